@@ -1,0 +1,13 @@
+import type { Pillar } from '../../store/types.ts';
+import type { LiaisonDefinition } from '../liaison.ts';
+import { contentLiaison } from './content.ts';
+import { insightsLiaison } from './insights.ts';
+import { journeyLiaison } from './journey.ts';
+import { outcomesLiaison } from './outcomes.ts';
+
+export const LIAISONS: Record<Pillar, LiaisonDefinition> = {
+  CONTENT: contentLiaison,
+  INSIGHTS: insightsLiaison,
+  JOURNEY: journeyLiaison,
+  OUTCOMES: outcomesLiaison,
+};

@@ -1,0 +1,55 @@
+import { formatOf } from '../file-format.ts';
+import type { CsvProfile } from '../tools/csv.ts';
+import { defineLiaison, earlierMessages, sourcesOf } from '../liaison.ts';
+
+export const insightsLiaison = defineLiaison({
+  pillar: 'INSIGHTS',
+  name: 'Insights liaison',
+  description: 'Profiles data (CSV): column types, counts, missing values, ranges and means, with a chart.',
+  async analyze(context) {
+    const datasets = sourcesOf(context).filter((source) => formatOf(source.name, source.content) === 'csv');
+    if (datasets.length === 0) {
+      await context.think('No tabular data attached; looking at the conversation instead.');
+      const earlier = earlierMessages(context);
+      return (
+        `I profile tabular data: attach a CSV file (or paste comma-separated rows) and ask about it. ` +
+        `So far this conversation has ${earlier.length} earlier message${earlier.length === 1 ? '' : 's'}.`
+      );
+    }
+    const sections: string[] = [];
+    for (const dataset of datasets) {
+      await context.think(`Profiling ${dataset.name}.`);
+      await context.pause();
+      const profile = await context.callTool<CsvProfile>('insights.profile_csv', { name: dataset.name });
+      await context.artifact('TABLE', `Profile of ${dataset.name}`, {
+        columns: ['column', 'type', 'count', 'missing', 'distinct', 'min', 'max', 'mean'],
+        rows: profile.columns.map((column) => [
+          column.name,
+          column.type,
+          column.count,
+          column.missing,
+          column.distinct,
+          column.min,
+          column.max,
+          column.mean,
+        ]),
+      });
+      await context.pause();
+      const spec = await context.callTool<Record<string, unknown>>('insights.chart_spec', { name: dataset.name });
+      await context.artifact('VISUALIZATION', `Chart of ${dataset.name}`, spec);
+      sections.push(describeProfile(dataset.name, profile));
+    }
+    return sections.join('\n\n');
+  },
+});
+
+function describeProfile(name: string, profile: CsvProfile): string {
+  const lines = [`${name} has ${profile.rowCount} rows and ${profile.columns.length} columns.`];
+  for (const column of profile.columns) {
+    const range = column.min === null ? '' : `, from ${column.min} to ${column.max}`;
+    const mean = column.mean === null ? '' : `, mean ${column.mean}`;
+    const missing = column.missing > 0 ? `, ${column.missing} missing` : '';
+    lines.push(`- ${column.name} (${column.type}): ${column.count} values${missing}${range}${mean}.`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+/**
+ * Every setting in one place, parsed and validated once from the environment, each with its
+ * default. Anything invalid stops the process at start with a message naming the setting.
+ */
+import { z } from 'zod';
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+const schema = z.object({
+  NODE_ENV: z.string().default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must be at least 32 characters').optional(),
+  REDIS_URL: z.string().url().optional(),
+  RUN_TIMEOUT_MS: int(120_000, 1),
+  AGENT_STEP_DELAY_MS: int(40),
+  MAX_TEXT_LENGTH: int(8000, 1),
+  MAX_CONTEXT_BYTES: int(64 * 1024, 1),
+  MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1),
+  MAX_QUEUED_RUNS_PER_CONVERSATION: int(20, 1),
+  EVENT_RETENTION_COUNT: int(10_000, 1),
+  EVENT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1),
+  SUBSCRIBER_BUFFER_EVENTS: int(1000, 1),
+  WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024),
+  WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024),
+  SHUTDOWN_GRACE_MS: int(10_000),
+  SEND_RATE_LIMIT: int(120, 1),
+  SEND_RATE_WINDOW_MS: int(60_000, 1),
+});
+
+export type Config = z.infer<typeof schema> & { readonly production: boolean };
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set", so that `FOO= npm start` falls back to the default.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const config = { ...parsed.data, production: parsed.data.NODE_ENV === 'production' };
+  if (config.production && !config.AUTH_JWT_SECRET) {
+    throw new Error(
+      'AUTH_JWT_SECRET is required when NODE_ENV=production: without it no token could be verified ' +
+        '(outside production an ephemeral secret and POST /auth/dev-token are provided instead).',
+    );
+  }
+  return config;
+}

@@ -1,0 +1,77 @@
+import type { EventLog } from './log.ts';
+import type { StoredEvent } from './types.ts';
+
+export interface FollowOptions {
+  /** Deliver retained events with a greater seq first; null delivers live events only. */
+  afterSeq: number | null;
+  /** Live events held for a consumer that is behind; past it they are dropped and re-read from the log. */
+  bufferLimit: number;
+  /** Events read from the log per round trip. */
+  pageSize?: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Replays a conversation's log after `afterSeq`, then follows it live: each event exactly once,
+ * in seq order. Live notifications are used as-is when they are next in line; on a gap, a
+ * missed notification or an overflowing buffer, the missing events are read from the log.
+ */
+export async function* followConversation(
+  log: EventLog,
+  conversationId: string,
+  options: FollowOptions,
+): AsyncGenerator<StoredEvent> {
+  const pageSize = options.pageSize ?? 200;
+  const live: StoredEvent[] = [];
+  let needsLogRead = options.afterSeq !== null;
+  let highestAnnounced = 0;
+  let wake: (() => void) | null = null;
+  const ring = () => {
+    wake?.();
+    wake = null;
+  };
+
+  // Listen before deciding where to start, so that nothing appended in between is missed.
+  const stopListening = log.listen(conversationId, (event) => {
+    highestAnnounced = Math.max(highestAnnounced, event.seq);
+    if (live.length < options.bufferLimit) live.push(event);
+    else needsLogRead = true;
+    ring();
+  });
+  options.signal.addEventListener('abort', ring, { once: true });
+
+  try {
+    let cursor = options.afterSeq ?? (await log.lastSeq(conversationId));
+    while (!options.signal.aborted) {
+      if (needsLogRead) {
+        needsLogRead = false;
+        const page = await log.read(conversationId, cursor, pageSize);
+        for (const event of page) {
+          if (event.seq !== cursor + 1) continue;
+          cursor = event.seq;
+          yield event;
+        }
+        // A full page means there may be more; a notification beyond the page means the same.
+        if (page.length === pageSize || highestAnnounced > cursor) needsLogRead = true;
+        continue;
+      }
+      const next = live.shift();
+      if (next) {
+        if (next.seq <= cursor) continue;
+        if (next.seq === cursor + 1) {
+          cursor = next.seq;
+          yield next;
+        } else {
+          needsLogRead = true;
+        }
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    stopListening();
+    options.signal.removeEventListener('abort', ring);
+  }
+}

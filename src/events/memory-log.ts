@@ -1,0 +1,93 @@
+import { GatewayError } from '../errors.ts';
+import type { EventLog, RetentionPolicy } from './log.ts';
+import type { NewEvent, StoredEvent } from './types.ts';
+
+interface ConversationLog {
+  lastSeq: number;
+  /** Retained events, oldest first, contiguous in seq. */
+  events: StoredEvent[];
+}
+
+export class MemoryEventLog implements EventLog {
+  private readonly logs = new Map<string, ConversationLog>();
+  private readonly listeners = new Map<string, Set<(event: StoredEvent) => void>>();
+
+  constructor(
+    private readonly retention: RetentionPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async append(event: NewEvent): Promise<StoredEvent> {
+    const log = this.logFor(event.conversationId);
+    log.lastSeq += 1;
+    const stored = withSeq(event, log.lastSeq, new Date(this.now()).toISOString());
+    log.events.push(stored);
+    this.trim(log);
+    for (const listener of this.listeners.get(event.conversationId) ?? []) {
+      try {
+        listener(structuredClone(stored));
+      } catch {
+        // A listener's failure is its own; the event is durable and the others still hear of it.
+      }
+    }
+    return structuredClone(stored);
+  }
+
+  async read(conversationId: string, afterSeq: number, limit: number) {
+    const log = this.logs.get(conversationId);
+    if (!log) return [];
+    this.trim(log);
+    const firstRetained = log.events[0]?.seq ?? log.lastSeq + 1;
+    if (afterSeq < firstRetained - 1) throw eventsExpired(afterSeq, firstRetained);
+    const start = afterSeq - firstRetained + 1;
+    return log.events.slice(start, start + limit).map((event) => structuredClone(event));
+  }
+
+  async lastSeq(conversationId: string) {
+    return this.logs.get(conversationId)?.lastSeq ?? 0;
+  }
+
+  listen(conversationId: string, listener: (event: StoredEvent) => void) {
+    const set = this.listeners.get(conversationId) ?? new Set();
+    set.add(listener);
+    this.listeners.set(conversationId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(conversationId) === set) this.listeners.delete(conversationId);
+    };
+  }
+
+  private logFor(conversationId: string): ConversationLog {
+    let log = this.logs.get(conversationId);
+    if (!log) {
+      log = { lastSeq: 0, events: [] };
+      this.logs.set(conversationId, log);
+    }
+    return log;
+  }
+
+  private trim(log: ConversationLog) {
+    const excess = log.events.length - this.retention.maxEventsPerConversation;
+    if (excess > 0) log.events.splice(0, excess);
+    const oldestKept = new Date(this.now() - this.retention.maxAgeMs).toISOString();
+    const stale = log.events.findIndex((event) => event.timestamp >= oldestKept);
+    log.events.splice(0, stale === -1 ? log.events.length : stale);
+  }
+}
+
+export function withSeq(event: NewEvent, seq: number, timestamp: string): StoredEvent {
+  const stored = { ...event, id: `${event.conversationId}:${seq}`, seq, timestamp } as StoredEvent;
+  // A message travels inside its event and is numbered by it.
+  if (stored.type === 'MessageCreated' || stored.type === 'AgentCompleted') {
+    stored.message = { ...stored.message, seq };
+  }
+  return stored;
+}
+
+export function eventsExpired(afterSeq: number, firstRetainedSeq: number): GatewayError {
+  return new GatewayError(
+    'EVENTS_EXPIRED',
+    `Events after seq ${afterSeq} are no longer retained (the oldest retained is ${firstRetainedSeq}); reload the conversation with queries and subscribe from its lastSeq.`,
+    { firstRetainedSeq },
+  );
+}

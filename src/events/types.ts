@@ -1,0 +1,56 @@
+/**
+ * The events a run emits, as plain data. The GraphQL adapter maps `type` onto the
+ * AgentEvent implementations; nothing here knows about GraphQL.
+ */
+import type { MessageRecord } from '../store/types.ts';
+
+export type ArtifactKind = 'VISUALIZATION' | 'TABLE' | 'ANALYSIS' | 'DRILL_DOWN';
+
+export interface AgentErrorInfo {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** What a run emits; the event log adds identity, `seq` and a timestamp. */
+export type EventBody =
+  | { type: 'MessageCreated'; message: MessageRecord }
+  | { type: 'AgentStarted' }
+  | { type: 'AgentThinking'; text: string }
+  | { type: 'ToolExecuting'; toolCallId: string; toolName: string; arguments: unknown }
+  | {
+      type: 'ToolCompleted';
+      toolCallId: string;
+      toolName: string;
+      result: unknown;
+      error: AgentErrorInfo | null;
+      durationMs: number;
+    }
+  | { type: 'AgentHandoff'; fromAgentId: string; toAgentId: string; reason: string }
+  | { type: 'AgentToken'; delta: string }
+  | { type: 'AgentArtifact'; artifactId: string; kind: ArtifactKind; title: string; data: unknown }
+  | { type: 'AgentCompleted'; message: MessageRecord }
+  | { type: 'AgentFailed'; error: AgentErrorInfo }
+  | { type: 'AgentCancelled'; reason: string | null };
+
+export type EventType = EventBody['type'];
+
+export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
+  'AgentCompleted',
+  'AgentFailed',
+  'AgentCancelled',
+]);
+
+/** An event as the caller hands it to the log: everything but `id`, `seq` and `timestamp`. */
+export type NewEvent = EventBody & {
+  conversationId: string;
+  runId: string;
+  agentId: string | null;
+};
+
+/** An event as the log stores and delivers it. */
+export type StoredEvent = NewEvent & {
+  id: string;
+  seq: number;
+  timestamp: string;
+};

@@ -1,0 +1,97 @@
+/**
+ * Checks a send before anything is stored: every limit of the contract, with a message that
+ * names the field. Enum values and required fields are already enforced by the GraphQL schema.
+ */
+import type { AttachedFile } from '../agents/contract.ts';
+import { badInput } from '../errors.ts';
+import type { Surface } from '../store/types.ts';
+import type { AgentTarget } from './routing.ts';
+
+export interface InputLimits {
+  maxTextLength: number;
+  maxContextBytes: number;
+  maxClientMessageIdLength: number;
+}
+
+export type ActiveRunPolicy = 'ENQUEUE' | 'INTERRUPT' | 'REJECT';
+
+export interface SendInput {
+  text: string;
+  surface?: Surface | null;
+  target?: AgentTarget | null;
+  conversationId?: string | null;
+  clientMessageId?: string | null;
+  onActiveRun?: ActiveRunPolicy | null;
+  projectId?: string | null;
+  context?: unknown;
+}
+
+export interface ValidSend {
+  text: string;
+  surface: Surface;
+  target: AgentTarget | null;
+  conversationId: string | null;
+  clientMessageId: string | null;
+  onActiveRun: ActiveRunPolicy;
+  projectId: string | null;
+  context: Record<string, unknown> | null;
+}
+
+/** Ids the service accepts: client-chosen conversation ids and every id it makes itself. */
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function assertId(id: string, field: string): string {
+  if (!ID_PATTERN.test(id)) {
+    throw badInput(`${field} must be 1 to 64 letters, digits, "_" or "-".`, field);
+  }
+  return id;
+}
+
+export function validateSend(input: SendInput, limits: InputLimits): ValidSend {
+  if (input.text.trim() === '') throw badInput('text must not be empty.', 'text');
+  if (input.text.length > limits.maxTextLength) {
+    throw badInput(`text must be at most ${limits.maxTextLength} characters.`, 'text');
+  }
+  const clientMessageId = input.clientMessageId ?? null;
+  if (clientMessageId !== null && (clientMessageId === '' || clientMessageId.length > limits.maxClientMessageIdLength)) {
+    throw badInput(`clientMessageId must be 1 to ${limits.maxClientMessageIdLength} characters.`, 'clientMessageId');
+  }
+  if (input.conversationId != null) assertId(input.conversationId, 'conversationId');
+  if (input.projectId != null) assertId(input.projectId, 'projectId');
+  return {
+    text: input.text,
+    surface: input.surface ?? 'HOME',
+    target: input.target ?? null,
+    conversationId: input.conversationId ?? null,
+    clientMessageId,
+    onActiveRun: input.onActiveRun ?? 'ENQUEUE',
+    projectId: input.projectId ?? null,
+    context: validateContext(input.context, limits.maxContextBytes),
+  };
+}
+
+function validateContext(context: unknown, maxBytes: number): Record<string, unknown> | null {
+  if (context === undefined || context === null) return null;
+  if (typeof context !== 'object' || Array.isArray(context)) throw badInput('context must be a JSON object.', 'context');
+  if (Buffer.byteLength(JSON.stringify(context), 'utf8') > maxBytes) {
+    throw badInput(`context must be at most ${maxBytes} bytes of JSON.`, 'context');
+  }
+  const files = (context as Record<string, unknown>)['files'];
+  if (files !== undefined) validateFiles(files);
+  return context as Record<string, unknown>;
+}
+
+function validateFiles(files: unknown): asserts files is AttachedFile[] {
+  const valid =
+    Array.isArray(files) &&
+    files.every(
+      (file: unknown) =>
+        typeof file === 'object' &&
+        file !== null &&
+        typeof (file as AttachedFile).name === 'string' &&
+        (file as AttachedFile).name !== '' &&
+        typeof (file as AttachedFile).content === 'string',
+    );
+  if (!valid) throw badInput('context.files must be a list of {name, content} with string values.', 'context.files');
+}
+

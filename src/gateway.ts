@@ -1,0 +1,74 @@
+/**
+ * Composes the planes for one process: the backend, the Runtime with the built-in agents, the
+ * Experience plane's services, auth and metrics. The transports (server.ts) only call into this.
+ */
+import type { Logger } from 'pino';
+import type { AgentDefinition } from './agents/contract.ts';
+import { AGENTS } from './agents/index.ts';
+import type { Config } from './config.ts';
+import { Authenticator } from './experience/auth.ts';
+import { ConversationService } from './experience/conversations.ts';
+import { Metrics } from './metrics.ts';
+import { IntentRegistry } from './runtime/intents.ts';
+import { PLATFORM_INTENTS } from './runtime/platform-intents.ts';
+import { Runtime } from './runtime/runtime.ts';
+import type { Backend } from './store/interfaces.ts';
+import { createMemoryBackend } from './store/memory/index.ts';
+
+export interface Gateway {
+  config: Config;
+  backend: Backend;
+  runtime: Runtime;
+  conversations: ConversationService;
+  auth: Authenticator;
+  agents: readonly AgentDefinition[];
+  metrics: Metrics;
+  logger: Logger;
+  /** Ends in-flight runs per the contract and releases the backend. */
+  close(): Promise<void>;
+}
+
+export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
+  const backend = createMemoryBackend({
+    maxEventsPerConversation: config.EVENT_RETENTION_COUNT,
+    maxAgeMs: config.EVENT_RETENTION_MS,
+  });
+  const metrics = new Metrics();
+  const runtime = new Runtime({
+    backend,
+    agents: AGENTS,
+    intents: new IntentRegistry().register(...PLATFORM_INTENTS),
+    runTimeoutMs: config.RUN_TIMEOUT_MS,
+    stepDelayMs: config.AGENT_STEP_DELAY_MS,
+    logger: logger.child({ plane: 'runtime' }),
+    onEvent: (event) => metrics.recordAppend(event),
+    onRunStatus: (status) => metrics.recordRunStatus(status),
+  });
+  const conversations = new ConversationService({
+    backend,
+    runtime,
+    limits: {
+      maxTextLength: config.MAX_TEXT_LENGTH,
+      maxContextBytes: config.MAX_CONTEXT_BYTES,
+      maxClientMessageIdLength: config.MAX_CLIENT_MESSAGE_ID_LENGTH,
+      maxQueuedRunsPerConversation: config.MAX_QUEUED_RUNS_PER_CONVERSATION,
+      sendRateLimit: config.SEND_RATE_LIMIT,
+      sendRateWindowMs: config.SEND_RATE_WINDOW_MS,
+      subscriberBufferEvents: config.SUBSCRIBER_BUFFER_EVENTS,
+    },
+  });
+  return {
+    config,
+    backend,
+    runtime,
+    conversations,
+    auth: new Authenticator(config.AUTH_JWT_SECRET),
+    agents: [...AGENTS.values()],
+    metrics,
+    logger,
+    async close() {
+      await runtime.shutdown();
+      await backend.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** Prometheus metrics of one process, served at /metrics. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoredEvent } from './events/types.ts';
+import type { RunStatus } from './store/types.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly openConnections = new Gauge({
+    name: 'agent_gateway_open_connections',
+    help: 'Open WebSocket connections.',
+    registers: [this.registry],
+  });
+
+  readonly activeSubscriptions = new Gauge({
+    name: 'agent_gateway_active_subscriptions',
+    help: 'agentEvents subscriptions being served (WebSocket and SSE).',
+    registers: [this.registry],
+  });
+
+  private readonly runs = new Counter({
+    name: 'agent_gateway_runs_total',
+    help: 'Runs that entered each status.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly eventsAppended = new Counter({
+    name: 'agent_gateway_events_appended_total',
+    help: 'Events appended to the event log by this process, by type.',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly eventsDelivered = new Counter({
+    name: 'agent_gateway_events_delivered_total',
+    help: 'Events handed to subscribers by this process.',
+    registers: [this.registry],
+  });
+
+  private readonly deliveryLatency = new Histogram({
+    name: 'agent_gateway_event_delivery_latency_seconds',
+    help: 'From an event being appended to it being handed to a subscriber.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  recordRunStatus(status: RunStatus): void {
+    this.runs.inc({ status });
+  }
+
+  recordAppend(event: StoredEvent): void {
+    this.eventsAppended.inc({ type: event.type });
+  }
+
+  recordDelivery(event: StoredEvent): void {
+    this.eventsDelivered.inc();
+    this.deliveryLatency.observe(Math.max(0, Date.now() - Date.parse(event.timestamp)) / 1000);
+  }
+}

@@ -1,0 +1,61 @@
+import type { AgentDefinition } from '../agents/contract.ts';
+import type { Principal } from '../experience/auth.ts';
+import type { AgentErrorInfo } from '../events/types.ts';
+import type { ConversationRecord, MessageRecord, RunRecord } from '../store/types.ts';
+import { builder } from './builder.ts';
+import { AgentKindEnum, MessageRoleEnum, PillarEnum, RunStatusEnum } from './enums.ts';
+
+export const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
+  description: 'The authenticated caller.',
+  fields: (t) => ({
+    id: t.exposeID('userId'),
+    tenantId: t.exposeID('tenantId', { nullable: true }),
+  }),
+});
+
+export const AgentRef = builder.objectRef<AgentDefinition>('Agent').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.field({ type: AgentKindEnum, resolve: (agent) => agent.kind }),
+    pillar: t.field({ type: PillarEnum, nullable: true, resolve: (agent) => agent.pillar }),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+  }),
+});
+
+export const AgentErrorRef = builder.objectRef<AgentErrorInfo>('AgentError').implement({
+  fields: (t) => ({
+    code: t.exposeString('code'),
+    message: t.exposeString('message'),
+    retryable: t.exposeBoolean('retryable'),
+  }),
+});
+
+export const MessageRef = builder.objectRef<MessageRecord>('Message').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    conversationId: t.exposeID('conversationId'),
+    role: t.field({ type: MessageRoleEnum, resolve: (message) => message.role }),
+    text: t.exposeString('text'),
+    agentId: t.exposeID('agentId', { nullable: true }),
+    runId: t.exposeID('runId', { nullable: true }),
+    seq: t.exposeInt('seq'),
+    createdAt: t.field({ type: 'DateTime', resolve: (message) => message.createdAt }),
+  }),
+});
+
+export const AgentRunRef = builder.objectRef<RunRecord>('AgentRun').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    conversationId: t.exposeID('conversationId'),
+    agentId: t.exposeID('agentId'),
+    status: t.field({ type: RunStatusEnum, resolve: (run) => run.status }),
+    userMessageId: t.exposeID('userMessageId'),
+    createdAt: t.field({ type: 'DateTime', resolve: (run) => run.createdAt }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => run.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => run.finishedAt }),
+    error: t.field({ type: AgentErrorRef, nullable: true, resolve: (run) => run.error }),
+  }),
+});
+
+export const ConversationRef = builder.objectRef<ConversationRecord>('Conversation');

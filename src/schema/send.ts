@@ -1,0 +1,52 @@
+import { builder } from './builder.ts';
+import { ActiveRunPolicyEnum, AgentKindEnum, PillarEnum, SurfaceEnum } from './enums.ts';
+import { AgentRunRef, ConversationRef, MessageRef } from './objects.ts';
+import type { SendResult } from '../experience/conversations.ts';
+
+const AgentTargetInput = builder.inputType('AgentTarget', {
+  description: 'An explicit agent: {kind: GUIDE}, or {kind: LIAISON, pillar: P}.',
+  fields: (t) => ({
+    kind: t.field({ type: AgentKindEnum, required: true }),
+    pillar: t.field({ type: PillarEnum }),
+  }),
+});
+
+const SendAgentMessageInput = builder.inputType('SendAgentMessageInput', {
+  fields: (t) => ({
+    text: t.string({ required: true, description: '1 to 8000 characters (configurable).' }),
+    surface: t.field({ type: SurfaceEnum, defaultValue: 'HOME' }),
+    target: t.field({ type: AgentTargetInput, description: 'Wins over the surface.' }),
+    conversationId: t.id({
+      description: 'Continues this conversation; an unused id (letters, digits, _ or -, at most 64) creates one with it.',
+    }),
+    clientMessageId: t.string({ description: 'Idempotency key per user: a repeat returns the same message and run.' }),
+    onActiveRun: t.field({ type: ActiveRunPolicyEnum, defaultValue: 'ENQUEUE' }),
+    projectId: t.id(),
+    context: t.field({ type: 'JSON', description: 'Up to 64 KiB; context.files is a list of {name, content}.' }),
+  }),
+});
+
+const SendAgentMessagePayload = builder.objectRef<SendResult>('SendAgentMessagePayload').implement({
+  fields: (t) => ({
+    conversation: t.field({ type: ConversationRef, resolve: (result) => result.conversation }),
+    message: t.field({ type: MessageRef, resolve: (result) => result.message }),
+    run: t.field({ type: AgentRunRef, resolve: (result) => result.run }),
+    afterSeq: t.exposeInt('afterSeq', {
+      description: 'Subscribe to agentEvents with this afterSeq to receive every event of the run.',
+    }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  sendAgentMessage: t.field({
+    type: SendAgentMessagePayload,
+    args: { input: t.arg({ type: SendAgentMessageInput, required: true }) },
+    resolve: async (_root, { input }, context) => context.conversations.send(await context.viewer(), input),
+  }),
+  cancelAgentRun: t.field({
+    type: AgentRunRef,
+    description: 'Ends a queued or running run as CANCELLED; a finished run is returned unchanged.',
+    args: { runId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => context.conversations.cancel(await context.viewer(), args.runId),
+  }),
+}));

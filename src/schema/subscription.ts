@@ -1,0 +1,60 @@
+import type { StoredEvent } from '../events/types.ts';
+import { builder, type GraphQLContext } from './builder.ts';
+import { AgentEventRef } from './events.ts';
+
+builder.subscriptionFields((t) => ({
+  agentEvents: t.field({
+    type: AgentEventRef,
+    description:
+      "A conversation's events: with afterSeq, every retained event after it first, then live ones, each exactly once and in seq order; without it, live events only.",
+    args: { conversationId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
+    subscribe: (_root, args, context) => followEvents(context, args.conversationId, args.afterSeq ?? null),
+    resolve: (event) => event,
+  }),
+}));
+
+/**
+ * The subscription's stream. It is aborted as soon as the client goes away: an async generator
+ * waiting for the next event would otherwise only notice on that event.
+ */
+async function followEvents(
+  context: GraphQLContext,
+  conversationId: string,
+  afterSeq: number | null,
+): Promise<AsyncIterableIterator<StoredEvent>> {
+  const viewer = await context.viewer();
+  const controller = new AbortController();
+  const events = await context.conversations.follow(viewer, conversationId, afterSeq, controller.signal);
+  const { metrics } = context;
+  metrics.activeSubscriptions.inc();
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    metrics.activeSubscriptions.dec();
+    controller.abort();
+  };
+  const iterator: AsyncIterableIterator<StoredEvent> = {
+    [Symbol.asyncIterator]: () => iterator,
+    async next() {
+      try {
+        const result = await events.next();
+        if (result.done) close();
+        else metrics.recordDelivery(result.value);
+        return result;
+      } catch (error) {
+        close();
+        throw error;
+      }
+    },
+    async return() {
+      close();
+      return events.return(undefined);
+    },
+    async throw(error: unknown) {
+      close();
+      return events.throw(error);
+    },
+  };
+  return iterator;
+}

@@ -1,0 +1,64 @@
+/**
+ * Wiring only: one HTTP server on one port for GraphQL over HTTP and SSE (yoga), GraphQL over
+ * WebSocket (graphql-ws), health, metrics, dev tokens and the web page.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { createGateway, type Gateway } from './gateway.ts';
+import { createHttpRoutes } from './transport/http-routes.ts';
+import { attachWebSockets } from './transport/websocket.ts';
+import { createYogaServer } from './transport/yoga.ts';
+
+export interface RunningServer {
+  gateway: Gateway;
+  httpServer: Server;
+  /** http://host:port */
+  url: string;
+  /**
+   * Stops accepting, ends in-flight runs per the contract (their terminal events still reach
+   * live subscribers), closes every WebSocket with 1001 and releases the backend.
+   */
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const gateway = await createGateway(config, logger);
+  const yoga = createYogaServer(gateway);
+  const routes = createHttpRoutes(gateway);
+  const httpServer = createServer((request, response) => {
+    routes(request, response)
+      .then((handled) => (handled ? undefined : yoga(request, response)))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'request failed');
+        if (!response.headersSent) response.writeHead(500);
+        response.end();
+      });
+  });
+  const wsServer = attachWebSockets(httpServer, yoga, gateway);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  logger.info({ url, backend: gateway.backend.kind }, 'agent gateway listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const stopped = new Promise((resolve) => httpServer.close(resolve));
+      await gateway.runtime.shutdown();
+      // Let subscribers' pending deliveries (the terminal events just appended) reach their sockets.
+      await nextMacrotask();
+      for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down');
+      wsServer.close();
+      httpServer.closeAllConnections();
+      await stopped;
+      await gateway.backend.close();
+      logger.info('agent gateway stopped');
+    })());
+  return { gateway, httpServer, url, close };
+}

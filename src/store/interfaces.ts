@@ -1,0 +1,108 @@
+/**
+ * The state both planes share. Each interface has a memory implementation (the embedded
+ * default) and is shaped so that a Redis one can hold the same contract across instances:
+ * every method is async and every read-modify-write is a single atomic call.
+ */
+import type { EventLog } from '../events/log.ts';
+import type {
+  ConversationRecord,
+  MessageRecord,
+  Owner,
+  RunRecord,
+  RunStatus,
+  SendReservation,
+} from './types.ts';
+
+export interface ConversationStore {
+  /** Creates the conversation unless one with its id exists; returns whichever is stored. */
+  createIfAbsent(conversation: ConversationRecord): Promise<{ conversation: ConversationRecord; created: boolean }>;
+  get(id: string): Promise<ConversationRecord | null>;
+  /** The owner's conversations, most recently updated first. */
+  listForOwner(owner: Owner, first: number): Promise<ConversationRecord[]>;
+  /** Bumps `updatedAt`, and sets the title when one is given and the conversation has none yet. */
+  touch(id: string, updatedAt: string, title?: string): Promise<void>;
+}
+
+export interface MessageStore {
+  add(message: MessageRecord): Promise<void>;
+  /** The last `last` messages of a conversation, oldest first. */
+  listLast(conversationId: string, last: number): Promise<MessageRecord[]>;
+  get(id: string): Promise<MessageRecord | null>;
+}
+
+export interface RunStore {
+  create(run: RunRecord): Promise<void>;
+  get(id: string): Promise<RunRecord | null>;
+  /** The last `last` runs of a conversation, oldest first. */
+  listLast(conversationId: string, last: number): Promise<RunRecord[]>;
+  /**
+   * Compare-and-set: applies `patch` only while the run's status is one of `from`.
+   * Returns the updated run, or null when the status had already moved on.
+   */
+  transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>): Promise<RunRecord | null>;
+}
+
+/**
+ * The runs of each conversation whose terminal event has not been appended yet, in the order
+ * they were accepted. The head is the run that executes (or is about to); the rest wait.
+ */
+export interface RunQueue {
+  push(conversationId: string, runId: string): Promise<void>;
+  list(conversationId: string): Promise<string[]>;
+  remove(conversationId: string, runId: string): Promise<void>;
+}
+
+export type ReserveResult =
+  | { reserved: true }
+  | { reserved: false; existing: SendReservation };
+
+/** Idempotency keys of sends, scoped per user by the caller. */
+export interface IdempotencyStore {
+  /** Atomically claims `key` for `reservation` unless it is already claimed. */
+  reserve(key: string, reservation: SendReservation): Promise<ReserveResult>;
+  /** Marks the claim as fulfilled: the message and run it names exist. */
+  settle(key: string): Promise<void>;
+  /** Drops a claim whose send failed, so that a retry starts afresh. */
+  release(key: string): Promise<void>;
+  /**
+   * Waits until the claim is settled (resolves with it) or released (resolves null),
+   * or `timeoutMs` passes (rejects).
+   */
+  awaitSettled(key: string, timeoutMs: number): Promise<SendReservation | null>;
+}
+
+/** Mutual exclusion per key, across every instance sharing the store. */
+export interface LockService {
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Fixed-window counters, shared by every instance: how often a key may act per window. */
+export interface RateLimiter {
+  /** Counts one hit; refuses it (with how long until the window resets) past `limit` per window. */
+  hit(key: string, limit: number, windowMs: number): Promise<{ allowed: boolean; retryAfterMs: number }>;
+}
+
+/** A message from one instance to every instance, such as "cancel run X". */
+export type ControlMessage = { type: 'cancel-run'; runId: string };
+
+export interface ControlChannel {
+  publish(message: ControlMessage): Promise<void>;
+  subscribe(handler: (message: ControlMessage) => void): () => void;
+}
+
+/** Everything the planes need from shared state, from one backend. */
+export interface Backend {
+  readonly kind: 'memory' | 'redis';
+  conversations: ConversationStore;
+  messages: MessageStore;
+  runs: RunStore;
+  runQueue: RunQueue;
+  idempotency: IdempotencyStore;
+  locks: LockService;
+  rateLimiter: RateLimiter;
+  events: EventLog;
+  control: ControlChannel;
+  /** Resolves when every backing service answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

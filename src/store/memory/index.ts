@@ -1,0 +1,28 @@
+import { MemoryEventLog } from '../../events/memory-log.ts';
+import type { RetentionPolicy } from '../../events/log.ts';
+import type { Backend } from '../interfaces.ts';
+import { MemoryControlChannel } from './control.ts';
+import { MemoryConversationStore } from './conversations.ts';
+import { MemoryIdempotencyStore } from './idempotency.ts';
+import { MemoryLockService } from './locks.ts';
+import { MemoryRateLimiter } from './rate-limiter.ts';
+import { MemoryMessageStore } from './messages.ts';
+import { MemoryRunQueue, MemoryRunStore } from './runs.ts';
+
+/** The embedded default: all state in this process, holding the same contract as Redis. */
+export function createMemoryBackend(retention: RetentionPolicy): Backend {
+  return {
+    kind: 'memory',
+    conversations: new MemoryConversationStore(),
+    messages: new MemoryMessageStore(),
+    runs: new MemoryRunStore(),
+    runQueue: new MemoryRunQueue(),
+    idempotency: new MemoryIdempotencyStore(),
+    locks: new MemoryLockService(),
+    rateLimiter: new MemoryRateLimiter(),
+    events: new MemoryEventLog(retention),
+    control: new MemoryControlChannel(),
+    ping: async () => undefined,
+    close: async () => undefined,
+  };
+}

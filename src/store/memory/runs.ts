@@ -1,0 +1,51 @@
+import type { RunQueue, RunStore } from '../interfaces.ts';
+import type { RunRecord, RunStatus } from '../types.ts';
+
+export class MemoryRunStore implements RunStore {
+  private readonly byId = new Map<string, RunRecord>();
+  private readonly byConversation = new Map<string, string[]>();
+
+  async create(run: RunRecord) {
+    this.byId.set(run.id, structuredClone(run));
+    const ids = this.byConversation.get(run.conversationId) ?? [];
+    ids.push(run.id);
+    this.byConversation.set(run.conversationId, ids);
+  }
+
+  async get(id: string) {
+    const found = this.byId.get(id);
+    return found ? structuredClone(found) : null;
+  }
+
+  async listLast(conversationId: string, last: number) {
+    const ids = this.byConversation.get(conversationId) ?? [];
+    return (last > 0 ? ids.slice(-last) : []).map((id) => structuredClone(this.byId.get(id)!));
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
+    const found = this.byId.get(id);
+    if (!found || !from.includes(found.status)) return null;
+    Object.assign(found, structuredClone(patch));
+    return structuredClone(found);
+  }
+}
+
+export class MemoryRunQueue implements RunQueue {
+  private readonly queues = new Map<string, string[]>();
+
+  async push(conversationId: string, runId: string) {
+    const queue = this.queues.get(conversationId) ?? [];
+    queue.push(runId);
+    this.queues.set(conversationId, queue);
+  }
+
+  async list(conversationId: string) {
+    return [...(this.queues.get(conversationId) ?? [])];
+  }
+
+  async remove(conversationId: string, runId: string) {
+    const remaining = (this.queues.get(conversationId) ?? []).filter((id) => id !== runId);
+    if (remaining.length > 0) this.queues.set(conversationId, remaining);
+    else this.queues.delete(conversationId);
+  }
+}

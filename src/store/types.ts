@@ -1,0 +1,68 @@
+/**
+ * The records shared by both planes. Stores persist them; nothing here knows about GraphQL.
+ */
+import type { AgentErrorInfo } from '../events/types.ts';
+
+export type Surface = 'HOME' | 'CONTENT' | 'INSIGHTS' | 'JOURNEY' | 'OUTCOMES';
+export type Pillar = 'CONTENT' | 'INSIGHTS' | 'JOURNEY' | 'OUTCOMES';
+export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export type MessageRole = 'USER' | 'AGENT';
+
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+/** Who owns a conversation: a user within an optional tenant. */
+export interface Owner {
+  userId: string;
+  tenantId: string | null;
+}
+
+export interface ConversationRecord {
+  id: string;
+  owner: Owner;
+  title: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MessageRecord {
+  id: string;
+  conversationId: string;
+  role: MessageRole;
+  text: string;
+  agentId: string | null;
+  runId: string | null;
+  /** The `seq` of the event that carried the message (MessageCreated or AgentCompleted). */
+  seq: number;
+  createdAt: string;
+}
+
+/** What the agent of a run is asked to do; stored with the run so any executor can pick it up. */
+export interface RunInput {
+  text: string;
+  surface: Surface;
+  projectId: string | null;
+  context: Record<string, unknown> | null;
+}
+
+export interface RunRecord {
+  id: string;
+  conversationId: string;
+  owner: Owner;
+  agentId: string;
+  status: RunStatus;
+  userMessageId: string;
+  input: RunInput;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: AgentErrorInfo | null;
+  /** Why a run was cancelled, kept for its AgentCancelled event. */
+  cancelReason: string | null;
+}
+
+/** The ids a send reserves under its idempotency key before it stores anything. */
+export interface SendReservation {
+  conversationId: string;
+  messageId: string;
+  runId: string;
+}

@@ -1,0 +1,28 @@
+/**
+ * How errors reach clients: the contract's code in `extensions.code`, and nothing internal.
+ * Unexpected errors are logged with an id that the client sees, so a report can be traced.
+ */
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.ts';
+
+export function toClientError(error: unknown, logger: Logger): GraphQLError {
+  const graphQLError = error instanceof GraphQLError ? error : null;
+  const original = graphQLError?.originalError ?? (graphQLError ? null : error);
+  const location = graphQLError ? { nodes: graphQLError.nodes, path: graphQLError.path } : {};
+  if (original instanceof GatewayError) {
+    return new GraphQLError(original.message, { ...location, extensions: { code: original.code, ...original.extensions } });
+  }
+  if (graphQLError && (!original || original instanceof GraphQLError)) {
+    // Parse, validation and variable-coercion errors: the request itself is at fault.
+    const code = graphQLError.extensions['code'] ?? 'BAD_USER_INPUT';
+    return new GraphQLError(graphQLError.message, { ...location, extensions: { ...graphQLError.extensions, code } });
+  }
+  const errorId = randomUUID();
+  logger.error({ err: original, errorId }, 'unexpected error');
+  return new GraphQLError(`Internal server error (error id ${errorId}).`, {
+    ...location,
+    extensions: { code: 'INTERNAL_SERVER_ERROR', errorId },
+  });
+}

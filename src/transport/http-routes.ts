@@ -1,0 +1,94 @@
+/**
+ * The plain HTTP endpoints beside /graphql: health, readiness, metrics, dev tokens and the web
+ * page. Each answers or returns false so the request goes on to yoga.
+ */
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Gateway } from '../gateway.ts';
+
+const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
+const MAX_DEV_TOKEN_BODY_BYTES = 4096;
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+export function createHttpRoutes(gateway: Gateway) {
+  return async function route(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === '/healthz') return send(response, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      try {
+        await gateway.backend.ping();
+        return send(response, 200, { status: 'ready' });
+      } catch (error) {
+        return send(response, 503, { status: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    if (path === '/metrics') {
+      response.writeHead(200, { 'content-type': gateway.metrics.registry.contentType });
+      response.end(await gateway.metrics.registry.metrics());
+      return true;
+    }
+    if (path === '/auth/dev-token' && gateway.auth.ephemeral && !gateway.config.production) {
+      return issueDevToken(gateway, request, response);
+    }
+    if (request.method === 'GET' && !path.startsWith('/graphql')) return serveWebPage(path, response);
+    return false;
+  };
+}
+
+async function issueDevToken(gateway: Gateway, request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+  if (request.method !== 'POST') return send(response, 405, { error: 'Use POST with {"userId": "..."}.' });
+  let body = '';
+  for await (const chunk of request) {
+    body += chunk;
+    if (body.length > MAX_DEV_TOKEN_BODY_BYTES) return send(response, 413, { error: 'Body too large.' });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return send(response, 400, { error: 'Body must be JSON: {"userId": "..."}.' });
+  }
+  const { userId, tenantId } = (parsed ?? {}) as { userId?: unknown; tenantId?: unknown };
+  const validId = (value: unknown) => typeof value === 'string' && value.length > 0 && value.length <= 128;
+  if (!validId(userId) || (tenantId !== undefined && tenantId !== null && !validId(tenantId))) {
+    return send(response, 400, { error: 'userId (and tenantId, if given) must be 1 to 128 characters.' });
+  }
+  const token = await gateway.auth.issue(
+    { userId: userId as string, tenantId: (tenantId as string | undefined) ?? null },
+    DEV_TOKEN_TTL_SECONDS,
+  );
+  return send(response, 200, { token });
+}
+
+async function serveWebPage(path: string, response: ServerResponse): Promise<boolean> {
+  const file = normalize(join(WEB_ROOT, path === '/' ? 'index.html' : path));
+  if (!file.startsWith(WEB_ROOT.endsWith(sep) ? WEB_ROOT : WEB_ROOT + sep)) return false;
+  try {
+    const content = await readFile(file);
+    response.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
+    response.end(content);
+    return true;
+  } catch {
+    if (path !== '/') return false;
+    response.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+    response.end('The web page is not built yet: run `npm run build:web` (npm start does it when missing).');
+    return true;
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown): true {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+  return true;
+}

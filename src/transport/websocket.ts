@@ -1,0 +1,101 @@
+/**
+ * graphql-ws (graphql-transport-ws) on the shared port. Authentication happens once, at
+ * connection_init; the socket is closed with 4403 when the token expires. Every operation runs
+ * through yoga's envelop, so error masking and codes are the same as over HTTP.
+ */
+import type { Server } from 'node:http';
+import type { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Principal } from '../experience/auth.ts';
+import type { Gateway } from '../gateway.ts';
+import { authorizationFrom } from './context.ts';
+import { toClientError } from './errors.ts';
+import type { Yoga } from './yoga.ts';
+
+interface SocketState {
+  principal?: Principal;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export const CLOSE_FORBIDDEN = 4403;
+/** "Try again later": the client fell too far behind; it reconnects and resumes with afterSeq. */
+export const CLOSE_SLOW_CONSUMER = 1013;
+
+export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gateway): WebSocketServer {
+  const { config, logger, metrics } = gateway;
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
+  httpServer.on('upgrade', (request, socket, head) => {
+    if (new URL(request.url ?? '/', 'http://localhost').pathname !== yoga.graphqlEndpoint) {
+      socket.destroy();
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  });
+  const states = new WeakMap<WebSocket, SocketState>();
+  const stateOf = (socket: WebSocket) => {
+    let state = states.get(socket);
+    if (!state) states.set(socket, (state = {}));
+    return state;
+  };
+
+  wsServer.on('connection', (socket) => {
+    metrics.openConnections.inc();
+    socket.once('close', () => {
+      metrics.openConnections.dec();
+      clearTimeout(states.get(socket)?.expiryTimer);
+    });
+  });
+
+  useServer(
+    {
+      onConnect: async (ctx) => {
+        const socket = ctx.extra.socket;
+        try {
+          const principal = await gateway.auth.authenticate(authorizationFrom(ctx.connectionParams));
+          const state = stateOf(socket);
+          state.principal = principal;
+          if (principal.expiresAt !== null) {
+            // setTimeout takes at most 2^31-1 ms; tokens living longer than ~24 days are re-checked then.
+            const delay = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
+            state.expiryTimer = setTimeout(() => socket.close(CLOSE_FORBIDDEN, 'Token expired'), delay);
+          }
+          return true;
+        } catch {
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const principal = stateOf(ctx.extra.socket).principal;
+        const enveloped = yoga.getEnveloped({ principal, params: payload } as never);
+        let document;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          return [toClientError(error, logger)];
+        }
+        const errors = enveloped.validate(enveloped.schema, document) as readonly GraphQLError[];
+        if (errors.length > 0) return errors.map((error) => toClientError(error, logger));
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      onNext: (ctx) => {
+        const socket = ctx.extra.socket;
+        if (socket.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) {
+          logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a WebSocket that fell too far behind');
+          socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume with afterSeq');
+        }
+      },
+    },
+    wsServer,
+  );
+  return wsServer;
+}

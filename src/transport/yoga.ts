@@ -1,0 +1,68 @@
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Principal } from '../experience/auth.ts';
+import type { Gateway } from '../gateway.ts';
+import { schema, type GraphQLContext } from '../schema/index.ts';
+import { createContext } from './context.ts';
+import { toClientError } from './errors.ts';
+
+/** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
+export interface TransportContext {
+  principal?: Principal;
+}
+
+export type Yoga = YogaServerInstance<TransportContext, GraphQLContext>;
+
+const GRAPHIQL_QUERY = `# Send a message, then follow its run: paste the payload's afterSeq and conversation id below.
+mutation Send {
+  sendAgentMessage(input: { text: "What trends are in this data?", surface: INSIGHTS,
+    context: { files: [{ name: "sales.csv", content: "month,revenue\\n2026-01-01,120\\n2026-02-01,135\\n2026-03-01,160" }] } }) {
+    conversation { id }
+    run { id status agentId }
+    afterSeq
+  }
+}
+
+subscription Follow {
+  agentEvents(conversationId: "PASTE-ID", afterSeq: 0) {
+    __typename seq agentId
+    ... on AgentToken { delta }
+    ... on AgentThinking { text }
+    ... on ToolExecuting { toolName arguments }
+    ... on ToolCompleted { toolName result durationMs }
+    ... on AgentHandoff { fromAgentId toAgentId reason }
+    ... on AgentArtifact { kind title }
+    ... on AgentCompleted { message { text } }
+    ... on AgentFailed { error { code message } }
+  }
+}
+`;
+
+export function createYogaServer(gateway: Gateway): Yoga {
+  const { auth, logger } = gateway;
+  return createYoga<TransportContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    maskedErrors: { maskError: (error) => toClientError(error, logger) },
+    context: ({ request, principal }) =>
+      createContext(gateway, () =>
+        principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
+      ),
+    graphiql: async () => ({
+      title: 'Agent gateway',
+      subscriptionsProtocol: 'WS',
+      defaultQuery: GRAPHIQL_QUERY,
+      shouldPersistHeaders: false,
+      // Outside production without a secret, GraphiQL opens signed in as a demo user.
+      headers: auth.ephemeral
+        ? JSON.stringify({ Authorization: `Bearer ${await auth.issue({ userId: 'graphiql', tenantId: null }, 86_400)}` })
+        : JSON.stringify({ Authorization: 'Bearer <jwt>' }),
+    }),
+  });
+}
