@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 
@@ -15,9 +16,12 @@ export function toClientError(error: unknown, logger: Logger): GraphQLError {
     return new GraphQLError(original.message, { ...location, extensions: { code: original.code, ...original.extensions } });
   }
   if (graphQLError && (!original || original instanceof GraphQLError)) {
-    // Parse, validation and variable-coercion errors: the request itself is at fault.
-    const code = graphQLError.extensions['code'] ?? 'BAD_USER_INPUT';
-    return new GraphQLError(graphQLError.message, { ...location, extensions: { ...graphQLError.extensions, code } });
+    // Parse, validation and variable-coercion errors: the request itself is at fault, which the
+    // contract calls BAD_USER_INPUT whatever name the library gave it.
+    return new GraphQLError(graphQLError.message, {
+      ...location,
+      extensions: { ...graphQLError.extensions, code: 'BAD_USER_INPUT' },
+    });
   }
   const errorId = randomUUID();
   logger.error({ err: original, errorId }, 'unexpected error');
@@ -25,4 +29,16 @@ export function toClientError(error: unknown, logger: Logger): GraphQLError {
     ...location,
     extensions: { code: 'INTERNAL_SERVER_ERROR', errorId },
   });
+}
+
+/** Errors of a request that never ran (parse, validation) as the contract names them. */
+export function useContractErrorCodes(logger: Logger): Plugin {
+  return {
+    onParse: () => ({ result, replaceParseResult }) => {
+      if (result instanceof Error) replaceParseResult(toClientError(result, logger));
+    },
+    onValidate: () => ({ result, setResult }) => {
+      if (result.length > 0) setResult(result.map((error) => toClientError(error, logger)));
+    },
+  };
 }

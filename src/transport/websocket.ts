@@ -4,7 +4,7 @@
  * through yoga's envelop, so error masking and codes are the same as over HTTP.
  */
 import type { Server } from 'node:http';
-import type { GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../experience/auth.ts';
@@ -21,6 +21,12 @@ interface SocketState {
 export const CLOSE_FORBIDDEN = 4403;
 /** "Try again later": the client fell too far behind; it reconnects and resumes with afterSeq. */
 export const CLOSE_SLOW_CONSUMER = 1013;
+
+/** Yoga marks request errors with the HTTP status they would get; a WebSocket has none. */
+function withoutHttpDetail(error: GraphQLError): GraphQLError {
+  const { http: _httpStatus, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions });
+}
 
 export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gateway): WebSocketServer {
   const { config, logger, metrics } = gateway;
@@ -72,10 +78,10 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         try {
           document = enveloped.parse(payload.query);
         } catch (error) {
-          return [toClientError(error, logger)];
+          return [withoutHttpDetail(toClientError(error, logger))];
         }
         const errors = enveloped.validate(enveloped.schema, document) as readonly GraphQLError[];
-        if (errors.length > 0) return errors.map((error) => toClientError(error, logger));
+        if (errors.length > 0) return errors.map((error) => withoutHttpDetail(toClientError(error, logger)));
         return {
           schema: enveloped.schema,
           document,

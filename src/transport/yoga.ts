@@ -3,7 +3,7 @@ import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { schema, type GraphQLContext } from '../schema/index.ts';
 import { createContext } from './context.ts';
-import { toClientError } from './errors.ts';
+import { toClientError, useContractErrorCodes } from './errors.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
 export interface TransportContext {
@@ -50,6 +50,7 @@ export function createYogaServer(gateway: Gateway): Yoga {
       error: (...args) => logger.error(args.map(String).join(' ')),
     },
     maskedErrors: { maskError: (error) => toClientError(error, logger) },
+    plugins: [useContractErrorCodes(logger)],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),

@@ -82,6 +82,7 @@ const RETURN_FIGURE = new RegExp(
 const PERIOD_THEN_PAYBACK = /\b(\d+(?:\.\d+)?)[\s-](month|year|week|quarter)s?\s+payback\b/gi;
 /** Where a label stops: the figure's own clause. */
 const CLAUSE_BREAK = /[.;:!?()[\]|,\n]/;
+const ARTICLES: ReadonlySet<string> = new Set(['a', 'an', 'the']);
 /** Hedges that read badly at the edge of a label ("roughly $5k" is labelled by what precedes it). */
 const LABEL_FILLERS: ReadonlySet<string> = new Set(['almost', 'approximately', 'around', 'nearly', 'roughly']);
 
@@ -190,15 +191,20 @@ function figuresInText(text: string): Figure[] {
 
 /**
  * The words right before the figure in its clause ("Annual savings of $12,000"), else the words
- * right after it ("$12,000 in savings"), else what kind of figure it is. `from` is where the
- * previous figure ended, so two figures in a row do not share words.
+ * right after it ("$12,000 in savings", "a 20% margin"), else what kind of figure it is. `from`
+ * is where the previous figure ended, so two figures in a row do not share words.
  */
 function labelFor(text: string, span: Span, from: number): string {
   // "Savings: $12,000" is labelled by what precedes the colon.
   const before = text.slice(from, span.start).replace(/[:=]\s*$/, '').split(CLAUSE_BREAK).pop() ?? '';
   const after = text.slice(span.end).split(CLAUSE_BREAK)[0] ?? '';
-  const label =
-    labelWords(wordsOf(before).slice(-LABEL_WORDS_BEFORE)) || labelWords(wordsOf(after).slice(0, LABEL_WORDS_AFTER));
+  const wordsBefore = wordsOf(before).slice(-LABEL_WORDS_BEFORE);
+  const wordsAfter = wordsOf(after).slice(0, LABEL_WORDS_AFTER);
+  // "a 20% margin": after an article, the figure describes the noun that follows it.
+  const describesNext = ARTICLES.has(wordsBefore.at(-1)?.toLowerCase() ?? '');
+  const label = describesNext
+    ? labelWords(wordsAfter) || labelWords(wordsBefore)
+    : labelWords(wordsBefore) || labelWords(wordsAfter);
   return label ? capitalizeFirst(label) : span.kind === 'money' ? 'Amount' : 'Percentage';
 }
 

@@ -21,9 +21,10 @@ interface RawStep {
 const NUMBERED_LINE = /^\s*(?:step\s*\d+\s*[:.)\-–—]?|\d+[.)])\s+(.*\S)\s*$/i;
 const BULLET_LINE = /^\s*[-*•]\s+(.*\S)\s*$/;
 const MARKDOWN_HEADING = /^\s*#/;
-const SEQUENCE_OPENER = /^(?:first|second|third|then|next|after that|afterwards|finally|lastly|once|when)\b/i;
+/** Followed by a space or comma, so "First-time users…" is not a sequence. */
+const SEQUENCE_OPENER = /^(?:first|second|third|then|next|after that|afterwards|finally|lastly|once|when)(?=[\s,])/i;
 /** Openers that only order the steps; "once"/"when" stay because they state a condition. */
-const ORDERING_WORD = /^(?:first|second|third|then|next|after that|afterwards|finally|lastly)\b,?\s*/i;
+const ORDERING_WORD = /^(?:first|second|third|then|next|after that|afterwards|finally|lastly)(?=[\s,]),?\s*/i;
 const OWNER_NOTE = /^(?:owner|actor|responsible|assignee|role)\s*:\s*(.+)$/i;
 const DASH_NOTE = /\s+[-–—]\s+/;
 /** "Manager: approve the request", with a label of at most four words. */
@@ -38,7 +39,9 @@ const NON_ACTOR_LABELS: ReadonlySet<string> = new Set([
   'deadline', 'example', 'goal', 'important', 'input', 'note', 'optional', 'output', 'result', 'tip', 'warning',
 ]);
 /** Verbs in -s that describe a state or a passive, so their subject is not doing the step. */
-const NON_AGENT_VERBS: ReadonlySet<string> = new Set(['becomes', 'does', 'gets', 'goes', 'has', 'is', 'remains', 'seems', 'was']);
+const NON_AGENT_VERBS: ReadonlySet<string> = new Set([
+  'becomes', 'does', 'gets', 'goes', 'has', 'is', 'remains', 'seems', 'was',
+]);
 /** Verbs that open an instruction; "Check results" is an order, not "Check" doing something. */
 const IMPERATIVE_VERBS: ReadonlySet<string> = new Set([
   'add', 'approve', 'archive', 'ask', 'assign', 'attach', 'book', 'calculate', 'call', 'cancel', 'check',
@@ -59,8 +62,8 @@ const IMPERATIVE_VERBS: ReadonlySet<string> = new Set([
 export function extractWorkflow(text: string): WorkflowStep[] {
   const lines = text.split(/\r\n|\r|\n/);
   const numbered = listSteps(lines, NUMBERED_LINE, BULLET_LINE);
-  const bullets = numbered.length > 0 ? numbered : listSteps(lines, BULLET_LINE, null);
-  const raw = bullets.length > 0 ? bullets : proseSteps(lines);
+  const listed = numbered.length > 0 ? numbered : listSteps(lines, BULLET_LINE, null);
+  const raw = listed.length > 0 ? listed : proseSteps(lines);
   return raw
     .map(describeStep)
     .filter((step) => /[\p{L}\p{N}]/u.test(step.action))
