@@ -5,8 +5,16 @@ import { startServer, type RunningServer } from '../../src/server.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
-export async function startTestServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
-  const config = loadConfig({
+export interface TestServerOptions {
+  /** Start without AUTH_JWT_SECRET (an ephemeral secret and POST /auth/dev-token, outside production). */
+  withoutSecret?: boolean;
+}
+
+export async function startTestServer(
+  overrides: Record<string, string> = {},
+  options: TestServerOptions = {},
+): Promise<RunningServer> {
+  const env: Record<string, string> = {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
@@ -14,6 +22,18 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     AGENT_STEP_DELAY_MS: '0',
     SEND_RATE_LIMIT: '100000',
     ...overrides,
-  });
+  };
+  if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
+  const config = loadConfig(env);
   return startServer(config, pino({ level: process.env['LOG_LEVEL'] ?? 'silent' }));
+}
+
+/** Resolves once the server serves exactly `count` agentEvents subscriptions (each check yields to I/O first). */
+export async function awaitActiveSubscriptions(server: RunningServer, count: number, rounds = 10_000): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) {
+    const { values } = await server.gateway.metrics.activeSubscriptions.get();
+    if ((values[0]?.value ?? 0) === count) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`the server never had ${count} active subscriptions`);
 }

@@ -1,0 +1,100 @@
+/** Sending messages and checking what the contract promises about each run's events. */
+import { expect } from 'vitest';
+import { EventRecorder, SEND, isTerminal, userClient, wsClient, type AgentEvent } from './clients.ts';
+
+export interface SentRun {
+  conversationId: string;
+  runId: string;
+  messageId: string;
+  afterSeq: number;
+  agentId: string;
+  status: string;
+}
+
+/** Sends through HTTP and fails the test on any error. */
+export async function send(baseUrl: string, token: string, input: Record<string, unknown>): Promise<SentRun> {
+  const response = await userClient(baseUrl, token)(SEND, { input });
+  expect(response.errors, JSON.stringify(response.errors)).toBeUndefined();
+  const payload = response.data.sendAgentMessage;
+  return {
+    conversationId: payload.conversation.id,
+    runId: payload.run.id,
+    messageId: payload.message.id,
+    afterSeq: payload.afterSeq,
+    agentId: payload.run.agentId,
+    status: payload.run.status,
+  };
+}
+
+/** Sends, then follows the run over graphql-ws from the payload's afterSeq to its terminal event. */
+export async function sendAndFollow(baseUrl: string, token: string, input: Record<string, unknown>) {
+  const sent = await send(baseUrl, token, input);
+  const events = await followRun(baseUrl, token, sent);
+  return { sent, events };
+}
+
+export async function followRun(baseUrl: string, token: string, sent: SentRun): Promise<AgentEvent[]> {
+  const client = wsClient(baseUrl, token);
+  const recorder = new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
+  try {
+    const events = await recorder.until(
+      (received) => received.some((event) => event.runId === sent.runId && isTerminal(event)),
+      `the terminal event of run ${sent.runId}`,
+    );
+    return events.filter((event) => event.runId === sent.runId);
+  } finally {
+    recorder.stop();
+    await client.dispose();
+  }
+}
+
+/** Every per-run statement of the contract, for the events of one run in delivery order. */
+export function expectRunInvariants(events: AgentEvent[], run: { runId: string; agentId: string }) {
+  expect(events.length).toBeGreaterThan(2);
+  expect(events.every((event) => event.runId === run.runId)).toBe(true);
+  const [created, started, ...rest] = events;
+  expect(created?.__typename).toBe('MessageCreated');
+  expect(created?.agentId).toBeNull();
+  expect(started?.__typename).toBe('AgentStarted');
+  expect(started?.agentId).toBe(run.agentId);
+  expect(rest.filter((event) => event.__typename === 'AgentStarted')).toHaveLength(0);
+  const terminals = events.filter(isTerminal);
+  expect(terminals).toHaveLength(1);
+  expect(events.at(-1)).toBe(terminals[0]);
+  for (const event of rest) expect(typeof event.agentId, `${event.__typename} carries its agent`).toBe('string');
+  const executing = events.filter((event) => event.__typename === 'ToolExecuting');
+  for (const call of executing) {
+    const completed = events.filter((event) => event.__typename === 'ToolCompleted' && event.toolCallId === call.toolCallId);
+    expect(completed, `ToolCompleted for ${call.toolName}`).toHaveLength(1);
+    expect(events.indexOf(completed[0]!)).toBeGreaterThan(events.indexOf(call));
+  }
+  expect(events.filter((event) => event.__typename === 'ToolCompleted')).toHaveLength(executing.length);
+  const seqs = events.map((event) => event.seq);
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  const terminal = terminals[0]!;
+  if (terminal.__typename === 'AgentCompleted') {
+    const reply = events
+      .filter((event) => event.__typename === 'AgentToken')
+      .map((event) => event.delta)
+      .join('');
+    expect(reply).toBe(terminal.message.text);
+    expect(terminal.message.seq).toBe(terminal.seq);
+  }
+}
+
+/** seq runs 1, 2, 3, … with no gap and no repeat. */
+export function expectGapless(events: AgentEvent[], from = 1) {
+  expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => from + index));
+}
+
+export const typesOf = (events: AgentEvent[]) => events.map((event) => event.__typename);
+
+/** Waits for a run to reach a terminal status by asking the server (each round awaits an answer). */
+export async function awaitRunEnd(baseUrl: string, token: string, runId: string, rounds = 2000): Promise<string> {
+  const gql = userClient(baseUrl, token);
+  for (let round = 0; round < rounds; round += 1) {
+    const { status } = (await gql(`query ($id: ID!) { run(id: $id) { status } }`, { id: runId })).data.run;
+    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(status)) return status;
+  }
+  throw new Error(`run ${runId} did not finish`);
+}
