@@ -24,7 +24,6 @@ const schema = z.object({
   SUBSCRIBER_BUFFER_EVENTS: int(1000, 1),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024),
-  SHUTDOWN_GRACE_MS: int(10_000),
   SEND_RATE_LIMIT: int(120, 1),
   SEND_RATE_WINDOW_MS: int(60_000, 1),
 });
