@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
-import { SEND, tokenFor, userClient } from '../support/clients.ts';
+import { SEND, tokenFor, userClient, type GraphQLResponse } from '../support/clients.ts';
 import { awaitRunEnd } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -15,7 +15,7 @@ describe('idempotent sends by clientMessageId', () => {
   });
   afterAll(() => server.close());
 
-  const payloadIds = (response: Awaited<ReturnType<typeof gql>>) => {
+  const payloadIds = (response: GraphQLResponse) => {
     expect(response.errors, JSON.stringify(response.errors)).toBeUndefined();
     const payload = response.data.sendAgentMessage;
     return { conversation: payload.conversation.id, message: payload.message.id, run: payload.run.id, afterSeq: payload.afterSeq };

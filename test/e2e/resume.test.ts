@@ -42,9 +42,9 @@ describe('replay, resume and live delivery', () => {
     const fromMiddle = subscribe(server, token, sent.conversationId, midSeq);
     const liveOnly = subscribe(server, token, sent.conversationId, null);
     const all = await first.recorder.untilTerminals(1);
-    const [start, middle, live] = await Promise.all(
+    const [start, middle, live] = (await Promise.all(
       [fromStart, fromMiddle, liveOnly].map((subscription) => subscription.recorder.untilTerminals(1)),
-    );
+    )) as [AgentEvent[], AgentEvent[], AgentEvent[]];
     await Promise.all([first, fromStart, fromMiddle, liveOnly].map((subscription) => subscription.close()));
 
     expectRunInvariants(all, sent);

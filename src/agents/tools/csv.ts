@@ -62,9 +62,9 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)
 
 /**
  * Splits CSV text into a header and rows (RFC 4180 quoting, CRLF or LF). Blank (or
- * whitespace-only) lines at either end are dropped. Header names are trimmed, and blank or repeated ones renamed ("column 3",
- * "price (2)") because callers key row objects by them. Rows are not padded: a short row simply
- * has fewer cells.
+ * whitespace-only) lines at either end are dropped. Header names are trimmed, and blank or
+ * repeated ones renamed ("column 3", "price (2)") because callers key row objects by them. Rows
+ * are not padded: a short row simply has fewer cells.
  */
 export function parseCsv(text: string): ParsedCsv {
   const source = text.replace(/^\uFEFF/, '');
@@ -116,11 +116,12 @@ export function chartSpecFor(name: string, text: string): ChartSpec {
   } else {
     // parseCsv never returns an empty header, so there is always a first column.
     const counted = populated[0] ?? columns[0]!;
+    const countedType = counted.type === 'date' ? 'temporal' : 'nominal';
     view = {
       caption: `Rows by ${counted.name}`,
       mark: { type: 'bar', tooltip: true },
       encoding: {
-        x: { field: fieldRef(counted.name), type: counted.type === 'date' ? 'temporal' : 'nominal', title: counted.name },
+        x: { field: fieldRef(counted.name), type: countedType, title: counted.name },
         y: { aggregate: 'count', type: 'quantitative', title: 'Rows' },
       },
     };
@@ -251,7 +252,8 @@ function profileColumn(name: string, cells: string[]): ColumnProfile {
   }
   if (type === 'boolean') {
     // Ordering true/false/yes/no says nothing, so booleans have no min or max.
-    return { ...counts, distinct: new Set(values.map((value) => value.toLowerCase())).size, min: null, max: null, mean: null };
+    const distinct = new Set(values.map((value) => value.toLowerCase())).size;
+    return { ...counts, distinct, min: null, max: null, mean: null };
   }
   // Code-unit order rather than localeCompare: identical on every machine, and chronological for ISO dates.
   const [first, ...rest] = values;

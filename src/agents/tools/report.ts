@@ -68,14 +68,18 @@ const LABEL_WORDS_AFTER = 3;
 
 const NUMBER = String.raw`(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)`;
 const SCALE = String.raw`(?:\s?(?:k|m|mm|bn|b|thousand|million|billion)\b)?`;
+const AMOUNT = `${NUMBER}${SCALE}`;
+/** "$12,000", "€1.5m", "12k USD", "300 dollars", "USD 300". */
 const MONEY = new RegExp(
-  String.raw`[$€£]\s?${NUMBER}${SCALE}|\b${NUMBER}${SCALE}\s?(?:USD|EUR|GBP|dollars|euros)\b|\b(?:USD|EUR|GBP)\s?${NUMBER}${SCALE}`,
+  String.raw`[$€£]\s?${AMOUNT}|\b${AMOUNT}\s?(?:USD|EUR|GBP|dollars|euros)\b|\b(?:USD|EUR|GBP)\s?${AMOUNT}`,
   'gi',
 );
 /** A sign counts only when it is not glued to a word ("Q3-5%" is 5%, " -5%" is minus 5%). */
 const PERCENT = new RegExp(String.raw`(?:(?<![\w.])[-+])?${NUMBER}\s?(?:%|percent\b)`, 'gi');
+const RETURN_UNIT = String.raw`(?:\s?(?:%|x\b|times\b|months?\b|years?\b|weeks?\b|quarters?\b))?`;
+/** "ROI of 150%", "return on investment: 3.2x", "payback period of 8 months": the first number after the keyword. */
 const RETURN_FIGURE = new RegExp(
-  String.raw`\b(ROI|return on investment|payback(?:\s+period)?)\b[^.\n\d$€£]{0,40}?(${NUMBER}(?:\s?(?:%|x\b|times\b|months?\b|years?\b|weeks?\b|quarters?\b))?)`,
+  String.raw`\b(ROI|return on investment|payback(?:\s+period)?)\b[^.\n\d$€£]{0,40}?(${NUMBER}${RETURN_UNIT})`,
   'gi',
 );
 /** "18-month payback", where the number comes first. */
@@ -89,15 +93,19 @@ const LABEL_FILLERS: ReadonlySet<string> = new Set(['almost', 'approximately', '
 export function composeReport(input: ReportInput): OutcomeReport {
   const question = collapseWhitespace(input.question);
   const covered = priorMessages(question, input.history);
-  const figures = figuresIn([question, ...input.history.map((message) => message.text), ...input.files.map((file) => file.content)]);
+  const figures = figuresIn([
+    question,
+    ...input.history.map((message) => message.text),
+    ...input.files.map((file) => file.content),
+  ]);
   const metrics = figures.map(({ label, value }) => ({ label, value }));
 
-  const sections: ReportSection[] = [
-    { heading: 'Objective', body: question || 'No question was asked; this report summarizes the conversation so far.' },
-  ];
+  const objective = question || 'No question was asked; this report summarizes the conversation so far.';
+  const sections: ReportSection[] = [{ heading: 'Objective', body: objective }];
   if (covered.length > 0) sections.push({ heading: 'What we covered', body: coverage(covered) });
   if (metrics.length > 0) {
-    sections.push({ heading: 'Key figures', body: metrics.map((metric) => `- ${metric.label}: ${metric.value}`).join('\n') });
+    const body = metrics.map((metric) => `- ${metric.label}: ${metric.value}`).join('\n');
+    sections.push({ heading: 'Key figures', body });
   }
   sections.push({
     heading: 'Recommended next steps',
@@ -130,7 +138,9 @@ function coverage(messages: readonly ReportMessage[]): string {
     const opening = splitSentences(message.text)[0];
     if (opening !== undefined) lines.push(`- ${speaker(message)}: ${truncate(opening, HIGHLIGHT_LENGTH)}`);
   }
-  if (messages.length > MAX_HIGHLIGHTS) lines.push(`- …and ${countOf(messages.length - MAX_HIGHLIGHTS, 'more message')}`);
+  if (messages.length > MAX_HIGHLIGHTS) {
+    lines.push(`- …and ${countOf(messages.length - MAX_HIGHLIGHTS, 'more message')}`);
+  }
   return lines.join('\n');
 }
 
