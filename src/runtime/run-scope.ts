@@ -23,7 +23,6 @@ export class ToolError extends Error {
 export interface RunScopeOptions {
   run: RunRecord;
   files: readonly AttachedFile[];
-  history: readonly MessageRecord[];
   events: EventLog;
   intents: IntentRegistry;
   signal: AbortSignal;
@@ -59,8 +58,9 @@ export class RunScope {
     return stored;
   }
 
-  contextFor(agentId: AgentId): AgentContext {
-    const { run, files, history, signal, stepDelayMs, intents } = this.options;
+  /** The context `agentId` works in; every agent of the run sees the same history. */
+  contextFor(agentId: AgentId, history: readonly MessageRecord[]): AgentContext {
+    const { run, files, signal, stepDelayMs, intents } = this.options;
     const scope = this;
     const pause = async () => {
       // Even with no delay, yield to the event loop so one fast run cannot starve the others.
@@ -118,7 +118,7 @@ export class RunScope {
       },
       async handoff(to: AgentId, reason: string) {
         await scope.emit(agentId, { type: 'AgentHandoff', fromAgentId: agentId, toAgentId: to, reason });
-        return scope.contextFor(to);
+        return scope.contextFor(to, history);
       },
     };
   }

@@ -192,7 +192,6 @@ export class Runtime {
     const scope = new RunScope({
       run,
       files: filesOf(run.input),
-      history: await this.historyFor(run),
       events: backend.events,
       intents: this.options.intents,
       signal,
@@ -204,7 +203,7 @@ export class Runtime {
       await scope.append(run.agentId, { type: 'AgentStarted' });
       const agent = agents.get(run.agentId as AgentId);
       if (!agent) throw new Error(`no agent ${run.agentId}`);
-      await agent.run(scope.contextFor(agent.id));
+      await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
     } catch (error) {
       if (!signal.aborted) {
         const errorId = randomUUID();
