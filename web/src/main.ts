@@ -1,0 +1,440 @@
+/**
+ * The chat page: sign in, pick a surface, talk to the agents, watch each run unfold, reopen
+ * earlier conversations. Plain DOM over urql and graphql-ws with the generated typed documents.
+ */
+import './style.css';
+import { ChatView } from './chat.ts';
+import { createGatewayClient, type ConnectionState, type GatewayClient } from './client.ts';
+import { h } from './dom.ts';
+import { EventFollower } from './follower.ts';
+import type { ConversationsQuery, Surface } from './gql/graphql.ts';
+import { Agents, CancelRun, ConversationHistory, Conversations, SendMessage } from './operations.ts';
+import {
+  DevTokenUnavailable,
+  devSignIn,
+  forgetPastedToken,
+  pastedSession,
+  rememberedPastedToken,
+  rememberedUserId,
+  type Session,
+} from './session.ts';
+
+const SURFACES: readonly { value: Surface; label: string; agent: string }[] = [
+  { value: 'HOME', label: 'Home', agent: 'the guide' },
+  { value: 'CONTENT', label: 'Content', agent: 'the Content liaison' },
+  { value: 'INSIGHTS', label: 'Insights', agent: 'the Insights liaison' },
+  { value: 'JOURNEY', label: 'Journey', agent: 'the Journey liaison' },
+  { value: 'OUTCOMES', label: 'Outcomes', agent: 'the Outcomes liaison' },
+];
+const CONNECTION_TEXT: Record<ConnectionState | 'signed-out', string> = {
+  'signed-out': 'Signed out',
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+};
+/** The gateway's default limit on `context`; files beyond it would be refused. */
+const MAX_ATTACHED_BYTES = 60 * 1024;
+const GRAPHQL_URL = new URL('/graphql', location.href).href;
+
+interface AttachedFile {
+  name: string;
+  content: string;
+}
+
+const state = {
+  session: null as Session | null,
+  client: null as GatewayClient | null,
+  follower: null as EventFollower | null,
+  agentNames: new Map<string, string>(),
+  surface: 'HOME' as Surface,
+  conversationId: null as string | null,
+  files: [] as AttachedFile[],
+  sending: false,
+};
+
+// ---- layout -------------------------------------------------------------------------------
+
+const connection = h('span', { class: 'connection', role: 'status', 'aria-label': 'Connection', 'data-state': 'signed-out' }, 'Signed out');
+const who = h('span', { class: 'who' });
+const userBox = h('input', { type: 'text', 'aria-label': 'User id', autocomplete: 'username', required: true });
+const signInForm = h(
+  'form',
+  { class: 'sign-in', 'aria-label': 'Sign in', hidden: true },
+  userBox,
+  h('button', { type: 'submit' }, 'Sign in'),
+);
+const switchUser = h('button', { type: 'button', class: 'link' }, 'Switch user');
+const alertBox = h('div', { class: 'alert', role: 'alert' });
+
+const surfaceButtons = SURFACES.map((surface) =>
+  h('button', { type: 'button', 'aria-pressed': surface.value === state.surface ? 'true' : 'false', 'data-surface': surface.value }, surface.label),
+);
+const surfaceBar = h('div', { class: 'surfaces', role: 'group', 'aria-label': 'Surface' }, surfaceButtons);
+
+const conversationList = h('ul', { class: 'conversation-list' });
+const newConversationButton = h('button', { type: 'button', class: 'new-conversation' }, '+ New conversation');
+
+const view = new ChatView({
+  agentName: (agentId) => (agentId ? (state.agentNames.get(agentId) ?? agentId) : 'You'),
+  onActiveRunsChange: (runIds) => {
+    stopButton.hidden = runIds.length === 0;
+  },
+});
+
+const messageBox = h('textarea', { 'aria-label': 'Message', rows: 3, placeholder: 'Message the guide…' });
+const fileInput = h('input', { type: 'file', multiple: true, class: 'visually-hidden', accept: '.csv,.tsv,.txt,.md,.json,text/*' });
+const attachLabel = h('label', { class: 'attach button-like' }, '📎 Attach file', fileInput);
+const attachmentList = h('ul', { class: 'attachments', 'aria-label': 'Files to send' });
+const stopButton = h('button', { type: 'button', class: 'stop', hidden: true }, 'Stop');
+const sendButton = h('button', { type: 'submit', class: 'send' }, 'Send');
+const composer = h(
+  'form',
+  { class: 'composer', 'aria-label': 'Composer' },
+  attachmentList,
+  messageBox,
+  h('div', { class: 'actions' }, attachLabel, h('span', { class: 'spacer' }), stopButton, sendButton),
+);
+
+const app = document.getElementById('app')!;
+app.replaceChildren(
+  h(
+    'header',
+    { class: 'top' },
+    h('h1', {}, 'Agent gateway'),
+    connection,
+    h('span', { class: 'spacer' }),
+    who,
+    switchUser,
+    signInForm,
+  ),
+  h(
+    'div',
+    { class: 'layout' },
+    h('nav', { class: 'sidebar', 'aria-label': 'Conversations' }, h('h2', {}, 'Conversations'), newConversationButton, conversationList),
+    h('main', { class: 'chat' }, surfaceBar, alertBox, view.transcript, composer),
+    h('section', { class: 'timeline-panel', 'aria-labelledby': 'timeline-heading' }, h('h2', { id: 'timeline-heading' }, 'Timeline'), view.timeline),
+  ),
+);
+
+// ---- behaviour ----------------------------------------------------------------------------
+
+function showError(message: string | null): void {
+  alertBox.textContent = message ?? '';
+  alertBox.hidden = message === null;
+}
+showError(null);
+
+function setConnection(value: ConnectionState | 'signed-out'): void {
+  connection.dataset['state'] = value;
+  connection.textContent = CONNECTION_TEXT[value];
+}
+
+function selectSurface(surface: Surface): void {
+  state.surface = surface;
+  for (const button of surfaceButtons) button.setAttribute('aria-pressed', String(button.dataset['surface'] === surface));
+  messageBox.placeholder = `Message ${SURFACES.find((entry) => entry.value === surface)?.agent ?? 'the guide'}…`;
+}
+for (const button of surfaceButtons) button.addEventListener('click', () => selectSurface(button.dataset['surface'] as Surface));
+
+function updateComposer(): void {
+  sendButton.disabled = state.sending || state.client === null || messageBox.value.trim() === '';
+}
+messageBox.addEventListener('input', updateComposer);
+messageBox.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+function renderAttachments(): void {
+  attachmentList.replaceChildren(
+    ...state.files.map((file) =>
+      h(
+        'li',
+        {},
+        `📎 ${file.name} (${formatBytes(file.content.length)})`,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            'aria-label': `Remove ${file.name}`,
+            onclick: () => {
+              state.files = state.files.filter((entry) => entry !== file);
+              renderAttachments();
+            },
+          },
+          '✕',
+        ),
+      ),
+    ),
+  );
+}
+
+fileInput.addEventListener('change', async () => {
+  const chosen = [...(fileInput.files ?? [])];
+  fileInput.value = '';
+  for (const file of chosen) {
+    const content = await file.text();
+    const total = state.files.reduce((sum, entry) => sum + entry.content.length, 0) + content.length;
+    if (total > MAX_ATTACHED_BYTES) {
+      showError(`${file.name} is too large: attached files may add up to ${formatBytes(MAX_ATTACHED_BYTES)}.`);
+      continue;
+    }
+    state.files = [...state.files.filter((entry) => entry.name !== file.name), { name: file.name, content }];
+  }
+  renderAttachments();
+});
+
+composer.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void send();
+});
+
+async function send(): Promise<void> {
+  const client = state.client;
+  const text = messageBox.value.trim();
+  if (!client || !text || state.sending) return;
+  state.sending = true;
+  updateComposer();
+  showError(null);
+  const files = state.files;
+  try {
+    const result = await client.urql
+      .mutation(SendMessage, {
+        input: {
+          text,
+          surface: state.surface,
+          conversationId: state.conversationId,
+          clientMessageId: newId(),
+          context: files.length > 0 ? { files } : null,
+        },
+      })
+      .toPromise();
+    const payload = result.data?.sendAgentMessage;
+    if (!payload) {
+      showError(errorText(result.error));
+      return;
+    }
+    messageBox.value = '';
+    state.files = [];
+    renderAttachments();
+    view.showUserMessage(payload.message, files.map((file) => file.name));
+    view.expectRun(payload.run.id);
+    if (state.follower?.conversationId !== payload.conversation.id) {
+      state.conversationId = payload.conversation.id;
+      follow(payload.conversation.id, payload.afterSeq);
+    }
+    void refreshConversations();
+  } finally {
+    state.sending = false;
+    updateComposer();
+  }
+}
+
+stopButton.addEventListener('click', async () => {
+  const client = state.client;
+  if (!client) return;
+  stopButton.disabled = true;
+  try {
+    const results = await Promise.all(view.activeRunIds().map((runId) => client.urql.mutation(CancelRun, { runId }).toPromise()));
+    const failed = results.find((result) => result.error);
+    if (failed) showError(errorText(failed.error));
+  } finally {
+    stopButton.disabled = false;
+  }
+});
+
+function follow(conversationId: string, afterSeq: number): void {
+  state.follower?.stop();
+  const client = state.client;
+  if (!client) return;
+  const follower = new EventFollower(client.urql, conversationId, afterSeq, {
+    event: (event) => {
+      view.apply(event);
+      if (event.__typename === 'AgentCompleted' || event.__typename === 'AgentFailed' || event.__typename === 'AgentCancelled') {
+        void refreshConversations();
+      }
+    },
+    expired: () => void openConversation(conversationId, { replay: false }),
+    error: (message) => showError(message),
+  });
+  state.follower = follower;
+  follower.start();
+}
+
+async function openConversation(id: string, { replay = true } = {}): Promise<void> {
+  const client = state.client;
+  if (!client) return;
+  state.follower?.stop();
+  state.follower = null;
+  state.conversationId = id;
+  view.reset();
+  showError(null);
+  markCurrentConversation();
+  const result = await client.urql.query(ConversationHistory, { id, last: 100 }).toPromise();
+  const conversation = result.data?.conversation;
+  if (state.conversationId !== id) return; // another was opened meanwhile
+  if (!conversation) {
+    showError(result.error ? errorText(result.error) : 'That conversation does not exist (any more).');
+    return;
+  }
+  view.showHistory(conversation.messages, conversation.runs);
+  // Replay from the active run's message, so its events so far show; otherwise from the last
+  // stored message, which also shows how a stopped or failed last run went.
+  const active = conversation.activeRun && conversation.messages.find((message) => message.id === conversation.activeRun?.userMessageId);
+  const last = conversation.messages.at(-1);
+  const afterSeq = !replay ? conversation.lastSeq : active ? active.seq - 1 : last ? last.seq : 0;
+  follow(id, afterSeq);
+}
+
+function newConversation(): void {
+  state.follower?.stop();
+  state.follower = null;
+  state.conversationId = null;
+  view.reset();
+  showError(null);
+  markCurrentConversation();
+  messageBox.focus();
+}
+newConversationButton.addEventListener('click', newConversation);
+
+type ConversationSummary = ConversationsQuery['conversations'][number];
+
+async function refreshConversations(): Promise<void> {
+  const client = state.client;
+  if (!client) return;
+  const result = await client.urql.query(Conversations, { first: 30 }).toPromise();
+  if (!result.data || client !== state.client) return;
+  conversationList.replaceChildren(...result.data.conversations.map(conversationItem));
+  markCurrentConversation();
+}
+
+function conversationItem(conversation: ConversationSummary): HTMLElement {
+  const updated = new Date(conversation.updatedAt);
+  return h(
+    'li',
+    {},
+    h(
+      'button',
+      { type: 'button', 'data-conversation-id': conversation.id, onclick: () => void openConversation(conversation.id) },
+      h('span', { class: 'title' }, conversation.title ?? 'Untitled'),
+      h('time', { datetime: conversation.updatedAt }, updated.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })),
+      conversation.activeRun ? h('span', { class: 'badge' }, ' · running') : null,
+    ),
+  );
+}
+
+function markCurrentConversation(): void {
+  for (const button of conversationList.querySelectorAll<HTMLButtonElement>('button[data-conversation-id]')) {
+    if (button.dataset['conversationId'] === state.conversationId) button.setAttribute('aria-current', 'true');
+    else button.removeAttribute('aria-current');
+  }
+}
+
+// ---- signing in ---------------------------------------------------------------------------
+
+async function start(session: Session): Promise<void> {
+  state.follower?.stop();
+  state.follower = null;
+  state.client?.dispose();
+  state.session = session;
+  who.textContent = `Signed in as ${session.userId}`;
+  signInForm.hidden = true;
+  switchUser.hidden = false;
+  const client = createGatewayClient({
+    url: GRAPHQL_URL,
+    tokens: {
+      current: () => state.session?.token ?? '',
+      renew: async () => {
+        const current = state.session;
+        if (current?.source === 'dev') state.session = await devSignIn(current.userId);
+        return state.session?.token ?? '';
+      },
+    },
+    onConnectionState: (value) => {
+      if (state.client === client) setConnection(value);
+    },
+  });
+  state.client = client;
+  // A dropped socket ends the subscription; once back, it resumes from the last seq seen.
+  client.ws.on('closed', () => state.follower?.pause());
+  client.ws.on('connected', () => state.follower?.start());
+  updateComposer();
+  newConversation();
+  const agents = await client.urql.query(Agents, {}).toPromise();
+  if (agents.error) showError(errorText(agents.error));
+  for (const agent of agents.data?.agents ?? []) state.agentNames.set(agent.id, agent.name);
+  await refreshConversations();
+}
+
+async function signIn(userId: string): Promise<void> {
+  try {
+    await start(await devSignIn(userId));
+  } catch (error) {
+    if (error instanceof DevTokenUnavailable) askForToken(error.message);
+    else {
+      showError(`Could not sign in: ${(error as Error).message}`);
+      showSignInForm(userId);
+    }
+  }
+}
+
+function showSignInForm(prefill: string): void {
+  userBox.value = prefill;
+  signInForm.hidden = false;
+  switchUser.hidden = true;
+  userBox.focus();
+}
+
+/** Production: no dev tokens, so the user id box takes a JWT instead. */
+function askForToken(message: string): void {
+  showError(message);
+  userBox.setAttribute('aria-label', 'Token');
+  userBox.placeholder = 'Paste a JWT';
+  userBox.dataset['mode'] = 'token';
+  showSignInForm('');
+}
+
+signInForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = userBox.value.trim();
+  if (!value) return;
+  showError(null);
+  if (userBox.dataset['mode'] === 'token') {
+    try {
+      void start(pastedSession(value));
+    } catch (error) {
+      showError((error as Error).message);
+    }
+  } else void signIn(value);
+});
+switchUser.addEventListener('click', () => {
+  forgetPastedToken();
+  showSignInForm(state.session?.userId ?? '');
+});
+
+// ---- helpers ------------------------------------------------------------------------------
+
+function errorText(error: { graphQLErrors: readonly { message: string; extensions?: Record<string, unknown> }[]; networkError?: Error | undefined; message: string } | undefined): string {
+  if (!error) return 'Something went wrong.';
+  const first = error.graphQLErrors[0];
+  if (first) return `${first.message}${first.extensions?.['code'] ? ` (${String(first.extensions['code'])})` : ''}`;
+  return error.networkError ? `The gateway could not be reached: ${error.networkError.message}` : error.message;
+}
+
+function newId(): string {
+  // crypto.randomUUID needs a secure context; a LAN address over http is not one.
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+setConnection('signed-out');
+updateComposer();
+const pasted = rememberedPastedToken();
+if (pasted) void start(pastedSession(pasted));
+else void signIn(rememberedUserId());
