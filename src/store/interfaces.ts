@@ -90,6 +90,34 @@ export interface ControlChannel {
   subscribe(handler: (message: ControlMessage) => void): () => void;
 }
 
+/** A run whose lease ran out, as `RunLeases.claimExpired` hands it over. */
+export interface ExpiredLease {
+  runId: string;
+  conversationId: string;
+}
+
+/**
+ * Deadlines by which someone must have heard of a run again. The instance executing a run
+ * renews its lease; a run waiting in a queue gets one too, so that it is looked at again if
+ * nobody starts it. When a lease runs out (its holder died, or lost Redis for that long), a
+ * surviving instance claims it and settles the run: this is how a run whose executing process
+ * dies still ends, and how a queue whose runner died moves on. Expiry uses one clock for every
+ * instance (Redis' own, with Redis).
+ */
+export interface RunLeases {
+  /** Sets the run's lease, held by `holder` until `ttlMs` from now, whoever held it before. */
+  acquire(runId: string, conversationId: string, holder: string, ttlMs: number): Promise<void>;
+  /** Extends the lease by `ttlMs` from now if `holder` still holds it; false when it was taken over or released. */
+  renew(runId: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Drops the lease when `holder` holds it, or whoever holds it when `holder` is null. */
+  release(runId: string, holder: string | null): Promise<void>;
+  /**
+   * Atomically takes over up to `limit` expired leases for `holder` (each now held for `ttlMs`,
+   * so that a claimant that dies in turn is replaced too) and returns them.
+   */
+  claimExpired(holder: string, ttlMs: number, limit: number): Promise<ExpiredLease[]>;
+}
+
 /** Everything the planes need from shared state, from one backend. */
 export interface Backend {
   readonly kind: 'memory' | 'redis';
@@ -97,6 +125,7 @@ export interface Backend {
   messages: MessageStore;
   runs: RunStore;
   runQueue: RunQueue;
+  leases: RunLeases;
   idempotency: IdempotencyStore;
   locks: LockService;
   rateLimiter: RateLimiter;

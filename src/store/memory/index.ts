@@ -4,6 +4,7 @@ import type { Backend } from '../interfaces.ts';
 import { MemoryControlChannel } from './control.ts';
 import { MemoryConversationStore } from './conversations.ts';
 import { MemoryIdempotencyStore } from './idempotency.ts';
+import { MemoryRunLeases } from './leases.ts';
 import { MemoryLockService } from './locks.ts';
 import { MemoryRateLimiter } from './rate-limiter.ts';
 import { MemoryMessageStore } from './messages.ts';
@@ -17,6 +18,7 @@ export function createMemoryBackend(retention: RetentionPolicy): Backend {
     messages: new MemoryMessageStore(),
     runs: new MemoryRunStore(),
     runQueue: new MemoryRunQueue(),
+    leases: new MemoryRunLeases(),
     idempotency: new MemoryIdempotencyStore(),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),

@@ -1,0 +1,218 @@
+/**
+ * The event log on Redis Streams, shared by every instance.
+ *
+ * Per conversation: a counter (`…:seq`) is the one seq authority, and a stream (`…:ev`) holds the
+ * retained events with entry id `<seq>-0` and fields `t` (Redis server time, ms) and `e` (the
+ * event's body as JSON). One Lua script increments the counter, appends, trims by length and by
+ * age, and publishes the stored event on the conversation's channel (`…:bell`): numbering and
+ * appending are one atomic step, so instances never issue the same seq or leave a hole, and
+ * the doorbell rings only for an event that is already durable (as durable as Redis is made:
+ * see docs/scaling.md on AOF).
+ *
+ * Live delivery: one subscription per conversation per process, whatever the number of
+ * listeners, over the process's one subscriber connection. Pub/sub is at most once, so whenever
+ * a subscription has just become active (first listener, or after a reconnect) the newest
+ * retained event is announced again: a follower that missed anything sees a seq past its cursor
+ * and reads the gap from the log. Listeners must therefore drop seqs they already have (the
+ * follower does).
+ */
+import { LuaScript, type RedisConnection, type Reply } from '../store/redis/connection.ts';
+import type { EventLog, RetentionPolicy } from './log.ts';
+import { eventsExpired, withSeq } from './memory-log.ts';
+import type { EventBody, NewEvent, StoredEvent } from './types.ts';
+
+/** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
+const TRIM_BY_AGE = `
+local function trimByAge(key, cutoff)
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+  if not first or tonumber(first[2][2]) >= cutoff then return end
+  local batch = redis.call('XRANGE', key, '-', '+', 'COUNT', 500)
+  local boundary = nil
+  for _, entry in ipairs(batch) do
+    if tonumber(entry[2][2]) >= cutoff then boundary = entry[1] break end
+  end
+  if boundary then
+    redis.call('XTRIM', key, 'MINID', boundary)
+  else
+    local lastOld = tonumber(string.match(batch[#batch][1], '^(%d+)'))
+    redis.call('XTRIM', key, 'MINID', (lastOld + 1) .. '-0')
+  end
+end
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * KEYS: stream, counter. ARGV: body JSON, max length, max age ms, channel.
+ * Returns {seq, timestamp ms}.
+ */
+const APPEND = new LuaScript(`${TRIM_BY_AGE}
+local seq = redis.call('INCR', KEYS[2])
+local now = nowMs()
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], seq .. '-0', 't', now, 'e', ARGV[1])
+trimByAge(KEYS[1], now - tonumber(ARGV[3]))
+-- A conversation idle for longer than the retention age has nothing left to keep.
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], seq .. ' ' .. now .. ' ' .. ARGV[1])
+return {seq, now}
+`);
+
+/**
+ * KEYS: stream, counter. ARGV: afterSeq, limit, max age ms.
+ * Returns {0, firstRetainedSeq} when events right after afterSeq are gone, else {1, entries}.
+ */
+const READ = new LuaScript(`${TRIM_BY_AGE}
+trimByAge(KEYS[1], nowMs() - tonumber(ARGV[3]))
+local afterSeq = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local firstSeq = last + 1
+if first then firstSeq = tonumber(string.match(first[1], '^(%d+)')) end
+if afterSeq < firstSeq - 1 then return {0, firstSeq} end
+return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', ARGV[2])}
+`);
+
+type Listener = (event: StoredEvent) => void;
+
+export class RedisEventLog implements EventLog {
+  /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
+  private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
+  private readonly stopHook: () => void;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly retention: RetentionPolicy,
+  ) {
+    this.stopHook = redis.onSubscribed((channel) => {
+      const conversationId = this.conversationOf(channel);
+      if (conversationId !== null) this.announceNewest(conversationId);
+    });
+  }
+
+  async append(event: NewEvent): Promise<StoredEvent> {
+    const { conversationId, ...rest } = event;
+    const body = JSON.stringify(rest);
+    const [seq, at] = await this.redis.eval<[number, number]>(
+      APPEND,
+      [this.streamKey(conversationId), this.counterKey(conversationId)],
+      [body, this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(conversationId)],
+    );
+    return withSeq(event, Number(seq), new Date(Number(at)).toISOString());
+  }
+
+  async read(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    if (limit <= 0) {
+      // Still answer EVENTS_EXPIRED for a cursor that is gone, as the memory log does.
+      await this.read(conversationId, afterSeq, 1);
+      return [];
+    }
+    const reply = await this.redis.eval<[number, Reply]>(
+      READ,
+      [this.streamKey(conversationId), this.counterKey(conversationId)],
+      [Math.max(0, Math.floor(afterSeq)), limit, this.retention.maxAgeMs],
+    );
+    if (Number(reply[0]) === 0) throw eventsExpired(afterSeq, Number(reply[1]));
+    return (reply[1] as Reply[]).map((entry) => this.decodeEntry(conversationId, entry));
+  }
+
+  async lastSeq(conversationId: string): Promise<number> {
+    return Number((await this.redis.command<string | null>(['GET', this.counterKey(conversationId)])) ?? 0);
+  }
+
+  listen(conversationId: string, listener: Listener): () => void {
+    let entry = this.listeners.get(conversationId);
+    if (!entry) {
+      const set = new Set<Listener>();
+      // Decoded once, handed to every listener of the process: fan-out costs a function call.
+      const stop = this.redis.listen(this.channel(conversationId), (message) => {
+        const event = this.decodeMessage(conversationId, message);
+        if (event) deliver(set, event);
+      });
+      entry = { set, stop };
+      this.listeners.set(conversationId, entry);
+    }
+    entry.set.add(listener);
+    const owned = entry;
+    return () => {
+      if (!owned.set.delete(listener) || owned.set.size > 0) return;
+      if (this.listeners.get(conversationId) === owned) this.listeners.delete(conversationId);
+      owned.stop();
+    };
+  }
+
+  /** Stops reacting to resubscriptions; the connection itself belongs to the backend. */
+  close(): void {
+    this.stopHook();
+    for (const { stop } of this.listeners.values()) stop();
+    this.listeners.clear();
+  }
+
+  /** Tells the conversation's listeners of its newest retained event, so that they see any gap. */
+  private announceNewest(conversationId: string): void {
+    const announce = async () => {
+      await this.redis.whenReady();
+      const reply = await this.redis.command<Reply[]>(['XREVRANGE', this.streamKey(conversationId), '+', '-', 'COUNT', '1']);
+      const entry = reply[0];
+      if (entry === undefined) return;
+      const listeners = this.listeners.get(conversationId);
+      if (listeners) deliver(listeners.set, this.decodeEntry(conversationId, entry));
+    };
+    announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
+  }
+
+  private decodeEntry(conversationId: string, entry: Reply): StoredEvent {
+    const [id, fields] = entry as [string, Reply[]];
+    let at = 0;
+    let body = '{}';
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 't') at = Number(fields[i + 1]);
+      else if (fields[i] === 'e') body = String(fields[i + 1]);
+    }
+    return this.build(conversationId, Number(id.split('-')[0]), at, body);
+  }
+
+  private decodeMessage(conversationId: string, message: string): StoredEvent | null {
+    const first = message.indexOf(' ');
+    const second = message.indexOf(' ', first + 1);
+    if (first < 0 || second < 0) return null;
+    try {
+      return this.build(conversationId, Number(message.slice(0, first)), Number(message.slice(first + 1, second)), message.slice(second + 1));
+    } catch {
+      return null;
+    }
+  }
+
+  private build(conversationId: string, seq: number, at: number, body: string): StoredEvent {
+    const rest = JSON.parse(body) as EventBody & { runId: string; agentId: string | null };
+    return withSeq({ ...rest, conversationId } as NewEvent, seq, new Date(at).toISOString());
+  }
+
+  private streamKey(conversationId: string) {
+    return this.redis.conversationKey(conversationId, 'ev');
+  }
+
+  private counterKey(conversationId: string) {
+    return this.redis.conversationKey(conversationId, 'seq');
+  }
+
+  private channel(conversationId: string) {
+    return this.redis.conversationKey(conversationId, 'bell');
+  }
+
+  private conversationOf(channel: string): string | null {
+    const match = /^c:\{(.*)\}:bell$/.exec(channel.slice(this.redis.prefix.length));
+    return channel.startsWith(this.redis.prefix) && match ? (match[1] ?? null) : null;
+  }
+}
+
+function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch {
+      // A listener's failure is its own; the others still hear of the event.
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import type { ExpiredLease, RunLeases } from '../interfaces.ts';
+
+interface Lease {
+  conversationId: string;
+  holder: string;
+  expiresAt: number;
+}
+
+/** Leases in this process: with one process nobody survives a death, but the contract still holds. */
+export class MemoryRunLeases implements RunLeases {
+  private readonly leases = new Map<string, Lease>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async acquire(runId: string, conversationId: string, holder: string, ttlMs: number) {
+    this.leases.set(runId, { conversationId, holder, expiresAt: this.now() + ttlMs });
+  }
+
+  async renew(runId: string, holder: string, ttlMs: number) {
+    const lease = this.leases.get(runId);
+    if (!lease || lease.holder !== holder) return false;
+    lease.expiresAt = this.now() + ttlMs;
+    return true;
+  }
+
+  async release(runId: string, holder: string | null) {
+    const lease = this.leases.get(runId);
+    if (lease && (holder === null || lease.holder === holder)) this.leases.delete(runId);
+  }
+
+  async claimExpired(holder: string, ttlMs: number, limit: number) {
+    const now = this.now();
+    const claimed: ExpiredLease[] = [];
+    const expired = [...this.leases].filter(([, lease]) => lease.expiresAt <= now).sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
+    for (const [runId, lease] of expired.slice(0, Math.max(0, limit))) {
+      lease.holder = holder;
+      lease.expiresAt = now + ttlMs;
+      claimed.push({ runId, conversationId: lease.conversationId });
+    }
+    return claimed;
+  }
+}

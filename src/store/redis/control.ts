@@ -1,0 +1,31 @@
+import type { ControlChannel, ControlMessage } from '../interfaces.ts';
+import type { RedisConnection } from './connection.ts';
+
+/**
+ * Messages to every instance (such as "cancel run X") on one pub/sub channel. Delivery is at
+ * most once: whoever relies on a message also has a slower, sure path (the runtime's executors
+ * check their run's status on every lease renewal).
+ */
+export class RedisControlChannel implements ControlChannel {
+  private readonly channel: string;
+
+  constructor(private readonly redis: RedisConnection) {
+    this.channel = redis.key('control');
+  }
+
+  async publish(message: ControlMessage) {
+    await this.redis.publish(this.channel, JSON.stringify(message));
+  }
+
+  subscribe(handler: (message: ControlMessage) => void) {
+    return this.redis.listen(this.channel, (raw) => {
+      let message: ControlMessage;
+      try {
+        message = JSON.parse(raw) as ControlMessage;
+      } catch {
+        return;
+      }
+      handler(message);
+    });
+  }
+}

@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { RetentionPolicy } from '../../events/log.ts';
+import { RedisEventLog } from '../../events/redis-log.ts';
+import type { Backend } from '../interfaces.ts';
+import { RedisConnection } from './connection.ts';
+import { RedisControlChannel } from './control.ts';
+import { RedisConversationStore } from './conversations.ts';
+import { RedisIdempotencyStore } from './idempotency.ts';
+import { RedisRunLeases } from './leases.ts';
+import { RedisLockService } from './locks.ts';
+import { RedisMessageStore } from './messages.ts';
+import { RedisRateLimiter } from './rate-limiter.ts';
+import { RedisRunQueue, RedisRunStore } from './runs.ts';
+
+export interface RedisBackendOptions {
+  retention: RetentionPolicy;
+  /** Prepended to every key and channel (default "agw:"). */
+  keyPrefix?: string;
+  logger?: Logger;
+  /** How long a lock outlives a holder that died, and how long callers wait for one. */
+  lockTtlMs?: number;
+  lockWaitMs?: number;
+  /** How long a settled idempotency key is remembered, and a pending one outlives its claimant. */
+  idempotencyTtlMs?: number;
+  idempotencyPendingTtlMs?: number;
+  /**
+   * Whether to wait for Redis before resolving (default true). When false the backend is
+   * returned at once and connects in the background: until then `ping` fails and so do commands.
+   */
+  waitForConnection?: boolean;
+}
+
+/** State shared by every instance on one Redis: the same contract as the memory backend, across processes. */
+export async function createRedisBackend(url: string, options: RedisBackendOptions): Promise<Backend> {
+  const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix ?? 'agw:', logger: options.logger });
+  const connecting = redis.connect();
+  if (options.waitForConnection === false) {
+    connecting.catch((error: unknown) => options.logger?.error({ err: error }, 'connecting to Redis failed'));
+  } else {
+    await connecting;
+  }
+  const events = new RedisEventLog(redis, options.retention);
+  return {
+    kind: 'redis',
+    conversations: new RedisConversationStore(redis),
+    messages: new RedisMessageStore(redis),
+    runs: new RedisRunStore(redis),
+    runQueue: new RedisRunQueue(redis),
+    leases: new RedisRunLeases(redis),
+    idempotency: new RedisIdempotencyStore(redis, {
+      settledTtlMs: options.idempotencyTtlMs ?? 24 * 3600 * 1000,
+      pendingTtlMs: options.idempotencyPendingTtlMs ?? 60_000,
+    }),
+    locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs ?? 10_000, waitMs: options.lockWaitMs ?? 10_000, logger: options.logger }),
+    rateLimiter: new RedisRateLimiter(redis),
+    events,
+    control: new RedisControlChannel(redis),
+    ping: () => redis.ping(),
+    async close() {
+      events.close();
+      await redis.close();
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { RunQueue, RunStore } from '../interfaces.ts';
+import type { RunRecord, RunStatus } from '../types.ts';
+import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
+
+/**
+ * A run is a hash (`run:<id>`) with one field per RunRecord property, each holding that
+ * property's JSON, so that a transition compares and sets fields in Lua without re-encoding
+ * (and so without mangling) the rest. A conversation's runs are listed in `c:{id}:runs`;
+ * its queue is the list `c:{id}:queue`.
+ */
+
+/** KEYS: hash, conversation list. ARGV: id, then field, value, … */
+const CREATE = new LuaScript(`
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1
+`);
+
+/**
+ * Compare-and-set. KEYS: hash. ARGV: n, n statuses (as JSON), then field, value, … to set.
+ * Returns the updated hash, or nil when the status is not one of the n.
+ */
+const TRANSITION = new LuaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return nil end
+local n = tonumber(ARGV[1])
+local allowed = false
+for i = 2, n + 1 do
+  if ARGV[i] == status then allowed = true break end
+end
+if not allowed then return nil end
+if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
+return redis.call('HGETALL', KEYS[1])
+`);
+
+/** KEYS: conversation list. ARGV: last, key prefix. */
+const LIST_LAST = new LuaScript(`
+local ids = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+local out = {}
+for _, id in ipairs(ids) do
+  local fields = redis.call('HGETALL', ARGV[2] .. 'run:' .. id)
+  if #fields > 0 then out[#out + 1] = fields end
+end
+return out
+`);
+
+export class RedisRunStore implements RunStore {
+  constructor(private readonly redis: RedisConnection) {}
+
+  async create(run: RunRecord) {
+    await this.redis.eval(CREATE, [this.hash(run.id), this.redis.conversationKey(run.conversationId, 'runs')], [
+      run.id,
+      ...encode(run),
+    ]);
+  }
+
+  async get(id: string) {
+    return decode(await this.redis.command(['HGETALL', this.hash(id)]));
+  }
+
+  async listLast(conversationId: string, last: number) {
+    if (last <= 0) return [];
+    const reply = await this.redis.eval<Reply[]>(LIST_LAST, [this.redis.conversationKey(conversationId, 'runs')], [
+      last,
+      this.redis.prefix,
+    ]);
+    return reply.map((fields) => decode(fields)).filter((run): run is RunRecord => run !== null);
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
+    const reply = await this.redis.eval(TRANSITION, [this.hash(id)], [
+      from.length,
+      ...from.map((status) => JSON.stringify(status)),
+      ...encode(patch),
+    ]);
+    return decode(reply);
+  }
+
+  private hash(id: string) {
+    return this.redis.key('run', id);
+  }
+}
+
+function encode(fields: Partial<RunRecord>): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (value !== undefined) out.push(field, JSON.stringify(value));
+  }
+  return out;
+}
+
+function decode(reply: Reply): RunRecord | null {
+  const fields = pairs(reply);
+  if (fields['id'] === undefined) return null;
+  return Object.fromEntries(Object.entries(fields).map(([field, json]) => [field, JSON.parse(json)])) as unknown as RunRecord;
+}
+
+export class RedisRunQueue implements RunQueue {
+  constructor(private readonly redis: RedisConnection) {}
+
+  async push(conversationId: string, runId: string) {
+    await this.redis.command(['RPUSH', this.queue(conversationId), runId]);
+  }
+
+  async list(conversationId: string) {
+    return this.redis.command<string[]>(['LRANGE', this.queue(conversationId), 0, -1]);
+  }
+
+  async remove(conversationId: string, runId: string) {
+    await this.redis.command(['LREM', this.queue(conversationId), 0, runId]);
+  }
+
+  private queue(conversationId: string) {
+    return this.redis.conversationKey(conversationId, 'queue');
+  }
+}

@@ -1,0 +1,504 @@
+/**
+ * The contract every backend holds, run against memory and against Redis through the Backend
+ * interfaces only. Where it matters, each test acts through two instances (`a` and `b`) on the
+ * same state, as two gateway processes would.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/errors.ts';
+import { followConversation } from '../../src/events/follow.ts';
+import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
+import type { Backend, ControlMessage } from '../../src/store/interfaces.ts';
+import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/store/types.ts';
+import { memoryWorld, redisWorld, type Instances, type World } from './worlds.ts';
+
+const worlds: World[] = [memoryWorld, redisWorld()];
+
+const alice: Owner = { userId: 'alice', tenantId: null };
+const bob: Owner = { userId: 'bob', tenantId: null };
+
+const iso = (ms: number) => new Date(Date.UTC(2030, 0, 1) + ms).toISOString();
+
+function conversation(id: string, owner: Owner, at = 0): ConversationRecord {
+  return { id, owner, title: null, createdAt: iso(at), updatedAt: iso(at) };
+}
+
+function message(conversationId: string, seq: number, text = `message ${seq}`): MessageRecord {
+  return { id: randomUUID(), conversationId, role: 'USER', text, agentId: null, runId: null, seq, createdAt: iso(seq) };
+}
+
+function run(conversationId: string, overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id: randomUUID(),
+    conversationId,
+    owner: alice,
+    agentId: 'guide',
+    status: 'QUEUED',
+    userMessageId: randomUUID(),
+    input: {
+      text: 'hello',
+      surface: 'HOME',
+      projectId: null,
+      context: { files: [], nested: { list: [1, 2.5, 'three'], empty: {}, big: 12345678901234567890, nothing: null } },
+    },
+    createdAt: iso(0),
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    cancelReason: null,
+    ...overrides,
+  };
+}
+
+function token(conversationId: string, delta: string, runId = 'run-1'): NewEvent {
+  return { type: 'AgentToken', delta, conversationId, runId, agentId: 'guide' };
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Follows a conversation and collects what arrives, until `count` events are in. */
+function collect(backend: Backend, conversationId: string, afterSeq: number | null, count: number) {
+  const controller = new AbortController();
+  const events: StoredEvent[] = [];
+  const done = (async () => {
+    for await (const event of followConversation(backend.events, conversationId, { afterSeq, bufferLimit: 1000, signal: controller.signal })) {
+      events.push(event);
+      if (events.length >= count) break;
+    }
+    return events;
+  })();
+  return { events, done, stop: () => controller.abort() };
+}
+
+describe.each(worlds)('the $name backend', (world) => {
+  let instances: Instances;
+  let a: Backend;
+  let b: Backend;
+  const extra: Instances[] = [];
+
+  beforeAll(() => world.setup());
+  afterAll(() => world.teardown());
+  const fresh = async (retention?: Parameters<World['instances']>[0]) => {
+    const made = await world.instances(retention);
+    extra.push(made);
+    return made;
+  };
+  beforeAll(async () => {
+    instances = await world.instances();
+    ({ a, b } = instances);
+  });
+  afterAll(() => instances.close());
+  afterEach(async () => {
+    await Promise.all(extra.splice(0).map((made) => made.close()));
+  });
+
+  it('answers ping', async () => {
+    await expect(a.ping()).resolves.toBeUndefined();
+    expect(a.kind).toBe(world.name);
+  });
+
+  describe('conversations', () => {
+    it('creates a conversation once, whoever asks second gets the stored one', async () => {
+      const id = randomUUID();
+      const first = await a.conversations.createIfAbsent(conversation(id, alice));
+      expect(first).toEqual({ conversation: conversation(id, alice), created: true });
+      const second = await b.conversations.createIfAbsent({ ...conversation(id, bob, 5), title: 'other' });
+      expect(second).toEqual({ conversation: conversation(id, alice), created: false });
+      expect(await b.conversations.get(id)).toEqual(conversation(id, alice));
+      expect(await a.conversations.get(randomUUID())).toBeNull();
+    });
+
+    it('keeps a title given at creation', async () => {
+      const id = randomUUID();
+      const created = await a.conversations.createIfAbsent({ ...conversation(id, alice), title: 'Quarterly report' });
+      expect(created.conversation.title).toBe('Quarterly report');
+      expect((await b.conversations.get(id))?.title).toBe('Quarterly report');
+    });
+
+    it('lets exactly one of concurrent creators create', async () => {
+      const id = randomUUID();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).conversations.createIfAbsent(conversation(id, i === 0 ? alice : bob))),
+      );
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      const winner = results.find((result) => result.created)!.conversation;
+      expect(results.every((result) => result.conversation.owner.userId === winner.owner.userId)).toBe(true);
+    });
+
+    it("lists an owner's conversations, most recently updated first", async () => {
+      const user: Owner = { userId: randomUUID(), tenantId: null };
+      const sameUserOtherTenant: Owner = { userId: user.userId, tenantId: 'acme' };
+      const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()];
+      await a.conversations.createIfAbsent(conversation(c1, user, 1));
+      await b.conversations.createIfAbsent(conversation(c2, user, 2));
+      await a.conversations.createIfAbsent(conversation(c3, user, 3));
+      await a.conversations.createIfAbsent(conversation(randomUUID(), sameUserOtherTenant, 4));
+      await a.conversations.createIfAbsent(conversation(randomUUID(), bob, 5));
+      expect((await b.conversations.listForOwner(user, 10)).map((c) => c.id)).toEqual([c3, c2, c1]);
+      await b.conversations.touch(c1, iso(10));
+      expect((await a.conversations.listForOwner(user, 10)).map((c) => c.id)).toEqual([c1, c3, c2]);
+      expect((await a.conversations.listForOwner(user, 2)).map((c) => c.id)).toEqual([c1, c3]);
+      expect(await a.conversations.listForOwner(user, 0)).toEqual([]);
+      expect(await a.conversations.listForOwner({ userId: randomUUID(), tenantId: null }, 10)).toEqual([]);
+      expect(await a.conversations.listForOwner(sameUserOtherTenant, 10)).toHaveLength(1);
+    });
+
+    it('touch moves updatedAt forward only and sets the title once', async () => {
+      const id = randomUUID();
+      await a.conversations.createIfAbsent(conversation(id, alice, 5));
+      await b.conversations.touch(id, iso(3), 'First title');
+      expect(await a.conversations.get(id)).toMatchObject({ updatedAt: iso(5), title: 'First title' });
+      await b.conversations.touch(id, iso(9), 'Second title');
+      expect(await a.conversations.get(id)).toMatchObject({ updatedAt: iso(9), title: 'First title', createdAt: iso(5) });
+      await b.conversations.touch(randomUUID(), iso(9), 'nobody');
+    });
+  });
+
+  describe('messages', () => {
+    it('stores messages and lists the last ones oldest first', async () => {
+      const conversationId = randomUUID();
+      const stored = [1, 2, 3, 4].map((seq) => message(conversationId, seq));
+      for (const [i, each] of stored.entries()) await (i % 2 ? a : b).messages.add(each);
+      await a.messages.add(message(randomUUID(), 1));
+      expect(await b.messages.listLast(conversationId, 10)).toEqual(stored);
+      expect(await b.messages.listLast(conversationId, 2)).toEqual(stored.slice(2));
+      expect(await b.messages.listLast(conversationId, 0)).toEqual([]);
+      expect(await a.messages.get(stored[1]!.id)).toEqual(stored[1]);
+      expect(await a.messages.get(randomUUID())).toBeNull();
+    });
+
+    it('orders by seq even when added out of order', async () => {
+      const conversationId = randomUUID();
+      const [m1, m2, m3] = [1, 2, 3].map((seq) => message(conversationId, seq));
+      await a.messages.add(m1!);
+      await b.messages.add(m3!);
+      await a.messages.add(m2!);
+      expect((await b.messages.listLast(conversationId, 3)).map((m) => m.seq)).toEqual([1, 2, 3]);
+    });
+  });
+
+  describe('runs', () => {
+    it('stores runs and lists the last ones oldest first, intact', async () => {
+      const conversationId = randomUUID();
+      const runs = [run(conversationId), run(conversationId), run(conversationId)];
+      for (const each of runs) await a.runs.create(each);
+      expect(await b.runs.get(runs[0]!.id)).toEqual(runs[0]);
+      expect(await b.runs.listLast(conversationId, 2)).toEqual(runs.slice(1));
+      expect(await b.runs.listLast(conversationId, 0)).toEqual([]);
+      expect(await b.runs.get(randomUUID())).toBeNull();
+    });
+
+    it('transitions only from the given statuses, keeping every other field', async () => {
+      const created = run(randomUUID());
+      await a.runs.create(created);
+      const started = await b.runs.transition(created.id, ['QUEUED'], { status: 'RUNNING', startedAt: iso(1) });
+      expect(started).toEqual({ ...created, status: 'RUNNING', startedAt: iso(1) });
+      expect(await a.runs.transition(created.id, ['QUEUED'], { status: 'RUNNING' })).toBeNull();
+      const error = { code: 'TIMEOUT', message: 'too slow', retryable: true };
+      const failed = await a.runs.transition(created.id, ['QUEUED', 'RUNNING'], { status: 'FAILED', error, finishedAt: iso(2) });
+      expect(failed).toEqual({ ...created, status: 'FAILED', startedAt: iso(1), error, finishedAt: iso(2) });
+      expect(await b.runs.get(created.id)).toEqual(failed);
+      expect(await b.runs.transition(randomUUID(), ['QUEUED'], { status: 'RUNNING' })).toBeNull();
+    });
+
+    it('lets exactly one of concurrent transitions win', async () => {
+      const created = run(randomUUID(), { status: 'RUNNING' });
+      await a.runs.create(created);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` }),
+        ),
+      );
+      const winners = results.filter((result) => result !== null);
+      expect(winners).toHaveLength(1);
+      expect(await a.runs.get(created.id)).toEqual(winners[0]);
+    });
+
+    it('queues run ids per conversation, in order', async () => {
+      const [c1, c2] = [randomUUID(), randomUUID()];
+      await a.runQueue.push(c1, 'r1');
+      await b.runQueue.push(c1, 'r2');
+      await a.runQueue.push(c2, 'x1');
+      await b.runQueue.push(c1, 'r3');
+      expect(await a.runQueue.list(c1)).toEqual(['r1', 'r2', 'r3']);
+      await b.runQueue.remove(c1, 'r2');
+      await b.runQueue.remove(c1, 'unknown');
+      expect(await a.runQueue.list(c1)).toEqual(['r1', 'r3']);
+      expect(await a.runQueue.list(c2)).toEqual(['x1']);
+      await a.runQueue.remove(c2, 'x1');
+      expect(await b.runQueue.list(c2)).toEqual([]);
+    });
+  });
+
+  describe('run leases', () => {
+    it('hands an expired lease to exactly one claimant, who then holds it', async () => {
+      const runId = randomUUID();
+      const conversationId = randomUUID();
+      await a.leases.acquire(runId, conversationId, 'holder-a', 0);
+      const claims = await Promise.all([
+        a.leases.claimExpired('sweeper-a', 60_000, 100),
+        b.leases.claimExpired('sweeper-b', 60_000, 100),
+      ]);
+      const mine = claims.flat().filter((lease) => lease.runId === runId);
+      expect(mine).toEqual([{ runId, conversationId }]);
+      const winner = claims[0]!.some((lease) => lease.runId === runId) ? 'sweeper-a' : 'sweeper-b';
+      expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
+      expect(await b.leases.renew(runId, winner, 60_000)).toBe(true);
+      // Held again until 60 s from the claim: nobody else can claim it now.
+      expect((await a.leases.claimExpired('sweeper-c', 60_000, 100)).some((lease) => lease.runId === runId)).toBe(false);
+    });
+
+    it('keeps a live lease from claimants and lets its holder renew and release it', async () => {
+      const runId = randomUUID();
+      await a.leases.acquire(runId, 'conversation', 'holder-a', 60_000);
+      expect((await b.leases.claimExpired('sweeper', 60_000, 100)).some((lease) => lease.runId === runId)).toBe(false);
+      expect(await b.leases.renew(runId, 'holder-a', 60_000)).toBe(true);
+      expect(await b.leases.renew(runId, 'someone-else', 60_000)).toBe(false);
+      await b.leases.release(runId, 'someone-else');
+      expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(true);
+      await b.leases.release(runId, 'holder-a');
+      expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
+    });
+
+    it('lets anyone release a lease when no holder is named, and a new holder take it over', async () => {
+      const runId = randomUUID();
+      await a.leases.acquire(runId, 'conversation', 'holder-a', 60_000);
+      await b.leases.acquire(runId, 'conversation', 'holder-b', 60_000);
+      expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
+      expect(await a.leases.renew(runId, 'holder-b', 60_000)).toBe(true);
+      await a.leases.release(runId, null);
+      expect(await b.leases.renew(runId, 'holder-b', 60_000)).toBe(false);
+      await b.leases.acquire(runId, 'conversation', 'holder-b', 0);
+      expect(await a.leases.claimExpired('sweeper', 60_000, 0)).toEqual([]);
+    });
+  });
+
+  describe('idempotency keys', () => {
+    it('gives a key to exactly one of concurrent reservations, through any instance', async () => {
+      const key = `send:${randomUUID()}`;
+      const reservations = Array.from({ length: 8 }, () => ({ conversationId: randomUUID(), messageId: randomUUID(), runId: randomUUID() }));
+      const results = await Promise.all(reservations.map((reservation, i) => (i % 2 ? a : b).idempotency.reserve(key, reservation)));
+      const winners = results.map((result, i) => (result.reserved ? i : -1)).filter((i) => i >= 0);
+      expect(winners).toHaveLength(1);
+      for (const result of results) if (!result.reserved) expect(result.existing).toEqual(reservations[winners[0]!]);
+    });
+
+    it('wakes waiters when the claim settles, or tells them it was released', async () => {
+      const key = `send:${randomUUID()}`;
+      const reservation = { conversationId: 'c', messageId: 'm', runId: 'r' };
+      await a.idempotency.reserve(key, reservation);
+      const settled = b.idempotency.awaitSettled(key, 10_000);
+      await a.idempotency.settle(key);
+      await expect(settled).resolves.toEqual(reservation);
+      await expect(b.idempotency.awaitSettled(key, 10_000)).resolves.toEqual(reservation);
+      expect(await b.idempotency.reserve(key, { conversationId: 'x', messageId: 'y', runId: 'z' })).toEqual({
+        reserved: false,
+        existing: reservation,
+      });
+
+      const other = `send:${randomUUID()}`;
+      await b.idempotency.reserve(other, reservation);
+      const released = a.idempotency.awaitSettled(other, 10_000);
+      await b.idempotency.release(other);
+      await expect(released).resolves.toBeNull();
+      expect(await a.idempotency.reserve(other, reservation)).toEqual({ reserved: true });
+    });
+
+    it('gives up waiting on a claim that stays pending', async () => {
+      const key = `send:${randomUUID()}`;
+      await a.idempotency.reserve(key, { conversationId: 'c', messageId: 'm', runId: 'r' });
+      await expect(b.idempotency.awaitSettled(key, 50)).rejects.toThrow(/pending/);
+    });
+  });
+
+  describe('locks', () => {
+    it('never lets two holders of one key overlap, across instances', async () => {
+      const key = `lock-${randomUUID()}`;
+      let inside = 0;
+      let most = 0;
+      const order: number[] = [];
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          (i % 2 ? a : b).locks.withLock(key, async () => {
+            inside += 1;
+            most = Math.max(most, inside);
+            await new Promise((resolve) => setImmediate(resolve));
+            order.push(i);
+            inside -= 1;
+            return i;
+          }),
+        ),
+      );
+      expect(most).toBe(1);
+      expect(order.sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    });
+
+    it('passes results and errors through and frees the lock either way', async () => {
+      const key = `lock-${randomUUID()}`;
+      await expect(a.locks.withLock(key, async () => 42)).resolves.toBe(42);
+      await expect(a.locks.withLock(key, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      await expect(b.locks.withLock(key, async () => 'free')).resolves.toBe('free');
+    });
+
+    it('does not hold different keys against each other', async () => {
+      const [k1, k2] = [`lock-${randomUUID()}`, `lock-${randomUUID()}`];
+      const result = await a.locks.withLock(k1, () => b.locks.withLock(k2, async () => 'nested'));
+      expect(result).toBe('nested');
+    });
+  });
+
+  describe('rate limiter', () => {
+    it('allows `limit` hits per window across instances, then says how long to wait', async () => {
+      const key = `rate-${randomUUID()}`;
+      const verdicts = [];
+      for (let i = 0; i < 5; i += 1) verdicts.push(await (i % 2 ? a : b).rateLimiter.hit(key, 3, 60_000));
+      expect(verdicts.map((verdict) => verdict.allowed)).toEqual([true, true, true, false, false]);
+      expect(verdicts[0]!.retryAfterMs).toBe(0);
+      expect(verdicts[4]!.retryAfterMs).toBeGreaterThan(0);
+      expect(verdicts[4]!.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect((await a.rateLimiter.hit(`rate-${randomUUID()}`, 3, 60_000)).allowed).toBe(true);
+    });
+  });
+
+  describe('control channel', () => {
+    it('delivers a message published through one instance to subscribers on the other', async () => {
+      const runId = randomUUID();
+      const received: ControlMessage[] = [];
+      const unsubscribe = b.control.subscribe((message) => received.push(message));
+      try {
+        // Subscribing takes effect asynchronously on Redis: publish until it is heard.
+        await until(async () => {
+          await a.control.publish({ type: 'cancel-run', runId });
+          return received.some((message) => message.runId === runId) ? true : undefined;
+        }, 'the control message');
+        expect(received.find((message) => message.runId === runId)).toEqual({ type: 'cancel-run', runId });
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+
+  describe('event log', () => {
+    it('numbers events 1, 2, 3… per conversation and stamps them', async () => {
+      const [c1, c2] = [randomUUID(), randomUUID()];
+      const first = await a.events.append(token(c1, 'a'));
+      const second = await b.events.append(token(c1, 'b'));
+      const other = await a.events.append(token(c2, 'x'));
+      expect(first).toMatchObject({ seq: 1, id: `${c1}:1`, conversationId: c1, runId: 'run-1', agentId: 'guide', delta: 'a' });
+      expect(second).toMatchObject({ seq: 2, id: `${c1}:2` });
+      expect(other.seq).toBe(1);
+      expect(new Date(first.timestamp).toISOString()).toBe(first.timestamp);
+      expect(await b.events.lastSeq(c1)).toBe(2);
+      expect(await b.events.lastSeq(randomUUID())).toBe(0);
+    });
+
+    it('numbers the message a MessageCreated or AgentCompleted carries with the event', async () => {
+      const conversationId = randomUUID();
+      await a.events.append(token(conversationId, 'x'));
+      const created = await b.events.append({
+        type: 'MessageCreated',
+        conversationId,
+        runId: 'r',
+        agentId: null,
+        message: message(conversationId, 0, 'hi'),
+      });
+      expect(created.seq).toBe(2);
+      expect(created.type === 'MessageCreated' && created.message.seq).toBe(2);
+      const [read] = await a.events.read(conversationId, 1, 10);
+      expect(read).toEqual(created);
+    });
+
+    it('gives concurrent appends through several instances one gapless seq line', async () => {
+      const conversationId = randomUUID();
+      const appended = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`))),
+      );
+      expect(appended.map((event) => event.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      const read = await a.events.read(conversationId, 0, 100);
+      expect(read.map((event) => event.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      for (const event of read) expect(event).toEqual(appended.find((each) => each.seq === event.seq));
+    });
+
+    it('reads pages after a seq', async () => {
+      const conversationId = randomUUID();
+      for (let i = 1; i <= 7; i += 1) await a.events.append(token(conversationId, `d${i}`));
+      expect((await b.events.read(conversationId, 0, 3)).map((event) => event.seq)).toEqual([1, 2, 3]);
+      expect((await b.events.read(conversationId, 3, 3)).map((event) => event.seq)).toEqual([4, 5, 6]);
+      expect((await b.events.read(conversationId, 6, 3)).map((event) => event.seq)).toEqual([7]);
+      expect(await b.events.read(conversationId, 7, 3)).toEqual([]);
+      expect(await b.events.read(randomUUID(), 0, 3)).toEqual([]);
+    });
+
+    it('keeps the newest events up to the retention count, and says EVENTS_EXPIRED for older cursors', async () => {
+      const { a: small, b: smallB } = await fresh({ maxEventsPerConversation: 5, maxAgeMs: 3600_000 });
+      const conversationId = randomUUID();
+      for (let i = 1; i <= 8; i += 1) await (i % 2 ? small : smallB).events.append(token(conversationId, `d${i}`));
+      expect((await smallB.events.read(conversationId, 3, 10)).map((event) => event.seq)).toEqual([4, 5, 6, 7, 8]);
+      const error = await small.events.read(conversationId, 2, 10).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(GatewayError);
+      expect(error).toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 4 } });
+      expect(await smallB.events.lastSeq(conversationId)).toBe(8);
+    });
+
+    it('drops events older than the retention age', async () => {
+      const { a: brief } = await fresh({ maxEventsPerConversation: 100, maxAgeMs: 1000 });
+      const conversationId = randomUUID();
+      await brief.events.append(token(conversationId, 'old'));
+      expect(await brief.events.read(conversationId, 0, 10)).toHaveLength(1);
+      const error = await until(
+        () => brief.events.read(conversationId, 0, 10).then(() => undefined, (caught: unknown) => caught),
+        'the event to age out',
+      );
+      expect(error).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(await brief.events.lastSeq(conversationId)).toBe(1);
+      const next = await brief.events.append(token(conversationId, 'new'));
+      expect(next.seq).toBe(2);
+      expect((await brief.events.read(conversationId, 1, 10)).map((event) => event.seq)).toEqual([2]);
+    });
+
+    it('lets a follower on one instance replay, then follow live what another instance appends', async () => {
+      const conversationId = randomUUID();
+      for (let i = 1; i <= 3; i += 1) await a.events.append(token(conversationId, `d${i}`));
+      const follower = collect(b, conversationId, 1, 9);
+      for (let i = 4; i <= 10; i += 1) await a.events.append(token(conversationId, `d${i}`));
+      const events = await follower.done;
+      expect(events.map((event) => event.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(events.map((event) => event.type === 'AgentToken' && event.delta)).toEqual(
+        [2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => `d${i}`),
+      );
+    });
+
+    it('gives every follower each live event once, in order, with concurrent appends from both instances', async () => {
+      const conversationId = randomUUID();
+      await a.events.append(token(conversationId, 'start'));
+      const followers = Array.from({ length: 5 }, (_, i) => collect(i % 2 ? a : b, conversationId, 1, 40));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`))));
+      for (const follower of followers) {
+        expect((await follower.done).map((event) => event.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2));
+      }
+    });
+
+    it('delivers live events only to a follower without afterSeq', async () => {
+      const conversationId = randomUUID();
+      await a.events.append(token(conversationId, 'before'));
+      const follower = collect(b, conversationId, null, 1);
+      // Live-only: it starts at the lastSeq it reads, so keep appending until it hears one.
+      const appended: StoredEvent[] = [];
+      await until(async () => {
+        appended.push(await a.events.append(token(conversationId, 'live')));
+        return follower.events.length > 0 ? true : undefined;
+      }, 'a live event');
+      const [first] = await follower.done;
+      expect(first!.seq).toBeGreaterThan(1);
+      expect(appended.map((event) => event.seq)).toContain(first!.seq);
+    });
+  });
+});
