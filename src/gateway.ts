@@ -8,6 +8,7 @@ import { AGENTS } from './agents/index.ts';
 import type { Config } from './config.ts';
 import { Authenticator } from './experience/auth.ts';
 import { ConversationService } from './experience/conversations.ts';
+import { observeAppends } from './events/observed-log.ts';
 import { Metrics } from './metrics.ts';
 import { IntentRegistry } from './runtime/intents.ts';
 import { PLATFORM_INTENTS } from './runtime/platform-intents.ts';
@@ -34,6 +35,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     maxAgeMs: config.EVENT_RETENTION_MS,
   });
   const metrics = new Metrics();
+  // Counted at the log, so that every appender (user messages, runs, recovery) is included.
+  backend.events = observeAppends(backend.events, (event) => metrics.recordAppend(event));
   const runtime = new Runtime({
     backend,
     agents: AGENTS,
@@ -41,7 +44,6 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     runTimeoutMs: config.RUN_TIMEOUT_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
     logger: logger.child({ plane: 'runtime' }),
-    onEvent: (event) => metrics.recordAppend(event),
     onRunStatus: (status) => metrics.recordRunStatus(status),
   });
   const conversations = new ConversationService({

@@ -49,7 +49,7 @@ export function assertId(id: string, field: string): string {
 
 export function validateSend(input: SendInput, limits: InputLimits): ValidSend {
   if (input.text.trim() === '') throw badInput('text must not be empty.', 'text');
-  if (input.text.length > limits.maxTextLength) {
+  if (characterCount(input.text, limits.maxTextLength) > limits.maxTextLength) {
     throw badInput(`text must be at most ${limits.maxTextLength} characters.`, 'text');
   }
   const clientMessageId = input.clientMessageId ?? null;
@@ -95,3 +95,14 @@ function validateFiles(files: unknown): asserts files is AttachedFile[] {
   if (!valid) throw badInput('context.files must be a list of {name, content} with string values.', 'context.files');
 }
 
+
+/**
+ * Characters as people count them (code points, so an emoji is one), without spreading a huge
+ * string: anything longer than twice the limit in UTF-16 units is over it either way.
+ */
+function characterCount(text: string, limit: number): number {
+  if (text.length > limit * 2) return text.length;
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}

@@ -124,6 +124,14 @@ describe('bad input', () => {
     expect(sent.errors).toBeUndefined();
   });
 
+  it('counts characters, not UTF-16 code units: 8000 emoji are accepted, 8001 are not', async () => {
+    const rejected = await gql(SEND, { input: { text: '😀'.repeat(8001) } });
+    expect(codeOf(rejected)).toBe('BAD_USER_INPUT');
+    const sent = await gql(SEND, { input: { text: '😀'.repeat(8000) } });
+    expect(sent.errors).toBeUndefined();
+    expect([...sent.data.sendAgentMessage.message.text]).toHaveLength(8000);
+  });
+
   it('accepts a clientMessageId of exactly 128 characters and a conversationId of exactly 64', async () => {
     const conversation = `${'z'.repeat(60)}_-A9`;
     const sent = await gql(SEND, { input: { text: 'Hi', clientMessageId: 'k'.repeat(128), conversationId: conversation } });

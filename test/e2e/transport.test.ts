@@ -107,6 +107,26 @@ describe('transport', () => {
     await client.dispose();
   });
 
+  it('counts the MessageCreated event of a send in agent_gateway_events_appended_total', async () => {
+    const before = await scrape(server.url);
+    const count = (text: string) =>
+      Number(/^agent_gateway_events_appended_total\{type="MessageCreated"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    const sent = await userClient(server.url, token)(SEND, { input: { text: 'Count me' } });
+    expect(sent.errors).toBeUndefined();
+    const { conversation, afterSeq } = sent.data.sendAgentMessage;
+    const client = wsClient(server.url, token);
+    const recorder = new EventRecorder(client, { conversationId: conversation.id, afterSeq });
+    const events = await recorder.untilTerminals(1);
+    recorder.stop();
+    await client.dispose();
+    const after = await scrape(server.url);
+    expect(events[0]?.__typename).toBe('MessageCreated');
+    expect(count(after) - count(before)).toBe(1);
+    // Every appended event is counted, by type.
+    const appended = sample(after, 'agent_gateway_events_appended_total') - sample(before, 'agent_gateway_events_appended_total');
+    expect(appended).toBe(events.length);
+  });
+
   it('serves GraphiQL on GET /graphql to a browser', async () => {
     const response = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
