@@ -4,22 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
-import { EventRecorder, SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import { EVENT_FIELDS, EventRecorder, SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 
-const EVENT_FIELDS = /* GraphQL */ `
-  __typename id seq conversationId runId agentId timestamp
-  ... on MessageCreated { message { id text role seq } }
-  ... on AgentThinking { text }
-  ... on ToolExecuting { toolCallId toolName arguments }
-  ... on ToolCompleted { toolCallId toolName result toolError: error { code message } durationMs }
-  ... on AgentHandoff { fromAgentId toAgentId handoffReason: reason }
-  ... on AgentToken { delta }
-  ... on AgentArtifact { artifactId kind title data }
-  ... on AgentCompleted { message { id text agentId seq role runId } }
-  ... on AgentFailed { error { code message retryable } }
-  ... on AgentCancelled { reason }
-`;
 
 const HISTORY = /* GraphQL */ `
   query History($id: ID!, $messages: Int, $runs: Int) {

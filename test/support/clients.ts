@@ -66,21 +66,24 @@ export const SEND = /* GraphQL */ `
   }
 `;
 
+/** Every field of every event type, aliased where the contract's types would conflict. */
+export const EVENT_FIELDS = /* GraphQL */ `
+  __typename id seq conversationId runId agentId timestamp
+  ... on MessageCreated { message { id text role seq } }
+  ... on AgentThinking { text }
+  ... on ToolExecuting { toolCallId toolName arguments }
+  ... on ToolCompleted { toolCallId toolName result toolError: error { code message } durationMs }
+  ... on AgentHandoff { fromAgentId toAgentId handoffReason: reason }
+  ... on AgentToken { delta }
+  ... on AgentArtifact { artifactId kind title data }
+  ... on AgentCompleted { message { id text agentId seq role runId } }
+  ... on AgentFailed { error { code message retryable } }
+  ... on AgentCancelled { reason }
+`;
+
 export const EVENTS = /* GraphQL */ `
   subscription Events($conversationId: ID!, $afterSeq: Int) {
-    agentEvents(conversationId: $conversationId, afterSeq: $afterSeq) {
-      __typename id seq conversationId runId agentId timestamp
-      ... on MessageCreated { message { id text role seq } }
-      ... on AgentThinking { text }
-      ... on ToolExecuting { toolCallId toolName arguments }
-      ... on ToolCompleted { toolCallId toolName result toolError: error { code message } durationMs }
-      ... on AgentHandoff { fromAgentId toAgentId handoffReason: reason }
-      ... on AgentToken { delta }
-      ... on AgentArtifact { artifactId kind title data }
-      ... on AgentCompleted { message { id text agentId seq role runId } }
-      ... on AgentFailed { error { code message retryable } }
-      ... on AgentCancelled { reason }
-    }
+    agentEvents(conversationId: $conversationId, afterSeq: $afterSeq) { ${EVENT_FIELDS} }
   }
 `;
 
