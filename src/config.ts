@@ -13,7 +13,15 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must be at least 32 characters').optional(),
   REDIS_URL: z.string().url().optional(),
+  /** Prepended to every Redis key and channel, so that deployments can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().default('agw:'),
   RUN_TIMEOUT_MS: int(120_000, 1),
+  /** A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST. */
+  RUN_LEASE_MS: int(15_000, 100),
+  /** How often each instance looks for runs whose lease ran out. */
+  RUN_SWEEP_INTERVAL_MS: int(5_000, 10),
+  /** How long a settled clientMessageId is remembered with Redis (memory keeps it for the process' life). */
+  IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000),
   AGENT_STEP_DELAY_MS: int(40),
   MAX_TEXT_LENGTH: int(8000, 1),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1),

@@ -30,10 +30,18 @@ export interface Gateway {
 }
 
 export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
-  const backend = createMemoryBackend({
-    maxEventsPerConversation: config.EVENT_RETENTION_COUNT,
-    maxAgeMs: config.EVENT_RETENTION_MS,
-  });
+  const retention = { maxEventsPerConversation: config.EVENT_RETENTION_COUNT, maxAgeMs: config.EVENT_RETENTION_MS };
+  const backend = config.REDIS_URL
+    ? // Loaded only when used: the Redis client is a sizeable import that the embedded default does without.
+      await (await import('./store/redis/index.ts')).createRedisBackend(config.REDIS_URL, {
+        retention,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+        logger: logger.child({ component: 'redis' }),
+        // Start serving at once (/readyz says 503 until Redis answers) and connect in the background.
+        waitForConnection: false,
+      })
+    : createMemoryBackend(retention);
   const metrics = new Metrics();
   // Counted at the log, so that every appender (user messages, runs, recovery) is included.
   backend.events = observeAppends(backend.events, (event) => metrics.recordAppend(event));
@@ -42,6 +50,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     agents: AGENTS,
     intents: new IntentRegistry().register(...PLATFORM_INTENTS),
     runTimeoutMs: config.RUN_TIMEOUT_MS,
+    leaseMs: config.RUN_LEASE_MS,
+    sweepIntervalMs: config.RUN_SWEEP_INTERVAL_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
