@@ -11,10 +11,15 @@ type ArtifactEvent = Extract<AgentEvent, { __typename: 'AgentArtifact' }>;
 export function renderArtifact(artifact: Pick<ArtifactEvent, 'artifactId' | 'kind' | 'title' | 'data'>): HTMLElement {
   const captionId = uniqueId('artifact');
   const caption = h('figcaption', { id: captionId }, artifact.title);
-  const figure = h('figure', { class: `artifact artifact-${artifact.kind.toLowerCase()}`, 'data-artifact-id': artifact.artifactId });
+  const figure = h('figure', {
+    class: `artifact artifact-${artifact.kind.toLowerCase()}`,
+    'aria-labelledby': captionId,
+    'data-artifact-id': artifact.artifactId,
+  });
   switch (artifact.kind) {
     case 'VISUALIZATION': {
-      const chart = h('div', { class: 'chart', role: 'img', 'aria-labelledby': captionId, 'aria-busy': 'true' });
+      // Vega makes the chart an accessible graphics document, with a description of its marks.
+      const chart = h('div', { class: 'chart', 'aria-busy': 'true' });
       figure.append(caption, chart);
       void renderChart(chart, artifact.data);
       return figure;

@@ -79,13 +79,16 @@ export class ChatView {
       this.add(article);
     }
     if (fileNames.length > 0 && !article.querySelector('.files')) {
-      article.append(h('ul', { class: 'files', 'aria-label': 'Attached files' }, fileNames.map((name) => h('li', {}, `📎 ${name}`))));
+      article.append(h('ul', { class: 'files', 'aria-label': 'Attached files' }, fileNames.map((name) => h('li', {}, `Attached: ${name}`))));
     }
   }
 
-  /** A reopened conversation's stored messages, and how its runs without a reply ended. */
-  showHistory(messages: readonly HistoryMessage[], runs: readonly HistoryRun[]): void {
-    const endings = new Map(runs.map((run) => [run.userMessageId, run]));
+  /**
+   * A reopened conversation's stored messages, and how its runs without a reply ended, except
+   * the run of `replayedMessageId`, whose events are about to be replayed.
+   */
+  showHistory(messages: readonly HistoryMessage[], runs: readonly HistoryRun[], replayedMessageId: string | null = null): void {
+    const endings = new Map(runs.filter((run) => run.userMessageId !== replayedMessageId).map((run) => [run.userMessageId, run]));
     for (const message of messages) {
       if (message.role === 'USER') {
         this.showUserMessage(message);
@@ -143,7 +146,7 @@ export class ChatView {
       case 'AgentArtifact': {
         const reply = this.replyOf(run, event.agentId ?? 'guide');
         reply.artifacts.append(renderArtifact(event));
-        this.addTimeline('artifact', `${who} made ${event.kind === 'VISUALIZATION' ? 'a chart' : event.kind === 'TABLE' ? 'a table' : 'an artifact'}: ${event.title}`);
+        this.addTimeline('made-artifact', `${who} made ${event.kind === 'VISUALIZATION' ? 'a chart' : event.kind === 'TABLE' ? 'a table' : 'an artifact'}: ${event.title}`);
         this.scrollToEnd();
         break;
       }

@@ -83,7 +83,7 @@ const view = new ChatView({
 
 const messageBox = h('textarea', { 'aria-label': 'Message', rows: 3, placeholder: 'Message the guide…' });
 const fileInput = h('input', { type: 'file', multiple: true, class: 'visually-hidden', accept: '.csv,.tsv,.txt,.md,.json,text/*' });
-const attachLabel = h('label', { class: 'attach button-like' }, '📎 Attach file', fileInput);
+const attachLabel = h('label', { class: 'attach button-like' }, 'Attach file…', fileInput);
 const attachmentList = h('ul', { class: 'attachments', 'aria-label': 'Files to send' });
 const stopButton = h('button', { type: 'button', class: 'stop', hidden: true }, 'Stop');
 const sendButton = h('button', { type: 'submit', class: 'send' }, 'Send');
@@ -153,7 +153,7 @@ function renderAttachments(): void {
       h(
         'li',
         {},
-        `📎 ${file.name} (${formatBytes(file.content.length)})`,
+        `${file.name} (${formatBytes(file.content.length)})`,
         h(
           'button',
           {
@@ -280,12 +280,14 @@ async function openConversation(id: string, { replay = true } = {}): Promise<voi
     showError(result.error ? errorText(result.error) : 'That conversation does not exist (any more).');
     return;
   }
-  view.showHistory(conversation.messages, conversation.runs);
   // Replay from the active run's message, so its events so far show; otherwise from the last
   // stored message, which also shows how a stopped or failed last run went.
-  const active = conversation.activeRun && conversation.messages.find((message) => message.id === conversation.activeRun?.userMessageId);
-  const last = conversation.messages.at(-1);
+  const { messages, activeRun } = conversation;
+  const active = activeRun && messages.find((message) => message.id === activeRun.userMessageId);
+  const last = messages.at(-1);
   const afterSeq = !replay ? conversation.lastSeq : active ? active.seq - 1 : last ? last.seq : 0;
+  const replayed = !replay ? null : active ? active.id : last?.role === 'USER' ? last.id : null;
+  view.showHistory(messages, conversation.runs, replayed);
   follow(id, afterSeq);
 }
 
@@ -335,6 +337,8 @@ function markCurrentConversation(): void {
 
 // ---- signing in ---------------------------------------------------------------------------
 
+let clientGeneration = 0;
+
 async function start(session: Session): Promise<void> {
   state.follower?.stop();
   state.follower = null;
@@ -343,6 +347,8 @@ async function start(session: Session): Promise<void> {
   who.textContent = `Signed in as ${session.userId}`;
   signInForm.hidden = true;
   switchUser.hidden = false;
+  // The client connects at once, so its first state arrives before `client` below is assigned.
+  const generation = ++clientGeneration;
   const client = createGatewayClient({
     url: GRAPHQL_URL,
     tokens: {
@@ -354,7 +360,7 @@ async function start(session: Session): Promise<void> {
       },
     },
     onConnectionState: (value) => {
-      if (state.client === client) setConnection(value);
+      if (generation === clientGeneration) setConnection(value);
     },
   });
   state.client = client;
