@@ -15,6 +15,11 @@ const schema = z.object({
   REDIS_URL: z.string().url().optional(),
   /** Prepended to every Redis key and channel, so that deployments can share one Redis. */
   REDIS_KEY_PREFIX: z.string().default('agw:'),
+  /**
+   * How long a Redis lock outlives an instance that died holding it (its holder extends it while
+   * alive). Short, since a conversation waits that long after such a death; longer than any pause.
+   */
+  REDIS_LOCK_TTL_MS: int(5_000, 100),
   RUN_TIMEOUT_MS: int(120_000, 1),
   /** A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST. */
   RUN_LEASE_MS: int(15_000, 100),

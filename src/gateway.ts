@@ -37,6 +37,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         retention,
         keyPrefix: config.REDIS_KEY_PREFIX,
         idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+        lockTtlMs: config.REDIS_LOCK_TTL_MS,
         logger: logger.child({ component: 'redis' }),
         // Start serving at once (/readyz says 503 until Redis answers) and connect in the background.
         waitForConnection: false,

@@ -51,7 +51,7 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
       settledTtlMs: options.idempotencyTtlMs ?? 24 * 3600 * 1000,
       pendingTtlMs: options.idempotencyPendingTtlMs ?? 60_000,
     }),
-    locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs ?? 10_000, waitMs: options.lockWaitMs ?? 10_000, logger: options.logger }),
+    locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs ?? 5_000, waitMs: options.lockWaitMs ?? 10_000, logger: options.logger }),
     rateLimiter: new RedisRateLimiter(redis),
     events,
     control: new RedisControlChannel(redis),

@@ -1,0 +1,90 @@
+/**
+ * Several real gateway processes on one Redis, as production would run them: each started with
+ * `node --import tsx src/main.ts` on a port picked here, and awaited until it is ready.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { freePort, spawnGateway, waitForHealthy, type ServerProcess } from '../support/process.ts';
+import { TEST_SECRET } from '../support/server.ts';
+
+export interface Instance {
+  name: string;
+  url: string;
+  process: ServerProcess;
+}
+
+/** Test-friendly settings shared by every instance of a cluster; per-instance ones go on top. */
+export function clusterEnv(redisUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    AUTH_JWT_SECRET: TEST_SECRET,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `multi-${randomUUID()}:`,
+    AGENT_STEP_DELAY_MS: '0',
+    SEND_RATE_LIMIT: '100000',
+    // Survivors notice a lost instance within about two seconds.
+    RUN_LEASE_MS: '1500',
+    RUN_SWEEP_INTERVAL_MS: '200',
+    // …and a lock held by an instance that died frees within a second.
+    REDIS_LOCK_TTL_MS: '1000',
+    LOG_LEVEL: process.env['MULTI_LOG_LEVEL'] ?? 'silent',
+    ...overrides,
+  };
+}
+
+export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const process = spawnGateway({ ...env, PORT: String(port) });
+  try {
+    await waitForHealthy(url, process);
+    await waitForReadiness(url, 200);
+  } catch (error) {
+    await process.kill();
+    throw error;
+  }
+  return { name, url, process };
+}
+
+/** Polls /readyz until it answers `status` (bounded): readiness has no other signal to await. */
+export async function waitForReadiness(url: string, status: 200 | 503, deadlineMs = 20_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  let last = 0;
+  for (;;) {
+    try {
+      last = (await fetch(`${url}/readyz`)).status;
+      if (last === status) return;
+    } catch {
+      last = -1;
+    }
+    if (Date.now() > deadline) throw new Error(`${url}/readyz still answered ${last}, not ${status}, after ${deadlineMs} ms`);
+    await delay(25);
+  }
+}
+
+export const CANCEL = /* GraphQL */ `
+  mutation Cancel($runId: ID!) {
+    cancelAgentRun(runId: $runId) { id status }
+  }
+`;
+
+export const CONVERSATION = /* GraphQL */ `
+  query Conversation($id: ID!) {
+    conversation(id: $id) {
+      id title lastSeq
+      messages(last: 100) { id role text seq runId agentId }
+      runs(last: 100) { id status agentId userMessageId error { code retryable } }
+      activeRun { id }
+      events(afterSeq: 0, first: 1000) { __typename seq runId }
+    }
+  }
+`;
+
+export const CONVERSATIONS = /* GraphQL */ `
+  query Conversations { conversations(first: 50) { id } }
+`;
+
+export const RUN = /* GraphQL */ `
+  query Run($id: ID!) { run(id: $id) { id status error { code retryable } } }
+`;
