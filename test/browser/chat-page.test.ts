@@ -206,6 +206,20 @@ describe('the chat page in a real browser', () => {
     expect(await log.getByRole('article').count()).toBe(2);
   });
 
+  it('shows a handoff from the guide in the timeline and labels the reply with the liaison that wrote it', async () => {
+    const page = await openPage(server);
+    await ask(page, 'Home', 'Please map the steps of our onboarding workflow.');
+    const timeline = page.getByRole('region', { name: 'Timeline' });
+    await timeline.getByText('Guide started.').waitFor();
+    await timeline.getByText('Handoff: Guide → Journey liaison. The message is about journey.').waitFor();
+    const log = page.getByRole('log');
+    await log.getByRole('article', { name: 'Journey liaison' }).and(page.locator('[data-status="completed"]')).waitFor();
+    expect(await log.getByRole('article', { name: 'Guide' }).count()).toBe(0);
+    const stored = await storedConversation(page, server);
+    expect(stored.messages[1]?.agentId).toBe('liaison.journey');
+    expect(await log.getByRole('article', { name: 'Journey liaison' }).locator('.text').textContent()).toBe(stored.messages[1]?.text);
+  });
+
   it('stops a long run with the Stop button, and shows it stopped when reopened', async () => {
     const page = await openPage(slowServer);
     await ask(page, 'Home', 'Hello, who are you?');

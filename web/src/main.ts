@@ -153,7 +153,7 @@ function renderAttachments(): void {
       h(
         'li',
         {},
-        `${file.name} (${formatBytes(file.content.length)})`,
+        `${file.name} (${formatBytes(byteLength(file.content))})`,
         h(
           'button',
           {
@@ -177,12 +177,13 @@ fileInput.addEventListener('change', async () => {
   fileInput.value = '';
   for (const file of chosen) {
     const content = await file.text();
-    const total = state.files.reduce((sum, entry) => sum + entry.content.length, 0) + content.length;
+    const others = state.files.filter((entry) => entry.name !== file.name);
+    const total = [...others, { content }].reduce((sum, entry) => sum + byteLength(entry.content), 0);
     if (total > MAX_ATTACHED_BYTES) {
       showError(`${file.name} is too large: attached files may add up to ${formatBytes(MAX_ATTACHED_BYTES)}.`);
       continue;
     }
-    state.files = [...state.files.filter((entry) => entry.name !== file.name), { name: file.name, content }];
+    state.files = [...others, { name: file.name, content }];
   }
   renderAttachments();
 });
@@ -200,18 +201,21 @@ async function send(): Promise<void> {
   updateComposer();
   showError(null);
   const files = state.files;
+  const input = {
+    text,
+    surface: state.surface,
+    conversationId: state.conversationId,
+    // The same id on a retry: the gateway then returns the first send's message and run.
+    clientMessageId: newId(),
+    context: files.length > 0 ? { files } : null,
+  };
   try {
-    const result = await client.urql
-      .mutation(SendMessage, {
-        input: {
-          text,
-          surface: state.surface,
-          conversationId: state.conversationId,
-          clientMessageId: newId(),
-          context: files.length > 0 ? { files } : null,
-        },
-      })
-      .toPromise();
+    let result = await client.urql.mutation(SendMessage, { input }).toPromise();
+    if (codeOf(result.error) === 'UNAUTHENTICATED' && state.session?.source === 'dev') {
+      // A development token lasts a day, and none survives a restart of the gateway: get another.
+      state.session = await devSignIn(state.session.userId);
+      result = await client.urql.mutation(SendMessage, { input }).toPromise();
+    }
     const payload = result.data?.sendAgentMessage;
     if (!payload) {
       showError(errorText(result.error));
@@ -225,7 +229,7 @@ async function send(): Promise<void> {
     if (state.follower?.conversationId !== payload.conversation.id) {
       state.conversationId = payload.conversation.id;
       follow(payload.conversation.id, payload.afterSeq);
-    }
+    } else state.follower.start(); // in case an error had ended its subscription
     void refreshConversations();
   } finally {
     state.sending = false;
@@ -430,10 +434,16 @@ function errorText(error: { graphQLErrors: readonly { message: string; extension
   return error.networkError ? `The gateway could not be reached: ${error.networkError.message}` : error.message;
 }
 
+function codeOf(error: { graphQLErrors: readonly { extensions?: Record<string, unknown> }[] } | undefined): unknown {
+  return error?.graphQLErrors[0]?.extensions?.['code'];
+}
+
 function newId(): string {
   // crypto.randomUUID needs a secure context; a LAN address over http is not one.
   return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
+
+const byteLength = (text: string) => new TextEncoder().encode(text).length;
 
 function formatBytes(bytes: number): string {
   return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`;
