@@ -166,8 +166,8 @@ export class RedisConnection {
       if (!owned.listeners.delete(listener) || owned.listeners.size > 0) return;
       if (this.channels.get(channel) !== owned) return;
       this.channels.delete(channel);
-      if (this.closed || !this.subscriber.isReady) return;
-      // node-redis resubscribes after a reconnect only to channels it still has listeners for.
+      if (this.closed) return;
+      // While disconnected node-redis holds pub/sub commands until it is back: no leak either way.
       this.subscriber.unsubscribe(channel, owned.dispatch).catch(() => undefined);
     };
   }
@@ -176,11 +176,6 @@ export class RedisConnection {
   onSubscribed(hook: (channel: string) => void): () => void {
     this.hooks.on('subscribed', hook);
     return () => void this.hooks.off('subscribed', hook);
-  }
-
-  /** Channels that currently have listeners in this process. */
-  listenedChannels(): string[] {
-    return [...this.channels.keys()];
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -210,7 +205,9 @@ export class RedisConnection {
   }
 
   private subscribe(channel: string, state: ChannelState): void {
-    if (this.closed || !this.subscriber.isReady) return; // `resubscribe` does it once connected
+    if (this.closed) return;
+    // Sent at once, or as soon as the connection is back; should it be lost with a dropped
+    // connection, `resubscribe` sends it again once reconnected.
     this.subscriber.subscribe(channel, state.dispatch).then(
       () => {
         if (this.channels.get(channel) === state) this.hooks.emit('subscribed', channel);
@@ -223,8 +220,8 @@ export class RedisConnection {
 
   /**
    * After (re)connecting: node-redis has already re-sent SUBSCRIBE for the channels it knew (so
-   * for those this sends nothing); channels whose first SUBSCRIBE failed are subscribed now.
-   * Every channel counts as freshly subscribed, since messages published meanwhile are lost.
+   * for those this sends nothing); channels whose SUBSCRIBE was lost are subscribed now. Every
+   * channel counts as freshly subscribed, since messages published meanwhile are lost.
    */
   private resubscribe(): void {
     for (const [channel, state] of this.channels) this.subscribe(channel, state);

@@ -1,0 +1,165 @@
+/**
+ * What only the Redis backend has to show: one pub/sub subscription per conversation per
+ * process however many follow it, followers that lose nothing when the subscriber connection
+ * drops, and an outage that fails commands fast and is recovered from without loss.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
+import { GatewayError } from '../../src/errors.ts';
+import { followConversation } from '../../src/events/follow.ts';
+import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
+import type { Backend } from '../../src/store/interfaces.ts';
+import { createRedisBackend } from '../../src/store/redis/index.ts';
+import { startRedis, type TestRedis } from '../support/redis-server.ts';
+import { DEFAULT_RETENTION } from './worlds.ts';
+
+const token = (conversationId: string, delta: string): NewEvent => ({
+  type: 'AgentToken',
+  delta,
+  conversationId,
+  runId: 'run',
+  agentId: 'guide',
+});
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function follow(backend: Backend, conversationId: string, afterSeq: number, count: number) {
+  const controller = new AbortController();
+  const events: StoredEvent[] = [];
+  const done = (async () => {
+    for await (const event of followConversation(backend.events, conversationId, { afterSeq, bufferLimit: 1000, signal: controller.signal })) {
+      events.push(event);
+      if (events.length >= count) break;
+    }
+    return events;
+  })();
+  return { events, done, stop: () => controller.abort() };
+}
+
+const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('the Redis backend', () => {
+  let redis: TestRedis;
+  let admin: ReturnType<typeof createClient>;
+  const opened: Backend[] = [];
+  const open = async (keyPrefix: string) => {
+    const backend = await createRedisBackend(redis.url, { retention: DEFAULT_RETENTION, keyPrefix });
+    opened.push(backend);
+    return backend;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis({ persistent: true });
+    admin = createClient({ url: redis.url, socket: { reconnectStrategy: 50 } });
+    admin.on('error', () => undefined);
+    await admin.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((backend) => backend.close()));
+  });
+  afterAll(async () => {
+    admin?.destroy();
+    await redis?.stop();
+  });
+
+  const subscribers = async (channel: string) => {
+    const reply = (await admin.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number];
+    return Number(reply[1]);
+  };
+
+  it('holds one subscription per conversation per process, however many follow it, until the last leaves', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const [a, b] = [await open(prefix), await open(prefix)];
+    const [x, y] = [randomUUID(), randomUUID()];
+    await a.events.append(token(x, 'x1'));
+    await a.events.append(token(y, 'y1'));
+    const onX = Array.from({ length: 5 }, () => follow(b, x, 1, 100));
+    const onY = Array.from({ length: 3 }, () => follow(b, y, 1, 100));
+    const onXfromA = Array.from({ length: 4 }, () => follow(a, x, 1, 100));
+    const channel = (conversationId: string) => `${prefix}c:{${conversationId}}:bell`;
+    const counts = async () => [await subscribers(channel(x)), await subscribers(channel(y))];
+    // Each process subscribes (on its one subscriber connection) once: both to x, only b to y.
+    await until(async () => ((await counts()).join() === '2,1' ? true : undefined), 'the subscriptions');
+    for (let i = 2; i <= 4; i += 1) {
+      await a.events.append(token(x, `x${i}`));
+      await b.events.append(token(y, `y${i}`));
+    }
+    for (const follower of [...onX, ...onY, ...onXfromA]) {
+      await until(async () => (follower.events.length === 3 ? true : undefined), 'three events');
+      expect(follower.events.map((event) => event.seq)).toEqual([2, 3, 4]);
+    }
+    expect(await counts()).toEqual([2, 1]);
+    // Followers leave; the subscription goes with the last of them only.
+    for (const follower of [...onX.slice(1), ...onXfromA, ...onY]) follower.stop();
+    await until(async () => ((await counts()).join() === '1,0' ? true : undefined), 'a and y to unsubscribe');
+    await a.events.append(token(x, 'x5'));
+    await until(async () => (onX[0]!.events.length === 4 ? true : undefined), 'the last follower to hear x5');
+    onX[0]!.stop();
+    await until(async () => ((await counts()).join() === '0,0' ? true : undefined), 'b to unsubscribe from x');
+  });
+
+  it('loses nothing for followers when the subscriber connection drops while events are appended', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const [a, b] = [await open(prefix), await open(prefix)];
+    const conversationId = randomUUID();
+    await a.events.append(token(conversationId, 'first'));
+    const follower = follow(b, conversationId, 0, 21);
+    await until(async () => (follower.events.length === 1 ? true : undefined), 'the first event');
+    await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+    // Drop both processes' pub/sub connections and keep them out (no room for new clients)
+    // while events are appended: these notifications go nowhere, and nothing follows them.
+    const info = String(await admin.sendCommand(['INFO', 'clients']));
+    const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+    await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
+    try {
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      expect(await subscribers(`${prefix}c:{${conversationId}}:bell`)).toBe(0);
+      for (let i = 2; i <= 21; i += 1) await a.events.append(token(conversationId, `d${i}`));
+      expect(follower.events).toHaveLength(1);
+    } finally {
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+    }
+    // Once b has resubscribed, its follower learns of what it missed.
+    expect((await follower.done).map((event) => event.seq)).toEqual(seqs(1, 21));
+  });
+
+  it('fails fast while Redis is down, and comes back by itself with nothing lost', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const [a, b] = [await open(prefix), await open(prefix)];
+    const conversationId = randomUUID();
+    for (let i = 1; i <= 5; i += 1) await a.events.append(token(conversationId, `d${i}`));
+    const follower = follow(b, conversationId, 0, 10);
+    await until(async () => (follower.events.length === 5 ? true : undefined), 'the events before the outage');
+
+    await redis.kill();
+    await until(() => a.ping().then(() => undefined, () => true), 'ping to fail');
+    const failures = await Promise.all([
+      a.events.append(token(conversationId, 'lost')).catch((error: unknown) => error),
+      b.events.read(conversationId, 0, 10).catch((error: unknown) => error),
+      a.runs.get('anything').catch((error: unknown) => error),
+      a.locks.withLock('anything', async () => 'never').catch((error: unknown) => error),
+      b.idempotency.reserve('key', { conversationId, messageId: 'm', runId: 'r' }).catch((error: unknown) => error),
+    ]);
+    for (const failure of failures) {
+      expect(failure).toBeInstanceOf(GatewayError);
+      expect(failure).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    }
+
+    await redis.restart();
+    await until(() => Promise.all([a.ping(), b.ping()]).then(() => true), 'both to reconnect');
+    for (let i = 6; i <= 10; i += 1) await a.events.append(token(conversationId, `d${i}`));
+    const events = await follower.done;
+    expect(events.map((event) => event.seq)).toEqual(seqs(1, 10));
+    expect(events.map((event) => event.type === 'AgentToken' && event.delta)).toEqual(seqs(1, 10).map((i) => `d${i}`));
+    expect((await a.events.read(conversationId, 0, 100)).map((event) => event.seq)).toEqual(seqs(1, 10));
+  });
+});
