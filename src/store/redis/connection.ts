@@ -26,11 +26,23 @@ export interface RedisConnectionOptions {
   /** Longest pause between reconnection attempts. */
   maxReconnectDelayMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * How long a caller waits for a reply before getting SERVICE_UNAVAILABLE (default 5 s): a
+   * Redis that is down fails commands at once, but one that hangs would otherwise hang them.
+   */
+  commandTimeoutMs?: number;
 }
 
-/** Converts a failure to reach Redis into the error callers see; Redis' own replies pass through. */
+/** Redis' replies that mean "not now" (loading its data, out of memory, read-only after a failover…). */
+const TRANSIENT_REPLY = /^(LOADING|OOM|MISCONF|READONLY|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+
+/**
+ * Converts a failure to reach Redis (or a Redis that cannot serve right now) into the error
+ * callers see; Redis' other replies (a bug of ours, such as a script error) pass through.
+ */
 export function unavailable(error: unknown): unknown {
-  if (error instanceof GatewayError || error instanceof ErrorReply) return error;
+  if (error instanceof GatewayError) return error;
+  if (error instanceof ErrorReply && !TRANSIENT_REPLY.test(error.message)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new GatewayError('SERVICE_UNAVAILABLE', `The shared store (Redis) is unavailable: ${reason}. Retry shortly.`, {
     retryAfterMs: 1000,
@@ -63,10 +75,12 @@ export class RedisConnection {
   private readonly hooks = new EventEmitter().setMaxListeners(0);
   private closed = false;
   private readonly outage = { client: false, subscriber: false };
+  private readonly commandTimeoutMs: number;
 
   constructor(options: RedisConnectionOptions) {
     this.prefix = options.keyPrefix;
     this.logger = options.logger;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
     this.client = createClient({
       url: options.url,
@@ -81,6 +95,7 @@ export class RedisConnection {
     this.watch(this.client, 'client');
     this.watch(this.subscriber, 'subscriber');
     this.subscriber.on('ready', () => this.resubscribe());
+    this.client.once('ready', () => void this.checkDurability());
   }
 
   /** Starts connecting; resolves once both connections are ready (they keep retrying until then). */
@@ -104,10 +119,16 @@ export class RedisConnection {
   /** Sends one command, failing fast with SERVICE_UNAVAILABLE when Redis cannot be reached. */
   async command<T extends Reply = Reply>(args: (string | number)[]): Promise<T> {
     if (!this.client.isReady) throw unavailable(new Error('not connected'));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply within ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs);
+    });
     try {
-      return await this.client.sendCommand<T>(args.map(String));
+      return await Promise.race([this.client.sendCommand<T>(args.map(String)), timeout]);
     } catch (error) {
       throw unavailable(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -202,6 +223,27 @@ export class RedisConnection {
     this.hooks.emit('closed');
     this.channels.clear();
     await Promise.all([closeClient(this.client), closeClient(this.subscriber)]);
+  }
+
+  /**
+   * Says so when Redis is set up to lose what it acknowledged: without an append-only file an
+   * acknowledged event is gone after a crash, and with eviction a seq counter could vanish and
+   * numbers repeat. (Managed Redis may refuse INFO sections; then there is nothing to say.)
+   */
+  private async checkDurability(): Promise<void> {
+    try {
+      const info = `${await this.client.sendCommand<string>(['INFO', 'persistence'])}\n${await this.client.sendCommand<string>(['INFO', 'memory'])}`;
+      const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+      if (field('aof_enabled') === '0') {
+        this.logger?.warn('Redis runs without appendonly: events acknowledged shortly before a Redis crash can be lost (see docs/scaling.md)');
+      }
+      const policy = field('maxmemory_policy');
+      if (policy !== undefined && policy !== 'noeviction') {
+        this.logger?.warn({ maxmemoryPolicy: policy }, 'Redis may evict keys under memory pressure: set maxmemory-policy noeviction (see docs/scaling.md)');
+      }
+    } catch {
+      // Not allowed to look: nothing to report.
+    }
   }
 
   private subscribe(channel: string, state: ChannelState): void {

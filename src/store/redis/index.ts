@@ -35,7 +35,7 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
   const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix ?? 'agw:', logger: options.logger });
   const connecting = redis.connect();
   if (options.waitForConnection === false) {
-    connecting.catch((error: unknown) => options.logger?.error({ err: error }, 'connecting to Redis failed'));
+    connecting.catch((error: unknown) => options.logger?.warn({ err: error }, 'gave up connecting to Redis'));
   } else {
     await connecting;
   }
