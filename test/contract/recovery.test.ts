@@ -1,0 +1,202 @@
+/**
+ * How survivors settle the runs of an instance that died, on memory and on Redis: a Runtime
+ * (the survivor) over a backend whose state an instance left behind mid-way, set up by hand
+ * through the Backend interfaces. Each case is one place where an instance can die.
+ */
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AGENTS } from '../../src/agents/index.ts';
+import { followConversation } from '../../src/events/follow.ts';
+import { TERMINAL_EVENT_TYPES, type EventBody, type StoredEvent } from '../../src/events/types.ts';
+import { IntentRegistry } from '../../src/runtime/intents.ts';
+import { PLATFORM_INTENTS } from '../../src/runtime/platform-intents.ts';
+import { Runtime, type RuntimeOptions } from '../../src/runtime/runtime.ts';
+import type { Backend } from '../../src/store/interfaces.ts';
+import type { RunRecord, RunStatus } from '../../src/store/types.ts';
+import { memoryWorld, redisWorld, type Instances, type World } from './worlds.ts';
+
+const worlds: World[] = [memoryWorld, redisWorld()];
+const LEASE_MS = 300;
+
+describe.each(worlds)('recovering runs on the $name backend', (world) => {
+  let instances: Instances;
+  let backend: Backend;
+  const runtimes: Runtime[] = [];
+
+  beforeAll(async () => {
+    await world.setup();
+    instances = await world.instances();
+    backend = instances.a;
+  });
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map((runtime) => runtime.shutdown()));
+  });
+  afterAll(async () => {
+    await instances?.close();
+    await world.teardown();
+  });
+
+  const survivor = (overrides: Partial<RuntimeOptions> = {}, on: Backend = instances.b) => {
+    const runtime = new Runtime({
+      backend: on,
+      agents: AGENTS,
+      intents: new IntentRegistry().register(...PLATFORM_INTENTS),
+      runTimeoutMs: 60_000,
+      stepDelayMs: 0,
+      logger: pino({ level: 'silent' }),
+      leaseMs: LEASE_MS,
+      sweepIntervalMs: 20,
+      ...overrides,
+    });
+    runtimes.push(runtime);
+    return runtime;
+  };
+
+  /** The user's message of a send: its MessageCreated event, and the message stored. */
+  const said = async (conversationId: string) => {
+    const runId = randomUUID();
+    const messageId = randomUUID();
+    const now = new Date().toISOString();
+    const created = await backend.events.append({
+      type: 'MessageCreated',
+      conversationId,
+      runId,
+      agentId: null,
+      message: { id: messageId, conversationId, role: 'USER', text: 'Hello there', agentId: null, runId, seq: 0, createdAt: now },
+    });
+    if (created.type === 'MessageCreated') await backend.messages.add(created.message);
+    return { runId, messageId, now };
+  };
+
+  /** What a send leaves behind: its message, and its run (queued unless told). */
+  const sent = async (conversationId: string, options: { queue?: boolean; status?: RunStatus; started?: boolean } = {}) => {
+    const { runId, messageId, now } = await said(conversationId);
+    const run: RunRecord = {
+      id: runId,
+      conversationId,
+      owner: { userId: 'someone', tenantId: null },
+      agentId: 'guide',
+      status: options.status ?? 'QUEUED',
+      userMessageId: messageId,
+      input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
+      createdAt: now,
+      startedAt: options.started ? now : null,
+      finishedAt: null,
+      error: null,
+      cancelReason: options.status === 'CANCELLED' ? 'Cancelled by the user.' : null,
+    };
+    await backend.runs.create(run);
+    if (options.queue !== false) await backend.runQueue.push(conversationId, runId);
+    return run;
+  };
+
+  /** Appends an event of a run as its (now dead) executor did. */
+  const emitted = (run: RunRecord, body: EventBody) =>
+    backend.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId: run.agentId });
+
+  /** The conversation's whole log once `terminals` runs have ended in it. */
+  const logUntil = async (conversationId: string, terminals: number) => {
+    const controller = new AbortController();
+    const events: StoredEvent[] = [];
+    for await (const event of followConversation(backend.events, conversationId, { afterSeq: 0, bufferLimit: 1000, signal: controller.signal })) {
+      events.push(event);
+      if (events.filter((each) => TERMINAL_EVENT_TYPES.has(each.type)).length >= terminals) break;
+    }
+    return events;
+  };
+
+  const ofRun = (events: StoredEvent[], runId: string) => events.filter((event) => event.runId === runId).map((event) => event.type);
+
+  it('starts a queued run whose sender died before starting it', async () => {
+    const conversationId = randomUUID();
+    const run = await sent(conversationId);
+    await backend.leases.acquire(run.id, conversationId, 'dead-instance', 0);
+    survivor();
+    const events = await logUntil(conversationId, 1);
+    expect(ofRun(events, run.id).slice(0, 2)).toEqual(['MessageCreated', 'AgentStarted']);
+    expect(ofRun(events, run.id).at(-1)).toBe('AgentCompleted');
+    expect((await backend.runs.get(run.id))?.status).toBe('COMPLETED');
+  });
+
+  it('ends a run that was stored but never queued as WORKER_LOST, in its turn', async () => {
+    const conversationId = randomUUID();
+    const run = await sent(conversationId, { queue: false });
+    await backend.leases.acquire(run.id, conversationId, 'dead-instance', 0);
+    survivor();
+    const events = await logUntil(conversationId, 1);
+    expect(ofRun(events, run.id)).toEqual(['MessageCreated', 'AgentStarted', 'AgentFailed']);
+    expect(events.at(-1)).toMatchObject({ type: 'AgentFailed', error: { code: 'WORKER_LOST', retryable: true } });
+    expect(await backend.runs.get(run.id)).toMatchObject({ status: 'FAILED', error: { code: 'WORKER_LOST' } });
+    expect(await backend.runQueue.list(conversationId)).toEqual([]);
+  });
+
+  it('ends a run whose executor died mid-run as WORKER_LOST, then runs the next one', async () => {
+    const conversationId = randomUUID();
+    const lost = await sent(conversationId, { status: 'RUNNING', started: true });
+    await emitted(lost, { type: 'AgentStarted' });
+    await emitted(lost, { type: 'AgentToken', delta: 'Half ' });
+    await backend.leases.acquire(lost.id, conversationId, 'dead-instance', 0);
+    const next = await sent(conversationId);
+    await backend.leases.acquire(next.id, conversationId, 'dead-instance', 60_000);
+    survivor();
+    const events = await logUntil(conversationId, 2);
+    expect(ofRun(events, lost.id)).toEqual(['MessageCreated', 'AgentStarted', 'AgentToken', 'AgentFailed']);
+    expect(events.find((event) => event.runId === lost.id && event.type === 'AgentFailed')).toMatchObject({
+      error: { code: 'WORKER_LOST', retryable: true },
+    });
+    expect(ofRun(events, next.id).at(-1)).toBe('AgentCompleted');
+    const firstOfNext = events.findIndex((event) => event.runId === next.id && event.type === 'AgentStarted');
+    expect(firstOfNext).toBeGreaterThan(events.findIndex((event) => event.runId === lost.id && event.type === 'AgentFailed'));
+  });
+
+  it('gives a run cancelled while its executor was dead its AgentCancelled, once', async () => {
+    const conversationId = randomUUID();
+    const run = await sent(conversationId, { status: 'CANCELLED', started: true });
+    await emitted(run, { type: 'AgentStarted' });
+    await backend.leases.acquire(run.id, conversationId, 'dead-instance', 0);
+    survivor();
+    const events = await logUntil(conversationId, 1);
+    expect(ofRun(events, run.id)).toEqual(['MessageCreated', 'AgentStarted', 'AgentCancelled']);
+    expect(await backend.runQueue.list(conversationId)).toEqual([]);
+  });
+
+  it('does not end twice a run whose executor died after its terminal event', async () => {
+    const conversationId = randomUUID();
+    const done = await sent(conversationId, { status: 'CANCELLED', started: true });
+    await emitted(done, { type: 'AgentStarted' });
+    await emitted(done, { type: 'AgentCancelled', reason: 'Cancelled by the user.' });
+    await backend.leases.acquire(done.id, conversationId, 'dead-instance', 0);
+    const next = await sent(conversationId);
+    survivor();
+    const events = await logUntil(conversationId, 2);
+    expect(ofRun(events, done.id)).toEqual(['MessageCreated', 'AgentStarted', 'AgentCancelled']);
+    expect(ofRun(events, next.id).at(-1)).toBe('AgentCompleted');
+    expect(events.filter((event) => TERMINAL_EVENT_TYPES.has(event.type))).toHaveLength(2);
+  });
+
+  it('lets an executor that lost its lease stop without a terminal event, which the survivor appends once', async () => {
+    const conversationId = randomUUID();
+    // The cut-off instance: its renewals never reach the store, as if it were partitioned away.
+    const leases = Object.assign(Object.create(instances.a.leases) as Backend['leases'], { renew: async () => false });
+    const cutOff: Backend = { ...instances.a, leases };
+    const executor = survivor({ stepDelayMs: 20, sweepIntervalMs: 60_000 }, cutOff);
+    const { runId, messageId } = await said(conversationId);
+    await executor.submit({
+      runId,
+      conversationId,
+      owner: { userId: 'someone', tenantId: null },
+      agentId: 'guide',
+      userMessageId: messageId,
+      input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
+    });
+    survivor();
+    await logUntil(conversationId, 1);
+    await executor.shutdown(); // the cut-off executor has let go: nothing more comes from it
+    const events = await backend.events.read(conversationId, 0, 1000);
+    expect(ofRun(events, runId).slice(0, 2)).toEqual(['MessageCreated', 'AgentStarted']);
+    expect(events.filter((event) => TERMINAL_EVENT_TYPES.has(event.type))).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'AgentFailed', error: { code: 'WORKER_LOST', retryable: true } });
+    expect(await backend.runs.get(runId)).toMatchObject({ status: 'FAILED', error: { code: 'WORKER_LOST' } });
+  });
+});
