@@ -74,9 +74,15 @@ async function issueDevToken(gateway: Gateway, request: IncomingMessage, respons
 async function serveWebPage(path: string, response: ServerResponse): Promise<boolean> {
   const file = normalize(join(WEB_ROOT, path === '/' ? 'index.html' : path));
   if (!file.startsWith(WEB_ROOT.endsWith(sep) ? WEB_ROOT : WEB_ROOT + sep)) return false;
+  // Build bookkeeping such as .source-hash is not part of the page.
+  if (path.split('/').some((segment) => segment.startsWith('.'))) return false;
   try {
     const content = await readFile(file);
-    response.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
+    response.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      // Vite names assets by their content hash: they never change. index.html always may.
+      'cache-control': path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
     response.end(content);
     return true;
   } catch {

@@ -130,6 +130,20 @@ describe('the chat page in a real browser', () => {
     await page.getByRole('button', { name: 'Send' }).click();
   }
 
+  it('is served at / from the build, its content-hashed assets cacheable for good', async () => {
+    const index = await fetch(`${server.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const html = await index.text();
+    const script = /<script type="module"[^>]* src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${server.url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await fetch(`${server.url}/.source-hash`)).status).toBe(404);
+  });
+
   it('answers a question about an attached CSV on Insights: streamed, with chart, table and tool calls; reopened after a reload', async () => {
     const page = await openPage(server);
     // Every change to the reply's text, as the page makes it: a streamed reply grows many times.
