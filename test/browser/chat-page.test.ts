@@ -161,8 +161,7 @@ describe('the chat page in a real browser', () => {
     const log = page.getByRole('log');
     await log.getByRole('article', { name: 'You' }).getByText('What trends are in this data?').waitFor();
     await log.getByRole('article', { name: 'You' }).getByText('sales.csv').waitFor();
-    // Stop is offered while the run is active (steps are 15 ms apart, so it is still active here or
-    // has just ended; either way it must be gone once the reply is complete).
+    // The reply is complete (and with it the run), so Stop is gone; the Stop test below sees it offered.
     const reply = log.getByRole('article', { name: 'Insights liaison' });
     await reply.and(page.locator('[data-status="completed"]')).waitFor();
     await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden' });
