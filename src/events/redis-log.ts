@@ -7,7 +7,7 @@
  * age, and publishes the stored event on the conversation's channel (`…:bell`): numbering and
  * appending are one atomic step, so instances never issue the same seq or leave a hole, and
  * the doorbell rings only for an event that is already durable (as durable as Redis is made:
- * see docs/scaling.md on AOF).
+ * see the README, "Configuring Redis for durability" on AOF).
  *
  * Live delivery: one subscription per conversation per process, whatever the number of
  * listeners, over the process's one subscriber connection. Pub/sub is at most once, so whenever

@@ -1,5 +1,5 @@
 /**
- * Apollo Client (v4) against a real gateway, set up as docs/frontend-clients.md shows: HTTP for
+ * Apollo Client (v4) against a real gateway, set up as README.md shows: HTTP for
  * queries and mutations, GraphQLWsLink (graphql-ws) for subscriptions, and the typed documents
  * generated from schema.graphql (web/src/operations.ts).
  */
@@ -15,7 +15,7 @@ import { tokenFor } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 import { SALES_CSV, expectWholeInsightsRun, isTerminal, type AgentEvent } from './whole-run.ts';
 
-// ---- the set-up shown in docs/frontend-clients.md ("Apollo Client") ----
+// ---- the set-up shown in README.md ("Apollo Client") ----
 function createApolloClient({ httpUrl, wsUrl, token }: { httpUrl: string; wsUrl: string; token: string }) {
   const httpLink = new HttpLink({ uri: httpUrl, headers: { authorization: `Bearer ${token}` } });
   const wsLink = new GraphQLWsLink(

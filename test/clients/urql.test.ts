@@ -1,5 +1,5 @@
 /**
- * urql against a real gateway, set up as docs/frontend-clients.md shows: fetchExchange for
+ * urql against a real gateway, set up as README.md shows: fetchExchange for
  * queries and mutations, subscriptionExchange over graphql-ws for subscriptions, and the typed
  * documents generated from schema.graphql (web/src/operations.ts).
  */
@@ -13,7 +13,7 @@ import { tokenFor } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 import { SALES_CSV, expectWholeInsightsRun, isTerminal, type AgentEvent } from './whole-run.ts';
 
-// ---- the set-up shown in docs/frontend-clients.md ("urql") ----
+// ---- the set-up shown in README.md ("urql") ----
 function createUrqlClient({ httpUrl, wsUrl, token }: { httpUrl: string; wsUrl: string; token: string }) {
   const wsClient = createWSClient({
     url: wsUrl,
