@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { GatewayError } from '../errors.ts';
 import type { EventLog } from './log.ts';
 import type { StoredEvent } from './types.ts';
 
@@ -8,6 +10,8 @@ export interface FollowOptions {
   bufferLimit: number;
   /** Events read from the log per round trip. */
   pageSize?: number;
+  /** After the log could not be reached, how long to wait before trying again without a new notification. */
+  retryMs?: number;
   signal: AbortSignal;
 }
 
@@ -15,6 +19,8 @@ export interface FollowOptions {
  * Replays a conversation's log after `afterSeq`, then follows it live: each event exactly once,
  * in seq order. Live notifications are used as-is when they are next in line; on a gap, a
  * missed notification or an overflowing buffer, the missing events are read from the log.
+ * Once following, a log that is briefly unreachable (SERVICE_UNAVAILABLE) is read again later
+ * rather than ending the subscription; reads that fail otherwise, or before the first event, throw.
  */
 export async function* followConversation(
   log: EventLog,
@@ -42,10 +48,26 @@ export async function* followConversation(
 
   try {
     let cursor = options.afterSeq ?? (await log.lastSeq(conversationId));
+    /** Whether the subscription is established: its replay (if any) has been read once. */
+    let following = options.afterSeq === null;
     while (!options.signal.aborted) {
       if (needsLogRead) {
         needsLogRead = false;
-        const page = await log.read(conversationId, cursor, pageSize);
+        let page: StoredEvent[];
+        try {
+          page = await log.read(conversationId, cursor, pageSize);
+        } catch (error) {
+          if (!following || !isUnavailable(error)) throw error;
+          needsLogRead = true;
+          // Either the log rings again once it is back, or we try again after a pause.
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              wake = resolve;
+            }),
+            delay(options.retryMs ?? 500, undefined, { signal: options.signal, ref: false }).catch(() => undefined),
+          ]);
+          continue;
+        }
         for (const event of page) {
           if (event.seq !== cursor + 1) continue;
           cursor = event.seq;
@@ -53,6 +75,7 @@ export async function* followConversation(
         }
         // A full page means there may be more; a notification beyond the page means the same.
         if (page.length === pageSize || highestAnnounced > cursor) needsLogRead = true;
+        following = true;
         continue;
       }
       const next = live.shift();
@@ -75,3 +98,5 @@ export async function* followConversation(
     options.signal.removeEventListener('abort', ring);
   }
 }
+
+const isUnavailable = (error: unknown) => error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE';

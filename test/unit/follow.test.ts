@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/errors.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import type { EventLog } from '../../src/events/log.ts';
 import { MemoryEventLog } from '../../src/events/memory-log.ts';
@@ -76,6 +77,48 @@ describe('followConversation', () => {
     for (let index = 1; index <= 6; index += 1) await memory.append(thinking(String(index)));
     expect(await pending).toEqual([1, 2, 3, 4, 5, 6]);
     controller.abort();
+  });
+
+  it('keeps following through a log that is briefly unreachable, then fills the gap', async () => {
+    const memory = new MemoryEventLog(retention);
+    let outage = false;
+    let failedReads = 0;
+    const flaky: EventLog = {
+      ...lossyDoorbell(memory, (event) => event.seq === 1 || event.seq === 5),
+      read: async (...args) => {
+        if (outage) {
+          failedReads += 1;
+          throw new GatewayError('SERVICE_UNAVAILABLE', 'Redis is unreachable');
+        }
+        return memory.read(...args);
+      },
+    };
+    const controller = new AbortController();
+    const events = followConversation(flaky, 'c1', { afterSeq: 0, bufferLimit: 100, retryMs: 1, signal: controller.signal });
+    const first = events.next();
+    await memory.append(thinking('1'));
+    expect((await first).value?.seq).toBe(1);
+    // Seq 2 to 4 are never announced; 5 is, while the log cannot be read.
+    outage = true;
+    const rest = take(events, 4);
+    for (let index = 2; index <= 5; index += 1) await memory.append(thinking(String(index)));
+    while (failedReads < 3) await new Promise((resolve) => setImmediate(resolve));
+    outage = false;
+    expect(await rest).toEqual([2, 3, 4, 5]);
+    controller.abort();
+  });
+
+  it('fails when the replay cannot be read at the start', async () => {
+    const memory = new MemoryEventLog(retention);
+    await memory.append(thinking('1'));
+    const broken: EventLog = {
+      ...lossyDoorbell(memory, () => true),
+      read: async () => {
+        throw new GatewayError('SERVICE_UNAVAILABLE', 'Redis is unreachable');
+      },
+    };
+    const events = followConversation(broken, 'c1', { afterSeq: 0, bufferLimit: 100, signal: new AbortController().signal });
+    await expect(events.next()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
   });
 
   it('ends promptly when aborted while waiting for events', async () => {
