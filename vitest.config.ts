@@ -10,11 +10,25 @@ export default defineConfig({
     alias: { graphql: require.resolve('graphql') },
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Each file starts its own servers on ephemeral ports; two at a time suits a 2-core machine.
     maxWorkers: 2,
     env: { LOG_LEVEL: 'silent' },
+    projects: [
+      { extends: true, test: { name: 'memory', include: ['test/**/*.test.ts'] } },
+      {
+        // The same end-to-end contract, with every test server on the Redis backend.
+        extends: true,
+        test: {
+          name: 'redis',
+          include: ['test/e2e/**/*.test.ts'],
+          // This one spawns its own server processes with an environment of its own.
+          exclude: ['test/e2e/shutdown.test.ts'],
+          env: { TEST_BACKEND: 'redis' },
+          globalSetup: ['test/support/redis-project.ts'],
+        },
+      },
+    ],
   },
 });

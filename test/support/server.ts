@@ -1,5 +1,7 @@
 /** Starts a real gateway on an ephemeral port, with test-friendly settings over the defaults. */
+import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
+import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 
@@ -24,8 +26,25 @@ export async function startTestServer(
     ...overrides,
   };
   if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
-  const config = loadConfig(env);
-  return startServer(config, pino({ level: process.env['LOG_LEVEL'] ?? 'silent' }));
+  if (process.env['TEST_BACKEND'] === 'redis') {
+    env['REDIS_URL'] ??= inject('redisUrl');
+    env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
+  }
+  const server = await startServer(loadConfig(env), pino({ level: process.env['LOG_LEVEL'] ?? 'silent' }));
+  await untilReady(server);
+  return server;
+}
+
+/** A Redis-backed server serves at once and connects in the background: wait until it can answer. */
+async function untilReady(server: RunningServer, attempts = 200): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await server.gateway.backend.ping();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 /** Resolves once the server serves exactly `count` agentEvents subscriptions (each check yields to I/O first). */
