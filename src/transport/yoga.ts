@@ -12,6 +12,9 @@ export interface TransportContext {
 
 export type Yoga = YogaServerInstance<TransportContext, GraphQLContext>;
 
+/** Who GraphiQL is signed in as outside production. */
+export const GRAPHIQL_USER = 'graphiql';
+
 const GRAPHIQL_QUERY = `# Send a message, then follow its run: paste the payload's afterSeq and conversation id below.
 mutation Send {
   sendAgentMessage(input: { text: "What trends are in this data?", surface: INSIGHTS,
@@ -55,15 +58,30 @@ export function createYogaServer(gateway: Gateway): Yoga {
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
       ),
-    graphiql: async () => ({
-      title: 'Agent gateway',
-      subscriptionsProtocol: 'WS',
-      defaultQuery: GRAPHIQL_QUERY,
-      shouldPersistHeaders: false,
-      // Outside production without a secret, GraphiQL opens signed in as a demo user.
-      headers: auth.ephemeral
-        ? JSON.stringify({ Authorization: `Bearer ${await auth.issue({ userId: 'graphiql', tenantId: null }, 86_400)}` })
-        : JSON.stringify({ Authorization: 'Bearer <jwt>' }),
-    }),
+    // GraphiQL from the npm package itself rather than a CDN: it works offline and behind
+    // firewalls. Loaded on the first visit, so that starting the server does not pay for it.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
+    graphiql: () => graphiqlOptions(gateway),
   });
+}
+
+/**
+ * GraphiQL's headers editor reaches HTTP requests but not its graphql-ws client, which takes
+ * connectionParams fixed when the page is rendered. Outside production without a secret the
+ * page opens signed in as a demo user, over WebSocket. With a real secret nobody's token can be
+ * baked in, so subscriptions go over SSE, which carries the headers the user pastes.
+ */
+async function graphiqlOptions(gateway: Gateway) {
+  const { auth } = gateway;
+  const common = { title: 'Agent gateway', defaultQuery: GRAPHIQL_QUERY, shouldPersistHeaders: false };
+  if (!auth.ephemeral) {
+    return { ...common, subscriptionsProtocol: 'SSE' as const, headers: JSON.stringify({ Authorization: 'Bearer <jwt>' }) };
+  }
+  const authorization = `Bearer ${await auth.issue({ userId: GRAPHIQL_USER, tenantId: null }, 86_400)}`;
+  return {
+    ...common,
+    subscriptionsProtocol: 'WS' as const,
+    headers: JSON.stringify({ Authorization: authorization }),
+    connectionParams: { authorization },
+  };
 }
