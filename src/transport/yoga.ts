@@ -50,7 +50,9 @@ export function createYogaServer(gateway: Gateway): Yoga {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error(args.map(String).join(' ')),
+      // Yoga reports every resolver error here, the expected ones (UNAUTHENTICATED, NOT_FOUND…)
+      // included; the unexpected ones are logged at error level by toClientError, with their id.
+      error: (...args) => logger.debug(args.map(String).join(' ')),
     },
     maskedErrors: { maskError: (error) => toClientError(error, logger) },
     plugins: [useContractErrorCodes(logger)],
