@@ -132,9 +132,11 @@ describe('transport', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await response.text();
-    expect(html.toLowerCase()).toContain('graphiql');
-    // GraphiQL's subscriptions go over WebSocket.
-    expect(html).toContain('"subscriptionsProtocol":"WS"');
+    // (Booleans: on failure, the assertion would otherwise print GraphiQL's whole inlined bundle.)
+    expect(html.toLowerCase().includes('graphiql')).toBe(true);
+    // With a configured secret its subscriptions go over SSE, which carries the pasted header
+    // (test/browser/graphiql.test.ts covers WebSocket with a dev token).
+    expect(html.includes('"subscriptionsProtocol":"SSE"')).toBe(true);
   });
 
   it('answers queries over GET and refuses mutations over GET, storing nothing', async () => {
