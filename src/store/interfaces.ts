@@ -118,6 +118,38 @@ export interface RunLeases {
   claimExpired(holder: string, ttlMs: number, limit: number): Promise<ExpiredLease[]>;
 }
 
+/** A run handed to the workers: which run, in which conversation. */
+export interface QueuedIntent {
+  runId: string;
+  conversationId: string;
+}
+
+/** An intent as a worker claimed it, with the entry id that acknowledges it. */
+export interface ClaimedIntent extends QueuedIntent {
+  entryId: string;
+}
+
+/**
+ * The durable queue between gateways and workers (a write-ahead log of runs to execute): a
+ * gateway that leaves execution to workers appends an intent for each run it accepts before it
+ * answers; each intent is delivered to one worker, which acts on it (starts the run, or finds
+ * that it is someone else's business) and acknowledges it. An intent claimed by a worker that
+ * dies before acknowledging it is claimed again by another once it has been idle long enough.
+ * Acknowledged intents are deleted, so the queue holds only outstanding ones.
+ */
+export interface IntentQueue {
+  append(intent: QueuedIntent): Promise<void>;
+  /** Up to `count` intents not yet delivered to anyone, waiting up to `blockMs` for one to come. */
+  claim(consumer: string, count: number, blockMs: number): Promise<ClaimedIntent[]>;
+  /** Takes over up to `count` intents that other consumers (or `consumer`) claimed `minIdleMs` ago or more and never acknowledged. */
+  reclaimIdle(consumer: string, minIdleMs: number, count: number): Promise<ClaimedIntent[]>;
+  ack(entryId: string): Promise<void>;
+  /** How many intents are appended and not yet acknowledged. */
+  outstanding(): Promise<number>;
+  /** Forgets `consumer` (a worker that stops) unless it still has unacknowledged intents. */
+  retire(consumer: string): Promise<void>;
+}
+
 /** Everything the planes need from shared state, from one backend. */
 export interface Backend {
   readonly kind: 'memory' | 'redis';

@@ -1,0 +1,110 @@
+/**
+ * The executing side of the Runtime in one process: executor, scheduler and lease sweep, and the
+ * control channel's cancels for the runs executing here. An embedded gateway has one (behind
+ * the local dispatch); so does every worker.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AgentDefinition, AgentId } from '../agents/contract.ts';
+import type { RunRecord } from '../store/types.ts';
+import { Executor } from './executor.ts';
+import type { IntentRegistry } from './intents.ts';
+import { SHUTDOWN, stopRun, type RuntimeBase, type StopReason } from './lifecycle.ts';
+import { Recovery } from './recovery.ts';
+import { Scheduler, type HandOff } from './scheduler.ts';
+
+export interface EngineOptions extends RuntimeBase {
+  agents: ReadonlyMap<AgentId, AgentDefinition>;
+  intents: IntentRegistry;
+  runTimeoutMs: number;
+  stepDelayMs: number;
+  /**
+   * How long a run's lease lasts unrenewed (default 15 s). The executing instance renews it every
+   * third of that; once it has run out, a surviving instance ends the run with a retryable
+   * WORKER_LOST failure. A run whose instance dies thus ends within leaseMs + sweepIntervalMs.
+   */
+  leaseMs?: number;
+  /** How often this instance looks for runs whose lease ran out (default 5 s). */
+  sweepIntervalMs?: number;
+  /** Who holds this process's leases (default: a fresh id). */
+  holder?: string;
+  /** How many runs may execute here at once (default: no limit). */
+  capacity?: number;
+  /**
+   * Told when a run has finished here and its conversation's next run finds no slot here (this
+   * process is full or stopping), so that another process takes it up at once.
+   */
+  handOff?: HandOff;
+}
+
+export class RunEngine {
+  readonly holder: string;
+  readonly executor: Executor;
+  readonly scheduler: Scheduler;
+  private readonly recovery: Recovery;
+  private readonly stopListening: () => void;
+  private readonly base: RuntimeBase;
+
+  constructor(options: EngineOptions) {
+    this.base = options;
+    const leaseMs = options.leaseMs ?? 15_000;
+    this.holder = options.holder ?? randomUUID();
+    this.executor = new Executor({
+      ...options,
+      holder: this.holder,
+      leaseMs,
+      stop: (run, reason) => this.stop(run, reason),
+      onFinished: (run) => this.scheduler.kick(run.conversationId, options.handOff),
+    });
+    this.scheduler = new Scheduler({ ...options, executor: this.executor, holder: this.holder, leaseMs });
+    this.recovery = new Recovery({
+      ...options,
+      executor: this.executor,
+      scheduler: this.scheduler,
+      holder: this.holder,
+      leaseMs,
+      sweepIntervalMs: options.sweepIntervalMs ?? 5_000,
+    });
+    this.stopListening = options.backend.control.subscribe((message) => {
+      if (message.type === 'cancel-run') this.executor.abort(message.runId);
+    });
+  }
+
+  /** Ends an active run (a timeout, a shutdown) and makes its executor let go. */
+  stop(run: RunRecord, reason: StopReason): Promise<RunRecord | null> {
+    return stopRun(
+      this.base,
+      {
+        abortHere: (runId) => this.executor.abort(runId),
+        reschedule: async (stopped) => this.scheduler.kick(stopped.conversationId),
+      },
+      run,
+      reason,
+    );
+  }
+
+  /**
+   * Takes no more runs and stops sweeping; lets the runs executing here finish for up to
+   * `graceMs`, then ends the rest as retryable failures (SHUTDOWN), and waits for all of it.
+   */
+  async shutdown(graceMs = 0): Promise<void> {
+    const { backend, logger } = this.base;
+    this.executor.close();
+    await this.recovery.stop();
+    if (graceMs > 0) await this.executor.settled(graceMs);
+    await Promise.all(
+      this.executor.runIds().map(async (runId) => {
+        try {
+          const run = await backend.runs.get(runId);
+          if (run) await this.stop(run, { status: 'FAILED', error: SHUTDOWN });
+        } catch (cause) {
+          // The store is unreachable: stop anyway; the run's lease runs out and a survivor ends it.
+          logger.warn({ err: cause, runId }, 'could not record the end of a run at shutdown');
+          this.executor.abandon(runId);
+        }
+      }),
+    );
+    await this.executor.settled();
+    await this.scheduler.idle();
+    this.stopListening();
+  }
+}

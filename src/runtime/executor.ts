@@ -1,0 +1,262 @@
+/**
+ * Executes runs in this process: each with its AbortSignal, its timeout and its lease, renewed
+ * while it executes, and ends each with its one terminal event. It also counts the slots this
+ * process has for runs (a worker's concurrency), which the scheduler takes before starting one.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AgentDefinition, AgentId, AttachedFile } from '../agents/contract.ts';
+import { GatewayError } from '../errors.ts';
+import type { MessageRecord, RunInput, RunRecord } from '../store/types.ts';
+import type { IntentRegistry } from './intents.ts';
+import type { RuntimeBase, StopReason } from './lifecycle.ts';
+import { RunScope } from './run-scope.ts';
+
+export interface ExecutorOptions extends RuntimeBase {
+  agents: ReadonlyMap<AgentId, AgentDefinition>;
+  intents: IntentRegistry;
+  runTimeoutMs: number;
+  stepDelayMs: number;
+  /** Who holds the leases of the runs executing here. */
+  holder: string;
+  leaseMs: number;
+  /** How many runs may execute here at once (default: no limit). */
+  capacity?: number;
+  /** Ends a run that ran out of time (as a cancel would, wherever it executes). */
+  stop(run: RunRecord, reason: StopReason): Promise<RunRecord | null>;
+  /** Told once a run's execution here is over, so that its conversation's queue moves on. */
+  onFinished(run: RunRecord): void;
+}
+
+/** Agents see the whole conversation; this only guards against pathological lengths. */
+const HISTORY_LIMIT = 10_000;
+
+interface Execution {
+  controller: AbortController;
+  done: Promise<void>;
+  /** Set when another instance took the run's lease over: it ends the run, not us. */
+  leaseLost: boolean;
+}
+
+export class Executor {
+  private readonly executing = new Map<string, Execution>();
+  /** Slots taken for runs about to start. */
+  private reserved = 0;
+  private accepting = true;
+  private readonly capacity: number;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly options: ExecutorOptions) {
+    this.capacity = options.capacity ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Slots free for new runs: none once closed. */
+  get free(): number {
+    return this.accepting ? Math.max(0, this.capacity - this.executing.size - this.reserved) : 0;
+  }
+
+  get size(): number {
+    return this.executing.size;
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /** Takes a slot for a run about to start here; false when there is none (or this is closing). */
+  reserve(): boolean {
+    if (this.free <= 0) return false;
+    this.reserved += 1;
+    return true;
+  }
+
+  /** Gives back a slot taken with `reserve` for a run that did not start after all. */
+  unreserve(): void {
+    this.reserved -= 1;
+    this.notify();
+  }
+
+  /** Takes no more runs; those executing go on. */
+  close(): void {
+    this.accepting = false;
+    this.notify();
+  }
+
+  has(runId: string): boolean {
+    return this.executing.has(runId);
+  }
+
+  runIds(): string[] {
+    return [...this.executing.keys()];
+  }
+
+  abort(runId: string): void {
+    this.executing.get(runId)?.controller.abort();
+  }
+
+  /** Stops a run whose end cannot be recorded: its lease runs out and a survivor ends it. */
+  abandon(runId: string): void {
+    const execution = this.executing.get(runId);
+    if (!execution) return;
+    execution.leaseLost = true;
+    execution.controller.abort();
+  }
+
+  /** Resolves the next time a slot frees up (or this closes). */
+  whenChanged(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves once nothing executes here (or is about to), or after `timeoutMs`. */
+  async settled(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.executing.size > 0 || this.reserved > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      const changed = this.whenChanged();
+      if (!Number.isFinite(left)) {
+        await changed;
+        continue;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([changed, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** Starts executing `run` (already RUNNING, its lease ours) in a slot taken with `reserve`. */
+  start(run: RunRecord): void {
+    this.reserved -= 1;
+    const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), leaseLost: false };
+    const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    heartbeat.unref();
+    execution.done = this.execute(run, execution)
+      .catch((error: unknown) => this.options.logger.error({ err: error, runId: run.id }, 'run execution failed'))
+      .finally(() => {
+        clearInterval(heartbeat);
+        this.executing.delete(run.id);
+        this.notify();
+        this.options.onFinished(run);
+      });
+    this.executing.set(run.id, execution);
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Renews the lease of a run executing here. A lease taken over means a survivor has ended the
+   * run (we were cut off for too long): stop at once and leave the ending to it. A status that
+   * is no longer RUNNING means the run was cancelled or timed out and the message telling us
+   * was lost: stop too.
+   */
+  private async heartbeat(run: RunRecord, execution: Execution): Promise<void> {
+    const { backend, logger, holder, leaseMs } = this.options;
+    try {
+      if (!(await backend.leases.renew(run.id, holder, leaseMs))) {
+        logger.warn({ runId: run.id }, 'another instance took over the lease of a run executing here; stopping it');
+        execution.leaseLost = true;
+        execution.controller.abort();
+        return;
+      }
+      const current = await backend.runs.get(run.id);
+      if (current && current.status !== 'RUNNING') execution.controller.abort();
+    } catch (error) {
+      logger.debug({ err: error, runId: run.id }, 'renewing a run lease failed');
+    }
+  }
+
+  private async execute(run: RunRecord, execution: Execution): Promise<void> {
+    const { signal } = execution.controller;
+    const { backend, agents, logger, holder, leaseMs, runTimeoutMs } = this.options;
+    const timer = setTimeout(() => {
+      const error = { code: 'TIMEOUT', message: `The run exceeded ${runTimeoutMs} ms.`, retryable: true };
+      this.options.stop(run, { status: 'FAILED', error }).catch((cause: unknown) =>
+        logger.error({ err: cause, runId: run.id }, 'stopping a timed-out run failed'),
+      );
+    }, runTimeoutMs);
+    const scope = new RunScope({
+      run,
+      files: filesOf(run.input),
+      events: backend.events,
+      intents: this.options.intents,
+      signal,
+      stepDelayMs: this.options.stepDelayMs,
+      onEvent: this.options.onEvent,
+    });
+    let outcome: Partial<RunRecord> = { status: 'COMPLETED' };
+    try {
+      await scope.append(run.agentId, { type: 'AgentStarted' });
+      const agent = agents.get(run.agentId as AgentId);
+      if (!agent) throw new Error(`no agent ${run.agentId}`);
+      await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
+    } catch (error) {
+      if (!signal.aborted && error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {
+        logger.warn({ err: error, runId: run.id }, 'the shared store became unavailable during a run');
+        outcome = {
+          status: 'FAILED',
+          error: { code: 'UNAVAILABLE', message: 'The shared store became unavailable during the run; retry the message.', retryable: true },
+        };
+      } else if (!signal.aborted) {
+        const errorId = randomUUID();
+        logger.error({ err: error, runId: run.id, errorId }, 'agent failed');
+        outcome = {
+          status: 'FAILED',
+          error: { code: 'AGENT_ERROR', message: `The agent failed (error id ${errorId}).`, retryable: false },
+        };
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
+    // how it ends; the executor always appends the terminal event, after the agent has stopped.
+    const decided = await backend.runs.transition(run.id, ['RUNNING'], { ...outcome, finishedAt: new Date().toISOString() });
+    if (decided) this.options.onRunStatus?.(decided.status);
+    const finished = decided ?? (await backend.runs.get(run.id));
+    if (!finished) throw new Error(`run ${run.id} vanished while executing`);
+    // A survivor that took the lease over appends the terminal event; we must not add another.
+    if (execution.leaseLost || !(await backend.leases.renew(run.id, holder, leaseMs))) return;
+    await this.appendTerminal(finished, scope);
+    await backend.runQueue.remove(run.conversationId, run.id);
+    await backend.leases.release(run.id, holder);
+  }
+
+  /** The conversation up to the run's own message: later ones belong to runs queued behind it. */
+  private async historyFor(run: RunRecord): Promise<MessageRecord[]> {
+    const { messages } = this.options.backend;
+    const own = await messages.get(run.userMessageId);
+    const history = await messages.listLast(run.conversationId, HISTORY_LIMIT);
+    return own ? history.filter((message) => message.seq <= own.seq) : history;
+  }
+
+  private async appendTerminal(run: RunRecord, scope: RunScope): Promise<void> {
+    if (run.status === 'COMPLETED') {
+      const message = {
+        id: randomUUID(),
+        conversationId: run.conversationId,
+        role: 'AGENT' as const,
+        text: scope.reply,
+        agentId: scope.replyAgentId,
+        runId: run.id,
+        seq: 0,
+        createdAt: new Date().toISOString(),
+      };
+      const event = await scope.append(scope.replyAgentId, { type: 'AgentCompleted', message });
+      if (event.type === 'AgentCompleted') await this.options.backend.messages.add(event.message);
+      await this.options.backend.conversations.touch(run.conversationId, message.createdAt);
+    } else if (run.status === 'CANCELLED') {
+      await scope.append(scope.currentAgentId, { type: 'AgentCancelled', reason: run.cancelReason });
+    } else {
+      const error = run.error ?? { code: 'INTERNAL', message: 'The run failed.', retryable: true };
+      await scope.append(scope.currentAgentId, { type: 'AgentFailed', error });
+    }
+  }
+}
+
+/** The attached files of a run, as the Experience plane validated them. */
+function filesOf(input: RunInput): AttachedFile[] {
+  const files = input.context?.['files'];
+  return Array.isArray(files) ? (files as AttachedFile[]) : [];
+}

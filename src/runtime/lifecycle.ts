@@ -1,0 +1,77 @@
+/**
+ * What the Runtime's modules share about a run's lifecycle: the events that end it on someone
+ * else's behalf, and stopping an active run (cancel, timeout, shutdown), which moves its status
+ * at once and leaves the terminal event to whoever executes it (or to its turn in the queue).
+ */
+import type { Logger } from 'pino';
+import type { AgentErrorInfo, EventBody, StoredEvent } from '../events/types.ts';
+import type { Backend } from '../store/interfaces.ts';
+import type { RunRecord, RunStatus } from '../store/types.ts';
+
+/** What every part of the Runtime works with. */
+export interface RuntimeBase {
+  backend: Backend;
+  logger: Logger;
+  /** Told of every event a run appends and of every status a run enters (for metrics). */
+  onEvent?: (event: StoredEvent) => void;
+  onRunStatus?: (status: RunStatus) => void;
+}
+
+export type StopReason = { status: 'CANCELLED'; reason: string | null } | { status: 'FAILED'; error: AgentErrorInfo };
+
+export const WORKER_LOST: AgentErrorInfo = {
+  code: 'WORKER_LOST',
+  message: 'The instance executing the run stopped responding; retry the message.',
+  retryable: true,
+};
+
+export const SHUTDOWN: AgentErrorInfo = {
+  code: 'SHUTDOWN',
+  message: 'The server shut down while the run was executing.',
+  retryable: true,
+};
+
+/** The terminal event of a run that has ended, for whoever appends it on the run's behalf. */
+export function terminalOf(run: RunRecord): EventBody {
+  if (run.status === 'CANCELLED') return { type: 'AgentCancelled', reason: run.cancelReason };
+  return { type: 'AgentFailed', error: run.error ?? { code: 'INTERNAL', message: 'The run failed.', retryable: true } };
+}
+
+/** Appends an event of `run` outside its execution (an empty turn, or an end on its behalf). */
+export async function appendRunEvent(base: RuntimeBase, run: RunRecord, agentId: string, body: EventBody): Promise<StoredEvent> {
+  const event = await base.backend.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
+  base.onEvent?.(event);
+  return event;
+}
+
+/** How a stop reaches the run, depending on where this process stands. */
+export interface StopHooks {
+  /** Aborts the run's execution at once when it executes in this process. */
+  abortHere(runId: string): void;
+  /** Gets the conversation's queue moving after one of its waiting runs ended. */
+  reschedule(run: RunRecord): Promise<void>;
+}
+
+/**
+ * Moves an active run to its stopped state and makes its executor (wherever it is) let go.
+ * Returns null when the run's status moved on meanwhile (the caller may look again).
+ */
+export async function stopRun(base: RuntimeBase, hooks: StopHooks, run: RunRecord, reason: StopReason): Promise<RunRecord | null> {
+  const { backend } = base;
+  const patch: Partial<RunRecord> =
+    reason.status === 'CANCELLED'
+      ? { status: 'CANCELLED', cancelReason: reason.reason, finishedAt: new Date().toISOString() }
+      : { status: 'FAILED', error: reason.error, finishedAt: new Date().toISOString() };
+  const stopped = await backend.runs.transition(run.id, [run.status], patch);
+  if (!stopped) return null;
+  base.onRunStatus?.(stopped.status);
+  if (run.status === 'RUNNING') {
+    // Here at once; elsewhere through the control channel (and, should that message be lost,
+    // through the executor's own check of the run's status when it renews its lease).
+    hooks.abortHere(run.id);
+    await backend.control.publish({ type: 'cancel-run', runId: run.id });
+  } else {
+    await hooks.reschedule(stopped);
+  }
+  return stopped;
+}

@@ -1,0 +1,135 @@
+/**
+ * The lease sweep: every so often, claim the runs nobody has vouched for within their lease and
+ * settle them. This is how a run whose executing process died still ends (AgentFailed,
+ * WORKER_LOST, retryable) and how a queue whose runner died moves on.
+ */
+import { GatewayError } from '../errors.ts';
+import { TERMINAL_EVENT_TYPES } from '../events/types.ts';
+import type { ExpiredLease } from '../store/interfaces.ts';
+import type { RunRecord } from '../store/types.ts';
+import type { Executor } from './executor.ts';
+import { WORKER_LOST, appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
+import type { Scheduler } from './scheduler.ts';
+
+export interface RecoveryOptions extends RuntimeBase {
+  executor: Executor;
+  scheduler: Scheduler;
+  /** Who holds the leases claimed here. */
+  holder: string;
+  leaseMs: number;
+  sweepIntervalMs: number;
+}
+
+/** How far back from a conversation's end to look for a run's terminal event when recovering it. */
+const TERMINAL_LOOKBACK = 500;
+const SWEEP_BATCH = 100;
+
+export class Recovery {
+  private readonly timer: NodeJS.Timeout;
+  private sweeping: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: RecoveryOptions) {
+    this.timer = setInterval(() => {
+      this.sweeping ??= this.sweep().finally(() => {
+        this.sweeping = null;
+      });
+    }, options.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Sweeps no more; resolves once a sweep under way has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.sweeping;
+  }
+
+  /** Settles the runs whose lease ran out; each is claimed by exactly one instance. */
+  private async sweep(): Promise<void> {
+    if (this.stopped) return;
+    const { backend, logger, holder, leaseMs } = this.options;
+    let expired: ExpiredLease[];
+    try {
+      expired = await backend.leases.claimExpired(holder, leaseMs, SWEEP_BATCH);
+    } catch (error) {
+      logger.debug({ err: error }, 'looking for expired run leases failed');
+      return;
+    }
+    for (const lease of expired) {
+      await this.recover(lease).catch((error: unknown) =>
+        // The lease stays claimed with a fresh expiry: the next sweep (here or elsewhere) retries.
+        logger.warn({ err: error, runId: lease.runId }, 'recovering a run whose lease ran out failed'),
+      );
+    }
+  }
+
+  /**
+   * A run nobody has vouched for within its lease. Queued: make sure its queue moves (and keep
+   * the lease, so that it is looked at again until it starts). Started and still queued: its
+   * executor is gone, so end it as WORKER_LOST (or append the terminal event it did not get to)
+   * and let the conversation take its next run.
+   */
+  private async recover({ runId, conversationId }: ExpiredLease): Promise<void> {
+    const { backend, logger, executor, holder, leaseMs } = this.options;
+    if (executor.has(runId)) return; // ours, and alive: we were only slow; the claim made it ours again
+    let advance = false;
+    await backend.locks.withLock(`runs:${conversationId}`, async () => {
+      // Whoever started the run meanwhile (advance() holds this lock) took the lease over: theirs.
+      if (executor.has(runId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
+      const run = await backend.runs.get(runId);
+      if (!run) return backend.leases.release(runId, holder);
+      const queued = (await backend.runQueue.list(conversationId)).includes(runId);
+      if (run.status === 'QUEUED') {
+        if (!queued) {
+          // Its sender died between storing it and queueing it: it ends, in its turn, as lost.
+          const lost = await backend.runs.transition(runId, ['QUEUED'], { status: 'FAILED', error: WORKER_LOST, finishedAt: new Date().toISOString() });
+          if (lost) {
+            this.options.onRunStatus?.('FAILED');
+            await backend.runQueue.push(conversationId, runId);
+          }
+        }
+        advance = true;
+        return;
+      }
+      if (!queued) return backend.leases.release(runId, holder);
+      if (run.startedAt === null) {
+        advance = true; // ended before it started: its empty turn comes in advance(), which releases the lease
+        return;
+      }
+      let ended: RunRecord | null = run;
+      if (run.status === 'RUNNING') {
+        ended = await backend.runs.transition(runId, ['RUNNING'], { status: 'FAILED', error: WORKER_LOST, finishedAt: new Date().toISOString() });
+        if (!ended) return; // it moved on meanwhile: the next sweep looks again
+        this.options.onRunStatus?.('FAILED');
+        await appendRunEvent(this.options, ended, ended.agentId, terminalOf(ended));
+      } else if (!(await this.hasTerminalEvent(run))) {
+        if (run.status === 'COMPLETED') {
+          // Its executor died between deciding and announcing the outcome: the reply is lost with it.
+          ended = await backend.runs.transition(runId, ['COMPLETED'], { status: 'FAILED', error: WORKER_LOST });
+          if (!ended) return;
+        }
+        await appendRunEvent(this.options, ended, ended.agentId, terminalOf(ended));
+      }
+      logger.warn({ runId, conversationId, status: ended.status }, 'ended a run whose executing instance was lost');
+      await backend.runQueue.remove(conversationId, runId);
+      await backend.leases.release(runId, holder);
+      advance = true;
+    });
+    // No hand-off when there is no slot here: the queued run's lease brings it back to a sweep.
+    if (advance) this.options.scheduler.kick(conversationId);
+  }
+
+  /** Whether the run's terminal event is in the log: it is among the conversation's last events. */
+  private async hasTerminalEvent(run: RunRecord): Promise<boolean> {
+    const { events } = this.options.backend;
+    const lastSeq = await events.lastSeq(run.conversationId);
+    let from = Math.max(0, lastSeq - TERMINAL_LOOKBACK);
+    const page = await events.read(run.conversationId, from, TERMINAL_LOOKBACK).catch(async (error: unknown) => {
+      if (!(error instanceof GatewayError) || error.code !== 'EVENTS_EXPIRED') throw error;
+      from = Number(error.extensions['firstRetainedSeq'] ?? lastSeq + 1) - 1;
+      return events.read(run.conversationId, from, TERMINAL_LOOKBACK);
+    });
+    return page.some((event) => event.runId === run.id && TERMINAL_EVENT_TYPES.has(event.type));
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Moves a conversation's run queue on, under the conversation's lock: runs that ended while they
+ * waited take their (empty) turn, and the head run starts here when it is queued and this process
+ * has a slot for it. Whoever executes a run advances its queue again when the run is over.
+ */
+import { TERMINAL_STATUSES } from '../store/types.ts';
+import type { Executor } from './executor.ts';
+import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
+
+export interface SchedulerOptions extends RuntimeBase {
+  executor: Executor;
+  /** Who holds the leases of the runs started here. */
+  holder: string;
+  leaseMs: number;
+}
+
+/**
+ * What advancing found: the head run `started` here; it is queued but there is no slot for it
+ * here (`busy`); it is executing (here or elsewhere) or finishing (`waiting`); or the queue is
+ * `empty`.
+ */
+export type Advance = { outcome: 'started' | 'busy' | 'waiting'; runId: string } | { outcome: 'empty' };
+
+/** Told of a head run that could not start here, so that someone else takes it up. */
+export type HandOff = (intent: { runId: string; conversationId: string }) => Promise<void>;
+
+export class Scheduler {
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  /** Starts the conversation's next run here when none is executing and a slot is free. */
+  async advance(conversationId: string): Promise<Advance> {
+    const { backend, executor, holder, leaseMs } = this.options;
+    return backend.locks.withLock(`runs:${conversationId}`, async (): Promise<Advance> => {
+      for (;;) {
+        const [headId] = await backend.runQueue.list(conversationId);
+        if (headId === undefined) return { outcome: 'empty' };
+        const head = await backend.runs.get(headId);
+        if (!head) {
+          await backend.runQueue.remove(conversationId, headId);
+          continue;
+        }
+        if (head.status === 'QUEUED') {
+          if (!executor.reserve()) return { outcome: 'busy', runId: head.id };
+          let started = null;
+          try {
+            // Ours from now: renewed while it executes here, taken over by a survivor if we die.
+            await backend.leases.acquire(head.id, conversationId, holder, leaseMs);
+            started = await backend.runs.transition(head.id, ['QUEUED'], { status: 'RUNNING', startedAt: new Date().toISOString() });
+          } finally {
+            if (!started) executor.unreserve();
+          }
+          if (!started) continue; // cancelled meanwhile: look at it again
+          this.options.onRunStatus?.('RUNNING');
+          executor.start(started);
+          return { outcome: 'started', runId: started.id };
+        }
+        if (TERMINAL_STATUSES.has(head.status) && head.startedAt === null) {
+          // Ended while it waited (cancelled, or failed by recovery): it takes its turn as an empty
+          // run, so that every run has its AgentStarted and terminal event and no two runs'
+          // events ever interleave.
+          await appendRunEvent(this.options, head, head.agentId, { type: 'AgentStarted' });
+          await appendRunEvent(this.options, head, head.agentId, terminalOf(head));
+          await backend.runQueue.remove(conversationId, head.id);
+          await backend.leases.release(head.id, null);
+          continue;
+        }
+        return { outcome: 'waiting', runId: head.id }; // its executor advances the queue when done
+      }
+    });
+  }
+
+  /**
+   * Advances in the background, logging failures (a queue that stays stuck is moved on by the
+   * lease sweep). With `handOff`, a head run that finds no slot here is handed to someone else.
+   */
+  kick(conversationId: string, handOff?: HandOff): void {
+    const advancing = this.advance(conversationId)
+      .then(async (advanced) => {
+        if (advanced.outcome === 'busy' && handOff) await handOff({ runId: advanced.runId, conversationId });
+      })
+      .catch((error: unknown) => this.options.logger.error({ err: error, conversationId }, 'advancing the run queue failed'))
+      .finally(() => this.inFlight.delete(advancing));
+    this.inFlight.add(advancing);
+  }
+
+  /** Resolves once no background advance is under way. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+}
