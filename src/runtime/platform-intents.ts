@@ -2,7 +2,7 @@
  * The platform intents the built-in agents call as tools. Each reads a source by name: an
  * attached file, or "message" for the text being answered.
  */
-import { profileCsv, chartSpecFor } from '../agents/tools/csv.ts';
+import { chartSpecFor, profileCsv, trendOf } from '../agents/tools/csv.ts';
 import { outlineDocument } from '../agents/tools/document.ts';
 import { composeReport } from '../agents/tools/report.ts';
 import { extractWorkflow } from '../agents/tools/workflow.ts';
@@ -33,8 +33,10 @@ export const PLATFORM_INTENTS: PlatformIntent[] = [
   readSource('content.outline_document', 'Parses a document into a title, headings, summary and key terms.', (source) =>
     outlineDocument(source.name, source.content),
   ),
-  readSource('insights.profile_csv', 'Profiles CSV data: per-column type, counts, missing values, min, max and mean.', (source) =>
-    profileCsv(source.content),
+  readSource(
+    'insights.profile_csv',
+    'Profiles CSV data: per-column type, counts, missing values, min, max and mean, and the trend over its dates.',
+    (source) => ({ ...profileCsv(source.content), trend: trendOf(source.content) }),
   ),
   readSource('insights.chart_spec', 'Proposes a Vega-Lite chart for CSV data.', (source) =>
     chartSpecFor(source.name, source.content),

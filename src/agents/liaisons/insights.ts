@@ -1,5 +1,5 @@
 import { formatOf } from '../file-format.ts';
-import type { CsvProfile } from '../tools/csv.ts';
+import type { CsvProfile, Trend } from '../tools/csv.ts';
 import { defineLiaison, earlierMessages, sourcesOf } from '../liaison.ts';
 
 export const insightsLiaison = defineLiaison({
@@ -20,7 +20,9 @@ export const insightsLiaison = defineLiaison({
     for (const dataset of datasets) {
       await context.think(`Profiling ${dataset.name}.`);
       await context.pause();
-      const profile = await context.callTool<CsvProfile>('insights.profile_csv', { name: dataset.name });
+      const profile = await context.callTool<CsvProfile & { trend: Trend | null }>('insights.profile_csv', {
+        name: dataset.name,
+      });
       await context.artifact('TABLE', `Profile of ${dataset.name}`, {
         columns: ['column', 'type', 'count', 'missing', 'distinct', 'min', 'max', 'mean'],
         rows: profile.columns.map((column) => [
@@ -37,7 +39,7 @@ export const insightsLiaison = defineLiaison({
       await context.pause();
       const spec = await context.callTool<Record<string, unknown>>('insights.chart_spec', { name: dataset.name });
       await context.artifact('VISUALIZATION', `Chart of ${dataset.name}`, spec);
-      sections.push(describeProfile(dataset.name, profile));
+      sections.push([describeTrend(profile.trend), describeProfile(dataset.name, profile)].filter(Boolean).join('\n'));
     }
     return sections.join('\n\n');
   },
@@ -52,4 +54,14 @@ function describeProfile(name: string, profile: CsvProfile): string {
     lines.push(`- ${column.name} (${column.type}): ${column.count} values${missing}${range}${mean}.`);
   }
   return lines.join('\n');
+}
+
+/** The headline a person asks "what are the trends" for: where the number went, and its peak. */
+function describeTrend(trend: Trend | null): string {
+  if (!trend) return '';
+  const direction = trend.change > 0 ? 'rose' : trend.change < 0 ? 'fell' : 'held steady';
+  const percent = trend.changePercent === null ? '' : ` (${trend.changePercent > 0 ? '+' : ''}${trend.changePercent}%)`;
+  const movement = trend.change === 0 ? `at ${trend.to.value}` : `from ${trend.from.value} to ${trend.to.value}${percent}`;
+  const peak = trend.peak.at === trend.to.at ? 'ending at its peak' : `peaking at ${trend.peak.value} on ${trend.peak.at}`;
+  return `Trend: ${trend.of} ${direction} ${movement} between ${trend.from.at} and ${trend.to.at}, ${peak}.`;
 }

@@ -147,6 +147,57 @@ export function chartSpecFor(name: string, text: string): ChartSpec {
  * The delimiter is whichever of `,` `;` or tab appears most in the first line (outside quotes);
  * comma wins ties because it is the standard one.
  */
+export interface TrendPoint {
+  at: string;
+  value: number;
+}
+
+/** How a number moved over time: the first number column summed per date of the first date column. */
+export interface Trend {
+  over: string;
+  of: string;
+  from: TrendPoint;
+  to: TrendPoint;
+  change: number;
+  /** Null when the series starts at zero, where a percentage means nothing. */
+  changePercent: number | null;
+  peak: TrendPoint;
+  points: number;
+}
+
+/** The trend of the data over its first date column, or null when it has no dates to speak of. */
+export function trendOf(text: string): Trend | null {
+  const parsed = parseCsv(text);
+  const { columns } = profileParsed(parsed);
+  const time = columns.findIndex((column) => column.type === 'date' && column.count > 0);
+  const measure = columns.findIndex((column) => column.type === 'number' && column.count > 0);
+  if (time === -1 || measure === -1) return null;
+  const totals = new Map<string, number>();
+  for (const row of parsed.rows) {
+    const at = (row[time] ?? '').trim();
+    const value = (row[measure] ?? '').trim();
+    if (isMissing(at) || isMissing(value)) continue;
+    totals.set(at, (totals.get(at) ?? 0) + Number(value));
+  }
+  // Code-unit order is chronological for ISO dates.
+  const series = [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([at, value]) => ({ at, value: round(value) }));
+  const [from, to] = [series[0], series.at(-1)];
+  if (!from || !to || series.length < 2) return null;
+  const peak = series.reduce((best, point) => (point.value > best.value ? point : best));
+  return {
+    over: columns[time]!.name,
+    of: columns[measure]!.name,
+    from,
+    to,
+    change: round(to.value - from.value),
+    changePercent: from.value === 0 ? null : round(((to.value - from.value) / Math.abs(from.value)) * 100),
+    peak,
+    points: series.length,
+  };
+}
+
+const round = (value: number) => Math.round(value * 10_000) / 10_000;
+
 function detectDelimiter(text: string): string {
   let commas = 0;
   let semicolons = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartSpecFor, parseCsv, profileCsv, type ColumnProfile } from '../../../src/agents/tools/csv.ts';
+import { chartSpecFor, parseCsv, profileCsv, trendOf, type ColumnProfile } from '../../../src/agents/tools/csv.ts';
 
 function column(text: string, name: string): ColumnProfile {
   const found = profileCsv(text).columns.find((candidate) => candidate.name === name);
@@ -229,5 +229,30 @@ describe('chartSpecFor', () => {
 
   it('propagates parse errors', () => {
     expect(() => chartSpecFor('x.csv', '')).toThrow(/empty/);
+  });
+});
+
+describe('trendOf', () => {
+  it('describes a number over time: first, last, change and peak, summing rows of the same date', () => {
+    const csv = 'month,region,revenue\n2026-02-01,north,60\n2026-01-01,north,120\n2026-02-01,south,75\n2026-03-01,north,160\n2026-04-01,south,150\n';
+    expect(trendOf(csv)).toEqual({
+      over: 'month',
+      of: 'revenue',
+      from: { at: '2026-01-01', value: 120 },
+      to: { at: '2026-04-01', value: 150 },
+      change: 30,
+      changePercent: 25,
+      peak: { at: '2026-03-01', value: 160 },
+      points: 4,
+    });
+  });
+
+  it('has no trend without a date column, or with fewer than two dates', () => {
+    expect(trendOf('region,revenue\nnorth,1\nsouth,2\n')).toBeNull();
+    expect(trendOf('month,revenue\n2026-01-01,1\n2026-01-01,2\n')).toBeNull();
+  });
+
+  it('leaves the percentage out when the series starts at zero', () => {
+    expect(trendOf('day,count\n2026-01-01,0\n2026-01-02,5\n')).toMatchObject({ change: 5, changePercent: null });
   });
 });
