@@ -12,9 +12,11 @@ import { observeAppends } from './events/observed-log.ts';
 import { Metrics } from './metrics.ts';
 import { IntentRegistry } from './runtime/intents.ts';
 import { PLATFORM_INTENTS } from './runtime/platform-intents.ts';
+import type { EngineOptions } from './runtime/engine.ts';
 import { Runtime } from './runtime/runtime.ts';
 import type { Backend } from './store/interfaces.ts';
 import { createMemoryBackend } from './store/memory/index.ts';
+import type { RedisBackend } from './store/redis/index.ts';
 
 export interface Gateway {
   config: Config;
@@ -29,9 +31,10 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
+/** The backend a process works on: Redis when REDIS_URL is set (with its intent queue), else memory. */
+export async function createBackend(config: Config, logger: Logger): Promise<{ backend: Backend; redis: RedisBackend | null }> {
   const retention = { maxEventsPerConversation: config.EVENT_RETENTION_COUNT, maxAgeMs: config.EVENT_RETENTION_MS };
-  const backend = config.REDIS_URL
+  const redis = config.REDIS_URL
     ? // Loaded only when used: the Redis client is a sizeable import that the embedded default does without.
       await (await import('./store/redis/index.ts')).createRedisBackend(config.REDIS_URL, {
         retention,
@@ -42,11 +45,15 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         // Start serving at once (/readyz says 503 until Redis answers) and connect in the background.
         waitForConnection: false,
       })
-    : createMemoryBackend(retention);
-  const metrics = new Metrics();
+    : null;
+  return { backend: redis ?? createMemoryBackend(retention), redis };
+}
+
+/** The Runtime's settings from the configuration, its events and statuses counted in `metrics`. */
+export function runtimeSettings(config: Config, backend: Backend, metrics: Metrics, logger: Logger): EngineOptions {
   // Counted at the log, so that every appender (user messages, runs, recovery) is included.
   backend.events = observeAppends(backend.events, (event) => metrics.recordAppend(event));
-  const runtime = new Runtime({
+  return {
     backend,
     agents: AGENTS,
     intents: new IntentRegistry().register(...PLATFORM_INTENTS),
@@ -56,6 +63,16 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
+  };
+}
+
+export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
+  const { backend, redis } = await createBackend(config, logger);
+  const metrics = new Metrics();
+  const runtime = new Runtime({
+    ...runtimeSettings(config, backend, metrics, logger),
+    // Left to workers: this gateway stores and queues runs and hands each to them in an intent.
+    ...(config.RUN_EXECUTION === 'workers' && { workers: { queue: requireRedis(redis).intents, maxQueuedRuns: config.MAX_QUEUED_RUNS } }),
   });
   const conversations = new ConversationService({
     backend,
@@ -84,4 +101,9 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       await backend.close();
     },
   };
+}
+
+function requireRedis(redis: RedisBackend | null): RedisBackend {
+  if (!redis) throw new Error('RUN_EXECUTION=workers requires REDIS_URL.');
+  return redis;
 }

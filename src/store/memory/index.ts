@@ -10,8 +10,13 @@ import { MemoryRateLimiter } from './rate-limiter.ts';
 import { MemoryMessageStore } from './messages.ts';
 import { MemoryRunQueue, MemoryRunStore } from './runs.ts';
 
+export interface MemoryBackendOptions {
+  /** How long a settled clientMessageId is remembered (IDEMPOTENCY_TTL_MS). */
+  idempotencyTtlMs?: number;
+}
+
 /** The embedded default: all state in this process, holding the same contract as Redis. */
-export function createMemoryBackend(retention: RetentionPolicy): Backend {
+export function createMemoryBackend(retention: RetentionPolicy, options: MemoryBackendOptions = {}): Backend {
   return {
     kind: 'memory',
     conversations: new MemoryConversationStore(),
@@ -19,7 +24,7 @@ export function createMemoryBackend(retention: RetentionPolicy): Backend {
     runs: new MemoryRunStore(),
     runQueue: new MemoryRunQueue(),
     leases: new MemoryRunLeases(),
-    idempotency: new MemoryIdempotencyStore(),
+    idempotency: new MemoryIdempotencyStore(options.idempotencyTtlMs ?? 24 * 3600 * 1000),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),
     events: new MemoryEventLog(retention),
