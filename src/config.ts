@@ -20,6 +20,17 @@ const schema = z.object({
    * alive). Short, since a conversation waits that long after such a death; longer than any pause.
    */
   REDIS_LOCK_TTL_MS: int(5_000, 100),
+  /**
+   * Where runs execute: `embedded` in the gateway that accepted them (the default), or `workers`,
+   * processes started with `npm run worker` that take them from an intent queue in Redis.
+   */
+  RUN_EXECUTION: z.enum(['embedded', 'workers']).default('embedded'),
+  /** How many runs one worker executes at once. */
+  WORKER_CONCURRENCY: int(4, 1),
+  /** How long a worker stopping on SIGTERM lets its runs finish before ending them (SHUTDOWN, retryable). */
+  WORKER_SHUTDOWN_GRACE_MS: int(30_000),
+  /** Where a worker serves /healthz, /readyz and /metrics (on HOST); 0 picks a free port. */
+  WORKER_PORT: int(4100),
   RUN_TIMEOUT_MS: int(120_000, 1),
   /** A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST. */
   RUN_LEASE_MS: int(15_000, 100),
@@ -32,6 +43,8 @@ const schema = z.object({
   MAX_CONTEXT_BYTES: int(64 * 1024, 1),
   MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1),
   MAX_QUEUED_RUNS_PER_CONVERSATION: int(20, 1),
+  /** With RUN_EXECUTION=workers: runs waiting for a worker at which sends answer RATE_LIMITED. */
+  MAX_QUEUED_RUNS: int(10_000, 1),
   EVENT_RETENTION_COUNT: int(10_000, 1),
   EVENT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1),
   SUBSCRIBER_BUFFER_EVENTS: int(1000, 1),
@@ -56,6 +69,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(
       'AUTH_JWT_SECRET is required when NODE_ENV=production: without it no token could be verified ' +
         '(outside production an ephemeral secret and POST /auth/dev-token are provided instead).',
+    );
+  }
+  if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL) {
+    throw new Error(
+      'RUN_EXECUTION=workers requires REDIS_URL: gateways hand runs to workers through Redis ' +
+        '(without Redis, leave RUN_EXECUTION unset and the gateway executes runs itself).',
     );
   }
   return config;

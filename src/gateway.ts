@@ -46,7 +46,7 @@ export async function createBackend(config: Config, logger: Logger): Promise<{ b
         waitForConnection: false,
       })
     : null;
-  return { backend: redis ?? createMemoryBackend(retention), redis };
+  return { backend: redis ?? createMemoryBackend(retention, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS }), redis };
 }
 
 /** The Runtime's settings from the configuration, its events and statuses counted in `metrics`. */

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { RetentionPolicy } from '../../events/log.ts';
 import { RedisEventLog } from '../../events/redis-log.ts';
-import type { Backend } from '../interfaces.ts';
+import type { Backend, IntentQueue } from '../interfaces.ts';
 import { RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
 import { RedisConversationStore } from './conversations.ts';
 import { RedisIdempotencyStore } from './idempotency.ts';
+import { RedisIntentQueue } from './intent-queue.ts';
 import { RedisRunLeases } from './leases.ts';
 import { RedisLockService } from './locks.ts';
 import { RedisMessageStore } from './messages.ts';
@@ -30,8 +31,14 @@ export interface RedisBackendOptions {
   waitForConnection?: boolean;
 }
 
+/** The Redis backend also carries the intent queue through which gateways hand runs to workers. */
+export interface RedisBackend extends Backend {
+  readonly kind: 'redis';
+  intents: IntentQueue;
+}
+
 /** State shared by every instance on one Redis: the same contract as the memory backend, across processes. */
-export async function createRedisBackend(url: string, options: RedisBackendOptions): Promise<Backend> {
+export async function createRedisBackend(url: string, options: RedisBackendOptions): Promise<RedisBackend> {
   const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix ?? 'agw:', logger: options.logger });
   const connecting = redis.connect();
   if (options.waitForConnection === false) {
@@ -40,6 +47,7 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     await connecting;
   }
   const events = new RedisEventLog(redis, options.retention);
+  const intents = new RedisIntentQueue(redis, options.logger);
   return {
     kind: 'redis',
     conversations: new RedisConversationStore(redis),
@@ -55,9 +63,11 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     rateLimiter: new RedisRateLimiter(redis),
     events,
     control: new RedisControlChannel(redis),
+    intents,
     ping: () => redis.ping(),
     async close() {
       events.close();
+      intents.close();
       await redis.close();
     },
   };

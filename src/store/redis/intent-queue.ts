@@ -1,0 +1,156 @@
+/**
+ * The intent queue on one Redis Stream (`intents`) with one consumer group (`workers`): XADD to
+ * append, XREADGROUP to claim new entries, XAUTOCLAIM to take over entries a dead worker claimed
+ * and never acknowledged, XACK + XDEL to acknowledge (so that XLEN counts outstanding intents).
+ *
+ * The group is created on first use (from the start of the stream, so that intents appended
+ * before any worker ever ran are delivered) and again should Redis have lost it. Claims block on
+ * a connection of their own, made on first claim: only workers claim, and a blocking read must
+ * not hold up the process's other commands.
+ */
+import type { Logger } from 'pino';
+import { ErrorReply } from 'redis';
+import type { ClaimedIntent, IntentQueue, QueuedIntent } from '../interfaces.ts';
+import { LuaScript, pairs, unavailable, type RedisClient, type RedisConnection, type Reply } from './connection.ts';
+
+const GROUP = 'workers';
+
+/** KEYS: stream. ARGV: group, entry id. */
+const ACK = new LuaScript(`
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+`);
+
+/** KEYS: stream. ARGV: group, consumer. Deletes the consumer unless it has entries pending. */
+const RETIRE = new LuaScript(`
+local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if type(pending) ~= 'table' or pending.err or #pending > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`);
+
+/** How much longer than its BLOCK time a claim may take before it counts as unanswered. */
+const CLAIM_GRACE_MS = 5000;
+
+export class RedisIntentQueue implements IntentQueue {
+  private readonly stream: string;
+  private blocking: RedisClient | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly logger?: Logger,
+  ) {
+    this.stream = redis.key('intents');
+  }
+
+  async append(intent: QueuedIntent) {
+    await this.redis.command(['XADD', this.stream, '*', 'runId', intent.runId, 'conversationId', intent.conversationId]);
+  }
+
+  async claim(consumer: string, count: number, blockMs: number) {
+    if (count <= 0) return [];
+    const reply = await this.inGroup(() =>
+      this.blockingCommand(['XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.stream, '>'], blockMs),
+    );
+    // [[stream, [[id, [field, value, …]], …]]], or null when nothing came.
+    const streams = Array.isArray(reply) ? reply : [];
+    return streams.flatMap((entry) => (Array.isArray(entry) ? entries(entry[1] ?? null) : []));
+  }
+
+  async reclaimIdle(consumer: string, minIdleMs: number, count: number) {
+    if (count <= 0) return [];
+    const reply = await this.inGroup(() =>
+      this.redis.command(['XAUTOCLAIM', this.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count]),
+    );
+    // [next cursor, [[id, [field, value, …]], …], [deleted ids]]
+    return Array.isArray(reply) ? entries(reply[1] ?? null) : [];
+  }
+
+  async ack(entryId: string) {
+    await this.redis.eval(ACK, [this.stream], [GROUP, entryId]);
+  }
+
+  async outstanding() {
+    return Number(await this.redis.command(['XLEN', this.stream]));
+  }
+
+  async retire(consumer: string) {
+    await this.redis.eval(RETIRE, [this.stream], [GROUP, consumer]);
+  }
+
+  close(): void {
+    this.closed = true;
+    // Nothing is under way on it by now (its only user, a worker's claim loop, has stopped).
+    if (this.blocking?.isOpen) this.blocking.destroy();
+    this.blocking = null;
+  }
+
+  /** Runs `command`, creating the consumer group first when Redis does not know it. */
+  private async inGroup(command: () => Promise<Reply>): Promise<Reply> {
+    try {
+      return await command();
+    } catch (error) {
+      if (!(error instanceof ErrorReply) || !error.message.startsWith('NOGROUP')) throw error;
+      await this.redis.command(['XGROUP', 'CREATE', this.stream, GROUP, '0', 'MKSTREAM']).catch((cause: unknown) => {
+        if (!(cause instanceof ErrorReply) || !cause.message.startsWith('BUSYGROUP')) throw cause;
+      });
+      return command();
+    }
+  }
+
+  /** A command on the blocking connection, failing fast (SERVICE_UNAVAILABLE) while it is not connected. */
+  private async blockingCommand(args: (string | number)[], blockMs: number): Promise<Reply> {
+    const client = this.blockingClient();
+    if (!client.isReady) await whenReady(client, blockMs);
+    if (!client.isReady) throw unavailable(new Error('not connected'));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply within ${blockMs + CLAIM_GRACE_MS} ms`)), blockMs + CLAIM_GRACE_MS);
+    });
+    try {
+      return await Promise.race([client.sendCommand<Reply>(args.map(String)), timeout]);
+    } catch (error) {
+      throw unavailable(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private blockingClient(): RedisClient {
+    if (this.blocking) return this.blocking;
+    if (this.closed) throw unavailable(new Error('closed'));
+    const client = this.redis.client.duplicate();
+    client.on('error', (error: unknown) => this.logger?.debug({ err: error }, 'the intent queue connection to Redis failed; reconnecting'));
+    client.connect().catch((error: unknown) => this.logger?.warn({ err: error }, 'gave up connecting the intent queue to Redis'));
+    this.blocking = client;
+    return client;
+  }
+}
+
+/** Resolves once `client` is ready, or after `timeoutMs`. */
+function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.on('ready', done);
+  });
+}
+
+/** Decodes stream entries ([[id, [field, value, …]], …]); entries deleted meanwhile come without fields. */
+function entries(reply: Reply): ClaimedIntent[] {
+  if (!Array.isArray(reply)) return [];
+  const out: ClaimedIntent[] = [];
+  for (const entry of reply) {
+    if (!Array.isArray(entry) || !Array.isArray(entry[1])) continue;
+    const fields = pairs(entry[1]);
+    if (fields['runId'] === undefined || fields['conversationId'] === undefined) continue;
+    out.push({ entryId: String(entry[0]), runId: fields['runId'], conversationId: fields['conversationId'] });
+  }
+  return out;
+}
