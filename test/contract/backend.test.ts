@@ -6,11 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
-import { followConversation } from '../../src/events/follow.ts';
-import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
+import type { StoredEvent } from '../../src/events/types.ts';
 import type { Backend, ControlMessage } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/store/types.ts';
-import { memoryWorld, redisWorld, type Instances, type World } from './worlds.ts';
+import { memoryWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld()];
 
@@ -50,33 +49,8 @@ function run(conversationId: string, overrides: Partial<RunRecord> = {}): RunRec
   };
 }
 
-function token(conversationId: string, delta: string, runId = 'run-1'): NewEvent {
-  return { type: 'AgentToken', delta, conversationId, runId, agentId: 'guide' };
-}
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
-/** Follows a conversation and collects what arrives, until `count` events are in. */
-function collect(backend: Backend, conversationId: string, afterSeq: number | null, count: number) {
-  const controller = new AbortController();
-  const events: StoredEvent[] = [];
-  const done = (async () => {
-    for await (const event of followConversation(backend.events, conversationId, { afterSeq, bufferLimit: 1000, signal: controller.signal })) {
-      events.push(event);
-      if (events.length >= count) break;
-    }
-    return events;
-  })();
-  return { events, done, stop: () => controller.abort() };
-}
 
 describe.each(worlds)('the $name backend', (world) => {
   let instances: Instances;

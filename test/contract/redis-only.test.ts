@@ -7,43 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { GatewayError } from '../../src/errors.ts';
-import { followConversation } from '../../src/events/follow.ts';
-import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { DEFAULT_RETENTION } from './worlds.ts';
+import { DEFAULT_RETENTION, collect, token, until } from './worlds.ts';
 
-const token = (conversationId: string, delta: string): NewEvent => ({
-  type: 'AgentToken',
-  delta,
-  conversationId,
-  runId: 'run',
-  agentId: 'guide',
-});
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
-function follow(backend: Backend, conversationId: string, afterSeq: number, count: number) {
-  const controller = new AbortController();
-  const events: StoredEvent[] = [];
-  const done = (async () => {
-    for await (const event of followConversation(backend.events, conversationId, { afterSeq, bufferLimit: 1000, signal: controller.signal })) {
-      events.push(event);
-      if (events.length >= count) break;
-    }
-    return events;
-  })();
-  return { events, done, stop: () => controller.abort() };
-}
 
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -82,9 +52,9 @@ describe('the Redis backend', () => {
     const [x, y] = [randomUUID(), randomUUID()];
     await a.events.append(token(x, 'x1'));
     await a.events.append(token(y, 'y1'));
-    const onX = Array.from({ length: 5 }, () => follow(b, x, 1, 100));
-    const onY = Array.from({ length: 3 }, () => follow(b, y, 1, 100));
-    const onXfromA = Array.from({ length: 4 }, () => follow(a, x, 1, 100));
+    const onX = Array.from({ length: 5 }, () => collect(b, x, 1, 100));
+    const onY = Array.from({ length: 3 }, () => collect(b, y, 1, 100));
+    const onXfromA = Array.from({ length: 4 }, () => collect(a, x, 1, 100));
     const channel = (conversationId: string) => `${prefix}c:{${conversationId}}:bell`;
     const counts = async () => [await subscribers(channel(x)), await subscribers(channel(y))];
     // Each process subscribes (on its one subscriber connection) once: both to x, only b to y.
@@ -112,7 +82,7 @@ describe('the Redis backend', () => {
     const [a, b] = [await open(prefix), await open(prefix)];
     const conversationId = randomUUID();
     await a.events.append(token(conversationId, 'first'));
-    const follower = follow(b, conversationId, 0, 21);
+    const follower = collect(b, conversationId, 0, 21);
     await until(async () => (follower.events.length === 1 ? true : undefined), 'the first event');
     await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
     // Drop both processes' pub/sub connections and keep them out (no room for new clients)
@@ -137,7 +107,7 @@ describe('the Redis backend', () => {
     const [a, b] = [await open(prefix), await open(prefix)];
     const conversationId = randomUUID();
     for (let i = 1; i <= 5; i += 1) await a.events.append(token(conversationId, `d${i}`));
-    const follower = follow(b, conversationId, 0, 10);
+    const follower = collect(b, conversationId, 0, 10);
     await until(async () => (follower.events.length === 5 ? true : undefined), 'the events before the outage');
 
     await redis.kill();

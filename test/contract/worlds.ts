@@ -4,7 +4,9 @@
  * for Redis two sets of connections to one Redis under one key prefix.
  */
 import { randomUUID } from 'node:crypto';
+import { followConversation } from '../../src/events/follow.ts';
 import type { RetentionPolicy } from '../../src/events/log.ts';
+import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
@@ -56,4 +58,42 @@ export function redisWorld(): World & { redis(): TestRedis } {
       return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },
   };
+}
+
+/** An AgentToken event of a test run. */
+export function token(conversationId: string, delta: string, runId = 'run-1'): NewEvent {
+  return { type: 'AgentToken', delta, conversationId, runId, agentId: 'guide' };
+}
+
+/**
+ * Polls `probe` (every 10 ms) until it yields a value, for state that has no event to await; a
+ * probe that throws (say, while Redis is down) counts as "not yet".
+ */
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: lastError });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Follows a conversation and collects what arrives, until `count` events are in. */
+export function collect(backend: Backend, conversationId: string, afterSeq: number | null, count: number) {
+  const controller = new AbortController();
+  const events: StoredEvent[] = [];
+  const done = (async () => {
+    for await (const event of followConversation(backend.events, conversationId, { afterSeq, bufferLimit: 1000, signal: controller.signal })) {
+      events.push(event);
+      if (events.length >= count) break;
+    }
+    return events;
+  })();
+  return { events, done, stop: () => controller.abort() };
 }
