@@ -92,6 +92,7 @@ export class ConversationService {
     ids: SendReservation,
   ): Promise<SendResult> {
     const { backend, runtime } = this.options;
+    await runtime.admit(); // before storing anything: too many runs waiting overall answers RATE_LIMITED
     const conversation = await this.openConversation(owner, ids.conversationId);
     return backend.locks.withLock(`conversation:${conversation.id}`, async () => {
       await this.applyActiveRunPolicy(conversation.id, send);

@@ -7,6 +7,7 @@
  * next run finds no slot (full, or stopping), it appends a fresh intent for another worker.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GatewayError } from '../errors.ts';
 import type { ClaimedIntent, IntentQueue } from '../store/interfaces.ts';
 import { RunEngine, type EngineOptions } from './engine.ts';
 
@@ -26,7 +27,7 @@ export class RuntimeWorker {
   private readonly leaseMs: number;
   private readonly sweepIntervalMs: number;
   private loop: Promise<void> | null = null;
-  private stopping = false;
+  private stopping: Promise<void> | null = null;
   private readonly stopped: Promise<void>;
   private markStopped: () => void = () => undefined;
 
@@ -52,7 +53,7 @@ export class RuntimeWorker {
   }
 
   get isStopping(): boolean {
-    return this.stopping;
+    return this.stopping !== null;
   }
 
   start(): void {
@@ -64,22 +65,24 @@ export class RuntimeWorker {
    * ends the rest as retryable failures (SHUTDOWN), and hands the conversations' next runs to
    * other workers. Resolves once all of that is done.
    */
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    this.engine.executor.close();
-    this.markStopped();
-    await this.loop;
-    await this.engine.shutdown(graceMs);
-    await this.options.queue.retire(this.id).catch((error: unknown) =>
-      this.options.logger.debug({ err: error }, 'could not remove this worker from the intent queue group'),
-    );
+  stop(graceMs: number): Promise<void> {
+    this.stopping ??= (async () => {
+      this.engine.executor.close();
+      this.markStopped();
+      await this.loop;
+      await this.engine.shutdown(graceMs);
+      await this.options.queue.retire(this.id).catch((error: unknown) =>
+        this.options.logger.debug({ err: error }, 'could not remove this worker from the intent queue group'),
+      );
+    })();
+    return this.stopping;
   }
 
   private async claimLoop(): Promise<void> {
     const { queue, logger } = this.options;
     const { executor } = this.engine;
     let lastReclaim = 0;
-    while (!this.stopping) {
+    while (this.stopping === null) {
       const free = executor.free;
       if (free === 0) {
         await Promise.race([executor.whenChanged(), this.stopped]);
@@ -95,7 +98,9 @@ export class RuntimeWorker {
         if (claimed.length === 0) claimed = await queue.claim(this.id, free, this.options.claimBlockMs ?? 1000);
         await Promise.all(claimed.map((intent) => this.handle(intent)));
       } catch (error) {
-        logger.warn({ err: error }, 'claiming run intents failed; retrying');
+        // Redis being away is logged where the connection notices it; anything else is news.
+        const away = error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE';
+        logger[away ? 'debug' : 'warn']({ err: error }, 'claiming run intents failed; retrying');
         await Promise.race([sleep(RETRY_DELAY_MS), this.stopped]);
       }
     }

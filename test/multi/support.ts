@@ -33,10 +33,17 @@ export function clusterEnv(redisUrl: string, overrides: Record<string, string> =
   };
 }
 
-export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+export interface StartOptions {
+  /** The process entry (default `src/main.ts`, a gateway; `src/worker.ts` starts a worker). */
+  entry?: string;
+  /** The variable that takes the port it serves /healthz and /readyz on (default PORT). */
+  portVariable?: string;
+}
+
+export async function startInstance(name: string, env: Record<string, string>, options: StartOptions = {}): Promise<Instance> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const process = spawnGateway({ ...env, PORT: String(port) });
+  const process = spawnGateway({ ...env, [options.portVariable ?? 'PORT']: String(port) }, options.entry);
   try {
     await waitForHealthy(url, process);
     await waitForReadiness(url, 200);

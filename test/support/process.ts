@@ -38,11 +38,12 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `src/main.ts` with exactly `env` on top of PATH and HOME: nothing of the test runner's
- * environment (NODE_ENV=test, AUTH_JWT_SECRET, REDIS_URL…) leaks in unless given.
+ * Starts `src/main.ts` (or another entry, such as `src/worker.ts`) with exactly `env` on top of
+ * PATH and HOME: nothing of the test runner's environment (NODE_ENV=test, AUTH_JWT_SECRET,
+ * REDIS_URL…) leaks in unless given.
  */
-export function spawnGateway(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export function spawnGateway(env: Record<string, string>, entry = 'src/main.ts'): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
