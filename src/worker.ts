@@ -101,8 +101,15 @@ logger.info(
   'agent gateway worker started; /healthz /readyz /metrics served here',
 );
 
+let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) {
+      // Asked twice: the runs still executing here end as WORKER_LOST once their leases run out.
+      logger.warn({ signal }, 'stopping at once');
+      process.exit(1);
+    }
+    stopping = true;
     logger.info({ signal, graceMs: config.WORKER_SHUTDOWN_GRACE_MS, executing: worker.executing }, 'stopping: letting runs finish');
     (async () => {
       await worker.stop(config.WORKER_SHUTDOWN_GRACE_MS);
