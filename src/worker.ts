@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Gauge } from 'prom-client';
 import { loadConfig, type Config } from './config.ts';
-import { createBackend, runtimeSettings } from './gateway.ts';
+import { createBackend, runtimeSettings } from './runtime-host.ts';
 import { Metrics } from './metrics.ts';
 import { RuntimeWorker } from './runtime/worker.ts';
 

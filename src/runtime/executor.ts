@@ -184,7 +184,6 @@ export class Executor {
       intents: this.options.intents,
       signal,
       stepDelayMs: this.options.stepDelayMs,
-      onEvent: this.options.onEvent,
     });
     let outcome: Partial<RunRecord> = { status: 'COMPLETED' };
     try {

@@ -12,8 +12,7 @@ import type { RunRecord, RunStatus } from '../store/types.ts';
 export interface RuntimeBase {
   backend: Backend;
   logger: Logger;
-  /** Told of every event a run appends and of every status a run enters (for metrics). */
-  onEvent?: (event: StoredEvent) => void;
+  /** Told of every status a run enters (for metrics; appended events are counted at the log). */
   onRunStatus?: (status: RunStatus) => void;
 }
 
@@ -39,9 +38,7 @@ export function terminalOf(run: RunRecord): EventBody {
 
 /** Appends an event of `run` outside its execution (an empty turn, or an end on its behalf). */
 export async function appendRunEvent(base: RuntimeBase, run: RunRecord, agentId: string, body: EventBody): Promise<StoredEvent> {
-  const event = await base.backend.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
-  base.onEvent?.(event);
-  return event;
+  return base.backend.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
 }
 
 /** How a stop reaches the run, depending on where this process stands. */

@@ -27,7 +27,6 @@ export interface RunScopeOptions {
   intents: IntentRegistry;
   signal: AbortSignal;
   stepDelayMs: number;
-  onEvent?: (event: StoredEvent) => void;
 }
 
 export class RunScope {
@@ -53,9 +52,7 @@ export class RunScope {
   async append(agentId: string, body: EventBody): Promise<StoredEvent> {
     const { run } = this.options;
     this.currentAgentId = agentId;
-    const stored = await this.options.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
-    this.options.onEvent?.(stored);
-    return stored;
+    return this.options.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
   }
 
   /** The context `agentId` works in; every agent of the run sees the same history. */
