@@ -29,6 +29,19 @@ export default defineConfig({
           globalSetup: ['test/support/redis-project.ts'],
         },
       },
+      {
+        // Once more with gateways that hand runs to a worker through the intent queue.
+        extends: true,
+        test: {
+          name: 'workers',
+          include: ['test/e2e/**/*.test.ts'],
+          // Process-level tests of the gateway itself; transport.test.ts also counts the runs'
+          // events in the gateway's metrics, which a worker (with metrics of its own) appends.
+          exclude: ['test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
+          env: { TEST_BACKEND: 'workers' },
+          globalSetup: ['test/support/redis-project.ts'],
+        },
+      },
     ],
   },
 });

@@ -2,7 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import type { Logger } from 'pino';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { createBackend, runtimeSettings } from '../../src/runtime-host.ts';
+import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
@@ -26,13 +30,40 @@ export async function startTestServer(
     ...overrides,
   };
   if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
-  if (process.env['TEST_BACKEND'] === 'redis') {
+  const topology = process.env['TEST_BACKEND'];
+  if (topology === 'redis' || topology === 'workers') {
     env['REDIS_URL'] ??= inject('redisUrl');
     env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
   }
-  const server = await startServer(loadConfig(env), pino({ level: process.env['LOG_LEVEL'] ?? 'silent' }));
+  if (topology === 'workers') env['RUN_EXECUTION'] ??= 'workers';
+  const config = loadConfig(env);
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
+  const server = await startServer(config, logger);
   await untilReady(server);
-  return server;
+  return config.RUN_EXECUTION === 'workers' ? withWorker(server, config, logger) : server;
+}
+
+/**
+ * The gateway with a worker beside it, on the same Redis and settings: the gateway only hands
+ * runs over, the worker executes them. Closing the server stops the worker first.
+ */
+async function withWorker(server: RunningServer, config: Config, logger: Logger): Promise<RunningServer> {
+  const { backend, redis } = await createBackend(config, logger);
+  if (!redis) throw new Error('a worker needs REDIS_URL');
+  const worker = new RuntimeWorker({
+    ...runtimeSettings(config, backend, new Metrics(), logger),
+    queue: redis.intents,
+    concurrency: config.WORKER_CONCURRENCY,
+  });
+  worker.start();
+  return {
+    ...server,
+    async close() {
+      await worker.stop(0);
+      await backend.close();
+      await server.close();
+    },
+  };
 }
 
 /** A Redis-backed server serves at once and connects in the background: wait until it can answer. */
