@@ -4,6 +4,7 @@ import type { Gateway } from '../gateway.ts';
 import { schema, type GraphQLContext } from '../schema/index.ts';
 import { createContext } from './context.ts';
 import { toClientError, useContractErrorCodes } from './errors.ts';
+import { useSharedEventExecution } from './shared-execution.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
 export interface TransportContext {
@@ -55,7 +56,7 @@ export function createYogaServer(gateway: Gateway): Yoga {
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
     maskedErrors: { maskError: (error) => toClientError(error, logger) },
-    plugins: [useContractErrorCodes(logger)],
+    plugins: [useContractErrorCodes(logger), useSharedEventExecution()],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
