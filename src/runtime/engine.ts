@@ -66,6 +66,8 @@ export class RunEngine {
     });
     this.stopListening = options.backend.control.subscribe((message) => {
       if (message.type === 'cancel-run') this.executor.abort(message.runId);
+      // A stopping engine has no slot: advancing here then finds the run busy and leaves it.
+      if (message.type === 'advance-conversation') this.scheduler.kick(message.conversationId);
     });
   }
 

@@ -46,7 +46,15 @@ export class Runtime {
     this.leaseMs = options.leaseMs ?? 15_000;
     this.dispatch = options.workers
       ? new IntentQueueDispatch({ ...options.workers, logger: options.logger })
-      : new LocalDispatch(new RunEngine({ ...options, holder: this.instanceId }));
+      : new LocalDispatch(
+          new RunEngine({
+            ...options,
+            holder: this.instanceId,
+            // A stopping gateway's next queued runs go to the instances that stay, at once
+            // rather than when their leases run out.
+            handOff: ({ conversationId }) => options.backend.control.publish({ type: 'advance-conversation', conversationId }),
+          }),
+        );
     this.hooks = { abortHere: (runId) => this.dispatch.abortHere(runId), reschedule: (run) => this.dispatch.dispatch(run) };
   }
 

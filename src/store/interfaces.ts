@@ -83,7 +83,10 @@ export interface RateLimiter {
 }
 
 /** A message from one instance to every instance, such as "cancel run X". */
-export type ControlMessage = { type: 'cancel-run'; runId: string };
+export type ControlMessage =
+  | { type: 'cancel-run'; runId: string }
+  /** A conversation's next run needs a process with room for it (the sender is full or stopping). */
+  | { type: 'advance-conversation'; conversationId: string };
 
 export interface ControlChannel {
   publish(message: ControlMessage): Promise<void>;

@@ -351,9 +351,9 @@ describe.each(worlds)('the $name backend', (world) => {
         // Subscribing takes effect asynchronously on Redis: publish until it is heard.
         await until(async () => {
           await a.control.publish({ type: 'cancel-run', runId });
-          return received.some((message) => message.runId === runId) ? true : undefined;
+          return received.some((message) => message.type === 'cancel-run' && message.runId === runId) ? true : undefined;
         }, 'the control message');
-        expect(received.find((message) => message.runId === runId)).toEqual({ type: 'cancel-run', runId });
+        expect(received.find((message) => message.type === 'cancel-run' && message.runId === runId)).toEqual({ type: 'cancel-run', runId });
       } finally {
         unsubscribe();
       }
