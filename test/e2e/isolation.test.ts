@@ -217,7 +217,9 @@ describe('ownership of a run that is still running', () => {
     const { conversation, run, afterSeq } = sent.data.sendAgentMessage;
     const client = wsClient(server.url, aliceToken);
     const recorder = new EventRecorder(client, { conversationId: conversation.id, afterSeq });
-    await recorder.until((events) => events.some((event) => event.__typename === 'AgentStarted'), 'AgentStarted');
+    // The guide thinks once, then pauses for as long as the test runs: from its thinking on, the
+    // conversation holds still (wherever the run executes), so any change would be the intruders'.
+    await recorder.until((events) => events.some((event) => event.__typename === 'AgentThinking'), 'AgentThinking');
     const view = async () =>
       (await alice('query ($id: ID!) { conversation(id: $id) { lastSeq activeRun { id status } runs { id status } } }', { id: conversation.id }))
         .data.conversation;
