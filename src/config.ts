@@ -6,60 +6,59 @@ import { z } from 'zod';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
-const schema = z.object({
-  NODE_ENV: z.string().default('development'),
-  HOST: z.string().default('127.0.0.1'),
-  PORT: int(4000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must be at least 32 characters').optional(),
-  REDIS_URL: z.string().url().optional(),
-  /** Prepended to every Redis key and channel, so that deployments can share one Redis. */
-  REDIS_KEY_PREFIX: z.string().default('agw:'),
-  /**
-   * How long a Redis lock outlives an instance that died holding it (its holder extends it while
-   * alive). Short, since a conversation waits that long after such a death; longer than any pause.
-   */
-  REDIS_LOCK_TTL_MS: int(5_000, 100),
-  /**
-   * Where runs execute: `embedded` in the gateway that accepted them (the default), or `workers`,
-   * processes started with `npm run worker` that take them from an intent queue in Redis.
-   */
-  RUN_EXECUTION: z.enum(['embedded', 'workers']).default('embedded'),
-  /** How many runs one worker executes at once. */
-  WORKER_CONCURRENCY: int(4, 1),
-  /** How long a worker stopping on SIGTERM lets its runs finish before ending them (SHUTDOWN, retryable). */
-  WORKER_SHUTDOWN_GRACE_MS: int(30_000),
-  /** Where a worker serves /healthz, /readyz and /metrics (on HOST); 0 picks a free port. */
-  WORKER_PORT: int(4100),
-  RUN_TIMEOUT_MS: int(120_000, 1),
-  /** A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST. */
-  RUN_LEASE_MS: int(15_000, 100),
-  /** How often each instance looks for runs whose lease ran out. */
-  RUN_SWEEP_INTERVAL_MS: int(5_000, 10),
-  /** How long a settled clientMessageId is remembered with Redis (memory keeps it for the process' life). */
-  IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000),
-  AGENT_STEP_DELAY_MS: int(40),
-  MAX_TEXT_LENGTH: int(8000, 1),
-  MAX_CONTEXT_BYTES: int(64 * 1024, 1),
-  MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1),
-  MAX_QUEUED_RUNS_PER_CONVERSATION: int(20, 1),
-  /** With RUN_EXECUTION=workers: runs waiting for a worker at which sends answer RATE_LIMITED. */
-  MAX_QUEUED_RUNS: int(10_000, 1),
-  EVENT_RETENTION_COUNT: int(10_000, 1),
-  EVENT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1),
-  SUBSCRIBER_BUFFER_EVENTS: int(1000, 1),
-  WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024),
-  WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024),
-  SEND_RATE_LIMIT: int(120, 1),
-  SEND_RATE_WINDOW_MS: int(60_000, 1),
+/**
+ * The settings: each is read from the environment variable of its name, with its default and a
+ * one-line meaning (`.describe`), the single source the README's settings table is printed from.
+ */
+export const settingsSchema = z.object({
+  NODE_ENV: z.string().default('development').describe('`production` turns off dev tokens and requires AUTH_JWT_SECRET.'),
+  HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on.'),
+  PORT: int(4000).describe('Port of the gateway (GraphQL, WebSocket, SSE, health, metrics, web page); 0 picks a free one.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  AUTH_JWT_SECRET: z
+    .string()
+    .min(32, 'AUTH_JWT_SECRET must be at least 32 characters')
+    .optional()
+    .describe('HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, an ephemeral one is made.'),
+  REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
+  REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
+  // Short, since a conversation waits that long after such a death; longer than any pause.
+  REDIS_LOCK_TTL_MS: int(5_000, 100).describe('How long a Redis lock outlives an instance that died holding it (its holder extends it while alive).'),
+  RUN_EXECUTION: z
+    .enum(['embedded', 'workers'])
+    .default('embedded')
+    .describe('Where runs execute: `embedded` in the gateway that accepted them, or `workers` (`npm run worker`) fed through Redis.'),
+  WORKER_CONCURRENCY: int(4, 1).describe('How many runs one worker executes at once.'),
+  WORKER_SHUTDOWN_GRACE_MS: int(30_000).describe('How long a worker stopping on SIGTERM lets its runs finish before ending them (SHUTDOWN, retryable).'),
+  WORKER_PORT: int(4100).describe('Where a worker serves /healthz, /readyz and /metrics (on HOST); 0 picks a free port.'),
+  RUN_TIMEOUT_MS: int(120_000, 1).describe('A run longer than this ends with AgentFailed TIMEOUT.'),
+  RUN_LEASE_MS: int(15_000, 100).describe('A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST.'),
+  RUN_SWEEP_INTERVAL_MS: int(5_000, 10).describe('How often each instance looks for runs whose lease ran out.'),
+  IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
+  AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
+  MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
+  MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),
+  MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1).describe('Longest clientMessageId, in characters.'),
+  MAX_QUEUED_RUNS_PER_CONVERSATION: int(20, 1).describe('Runs waiting in one conversation at which sends answer RATE_LIMITED.'),
+  MAX_QUEUED_RUNS: int(10_000, 1).describe('With RUN_EXECUTION=workers: runs waiting for a worker at which sends answer RATE_LIMITED.'),
+  EVENT_RETENTION_COUNT: int(10_000, 1).describe('Events kept per conversation for replay; older ones answer EVENTS_EXPIRED.'),
+  EVENT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1).describe('Age after which events are no longer kept for replay.'),
+  SUBSCRIBER_BUFFER_EVENTS: int(1000, 1).describe('Live events buffered per subscription before it reads from the log instead.'),
+  WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
+  WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
+  SEND_RATE_LIMIT: int(120, 1).describe('Sends per user per SEND_RATE_WINDOW_MS before RATE_LIMITED.'),
+  SEND_RATE_WINDOW_MS: int(60_000, 1).describe('Window of SEND_RATE_LIMIT.'),
 });
 
-export type Config = z.infer<typeof schema> & { readonly production: boolean };
+export type Config = z.infer<typeof settingsSchema> & { readonly production: boolean };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "not set", so that `FOO= npm start` falls back to the default.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = schema.safeParse(present);
+  const parsed = settingsSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
