@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { AGENTS } from './agents/index.ts';
 import type { Config } from './config.ts';
-import { observeAppends } from './events/observed-log.ts';
+import { observeAppends, observeSends } from './events/observed-log.ts';
 import type { Metrics } from './metrics.ts';
 import type { EngineOptions } from './runtime/engine.ts';
 import { IntentRegistry } from './runtime/intents.ts';
@@ -36,6 +36,7 @@ export async function createBackend(config: Config, logger: Logger): Promise<{ b
 export function runtimeSettings(config: Config, backend: Backend, metrics: Metrics, logger: Logger): EngineOptions {
   // Counted at the log, so that every appender (user messages, runs, recovery) is included.
   backend.events = observeAppends(backend.events, (event) => metrics.recordAppend(event));
+  backend.sends = observeSends(backend.sends, (event) => metrics.recordAppend(event));
   return {
     backend,
     agents: AGENTS,

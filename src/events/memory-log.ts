@@ -18,6 +18,11 @@ export class MemoryEventLog implements EventLog {
   ) {}
 
   async append(event: NewEvent): Promise<StoredEvent> {
+    return this.appendSync(event);
+  }
+
+  /** As `append`, for a caller that must not yield (an atomic send). */
+  appendSync(event: NewEvent): StoredEvent {
     const log = this.logFor(event.conversationId);
     log.lastSeq += 1;
     const stored = withSeq(event, log.lastSeq, new Date(this.now()).toISOString());

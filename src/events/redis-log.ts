@@ -45,17 +45,29 @@ end
 `;
 
 /**
+ * Appending, as a Lua function for the script here and for the atomic send
+ * (store/redis/sends.ts): stream, counter, body JSON, max length, max age ms, channel.
+ * Returns seq, timestamp ms.
+ */
+export const APPEND_LUA = `${TRIM_BY_AGE}
+local function appendEvent(stream, counter, body, maxLen, maxAgeMs, channel)
+  local seq = redis.call('INCR', counter)
+  local now = nowMs()
+  redis.call('XADD', stream, 'MAXLEN', maxLen, seq .. '-0', 't', now, 'e', body)
+  trimByAge(stream, now - tonumber(maxAgeMs))
+  -- A conversation idle for longer than the retention age has nothing left to keep.
+  redis.call('PEXPIRE', stream, maxAgeMs)
+  redis.call('PUBLISH', channel, seq .. ' ' .. now .. ' ' .. body)
+  return seq, now
+end
+`;
+
+/**
  * KEYS: stream, counter. ARGV: body JSON, max length, max age ms, channel.
  * Returns {seq, timestamp ms}.
  */
-const APPEND = new LuaScript(`${TRIM_BY_AGE}
-local seq = redis.call('INCR', KEYS[2])
-local now = nowMs()
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], seq .. '-0', 't', now, 'e', ARGV[1])
-trimByAge(KEYS[1], now - tonumber(ARGV[3]))
--- A conversation idle for longer than the retention age has nothing left to keep.
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[4], seq .. ' ' .. now .. ' ' .. ARGV[1])
+const APPEND = new LuaScript(`${APPEND_LUA}
+local seq, now = appendEvent(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return {seq, now}
 `);
 
@@ -92,13 +104,23 @@ export class RedisEventLog implements EventLog {
   }
 
   async append(event: NewEvent): Promise<StoredEvent> {
+    const [seq, at] = await this.redis.eval<[number, number]>(APPEND, this.appendKeys(event.conversationId), this.appendArgs(event));
+    return this.stored(event, seq, at);
+  }
+
+  /** The keys of `appendEvent`: stream, counter. */
+  appendKeys(conversationId: string): [string, string] {
+    return [this.streamKey(conversationId), this.counterKey(conversationId)];
+  }
+
+  /** The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel. */
+  appendArgs(event: NewEvent): [string, number, number, string] {
     const { conversationId, ...rest } = event;
-    const body = JSON.stringify(rest);
-    const [seq, at] = await this.redis.eval<[number, number]>(
-      APPEND,
-      [this.streamKey(conversationId), this.counterKey(conversationId)],
-      [body, this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(conversationId)],
-    );
+    return [JSON.stringify(rest), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(conversationId)];
+  }
+
+  /** The event as stored with the seq and time `appendEvent` answered. */
+  stored(event: NewEvent, seq: Reply, at: Reply): StoredEvent {
     return withSeq(event, Number(seq), new Date(Number(at)).toISOString());
   }
 

@@ -8,7 +8,7 @@ import { GatewayError, badInput, notFound } from '../errors.ts';
 import { followConversation } from '../events/follow.ts';
 import type { StoredEvent } from '../events/types.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import type { Backend } from '../store/interfaces.ts';
+import type { Backend, NewSend } from '../store/interfaces.ts';
 import { ownerKey, sameOwner } from '../store/owner.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord, SendReservation } from '../store/types.ts';
 import { routeMessage } from './routing.ts';
@@ -32,135 +32,82 @@ export interface SendResult {
   afterSeq: number;
 }
 
-/** How long a repeated send waits for the first one with the same clientMessageId to finish. */
-const IDEMPOTENT_WAIT_MS = 15_000;
+/** How often an INTERRUPT cancels what is active and tries again before giving up. */
+const INTERRUPT_ATTEMPTS = 5;
 const TITLE_LENGTH = 80;
 
 export class ConversationService {
   constructor(private readonly options: ConversationServiceOptions) {}
 
+  /**
+   * Stores the user's message, its MessageCreated event and its run in one atomic step (with
+   * the idempotency key, when there is one), then gets the run moving. A repeat of a key gets
+   * what the first send stored, whatever became of the sender.
+   */
   async send(owner: Owner, input: SendInput): Promise<SendResult> {
-    const send = validateSend(input, this.options.limits);
+    const { backend, runtime, limits } = this.options;
+    const send = validateSend(input, limits);
     const agentId = routeMessage(send.target, send.surface);
     await this.takeRateLimit(owner);
-    if (send.clientMessageId === null) return this.store(owner, send, agentId, freshReservation(send));
-    return this.sendOnce(owner, send, agentId);
-  }
-
-  /** A send with a clientMessageId: the first claims the key; repeats, even concurrent, get its result. */
-  private async sendOnce(owner: Owner, send: ValidSend, agentId: ReturnType<typeof routeMessage>): Promise<SendResult> {
-    const { idempotency } = this.options.backend;
-    const key = `send:${ownerKey(owner)}:${send.clientMessageId}`;
-    // Two rounds: if the first claimant fails (and releases the key), this send makes its own attempt.
-    for (let round = 0; round < 2; round += 1) {
-      const reservation = freshReservation(send);
-      const claim = await idempotency.reserve(key, reservation);
-      if (claim.reserved) {
-        try {
-          const result = await this.store(owner, send, agentId, reservation);
-          await idempotency.settle(key);
-          return result;
-        } catch (error) {
-          await idempotency.release(key);
-          throw error;
-        }
+    await runtime.admit(); // too many runs waiting overall answers RATE_LIMITED, storing nothing
+    const ids = freshIds(send);
+    const now = new Date().toISOString();
+    const { run, lease } = runtime.draft({
+      runId: ids.runId,
+      conversationId: ids.conversationId,
+      owner,
+      agentId,
+      userMessageId: ids.messageId,
+      input: { text: send.text, surface: send.surface, projectId: send.projectId, context: send.context },
+    });
+    const newSend: NewSend = {
+      idempotencyKey: send.clientMessageId === null ? null : `send:${ownerKey(owner)}:${send.clientMessageId}`,
+      conversation: { id: ids.conversationId, owner, title: null, createdAt: now, updatedAt: now },
+      title: titleOf(send.text),
+      message: { id: ids.messageId, conversationId: ids.conversationId, role: 'USER', text: send.text, agentId: null, runId: run.id, seq: 0, createdAt: now },
+      run,
+      lease,
+      // REJECT and INTERRUPT store only into an idle conversation (INTERRUPT makes it idle first).
+      maxActiveRuns: send.onActiveRun === 'ENQUEUE' ? limits.maxQueuedRunsPerConversation : 1,
+    };
+    for (let attempt = 0; attempt < INTERRUPT_ATTEMPTS; attempt += 1) {
+      const outcome = await backend.sends.commit(newSend);
+      switch (outcome.outcome) {
+        case 'stored':
+          await runtime.accepted(run);
+          return { conversation: outcome.conversation, message: outcome.message, run, afterSeq: outcome.event.seq - 1 };
+        case 'repeated':
+          return this.replay(outcome.stored);
+        case 'not-owner':
+          throw notFound('Conversation');
+        case 'busy':
+          if (send.onActiveRun === 'REJECT') {
+            throw new GatewayError('CONFLICT', 'The conversation has an active run.', { activeRunId: outcome.activeRunIds[0] });
+          }
+          if (send.onActiveRun === 'ENQUEUE') {
+            throw new GatewayError('RATE_LIMITED', `The conversation already has ${outcome.activeRunIds.length} runs waiting.`, {
+              retryAfterMs: 1000,
+            });
+          }
+          // The newest message supersedes everything still pending in the conversation; a send
+          // that comes in meanwhile is found on the next attempt, and cancelled too.
+          for (const runId of outcome.activeRunIds) await runtime.cancel(runId, 'Interrupted by a newer message.');
       }
-      const settled = await idempotency.awaitSettled(key, IDEMPOTENT_WAIT_MS).catch(() => {
-        throw new GatewayError('CONFLICT', 'A send with this clientMessageId is still in progress; retry shortly.');
-      });
-      if (settled) return this.replay(settled);
     }
-    throw new GatewayError('CONFLICT', 'A send with this clientMessageId keeps failing; retry shortly.');
+    throw new GatewayError('CONFLICT', 'The conversation stays busy with new runs; retry shortly.');
   }
 
-  /** The result of an earlier send, as it was answered then. */
-  private async replay(reservation: SendReservation): Promise<SendResult> {
+  /** The result of an earlier send with the same key, as it was answered then. */
+  private async replay(stored: SendReservation): Promise<SendResult> {
     const { conversations, messages, runs } = this.options.backend;
     const [conversation, message, run] = await Promise.all([
-      conversations.get(reservation.conversationId),
-      messages.get(reservation.messageId),
-      runs.get(reservation.runId),
+      conversations.get(stored.conversationId),
+      messages.get(stored.messageId),
+      runs.get(stored.runId),
     ]);
-    if (!conversation || !message || !run) throw new Error(`send ${reservation.messageId} is settled but incomplete`);
+    if (!conversation || !message || !run) throw new Error(`send ${stored.messageId} is remembered but incomplete`);
+    await this.options.runtime.nudge(run);
     return { conversation, message, run, afterSeq: message.seq - 1 };
-  }
-
-  private async store(
-    owner: Owner,
-    send: ValidSend,
-    agentId: ReturnType<typeof routeMessage>,
-    ids: SendReservation,
-  ): Promise<SendResult> {
-    const { backend, runtime } = this.options;
-    await runtime.admit(); // before storing anything: too many runs waiting overall answers RATE_LIMITED
-    const conversation = await this.openConversation(owner, ids.conversationId);
-    return backend.locks.withLock(`conversation:${conversation.id}`, async () => {
-      await this.applyActiveRunPolicy(conversation.id, send);
-      const now = new Date().toISOString();
-      const event = await backend.events.append({
-        type: 'MessageCreated',
-        conversationId: conversation.id,
-        runId: ids.runId,
-        agentId: null,
-        message: {
-          id: ids.messageId,
-          conversationId: conversation.id,
-          role: 'USER',
-          text: send.text,
-          agentId: null,
-          runId: ids.runId,
-          seq: 0,
-          createdAt: now,
-        },
-      });
-      if (event.type !== 'MessageCreated') throw new Error('the log returned another event than it was given');
-      await backend.messages.add(event.message);
-      await backend.conversations.touch(conversation.id, now, titleOf(send.text));
-      const run = await runtime.submit({
-        runId: ids.runId,
-        conversationId: conversation.id,
-        owner,
-        agentId,
-        userMessageId: ids.messageId,
-        input: { text: send.text, surface: send.surface, projectId: send.projectId, context: send.context },
-      });
-      const stored = (await backend.conversations.get(conversation.id)) ?? conversation;
-      return { conversation: stored, message: event.message, run, afterSeq: event.seq - 1 };
-    });
-  }
-
-  /** Continues the owner's conversation, or creates it (with the client's id or a fresh one). */
-  private async openConversation(owner: Owner, id: string): Promise<ConversationRecord> {
-    const { conversations } = this.options.backend;
-    const existing = await conversations.get(id);
-    if (existing) {
-      if (!sameOwner(existing.owner, owner)) throw notFound('Conversation');
-      return existing;
-    }
-    const now = new Date().toISOString();
-    const { conversation } = await conversations.createIfAbsent({ id, owner, title: null, createdAt: now, updatedAt: now });
-    // Someone else may have created the same id a moment before us.
-    if (!sameOwner(conversation.owner, owner)) throw notFound('Conversation');
-    return conversation;
-  }
-
-  private async applyActiveRunPolicy(conversationId: string, send: ValidSend): Promise<void> {
-    const { runtime, limits } = this.options;
-    const active = await runtime.activeRuns(conversationId);
-    if (active.length === 0) return;
-    if (send.onActiveRun === 'REJECT') {
-      throw new GatewayError('CONFLICT', 'The conversation has an active run.', { activeRunId: active[0]!.id });
-    }
-    if (send.onActiveRun === 'INTERRUPT') {
-      // The newest message supersedes everything still pending in the conversation.
-      for (const run of active) await runtime.cancel(run.id, 'Interrupted by a newer message.');
-      return;
-    }
-    if (active.length >= limits.maxQueuedRunsPerConversation) {
-      throw new GatewayError('RATE_LIMITED', `The conversation already has ${active.length} runs waiting.`, {
-        retryAfterMs: 1000,
-      });
-    }
   }
 
   private async takeRateLimit(owner: Owner): Promise<void> {
@@ -238,7 +185,7 @@ export class ConversationService {
   }
 }
 
-function freshReservation(send: ValidSend): SendReservation {
+function freshIds(send: ValidSend): SendReservation {
   return { conversationId: send.conversationId ?? randomUUID(), messageId: randomUUID(), runId: randomUUID() };
 }
 

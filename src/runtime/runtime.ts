@@ -63,9 +63,12 @@ export class Runtime {
     return this.dispatch.admit();
   }
 
-  /** Stores the run as QUEUED behind its conversation's earlier runs; it starts when its turn comes. */
-  async submit(intent: RunIntent): Promise<RunRecord> {
-    const { backend } = this.base;
+  /**
+   * A new run as a send stores it (QUEUED, behind its conversation's earlier runs), with the
+   * lease it is stored under: held here until someone starts the run, so that should this
+   * instance die before handing the run on, a survivor finds it when the lease runs out.
+   */
+  draft(intent: RunIntent): { run: RunRecord; lease: { holder: string; ttlMs: number } } {
     const run: RunRecord = {
       id: intent.runId,
       conversationId: intent.conversationId,
@@ -80,14 +83,22 @@ export class Runtime {
       error: null,
       cancelReason: null,
     };
-    // The lease first: should this instance die before the run is queued or started, a survivor
-    // finds the run when the lease runs out, and settles it.
-    await backend.leases.acquire(run.id, run.conversationId, this.instanceId, this.leaseMs);
-    await backend.runs.create(run);
-    await backend.runQueue.push(run.conversationId, run.id);
+    return { run, lease: { holder: this.instanceId, ttlMs: this.leaseMs } };
+  }
+
+  /** Gets a run that a send has just stored moving: it starts when its turn comes. */
+  async accepted(run: RunRecord): Promise<void> {
     this.base.onRunStatus?.('QUEUED');
     await this.dispatch.dispatch(run);
-    return run;
+  }
+
+  /**
+   * Gets a stored run that is still QUEUED moving again, as a repeated send does: should the
+   * first send have died before handing its run on, the run starts now rather than when its
+   * lease runs out. Harmless when the run is already on its way.
+   */
+  async nudge(run: RunRecord): Promise<void> {
+    if (run.status === 'QUEUED') await this.dispatch.dispatch(run);
   }
 
   /** The conversation's runs that are queued or running, in the order they will run. */

@@ -4,6 +4,7 @@
  * every method is async and every read-modify-write is a single atomic call.
  */
 import type { EventLog } from '../events/log.ts';
+import type { StoredEvent } from '../events/types.ts';
 import type {
   ConversationRecord,
   MessageRecord,
@@ -52,23 +53,43 @@ export interface RunQueue {
   remove(conversationId: string, runId: string): Promise<void>;
 }
 
-export type ReserveResult =
-  | { reserved: true }
-  | { reserved: false; existing: SendReservation };
+/** A send as the Experience plane stores it: all of it in one atomic step, or nothing. */
+export interface NewSend {
+  /** The per-user idempotency key of the send (its scoped clientMessageId), or null. */
+  idempotencyKey: string | null;
+  /** The conversation it goes to, created as given unless one with its id exists. */
+  conversation: ConversationRecord;
+  /** The title the conversation takes if it has none yet. */
+  title: string;
+  /** The user's message; its `seq` is that of its MessageCreated event. */
+  message: MessageRecord;
+  /** The run it starts, QUEUED, queued behind the conversation's other runs. */
+  run: RunRecord;
+  /** Who holds the run's lease until someone starts it, and for how long. */
+  lease: { holder: string; ttlMs: number };
+  /** How many active (queued or running) runs the conversation may already have. */
+  maxActiveRuns: number;
+}
 
-/** Idempotency keys of sends, scoped per user by the caller. */
-export interface IdempotencyStore {
-  /** Atomically claims `key` for `reservation` unless it is already claimed. */
-  reserve(key: string, reservation: SendReservation): Promise<ReserveResult>;
-  /** Marks the claim as fulfilled: the message and run it names exist. */
-  settle(key: string): Promise<void>;
-  /** Drops a claim whose send failed, so that a retry starts afresh. */
-  release(key: string): Promise<void>;
-  /**
-   * Waits until the claim is settled (resolves with it) or released (resolves null),
-   * or `timeoutMs` passes (rejects).
-   */
-  awaitSettled(key: string, timeoutMs: number): Promise<SendReservation | null>;
+/**
+ * What storing a send did: `stored` it all; found the key `repeated` (and stored nothing: the
+ * ids name what the first send with this key stored); or stored nothing because the
+ * conversation is someone else's (`not-owner`) or has `maxActiveRuns` active runs (`busy`).
+ */
+export type SendOutcome =
+  | { outcome: 'stored'; conversation: ConversationRecord; message: MessageRecord; event: StoredEvent }
+  | { outcome: 'repeated'; stored: SendReservation }
+  | { outcome: 'not-owner' }
+  | { outcome: 'busy'; activeRunIds: string[] };
+
+/**
+ * Sends, each stored in one atomic step: the conversation (when new), the user's message and
+ * its MessageCreated event, the run, its place in the queue, its lease and the idempotency key
+ * (remembered for the TTL given to the backend). Whatever dies mid-send, there is never a
+ * message without its run nor two messages for one key, and a retry finds what was stored.
+ */
+export interface SendStore {
+  commit(send: NewSend): Promise<SendOutcome>;
 }
 
 /** Mutual exclusion per key, across every instance sharing the store. */
@@ -161,7 +182,7 @@ export interface Backend {
   runs: RunStore;
   runQueue: RunQueue;
   leases: RunLeases;
-  idempotency: IdempotencyStore;
+  sends: SendStore;
   locks: LockService;
   rateLimiter: RateLimiter;
   events: EventLog;

@@ -60,7 +60,7 @@ export interface RunRecord {
   cancelReason: string | null;
 }
 
-/** The ids a send reserves under its idempotency key before it stores anything. */
+/** The ids of what a send stored, remembered under its idempotency key. */
 export interface SendReservation {
   conversationId: string;
   messageId: string;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import type { StoredEvent } from '../../src/events/types.ts';
-import type { Backend, ControlMessage } from '../../src/store/interfaces.ts';
+import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/store/types.ts';
 import { memoryWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
 
@@ -255,41 +255,123 @@ describe.each(worlds)('the $name backend', (world) => {
     });
   });
 
-  describe('idempotency keys', () => {
-    it('gives a key to exactly one of concurrent reservations, through any instance', async () => {
-      const key = `send:${randomUUID()}`;
-      const reservations = Array.from({ length: 8 }, () => ({ conversationId: randomUUID(), messageId: randomUUID(), runId: randomUUID() }));
-      const results = await Promise.all(reservations.map((reservation, i) => (i % 2 ? a : b).idempotency.reserve(key, reservation)));
-      const winners = results.map((result, i) => (result.reserved ? i : -1)).filter((i) => i >= 0);
-      expect(winners).toHaveLength(1);
-      for (const result of results) if (!result.reserved) expect(result.existing).toEqual(reservations[winners[0]!]);
+  describe('sends', () => {
+    /** What a send through the Experience plane hands the store. */
+    const newSend = (conversationId: string, overrides: Partial<NewSend> = {}): NewSend => {
+      const stored = run(conversationId);
+      return {
+        idempotencyKey: `send:${randomUUID()}`,
+        conversation: conversation(conversationId, alice, 1),
+        title: 'Hello',
+        message: { ...message(conversationId, 0, 'Hello'), id: stored.userMessageId, runId: stored.id, createdAt: iso(2) },
+        run: stored,
+        lease: { holder: 'gateway-a', ttlMs: 60_000 },
+        maxActiveRuns: 20,
+        ...overrides,
+      };
+    };
+
+    /** Everything a conversation holds, to show that a refused send stored nothing. */
+    const contents = async (on: Backend, conversationId: string) => ({
+      conversation: await on.conversations.get(conversationId),
+      lastSeq: await on.events.lastSeq(conversationId),
+      messages: await on.messages.listLast(conversationId, 100),
+      runs: await on.runs.listLast(conversationId, 100),
+      queue: await on.runQueue.list(conversationId),
     });
 
-    it('wakes waiters when the claim settles, or tells them it was released', async () => {
-      const key = `send:${randomUUID()}`;
-      const reservation = { conversationId: 'c', messageId: 'm', runId: 'r' };
-      await a.idempotency.reserve(key, reservation);
-      const settled = b.idempotency.awaitSettled(key, 10_000);
-      await a.idempotency.settle(key);
-      await expect(settled).resolves.toEqual(reservation);
-      await expect(b.idempotency.awaitSettled(key, 10_000)).resolves.toEqual(reservation);
-      expect(await b.idempotency.reserve(key, { conversationId: 'x', messageId: 'y', runId: 'z' })).toEqual({
-        reserved: false,
-        existing: reservation,
+    it('stores the conversation, the message and its MessageCreated, the run, its queue place and its lease at once', async () => {
+      const conversationId = randomUUID();
+      const send = newSend(conversationId);
+      const outcome = await a.sends.commit(send);
+      if (outcome.outcome !== 'stored') throw new Error(`not stored: ${outcome.outcome}`);
+      const stored = { ...send.message, seq: 1 };
+      expect(outcome.message).toEqual(stored);
+      expect(outcome.event).toMatchObject({ type: 'MessageCreated', seq: 1, conversationId, runId: send.run.id, agentId: null, message: stored });
+      expect(outcome.conversation).toEqual({ ...send.conversation, title: 'Hello', updatedAt: iso(2) });
+      expect(await b.events.read(conversationId, 0, 10)).toEqual([outcome.event]);
+      expect(await contents(b, conversationId)).toEqual({
+        conversation: outcome.conversation,
+        lastSeq: 1,
+        messages: [stored],
+        runs: [send.run],
+        queue: [send.run.id],
       });
-
-      const other = `send:${randomUUID()}`;
-      await b.idempotency.reserve(other, reservation);
-      const released = a.idempotency.awaitSettled(other, 10_000);
-      await b.idempotency.release(other);
-      await expect(released).resolves.toBeNull();
-      expect(await a.idempotency.reserve(other, reservation)).toEqual({ reserved: true });
+      expect(await b.messages.get(send.message.id)).toEqual(stored);
+      expect(await b.leases.renew(send.run.id, 'gateway-a', 60_000)).toBe(true);
+      expect((await b.conversations.listForOwner(alice, 100)).map((each) => each.id)).toContain(conversationId);
     });
 
-    it('gives up waiting on a claim that stays pending', async () => {
+    it('adds to an existing conversation of the same owner, after its events', async () => {
+      const conversationId = randomUUID();
+      await a.conversations.createIfAbsent({ ...conversation(conversationId, alice), title: 'Kept' });
+      await a.events.append(token(conversationId, 'earlier'));
+      const outcome = await b.sends.commit(newSend(conversationId));
+      expect(outcome).toMatchObject({ outcome: 'stored', event: { seq: 2 }, message: { seq: 2 }, conversation: { title: 'Kept' } });
+    });
+
+    it('answers a repeated key with what the first send stored, and stores nothing more', async () => {
+      const conversationId = randomUUID();
+      const first = newSend(conversationId);
+      await a.sends.commit(first);
+      const again = newSend(conversationId, { idempotencyKey: first.idempotencyKey });
+      expect(await b.sends.commit(again)).toEqual({
+        outcome: 'repeated',
+        stored: { conversationId, messageId: first.message.id, runId: first.run.id },
+      });
+      const elsewhere = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });
+      expect(await b.sends.commit(elsewhere)).toMatchObject({ outcome: 'repeated', stored: { conversationId } });
+      expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 1, queue: [first.run.id] });
+      expect(await a.conversations.get(elsewhere.conversation.id)).toBeNull();
+      // Without a key, every send is a new one.
+      const unkeyed = () => newSend(conversationId, { idempotencyKey: null });
+      expect((await a.sends.commit(unkeyed())).outcome).toBe('stored');
+      expect((await b.sends.commit(unkeyed())).outcome).toBe('stored');
+      expect(await a.events.lastSeq(conversationId)).toBe(3);
+    });
+
+    it('stores exactly one of concurrent sends with one key, through any instance', async () => {
+      const conversationId = randomUUID();
       const key = `send:${randomUUID()}`;
-      await a.idempotency.reserve(key, { conversationId: 'c', messageId: 'm', runId: 'r' });
-      await expect(b.idempotency.awaitSettled(key, 50)).rejects.toThrow(/pending/);
+      const sends = Array.from({ length: 8 }, () => newSend(conversationId, { idempotencyKey: key }));
+      const outcomes = await Promise.all(sends.map((send, i) => (i % 2 ? a : b).sends.commit(send)));
+      const winners = outcomes.map((outcome, i) => (outcome.outcome === 'stored' ? i : -1)).filter((i) => i >= 0);
+      expect(winners).toHaveLength(1);
+      const winner = sends[winners[0]!]!;
+      for (const outcome of outcomes) {
+        if (outcome.outcome !== 'stored') {
+          expect(outcome).toEqual({ outcome: 'repeated', stored: { conversationId, messageId: winner.message.id, runId: winner.run.id } });
+        }
+      }
+      expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 1, runs: [winner.run], queue: [winner.run.id] });
+    });
+
+    it("stores nothing in someone else's conversation", async () => {
+      const conversationId = randomUUID();
+      await a.sends.commit(newSend(conversationId));
+      const before = await contents(a, conversationId);
+      const intruder = newSend(conversationId);
+      intruder.conversation = conversation(conversationId, bob);
+      expect(await b.sends.commit(intruder)).toEqual({ outcome: 'not-owner' });
+      expect(await contents(a, conversationId)).toEqual(before);
+      // Nor is the key remembered: it stored nothing to remember.
+      expect((await a.sends.commit(newSend(randomUUID(), { idempotencyKey: intruder.idempotencyKey }))).outcome).toBe('stored');
+    });
+
+    it('stores nothing while the conversation has maxActiveRuns active runs, and counts only active ones', async () => {
+      const conversationId = randomUUID();
+      const sends = [newSend(conversationId), newSend(conversationId)];
+      for (const send of sends) await a.sends.commit(send);
+      const before = await contents(a, conversationId);
+      const refused = newSend(conversationId, { maxActiveRuns: 2 });
+      expect(await b.sends.commit(refused)).toEqual({ outcome: 'busy', activeRunIds: sends.map((send) => send.run.id) });
+      expect(await contents(a, conversationId)).toEqual(before);
+      await a.runs.transition(sends[0]!.run.id, ['QUEUED'], { status: 'RUNNING' });
+      expect(await b.sends.commit(refused)).toMatchObject({ outcome: 'busy', activeRunIds: sends.map((send) => send.run.id) });
+      await a.runs.transition(sends[0]!.run.id, ['RUNNING'], { status: 'CANCELLED' });
+      expect(await b.sends.commit(refused)).toMatchObject({ outcome: 'stored', event: { seq: 3 } });
+      // A refused send left no key behind: the key was free for the send that then got in.
+      expect(await a.sends.commit(newSend(conversationId, { idempotencyKey: refused.idempotencyKey }))).toMatchObject({ outcome: 'repeated' });
     });
   });
 

@@ -14,7 +14,7 @@ import { PLATFORM_INTENTS } from '../../src/runtime/platform-intents.ts';
 import { Runtime, type RuntimeOptions } from '../../src/runtime/runtime.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import type { RunRecord, RunStatus } from '../../src/store/types.ts';
-import { memoryWorld, redisWorld, type Instances, type World } from './worlds.ts';
+import { helloRun, helloSend, memoryWorld, redisWorld, storeSend, type Instances, type World } from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld()];
 const LEASE_MS = 300;
@@ -53,41 +53,21 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
     return runtime;
   };
 
-  /** The user's message of a send: its MessageCreated event, and the message stored. */
-  const said = async (conversationId: string) => {
-    const runId = randomUUID();
-    const messageId = randomUUID();
-    const now = new Date().toISOString();
-    const created = await backend.events.append({
-      type: 'MessageCreated',
-      conversationId,
-      runId,
-      agentId: null,
-      message: { id: messageId, conversationId, role: 'USER', text: 'Hello there', agentId: null, runId, seq: 0, createdAt: now },
-    });
-    if (created.type === 'MessageCreated') await backend.messages.add(created.message);
-    return { runId, messageId, now };
-  };
-
-  /** What a send leaves behind: its message, and its run (queued unless told). */
+  /**
+   * What a send left behind (its message and MessageCreated, its run, queued unless told, with
+   * a dead instance's lease), with the run's status as told.
+   */
   const sent = async (conversationId: string, options: { queue?: boolean; status?: RunStatus; started?: boolean } = {}) => {
-    const { runId, messageId, now } = await said(conversationId);
-    const run: RunRecord = {
-      id: runId,
-      conversationId,
-      owner: { userId: 'someone', tenantId: null },
-      agentId: 'guide',
+    const now = new Date().toISOString();
+    const run = helloRun(conversationId, {
       status: options.status ?? 'QUEUED',
-      userMessageId: messageId,
-      input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
-      createdAt: now,
       startedAt: options.started ? now : null,
-      finishedAt: null,
-      error: null,
       cancelReason: options.status === 'CANCELLED' ? 'Cancelled by the user.' : null,
-    };
-    await backend.runs.create(run);
-    if (options.queue !== false) await backend.runQueue.push(conversationId, runId);
+    });
+    expect((await backend.sends.commit(helloSend(run))).outcome).toBe('stored');
+    // A state no send leaves any more (it stores its run and queues it in one step), but one
+    // that an instance of an earlier version may have left.
+    if (options.queue === false) await backend.runQueue.remove(conversationId, run.id);
     return run;
   };
 
@@ -181,15 +161,7 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
     const leases = Object.assign(Object.create(instances.a.leases) as Backend['leases'], { renew: async () => false });
     const cutOff: Backend = { ...instances.a, leases };
     const executor = survivor({ stepDelayMs: 20, sweepIntervalMs: 60_000 }, cutOff);
-    const { runId, messageId } = await said(conversationId);
-    await executor.submit({
-      runId,
-      conversationId,
-      owner: { userId: 'someone', tenantId: null },
-      agentId: 'guide',
-      userMessageId: messageId,
-      input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
-    });
+    const { id: runId } = await storeSend(cutOff, executor, conversationId);
     survivor();
     await logUntil(conversationId, 1);
     await executor.shutdown(); // the cut-off executor has let go: nothing more comes from it

@@ -10,7 +10,7 @@ import { GatewayError } from '../../src/errors.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { DEFAULT_RETENTION, collect, token, until } from './worlds.ts';
+import { DEFAULT_RETENTION, collect, helloRun, helloSend, token, until } from './worlds.ts';
 
 
 
@@ -117,7 +117,7 @@ describe('the Redis backend', () => {
       b.events.read(conversationId, 0, 10).catch((error: unknown) => error),
       a.runs.get('anything').catch((error: unknown) => error),
       a.locks.withLock('anything', async () => 'never').catch((error: unknown) => error),
-      b.idempotency.reserve('key', { conversationId, messageId: 'm', runId: 'r' }).catch((error: unknown) => error),
+      b.sends.commit(helloSend(helloRun(conversationId))).catch((error: unknown) => error),
     ]);
     for (const failure of failures) {
       expect(failure).toBeInstanceOf(GatewayError);

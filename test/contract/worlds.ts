@@ -7,9 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { followConversation } from '../../src/events/follow.ts';
 import type { RetentionPolicy } from '../../src/events/log.ts';
 import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
-import type { Backend } from '../../src/store/interfaces.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
+import type { Backend, NewSend } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 export const DEFAULT_RETENTION: RetentionPolicy = { maxEventsPerConversation: 10_000, maxAgeMs: 3600_000 };
@@ -96,4 +98,55 @@ export function collect(backend: Backend, conversationId: string, afterSeq: numb
     return events;
   })();
   return { events, done, stop: () => controller.abort() };
+}
+
+/** A queued run of a "Hello there" to the guide, as told otherwise by `overrides`. */
+export function helloRun(conversationId: string, overrides: Partial<RunRecord> = {}): RunRecord {
+  const now = new Date().toISOString();
+  return {
+    id: randomUUID(),
+    conversationId,
+    owner: { userId: 'someone', tenantId: null },
+    agentId: 'guide',
+    status: 'QUEUED',
+    userMessageId: randomUUID(),
+    input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    cancelReason: null,
+    ...overrides,
+  };
+}
+
+/** What the Experience plane hands the send store for `run`, a "Hello there" to the guide. */
+export function helloSend(run: RunRecord, lease = { holder: 'dead-instance', ttlMs: 60_000 }): NewSend {
+  const now = new Date().toISOString();
+  const { conversationId, owner } = run;
+  return {
+    idempotencyKey: null,
+    conversation: { id: conversationId, owner, title: null, createdAt: now, updatedAt: now },
+    title: 'Hello there',
+    message: { id: run.userMessageId, conversationId, role: 'USER', text: run.input.text, agentId: null, runId: run.id, seq: 0, createdAt: now },
+    run,
+    lease,
+    maxActiveRuns: 100,
+  };
+}
+
+/** Stores a send as the Experience plane does through `runtime`, and hands its run on. */
+export async function storeSend(backend: Backend, runtime: Runtime, conversationId: string): Promise<RunRecord> {
+  const { run, lease } = runtime.draft({
+    runId: randomUUID(),
+    conversationId,
+    owner: { userId: 'someone', tenantId: null },
+    agentId: 'guide',
+    userMessageId: randomUUID(),
+    input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
+  });
+  const outcome = await backend.sends.commit(helloSend(run, lease));
+  if (outcome.outcome !== 'stored') throw new Error(`the send was not stored: ${outcome.outcome}`);
+  await runtime.accepted(run);
+  return run;
 }

@@ -17,7 +17,7 @@ import { Runtime } from '../../src/runtime/runtime.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { createRedisBackend, type RedisBackend } from '../../src/store/redis/index.ts';
 import { createClient } from 'redis';
-import { DEFAULT_RETENTION } from '../contract/worlds.ts';
+import { DEFAULT_RETENTION, storeSend } from '../contract/worlds.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 /** Polls (bounded) until `check` holds. */
@@ -127,17 +127,8 @@ describe('the intent queue and workers on Redis', () => {
     const first = worker(firstSide!);
 
     const conversationId = randomUUID();
-    const [doomed, next] = [randomUUID(), randomUUID()];
-    for (const runId of [doomed, next]) {
-      await runtime.submit({
-        runId,
-        conversationId,
-        owner: { userId: 'someone', tenantId: null },
-        agentId: 'guide',
-        userMessageId: randomUUID(),
-        input: { text: 'Hello there', surface: 'HOME', projectId: null, context: null },
-      });
-    }
+    const doomed = (await storeSend(gatewaySide!, runtime, conversationId)).id;
+    const next = (await storeSend(gatewaySide!, runtime, conversationId)).id;
     const controller = new AbortController();
     const following = (async () => {
       for await (const event of followConversation(gatewaySide!.events, conversationId, { afterSeq: 0, bufferLimit: 1000, signal: controller.signal })) {

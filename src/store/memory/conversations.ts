@@ -6,6 +6,11 @@ export class MemoryConversationStore implements ConversationStore {
   private readonly byId = new Map<string, ConversationRecord>();
 
   async createIfAbsent(conversation: ConversationRecord) {
+    return this.createIfAbsentSync(conversation);
+  }
+
+  /** As `createIfAbsent`, for a caller that must not yield (an atomic send). */
+  createIfAbsentSync(conversation: ConversationRecord) {
     const existing = this.byId.get(conversation.id);
     if (existing) return { conversation: structuredClone(existing), created: false };
     this.byId.set(conversation.id, structuredClone(conversation));
@@ -13,6 +18,10 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async get(id: string) {
+    return this.getSync(id);
+  }
+
+  getSync(id: string) {
     const found = this.byId.get(id);
     return found ? structuredClone(found) : null;
   }
@@ -27,6 +36,10 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async touch(id: string, updatedAt: string, title?: string) {
+    this.touchSync(id, updatedAt, title);
+  }
+
+  touchSync(id: string, updatedAt: string, title?: string) {
     const found = this.byId.get(id);
     if (!found) return;
     if (updatedAt > found.updatedAt) found.updatedAt = updatedAt;

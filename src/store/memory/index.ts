@@ -3,12 +3,12 @@ import type { RetentionPolicy } from '../../events/log.ts';
 import type { Backend } from '../interfaces.ts';
 import { MemoryControlChannel } from './control.ts';
 import { MemoryConversationStore } from './conversations.ts';
-import { MemoryIdempotencyStore } from './idempotency.ts';
 import { MemoryRunLeases } from './leases.ts';
 import { MemoryLockService } from './locks.ts';
 import { MemoryRateLimiter } from './rate-limiter.ts';
 import { MemoryMessageStore } from './messages.ts';
 import { MemoryRunQueue, MemoryRunStore } from './runs.ts';
+import { MemorySendStore } from './sends.ts';
 
 export interface MemoryBackendOptions {
   /** How long a settled clientMessageId is remembered (IDEMPOTENCY_TTL_MS). */
@@ -17,17 +17,20 @@ export interface MemoryBackendOptions {
 
 /** The embedded default: all state in this process, holding the same contract as Redis. */
 export function createMemoryBackend(retention: RetentionPolicy, options: MemoryBackendOptions = {}): Backend {
-  return {
-    kind: 'memory',
+  const state = {
     conversations: new MemoryConversationStore(),
     messages: new MemoryMessageStore(),
     runs: new MemoryRunStore(),
     runQueue: new MemoryRunQueue(),
     leases: new MemoryRunLeases(),
-    idempotency: new MemoryIdempotencyStore(options.idempotencyTtlMs ?? 24 * 3600 * 1000),
+    events: new MemoryEventLog(retention),
+  };
+  return {
+    kind: 'memory',
+    ...state,
+    sends: new MemorySendStore(state, options.idempotencyTtlMs ?? 24 * 3600 * 1000),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),
-    events: new MemoryEventLog(retention),
     control: new MemoryControlChannel(),
     ping: async () => undefined,
     close: async () => undefined,

@@ -13,6 +13,11 @@ export class MemoryRunLeases implements RunLeases {
   constructor(private readonly now: () => number = Date.now) {}
 
   async acquire(runId: string, conversationId: string, holder: string, ttlMs: number) {
+    this.acquireSync(runId, conversationId, holder, ttlMs);
+  }
+
+  /** As `acquire`, for a caller that must not yield (an atomic send). */
+  acquireSync(runId: string, conversationId: string, holder: string, ttlMs: number) {
     this.leases.set(runId, { conversationId, holder, expiresAt: this.now() + ttlMs });
   }
 

@@ -6,6 +6,11 @@ export class MemoryMessageStore implements MessageStore {
   private readonly byConversation = new Map<string, MessageRecord[]>();
 
   async add(message: MessageRecord) {
+    this.addSync(message);
+  }
+
+  /** As `add`, for a caller that must not yield (an atomic send). */
+  addSync(message: MessageRecord) {
     const stored = structuredClone(message);
     this.byId.set(stored.id, stored);
     const list = this.byConversation.get(stored.conversationId) ?? [];

@@ -6,6 +6,11 @@ export class MemoryRunStore implements RunStore {
   private readonly byConversation = new Map<string, string[]>();
 
   async create(run: RunRecord) {
+    this.createSync(run);
+  }
+
+  /** As `create`, for a caller that must not yield (an atomic send); likewise `getSync`. */
+  createSync(run: RunRecord) {
     this.byId.set(run.id, structuredClone(run));
     const ids = this.byConversation.get(run.conversationId) ?? [];
     ids.push(run.id);
@@ -13,6 +18,10 @@ export class MemoryRunStore implements RunStore {
   }
 
   async get(id: string) {
+    return this.getSync(id);
+  }
+
+  getSync(id: string) {
     const found = this.byId.get(id);
     return found ? structuredClone(found) : null;
   }
@@ -34,12 +43,21 @@ export class MemoryRunQueue implements RunQueue {
   private readonly queues = new Map<string, string[]>();
 
   async push(conversationId: string, runId: string) {
+    this.pushSync(conversationId, runId);
+  }
+
+  /** As `push`, for a caller that must not yield (an atomic send); likewise `listSync`. */
+  pushSync(conversationId: string, runId: string) {
     const queue = this.queues.get(conversationId) ?? [];
     queue.push(runId);
     this.queues.set(conversationId, queue);
   }
 
   async list(conversationId: string) {
+    return this.listSync(conversationId);
+  }
+
+  listSync(conversationId: string) {
     return [...(this.queues.get(conversationId) ?? [])];
   }
 

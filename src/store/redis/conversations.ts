@@ -9,27 +9,41 @@ import { LuaScript, pairs, type RedisConnection, type Reply } from './connection
  * whose members are conversation ids scored by updatedAt (ms), for listing most recent first.
  */
 
+/**
+ * Lua functions for the scripts here and for the atomic send (./sends.ts): creating a
+ * conversation (title '' for none), and touching it (see `touch`; false when it does not exist).
+ */
+export const CONVERSATION_LUA = `
+local function createConversation(hash, ownerIndex, id, owner, createdAt, updatedAt, score, title)
+  redis.call('HSET', hash, 'id', id, 'owner', owner, 'createdAt', createdAt, 'updatedAt', updatedAt, 'ownerIndex', ownerIndex)
+  if title ~= '' then redis.call('HSET', hash, 'title', title) end
+  redis.call('ZADD', ownerIndex, score, id)
+end
+local function touchConversation(hash, updatedAt, score, title)
+  local current = redis.call('HGET', hash, 'updatedAt')
+  if not current then return false end
+  if updatedAt > current then
+    redis.call('HSET', hash, 'updatedAt', updatedAt)
+    redis.call('ZADD', redis.call('HGET', hash, 'ownerIndex'), score, redis.call('HGET', hash, 'id'))
+  end
+  if title ~= '' and redis.call('HEXISTS', hash, 'title') == 0 then
+    redis.call('HSET', hash, 'title', title)
+  end
+  return true
+end
+`;
+
 /** KEYS: hash, owner index. ARGV: id, owner JSON, createdAt, updatedAt, score, title ('' for none). Returns {created, fields}. */
-const CREATE_IF_ABSENT = new LuaScript(`
+const CREATE_IF_ABSENT = new LuaScript(`${CONVERSATION_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'createdAt', ARGV[3], 'updatedAt', ARGV[4], 'ownerIndex', KEYS[2])
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'title', ARGV[6]) end
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+createConversation(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return {1, redis.call('HGETALL', KEYS[1])}
 `);
 
 /** KEYS: hash. ARGV: updatedAt, score, title ('' for none). */
-const TOUCH = new LuaScript(`
-local current = redis.call('HGET', KEYS[1], 'updatedAt')
-if not current then return 0 end
-if ARGV[1] > current then
-  redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
-  redis.call('ZADD', redis.call('HGET', KEYS[1], 'ownerIndex'), ARGV[2], redis.call('HGET', KEYS[1], 'id'))
-end
-if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[1], 'title') == 0 then
-  redis.call('HSET', KEYS[1], 'title', ARGV[3])
-end
-return 1
+const TOUCH = new LuaScript(`${CONVERSATION_LUA}
+if touchConversation(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return 1 end
+return 0
 `);
 
 /** KEYS: owner index. ARGV: first, key prefix. Returns the hashes, most recently updated first. */
@@ -77,12 +91,12 @@ export class RedisConversationStore implements ConversationStore {
     await this.redis.eval(TOUCH, [this.redis.conversationKey(id)], [updatedAt, Date.parse(updatedAt), title ?? '']);
   }
 
-  private ownerIndex(owner: Owner) {
+  ownerIndex(owner: Owner) {
     return this.redis.key('owner', ownerKey(owner));
   }
 }
 
-function decode(fields: Record<string, string>): ConversationRecord {
+export function decode(fields: Record<string, string>): ConversationRecord {
   return {
     id: fields['id']!,
     owner: JSON.parse(fields['owner']!) as Owner,

@@ -5,13 +5,13 @@ import type { Backend, IntentQueue } from '../interfaces.ts';
 import { RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
 import { RedisConversationStore } from './conversations.ts';
-import { RedisIdempotencyStore } from './idempotency.ts';
 import { RedisIntentQueue } from './intent-queue.ts';
 import { RedisRunLeases } from './leases.ts';
 import { RedisLockService } from './locks.ts';
 import { RedisMessageStore } from './messages.ts';
 import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
+import { RedisSendStore } from './sends.ts';
 
 export interface RedisBackendOptions {
   retention: RetentionPolicy;
@@ -21,9 +21,8 @@ export interface RedisBackendOptions {
   /** How long a lock outlives a holder that died, and how long callers wait for one. */
   lockTtlMs?: number;
   lockWaitMs?: number;
-  /** How long a settled idempotency key is remembered, and a pending one outlives its claimant. */
+  /** How long an idempotency key is remembered. */
   idempotencyTtlMs?: number;
-  idempotencyPendingTtlMs?: number;
   /**
    * Whether to wait for Redis before resolving (default true). When false the backend is
    * returned at once and connects in the background: until then `ping` fails and so do commands.
@@ -48,20 +47,20 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
   }
   const events = new RedisEventLog(redis, options.retention);
   const intents = new RedisIntentQueue(redis, options.logger);
-  return {
-    kind: 'redis',
+  const stores = {
     conversations: new RedisConversationStore(redis),
     messages: new RedisMessageStore(redis),
     runs: new RedisRunStore(redis),
     runQueue: new RedisRunQueue(redis),
     leases: new RedisRunLeases(redis),
-    idempotency: new RedisIdempotencyStore(redis, {
-      settledTtlMs: options.idempotencyTtlMs ?? 24 * 3600 * 1000,
-      pendingTtlMs: options.idempotencyPendingTtlMs ?? 60_000,
-    }),
+    events,
+  };
+  return {
+    kind: 'redis',
+    ...stores,
+    sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs ?? 24 * 3600 * 1000),
     locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs ?? 5_000, waitMs: options.lockWaitMs ?? 10_000, logger: options.logger }),
     rateLimiter: new RedisRateLimiter(redis),
-    events,
     control: new RedisControlChannel(redis),
     intents,
     ping: () => redis.ping(),

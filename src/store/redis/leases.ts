@@ -11,10 +11,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
+/** A Lua function for the script here and for the atomic send (./sends.ts); `now` in ms. */
+export const LEASE_LUA = `
+local function acquireLease(set, info, runId, conversationId, holder, ttlMs, now)
+  redis.call('ZADD', set, now + tonumber(ttlMs), runId)
+  redis.call('HSET', info, runId, holder .. ' ' .. conversationId)
+end
+`;
+
 /** KEYS: set, info. ARGV: run id, conversation id, holder, ttl ms. */
-const ACQUIRE = new LuaScript(`${NOW}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ' ' .. ARGV[2])
+const ACQUIRE = new LuaScript(`${NOW}${LEASE_LUA}
+acquireLease(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], now)
 return 1
 `);
 
@@ -55,7 +62,8 @@ return out
 `);
 
 export class RedisRunLeases implements RunLeases {
-  private readonly keys: [string, string];
+  /** The keys of `acquireLease`: the set of expiries, and the holders. */
+  readonly keys: [string, string];
 
   constructor(private readonly redis: RedisConnection) {
     this.keys = [redis.key('leases'), redis.key('lease-info')];

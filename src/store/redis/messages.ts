@@ -7,10 +7,17 @@ import { LuaScript, type RedisConnection } from './connection.ts';
  * (`c:{conversationId}:msgs`, the same JSON scored by seq), so that the last N are one ZRANGE.
  */
 
+/** A Lua function for the script here and for the atomic send (./sends.ts). */
+export const MESSAGE_LUA = `
+local function addMessage(byId, conversationSet, json, seq)
+  redis.call('SET', byId, json)
+  redis.call('ZADD', conversationSet, seq, json)
+end
+`;
+
 /** KEYS: by id, conversation set. ARGV: JSON, seq. */
-const ADD = new LuaScript(`
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+const ADD = new LuaScript(`${MESSAGE_LUA}
+addMessage(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1
 `);
 
@@ -19,10 +26,12 @@ export class RedisMessageStore implements MessageStore {
 
   async add(message: MessageRecord) {
     const json = JSON.stringify(message);
-    await this.redis.eval(ADD, [this.redis.key('msg', message.id), this.redis.conversationKey(message.conversationId, 'msgs')], [
-      json,
-      message.seq,
-    ]);
+    await this.redis.eval(ADD, this.keys(message), [json, message.seq]);
+  }
+
+  /** The keys of `addMessage`: by id, and the conversation's set. */
+  keys(message: Pick<MessageRecord, 'id' | 'conversationId'>): [string, string] {
+    return [this.redis.key('msg', message.id), this.redis.conversationKey(message.conversationId, 'msgs')];
   }
 
   async listLast(conversationId: string, last: number) {

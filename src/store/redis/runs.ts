@@ -9,10 +9,28 @@ import { LuaScript, pairs, type RedisConnection, type Reply } from './connection
  * its queue is the list `c:{id}:queue`.
  */
 
+/**
+ * Lua functions for the scripts here and for the atomic send (./sends.ts): creating a run
+ * (`fields`: field, value, … as `encode` makes them), and its conversation's active runs.
+ */
+export const RUN_LUA = `
+local function createRun(hash, conversationList, id, fields)
+  redis.call('HSET', hash, unpack(fields))
+  redis.call('RPUSH', conversationList, id)
+end
+local function activeRuns(queue, prefix)
+  local active = {}
+  for _, id in ipairs(redis.call('LRANGE', queue, 0, -1)) do
+    local status = redis.call('HGET', prefix .. 'run:' .. id, 'status')
+    if status == '"QUEUED"' or status == '"RUNNING"' then active[#active + 1] = id end
+  end
+  return active
+end
+`;
+
 /** KEYS: hash, conversation list. ARGV: id, then field, value, … */
-const CREATE = new LuaScript(`
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('RPUSH', KEYS[2], ARGV[1])
+const CREATE = new LuaScript(`${RUN_LUA}
+createRun(KEYS[1], KEYS[2], ARGV[1], {unpack(ARGV, 2)})
 return 1
 `);
 
@@ -48,10 +66,12 @@ export class RedisRunStore implements RunStore {
   constructor(private readonly redis: RedisConnection) {}
 
   async create(run: RunRecord) {
-    await this.redis.eval(CREATE, [this.hash(run.id), this.redis.conversationKey(run.conversationId, 'runs')], [
-      run.id,
-      ...encode(run),
-    ]);
+    await this.redis.eval(CREATE, this.keys(run), [run.id, ...encode(run)]);
+  }
+
+  /** The keys of `createRun`: the run's hash, and its conversation's list of runs. */
+  keys(run: Pick<RunRecord, 'id' | 'conversationId'>): [string, string] {
+    return [this.hash(run.id), this.redis.conversationKey(run.conversationId, 'runs')];
   }
 
   async get(id: string) {
@@ -81,7 +101,7 @@ export class RedisRunStore implements RunStore {
   }
 }
 
-function encode(fields: Partial<RunRecord>): string[] {
+export function encode(fields: Partial<RunRecord>): string[] {
   const out: string[] = [];
   for (const [field, value] of Object.entries(fields)) {
     if (value !== undefined) out.push(field, JSON.stringify(value));
@@ -110,7 +130,7 @@ export class RedisRunQueue implements RunQueue {
     await this.redis.command(['LREM', this.queue(conversationId), 0, runId]);
   }
 
-  private queue(conversationId: string) {
+  queue(conversationId: string) {
     return this.redis.conversationKey(conversationId, 'queue');
   }
 }
