@@ -6,7 +6,12 @@ import type { NewEvent, StoredEvent } from './types.ts';
  * doorbell, the log is the letter.
  */
 export interface EventLog {
-  append(event: NewEvent): Promise<StoredEvent>;
+  /**
+   * With `leaseEpoch` (what an executor appends its run's events with), the append is fenced:
+   * it happens only while the run's lease is at that epoch, checked in the same atomic step;
+   * otherwise it throws LeaseLostError and appends nothing (someone else took the run over).
+   */
+  append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent>;
   /**
    * Up to `limit` retained events with `seq > afterSeq`, in order. Throws EVENTS_EXPIRED when
    * events right after `afterSeq` are no longer retained.
@@ -26,4 +31,22 @@ export interface RetentionPolicy {
   maxEventsPerConversation: number;
   /** How long an event is kept, in milliseconds. */
   maxAgeMs: number;
+}
+
+/** A fenced append refused: the run's lease has moved on (see `EventLog.append`). */
+export class LeaseLostError extends Error {
+  constructor(readonly runId: string) {
+    super(`run ${runId} was taken over by another instance; its append was refused`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** `log` with another `append` in front of its own; reading and listening go to `log`. */
+export function withAppend(log: EventLog, append: EventLog['append']): EventLog {
+  return {
+    append,
+    read: (conversationId, afterSeq, limit) => log.read(conversationId, afterSeq, limit),
+    lastSeq: (conversationId) => log.lastSeq(conversationId),
+    listen: (conversationId, listener) => log.listen(conversationId, listener),
+  };
 }

@@ -17,7 +17,7 @@
  * follower does).
  */
 import { LuaScript, type RedisConnection, type Reply } from '../store/redis/connection.ts';
-import type { EventLog, RetentionPolicy } from './log.ts';
+import { LeaseLostError, type EventLog, type RetentionPolicy } from './log.ts';
 import { eventsExpired, withSeq } from './memory-log.ts';
 import type { EventBody, NewEvent, StoredEvent } from './types.ts';
 
@@ -63,10 +63,13 @@ end
 `;
 
 /**
- * KEYS: stream, counter. ARGV: body JSON, max length, max age ms, channel.
- * Returns {seq, timestamp ms}.
+ * KEYS: stream, counter, lease epochs. ARGV: body JSON, max length, max age ms, channel, run id,
+ * lease epoch ('' for an unfenced append). Returns {seq, timestamp ms}, or nil when fenced off.
  */
 const APPEND = new LuaScript(`${APPEND_LUA}
+-- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
+-- it acquired it at; a survivor that took the run over has moved the epoch on.
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[3], ARGV[5]) ~= ARGV[6] then return nil end
 local seq, now = appendEvent(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return {seq, now}
 `);
@@ -93,9 +96,11 @@ export class RedisEventLog implements EventLog {
   private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
   private readonly stopHook: () => void;
 
+  /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
     private readonly redis: RedisConnection,
     private readonly retention: RetentionPolicy,
+    private readonly leaseEpochs: string,
   ) {
     this.stopHook = redis.onSubscribed((channel) => {
       const conversationId = this.conversationOf(channel);
@@ -103,9 +108,14 @@ export class RedisEventLog implements EventLog {
     });
   }
 
-  async append(event: NewEvent): Promise<StoredEvent> {
-    const [seq, at] = await this.redis.eval<[number, number]>(APPEND, this.appendKeys(event.conversationId), this.appendArgs(event));
-    return this.stored(event, seq, at);
+  async append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent> {
+    const reply = await this.redis.eval<[number, number] | null>(
+      APPEND,
+      [...this.appendKeys(event.conversationId), this.leaseEpochs],
+      [...this.appendArgs(event), event.runId, leaseEpoch ?? ''],
+    );
+    if (reply === null) throw new LeaseLostError(event.runId);
+    return this.stored(event, reply[0], reply[1]);
   }
 
   /** The keys of `appendEvent`: stream, counter. */

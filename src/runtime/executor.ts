@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentDefinition, AgentId, AttachedFile } from '../agents/contract.ts';
 import { GatewayError } from '../errors.ts';
+import { LeaseLostError, withAppend, type EventLog } from '../events/log.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../store/types.ts';
 import type { IntentRegistry } from './intents.ts';
 import type { RuntimeBase, StopReason } from './lifecycle.ts';
@@ -123,14 +124,20 @@ export class Executor {
     }
   }
 
-  /** Starts executing `run` (already RUNNING, its lease ours) in a slot taken with `reserve`. */
-  start(run: RunRecord): void {
+  /**
+   * Starts executing `run` (already RUNNING, its lease ours at `leaseEpoch`) in a slot taken with
+   * `reserve`. Its events are appended fenced with that epoch.
+   */
+  start(run: RunRecord, leaseEpoch: number): void {
     this.reserved -= 1;
     const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), leaseLost: false };
     const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
     heartbeat.unref();
-    execution.done = this.execute(run, execution)
-      .catch((error: unknown) => this.options.logger.error({ err: error, runId: run.id }, 'run execution failed'))
+    execution.done = this.execute(run, leaseEpoch, execution)
+      .catch((error: unknown) => {
+        // Taken over (and said so): what failed is an append refused on purpose.
+        if (!execution.leaseLost) this.options.logger.error({ err: error, runId: run.id }, 'run execution failed');
+      })
       .finally(() => {
         clearInterval(heartbeat);
         this.executing.delete(run.id);
@@ -168,7 +175,7 @@ export class Executor {
     }
   }
 
-  private async execute(run: RunRecord, execution: Execution): Promise<void> {
+  private async execute(run: RunRecord, leaseEpoch: number, execution: Execution): Promise<void> {
     const { signal } = execution.controller;
     const { backend, agents, logger, holder, leaseMs, runTimeoutMs } = this.options;
     const timer = setTimeout(() => {
@@ -180,7 +187,12 @@ export class Executor {
     const scope = new RunScope({
       run,
       files: filesOf(run.input),
-      events: backend.events,
+      events: fencedAppends(backend.events, leaseEpoch, () => {
+        if (execution.leaseLost) return;
+        logger.warn({ runId: run.id }, 'another instance took over a run executing here; its append was refused and it stops');
+        execution.leaseLost = true;
+        execution.controller.abort();
+      }),
       intents: this.options.intents,
       signal,
       stepDelayMs: this.options.stepDelayMs,
@@ -209,6 +221,8 @@ export class Executor {
     } finally {
       clearTimeout(timer);
     }
+    // Taken over: the survivor ends the run; we write nothing more.
+    if (execution.leaseLost) return;
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
     // how it ends; the executor always appends the terminal event, after the agent has stopped.
     const decided = await backend.runs.transition(run.id, ['RUNNING'], { ...outcome, finishedAt: new Date().toISOString() });
@@ -258,4 +272,14 @@ export class Executor {
 function filesOf(input: RunInput): AttachedFile[] {
   const files = input.context?.['files'];
   return Array.isArray(files) ? (files as AttachedFile[]) : [];
+}
+
+/** `log`, appending fenced with `leaseEpoch`; told through `onRefused` when an append is refused. */
+function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void): EventLog {
+  return withAppend(log, (event) =>
+    log.append(event, leaseEpoch).catch((error: unknown) => {
+      if (error instanceof LeaseLostError) onRefused();
+      throw error;
+    }),
+  );
 }

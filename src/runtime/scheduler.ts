@@ -44,16 +44,17 @@ export class Scheduler {
         if (head.status === 'QUEUED') {
           if (!executor.reserve()) return { outcome: 'busy', runId: head.id };
           let started = null;
+          let leaseEpoch = 0;
           try {
             // Ours from now: renewed while it executes here, taken over by a survivor if we die.
-            await backend.leases.acquire(head.id, conversationId, holder, leaseMs);
+            leaseEpoch = await backend.leases.acquire(head.id, conversationId, holder, leaseMs);
             started = await backend.runs.transition(head.id, ['QUEUED'], { status: 'RUNNING', startedAt: new Date().toISOString() });
           } finally {
             if (!started) executor.unreserve();
           }
           if (!started) continue; // cancelled meanwhile: look at it again
           this.options.onRunStatus?.('RUNNING');
-          executor.start(started);
+          executor.start(started, leaseEpoch);
           return { outcome: 'started', runId: started.id };
         }
         if (TERMINAL_STATUSES.has(head.status) && head.startedAt === null) {

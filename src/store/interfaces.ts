@@ -127,17 +127,26 @@ export interface ExpiredLease {
  * surviving instance claims it and settles the run: this is how a run whose executing process
  * dies still ends, and how a queue whose runner died moves on. Expiry uses one clock for every
  * instance (Redis' own, with Redis).
+ *
+ * Each lease has an epoch, a fencing token: a new one (never given before) whenever the lease
+ * changes hands. An executor appends its run's events naming the epoch it acquired the lease at
+ * (see `EventLog.append`), so that once a survivor has taken the run over, the executor's next
+ * append is refused, in the same atomic step, however late it comes.
  */
 export interface RunLeases {
-  /** Sets the run's lease, held by `holder` until `ttlMs` from now, whoever held it before. */
-  acquire(runId: string, conversationId: string, holder: string, ttlMs: number): Promise<void>;
+  /**
+   * Sets the run's lease, held by `holder` until `ttlMs` from now, whoever held it before.
+   * Returns its epoch: the one it had when `holder` held it already, else a new one.
+   */
+  acquire(runId: string, conversationId: string, holder: string, ttlMs: number): Promise<number>;
   /** Extends the lease by `ttlMs` from now if `holder` still holds it; false when it was taken over or released. */
   renew(runId: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Drops the lease when `holder` holds it, or whoever holds it when `holder` is null. */
   release(runId: string, holder: string | null): Promise<void>;
   /**
    * Atomically takes over up to `limit` expired leases for `holder` (each now held for `ttlMs`,
-   * so that a claimant that dies in turn is replaced too) and returns them.
+   * so that a claimant that dies in turn is replaced too, and at a new epoch unless `holder`
+   * held it already) and returns them.
    */
   claimExpired(holder: string, ttlMs: number, limit: number): Promise<ExpiredLease[]>;
 }

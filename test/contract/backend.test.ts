@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
+import { LeaseLostError } from '../../src/events/log.ts';
 import type { StoredEvent } from '../../src/events/types.ts';
 import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/store/types.ts';
@@ -242,6 +243,18 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
     });
 
+    it('gives a lease a new epoch whenever it changes hands, never one given before', async () => {
+      const runId = randomUUID();
+      const first = await a.leases.acquire(runId, 'conversation', 'holder-a', 0);
+      expect(await b.leases.acquire(runId, 'conversation', 'holder-a', 0)).toBe(first);
+      const second = await b.leases.acquire(runId, 'conversation', 'holder-b', 0);
+      expect(second).not.toBe(first);
+      await a.leases.release(runId, null);
+      const third = await a.leases.acquire(runId, 'conversation', 'holder-b', 0);
+      expect([first, second]).not.toContain(third);
+      expect(await a.leases.acquire(randomUUID(), 'conversation', 'holder-b', 0)).not.toBe(third);
+    });
+
     it('lets anyone release a lease when no holder is named, and a new holder take it over', async () => {
       const runId = randomUUID();
       await a.leases.acquire(runId, 'conversation', 'holder-a', 60_000);
@@ -454,6 +467,29 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(new Date(first.timestamp).toISOString()).toBe(first.timestamp);
       expect(await b.events.lastSeq(c1)).toBe(2);
       expect(await b.events.lastSeq(randomUUID())).toBe(0);
+    });
+
+    it("appends a fenced event only while the run's lease is at the epoch named, and nothing otherwise", async () => {
+      const conversationId = randomUUID();
+      const runId = randomUUID();
+      const held = await a.leases.acquire(runId, conversationId, 'executor', 0);
+      expect(await b.events.append(token(conversationId, 'mine', runId), held)).toMatchObject({ seq: 1 });
+      // The lease ran out and a survivor took it over: the executor's next append is refused.
+      const claimed = await b.leases.claimExpired('survivor', 60_000, 100);
+      expect(claimed.map((lease) => lease.runId)).toContain(runId);
+      const refused = await a.events.append(token(conversationId, 'late', runId), held).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(LeaseLostError);
+      expect(refused).toMatchObject({ runId });
+      expect(await b.events.lastSeq(conversationId)).toBe(1);
+      // The survivor's own appends (unfenced, on the run's behalf) go in; so do its fenced ones.
+      await b.events.append(token(conversationId, 'ended', runId));
+      const survivorEpoch = await b.leases.acquire(runId, conversationId, 'survivor', 60_000);
+      expect(survivorEpoch).not.toBe(held);
+      expect(await b.events.append(token(conversationId, 'again', runId), survivorEpoch)).toMatchObject({ seq: 3 });
+      // Once released, nobody's epoch holds the run.
+      await b.leases.release(runId, 'survivor');
+      await expect(a.events.append(token(conversationId, 'gone', runId), survivorEpoch)).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await a.events.read(conversationId, 0, 10)).map((event) => event.type === 'AgentToken' && event.delta)).toEqual(['mine', 'ended', 'again']);
     });
 
     it('numbers the message a MessageCreated or AgentCompleted carries with the event', async () => {

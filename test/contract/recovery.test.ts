@@ -71,6 +71,18 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
     return run;
   };
 
+  /**
+   * A run executing (slowly) on an instance whose lease renewals never reach the store and
+   * answer `answer` instead; nobody sweeps there.
+   */
+  const runOnInstanceWhoseRenewalsAnswer = async (answer: boolean, conversationId: string) => {
+    const leases = Object.assign(Object.create(instances.a.leases) as Backend['leases'], { renew: async () => answer });
+    const cutOff: Backend = { ...instances.a, leases };
+    const executor = survivor({ stepDelayMs: 20, sweepIntervalMs: 60_000 }, cutOff);
+    const { id: runId } = await storeSend(cutOff, executor, conversationId);
+    return { executor, runId };
+  };
+
   /** Appends an event of a run as its (now dead) executor did. */
   const emitted = (run: RunRecord, body: EventBody) =>
     backend.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId: run.agentId });
@@ -158,10 +170,7 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
   it('lets an executor that lost its lease stop without a terminal event, which the survivor appends once', async () => {
     const conversationId = randomUUID();
     // The cut-off instance: its renewals never reach the store, as if it were partitioned away.
-    const leases = Object.assign(Object.create(instances.a.leases) as Backend['leases'], { renew: async () => false });
-    const cutOff: Backend = { ...instances.a, leases };
-    const executor = survivor({ stepDelayMs: 20, sweepIntervalMs: 60_000 }, cutOff);
-    const { id: runId } = await storeSend(cutOff, executor, conversationId);
+    const { executor, runId } = await runOnInstanceWhoseRenewalsAnswer(false, conversationId);
     survivor();
     await logUntil(conversationId, 1);
     await executor.shutdown(); // the cut-off executor has let go: nothing more comes from it
@@ -170,5 +179,22 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
     expect(events.filter((event) => TERMINAL_EVENT_TYPES.has(event.type))).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ type: 'AgentFailed', error: { code: 'WORKER_LOST', retryable: true } });
     expect(await backend.runs.get(runId)).toMatchObject({ status: 'FAILED', error: { code: 'WORKER_LOST' } });
+  });
+
+  it('refuses what an executor appends once its run was taken over, so nothing of the run follows its end', async () => {
+    const conversationId = randomUUID();
+    // A stalled instance: its renewals never reach the store, yet it believes them (its
+    // heartbeats stalled while the run went on), so only the fence can stop it.
+    const { executor, runId } = await runOnInstanceWhoseRenewalsAnswer(true, conversationId);
+    survivor();
+    const events = await logUntil(conversationId, 1);
+    expect(await backend.runs.get(runId)).toMatchObject({ status: 'FAILED', error: { code: 'WORKER_LOST' } });
+    await executor.shutdown(); // whatever the stalled executor still does, it has done now
+    const log = await backend.events.read(conversationId, 0, 1000);
+    const lostAt = log.findIndex((event) => event.runId === runId && TERMINAL_EVENT_TYPES.has(event.type));
+    expect(log[lostAt]).toMatchObject({ type: 'AgentFailed', error: { code: 'WORKER_LOST' } });
+    expect(log.slice(lostAt + 1).filter((event) => event.runId === runId)).toEqual([]);
+    expect(log.slice(0, events.length)).toEqual(events);
+    expect(log.filter((event) => TERMINAL_EVENT_TYPES.has(event.type))).toHaveLength(1);
   });
 });

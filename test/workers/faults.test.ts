@@ -1,15 +1,17 @@
 /**
  * Faults in the middle of things, with real processes on one private Redis: two gateways that
  * leave execution to two workers. A gateway killed while sends are half way through them, whose
- * clients retry through the other gateway.
+ * clients retry through the other gateway; and a worker frozen (SIGSTOP) mid-run for longer than
+ * its lease, so that the other worker ends the run as WORKER_LOST, then thawed (SIGCONT).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import { EventRecorder, SEND, isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { expectRunInvariants, followRun, send } from '../support/runs.ts';
+import { expectGapless, expectRunInvariants, followRun, send } from '../support/runs.ts';
+import { until } from '../contract/worlds.ts';
 import { CONVERSATION, clusterEnv, startInstance, type Instance } from '../multi/support.ts';
-import { startWorker, type WorkerInstance } from './support.ts';
+import { executingWorker, metric, startWorker, type WorkerInstance } from './support.ts';
 
 describe('faults mid-send and mid-run', () => {
   let redis: TestRedis;
@@ -70,5 +72,41 @@ describe('faults mid-send and mid-run', () => {
       // No MessageCreated without its run: every event of the conversation is of the one run.
       expect(new Set(conversation.events.map((event: AgentEvent) => event.runId))).toEqual(new Set([retry.runId]));
     }
+  });
+
+  it('refuses the appends of a worker frozen past its lease: nothing of its run follows its WORKER_LOST', async () => {
+    const token = await tokenFor(`user-${randomUUID()}`);
+    const sent = await send(B.url, token, { text: 'Hello there' });
+    const client = wsClient(B.url, token);
+    clients.push(client);
+    const recorder = new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
+    await recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'the first token');
+    const queued = await send(B.url, token, { text: 'And after that?', conversationId: sent.conversationId });
+    const frozen = await executingWorker(workers);
+
+    frozen.process.child.kill('SIGSTOP');
+    let events: AgentEvent[];
+    try {
+      // The other worker ends the frozen run and runs the queued one meanwhile.
+      events = await recorder.untilTerminals(2);
+    } finally {
+      frozen.process.child.kill('SIGCONT');
+    }
+    // Thawed, the worker carries on where it stood until it finds it lost the run, and lets go.
+    await until(async () => ((await metric(frozen.url, 'agent_gateway_worker_executing_runs')) === 0 ? true : undefined), 'the thawed worker to let go');
+    const lost = events.find((event) => event.runId === sent.runId && isTerminal(event));
+    expect(lost).toMatchObject({ __typename: 'AgentFailed', error: { code: 'WORKER_LOST', retryable: true } });
+
+    const log: AgentEvent[] = (await userClient(B.url, token)(CONVERSATION, { id: sent.conversationId })).data.conversation.events;
+    expectGapless(log);
+    const lostAt = log.findIndex((event) => event.seq === lost!.seq);
+    expect(log.slice(lostAt + 1).filter((event) => event.runId === sent.runId)).toEqual([]);
+    // The queued run, whole, and from its AgentStarted on nothing but its own events.
+    const ofQueued = events.filter((event) => event.runId === queued.runId);
+    expectRunInvariants(ofQueued, queued);
+    expect(ofQueued.at(-1)!.__typename).toBe('AgentCompleted');
+    const startedAt = log.findIndex((event) => event.runId === queued.runId && event.__typename === 'AgentStarted');
+    expect(log.slice(startedAt).map((event) => [event.seq, event.runId])).toEqual(ofQueued.slice(1).map((event) => [event.seq, queued.runId]));
+    recorder.stop();
   });
 });

@@ -3,6 +3,7 @@ import type { RetentionPolicy } from '../../events/log.ts';
 import type { Backend } from '../interfaces.ts';
 import { MemoryControlChannel } from './control.ts';
 import { MemoryConversationStore } from './conversations.ts';
+import { fencedLog } from './fenced-log.ts';
 import { MemoryRunLeases } from './leases.ts';
 import { MemoryLockService } from './locks.ts';
 import { MemoryRateLimiter } from './rate-limiter.ts';
@@ -28,6 +29,7 @@ export function createMemoryBackend(retention: RetentionPolicy, options: MemoryB
   return {
     kind: 'memory',
     ...state,
+    events: fencedLog(state.events, state.leases),
     sends: new MemorySendStore(state, options.idempotencyTtlMs ?? 24 * 3600 * 1000),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),

@@ -4,21 +4,31 @@ interface Lease {
   conversationId: string;
   holder: string;
   expiresAt: number;
+  epoch: number;
 }
 
 /** Leases in this process: with one process nobody survives a death, but the contract still holds. */
 export class MemoryRunLeases implements RunLeases {
   private readonly leases = new Map<string, Lease>();
+  /** The last epoch given: each lease that changes hands gets the next. */
+  private lastEpoch = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   async acquire(runId: string, conversationId: string, holder: string, ttlMs: number) {
-    this.acquireSync(runId, conversationId, holder, ttlMs);
+    return this.acquireSync(runId, conversationId, holder, ttlMs);
   }
 
   /** As `acquire`, for a caller that must not yield (an atomic send). */
-  acquireSync(runId: string, conversationId: string, holder: string, ttlMs: number) {
-    this.leases.set(runId, { conversationId, holder, expiresAt: this.now() + ttlMs });
+  acquireSync(runId: string, conversationId: string, holder: string, ttlMs: number): number {
+    const epoch = this.epochFor(this.leases.get(runId), holder);
+    this.leases.set(runId, { conversationId, holder, expiresAt: this.now() + ttlMs, epoch });
+    return epoch;
+  }
+
+  /** The epoch of the run's lease (undefined without one), for appends fenced with it. */
+  epochSync(runId: string): number | undefined {
+    return this.leases.get(runId)?.epoch;
   }
 
   async renew(runId: string, holder: string, ttlMs: number) {
@@ -38,10 +48,17 @@ export class MemoryRunLeases implements RunLeases {
     const claimed: ExpiredLease[] = [];
     const expired = [...this.leases].filter(([, lease]) => lease.expiresAt <= now).sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
     for (const [runId, lease] of expired.slice(0, Math.max(0, limit))) {
+      lease.epoch = this.epochFor(lease, holder);
       lease.holder = holder;
       lease.expiresAt = now + ttlMs;
       claimed.push({ runId, conversationId: lease.conversationId });
     }
     return claimed;
+  }
+
+  private epochFor(lease: Lease | undefined, holder: string): number {
+    if (lease?.holder === holder) return lease.epoch;
+    this.lastEpoch += 1;
+    return this.lastEpoch;
   }
 }

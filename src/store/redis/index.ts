@@ -45,14 +45,15 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
   } else {
     await connecting;
   }
-  const events = new RedisEventLog(redis, options.retention);
+  const leases = new RedisRunLeases(redis);
+  const events = new RedisEventLog(redis, options.retention, leases.epochs);
   const intents = new RedisIntentQueue(redis, options.logger);
   const stores = {
     conversations: new RedisConversationStore(redis),
     messages: new RedisMessageStore(redis),
     runs: new RedisRunStore(redis),
     runQueue: new RedisRunQueue(redis),
-    leases: new RedisRunLeases(redis),
+    leases,
     events,
   };
   return {

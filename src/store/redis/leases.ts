@@ -2,27 +2,41 @@ import type { ExpiredLease, RunLeases } from '../interfaces.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 
 /**
- * Leases in two keys: `leases`, a sorted set of run ids scored by expiry (Redis server time,
- * ms, so that instances' clocks do not matter), and `lease-info`, a hash from run id to
- * "<holder> <conversationId>".
+ * Leases in four keys: `leases`, a sorted set of run ids scored by expiry (Redis server time,
+ * ms, so that instances' clocks do not matter); `lease-info`, a hash from run id to
+ * "<holder> <conversationId>"; and for fencing, `lease-epoch`, a hash from run id to the epoch
+ * of its lease, drawn from the counter `lease-epochs` whenever the lease changes hands (so an
+ * epoch is never given twice, whatever was released meanwhile).
  */
 const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
-/** A Lua function for the script here and for the atomic send (./sends.ts); `now` in ms. */
+/**
+ * Lua functions for the scripts here and for the atomic send (./sends.ts): acquiring a lease
+ * (`now` in ms; returns its epoch), and handing it to `holder` (a new epoch unless it holds it).
+ */
 export const LEASE_LUA = `
-local function acquireLease(set, info, runId, conversationId, holder, ttlMs, now)
-  redis.call('ZADD', set, now + tonumber(ttlMs), runId)
+local function handLease(info, epochs, counter, runId, conversationId, holder)
+  local current = redis.call('HGET', info, runId)
+  local epoch = redis.call('HGET', epochs, runId)
+  if not epoch or not current or string.match(current, '^(%S+)') ~= holder then
+    epoch = redis.call('INCR', counter)
+    redis.call('HSET', epochs, runId, epoch)
+  end
   redis.call('HSET', info, runId, holder .. ' ' .. conversationId)
+  return tonumber(epoch)
+end
+local function acquireLease(set, info, epochs, counter, runId, conversationId, holder, ttlMs, now)
+  redis.call('ZADD', set, now + tonumber(ttlMs), runId)
+  return handLease(info, epochs, counter, runId, conversationId, holder)
 end
 `;
 
-/** KEYS: set, info. ARGV: run id, conversation id, holder, ttl ms. */
+/** KEYS: set, info, epochs, epoch counter. ARGV: run id, conversation id, holder, ttl ms. Returns the epoch. */
 const ACQUIRE = new LuaScript(`${NOW}${LEASE_LUA}
-acquireLease(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], now)
-return 1
+return acquireLease(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], now)
 `);
 
 /** KEYS: set, info. ARGV: run id, holder, ttl ms. */
@@ -33,24 +47,25 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 return 1
 `);
 
-/** KEYS: set, info. ARGV: run id, holder ('' for any). */
+/** KEYS: set, info, epochs. ARGV: run id, holder ('' for any). */
 const RELEASE = new LuaScript(`
 local info = redis.call('HGET', KEYS[2], ARGV[1])
 if info and ARGV[2] ~= '' and string.match(info, '^(%S+)') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 `);
 
-/** KEYS: set, info. ARGV: holder, ttl ms, limit. Returns {run id, conversation id, …}. */
-const CLAIM_EXPIRED = new LuaScript(`${NOW}
+/** KEYS: set, info, epochs, epoch counter. ARGV: holder, ttl ms, limit. Returns {run id, conversation id, …}. */
+const CLAIM_EXPIRED = new LuaScript(`${NOW}${LEASE_LUA}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, runId in ipairs(expired) do
   local info = redis.call('HGET', KEYS[2], runId)
   if info then
     local conversationId = string.match(info, '^%S+ (.*)$')
-    redis.call('HSET', KEYS[2], runId, ARGV[1] .. ' ' .. conversationId)
+    handLease(KEYS[2], KEYS[3], KEYS[4], runId, conversationId, ARGV[1])
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), runId)
     out[#out + 1] = runId
     out[#out + 1] = conversationId
@@ -62,23 +77,28 @@ return out
 `);
 
 export class RedisRunLeases implements RunLeases {
-  /** The keys of `acquireLease`: the set of expiries, and the holders. */
-  readonly keys: [string, string];
+  /** The keys of `acquireLease`: the set of expiries, the holders, the epochs and their counter. */
+  readonly keys: [string, string, string, string];
 
   constructor(private readonly redis: RedisConnection) {
-    this.keys = [redis.key('leases'), redis.key('lease-info')];
+    this.keys = [redis.key('leases'), redis.key('lease-info'), redis.key('lease-epoch'), redis.key('lease-epochs')];
+  }
+
+  /** Where each run's lease epoch is: appends fenced with an epoch check it (see RedisEventLog). */
+  get epochs(): string {
+    return this.keys[2];
   }
 
   async acquire(runId: string, conversationId: string, holder: string, ttlMs: number) {
-    await this.redis.eval(ACQUIRE, this.keys, [runId, conversationId, holder, ttlMs]);
+    return Number(await this.redis.eval(ACQUIRE, this.keys, [runId, conversationId, holder, ttlMs]));
   }
 
   async renew(runId: string, holder: string, ttlMs: number) {
-    return Number(await this.redis.eval(RENEW, this.keys, [runId, holder, ttlMs])) === 1;
+    return Number(await this.redis.eval(RENEW, this.keys.slice(0, 2), [runId, holder, ttlMs])) === 1;
   }
 
   async release(runId: string, holder: string | null) {
-    await this.redis.eval(RELEASE, this.keys, [runId, holder ?? '']);
+    await this.redis.eval(RELEASE, this.keys.slice(0, 3), [runId, holder ?? '']);
   }
 
   async claimExpired(holder: string, ttlMs: number, limit: number) {

@@ -14,7 +14,8 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  * stored, whatever dies when. The writes are the other stores' own Lua functions.
  *
  * KEYS: idempotency key, conversation hash, owner index, event stream, seq counter, message by
- * id, conversation's messages, run hash, conversation's runs, run queue, lease set, lease info.
+ * id, conversation's messages, run hash, conversation's runs, run queue, then `acquireLease`'s
+ * four keys.
  * ARGV: key prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
  * body, max events, max age ms and channel, the message JSON up to its seq, run id, lease
@@ -38,7 +39,7 @@ addMessage(KEYS[6], KEYS[7], ARGV[15] .. seq .. '}', seq)
 touchConversation(KEYS[2], ARGV[8], ARGV[9], ARGV[10])
 createRun(KEYS[8], KEYS[9], ARGV[16], {unpack(ARGV, 19)})
 redis.call('RPUSH', KEYS[10], ARGV[16])
-acquireLease(KEYS[11], KEYS[12], ARGV[16], ARGV[5], ARGV[17], ARGV[18], now)
+acquireLease(KEYS[11], KEYS[12], KEYS[13], KEYS[14], ARGV[16], ARGV[5], ARGV[17], ARGV[18], now)
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'r', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
