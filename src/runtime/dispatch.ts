@@ -55,7 +55,8 @@ export class IntentQueueDispatch implements RunDispatch {
       await this.options.queue.append({ runId: run.id, conversationId: run.conversationId });
     } catch (error) {
       // The run is stored, queued and leased: when its lease runs out a worker's sweep finds it
-      // and starts it. Late, but not lost; the send itself succeeded.
+      // and starts it (at once, should the client retry the send). Late, but not lost; the send
+      // itself succeeded.
       this.options.logger.warn({ err: error, runId: run.id }, 'could not queue the intent of a run; a worker takes it up once its lease runs out');
     }
   }
