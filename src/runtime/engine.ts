@@ -97,7 +97,10 @@ export class RunEngine {
       this.executor.runIds().map(async (runId) => {
         try {
           const run = await backend.runs.get(runId);
-          if (run) await this.stop(run, { status: 'FAILED', error: SHUTDOWN });
+          // Only a run still RUNNING is ours to end. One that ended meanwhile (cancelled, or
+          // taken over by a survivor) keeps its end; its executor only has to let go.
+          if (run?.status === 'RUNNING') await this.stop(run, { status: 'FAILED', error: SHUTDOWN });
+          else this.executor.abort(runId);
         } catch (cause) {
           // The store is unreachable: stop anyway; the run's lease runs out and a survivor ends it.
           logger.warn({ err: cause, runId }, 'could not record the end of a run at shutdown');

@@ -75,10 +75,10 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
    * A run executing (slowly) on an instance whose lease renewals never reach the store and
    * answer `answer` instead; nobody sweeps there.
    */
-  const runOnInstanceWhoseRenewalsAnswer = async (answer: boolean, conversationId: string) => {
+  const runOnInstanceWhoseRenewalsAnswer = async (answer: boolean, conversationId: string, stepDelayMs = 20) => {
     const leases = Object.assign(Object.create(instances.a.leases) as Backend['leases'], { renew: async () => answer });
     const cutOff: Backend = { ...instances.a, leases };
-    const executor = survivor({ stepDelayMs: 20, sweepIntervalMs: 60_000 }, cutOff);
+    const executor = survivor({ stepDelayMs, sweepIntervalMs: 60_000 }, cutOff);
     const { id: runId } = await storeSend(cutOff, executor, conversationId);
     return { executor, runId };
   };
@@ -196,5 +196,17 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
     expect(log.slice(lostAt + 1).filter((event) => event.runId === runId)).toEqual([]);
     expect(log.slice(0, events.length)).toEqual(events);
     expect(log.filter((event) => TERMINAL_EVENT_TYPES.has(event.type))).toHaveLength(1);
+  });
+
+  it('keeps the end a survivor gave a run when the instance that lost the run stops', async () => {
+    const conversationId = randomUUID();
+    // Stalled mid-step: it still executes the run when it is stopped.
+    const { executor, runId } = await runOnInstanceWhoseRenewalsAnswer(true, conversationId, 10_000);
+    survivor();
+    await logUntil(conversationId, 1);
+    await executor.shutdown();
+    expect(await backend.runs.get(runId)).toMatchObject({ status: 'FAILED', error: { code: 'WORKER_LOST' } });
+    const events = await backend.events.read(conversationId, 0, 1000);
+    expect(events.filter((event) => TERMINAL_EVENT_TYPES.has(event.type))).toHaveLength(1);
   });
 });
