@@ -43,8 +43,22 @@ export interface ServerProcess {
  * REDIS_URL…) leaks in unless given.
  */
 export function spawnGateway(env: Record<string, string>, entry = 'src/main.ts'): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  return spawnProcess(process.execPath, ['--import', 'tsx', entry], env);
+}
+
+/**
+ * Runs `npm run <script>` as an operator would, so that signals reach npm itself and not the
+ * process it starts: what an orchestrator that started `npm start` does.
+ */
+export function spawnNpmScript(script: string, env: Record<string, string>): ServerProcess {
+  // Its own process group, so that kill() also ends what npm started should npm fail to.
+  return spawnProcess('npm', ['run', '--silent', script], env, true);
+}
+
+function spawnProcess(command: string, args: string[], env: Record<string, string>, group = false): ServerProcess {
+  const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
+    detached: group,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -61,7 +75,13 @@ export function spawnGateway(env: Record<string, string>, entry = 'src/main.ts')
     output: () => output,
     exited,
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (group && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // the whole group has already exited
+        }
+      } else if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       return exited;
     },
   };
