@@ -22,7 +22,7 @@ export const settingsSchema = z.object({
     .string()
     .min(32, 'AUTH_JWT_SECRET must be at least 32 characters')
     .optional()
-    .describe('HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, an ephemeral one is made.'),
+    .describe('HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, a dev secret is made (shared by the instances on one REDIS_URL).'),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
@@ -67,7 +67,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.production && !config.AUTH_JWT_SECRET) {
     throw new Error(
       'AUTH_JWT_SECRET is required when NODE_ENV=production: without it no token could be verified ' +
-        '(outside production an ephemeral secret and POST /auth/dev-token are provided instead).',
+        '(outside production a dev secret and POST /auth/dev-token are provided instead).',
     );
   }
   if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL) {

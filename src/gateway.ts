@@ -7,6 +7,7 @@ import type { AgentDefinition } from './agents/contract.ts';
 import { AGENTS } from './agents/index.ts';
 import type { Config } from './config.ts';
 import { Authenticator } from './experience/auth.ts';
+import { signingSecret } from './experience/dev-secret.ts';
 import { ConversationService } from './experience/conversations.ts';
 import { Metrics } from './metrics.ts';
 import { Runtime } from './runtime/runtime.ts';
@@ -29,6 +30,7 @@ export interface Gateway {
 
 export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
   const { backend, redis } = await createBackend(config, logger);
+  const { secret, dev } = await signingSecret(config);
   const metrics = new Metrics();
   const runtime = new Runtime({
     ...runtimeSettings(config, backend, metrics, logger),
@@ -53,7 +55,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     backend,
     runtime,
     conversations,
-    auth: new Authenticator(config.AUTH_JWT_SECRET),
+    auth: new Authenticator(secret, dev),
     agents: [...AGENTS.values()],
     metrics,
     logger,

@@ -14,7 +14,8 @@ try {
 const logger = pino({ name: 'agent-gateway', level: config.LOG_LEVEL });
 const server = await startServer(config, logger);
 if (server.gateway.auth.ephemeral) {
-  logger.warn(`No AUTH_JWT_SECRET: using an ephemeral one. Get a token with POST ${server.url}/auth/dev-token.`);
+  const scope = config.REDIS_URL ? 'a dev secret shared by the instances on this Redis' : 'an ephemeral dev secret';
+  logger.warn(`No AUTH_JWT_SECRET: using ${scope}. Get a token with POST ${server.url}/auth/dev-token.`);
 }
 logger.info(`GraphiQL: ${server.url}/graphql  ·  chat page: ${server.url}/`);
 

@@ -1,8 +1,7 @@
 /**
- * Bearer JWT authentication (HS256). Outside production and without a configured secret, an
- * ephemeral one is made so that the dev-token endpoint, the web page and GraphiQL work at once.
+ * Bearer JWT authentication (HS256). Outside production and without a configured secret, a dev
+ * secret (dev-secret.ts) is used so that the dev-token endpoint, the web page and GraphiQL work at once.
  */
-import { randomBytes } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { GatewayError } from '../errors.ts';
 import type { Owner } from '../store/types.ts';
@@ -15,14 +14,14 @@ export interface Principal extends Owner {
 export class Authenticator {
   private readonly key: Uint8Array;
 
-  /** @param secret the configured secret; absent, an ephemeral one is made (dev only). */
-  constructor(secret: string | undefined) {
-    this.key = new TextEncoder().encode(secret ?? randomBytes(48).toString('base64url'));
-    this.ephemeral = secret === undefined;
+  /**
+   * @param secret the signing secret
+   * @param ephemeral true for a dev secret (made up, or shared by the instances on one Redis),
+   *   which the dev-token endpoint may sign with
+   */
+  constructor(secret: string, readonly ephemeral: boolean) {
+    this.key = new TextEncoder().encode(secret);
   }
-
-  /** True when the secret was made up at start: tokens then die with the process. */
-  readonly ephemeral: boolean;
 
   /** Verifies an `Authorization` value (`Bearer <jwt>`); throws UNAUTHENTICATED on anything else. */
   async authenticate(authorization: unknown): Promise<Principal> {
@@ -43,12 +42,13 @@ export class Authenticator {
     }
   }
 
-  async issue(owner: Owner, ttlSeconds: number): Promise<string> {
+  /** @param expiresIn seconds, or a span such as "1h" or "30m" */
+  async issue(owner: Owner, expiresIn: number | string): Promise<string> {
     const jwt = new SignJWT(owner.tenantId ? { tid: owner.tenantId } : {})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(owner.userId)
       .setIssuedAt()
-      .setExpirationTime(`${ttlSeconds}s`);
+      .setExpirationTime(typeof expiresIn === 'number' ? `${expiresIn}s` : expiresIn);
     return jwt.sign(this.key);
   }
 }

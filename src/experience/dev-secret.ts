@@ -1,0 +1,37 @@
+/**
+ * The signing secret outside production when AUTH_JWT_SECRET is unset. One process alone makes
+ * up its own. Instances that share a Redis share one instead, stored there on first use: each
+ * making its own would reject every token (and every dev token) issued by the others.
+ */
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import type { Config } from '../config.ts';
+
+export function randomDevSecret(): string {
+  return randomBytes(48).toString('base64url');
+}
+
+/** The dev secret every instance on this Redis uses: the first to ask stores its own. */
+export async function sharedDevSecret(redisUrl: string, keyPrefix: string): Promise<string> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const key = `${keyPrefix}dev-jwt-secret`;
+    const candidate = randomDevSecret();
+    // SET NX GET: stores ours unless one is there, and answers the one that was.
+    const existing = await client.set(key, candidate, { condition: 'NX', GET: true });
+    return existing ?? candidate;
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * The secret tokens are signed and verified with, and whether it is a dev secret (which the
+ * dev-token endpoint may use). Production without a secret never gets here: loadConfig refuses.
+ */
+export async function signingSecret(config: Config): Promise<{ secret: string; dev: boolean }> {
+  if (config.AUTH_JWT_SECRET) return { secret: config.AUTH_JWT_SECRET, dev: false };
+  const secret = config.REDIS_URL ? await sharedDevSecret(config.REDIS_URL, config.REDIS_KEY_PREFIX) : randomDevSecret();
+  return { secret, dev: true };
+}
