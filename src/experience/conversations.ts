@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError, badInput, notFound } from '../errors.ts';
 import { followConversation } from '../events/follow.ts';
+import { followRun } from '../events/follow-run.ts';
 import type { StoredEvent } from '../events/types.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Backend, NewSend } from '../store/interfaces.ts';
@@ -166,9 +167,10 @@ export class ConversationService {
 
   /**
    * The owner's conversation's events: those after `afterSeq` first (none when null), then live
-   * ones, each once and in order, until `signal` aborts.
+   * ones, each once and in order, until `signal` aborts. With `runId`, only that run's events,
+   * ending after its terminal event.
    */
-  async follow(owner: Owner, conversationId: string, afterSeq: number | null, signal: AbortSignal) {
+  async follow(owner: Owner, conversationId: string, afterSeq: number | null, signal: AbortSignal, runId: string | null = null) {
     if (!(await this.conversation(owner, conversationId))) throw notFound('Conversation');
     if (afterSeq !== null) {
       if (afterSeq < 0) throw badInput('afterSeq must not be negative.', 'afterSeq');
@@ -177,11 +179,24 @@ export class ConversationService {
       // Fail now, as the subscription starts, rather than after it was acknowledged.
       await this.options.backend.events.read(conversationId, afterSeq, 1);
     }
-    return followConversation(this.options.backend.events, conversationId, {
+    const endedBy = runId === null ? null : await this.runEndedBy(conversationId, runId);
+    const events = followConversation(this.options.backend.events, conversationId, {
       afterSeq,
       bufferLimit: this.options.limits.subscriberBufferEvents,
       signal,
     });
+    return runId === null ? events : followRun(events, { runId, afterSeq, endedBy });
+  }
+
+  /** Null while the run's terminal event is to come; else a seq at or after it. */
+  private async runEndedBy(conversationId: string, runId: string): Promise<number | null> {
+    assertId(runId, 'runId');
+    const run = await this.options.backend.runs.get(runId);
+    if (run?.conversationId !== conversationId) throw notFound('Run');
+    // A run leaves its conversation's queue only once its terminal event is in the log, so
+    // the lastSeq read after finding it gone is at or after that event.
+    if ((await this.options.backend.runQueue.list(conversationId)).includes(runId)) return null;
+    return this.lastSeq(conversationId);
   }
 }
 

@@ -6,9 +6,15 @@ builder.subscriptionFields((t) => ({
   agentEvents: t.field({
     type: AgentEventRef,
     description:
-      "A conversation's events: with afterSeq, every retained event after it first, then live ones, each exactly once and in seq order; without it, live events only.",
-    args: { conversationId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
-    subscribe: (_root, args, context) => followEvents(context, args.conversationId, args.afterSeq ?? null),
+      "A conversation's events: with afterSeq, every retained event after it first, then live ones, each exactly once and in seq order; without it, live events only. With runId, only that run's events, and the subscription completes after its terminal event.",
+    args: {
+      conversationId: t.arg.id({ required: true }),
+      afterSeq: t.arg.int(),
+      runId: t.arg.id({
+        description: "Follow one run of the conversation: its events only, completing after its terminal event (at once when that is at or before afterSeq). NOT_FOUND for a run not of this conversation.",
+      }),
+    },
+    subscribe: (_root, args, context) => followEvents(context, args.conversationId, args.afterSeq ?? null, args.runId ?? null),
     resolve: (event) => event,
   }),
 }));
@@ -21,10 +27,11 @@ async function followEvents(
   context: GraphQLContext,
   conversationId: string,
   afterSeq: number | null,
+  runId: string | null,
 ): Promise<AsyncIterableIterator<StoredEvent>> {
   const viewer = await context.viewer();
   const controller = new AbortController();
-  const events = await context.conversations.follow(viewer, conversationId, afterSeq, controller.signal);
+  const events = await context.conversations.follow(viewer, conversationId, afterSeq, controller.signal, runId);
   const { metrics } = context;
   metrics.activeSubscriptions.inc();
   let open = true;
