@@ -1,5 +1,5 @@
 /**
- * Apollo Client (v4) against a real gateway, set up as README.md shows: HTTP for
+ * Apollo Client (v4) against a real gateway, set up as README.md and examples/client show: HTTP for
  * queries and mutations, GraphQLWsLink (graphql-ws) for subscriptions, and the typed documents
  * generated from schema.graphql (web/src/operations.ts).
  */
@@ -15,12 +15,13 @@ import { tokenFor } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 import { SALES_CSV, expectWholeInsightsRun, isTerminal, type AgentEvent } from './whole-run.ts';
 
-// ---- the set-up shown in README.md ("Apollo Client") ----
-function createApolloClient({ httpUrl, wsUrl, token }: { httpUrl: string; wsUrl: string; token: string }) {
-  const httpLink = new HttpLink({ uri: httpUrl, headers: { authorization: `Bearer ${token}` } });
+// ---- the set-up of examples/client/src/client.ts, shown in README.md ("A typed client in Node") ----
+/** Queries and mutations over HTTP, subscriptions over graphql-ws, both with the bearer token. */
+export function createApolloClient({ gatewayUrl, token }: { gatewayUrl: string; token: string }) {
+  const httpLink = new HttpLink({ uri: `${gatewayUrl}/graphql`, headers: { authorization: `Bearer ${token}` } });
   const wsLink = new GraphQLWsLink(
     createClient({
-      url: wsUrl,
+      url: `${gatewayUrl.replace(/^http/, 'ws')}/graphql`,
       connectionParams: { authorization: `Bearer ${token}` },
       webSocketImpl: WebSocket, // Node only: browsers have WebSocket built in
     }),
@@ -38,11 +39,7 @@ describe('Apollo Client with GraphQLWsLink', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    client = createApolloClient({
-      httpUrl: `${server.url}/graphql`,
-      wsUrl: `${server.url.replace(/^http/, 'ws')}/graphql`,
-      token: await tokenFor('apollo-user'),
-    });
+    client = createApolloClient({ gatewayUrl: server.url, token: await tokenFor('apollo-user') });
   });
   afterAll(async () => {
     client?.stop();

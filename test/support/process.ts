@@ -50,14 +50,14 @@ export function spawnGateway(env: Record<string, string>, entry = 'src/main.ts')
  * Runs `npm run <script>` as an operator would, so that signals reach npm itself and not the
  * process it starts: what an orchestrator that started `npm start` does.
  */
-export function spawnNpmScript(script: string, env: Record<string, string>): ServerProcess {
+export function spawnNpmScript(script: string, env: Record<string, string>, cwd = PROJECT_ROOT): ServerProcess {
   // Its own process group, so that kill() also ends what npm started should npm fail to.
-  return spawnProcess('npm', ['run', '--silent', script], env, true);
+  return spawnProcess('npm', ['run', '--silent', script], env, true, cwd);
 }
 
-function spawnProcess(command: string, args: string[], env: Record<string, string>, group = false): ServerProcess {
+function spawnProcess(command: string, args: string[], env: Record<string, string>, group = false, cwd = PROJECT_ROOT): ServerProcess {
   const child = spawn(command, args, {
-    cwd: PROJECT_ROOT,
+    cwd,
     detached: group,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
