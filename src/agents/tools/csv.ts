@@ -67,11 +67,57 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)
  * are not padded: a short row simply has fewer cells.
  */
 export function parseCsv(text: string): ParsedCsv {
-  const source = text.replace(/^\uFEFF/, '');
+  const source = tableText(text.replace(/^\uFEFF/, ''));
   const records = dropBlankEnds(readRecords(source, detectDelimiter(source)));
   const [header, ...rows] = records;
   if (header === undefined) throw new Error('CSV is empty');
+  // Rows pasted without a header: the first is data too, and the columns get plain names.
+  if (header.every((cell) => isPlainNumber(cell.trim()) || isIsoDate(cell.trim()))) {
+    return { header: nameColumns(header.map(() => '')), rows: records };
+  }
   return { header: nameColumns(header), rows };
+}
+
+/**
+ * Whether text holds a table: at least two of its first lines (after any lead-in, see
+ * tableText) with the same number of cells, more than one.
+ */
+export function looksLikeCsv(text: string): boolean {
+  const table = tableText(text);
+  const delimiter = detectDelimiter(table);
+  const lines = table.split(/\r?\n/).filter((line) => line.trim() !== '').slice(0, 5);
+  const counts = lines.map((line) => line.split(delimiter).length);
+  return lines.length >= 2 && counts[0]! > 1 && counts.every((count) => count === counts[0]);
+}
+
+/**
+ * The text from where its table starts. People paste rows after a question or a remark ("Here is
+ * more data, what is the trend?"), which would otherwise be taken for the header: leading lines
+ * that read as prose, or a lone cell before rows of several, are not part of the table.
+ */
+function tableText(text: string): string {
+  const lines = text.split(/\r?\n/);
+  let start = 0;
+  while (start < lines.length - 1 && isLeadIn(lines[start]!, lines.slice(start + 1).find((line) => line.trim() !== ''))) start++;
+  return lines.slice(start).join('\n');
+}
+
+function isLeadIn(line: string, next: string | undefined): boolean {
+  if (line.trim() === '') return true;
+  if (next === undefined) return false;
+  const delimiter = detectDelimiter(line);
+  const cells = cellsOf(line, delimiter);
+  const reads = /[?!.:]$/.test(line.trim()) || cells.some((cell) => cell.trim().split(/\s+/).length > 4);
+  return reads || (cells.length === 1 && cellsOf(next, detectDelimiter(next)).length > 1);
+}
+
+/** The cells of one line; a quoted field running on to the next line makes it one cell. */
+function cellsOf(line: string, delimiter: string): string[] {
+  try {
+    return readRecords(line, delimiter)[0] ?? [line];
+  } catch {
+    return [line];
+  }
 }
 
 export function profileCsv(text: string): CsvProfile {

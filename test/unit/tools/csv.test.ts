@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartSpecFor, parseCsv, profileCsv, trendOf, type ColumnProfile } from '../../../src/agents/tools/csv.ts';
+import { chartSpecFor, looksLikeCsv, parseCsv, profileCsv, trendOf, type ColumnProfile } from '../../../src/agents/tools/csv.ts';
 
 function column(text: string, name: string): ColumnProfile {
   const found = profileCsv(text).columns.find((candidate) => candidate.name === name);
@@ -254,5 +254,35 @@ describe('trendOf', () => {
 
   it('leaves the percentage out when the series starts at zero', () => {
     expect(trendOf('day,count\n2026-01-01,0\n2026-01-02,5\n')).toMatchObject({ change: 5, changePercent: null });
+  });
+});
+
+describe('CSV pasted after a question', () => {
+  const question = 'Here is more data, what is the trend?';
+
+  it('takes the rows after the question, not the question, as the table', () => {
+    const text = `${question}\nmonth,revenue\n2026-04-01,170\n2026-05-01,182\n`;
+    expect(parseCsv(text)).toEqual({ header: ['month', 'revenue'], rows: [['2026-04-01', '170'], ['2026-05-01', '182']] });
+    expect(trendOf(text)).toMatchObject({ over: 'month', of: 'revenue', change: 12 });
+  });
+
+  it('names the columns of rows pasted without a header, keeping the first row as data', () => {
+    const text = `Here is more data. What is the trend?\n\n2026-04-01,170\n2026-05-01,182\n2026-06-01,190`;
+    expect(parseCsv(text)).toEqual({
+      header: ['column 1', 'column 2'],
+      rows: [['2026-04-01', '170'], ['2026-05-01', '182'], ['2026-06-01', '190']],
+    });
+    expect(trendOf(text)).toMatchObject({ from: { value: 170 }, to: { value: 190 }, points: 3 });
+  });
+
+  it('is recognised as CSV whether or not the question has a comma', () => {
+    expect(looksLikeCsv(`${question}\nmonth,revenue\n2026-04-01,170`)).toBe(true);
+    expect(looksLikeCsv(`What is the trend?\nmonth,revenue\n2026-04-01,170`)).toBe(true);
+    expect(looksLikeCsv('Hello there, how are you?')).toBe(false);
+    expect(looksLikeCsv('One sentence, then another.\nAnd a second line, with a comma.')).toBe(false);
+  });
+
+  it('keeps a header row made of words', () => {
+    expect(parseCsv('name,city\nAda,London').header).toEqual(['name', 'city']);
   });
 });
