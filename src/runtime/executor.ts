@@ -269,7 +269,7 @@ export class Executor {
 }
 
 /** The attached files of a run, as the Experience plane validated them. */
-function filesOf(input: RunInput): AttachedFile[] {
+export function filesOf(input: RunInput): AttachedFile[] {
   const files = input.context?.['files'];
   return Array.isArray(files) ? (files as AttachedFile[]) : [];
 }

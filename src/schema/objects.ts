@@ -1,9 +1,10 @@
 import type { AgentDefinition } from '../agents/contract.ts';
 import type { Principal } from '../experience/auth.ts';
 import type { AgentErrorInfo } from '../events/types.ts';
+import { filesOf } from '../runtime/executor.ts';
 import type { ConversationRecord, MessageRecord, RunRecord } from '../store/types.ts';
 import { builder } from './builder.ts';
-import { AgentKindEnum, MessageRoleEnum, PillarEnum, RunStatusEnum } from './enums.ts';
+import { AgentKindEnum, MessageRoleEnum, PillarEnum, RunStatusEnum, SurfaceEnum } from './enums.ts';
 
 export const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
   description: 'The authenticated caller.',
@@ -55,6 +56,11 @@ export const AgentRunRef = builder.objectRef<RunRecord>('AgentRun').implement({
     startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => run.startedAt }),
     finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => run.finishedAt }),
     error: t.field({ type: AgentErrorRef, nullable: true, resolve: (run) => run.error }),
+    surface: t.field({ type: SurfaceEnum, description: 'The surface its message was sent from.', resolve: (run) => run.input.surface }),
+    attachmentNames: t.stringList({
+      description: 'The names of the files attached to its message (context.files), in order.',
+      resolve: (run) => filesOf(run.input).map((file) => file.name),
+    }),
   }),
 });
 

@@ -205,18 +205,73 @@ describe('the chat page in a real browser', () => {
     await timeline.getByText('Insights liaison made a chart: Chart of sales.csv').waitFor();
     await timeline.getByText('Insights liaison completed the reply.').waitFor();
 
-    // After a reload the page starts a new conversation; the earlier one reopens with its history.
+    // The address names the conversation: a reload reopens it, replayed from its event log with
+    // its attachment, table, chart and tool calls, on the surface it was on.
+    const { id: conversationId } = await storedConversation(page, server);
+    expect(new URL(page.url()).searchParams.get('conversation')).toBe(conversationId);
     await page.reload();
     await connectionState(page, 'Connected');
+    await expectReopenedInsightsRun(page, replyText);
+
+    // A new conversation leaves it; the sidebar (and Back) bring it back.
+    await page.getByRole('button', { name: '+ New conversation' }).click();
+    expect(new URL(page.url()).searchParams.get('conversation')).toBeNull();
     expect(await log.getByRole('article').count()).toBe(0);
+    await page.getByRole('button', { name: 'Home', exact: true }).click();
+    await page.goBack();
+    await expectReopenedInsightsRun(page, replyText);
+    await page.getByRole('button', { name: '+ New conversation' }).click();
     const earlier = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /What trends are in this data\?/ });
+    await earlier.getByText('Insights · sales.csv ·').waitFor();
     await earlier.click();
     expect(await earlier.getAttribute('aria-current')).toBe('true');
-    await log.getByRole('article', { name: 'You' }).getByText('What trends are in this data?').waitFor();
+    await expectReopenedInsightsRun(page, replyText);
+  });
+
+  /** The conversation of the test above, as reopening shows it. */
+  async function expectReopenedInsightsRun(page: Page, replyText: string) {
+    const log = page.getByRole('log');
+    const question = log.getByRole('article', { name: 'You' });
+    await question.getByText('What trends are in this data?').waitFor();
+    await question.getByText('Attached: sales.csv').waitFor();
     const reopened = log.getByRole('article', { name: 'Insights liaison' });
-    await reopened.waitFor();
+    await reopened.and(page.locator('[data-status="completed"]')).waitFor();
     expect(await reopened.locator('.text').textContent()).toBe(replyText);
     expect(await log.getByRole('article').count()).toBe(2);
+    await reopened.getByRole('table', { name: 'Profile of sales.csv' }).waitFor();
+    await reopened.getByRole('figure', { name: 'Chart of sales.csv' }).locator('.chart[data-rendered="true"] svg .mark-line path').first().waitFor();
+    const timeline = page.getByRole('region', { name: 'Timeline' });
+    await timeline.getByRole('group').filter({ hasText: 'insights.profile_csv' }).getByText(/done in \d+ ms/).waitFor();
+    await timeline.getByText('Insights liaison completed the reply.').waitFor();
+    expect(await page.getByRole('button', { name: 'Insights', exact: true }).getAttribute('aria-pressed')).toBe('true');
+  }
+
+  it('reads a CSV pasted after a question: the rows are the data, the question is not a header', async () => {
+    const page = await openPage(server);
+    const rows = ['month,revenue', '2026-04-01,170', '2026-05-01,182', '2026-06-01,205'];
+    await ask(page, 'Insights', ['Here is more data, what is the trend?', ...rows].join('\n'));
+    const reply = page.getByRole('log').getByRole('article', { name: 'Insights liaison' });
+    await reply.and(page.locator('[data-status="completed"]')).waitFor();
+    expect(await reply.locator('.text').textContent()).toContain('revenue rose from 170 to 205');
+    const table = reply.getByRole('table');
+    await table.getByRole('cell', { name: 'month', exact: true }).waitFor();
+    expect(await table.getByText('Here is more data').count()).toBe(0);
+  });
+
+  it('shows an ANALYSIS artifact as sections and tables, not as JSON', async () => {
+    const page = await openPage(server);
+    await ask(page, 'Outcomes', 'We invest $100,000 and save $20,000 a month: what is the ROI?');
+    const reply = page.getByRole('log').getByRole('article', { name: 'Outcomes liaison' });
+    await reply.and(page.locator('[data-status="completed"]')).waitFor();
+    const report = reply.getByRole('figure').first();
+    await report.getByRole('heading', { name: 'Sections' }).waitFor();
+    await report.getByRole('heading', { name: 'Metrics' }).waitFor();
+    await report.getByRole('table').getByRole('columnheader', { name: 'Label' }).waitFor();
+    expect(await report.locator('pre').count()).toBe(0);
+    // Nothing runs past the reply's right edge.
+    const [figureBox, replyBox] = await Promise.all([report.boundingBox(), reply.boundingBox()]);
+    expect(figureBox!.x + figureBox!.width).toBeLessThanOrEqual(replyBox!.x + replyBox!.width);
+    expect(await report.evaluate((figure) => figure.scrollWidth <= figure.clientWidth)).toBe(true);
   });
 
   it('shows a handoff from the guide in the timeline and labels the reply with the liaison that wrote it', async () => {

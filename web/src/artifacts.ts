@@ -1,9 +1,11 @@
 /**
  * Artifacts as people expect to see them: a VISUALIZATION (a Vega-Lite spec) as a real chart,
- * a TABLE ({columns, rows}) as a table, anything else as formatted JSON. The charting libraries
+ * a TABLE ({columns, rows}) as a table, an ANALYSIS as readable sections (structured.ts),
+ * anything else as formatted JSON. The charting libraries
  * are bundled, and loaded when the first chart arrives.
  */
 import { h, json, uniqueId } from './dom.ts';
+import { renderStructured } from './structured.ts';
 import type { AgentEvent } from './follower.ts';
 
 type ArtifactEvent = Extract<AgentEvent, { __typename: 'AgentArtifact' }>;
@@ -44,6 +46,9 @@ export function renderArtifact(artifact: Pick<ArtifactEvent, 'artifactId' | 'kin
       }
       break;
     }
+    case 'ANALYSIS':
+      figure.append(caption, renderStructured(artifact.data));
+      return figure;
     default:
       break;
   }

@@ -28,6 +28,8 @@ interface RunView {
 
 export interface ChatViewOptions {
   agentName(agentId: string | null | undefined): string;
+  /** The names of the files attached to a user message. */
+  attachmentNames(messageId: string): readonly string[];
   /** Called whenever the set of unfinished runs changes. */
   onActiveRunsChange(runIds: readonly string[]): void;
 }
@@ -65,7 +67,8 @@ export class ChatView {
     this.run(runId);
   }
 
-  showUserMessage(message: { id: string; text: string }, fileNames: readonly string[] = []): void {
+  showUserMessage(message: { id: string; text: string }): void {
+    const fileNames = this.options.attachmentNames(message.id);
     let article = this.messages.get(message.id);
     if (!article) {
       const labelId = uniqueId('message');
@@ -84,11 +87,11 @@ export class ChatView {
   }
 
   /**
-   * A reopened conversation's stored messages, and how its runs without a reply ended, except
-   * the run of `replayedMessageId`, whose events are about to be replayed.
+   * A reopened conversation's stored messages, and how its runs without a reply ended: what
+   * stands in for its events once the log no longer holds them.
    */
-  showHistory(messages: readonly HistoryMessage[], runs: readonly HistoryRun[], replayedMessageId: string | null = null): void {
-    const endings = new Map(runs.filter((run) => run.userMessageId !== replayedMessageId).map((run) => [run.userMessageId, run]));
+  showHistory(messages: readonly HistoryMessage[], runs: readonly HistoryRun[]): void {
+    const endings = new Map(runs.map((run) => [run.userMessageId, run]));
     for (const message of messages) {
       if (message.role === 'USER') {
         this.showUserMessage(message);

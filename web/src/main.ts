@@ -48,6 +48,8 @@ const state = {
   agentNames: new Map<string, string>(),
   surface: 'HOME' as Surface,
   conversationId: null as string | null,
+  /** The names of the files attached to each user message, by message id (from its run). */
+  attachments: new Map<string, readonly string[]>(),
   files: [] as AttachedFile[],
   sending: false,
 };
@@ -76,6 +78,7 @@ const newConversationButton = h('button', { type: 'button', class: 'new-conversa
 
 const view = new ChatView({
   agentName: (agentId) => (agentId ? (state.agentNames.get(agentId) ?? agentId) : 'You'),
+  attachmentNames: (messageId) => state.attachments.get(messageId) ?? [],
   onActiveRunsChange: (runIds) => {
     stopButton.hidden = runIds.length === 0;
   },
@@ -224,10 +227,12 @@ async function send(): Promise<void> {
     messageBox.value = '';
     state.files = [];
     renderAttachments();
-    view.showUserMessage(payload.message, files.map((file) => file.name));
+    state.attachments.set(payload.message.id, files.map((file) => file.name));
+    view.showUserMessage(payload.message);
     view.expectRun(payload.run.id);
     if (state.follower?.conversationId !== payload.conversation.id) {
       state.conversationId = payload.conversation.id;
+      showInAddress(payload.conversation.id);
       follow(payload.conversation.id, payload.afterSeq);
     } else state.follower.start(); // in case an error had ended its subscription
     void refreshConversations();
@@ -261,44 +266,74 @@ function follow(conversationId: string, afterSeq: number): void {
         void refreshConversations();
       }
     },
-    expired: () => void openConversation(conversationId, { replay: false }),
+    expired: () => void openConversation(conversationId, { fromLog: false }),
     error: (message) => showError(message),
   });
   state.follower = follower;
   follower.start();
 }
 
-async function openConversation(id: string, { replay = true } = {}): Promise<void> {
+/**
+ * Shows a conversation as it happened: by default replayed from its event log (the replies with
+ * their artifacts, the tool calls, the attachments, how each run ended), then followed live.
+ * When the log no longer holds its start, the stored messages stand in for it.
+ */
+async function openConversation(id: string, { fromLog = true } = {}): Promise<void> {
   const client = state.client;
   if (!client) return;
   state.follower?.stop();
   state.follower = null;
   state.conversationId = id;
+  showInAddress(id);
   view.reset();
   showError(null);
   markCurrentConversation();
-  const result = await client.urql.query(ConversationHistory, { id, last: 100 }).toPromise();
+  const result = await client.urql.query(ConversationHistory, { id, last: 100 }, { requestPolicy: 'network-only' }).toPromise();
   const conversation = result.data?.conversation;
   if (state.conversationId !== id) return; // another was opened meanwhile
   if (!conversation) {
     showError(result.error ? errorText(result.error) : 'That conversation does not exist (any more).');
     return;
   }
-  // Replay from the active run's message, so its events so far show; otherwise from the last
-  // stored message, which also shows how a stopped or failed last run went.
-  const { messages, activeRun } = conversation;
-  const active = activeRun && messages.find((message) => message.id === activeRun.userMessageId);
-  const last = messages.at(-1);
-  const afterSeq = !replay ? conversation.lastSeq : active ? active.seq - 1 : last ? last.seq : 0;
-  const replayed = !replay ? null : active ? active.id : last?.role === 'USER' ? last.id : null;
-  view.showHistory(messages, conversation.runs, replayed);
-  follow(id, afterSeq);
+  for (const run of conversation.runs) state.attachments.set(run.userMessageId, run.attachmentNames);
+  // A follow-up goes where the last message went.
+  const lastRun = conversation.runs.at(-1);
+  if (lastRun) selectSurface(lastRun.surface);
+  if (fromLog) {
+    follow(id, 0);
+    return;
+  }
+  view.showHistory(conversation.messages, conversation.runs);
+  follow(id, conversation.lastSeq);
 }
+
+/** The conversation in the address (?conversation=<id>): a reload or a shared link reopens it. */
+function conversationInAddress(): string | null {
+  return new URL(location.href).searchParams.get('conversation');
+}
+
+function showInAddress(conversationId: string | null, how: 'push' | 'replace' = 'push'): void {
+  const url = new URL(location.href);
+  if (conversationId) url.searchParams.set('conversation', conversationId);
+  else url.searchParams.delete('conversation');
+  if (url.href === location.href) return;
+  if (how === 'push') history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
+}
+
+// Back and Forward move between the conversations opened.
+window.addEventListener('popstate', () => {
+  const id = conversationInAddress();
+  if (id === state.conversationId) return;
+  if (id) void openConversation(id);
+  else newConversation();
+});
 
 function newConversation(): void {
   state.follower?.stop();
   state.follower = null;
   state.conversationId = null;
+  showInAddress(null);
   view.reset();
   showError(null);
   markCurrentConversation();
@@ -319,15 +354,24 @@ async function refreshConversations(): Promise<void> {
 
 function conversationItem(conversation: ConversationSummary): HTMLElement {
   const updated = new Date(conversation.updatedAt);
+  const title = conversation.title ?? 'Untitled';
+  // Titles often start alike ("Compare the content…"): the surface and files of the last message
+  // and the time tell them apart, and the whole title is a hover away.
+  const lastRun = conversation.runs.at(-1);
+  const details = [
+    lastRun ? (SURFACES.find((surface) => surface.value === lastRun.surface)?.label ?? lastRun.surface) : null,
+    ...(lastRun?.attachmentNames ?? []),
+    updated.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' }),
+  ].filter((detail) => detail !== null);
   return h(
     'li',
     {},
     h(
       'button',
-      { type: 'button', 'data-conversation-id': conversation.id, onclick: () => void openConversation(conversation.id) },
-      h('span', { class: 'title' }, conversation.title ?? 'Untitled'),
-      h('time', { datetime: conversation.updatedAt }, updated.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })),
-      conversation.activeRun ? h('span', { class: 'badge' }, ' · running') : null,
+      { type: 'button', title, 'data-conversation-id': conversation.id, onclick: () => void openConversation(conversation.id) },
+      h('span', { class: 'title' }, title),
+      h('span', { class: 'details' }, h('time', { datetime: conversation.updatedAt }, details.join(' · '))),
+      conversation.activeRun ? h('span', { class: 'badge' }, 'running') : null,
     ),
   );
 }
@@ -372,7 +416,9 @@ async function start(session: Session): Promise<void> {
   client.ws.on('closed', () => state.follower?.pause());
   client.ws.on('connected', () => state.follower?.start());
   updateComposer();
-  newConversation();
+  const inAddress = conversationInAddress();
+  if (inAddress) void openConversation(inAddress);
+  else newConversation();
   const agents = await client.urql.query(Agents, {}).toPromise();
   if (agents.error) showError(errorText(agents.error));
   for (const agent of agents.data?.agents ?? []) state.agentNames.set(agent.id, agent.name);
@@ -412,6 +458,8 @@ signInForm.addEventListener('submit', (event) => {
   const value = userBox.value.trim();
   if (!value) return;
   showError(null);
+  // The conversation in the address was the previous user's.
+  showInAddress(null, 'replace');
   if (userBox.dataset['mode'] === 'token') {
     try {
       void start(pastedSession(value));

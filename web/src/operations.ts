@@ -31,7 +31,7 @@ export const Agents = graphql(`
 
 export const Conversations = graphql(`
   query Conversations($first: Int) {
-    conversations(first: $first) { id title updatedAt activeRun { id status } }
+    conversations(first: $first) { id title updatedAt activeRun { id status } runs(last: 1) { surface attachmentNames } }
   }
 `);
 
@@ -42,7 +42,7 @@ export const ConversationHistory = graphql(`
       title
       lastSeq
       messages(last: $last) { id role text agentId runId seq createdAt }
-      runs(last: 20) { id status agentId userMessageId }
+      runs(last: 200) { id status agentId userMessageId surface attachmentNames }
       activeRun { id status agentId userMessageId }
     }
   }
