@@ -16,7 +16,13 @@ export type Yoga = YogaServerInstance<TransportContext, GraphQLContext>;
 /** Who GraphiQL is signed in as outside production. */
 export const GRAPHIQL_USER = 'graphiql';
 
-const GRAPHIQL_QUERY = `# Send a message, then follow its run: paste the payload's afterSeq and conversation id below.
+/**
+ * What GraphiQL opens with. Follow selects every event type; two pairs of fields share a name but
+ * not a type (ToolCompleted.error and AgentFailed.error, AgentHandoff.reason and
+ * AgentCancelled.reason), which GraphQL forbids in one selection, so one of each is aliased.
+ */
+export const GRAPHIQL_QUERY = `# Run Send, then paste its conversation id and run id into Follow and run it: with runId it
+# ends after the run's last event (leave runId out to follow the whole conversation).
 mutation Send {
   sendAgentMessage(input: { text: "What trends are in this data?", surface: INSIGHTS,
     context: { files: [{ name: "sales.csv", content: "month,revenue\\n2026-01-01,120\\n2026-02-01,135\\n2026-03-01,160" }] } }) {
@@ -27,16 +33,19 @@ mutation Send {
 }
 
 subscription Follow {
-  agentEvents(conversationId: "PASTE-ID", afterSeq: 0) {
+  agentEvents(conversationId: "PASTE-CONVERSATION-ID", afterSeq: 0, runId: "PASTE-RUN-ID") {
     __typename seq agentId
-    ... on AgentToken { delta }
+    ... on MessageCreated { message { role text } }
+    ... on AgentStarted { timestamp }
     ... on AgentThinking { text }
-    ... on ToolExecuting { toolName arguments }
-    ... on ToolCompleted { toolName result durationMs }
-    ... on AgentHandoff { fromAgentId toAgentId reason }
-    ... on AgentArtifact { kind title }
+    ... on ToolExecuting { toolCallId toolName arguments }
+    ... on ToolCompleted { toolCallId toolName result durationMs toolError: error { code message } }
+    ... on AgentHandoff { fromAgentId toAgentId handoffReason: reason }
+    ... on AgentToken { delta }
+    ... on AgentArtifact { kind title data }
     ... on AgentCompleted { message { text } }
-    ... on AgentFailed { error { code message } }
+    ... on AgentFailed { error { code message retryable } }
+    ... on AgentCancelled { reason }
   }
 }
 `;
