@@ -39,7 +39,7 @@ if (!config.AUTH_JWT_SECRET && !config.REDIS_URL) {
       'Get a token from it with POST /auth/dev-token, or start it (and this command) with AUTH_JWT_SECRET set.',
   );
 }
-const { secret, dev } = await signingSecret(config);
+const { secret, dev } = await signingSecret(config).catch((error: unknown) => fail((error as Error).message));
 const ttl = /^\d+$/.test(options.ttl) ? Number(options.ttl) : options.ttl;
 try {
   console.log(await new Authenticator(secret, dev).issue({ userId: options.sub, tenantId: options.tid ?? null }, ttl));

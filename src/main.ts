@@ -12,7 +12,10 @@ try {
   process.exit(1);
 }
 const logger = pino({ name: 'agent-gateway', level: config.LOG_LEVEL });
-const server = await startServer(config, logger);
+const server = await startServer(config, logger).catch((error: unknown) => {
+  logger.fatal((error as Error).message);
+  process.exit(1);
+});
 if (server.gateway.auth.ephemeral) {
   const scope = config.REDIS_URL ? 'a dev secret shared by the instances on this Redis' : 'an ephemeral dev secret';
   logger.warn(`No AUTH_JWT_SECRET: using ${scope}. Get a token with POST ${server.url}/auth/dev-token.`);

@@ -13,8 +13,17 @@ export function randomDevSecret(): string {
 
 /** The dev secret every instance on this Redis uses: the first to ask stores its own. */
 export async function sharedDevSecret(redisUrl: string, keyPrefix: string): Promise<string> {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
+  // One attempt: without the shared secret this instance could verify no other's tokens.
+  const client = createClient({ url: redisUrl, socket: { reconnectStrategy: false, connectTimeout: 5000 } });
+  client.on('error', () => undefined); // connect() rejects with the same error
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(
+      `No AUTH_JWT_SECRET, and Redis (REDIS_URL) did not answer to share a dev secret with the other instances: ` +
+        `${(error as Error).message}. Start Redis, or set AUTH_JWT_SECRET (the same on every instance).`,
+    );
+  }
   try {
     const key = `${keyPrefix}dev-jwt-secret`;
     const candidate = randomDevSecret();

@@ -10,7 +10,7 @@ import { decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { userClient } from '../support/clients.ts';
-import { PROJECT_ROOT } from '../support/process.ts';
+import { PROJECT_ROOT, spawnGateway } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 import { TEST_SECRET, startTestServer } from '../support/server.ts';
 
@@ -75,6 +75,12 @@ describe('one dev secret per Redis', () => {
       await other.close();
     }
   });
+});
+
+it('an instance without a secret refuses to start, saying why, when Redis does not answer to share one', async () => {
+  const gateway = spawnGateway({ NODE_ENV: 'development', PORT: '0', REDIS_URL: 'redis://127.0.0.1:1' });
+  expect(await gateway.exited).toEqual({ code: 1, signal: null });
+  expect(gateway.output()).toContain('Start Redis, or set AUTH_JWT_SECRET');
 });
 
 describe('npm run token', () => {
