@@ -268,6 +268,8 @@ describe('the chat page in a real browser', () => {
     await report.getByRole('heading', { name: 'Metrics' }).waitFor();
     await report.getByRole('table').getByRole('columnheader', { name: 'Label' }).waitFor();
     expect(await report.locator('pre').count()).toBe(0);
+    // The caption is the report's title; the body does not say it again.
+    expect(await report.getByText('Title', { exact: true }).count()).toBe(0);
     // Nothing runs past the reply's right edge.
     const [figureBox, replyBox] = await Promise.all([report.boundingBox(), reply.boundingBox()]);
     expect(figureBox!.x + figureBox!.width).toBeLessThanOrEqual(replyBox!.x + replyBox!.width);

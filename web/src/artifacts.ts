@@ -47,7 +47,7 @@ export function renderArtifact(artifact: Pick<ArtifactEvent, 'artifactId' | 'kin
       break;
     }
     case 'ANALYSIS':
-      figure.append(caption, renderStructured(artifact.data));
+      figure.append(caption, renderStructured(withoutRepeatedTitle(artifact.data, artifact.title)));
       return figure;
     default:
       break;
@@ -80,4 +80,11 @@ function formatCell(value: unknown): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toFixed(2);
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** The caption already shows the title that reports repeat in their data. */
+function withoutRepeatedTitle(data: unknown, title: string): unknown {
+  if (typeof data !== 'object' || data === null || (data as { title?: unknown }).title !== title) return data;
+  const { title: _repeated, ...rest } = data as Record<string, unknown>;
+  return rest;
 }
