@@ -53,9 +53,12 @@ export const settingsSchema = z.object({
   SEND_RATE_WINDOW_MS: int(60_000, 1).describe('Window of SEND_RATE_LIMIT.'),
 });
 
+/** The settings as an application may give them (numbers as numbers or strings). */
+export type Settings = z.input<typeof settingsSchema>;
+
 export type Config = z.infer<typeof settingsSchema> & { readonly production: boolean };
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, unknown> = process.env): Config {
   // An empty variable means "not set", so that `FOO= npm start` falls back to the default.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = settingsSchema.safeParse(present);

@@ -4,12 +4,12 @@
  */
 import type { Logger } from 'pino';
 import type { AgentDefinition } from './agents/contract.ts';
-import { AGENTS } from './agents/index.ts';
 import type { Config } from './config.ts';
 import { Authenticator } from './experience/auth.ts';
 import { signingSecret } from './experience/dev-secret.ts';
 import { ConversationService } from './experience/conversations.ts';
 import { Metrics } from './metrics.ts';
+import { createRegistries, type Registries, type RegistryOptions } from './registries.ts';
 import { Runtime } from './runtime/runtime.ts';
 import { createBackend, runtimeSettings } from './runtime-host.ts';
 import type { Backend } from './store/interfaces.ts';
@@ -22,24 +22,28 @@ export interface Gateway {
   conversations: ConversationService;
   auth: Authenticator;
   agents: readonly AgentDefinition[];
+  /** The agents and tools runs execute with; workers of this gateway need the same. */
+  registries: Registries;
   metrics: Metrics;
   logger: Logger;
   /** Ends in-flight runs per the contract and releases the backend. */
   close(): Promise<void>;
 }
 
-export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
+export async function createGateway(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<Gateway> {
+  const registries = createRegistries(config, options);
   const { backend, redis } = await createBackend(config, logger);
   const { secret, dev } = await signingSecret(config);
   const metrics = new Metrics();
   const runtime = new Runtime({
-    ...runtimeSettings(config, backend, metrics, logger),
+    ...runtimeSettings(config, backend, metrics, logger, registries),
     // Left to workers: this gateway stores and queues runs and hands each to them in an intent.
     ...(config.RUN_EXECUTION === 'workers' && { workers: { queue: requireRedis(redis).intents, maxQueuedRuns: config.MAX_QUEUED_RUNS } }),
   });
   const conversations = new ConversationService({
     backend,
     runtime,
+    agents: registries.agents,
     limits: {
       maxTextLength: config.MAX_TEXT_LENGTH,
       maxContextBytes: config.MAX_CONTEXT_BYTES,
@@ -56,7 +60,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     runtime,
     conversations,
     auth: new Authenticator(secret, dev),
-    agents: [...AGENTS.values()],
+    agents: registries.agents.list(),
+    registries,
     metrics,
     logger,
     async close() {

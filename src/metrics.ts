@@ -1,6 +1,6 @@
 /** Prometheus metrics of one process, served at /metrics. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StoredEvent } from './events/types.ts';
+import type { StoredEvent, TokenUsage } from './events/types.ts';
 import type { RunStatus } from './store/types.ts';
 
 export class Metrics {
@@ -45,12 +45,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly tokens = new Counter({
+    name: 'agent_gateway_tokens_total',
+    help: "Tokens the agents' models used in runs executed by this process, as they reported them, by kind.",
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
   recordRunStatus(status: RunStatus): void {
     this.runs.inc({ status });
+  }
+
+  recordUsage(usage: TokenUsage): void {
+    if (usage.inputTokens) this.tokens.inc({ kind: 'input' }, usage.inputTokens);
+    if (usage.outputTokens) this.tokens.inc({ kind: 'output' }, usage.outputTokens);
   }
 
   recordAppend(event: StoredEvent): void {

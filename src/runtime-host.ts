@@ -3,13 +3,11 @@
  * and the Runtime's settings. Kept apart from gateway.ts so that a worker loads no Experience plane.
  */
 import type { Logger } from 'pino';
-import { AGENTS } from './agents/index.ts';
 import type { Config } from './config.ts';
 import { observeAppends, observeSends } from './events/observed-log.ts';
 import type { Metrics } from './metrics.ts';
+import type { Registries } from './registries.ts';
 import type { EngineOptions } from './runtime/engine.ts';
-import { IntentRegistry } from './runtime/intents.ts';
-import { PLATFORM_INTENTS } from './runtime/platform-intents.ts';
 import type { Backend } from './store/interfaces.ts';
 import { createMemoryBackend } from './store/memory/index.ts';
 import type { RedisBackend } from './store/redis/index.ts';
@@ -32,20 +30,27 @@ export async function createBackend(config: Config, logger: Logger): Promise<{ b
   return { backend: redis ?? createMemoryBackend(retention, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS }), redis };
 }
 
-/** The Runtime's settings from the configuration, its events and statuses counted in `metrics`. */
-export function runtimeSettings(config: Config, backend: Backend, metrics: Metrics, logger: Logger): EngineOptions {
+/** The Runtime's settings from the configuration, with its agents and tools, its events, statuses and tokens counted in `metrics`. */
+export function runtimeSettings(
+  config: Config,
+  backend: Backend,
+  metrics: Metrics,
+  logger: Logger,
+  registries: Registries,
+): EngineOptions {
   // Counted at the log, so that every appender (user messages, runs, recovery) is included.
   backend.events = observeAppends(backend.events, (event) => metrics.recordAppend(event));
   backend.sends = observeSends(backend.sends, (event) => metrics.recordAppend(event));
   return {
     backend,
-    agents: AGENTS,
-    intents: new IntentRegistry().register(...PLATFORM_INTENTS),
+    agents: registries.agents,
+    tools: registries.tools,
     runTimeoutMs: config.RUN_TIMEOUT_MS,
     leaseMs: config.RUN_LEASE_MS,
     sweepIntervalMs: config.RUN_SWEEP_INTERVAL_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
+    onUsage: (usage) => metrics.recordUsage(usage),
   };
 }

@@ -8,6 +8,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
+import type { RegistryOptions } from './registries.ts';
 import { createHttpRoutes } from './transport/http-routes.ts';
 import { attachWebSockets } from './transport/websocket.ts';
 import { createYogaServer } from './transport/yoga.ts';
@@ -24,8 +25,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const gateway = await createGateway(config, logger);
+export async function startServer(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningServer> {
+  const gateway = await createGateway(config, logger, options);
   const yoga = createYogaServer(gateway);
   const routes = createHttpRoutes(gateway);
   const httpServer = createServer((request, response) => {

@@ -3,35 +3,85 @@
  * sees sockets, GraphQL or stores; it reads its input and history, calls tools, and emits
  * through the context. Cancellation arrives as `signal`; every emit after it rejects.
  */
-import type { ArtifactKind } from '../events/types.ts';
+import type { AgentErrorInfo, ArtifactKind, TokenUsage } from '../events/types.ts';
 import type { MessageRecord, Pillar, RunInput } from '../store/types.ts';
 
-export type AgentId = 'guide' | 'liaison.content' | 'liaison.insights' | 'liaison.journey' | 'liaison.outcomes';
+/** Any registered agent's id: a lowercase letter, then up to 63 of `a-z 0-9 _ . -`. */
+export type AgentId = string;
+
+export const AGENT_ID_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 export interface AttachedFile {
   name: string;
   content: string;
 }
 
+/** The registry as an agent sees it: who else there is to hand a message to. */
+export interface AgentDirectory {
+  get(id: AgentId): AgentDefinition | undefined;
+  list(): readonly AgentDefinition[];
+  /** The guide: the first registered agent of kind GUIDE. */
+  guide(): AgentDefinition | undefined;
+  /** The pillar's liaison: the first registered LIAISON of that pillar. */
+  liaison(pillar: Pillar): AgentDefinition | undefined;
+}
+
+/** A registered tool as an agent (or a model) sees it. */
+export interface ToolDescription {
+  name: string;
+  description: string;
+  /** JSON Schema of the tool's input (an object). */
+  inputSchema: Record<string, unknown>;
+}
+
 export interface AgentContext {
   /** The agent this context emits as. */
   readonly agentId: AgentId;
+  readonly runId: string;
+  readonly conversationId: string;
   readonly input: RunInput;
   /** `input.context.files`, validated. */
   readonly files: readonly AttachedFile[];
   /** The conversation's whole history, oldest first, ending with the message being answered. */
   readonly history: readonly MessageRecord[];
   readonly signal: AbortSignal;
+  /** Every registered agent. */
+  readonly agents: AgentDirectory;
+  /** Every registered tool, for agents that offer them to a model. */
+  readonly tools: readonly ToolDescription[];
   /** Emits AgentThinking. */
   think(text: string): Promise<void>;
-  /** Streams `text` as AgentToken deltas, pausing between them; the run's reply is all of them joined. */
+  /** Streams `text` as word-sized AgentToken deltas, pausing between them; the run's reply is all of them joined. */
   say(text: string): Promise<void>;
+  /** Emits one AgentToken exactly as given, at once (a model's delta): no pause, no splitting. */
+  stream(delta: string): Promise<void>;
   /** Emits AgentArtifact. */
   artifact(kind: ArtifactKind, title: string, data: unknown): Promise<void>;
-  /** Runs a platform intent as a tool call (ToolExecuting, then ToolCompleted) and returns its result. */
-  callTool<T = unknown>(name: string, args: Record<string, unknown>): Promise<T>;
-  /** Emits AgentHandoff from this agent to `to` and returns the context `to` works in. */
-  handoff(to: AgentId, reason: string): Promise<AgentContext>;
+  /**
+   * Runs a registered tool as a tool call (ToolExecuting, then ToolCompleted) and returns its
+   * result. `toolCallId` (unique within the conversation) defaults to a fresh one. Input that
+   * does not match the tool's schema, or an unknown tool, fails the call with a ToolError.
+   */
+  callTool<T = unknown>(name: string, args: Record<string, unknown>, options?: { toolCallId?: string }): Promise<T>;
+  /** Reports a tool call that runs elsewhere (a remote agent's): emits ToolExecuting. */
+  reportToolCall(call: { toolCallId: string; toolName: string; arguments: unknown }): Promise<void>;
+  /**
+   * Reports the end of a call reported with `reportToolCall`: emits ToolCompleted. Calls left
+   * open when the run ends are closed with an error, so that every ToolExecuting has its pair.
+   */
+  reportToolResult(toolCallId: string, outcome: { result?: unknown; error?: AgentErrorInfo | null }): Promise<void>;
+  /** Adds to the run's token usage (summed over the run, on AgentRun and AgentCompleted). */
+  reportUsage(usage: TokenUsage): void;
+  /**
+   * Hands the message to another agent: emits AgentHandoff and runs `to` in this run, its reply
+   * streaming as the run's reply.
+   */
+  delegate(to: AgentId, reason: string): Promise<void>;
+  /**
+   * Asks another agent for its view: emits AgentHandoff and runs `to` with its reply captured
+   * (its thinking, tools and artifacts are emitted as usual) and returned instead of streamed.
+   */
+  consult(to: AgentId, reason: string): Promise<string>;
   /** Waits one agent step (AGENT_STEP_DELAY_MS), rejecting on cancellation. */
   pause(): Promise<void>;
 }

@@ -6,7 +6,7 @@
 import type { AgentContext, AgentDefinition } from './contract.ts';
 import { decide } from './guide-decision.ts';
 import { earlierMessages } from './liaison.ts';
-import { LIAISONS } from './liaisons/index.ts';
+import type { Pillar } from '../store/types.ts';
 
 export const guide: AgentDefinition = {
   id: 'guide',
@@ -17,21 +17,22 @@ export const guide: AgentDefinition = {
   async run(context) {
     await context.think('Reading your message to decide who should answer.');
     const decision = decide(context.input.text);
-    if (decision.mode === 'handoff') {
-      const liaison = LIAISONS[decision.pillar];
-      const liaisonContext = await context.handoff(liaison.id, `The message is about ${decision.pillar.toLowerCase()}.`);
-      await liaison.run(liaisonContext);
+    // The liaisons are whichever the registry holds for each pillar (an application may replace them).
+    const liaisons = (decision.mode === 'handoff' ? [decision.pillar] : decision.mode === 'collaborate' ? decision.pillars : [])
+      .map((pillar) => ({ pillar, liaison: context.agents.liaison(pillar) }))
+      .filter((entry): entry is { pillar: Pillar; liaison: AgentDefinition } => entry.liaison !== undefined);
+    if (decision.mode === 'handoff' && liaisons[0]) {
+      const { pillar, liaison } = liaisons[0];
+      await context.delegate(liaison.id, `The message is about ${pillar.toLowerCase()}.`);
       return;
     }
-    if (decision.mode === 'collaborate') {
+    if (decision.mode === 'collaborate' && liaisons.length > 0) {
       const findings: string[] = [];
-      for (const pillar of decision.pillars) {
-        const liaison = LIAISONS[pillar];
-        const liaisonContext = await context.handoff(liaison.id, `Collaboration: the ${pillar.toLowerCase()} view.`);
-        findings.push(`${liaison.name}:\n${await liaison.analyze(liaisonContext)}`);
+      for (const { pillar, liaison } of liaisons) {
+        findings.push(`${liaison.name}:\n${await context.consult(liaison.id, `Collaboration: the ${pillar.toLowerCase()} view.`)}`);
       }
       await context.think('Combining what the liaisons found.');
-      const names = decision.pillars.map((pillar) => pillar.toLowerCase()).join(', ');
+      const names = liaisons.map(({ pillar }) => pillar.toLowerCase()).join(', ');
       await context.say(`Here is the combined view from ${names}.\n\n${findings.join('\n\n')}`);
       return;
     }

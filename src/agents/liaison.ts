@@ -1,29 +1,22 @@
-import type { AgentContext, AgentDefinition, AgentId } from './contract.ts';
+import type { AgentContext, AgentDefinition } from './contract.ts';
 import type { Pillar } from '../store/types.ts';
 
 /**
- * A liaison does its pillar's work and returns what it found as text. Alone it streams that
- * text as its reply; in a collaboration the guide weaves it into a combined answer.
+ * A built-in liaison does its pillar's work and says what it found. Alone, that streams as its
+ * reply; consulted in a collaboration, the guide gets it to weave into a combined answer.
  */
-export interface LiaisonDefinition extends AgentDefinition {
-  kind: 'LIAISON';
-  pillar: Pillar;
-  analyze(context: AgentContext): Promise<string>;
-}
-
 export function defineLiaison(spec: {
   pillar: Pillar;
   name: string;
   description: string;
   analyze(context: AgentContext): Promise<string>;
-}): LiaisonDefinition {
+}): AgentDefinition & { pillar: Pillar } {
   return {
-    id: `liaison.${spec.pillar.toLowerCase()}` as AgentId,
+    id: `liaison.${spec.pillar.toLowerCase()}`,
     kind: 'LIAISON',
     pillar: spec.pillar,
     name: spec.name,
     description: spec.description,
-    analyze: spec.analyze,
     async run(context) {
       await context.say(await spec.analyze(context));
     },

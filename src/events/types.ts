@@ -6,6 +6,13 @@ import type { MessageRecord } from '../store/types.ts';
 
 export type ArtifactKind = 'VISUALIZATION' | 'TABLE' | 'ANALYSIS' | 'DRILL_DOWN';
 
+/** Tokens a run's models used, summed over the run; each count is null when no model reported it. */
+export interface TokenUsage {
+  inputTokens: number | null;
+  outputTokens: number | null;
+  totalTokens: number | null;
+}
+
 export interface AgentErrorInfo {
   code: string;
   message: string;
@@ -29,9 +36,9 @@ export type EventBody =
   | { type: 'AgentHandoff'; fromAgentId: string; toAgentId: string; reason: string }
   | { type: 'AgentToken'; delta: string }
   | { type: 'AgentArtifact'; artifactId: string; kind: ArtifactKind; title: string; data: unknown }
-  | { type: 'AgentCompleted'; message: MessageRecord }
+  | { type: 'AgentCompleted'; message: MessageRecord; usage: TokenUsage | null }
   | { type: 'AgentFailed'; error: AgentErrorInfo }
-  | { type: 'AgentCancelled'; reason: string | null };
+  | { type: 'AgentCancelled'; reason: string };
 
 export type EventType = EventBody['type'];
 

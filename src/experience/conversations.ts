@@ -12,12 +12,15 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { Backend, NewSend } from '../store/interfaces.ts';
 import { ownerKey, sameOwner } from '../store/owner.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord, SendReservation } from '../store/types.ts';
+import type { AgentDirectory } from '../agents/contract.ts';
 import { routeMessage } from './routing.ts';
 import { assertId, validateSend, type InputLimits, type SendInput, type ValidSend } from './validation.ts';
 
 export interface ConversationServiceOptions {
   backend: Backend;
   runtime: Runtime;
+  /** The agents messages may be routed to. */
+  agents: AgentDirectory;
   limits: InputLimits & {
     maxQueuedRunsPerConversation: number;
     sendRateLimit: number;
@@ -48,7 +51,7 @@ export class ConversationService {
   async send(owner: Owner, input: SendInput): Promise<SendResult> {
     const { backend, runtime, limits } = this.options;
     const send = validateSend(input, limits);
-    const agentId = routeMessage(send.target, send.surface);
+    const agentId = routeMessage(this.options.agents, send.target, send.surface);
     await this.takeRateLimit(owner);
     await runtime.admit(); // too many runs waiting overall answers RATE_LIMITED, storing nothing
     const ids = freshIds(send);

@@ -4,17 +4,17 @@
  * the local dispatch); so does every worker.
  */
 import { randomUUID } from 'node:crypto';
-import type { AgentDefinition, AgentId } from '../agents/contract.ts';
+import type { AgentDirectory } from '../agents/contract.ts';
 import type { RunRecord } from '../store/types.ts';
 import { Executor } from './executor.ts';
-import type { IntentRegistry } from './intents.ts';
 import { SHUTDOWN, stopRun, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { Recovery } from './recovery.ts';
 import { Scheduler, type HandOff } from './scheduler.ts';
+import type { ToolRegistry } from './tools.ts';
 
 export interface EngineOptions extends RuntimeBase {
-  agents: ReadonlyMap<AgentId, AgentDefinition>;
-  intents: IntentRegistry;
+  agents: AgentDirectory;
+  tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
   /**

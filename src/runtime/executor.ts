@@ -4,17 +4,18 @@
  * process has for runs (a worker's concurrency), which the scheduler takes before starting one.
  */
 import { randomUUID } from 'node:crypto';
-import type { AgentDefinition, AgentId, AttachedFile } from '../agents/contract.ts';
+import type { AgentDirectory, AttachedFile } from '../agents/contract.ts';
+import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
 import { LeaseLostError, withAppend, type EventLog } from '../events/log.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../store/types.ts';
-import type { IntentRegistry } from './intents.ts';
-import type { RuntimeBase, StopReason } from './lifecycle.ts';
+import { terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunScope } from './run-scope.ts';
+import type { ToolRegistry } from './tools.ts';
 
 export interface ExecutorOptions extends RuntimeBase {
-  agents: ReadonlyMap<AgentId, AgentDefinition>;
-  intents: IntentRegistry;
+  agents: AgentDirectory;
+  tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
   /** Who holds the leases of the runs executing here. */
@@ -193,18 +194,23 @@ export class Executor {
         execution.leaseLost = true;
         execution.controller.abort();
       }),
-      intents: this.options.intents,
+      agents,
+      tools: this.options.tools,
       signal,
       stepDelayMs: this.options.stepDelayMs,
+      onUsage: this.options.onUsage,
     });
     let outcome: Partial<RunRecord> = { status: 'COMPLETED' };
     try {
       await scope.append(run.agentId, { type: 'AgentStarted' });
-      const agent = agents.get(run.agentId as AgentId);
-      if (!agent) throw new Error(`no agent ${run.agentId}`);
+      const agent = agents.get(run.agentId);
+      // A worker that was not given the agent the gateway routed to (their registries differ).
+      if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);
       await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
     } catch (error) {
-      if (!signal.aborted && error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {
+      if (!signal.aborted && error instanceof AgentError) {
+        outcome = { status: 'FAILED', error: error.toInfo() };
+      } else if (!signal.aborted && error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {
         logger.warn({ err: error, runId: run.id }, 'the shared store became unavailable during a run');
         outcome = {
           status: 'FAILED',
@@ -225,12 +231,23 @@ export class Executor {
     if (execution.leaseLost) return;
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
     // how it ends; the executor always appends the terminal event, after the agent has stopped.
-    const decided = await backend.runs.transition(run.id, ['RUNNING'], { ...outcome, finishedAt: new Date().toISOString() });
+    const decided = await backend.runs.transition(run.id, ['RUNNING'], {
+      ...outcome,
+      usage: scope.usage,
+      finishedAt: new Date().toISOString(),
+    });
     if (decided) this.options.onRunStatus?.(decided.status);
+    // Stopped by someone else (a cancel, the timeout): the tokens spent until then still count.
+    if (!decided && scope.usage) await backend.runs.transition(run.id, ['CANCELLED', 'FAILED'], { usage: scope.usage });
     const finished = decided ?? (await backend.runs.get(run.id));
     if (!finished) throw new Error(`run ${run.id} vanished while executing`);
     // A survivor that took the lease over appends the terminal event; we must not add another.
     if (execution.leaseLost || !(await backend.leases.renew(run.id, holder, leaseMs))) return;
+    await scope.closeOpenToolCalls(
+      finished.status === 'COMPLETED'
+        ? { code: 'NO_RESULT', message: 'The tool reported no result before the run ended.', retryable: false }
+        : { code: 'CANCELLED', message: 'The run ended before the tool finished.', retryable: true },
+    );
     await this.appendTerminal(finished, scope);
     await backend.runQueue.remove(run.conversationId, run.id);
     await backend.leases.release(run.id, holder);
@@ -256,14 +273,11 @@ export class Executor {
         seq: 0,
         createdAt: new Date().toISOString(),
       };
-      const event = await scope.append(scope.replyAgentId, { type: 'AgentCompleted', message });
+      const event = await scope.append(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
       if (event.type === 'AgentCompleted') await this.options.backend.messages.add(event.message);
       await this.options.backend.conversations.touch(run.conversationId, message.createdAt);
-    } else if (run.status === 'CANCELLED') {
-      await scope.append(scope.currentAgentId, { type: 'AgentCancelled', reason: run.cancelReason });
     } else {
-      const error = run.error ?? { code: 'INTERNAL', message: 'The run failed.', retryable: true };
-      await scope.append(scope.currentAgentId, { type: 'AgentFailed', error });
+      await scope.append(scope.currentAgentId, terminalOf(run));
     }
   }
 }

@@ -4,7 +4,7 @@
  * at once and leaves the terminal event to whoever executes it (or to its turn in the queue).
  */
 import type { Logger } from 'pino';
-import type { AgentErrorInfo, EventBody, StoredEvent } from '../events/types.ts';
+import type { AgentErrorInfo, EventBody, StoredEvent, TokenUsage } from '../events/types.ts';
 import type { Backend } from '../store/interfaces.ts';
 import type { RunRecord, RunStatus } from '../store/types.ts';
 
@@ -14,9 +14,14 @@ export interface RuntimeBase {
   logger: Logger;
   /** Told of every status a run enters (for metrics; appended events are counted at the log). */
   onRunStatus?: (status: RunStatus) => void;
+  /** Told of every usage a model reports during a run (for metrics). */
+  onUsage?: (usage: TokenUsage) => void;
 }
 
-export type StopReason = { status: 'CANCELLED'; reason: string | null } | { status: 'FAILED'; error: AgentErrorInfo };
+/** The reason of a cancel that gave none (every AgentCancelled has one). */
+export const CANCELLED_REASON = 'Cancelled.';
+
+export type StopReason = { status: 'CANCELLED'; reason: string } | { status: 'FAILED'; error: AgentErrorInfo };
 
 export const WORKER_LOST: AgentErrorInfo = {
   code: 'WORKER_LOST',
@@ -32,7 +37,7 @@ export const SHUTDOWN: AgentErrorInfo = {
 
 /** The terminal event of a run that has ended, for whoever appends it on the run's behalf. */
 export function terminalOf(run: RunRecord): EventBody {
-  if (run.status === 'CANCELLED') return { type: 'AgentCancelled', reason: run.cancelReason };
+  if (run.status === 'CANCELLED') return { type: 'AgentCancelled', reason: run.cancelReason ?? CANCELLED_REASON };
   return { type: 'AgentFailed', error: run.error ?? { code: 'INTERNAL', message: 'The run failed.', retryable: true } };
 }
 

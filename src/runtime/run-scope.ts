@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
-import type { AgentContext, AgentId, AttachedFile } from '../agents/contract.ts';
+import type { AgentContext, AgentDirectory, AgentId, AttachedFile } from '../agents/contract.ts';
+import { AgentError } from '../agents/errors.ts';
 import type { EventLog } from '../events/log.ts';
-import type { ArtifactKind, EventBody, StoredEvent } from '../events/types.ts';
+import type { AgentErrorInfo, ArtifactKind, EventBody, StoredEvent, TokenUsage } from '../events/types.ts';
 import type { MessageRecord, RunRecord } from '../store/types.ts';
-import type { IntentRegistry } from './intents.ts';
+import { ToolInputError, type ToolRegistry } from './tools.ts';
 
 export class ToolError extends Error {
   constructor(
@@ -24,9 +25,24 @@ export interface RunScopeOptions {
   run: RunRecord;
   files: readonly AttachedFile[];
   events: EventLog;
-  intents: IntentRegistry;
+  agents: AgentDirectory;
+  tools: ToolRegistry;
   signal: AbortSignal;
   stepDelayMs: number;
+  /** Told of every usage reported during the run. */
+  onUsage?: (usage: TokenUsage) => void;
+}
+
+/** Where an agent's reply goes: into the run's reply (streamed), or into a consulting agent's capture. */
+interface Capture {
+  text: string;
+}
+
+/** A tool call reported with reportToolCall and not yet completed. */
+interface OpenToolCall {
+  agentId: string;
+  toolName: string;
+  started: number;
 }
 
 export class RunScope {
@@ -36,6 +52,9 @@ export class RunScope {
   replyAgentId: string;
   /** The agent that emitted last: the one a failure or cancellation interrupts. */
   currentAgentId: string;
+  /** The run's token usage so far: null until a model reports some. */
+  usage: TokenUsage | null = null;
+  private readonly openToolCalls = new Map<string, OpenToolCall>();
 
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
@@ -55,41 +74,87 @@ export class RunScope {
     return this.options.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
   }
 
+  addUsage(usage: TokenUsage): void {
+    const sum = (a: number | null | undefined, b: number | null | undefined) => (a == null ? (b ?? null) : a + (b ?? 0));
+    const current = this.usage;
+    this.usage = {
+      inputTokens: sum(current?.inputTokens, usage.inputTokens),
+      outputTokens: sum(current?.outputTokens, usage.outputTokens),
+      totalTokens: sum(current?.totalTokens, usage.totalTokens),
+    };
+    this.options.onUsage?.(usage);
+  }
+
+  /** Closes the tool calls reported as running elsewhere that never reported an end. */
+  async closeOpenToolCalls(error: AgentErrorInfo): Promise<void> {
+    for (const [toolCallId, call] of this.openToolCalls) {
+      await this.append(call.agentId, {
+        type: 'ToolCompleted',
+        toolCallId,
+        toolName: call.toolName,
+        result: null,
+        error,
+        durationMs: Math.round(performance.now() - call.started),
+      });
+    }
+    this.openToolCalls.clear();
+  }
+
   /** The context `agentId` works in; every agent of the run sees the same history. */
-  contextFor(agentId: AgentId, history: readonly MessageRecord[]): AgentContext {
-    const { run, files, signal, stepDelayMs, intents } = this.options;
+  contextFor(agentId: AgentId, history: readonly MessageRecord[], capture: Capture | null = null): AgentContext {
+    const { run, files, signal, stepDelayMs, tools, agents } = this.options;
     const scope = this;
     const pause = async () => {
       // Even with no delay, yield to the event loop so one fast run cannot starve the others.
       if (stepDelayMs > 0) await sleep(stepDelayMs, undefined, { signal });
       else await nextTick(undefined, { signal });
     };
+    const stream = async (delta: string) => {
+      if (delta === '') return;
+      if (capture) {
+        signal.throwIfAborted();
+        capture.text += delta;
+        return;
+      }
+      await scope.emit(agentId, { type: 'AgentToken', delta });
+      scope.reply += delta;
+      scope.replyAgentId = agentId;
+    };
+    const runAgent = async (to: AgentId, reason: string, into: Capture | null) => {
+      const agent = agents.get(to);
+      if (!agent) throw new AgentError('UNKNOWN_AGENT', `There is no agent "${to}" to hand the message to.`, false);
+      await scope.emit(agentId, { type: 'AgentHandoff', fromAgentId: agentId, toAgentId: to, reason });
+      await agent.run(scope.contextFor(to, history, into));
+    };
     return {
       agentId,
+      runId: run.id,
+      conversationId: run.conversationId,
       input: run.input,
       files,
       history,
       signal,
+      agents,
+      tools: tools.list(),
       pause,
+      stream,
       async think(text) {
         await scope.emit(agentId, { type: 'AgentThinking', text });
       },
       async say(text) {
         for (const delta of splitIntoDeltas(text)) {
           await pause();
-          await scope.emit(agentId, { type: 'AgentToken', delta });
-          scope.reply += delta;
-          scope.replyAgentId = agentId;
+          await stream(delta);
         }
       },
       async artifact(kind: ArtifactKind, title: string, data: unknown) {
         await scope.emit(agentId, { type: 'AgentArtifact', artifactId: randomUUID(), kind, title, data });
       },
-      async callTool<T>(toolName: string, args: Record<string, unknown>): Promise<T> {
-        const toolCallId = randomUUID();
+      async callTool<T>(toolName: string, args: Record<string, unknown>, options: { toolCallId?: string } = {}): Promise<T> {
+        const toolCallId = options.toolCallId ?? randomUUID();
         await scope.emit(agentId, { type: 'ToolExecuting', toolCallId, toolName, arguments: args });
         const started = performance.now();
-        const completed = (result: unknown, error: { code: string; message: string; retryable: boolean } | null) =>
+        const completed = (result: unknown, error: AgentErrorInfo | null) =>
           // A started tool call is always closed, even when the run was cancelled meanwhile.
           scope.append(agentId, {
             type: 'ToolCompleted',
@@ -100,7 +165,7 @@ export class RunScope {
             durationMs: Math.round(performance.now() - started),
           });
         try {
-          const result = await intents.execute(toolName, args, { files, history, signal });
+          const result = await tools.execute(toolName, args, { files, history, signal });
           await completed(result ?? null, null);
           return result as T;
         } catch (cause) {
@@ -108,14 +173,41 @@ export class RunScope {
             await completed(null, { code: 'CANCELLED', message: 'The run ended before the tool finished.', retryable: true });
             throw signal.reason;
           }
+          if (cause instanceof ToolInputError) {
+            const error = new AgentError(cause.code, cause.message, false);
+            await completed(null, error.toInfo());
+            throw error;
+          }
           const message = cause instanceof Error ? cause.message : String(cause);
           await completed(null, { code: 'TOOL_ERROR', message, retryable: false });
           throw new ToolError(toolName, message);
         }
       },
-      async handoff(to: AgentId, reason: string) {
-        await scope.emit(agentId, { type: 'AgentHandoff', fromAgentId: agentId, toAgentId: to, reason });
-        return scope.contextFor(to, history);
+      async reportToolCall(call) {
+        await scope.emit(agentId, { type: 'ToolExecuting', ...call });
+        scope.openToolCalls.set(call.toolCallId, { agentId, toolName: call.toolName, started: performance.now() });
+      },
+      async reportToolResult(toolCallId, outcome) {
+        const call = scope.openToolCalls.get(toolCallId);
+        if (!call) throw new AgentError('UNKNOWN_TOOL_CALL', `No tool call ${toolCallId} was reported as running.`, false);
+        scope.openToolCalls.delete(toolCallId);
+        await scope.append(agentId, {
+          type: 'ToolCompleted',
+          toolCallId,
+          toolName: call.toolName,
+          result: outcome.result ?? null,
+          error: outcome.error ?? null,
+          durationMs: Math.round(performance.now() - call.started),
+        });
+      },
+      reportUsage(usage) {
+        scope.addUsage(usage);
+      },
+      delegate: (to, reason) => runAgent(to, reason, capture),
+      async consult(to, reason) {
+        const into: Capture = { text: '' };
+        await runAgent(to, reason, into);
+        return into.text;
       },
     };
   }

@@ -8,7 +8,6 @@
  * that take them from the intent queue (`workers`).
  */
 import { randomUUID } from 'node:crypto';
-import type { AgentId } from '../agents/contract.ts';
 import type { IntentQueue } from '../store/interfaces.ts';
 import { TERMINAL_STATUSES, type Owner, type RunInput, type RunRecord } from '../store/types.ts';
 import { IntentQueueDispatch, LocalDispatch, type RunDispatch } from './dispatch.ts';
@@ -28,7 +27,7 @@ export interface RunIntent {
   runId: string;
   conversationId: string;
   owner: Owner;
-  agentId: AgentId;
+  agentId: string;
   userMessageId: string;
   input: RunInput;
 }
@@ -113,7 +112,7 @@ export class Runtime {
    * The status changes at once; the AgentCancelled event follows when the run's executor (or, for a
    * queued run, its turn in the queue) has stopped, so that it is always the run's last event.
    */
-  async cancel(runId: string, reason: string | null): Promise<RunRecord | null> {
+  async cancel(runId: string, reason: string): Promise<RunRecord | null> {
     const { runs } = this.base.backend;
     // A run may move from QUEUED to RUNNING between our read and our write: then try again.
     for (let attempt = 0; attempt < 3; attempt += 1) {

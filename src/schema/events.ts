@@ -5,7 +5,7 @@
 import type { EventType, StoredEvent } from '../events/types.ts';
 import { builder } from './builder.ts';
 import { ArtifactKindEnum } from './enums.ts';
-import { AgentErrorRef, MessageRef } from './objects.ts';
+import { AgentErrorRef, MessageRef, TokenUsageRef } from './objects.ts';
 
 type EventOf<T extends EventType> = Extract<StoredEvent, { type: T }>;
 
@@ -64,10 +64,16 @@ eventType('AgentArtifact', 'A structured result: a Vega-Lite spec, a table ({col
 }));
 eventType('AgentCompleted', "The run's last event when it succeeded, with the agent's reply.", (t) => ({
   message: t.field({ type: MessageRef, resolve: (event) => event.message }),
+  usage: t.field({
+    type: TokenUsageRef,
+    nullable: true,
+    description: "Tokens the run's models used; null when its agents reported none.",
+    resolve: (event) => event.usage ?? null,
+  }),
 }));
 eventType('AgentFailed', "The run's last event when it failed.", (t) => ({
   error: t.field({ type: AgentErrorRef, resolve: (event) => event.error }),
 }));
 eventType('AgentCancelled', "The run's last event when it was cancelled or interrupted.", (t) => ({
-  reason: t.exposeString('reason', { nullable: true }),
+  reason: t.exposeString('reason'),
 }));

@@ -1,6 +1,6 @@
 import type { AgentDefinition } from '../agents/contract.ts';
 import type { Principal } from '../experience/auth.ts';
-import type { AgentErrorInfo } from '../events/types.ts';
+import type { AgentErrorInfo, TokenUsage } from '../events/types.ts';
 import { filesOf } from '../runtime/executor.ts';
 import type { ConversationRecord, MessageRecord, RunRecord } from '../store/types.ts';
 import { builder } from './builder.ts';
@@ -32,6 +32,15 @@ export const AgentErrorRef = builder.objectRef<AgentErrorInfo>('AgentError').imp
   }),
 });
 
+export const TokenUsageRef = builder.objectRef<TokenUsage>('TokenUsage').implement({
+  description: "Tokens a run's models used, summed over the run; a count is null when no model reported it.",
+  fields: (t) => ({
+    inputTokens: t.exposeInt('inputTokens', { nullable: true }),
+    outputTokens: t.exposeInt('outputTokens', { nullable: true }),
+    totalTokens: t.exposeInt('totalTokens', { nullable: true }),
+  }),
+});
+
 export const MessageRef = builder.objectRef<MessageRecord>('Message').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -60,6 +69,12 @@ export const AgentRunRef = builder.objectRef<RunRecord>('AgentRun').implement({
     attachmentNames: t.stringList({
       description: 'The names of the files attached to its message (context.files), in order.',
       resolve: (run) => filesOf(run.input).map((file) => file.name),
+    }),
+    usage: t.field({
+      type: TokenUsageRef,
+      nullable: true,
+      description: 'Tokens the run used, once it has ended; null when its agents reported none.',
+      resolve: (run) => run.usage ?? null,
     }),
   }),
 });

@@ -4,10 +4,13 @@ import { AgentRunRef, ConversationRef, MessageRef } from './objects.ts';
 import type { SendResult } from '../experience/conversations.ts';
 
 const AgentTargetInput = builder.inputType('AgentTarget', {
-  description: 'An explicit agent: {kind: GUIDE}, or {kind: LIAISON, pillar: P}.',
+  description: 'An explicit agent: {kind: GUIDE}, {kind: LIAISON, pillar: P}, or any registered agent by agentId.',
   fields: (t) => ({
     kind: t.field({ type: AgentKindEnum, required: true }),
     pillar: t.field({ type: PillarEnum }),
+    agentId: t.id({
+      description: 'Any agent in Query.agents; wins over kind and pillar. An unknown id is BAD_USER_INPUT (extensions.field "target.agentId").',
+    }),
   }),
 });
 

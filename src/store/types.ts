@@ -1,7 +1,7 @@
 /**
  * The records shared by both planes. Stores persist them; nothing here knows about GraphQL.
  */
-import type { AgentErrorInfo } from '../events/types.ts';
+import type { AgentErrorInfo, TokenUsage } from '../events/types.ts';
 
 export type Surface = 'HOME' | 'CONTENT' | 'INSIGHTS' | 'JOURNEY' | 'OUTCOMES';
 export type Pillar = 'CONTENT' | 'INSIGHTS' | 'JOURNEY' | 'OUTCOMES';
@@ -58,6 +58,8 @@ export interface RunRecord {
   error: AgentErrorInfo | null;
   /** Why a run was cancelled, kept for its AgentCancelled event. */
   cancelReason: string | null;
+  /** Tokens its models used, once it has ended (absent on runs stored before usage was recorded). */
+  usage?: TokenUsage | null;
 }
 
 /** The ids of what a send stored, remembered under its idempotency key. */

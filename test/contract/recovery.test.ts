@@ -6,11 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AGENTS } from '../../src/agents/index.ts';
+import { BUILT_IN_AGENTS } from '../../src/agents/index.ts';
+import { AgentRegistry } from '../../src/agents/registry.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import { TERMINAL_EVENT_TYPES, type EventBody, type StoredEvent } from '../../src/events/types.ts';
-import { IntentRegistry } from '../../src/runtime/intents.ts';
-import { PLATFORM_INTENTS } from '../../src/runtime/platform-intents.ts';
+import { PLATFORM_TOOLS } from '../../src/runtime/platform-tools.ts';
+import { ToolRegistry } from '../../src/runtime/tools.ts';
 import { Runtime, type RuntimeOptions } from '../../src/runtime/runtime.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import type { RunRecord, RunStatus } from '../../src/store/types.ts';
@@ -40,8 +41,8 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
   const survivor = (overrides: Partial<RuntimeOptions> = {}, on: Backend = instances.b) => {
     const runtime = new Runtime({
       backend: on,
-      agents: AGENTS,
-      intents: new IntentRegistry().register(...PLATFORM_INTENTS),
+      agents: new AgentRegistry(BUILT_IN_AGENTS),
+      tools: new ToolRegistry(PLATFORM_TOOLS),
       runTimeoutMs: 60_000,
       stepDelayMs: 0,
       logger: pino({ level: 'silent' }),

@@ -80,6 +80,7 @@ describe('bad input', () => {
     ['unknown pillar (variables)', { text: 'Hi', target: { kind: 'LIAISON', pillar: 'FINANCE' } }],
     ['LIAISON target without pillar', { text: 'Hi', target: { kind: 'LIAISON' } }],
     ['GUIDE target with a pillar', { text: 'Hi', target: { kind: 'GUIDE', pillar: 'CONTENT' } }],
+    ['unknown target agentId', { text: 'Hi', target: { kind: 'LIAISON', agentId: 'no.such-agent' } }],
   ];
 
   it.each(badSends)('rejects %s, into an existing conversation, storing nothing', async (label, input) => {

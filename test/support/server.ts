@@ -5,13 +5,14 @@ import { inject } from 'vitest';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { Metrics } from '../../src/metrics.ts';
+import type { RegistryOptions } from '../../src/registries.ts';
 import { createBackend, runtimeSettings } from '../../src/runtime-host.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
-export interface TestServerOptions {
+export interface TestServerOptions extends RegistryOptions {
   /** Start without AUTH_JWT_SECRET (an ephemeral secret and POST /auth/dev-token, outside production). */
   withoutSecret?: boolean;
 }
@@ -38,20 +39,20 @@ export async function startTestServer(
   if (topology === 'workers') env['RUN_EXECUTION'] ??= 'workers';
   const config = loadConfig(env);
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, options);
   await untilReady(server);
   return config.RUN_EXECUTION === 'workers' ? withWorker(server, config, logger) : server;
 }
 
 /**
- * The gateway with a worker beside it, on the same Redis and settings: the gateway only hands
- * runs over, the worker executes them. Closing the server stops the worker first.
+ * The gateway with a worker beside it, on the same Redis, settings, agents and tools: the
+ * gateway only hands runs over, the worker executes them. Closing the server stops the worker first.
  */
 async function withWorker(server: RunningServer, config: Config, logger: Logger): Promise<RunningServer> {
   const { backend, redis } = await createBackend(config, logger);
   if (!redis) throw new Error('a worker needs REDIS_URL');
   const worker = new RuntimeWorker({
-    ...runtimeSettings(config, backend, new Metrics(), logger),
+    ...runtimeSettings(config, backend, new Metrics(), logger, server.gateway.registries),
     queue: redis.intents,
     concurrency: config.WORKER_CONCURRENCY,
   });

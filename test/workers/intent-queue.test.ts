@@ -8,11 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AGENTS } from '../../src/agents/index.ts';
+import { BUILT_IN_AGENTS } from '../../src/agents/index.ts';
+import { AgentRegistry } from '../../src/agents/registry.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import { TERMINAL_EVENT_TYPES, type StoredEvent } from '../../src/events/types.ts';
-import { IntentRegistry } from '../../src/runtime/intents.ts';
-import { PLATFORM_INTENTS } from '../../src/runtime/platform-intents.ts';
+import { PLATFORM_TOOLS } from '../../src/runtime/platform-tools.ts';
+import { ToolRegistry } from '../../src/runtime/tools.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { createRedisBackend, type RedisBackend } from '../../src/store/redis/index.ts';
@@ -58,8 +59,8 @@ describe('the intent queue and workers on Redis', () => {
   };
 
   const settings = {
-    agents: AGENTS,
-    intents: new IntentRegistry().register(...PLATFORM_INTENTS),
+    agents: new AgentRegistry(BUILT_IN_AGENTS),
+    tools: new ToolRegistry(PLATFORM_TOOLS),
     runTimeoutMs: 60_000,
     logger: pino({ level: 'silent' }),
     leaseMs: 1000,

@@ -1,11 +1,11 @@
 import type { Pillar } from '../../store/types.ts';
-import type { LiaisonDefinition } from '../liaison.ts';
+import type { AgentDefinition } from '../contract.ts';
 import { contentLiaison } from './content.ts';
 import { insightsLiaison } from './insights.ts';
 import { journeyLiaison } from './journey.ts';
 import { outcomesLiaison } from './outcomes.ts';
 
-export const LIAISONS: Record<Pillar, LiaisonDefinition> = {
+export const LIAISONS: Record<Pillar, AgentDefinition> = {
   CONTENT: contentLiaison,
   INSIGHTS: insightsLiaison,
   JOURNEY: journeyLiaison,

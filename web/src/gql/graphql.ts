@@ -17,8 +17,10 @@ export type AgentKind =
   | 'GUIDE'
   | 'LIAISON';
 
-/** An explicit agent: {kind: GUIDE}, or {kind: LIAISON, pillar: P}. */
+/** An explicit agent: {kind: GUIDE}, {kind: LIAISON, pillar: P}, or any registered agent by agentId. */
 export type AgentTarget = {
+  /** Any agent in Query.agents; wins over kind and pillar. An unknown id is BAD_USER_INPUT (extensions.field "target.agentId"). */
+  agentId?: string | null | undefined;
   kind: AgentKind;
   pillar?: Pillar | null | undefined;
 };
@@ -112,7 +114,7 @@ export type AgentEventsSubscriptionVariables = Exact<{
 
 export type AgentEventsSubscription = { agentEvents:
     | { __typename: 'AgentArtifact', artifactId: string, kind: ArtifactKind, title: string, data: unknown, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
-    | { __typename: 'AgentCancelled', reason: string | null, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
+    | { __typename: 'AgentCancelled', reason: string, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
     | { __typename: 'AgentCompleted', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string, message: { id: string, role: MessageRole, text: string, agentId: string | null, runId: string | null, seq: number, createdAt: string } }
     | { __typename: 'AgentFailed', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string, error: { code: string, message: string, retryable: boolean } }
     | { __typename: 'AgentHandoff', fromAgentId: string, toAgentId: string, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string, handoffReason: string }

@@ -1,15 +1,15 @@
 /**
- * The platform intents the built-in agents call as tools. Each reads a source by name: an
- * attached file, or "message" for the text being answered.
+ * The platform tools the built-in agents call (and the LLM agents offer their model). Each reads
+ * a source by name: an attached file, or "message" for the text being answered.
  */
 import { chartSpecFor, profileCsv, trendOf } from '../agents/tools/csv.ts';
 import { outlineDocument } from '../agents/tools/document.ts';
 import { composeReport } from '../agents/tools/report.ts';
 import { extractWorkflow } from '../agents/tools/workflow.ts';
 import { formatOf } from '../agents/file-format.ts';
-import type { IntentScope, PlatformIntent } from './intents.ts';
+import type { ToolDefinition, ToolScope } from './tools.ts';
 
-function sourceText(args: Record<string, unknown>, scope: IntentScope): { name: string; content: string } {
+function sourceText(args: Record<string, unknown>, scope: ToolScope): { name: string; content: string } {
   const name = typeof args['name'] === 'string' ? args['name'] : 'message';
   const file = scope.files.find((candidate) => candidate.name === name);
   if (file) return file;
@@ -17,13 +17,22 @@ function sourceText(args: Record<string, unknown>, scope: IntentScope): { name: 
   throw new Error(`no attached file named ${JSON.stringify(name)}`);
 }
 
+const SOURCE_INPUT = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: 'The name of an attached file, or "message" for the message being answered.' },
+  },
+  required: ['name'],
+  additionalProperties: false,
+};
+
 const readSource = (
   name: string,
   description: string,
   work: (source: { name: string; content: string }) => unknown,
-): PlatformIntent => ({ name, description, execute: (args, scope) => work(sourceText(args, scope)) });
+): ToolDefinition => ({ name, description, inputSchema: SOURCE_INPUT, execute: (args, scope) => work(sourceText(args, scope)) });
 
-export const PLATFORM_INTENTS: PlatformIntent[] = [
+export const PLATFORM_TOOLS: readonly ToolDefinition[] = [
   readSource('files.ingest', 'Takes in an attached file: its size, lines and format.', ({ name, content }) => ({
     name,
     bytes: Buffer.byteLength(content, 'utf8'),
@@ -47,6 +56,11 @@ export const PLATFORM_INTENTS: PlatformIntent[] = [
   {
     name: 'outcomes.compose_report',
     description: 'Composes a business-outcomes report from the conversation and the attached files.',
+    inputSchema: {
+      type: 'object',
+      properties: { question: { type: 'string', description: 'What the report should answer; defaults to the message.' } },
+      additionalProperties: false,
+    },
     execute: (args, scope) =>
       composeReport({
         question: typeof args['question'] === 'string' ? args['question'] : (scope.history.at(-1)?.text ?? ''),

@@ -1,0 +1,53 @@
+/**
+ * The gateway as a library: an application starts a gateway (and, with RUN_EXECUTION=workers,
+ * workers) with its own agents and tools beside, or in place of, the built-in ones.
+ *
+ *   import { startServer, AgentError } from 'agent-gateway';
+ *   await startServer({ agents: [myAgent], config: { PORT: 4000 } });
+ *
+ * Gateways and their workers must be given the same agents and tools.
+ */
+import { pino, type Logger } from 'pino';
+import { loadConfig, type Settings } from './config.ts';
+import type { RegistryOptions } from './registries.ts';
+import { startServer as startGatewayServer, type RunningServer } from './server.ts';
+import { startWorker as startWorkerProcess, type RunningWorker } from './worker-process.ts';
+
+export interface StartOptions extends RegistryOptions {
+  /** Settings (as in the README's tables) over those of the environment. */
+  config?: Partial<Settings>;
+  /** Where to log (default: pino at LOG_LEVEL). */
+  logger?: Logger;
+}
+
+/** Starts a gateway: GraphQL over HTTP, WebSocket and SSE, health, metrics and the web page on one port. */
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const config = loadConfig({ ...process.env, ...options.config });
+  return startGatewayServer(config, options.logger ?? pino({ name: 'agent-gateway', level: config.LOG_LEVEL }), options);
+}
+
+/** Starts a worker that executes the runs gateways with RUN_EXECUTION=workers hand over (needs REDIS_URL). */
+export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
+  const config = loadConfig({ ...process.env, ...options.config });
+  return startWorkerProcess(config, options.logger ?? pino({ name: 'agent-gateway-worker', level: config.LOG_LEVEL }), options);
+}
+
+export type { RunningServer } from './server.ts';
+export type { RunningWorker } from './worker-process.ts';
+export type { Settings } from './config.ts';
+export type {
+  AgentContext,
+  AgentDefinition,
+  AgentDirectory,
+  AgentId,
+  AttachedFile,
+  ToolDescription,
+} from './agents/contract.ts';
+export { AGENT_ID_PATTERN } from './agents/contract.ts';
+export { AgentError } from './agents/errors.ts';
+export { BUILT_IN_AGENTS } from './agents/index.ts';
+export type { AgentsOption } from './agents/registry.ts';
+export type { ToolDefinition, ToolScope, ToolsOption } from './runtime/tools.ts';
+export { PLATFORM_TOOLS } from './runtime/platform-tools.ts';
+export type { AgentErrorInfo, ArtifactKind, TokenUsage } from './events/types.ts';
+export type { MessageRecord, Pillar, RunInput, Surface } from './store/types.ts';
