@@ -51,6 +51,19 @@ export const settingsSchema = z.object({
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
   SEND_RATE_LIMIT: int(120, 1).describe('Sends per user per SEND_RATE_WINDOW_MS before RATE_LIMITED.'),
   SEND_RATE_WINDOW_MS: int(60_000, 1).describe('Window of SEND_RATE_LIMIT.'),
+  LLM_BASE_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1); with LLM_MODEL, the guide and liaisons run on that model. Unset: the deterministic agents.'),
+  LLM_MODEL: z.string().min(1).optional().describe('The model the guide and liaisons run on at LLM_BASE_URL.'),
+  LLM_API_KEY: z.string().optional().describe('Bearer key for LLM_BASE_URL, when the endpoint needs one.'),
+  LLM_MAX_STEPS: int(5, 1).describe('Model calls per agent turn at most, tool round trips included.'),
+  LLM_MAX_RETRIES: int(2).describe('Retries of a model request that failed before streaming anything (429, 5xx, refused).'),
+  REMOTE_AGENTS: z
+    .string()
+    .optional()
+    .describe('JSON list of remote AG-UI agents, each {id, name, description, kind, pillar, url, headers}, added to the registry.'),
 });
 
 /** The settings as an application may give them (numbers as numbers or strings). */
@@ -72,6 +85,9 @@ export function loadConfig(env: Record<string, unknown> = process.env): Config {
       'AUTH_JWT_SECRET is required when NODE_ENV=production: without it no token could be verified ' +
         '(outside production a dev secret and POST /auth/dev-token are provided instead).',
     );
+  }
+  if (Boolean(config.LLM_BASE_URL) !== Boolean(config.LLM_MODEL)) {
+    throw new Error('LLM_BASE_URL and LLM_MODEL go together: set both to run the agents on a model, or neither.');
   }
   if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL) {
     throw new Error(

@@ -1,8 +1,12 @@
 /**
  * The agents and tools a process runs, gateway or worker alike: the defaults the settings call
- * for, with the application's own applied. Gateways and their workers must build the same.
+ * for (the deterministic agents, or the same agents on LLM_MODEL, plus REMOTE_AGENTS), with the
+ * application's own applied. Gateways and their workers must build the same.
  */
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { AgentDefinition } from './agents/contract.ts';
 import { BUILT_IN_AGENTS } from './agents/index.ts';
+import { llmPlatformAgents } from './agents/llm/platform-agents.ts';
 import { AgentRegistry, type AgentsOption } from './agents/registry.ts';
 import type { Config } from './config.ts';
 import { PLATFORM_TOOLS } from './runtime/platform-tools.ts';
@@ -19,9 +23,26 @@ export interface RegistryOptions {
   tools?: ToolsOption;
 }
 
-export function createRegistries(_config: Config, options: RegistryOptions = {}): Registries {
+export function createRegistries(config: Config, options: RegistryOptions = {}): Registries {
   return {
-    agents: AgentRegistry.compose(BUILT_IN_AGENTS, options.agents),
+    agents: AgentRegistry.compose(defaultAgents(config), options.agents),
     tools: ToolRegistry.compose(PLATFORM_TOOLS, options.tools),
   };
+}
+
+function defaultAgents(config: Config): AgentDefinition[] {
+  const platform =
+    config.LLM_BASE_URL && config.LLM_MODEL
+      ? llmPlatformAgents({
+          model: createOpenAICompatible({
+            name: 'llm',
+            baseURL: config.LLM_BASE_URL,
+            ...(config.LLM_API_KEY && { apiKey: config.LLM_API_KEY }),
+            includeUsage: true,
+          }).chatModel(config.LLM_MODEL),
+          maxSteps: config.LLM_MAX_STEPS,
+          maxRetries: config.LLM_MAX_RETRIES,
+        })
+      : [...BUILT_IN_AGENTS];
+  return platform;
 }
