@@ -3,8 +3,29 @@
  * default. Anything invalid stops the process at start with a message naming the setting.
  */
 import { z } from 'zod';
+import { AGENT_ID_PATTERN } from './agents/contract.ts';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+/** One remote AG-UI agent of REMOTE_AGENTS. */
+const remoteAgentSchema = z.object({
+  id: z.string().regex(AGENT_ID_PATTERN, `an agent id must match ${AGENT_ID_PATTERN}`),
+  name: z.string().min(1),
+  description: z.string().default(''),
+  kind: z.enum(['GUIDE', 'LIAISON']).default('LIAISON'),
+  pillar: z.enum(['CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES']).nullable().default(null),
+  url: z.string().url(),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+const jsonText = z.string().transform((text, context) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    context.addIssue({ code: 'custom', message: 'must be JSON' });
+    return z.NEVER;
+  }
+});
 
 /**
  * The settings: each is read from the environment variable of its name, with its default and a
@@ -60,8 +81,8 @@ export const settingsSchema = z.object({
   LLM_API_KEY: z.string().optional().describe('Bearer key for LLM_BASE_URL, when the endpoint needs one.'),
   LLM_MAX_STEPS: int(5, 1).describe('Model calls per agent turn at most, tool round trips included.'),
   LLM_MAX_RETRIES: int(2).describe('Retries of a model request that failed before streaming anything (429, 5xx, refused).'),
-  REMOTE_AGENTS: z
-    .string()
+  REMOTE_AGENTS: jsonText
+    .pipe(z.array(remoteAgentSchema))
     .optional()
     .describe('JSON list of remote AG-UI agents, each {id, name, description, kind, pillar, url, headers}, added to the registry.'),
 });

@@ -4,6 +4,7 @@
  * application's own applied. Gateways and their workers must build the same.
  */
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import { agUiAgent } from './agents/ag-ui/ag-ui-agent.ts';
 import type { AgentDefinition } from './agents/contract.ts';
 import { BUILT_IN_AGENTS } from './agents/index.ts';
 import { llmPlatformAgents } from './agents/llm/platform-agents.ts';
@@ -44,5 +45,5 @@ function defaultAgents(config: Config): AgentDefinition[] {
           maxRetries: config.LLM_MAX_RETRIES,
         })
       : [...BUILT_IN_AGENTS];
-  return platform;
+  return [...platform, ...(config.REMOTE_AGENTS ?? []).map((remote) => agUiAgent(remote))];
 }

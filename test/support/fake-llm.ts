@@ -15,14 +15,16 @@
  *   "compare"                    (likewise) have CONTENT and INSIGHTS collaborate
  * Anything else: a short greeting. Every answer ends with a usage chunk.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { startRecordingServer, tick, type RecordedRequest } from './recording-server.ts';
 
-export interface ChatRequest {
-  body: { model: string; messages: { role: string; content: unknown; tool_call_id?: string }[]; tools?: { function: { name: string } }[] };
-  /** Set when the client closed the request before the response ended. */
-  aborted: boolean;
+export interface ChatBody {
+  model: string;
+  messages: { role: string; content: unknown; tool_call_id?: string }[];
+  tools?: { function: { name: string } }[];
 }
+
+export type ChatRequest = RecordedRequest<ChatBody>;
 
 export interface FakeLlm {
   /** The base URL, as LLM_BASE_URL takes it (…/v1). */
@@ -30,8 +32,6 @@ export interface FakeLlm {
   requests: ChatRequest[];
   /** Resolves with the next request whose client goes away before its response ended. */
   nextAbort(): Promise<ChatRequest>;
-  /** Resolves once `count` requests have arrived in all. */
-  requestCount(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,52 +40,11 @@ type Chunk = { content?: string; reasoning_content?: string; tool_calls?: unknow
 const USAGE = { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 };
 
 export async function startFakeLlm(): Promise<FakeLlm> {
-  const requests: ChatRequest[] = [];
-  let waiters: (() => void)[] = [];
-  let abortWaiters: ((request: ChatRequest) => void)[] = [];
-  const notify = () => {
-    const current = waiters;
-    waiters = [];
-    current.forEach((wake) => wake());
-  };
-  const server: Server = createServer((request, response) => {
-    void handle(request, response);
-  });
-  async function handle(request: IncomingMessage, response: ServerResponse) {
-    let raw = '';
-    for await (const chunk of request) raw += chunk;
-    const recorded: ChatRequest = { body: JSON.parse(raw), aborted: false };
-    requests.push(recorded);
-    notify();
-    response.on('close', () => {
-      if (response.writableFinished) return;
-      recorded.aborted = true;
-      const current = abortWaiters;
-      abortWaiters = [];
-      current.forEach((wake) => wake(recorded));
-    });
-    await respond(recorded.body, response);
-  }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    nextAbort: () => new Promise((resolve) => abortWaiters.push(resolve)),
-    requestCount: (count) =>
-      new Promise((resolve) => {
-        const check = () => (requests.length >= count ? resolve() : waiters.push(check));
-        check();
-      }),
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const server = await startRecordingServer(respond);
+  return { ...server, url: `${server.origin}/v1` };
 }
 
-async function respond(body: ChatRequest['body'], response: ServerResponse): Promise<void> {
+async function respond(body: ChatBody, response: ServerResponse): Promise<void> {
   const last = body.messages.at(-1);
   const userText = String([...body.messages].reverse().find((message) => message.role === 'user')?.content ?? '');
   const offered = (body.tools ?? []).map((tool) => tool.function.name);
@@ -156,7 +115,7 @@ function sse(response: ServerResponse, model: string) {
       for (const delta of chunks) {
         if (response.destroyed) return;
         write({ ...base, choices: [{ index: 0, delta: { role: 'assistant', ...delta }, finish_reason: null }] });
-        await new Promise((resolve) => setImmediate(resolve));
+        await tick();
       }
     },
     end(finishReason: string, usage: boolean) {

@@ -1,0 +1,189 @@
+/**
+ * An agent that runs elsewhere and speaks AG-UI over HTTP (LangGraph, CrewAI, Mastra, Pydantic AI…
+ * behind an AG-UI endpoint), reached with `@ag-ui/client`'s HttpAgent:
+ *
+ *   agUiAgent({ id: 'research', name: 'Research', description: '…', url: 'https://agents.internal/research' })
+ *
+ * The remote run gets the conversation as its thread (threadId = conversation id, runId = run
+ * id, messages from the history; surface, projectId and context in forwardedProps), and its
+ * events become the run's: text → AgentToken, tool calls → ToolExecuting/ToolCompleted,
+ * reasoning → AgentThinking. AG-UI has no sequence numbers or resume; the gateway adds both.
+ * HttpAgent's own runAgent neither rejects on RUN_ERROR nor notices a stream that stops short,
+ * so this reads the raw event stream and holds the remote to the protocol itself.
+ */
+import { HttpAgent } from '@ag-ui/client';
+import { EventType, type BaseEvent, type Message, type RunAgentInput } from '@ag-ui/core';
+import type { AgentContext, AgentDefinition } from '../contract.ts';
+import { AgentError } from '../errors.ts';
+import type { Pillar } from '../../store/types.ts';
+import { eventsOf } from './observable.ts';
+
+export interface AgUiAgentOptions {
+  id: string;
+  name: string;
+  description: string;
+  kind?: 'GUIDE' | 'LIAISON';
+  pillar?: Pillar | null;
+  /** The AG-UI endpoint (POST, answering Server-Sent Events). */
+  url: string;
+  /** Sent with every request, such as an Authorization header. */
+  headers?: Record<string, string>;
+}
+
+export function agUiAgent(options: AgUiAgentOptions): AgentDefinition {
+  return {
+    id: options.id,
+    kind: options.kind ?? 'LIAISON',
+    pillar: options.pillar ?? null,
+    name: options.name,
+    description: options.description,
+    run: (context) => runRemote(options, context),
+  };
+}
+
+async function runRemote(options: AgUiAgentOptions, context: AgentContext): Promise<void> {
+  const remote = new HttpAgent({ url: options.url, headers: options.headers ?? {}, threadId: context.conversationId, fetch: endingQuietly });
+  // Cancel, INTERRUPT, timeout and shutdown all abort the request to the remote agent.
+  remote.abortController = new AbortController();
+  const abort = () => remote.abortController.abort(context.signal.reason);
+  context.signal.addEventListener('abort', abort, { once: true });
+  const translator = new Translator(context);
+  try {
+    for await (const event of eventsOf<BaseEvent>(remote.run(inputFor(context)), context.signal)) {
+      if (await translator.apply(event)) return;
+    }
+    context.signal.throwIfAborted();
+    throw new AgentError('UNAVAILABLE', `The remote agent ${options.id} ended its stream before finishing the run.`, true);
+  } catch (error) {
+    context.signal.throwIfAborted();
+    throw remoteError(options.id, error);
+  } finally {
+    context.signal.removeEventListener('abort', abort);
+  }
+}
+
+function inputFor(context: AgentContext): RunAgentInput {
+  const messages: Message[] = context.history.map((message) => ({
+    id: message.id,
+    role: message.role === 'USER' ? 'user' : 'assistant',
+    content: message.text,
+  }));
+  return {
+    threadId: context.conversationId,
+    runId: context.runId,
+    messages,
+    tools: [],
+    context: [],
+    state: {},
+    forwardedProps: { surface: context.input.surface, projectId: context.input.projectId, context: context.input.context },
+  };
+}
+
+/** What a failure of the remote means for the run. */
+function remoteError(id: string, error: unknown): AgentError {
+  if (error instanceof AgentError) return error;
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status < 500 && status !== 408 && status !== 429) {
+    return new AgentError('REMOTE_AGENT_ERROR', `The remote agent ${id} refused the run (HTTP ${status}).`, false);
+  }
+  if (status === 429) return new AgentError('RATE_LIMITED', `The remote agent ${id} is rate limiting runs; retry shortly.`, true);
+  // 5xx, refused or reset connections, a stream cut short.
+  return new AgentError('UNAVAILABLE', `The remote agent ${id} is unavailable; retry shortly.`, true);
+}
+
+/** Turns AG-UI events into the run's events; `apply` resolves true once the remote run finished. */
+class Translator {
+  private readonly toolCalls = new Map<string, { name: string; args: string }>();
+  private readonly reasoning = new Map<string, string>();
+
+  constructor(private readonly context: AgentContext) {}
+
+  async apply(event: BaseEvent): Promise<boolean> {
+    const { context } = this;
+    const fields = event as BaseEvent & Record<string, unknown>;
+    switch (event.type) {
+      case EventType.TEXT_MESSAGE_CONTENT:
+      case EventType.TEXT_MESSAGE_CHUNK:
+        if (typeof fields['delta'] === 'string') await context.stream(fields['delta']);
+        return false;
+      case EventType.TOOL_CALL_START:
+        this.toolCalls.set(String(fields['toolCallId']), { name: String(fields['toolCallName']), args: '' });
+        return false;
+      case EventType.TOOL_CALL_ARGS: {
+        const call = this.toolCalls.get(String(fields['toolCallId']));
+        if (call) call.args += String(fields['delta'] ?? '');
+        return false;
+      }
+      case EventType.TOOL_CALL_END: {
+        const id = String(fields['toolCallId']);
+        const call = this.toolCalls.get(id);
+        if (!call) return false;
+        this.toolCalls.delete(id);
+        await context.reportToolCall({ toolCallId: this.qualified(id), toolName: call.name, arguments: parsed(call.args || 'null') });
+        return false;
+      }
+      case EventType.TOOL_CALL_RESULT:
+        await context.reportToolResult(this.qualified(String(fields['toolCallId'])), { result: parsed(String(fields['content'] ?? 'null')) });
+        return false;
+      case EventType.REASONING_MESSAGE_CONTENT: {
+        const id = String(fields['messageId']);
+        this.reasoning.set(id, (this.reasoning.get(id) ?? '') + String(fields['delta'] ?? ''));
+        return false;
+      }
+      case EventType.REASONING_MESSAGE_END: {
+        const id = String(fields['messageId']);
+        const text = this.reasoning.get(id)?.trim();
+        this.reasoning.delete(id);
+        if (text) await context.think(text);
+        return false;
+      }
+      case EventType.RUN_ERROR: {
+        const code = typeof fields['code'] === 'string' && fields['code'] ? fields['code'] : 'REMOTE_AGENT_ERROR';
+        throw new AgentError(code, String(fields['message'] ?? 'The remote agent failed.'), false);
+      }
+      case EventType.RUN_FINISHED:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Remote tool-call ids repeat across runs; the run's id makes them unique in the conversation. */
+  private qualified(toolCallId: string): string {
+    return `${this.context.runId}:${toolCallId}`;
+  }
+}
+
+/**
+ * fetch, with a response body that ends (rather than errors) when the connection breaks. On a
+ * broken stream HttpAgent cancels the body and rethrows the rejection of that cancel where
+ * nobody catches it: an unhandled rejection that would take the whole process down. A body that
+ * just ends reads as a run that stopped short of RUN_FINISHED, which fails the run UNAVAILABLE.
+ */
+async function endingQuietly(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  if (!response.body) return response;
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch {
+        controller.close();
+      }
+    },
+    cancel: (reason) => reader.cancel(reason).catch(() => undefined),
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** A tool's arguments or result as JSON when they are, else as the text they are. */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A local AG-UI agent server (events encoded with @ag-ui/encoder, as real AG-UI servers do): the
+ * outer edge that stands in for an agent running elsewhere. It acts on what the last user message
+ * asks for, so that a test (or a gateway process it spawned) steers it through the text alone:
+ *   "fail"          RUN_ERROR with code QUOTA_EXCEEDED;  "fail quietly": RUN_ERROR without a code
+ *   "status 503"    answer that HTTP error
+ *   "cut"           stream a little, then break the connection
+ *   "short"         stream a little, then end the response without RUN_FINISHED
+ *   "hang"          stream a little, then hold the response open until the client goes
+ * Anything else: reasoning, a tool call with its result, and a three-part answer, then RUN_FINISHED.
+ */
+import type { ServerResponse } from 'node:http';
+import { EventType, type BaseEvent, type RunAgentInput } from '@ag-ui/core';
+import { EventEncoder } from '@ag-ui/encoder';
+import { startRecordingServer, tick, type RecordedRequest } from './recording-server.ts';
+
+export interface FakeAgUi {
+  url: string;
+  requests: RecordedRequest<RunAgentInput>[];
+  nextAbort(): Promise<RecordedRequest<RunAgentInput>>;
+  close(): Promise<void>;
+}
+
+export async function startFakeAgUi(): Promise<FakeAgUi> {
+  const server = await startRecordingServer(respond);
+  return { ...server, url: `${server.origin}/agent` };
+}
+
+async function respond(input: RunAgentInput, response: ServerResponse): Promise<void> {
+  const text = String(input.messages.at(-1)?.content ?? '');
+  const status = /\bstatus (\d{3})\b/.exec(text);
+  if (status) {
+    response.writeHead(Number(status[1]), { 'content-type': 'text/plain' });
+    response.end(`status ${status[1]} as asked`);
+    return;
+  }
+  const encoder = new EventEncoder();
+  response.writeHead(200, { 'content-type': encoder.getContentType(), 'cache-control': 'no-cache' });
+  const send = async (...events: BaseEvent[]) => {
+    for (const event of events) {
+      if (response.destroyed) return;
+      response.write(encoder.encodeSSE(event));
+      await tick();
+    }
+  };
+  const { threadId, runId } = input;
+  const message = (...deltas: string[]): BaseEvent[] => [
+    { type: EventType.TEXT_MESSAGE_START, messageId: 'm1', role: 'assistant' } as BaseEvent,
+    ...deltas.map((delta) => ({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: 'm1', delta }) as BaseEvent),
+  ];
+  await send({ type: EventType.RUN_STARTED, threadId, runId } as BaseEvent);
+  if (/\bfail\b/.test(text)) {
+    await send({ type: EventType.RUN_ERROR, message: 'The remote quota is used up.', ...(!/quietly/.test(text) && { code: 'QUOTA_EXCEEDED' }) } as BaseEvent);
+    response.end();
+    return;
+  }
+  if (/\b(cut|short|hang)\b/.test(text)) {
+    await send(...message('This answer ', 'will not '));
+    if (/\bcut\b/.test(text)) response.socket?.destroy();
+    if (/\bshort\b/.test(text)) response.end();
+    return; // hang: held open until the client goes away
+  }
+  await send(
+    { type: EventType.REASONING_MESSAGE_START, messageId: 'r1', role: 'reasoning' } as BaseEvent,
+    { type: EventType.REASONING_MESSAGE_CONTENT, messageId: 'r1', delta: 'Looking it ' } as BaseEvent,
+    { type: EventType.REASONING_MESSAGE_CONTENT, messageId: 'r1', delta: 'up.' } as BaseEvent,
+    { type: EventType.REASONING_MESSAGE_END, messageId: 'r1' } as BaseEvent,
+    { type: EventType.TOOL_CALL_START, toolCallId: 'tc1', toolCallName: 'search' } as BaseEvent,
+    { type: EventType.TOOL_CALL_ARGS, toolCallId: 'tc1', delta: '{"query":' } as BaseEvent,
+    { type: EventType.TOOL_CALL_ARGS, toolCallId: 'tc1', delta: '"sales"}' } as BaseEvent,
+    { type: EventType.TOOL_CALL_END, toolCallId: 'tc1' } as BaseEvent,
+    { type: EventType.TOOL_CALL_RESULT, messageId: 't1', toolCallId: 'tc1', content: '{"hits":3}' } as BaseEvent,
+    ...message('Remote ', 'answer ', `to ${input.messages.length} message(s).`),
+    { type: EventType.TEXT_MESSAGE_END, messageId: 'm1' } as BaseEvent,
+    { type: EventType.RUN_FINISHED, threadId, runId } as BaseEvent,
+  );
+  response.end();
+}
