@@ -48,6 +48,7 @@ export { AgentError } from './agents/errors.ts';
 export { BUILT_IN_AGENTS } from './agents/index.ts';
 export type { AgentsOption } from './agents/registry.ts';
 export { llmAgent, type LlmAgentOptions } from './agents/llm/llm-agent.ts';
+export { openAICompatibleModel, type OpenAICompatibleModelOptions } from './agents/llm/openai-compatible.ts';
 export { agUiAgent, type AgUiAgentOptions } from './agents/ag-ui/ag-ui-agent.ts';
 export type { ToolDefinition, ToolScope, ToolsOption } from './runtime/tools.ts';
 export { PLATFORM_TOOLS } from './runtime/platform-tools.ts';

@@ -3,10 +3,10 @@
  * for (the deterministic agents, or the same agents on LLM_MODEL, plus REMOTE_AGENTS), with the
  * application's own applied. Gateways and their workers must build the same.
  */
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { agUiAgent } from './agents/ag-ui/ag-ui-agent.ts';
 import type { AgentDefinition } from './agents/contract.ts';
 import { BUILT_IN_AGENTS } from './agents/index.ts';
+import { openAICompatibleModel } from './agents/llm/openai-compatible.ts';
 import { llmPlatformAgents } from './agents/llm/platform-agents.ts';
 import { AgentRegistry, type AgentsOption } from './agents/registry.ts';
 import type { Config } from './config.ts';
@@ -35,12 +35,7 @@ function defaultAgents(config: Config): AgentDefinition[] {
   const platform =
     config.LLM_BASE_URL && config.LLM_MODEL
       ? llmPlatformAgents({
-          model: createOpenAICompatible({
-            name: 'llm',
-            baseURL: config.LLM_BASE_URL,
-            ...(config.LLM_API_KEY && { apiKey: config.LLM_API_KEY }),
-            includeUsage: true,
-          }).chatModel(config.LLM_MODEL),
+          model: openAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }),
           maxSteps: config.LLM_MAX_STEPS,
           maxRetries: config.LLM_MAX_RETRIES,
         })

@@ -4,9 +4,9 @@
  * is replaced. It also sees what the gateway does to the provider: how often it is called, and
  * when a request is abandoned.
  */
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llmAgent } from '../../src/agents/llm/llm-agent.ts';
+import { openAICompatibleModel } from '../../src/agents/llm/openai-compatible.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
@@ -38,7 +38,7 @@ describe('LLM agents', () => {
             id: 'test.unreachable',
             name: 'Unreachable',
             description: 'A model nobody serves.',
-            model: createOpenAICompatible({ name: 'dead', baseURL: `http://127.0.0.1:${deadPort}/v1` }).chatModel('none'),
+            model: openAICompatibleModel({ baseURL: `http://127.0.0.1:${deadPort}/v1`, model: 'none' }),
             maxRetries: 0,
           }),
         ],
