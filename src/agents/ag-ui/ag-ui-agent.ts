@@ -15,15 +15,10 @@ import { HttpAgent } from '@ag-ui/client';
 import { EventType, type BaseEvent, type Message, type RunAgentInput } from '@ag-ui/core';
 import type { AgentContext, AgentDefinition } from '../contract.ts';
 import { AgentError } from '../errors.ts';
-import type { Pillar } from '../../store/types.ts';
+import { defineAgent, type AgentIdentity } from '../define.ts';
 import { eventsOf } from './observable.ts';
 
-export interface AgUiAgentOptions {
-  id: string;
-  name: string;
-  description: string;
-  kind?: 'GUIDE' | 'LIAISON';
-  pillar?: Pillar | null;
+export interface AgUiAgentOptions extends AgentIdentity {
   /** The AG-UI endpoint (POST, answering Server-Sent Events). */
   url: string;
   /** Sent with every request, such as an Authorization header. */
@@ -31,14 +26,7 @@ export interface AgUiAgentOptions {
 }
 
 export function agUiAgent(options: AgUiAgentOptions): AgentDefinition {
-  return {
-    id: options.id,
-    kind: options.kind ?? 'LIAISON',
-    pillar: options.pillar ?? null,
-    name: options.name,
-    description: options.description,
-    run: (context) => runRemote(options, context),
-  };
+  return defineAgent(options, (context) => runRemote(options, context));
 }
 
 async function runRemote(options: AgUiAgentOptions, context: AgentContext): Promise<void> {

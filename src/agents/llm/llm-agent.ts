@@ -8,17 +8,12 @@
  */
 import type { LanguageModel } from 'ai';
 import type { AgentContext, AgentDefinition } from '../contract.ts';
-import type { Pillar } from '../../store/types.ts';
+import { defineAgent, type AgentIdentity } from '../define.ts';
 import { AgentError } from '../errors.ts';
 import { conversationMessages } from './messages.ts';
 import { streamModel } from './stream-model.ts';
 
-export interface LlmAgentOptions {
-  id: string;
-  name: string;
-  description: string;
-  kind?: 'GUIDE' | 'LIAISON';
-  pillar?: Pillar | null;
+export interface LlmAgentOptions extends AgentIdentity {
   model: LanguageModel;
   /** The system prompt, or a function of the run that makes it. */
   instructions?: string | ((context: AgentContext) => string);
@@ -34,26 +29,19 @@ export const DEFAULT_MAX_STEPS = 5;
 export const DEFAULT_MAX_RETRIES = 2;
 
 export function llmAgent(options: LlmAgentOptions): AgentDefinition {
-  return {
-    id: options.id,
-    kind: options.kind ?? 'LIAISON',
-    pillar: options.pillar ?? null,
-    name: options.name,
-    description: options.description,
-    async run(context) {
-      const wanted = new Set(options.tools ?? []);
-      const missing = [...wanted].filter((name) => !context.tools.some((tool) => tool.name === name));
-      if (missing.length > 0) throw new AgentError('UNKNOWN_TOOL', `${options.id} offers tools that are not registered: ${missing.join(', ')}.`);
-      await streamModel(context, {
-        model: options.model,
-        system: systemPrompt(options, context),
-        messages: conversationMessages(context),
-        tools: context.tools.filter((tool) => wanted.has(tool.name)),
-        maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
-        maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
-      });
-    },
-  };
+  return defineAgent(options, async (context) => {
+    const wanted = new Set(options.tools ?? []);
+    const missing = [...wanted].filter((name) => !context.tools.some((tool) => tool.name === name));
+    if (missing.length > 0) throw new AgentError('UNKNOWN_TOOL', `${options.id} offers tools that are not registered: ${missing.join(', ')}.`);
+    await streamModel(context, {
+      model: options.model,
+      system: systemPrompt(options, context),
+      messages: conversationMessages(context),
+      tools: context.tools.filter((tool) => wanted.has(tool.name)),
+      maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
+      maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
+    });
+  });
 }
 
 function systemPrompt(options: LlmAgentOptions, context: AgentContext): string {

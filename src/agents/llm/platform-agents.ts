@@ -7,6 +7,8 @@
  */
 import type { LanguageModel } from 'ai';
 import type { AgentContext, AgentDefinition } from '../contract.ts';
+import { defineAgent } from '../define.ts';
+import { guide } from '../guide.ts';
 import { LIAISONS } from '../liaisons/index.ts';
 import type { Pillar } from '../../store/types.ts';
 import { llmAgent } from './llm-agent.ts';
@@ -75,34 +77,28 @@ const ROUTING = {
 };
 
 function llmGuide(settings: ModelSettings): AgentDefinition {
-  return {
-    id: 'guide',
-    kind: 'GUIDE',
-    pillar: null,
-    name: 'Guide',
-    description: 'Your concierge for the whole platform: answers directly or brings in the right liaisons.',
-    async run(context) {
-      const decision = await streamModel(context, {
-        model: settings.model,
-        system:
-          `${PLATFORM} You are its guide. Answer general questions yourself (take in attached files with files.ingest). ` +
-          'When the message is about one pillar, call handoff; when it compares or names several, call collaborate.',
-        messages: conversationMessages(context),
-        tools: context.tools.filter((tool) => tool.name === 'files.ingest'),
-        decisions: ROUTING,
-        maxSteps: settings.maxSteps,
-        maxRetries: settings.maxRetries,
-      });
-      if (decision?.name === 'handoff') {
-        const { pillar, reason } = decision.input as { pillar: Pillar; reason: string };
-        const liaison = context.agents.liaison(pillar);
-        if (liaison) await context.delegate(liaison.id, reason);
-      } else if (decision?.name === 'collaborate') {
-        const { pillars, reason } = decision.input as { pillars: Pillar[]; reason: string };
-        await collaborate(context, settings, pillars, reason);
-      }
-    },
-  };
+  // Who the deterministic guide is, on a model.
+  return defineAgent(guide, async (context) => {
+    const decision = await streamModel(context, {
+      model: settings.model,
+      system:
+        `${PLATFORM} You are its guide. Answer general questions yourself (take in attached files with files.ingest). ` +
+        'When the message is about one pillar, call handoff; when it compares or names several, call collaborate.',
+      messages: conversationMessages(context),
+      tools: context.tools.filter((tool) => tool.name === 'files.ingest'),
+      decisions: ROUTING,
+      maxSteps: settings.maxSteps,
+      maxRetries: settings.maxRetries,
+    });
+    if (decision?.name === 'handoff') {
+      const { pillar, reason } = decision.input as { pillar: Pillar; reason: string };
+      const liaison = context.agents.liaison(pillar);
+      if (liaison) await context.delegate(liaison.id, reason);
+    } else if (decision?.name === 'collaborate') {
+      const { pillars, reason } = decision.input as { pillars: Pillar[]; reason: string };
+      await collaborate(context, settings, pillars, reason);
+    }
+  });
 }
 
 /** Consults each pillar's liaison, then streams the model's combined answer. */
