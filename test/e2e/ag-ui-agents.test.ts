@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
-import { EventRecorder, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import { SEND, tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
 import { startFakeAgUi, type FakeAgUi } from '../support/fake-ag-ui.ts';
-import { expectRunInvariants, followRun, send, sendAndFollow, typesOf } from '../support/runs.ts';
+import { expectResumedRest, expectRunInvariants, send, sendAndFollow, seqAfterFirstToken, typesOf } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
 const REMOTE = { kind: 'LIAISON', agentId: 'remote.research' };
@@ -87,18 +87,21 @@ describe('AG-UI agents', () => {
     expect(failureOf(events)).toMatchObject(error);
   });
 
-  it('aborts the request to the remote agent on cancel', async () => {
+  it('aborts the request to the remote agent on cancel, and a resumed subscription gets exactly the rest', async () => {
     const sent = await send(server.url, token, { text: 'hang on', target: REMOTE });
-    const client = wsClient(server.url, token);
-    const recorder = new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
-    await recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'a token');
-    recorder.stop();
-    await client.dispose();
+    const lastSeen = await seqAfterFirstToken(server.url, token, sent);
     const abort = remote.nextAbort();
     await userClient(server.url, token)(CANCEL, { runId: sent.runId });
     expect((await abort).body.runId).toBe(sent.runId);
-    const events = await followRun(server.url, token, sent);
-    expectRunInvariants(events, sent);
-    expect(events.at(-1)?.__typename).toBe('AgentCancelled');
+    const whole = await expectResumedRest(server.url, token, sent, lastSeen);
+    expect(whole.at(-1)?.__typename).toBe('AgentCancelled');
+  });
+
+  it('does not call the remote agent again for a repeated clientMessageId', async () => {
+    const input = { text: 'Once only', target: REMOTE, clientMessageId: 'ag-ui-once' };
+    const { sent } = await sendAndFollow(server.url, token, input);
+    const calls = remote.requests.length;
+    expect((await userClient(server.url, token)(SEND, { input })).data.sendAgentMessage.run.id).toBe(sent.runId);
+    expect(remote.requests.length).toBe(calls);
   });
 });

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llmAgent } from '../../src/agents/llm/llm-agent.ts';
 import { openAICompatibleModel } from '../../src/agents/llm/openai-compatible.ts';
 import type { RunningServer } from '../../src/server.ts';
-import { EventRecorder, SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import { SEND, tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
 import { freePort } from '../support/process.ts';
-import { expectRunInvariants, followRun, send, sendAndFollow, typesOf } from '../support/runs.ts';
+import { expectResumedRest, expectRunInvariants, send, sendAndFollow, seqAfterFirstToken, typesOf } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
 const RUN = `query ($id: ID!) { run(id: $id) { status usage { inputTokens outputTokens totalTokens } error { code retryable } } }`;
@@ -127,22 +127,12 @@ describe('LLM agents', () => {
 
   it('closes the request to the model on cancel, and a resumed subscription gets exactly the rest', async () => {
     const sent = await send(server.url, token, { text: 'hang on', target: INSIGHTS });
-    const first = wsClient(server.url, token);
-    const early = new EventRecorder(first, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
-    const seen = await early.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'a token');
-    const lastSeen = seen.at(-1)!.seq;
-    early.stop();
-    await first.dispose();
-
+    const lastSeen = await seqAfterFirstToken(server.url, token, sent);
     const abort = llm.nextAbort();
     expect((await gql(CANCEL, { runId: sent.runId })).data.cancelAgentRun.status).toBe('CANCELLED');
     expect((await abort).body.messages.at(-1)?.content).toBe('hang on');
-
-    const rest = await followRun(server.url, token, { ...sent, afterSeq: lastSeen });
-    const whole = await followRun(server.url, token, sent);
-    expect(rest).toEqual(whole.filter((event) => event.seq > lastSeen));
-    expect(rest.at(-1)).toMatchObject({ __typename: 'AgentCancelled', reason: 'Cancelled by the user.' });
-    expectRunInvariants(whole, sent);
+    const whole = await expectResumedRest(server.url, token, sent, lastSeen);
+    expect(whole.at(-1)).toMatchObject({ __typename: 'AgentCancelled', reason: 'Cancelled by the user.' });
   });
 
   it('does not call the model again for a repeated clientMessageId', async () => {

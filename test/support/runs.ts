@@ -48,6 +48,29 @@ export async function followRun(baseUrl: string, token: string, sent: SentRun): 
   }
 }
 
+/** Follows a streaming run until its first AgentToken, then drops the subscription; returns the last seq it saw. */
+export async function seqAfterFirstToken(baseUrl: string, token: string, sent: SentRun): Promise<number> {
+  const client = wsClient(baseUrl, token);
+  const recorder = new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
+  try {
+    const seen = await recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'a token');
+    return seen.at(-1)!.seq;
+  } finally {
+    recorder.stop();
+    await client.dispose();
+  }
+}
+
+/** Resuming the (ended) run after `afterSeq` gives exactly the rest of its events; returns the whole run. */
+export async function expectResumedRest(baseUrl: string, token: string, sent: SentRun, afterSeq: number): Promise<AgentEvent[]> {
+  const rest = await followRun(baseUrl, token, { ...sent, afterSeq });
+  const whole = await followRun(baseUrl, token, sent);
+  expect(rest).toEqual(whole.filter((event) => event.seq > afterSeq));
+  expect(rest.length).toBeGreaterThan(0);
+  expectRunInvariants(whole, sent);
+  return whole;
+}
+
 /** Every per-run statement of the contract, for the events of one run in delivery order. */
 export function expectRunInvariants(events: AgentEvent[], run: { runId: string; agentId: string }) {
   expect(events.length).toBeGreaterThan(2);
