@@ -7,7 +7,8 @@
  *   "cut"           stream a little, then break the connection
  *   "short"         stream a little, then end the response without RUN_FINISHED
  *   "hang"          stream a little, then hold the response open until the client goes
- * Anything else: reasoning, a tool call with its result, and a three-part answer, then RUN_FINISHED.
+ * Anything else: reasoning, a tool call (in the TOOL_CALL_CHUNK shorthand) with its result, and a
+ * three-part answer, then RUN_FINISHED.
  */
 import type { ServerResponse } from 'node:http';
 import { EventType, type BaseEvent, type RunAgentInput } from '@ag-ui/core';
@@ -65,10 +66,9 @@ async function respond(input: RunAgentInput, response: ServerResponse): Promise<
     { type: EventType.REASONING_MESSAGE_CONTENT, messageId: 'r1', delta: 'Looking it ' } as BaseEvent,
     { type: EventType.REASONING_MESSAGE_CONTENT, messageId: 'r1', delta: 'up.' } as BaseEvent,
     { type: EventType.REASONING_MESSAGE_END, messageId: 'r1' } as BaseEvent,
-    { type: EventType.TOOL_CALL_START, toolCallId: 'tc1', toolCallName: 'search' } as BaseEvent,
-    { type: EventType.TOOL_CALL_ARGS, toolCallId: 'tc1', delta: '{"query":' } as BaseEvent,
-    { type: EventType.TOOL_CALL_ARGS, toolCallId: 'tc1', delta: '"sales"}' } as BaseEvent,
-    { type: EventType.TOOL_CALL_END, toolCallId: 'tc1' } as BaseEvent,
+    // The chunk shorthand: START, ARGS and END implied.
+    { type: EventType.TOOL_CALL_CHUNK, toolCallId: 'tc1', toolCallName: 'search', delta: '{"query":' } as BaseEvent,
+    { type: EventType.TOOL_CALL_CHUNK, toolCallId: 'tc1', delta: '"sales"}' } as BaseEvent,
     { type: EventType.TOOL_CALL_RESULT, messageId: 't1', toolCallId: 'tc1', content: '{"hits":3}' } as BaseEvent,
     ...message('Remote ', 'answer ', `to ${input.messages.length} message(s).`),
     { type: EventType.TEXT_MESSAGE_END, messageId: 'm1' } as BaseEvent,

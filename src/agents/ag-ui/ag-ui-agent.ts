@@ -11,7 +11,7 @@
  * HttpAgent's own runAgent neither rejects on RUN_ERROR nor notices a stream that stops short,
  * so this reads the raw event stream and holds the remote to the protocol itself.
  */
-import { HttpAgent } from '@ag-ui/client';
+import { HttpAgent, transformChunks } from '@ag-ui/client';
 import { EventType, type BaseEvent, type Message, type RunAgentInput } from '@ag-ui/core';
 import type { AgentContext, AgentDefinition } from '../contract.ts';
 import { AgentError } from '../errors.ts';
@@ -37,7 +37,9 @@ async function runRemote(options: AgUiAgentOptions, context: AgentContext): Prom
   context.signal.addEventListener('abort', abort, { once: true });
   const translator = new Translator(context);
   try {
-    for await (const event of eventsOf<BaseEvent>(remote.run(inputFor(context)), context.signal)) {
+    // transformChunks: the *_CHUNK shorthand some servers send, as START/CONTENT(ARGS)/END.
+    const events = transformChunks()(remote.run(inputFor(context)));
+    for await (const event of eventsOf<BaseEvent>(events, context.signal)) {
       if (await translator.apply(event)) return;
     }
     context.signal.throwIfAborted();
@@ -91,7 +93,6 @@ class Translator {
     const fields = event as BaseEvent & Record<string, unknown>;
     switch (event.type) {
       case EventType.TEXT_MESSAGE_CONTENT:
-      case EventType.TEXT_MESSAGE_CHUNK:
         if (typeof fields['delta'] === 'string') await context.stream(fields['delta']);
         return false;
       case EventType.TOOL_CALL_START:
