@@ -11,7 +11,7 @@ import type { RunningServer } from '../../src/server.ts';
 import { SEND, tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
 import { freePort } from '../support/process.ts';
-import { expectResumedRest, expectRunInvariants, send, sendAndFollow, seqAfterFirstToken, typesOf } from '../support/runs.ts';
+import { expectResumedRest, expectRunInvariants, followRun, send, sendAndFollow, seqAfterFirstToken, typesOf } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
 const RUN = `query ($id: ID!) { run(id: $id) { status usage { inputTokens outputTokens totalTokens } error { code retryable } } }`;
@@ -135,6 +135,17 @@ describe('LLM agents', () => {
     expect(whole.at(-1)).toMatchObject({ __typename: 'AgentCancelled', reason: 'Cancelled by the user.' });
   });
 
+  it('closes the request to the model when a newer message interrupts the run', async () => {
+    const sent = await send(server.url, token, { text: 'hang on', target: INSIGHTS });
+    await seqAfterFirstToken(server.url, token, sent);
+    const abort = llm.nextAbort();
+    const newer = await send(server.url, token, { text: 'Hello instead', target: INSIGHTS, conversationId: sent.conversationId, onActiveRun: 'INTERRUPT' });
+    expect((await abort).body.messages.at(-1)?.content).toBe('hang on');
+    const whole = await followRun(server.url, token, sent);
+    expect(whole.at(-1)).toMatchObject({ __typename: 'AgentCancelled', reason: 'Interrupted by a newer message.' });
+    expect((await followRun(server.url, token, newer)).at(-1)?.__typename).toBe('AgentCompleted');
+  });
+
   it('does not call the model again for a repeated clientMessageId', async () => {
     const input = { text: 'Hello once', target: INSIGHTS, clientMessageId: 'llm-once' };
     const { sent } = await sendAndFollow(server.url, token, input);
@@ -143,5 +154,28 @@ describe('LLM agents', () => {
     expect(again.data.sendAgentMessage.run.id).toBe(sent.runId);
     expect((await gql(RUN, { id: sent.runId })).data.run.status).toBe('COMPLETED');
     expect(llm.requests.length).toBe(calls);
+  });
+});
+
+describe('an LLM run that runs out of time', () => {
+  let llm: FakeLlm;
+  let server: RunningServer;
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+    // The model never finishes ("hang"), so the run can only end by its timeout.
+    server = await startTestServer({ LLM_BASE_URL: llm.url, LLM_MODEL: 'fake-model', RUN_TIMEOUT_MS: '1000' });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await llm?.close();
+  });
+
+  it('ends TIMEOUT and closes the request to the model', async () => {
+    const token = await tokenFor('llm-timeout');
+    const abort = llm.nextAbort();
+    const { sent, events } = await sendAndFollow(server.url, token, { text: 'hang on', target: INSIGHTS });
+    expectRunInvariants(events, sent);
+    expect(events.at(-1)).toMatchObject({ __typename: 'AgentFailed', error: { code: 'TIMEOUT', retryable: true } });
+    expect((await abort).body.messages.at(-1)?.content).toBe('hang on');
   });
 });

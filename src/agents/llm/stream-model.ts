@@ -55,6 +55,8 @@ export async function streamModel(context: AgentContext, turn: ModelTurn): Promi
     stopWhen: [stepCountIs(turn.maxSteps), ({ steps }) => steps.at(-1)?.content.some(isRefusal) ?? false],
     maxRetries: turn.maxRetries,
     abortSignal: context.signal,
+    // Errors are read from the stream below and end the run; the SDK's default prints them to stderr.
+    onError: () => undefined,
   });
   let decision: Decision | null = null;
   const reasoning = new Map<string, string>();
