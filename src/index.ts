@@ -52,5 +52,6 @@ export { openAICompatibleModel, type OpenAICompatibleModelOptions } from './agen
 export { agUiAgent, type AgUiAgentOptions } from './agents/ag-ui/ag-ui-agent.ts';
 export type { ToolDefinition, ToolScope, ToolsOption } from './runtime/tools.ts';
 export { PLATFORM_TOOLS } from './runtime/platform-tools.ts';
+export { PLATFORM_ARTIFACTS, type ArtifactOf, type ArtifactSpec } from './agents/platform-artifacts.ts';
 export type { AgentErrorInfo, ArtifactKind, TokenUsage } from './events/types.ts';
 export type { MessageRecord, Pillar, RunInput, Surface } from './store/types.ts';

@@ -75,6 +75,10 @@ describe('LLM agents', () => {
     ]);
     expect(tools[0]?.['arguments']).toEqual({ name: 'message' });
     expect(tools[1]?.['result']).toMatchObject({ rowCount: 1 });
+    // The same artifact the deterministic liaison shows for the same result.
+    const artifact = events.find((event) => event.__typename === 'AgentArtifact');
+    expect(artifact).toMatchObject({ kind: 'TABLE', title: 'Profile of message', data: { columns: expect.arrayContaining(['column', 'type']) } });
+    expect(events.indexOf(artifact!)).toBe(events.indexOf(tools[1]!) + 1);
     expect(tokensOf(events).join('')).toMatch(/^I used the tool/);
     expect((await gql(RUN, { id: sent.runId })).data.run.usage).toEqual({ inputTokens: 24, outputTokens: 10, totalTokens: 34 });
   });

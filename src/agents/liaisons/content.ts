@@ -1,5 +1,6 @@
 import type { DocumentOutline } from '../tools/document.ts';
 import { defineLiaison, sourcesOf } from '../liaison.ts';
+import { outlineAnalysis, show } from '../platform-artifacts.ts';
 
 export const contentLiaison = defineLiaison({
   pillar: 'CONTENT',
@@ -12,7 +13,7 @@ export const contentLiaison = defineLiaison({
     for (const source of sources) {
       await context.pause();
       const outline = await context.callTool<DocumentOutline>('content.outline_document', { name: source.name });
-      await context.artifact('ANALYSIS', `Outline of ${outline.title}`, outline);
+      await show(context, outlineAnalysis(outline));
       sections.push(describeOutline(outline));
     }
     return sections.join('\n\n');

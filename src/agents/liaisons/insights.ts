@@ -1,6 +1,7 @@
 import { formatOf } from '../file-format.ts';
 import type { CsvProfile, Trend } from '../tools/csv.ts';
 import { defineLiaison, earlierMessages, sourcesOf } from '../liaison.ts';
+import { chartVisualization, profileTable, show } from '../platform-artifacts.ts';
 
 export const insightsLiaison = defineLiaison({
   pillar: 'INSIGHTS',
@@ -23,22 +24,10 @@ export const insightsLiaison = defineLiaison({
       const profile = await context.callTool<CsvProfile & { trend: Trend | null }>('insights.profile_csv', {
         name: dataset.name,
       });
-      await context.artifact('TABLE', `Profile of ${dataset.name}`, {
-        columns: ['column', 'type', 'count', 'missing', 'distinct', 'min', 'max', 'mean'],
-        rows: profile.columns.map((column) => [
-          column.name,
-          column.type,
-          column.count,
-          column.missing,
-          column.distinct,
-          column.min,
-          column.max,
-          column.mean,
-        ]),
-      });
+      await show(context, profileTable(dataset.name, profile));
       await context.pause();
       const spec = await context.callTool<Record<string, unknown>>('insights.chart_spec', { name: dataset.name });
-      await context.artifact('VISUALIZATION', `Chart of ${dataset.name}`, spec);
+      await show(context, chartVisualization(dataset.name, spec));
       sections.push([describeTrend(profile.trend), describeProfile(dataset.name, profile)].filter(Boolean).join('\n'));
     }
     return sections.join('\n\n');

@@ -1,5 +1,6 @@
 import type { WorkflowStep } from '../tools/workflow.ts';
 import { defineLiaison, sourcesOf } from '../liaison.ts';
+import { workflowTable, show } from '../platform-artifacts.ts';
 
 export const journeyLiaison = defineLiaison({
   pillar: 'JOURNEY',
@@ -15,10 +16,7 @@ export const journeyLiaison = defineLiaison({
         sections.push(`I found no steps in ${source.name}; number them or start lines with "-" and I will map them.`);
         continue;
       }
-      await context.artifact('TABLE', `Workflow from ${source.name}`, {
-        columns: ['step', 'action', 'actor', 'notes'],
-        rows: steps.map((step) => [step.step, step.action, step.actor, step.notes]),
-      });
+      await show(context, workflowTable(source.name, steps));
       const lines = steps.map((step) => `${step.step}. ${step.action}${step.actor ? ` (${step.actor})` : ''}`);
       sections.push([`The workflow in ${source.name} has ${steps.length} steps:`, ...lines].join('\n'));
     }

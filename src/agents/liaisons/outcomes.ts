@@ -1,5 +1,6 @@
 import type { OutcomeReport } from '../tools/report.ts';
 import { defineLiaison } from '../liaison.ts';
+import { reportAnalysis, show } from '../platform-artifacts.ts';
 
 export const outcomesLiaison = defineLiaison({
   pillar: 'OUTCOMES',
@@ -9,7 +10,7 @@ export const outcomesLiaison = defineLiaison({
     await context.think(`Reviewing the ${context.history.length} messages of this conversation.`);
     await context.pause();
     const report = await context.callTool<OutcomeReport>('outcomes.compose_report', { question: context.input.text });
-    await context.artifact('ANALYSIS', report.title, report);
+    await show(context, reportAnalysis(report));
     const lines = [report.title];
     for (const section of report.sections) lines.push(`${section.heading}: ${section.body}`);
     if (report.metrics.length > 0) {

@@ -9,6 +9,7 @@
 import type { LanguageModel } from 'ai';
 import type { AgentContext, AgentDefinition } from '../contract.ts';
 import { defineAgent, type AgentIdentity } from '../define.ts';
+import type { ArtifactOf } from '../platform-artifacts.ts';
 import { AgentError } from '../errors.ts';
 import { conversationMessages } from './messages.ts';
 import { streamModel } from './stream-model.ts';
@@ -19,6 +20,8 @@ export interface LlmAgentOptions extends AgentIdentity {
   instructions?: string | ((context: AgentContext) => string);
   /** Names of registered tools the model may call (default: none). */
   tools?: readonly string[];
+  /** Artifacts to show for those tools' results, by tool name (default: none). */
+  artifacts?: Readonly<Record<string, ArtifactOf>>;
   /** Model calls per run at most, tool round trips included (default 5). */
   maxSteps?: number;
   /** Retries of a request that failed before streaming anything (default 2). */
@@ -38,6 +41,7 @@ export function llmAgent(options: LlmAgentOptions): AgentDefinition {
       system: systemPrompt(options, context),
       messages: conversationMessages(context),
       tools: context.tools.filter((tool) => wanted.has(tool.name)),
+      ...(options.artifacts && { artifacts: options.artifacts }),
       maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
       maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
     });

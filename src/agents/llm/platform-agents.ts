@@ -8,6 +8,7 @@
 import type { LanguageModel } from 'ai';
 import type { AgentContext, AgentDefinition } from '../contract.ts';
 import { defineAgent } from '../define.ts';
+import { PLATFORM_ARTIFACTS } from '../platform-artifacts.ts';
 import { guide } from '../guide.ts';
 import { LIAISONS } from '../liaisons/index.ts';
 import type { Pillar } from '../../store/types.ts';
@@ -45,6 +46,7 @@ export function llmPlatformAgents(settings: ModelSettings): AgentDefinition[] {
       name: deterministic.name,
       description: deterministic.description,
       tools: PILLAR_TOOLS[pillar],
+      artifacts: PLATFORM_ARTIFACTS,
       instructions:
         `${PLATFORM} You are its ${deterministic.name}: ${deterministic.description} ` +
         'Use your tools on the attached files by name (or on "message", the message itself), then answer from their results.',

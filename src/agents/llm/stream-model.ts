@@ -8,6 +8,7 @@
 import { NoSuchToolError, jsonSchema, stepCountIs, streamText, tool, type LanguageModel, type ModelMessage, type Tool } from 'ai';
 import type { AgentContext, ToolDescription } from '../contract.ts';
 import { AgentError } from '../errors.ts';
+import { show, type ArtifactOf } from '../platform-artifacts.ts';
 import { modelError } from './model-errors.ts';
 
 export interface ModelTurn {
@@ -16,6 +17,8 @@ export interface ModelTurn {
   messages: ModelMessage[];
   /** Registered tools the model may call (run here, through the registry). */
   tools: readonly ToolDescription[];
+  /** Artifacts to show for tools' results, by tool name. */
+  artifacts?: Readonly<Record<string, ArtifactOf>>;
   /**
    * Tools the model may call that end the turn instead of running (such as a guide's routing
    * decision): their calls are returned.
@@ -38,8 +41,12 @@ export async function streamModel(context: AgentContext, turn: ModelTurn): Promi
     tools[names.add(description.name)] = tool({
       description: description.description,
       inputSchema: jsonSchema(description.inputSchema as never),
-      execute: (input, { toolCallId }) =>
-        context.callTool(description.name, input as Record<string, unknown>, { toolCallId: toolCallIds.take(toolCallId) }),
+      execute: async (input, { toolCallId }) => {
+        const args = input as Record<string, unknown>;
+        const result = await context.callTool(description.name, args, { toolCallId: toolCallIds.take(toolCallId) });
+        await show(context, turn.artifacts?.[description.name]?.(result, args) ?? null);
+        return result;
+      },
     });
   }
   for (const [name, decision] of Object.entries(turn.decisions ?? {})) {
