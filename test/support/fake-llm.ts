@@ -1,6 +1,6 @@
 /**
  * A local OpenAI-compatible chat-completions server: the outer edge that stands in for a model
- * provider (OpenAI, vLLM, Ollama…). It streams `chat.completion.chunk` SSE as they do, and acts
+ * provider (OpenAI, vLLM, Ollama...). It streams `chat.completion.chunk` SSE as they do, and acts
  * on what the last user message asks for, so that a test (or a gateway process it spawned)
  * steers it through the message text alone:
  *   "status 429" / "status 500"  answer that HTTP error
@@ -27,7 +27,7 @@ export interface ChatBody {
 export type ChatRequest = RecordedRequest<ChatBody>;
 
 export interface FakeLlm {
-  /** The base URL, as LLM_BASE_URL takes it (…/v1). */
+  /** The base URL, as LLM_BASE_URL takes it (.../v1). */
   url: string;
   requests: ChatRequest[];
   /** Resolves with the next request whose client goes away before its response ended. */

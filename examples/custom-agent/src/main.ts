@@ -1,6 +1,6 @@
 /**
  * The application: a gateway with its own agents beside the built-in ones. Settings come from
- * the environment as for `npm start` of the gateway (PORT, REDIS_URL, …); with
+ * the environment as for `npm start` of the gateway (PORT, REDIS_URL, ...); with
  * RUN_EXECUTION=workers, run `src/worker.ts` too, which loads the same agents.
  */
 import { startServer } from 'agent-gateway';

@@ -1,13 +1,13 @@
 /**
- * An agent that runs elsewhere and speaks AG-UI over HTTP (LangGraph, CrewAI, Mastra, Pydantic AI…
+ * An agent that runs elsewhere and speaks AG-UI over HTTP (LangGraph, CrewAI, Mastra, Pydantic AI...
  * behind an AG-UI endpoint), reached with `@ag-ui/client`'s HttpAgent:
  *
- *   agUiAgent({ id: 'research', name: 'Research', description: '…', url: 'https://agents.internal/research' })
+ *   agUiAgent({ id: 'research', name: 'Research', description: '...', url: 'https://agents.internal/research' })
  *
  * The remote run gets the conversation as its thread (threadId = conversation id, runId = run
  * id, messages from the history; surface, projectId and context in forwardedProps), and its
- * events become the run's: text → AgentToken, tool calls → ToolExecuting/ToolCompleted,
- * reasoning → AgentThinking. AG-UI has no sequence numbers or resume; the gateway adds both.
+ * events become the run's: text -> AgentToken, tool calls -> ToolExecuting/ToolCompleted,
+ * reasoning -> AgentThinking. AG-UI has no sequence numbers or resume; the gateway adds both.
  * HttpAgent's own runAgent neither rejects on RUN_ERROR nor notices a stream that stops short,
  * so this reads the raw event stream and holds the remote to the protocol itself.
  */

@@ -2,7 +2,7 @@
  * An agent backed by a language model through the Vercel AI SDK, on any provider it supports
  * (`@ai-sdk/openai-compatible` reaches OpenAI, vLLM, Ollama, LM Studio, llama.cpp's server):
  *
- *   llmAgent({ id: 'support', name: 'Support', description: '…', kind: 'LIAISON',
+ *   llmAgent({ id: 'support', name: 'Support', description: '...', kind: 'LIAISON',
  *              model: createOpenAICompatible({ name: 'local', baseURL }).chatModel('qwen3'),
  *              instructions: 'You answer support questions.', tools: ['files.ingest'] })
  */

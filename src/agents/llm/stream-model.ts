@@ -151,7 +151,7 @@ class ModelToolNames {
 }
 
 /**
- * Tool-call ids unique within the conversation: a model's ids (`call_1`…) repeat across runs,
+ * Tool-call ids unique within the conversation: a model's ids (`call_1`...) repeat across runs,
  * and some servers repeat them across the steps of one run.
  */
 class ToolCallIds {
