@@ -47,6 +47,9 @@ export const settingsSchema = z.object({
   EVENT_RETENTION_COUNT: int(10_000, 1).describe('Events kept per conversation for replay; older ones answer EVENTS_EXPIRED.'),
   EVENT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1).describe('Age after which events are no longer kept for replay.'),
   SUBSCRIBER_BUFFER_EVENTS: int(1000, 1).describe('Live events buffered per subscription before it reads from the log instead.'),
+  SHARED_EVENT_RESULTS: int(1024, 1).describe(
+    'Event results kept per subscription document and variables, for subscribers catching up; released with the last subscriber.',
+  ),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
   SEND_RATE_LIMIT: int(120, 1).describe('Sends per user per SEND_RATE_WINDOW_MS before RATE_LIMITED.'),

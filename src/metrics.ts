@@ -45,6 +45,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly eventExecutions = new Counter({
+    name: 'agent_gateway_event_executions_total',
+    help: 'Executions of a subscription selection for one event; subscribers of the same document and variables share one.',
+    registers: [this.registry],
+  });
+
+  private sharedResultsCount: () => number = () => 0;
+
+  private readonly sharedResults: Gauge = new Gauge({
+    name: 'agent_gateway_shared_event_results',
+    help: 'Event results kept for the subscribers that share them (released with their last subscriber).',
+    registers: [this.registry],
+    collect: () => this.sharedResults.set(this.sharedResultsCount()),
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -55,6 +70,15 @@ export class Metrics {
 
   recordAppend(event: StoredEvent): void {
     this.eventsAppended.inc({ type: event.type });
+  }
+
+  recordEventExecution(): void {
+    this.eventExecutions.inc();
+  }
+
+  /** Counted when scraped rather than on every change: the delivery path stays free of it. */
+  observeSharedResults(count: () => number): void {
+    this.sharedResultsCount = count;
   }
 
   recordDelivery(event: StoredEvent): void {

@@ -51,7 +51,7 @@ subscription Follow {
 `;
 
 export function createYogaServer(gateway: Gateway): Yoga {
-  const { auth, logger } = gateway;
+  const { auth, config, logger, metrics } = gateway;
   return createYoga<TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -65,7 +65,7 @@ export function createYogaServer(gateway: Gateway): Yoga {
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
     maskedErrors: { maskError: (error) => toClientError(error, logger) },
-    plugins: [useContractErrorCodes(logger), useSharedEventExecution()],
+    plugins: [useContractErrorCodes(logger), useSharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics })],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
