@@ -18,6 +18,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly slowConsumersClosed = new Counter({
+    name: 'agent_gateway_slow_consumers_closed_total',
+    help: 'WebSockets closed with 1013 because their unsent data passed WS_MAX_BUFFERED_BYTES.',
+    registers: [this.registry],
+  });
+
   private readonly runs = new Counter({
     name: 'agent_gateway_runs_total',
     help: 'Runs that entered each status.',

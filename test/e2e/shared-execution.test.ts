@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { isTerminal, tokenFor, wsClient, type AgentEvent } from '../support/clients.ts';
+import { metricValue } from '../support/metrics.ts';
 import { send } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -70,12 +71,7 @@ describe('shared execution of events across subscribers', () => {
   const collect = async (token: string, query: string, variables: Record<string, unknown>) =>
     (await collectAll(token, [{ query, variables }]))[0]!;
 
-  async function metric(name: string): Promise<number> {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-    if (!line) throw new Error(`no metric ${name}`);
-    return Number(line.split(' ')[1]);
-  }
+  const metric = (name: string) => metricValue(server.url, name);
   const executions = () => metric('agent_gateway_event_executions_total');
 
   it('executes each event once for every subscriber of the same document and variables', async () => {
