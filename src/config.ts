@@ -39,6 +39,9 @@ export const settingsSchema = z.object({
   RUN_SWEEP_INTERVAL_MS: int(5_000, 10).describe('How often each instance looks for runs whose lease ran out.'),
   IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
+  AGENT_HISTORY_MESSAGES: int(200, 1).describe(
+    'Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.',
+  ),
   MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),
   MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1).describe('Longest clientMessageId, in characters.'),

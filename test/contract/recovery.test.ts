@@ -44,6 +44,7 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
       intents: new IntentRegistry().register(...PLATFORM_INTENTS),
       runTimeoutMs: 60_000,
       stepDelayMs: 0,
+      historyMessages: 200,
       logger: pino({ level: 'silent' }),
       leaseMs: LEASE_MS,
       sweepIntervalMs: 20,

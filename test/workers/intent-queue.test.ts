@@ -61,6 +61,7 @@ describe('the intent queue and workers on Redis', () => {
     agents: AGENTS,
     intents: new IntentRegistry().register(...PLATFORM_INTENTS),
     runTimeoutMs: 60_000,
+    historyMessages: 200,
     logger: pino({ level: 'silent' }),
     leaseMs: 1000,
     sweepIntervalMs: 100,
