@@ -17,6 +17,10 @@ export class MemoryEventLog implements EventLog {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Copies the event once, so that the appender's later changes cannot reach the log, and freezes
+   * the copy: the appender, every listener and every reader share that one object.
+   */
   async append(event: NewEvent): Promise<StoredEvent> {
     return this.appendSync(event);
   }
@@ -25,17 +29,17 @@ export class MemoryEventLog implements EventLog {
   appendSync(event: NewEvent): StoredEvent {
     const log = this.logFor(event.conversationId);
     log.lastSeq += 1;
-    const stored = withSeq(event, log.lastSeq, new Date(this.now()).toISOString());
+    const stored = frozen(withSeq(structuredClone(event), log.lastSeq, new Date(this.now()).toISOString()));
     log.events.push(stored);
     this.trim(log);
     for (const listener of this.listeners.get(event.conversationId) ?? []) {
       try {
-        listener(structuredClone(stored));
+        listener(stored);
       } catch {
         // A listener's failure is its own; the event is durable and the others still hear of it.
       }
     }
-    return structuredClone(stored);
+    return stored;
   }
 
   async read(conversationId: string, afterSeq: number, limit: number) {
@@ -45,7 +49,7 @@ export class MemoryEventLog implements EventLog {
     const firstRetained = log.events[0]?.seq ?? log.lastSeq + 1;
     if (afterSeq < firstRetained - 1) throw eventsExpired(afterSeq, firstRetained);
     const start = afterSeq - firstRetained + 1;
-    return log.events.slice(start, start + limit).map((event) => structuredClone(event));
+    return log.events.slice(start, start + limit);
   }
 
   async lastSeq(conversationId: string) {
@@ -87,6 +91,12 @@ export function withSeq(event: NewEvent, seq: number, timestamp: string): Stored
     stored.message = { ...stored.message, seq };
   }
   return stored;
+}
+
+/** Stored events are shared, not copied: a reader that tried to change one would throw. */
+function frozen(event: StoredEvent): StoredEvent {
+  if (event.type === 'MessageCreated' || event.type === 'AgentCompleted') Object.freeze(event.message);
+  return Object.freeze(event);
 }
 
 export function eventsExpired(afterSeq: number, firstRetainedSeq: number): GatewayError {
