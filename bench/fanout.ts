@@ -6,7 +6,9 @@
  * latency p50/p99 at a light fixed rate, memory per idle subscribed connection, and (ours) the
  * CPU of a run early and late in a long conversation.
  *
- * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,typical,memory,redis]
+ * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,typical,memory,redis
+ *   --scale 1 (events per scenario) --scenarios 0,4 (which columns) --measure memory,throughput,latency,runs
+ *   --profile <dir> (V8 CPU profiles of the servers)]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
@@ -22,9 +24,13 @@ const { values: options } = parseArgs({
     runs: { type: 'string', default: '2000' },
     servers: { type: 'string', default: 'floor,typical,memory,redis' },
     scale: { type: 'string', default: '1' },
+    profile: { type: 'string' },
+    scenarios: { type: 'string' },
+    measure: { type: 'string', default: 'memory,throughput,latency,runs' },
   },
 });
 const scale = Number(options.scale);
+const measuring = (what: string) => options.measure.split(',').includes(what);
 
 interface Scenario {
   name: string;
@@ -40,9 +46,11 @@ const SCENARIOS: Scenario[] = [
   { name: 'x 100', conversations: 1, perConversation: 100, events: 800 },
   { name: 'x 1000', conversations: 1, perConversation: 1000, events: 100 },
   { name: '500 convs x 1', conversations: 500, perConversation: 1, events: 100 },
-].map((scenario) => ({ ...scenario, events: Math.max(10, Math.round(scenario.events * scale)) }));
+]
+  .map((scenario) => ({ ...scenario, events: Math.max(10, Math.round(scenario.events * scale)) }))
+  .filter((_, index) => !options.scenarios || options.scenarios.split(',').includes(String(index)));
 
-const LATENCY = { conversations: 1, perConversation: 100, perSecond: 50, events: 200 };
+const LATENCY = { conversations: 1, perConversation: 10, perSecond: 50, events: 300 };
 const POOLS = 4;
 
 interface ServerKind {
@@ -63,93 +71,139 @@ const KINDS: Record<string, ServerKind> = {
 interface ServerResult {
   server: string;
   eventsPerCpuSecond: Record<string, number>;
-  latencyMs: { p50: number; p99: number };
-  memory: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
+  latencyMs?: { p50: number; p99: number };
+  memory?: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
   runCpuMs?: { firstRuns: number; lastRuns: number; runs: number };
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 
-/** Opens `conversationIds` (one connection each) across the pools, and waits until each one hears events. */
-async function subscribe(server: Child, pools: Child[], kind: ServerKind, url: string, token: string, conversationIds: string[]) {
-  const unique = [...new Set(conversationIds)];
-  await server.request('prepare', { conversationIds: unique });
-  const shares = pools.map((_, index) => conversationIds.filter((__, at) => at % pools.length === index));
-  await Promise.all(pools.map((pool, index) => pool.request('open', { url, protocol: kind.protocol, token, conversationIds: shares[index] })));
-  // Subscriptions become live some time after they are sent: publish until every connection hears.
-  for (let attempt = 0; ; attempt += 1) {
-    await server.request('publish', { conversationIds: unique, count: 1 });
-    await pause(100);
-    const listening = (await Promise.all(pools.map((pool) => pool.request<number>('listening')))).reduce((a, b) => a + b, 0);
-    if (listening === conversationIds.length) break;
-    if (attempt > 300) throw new Error(`${kind.name}: only ${listening} of ${conversationIds.length} connections hear events`);
+/** One server under test with its subscriber pools, and what can be measured on it. */
+class Bench {
+  private constructor(
+    readonly kind: ServerKind,
+    readonly server: Child,
+    readonly pools: Child[],
+    readonly url: string,
+    readonly token: string,
+  ) {}
+
+  static async start(kind: ServerKind, redisUrl: string): Promise<Bench> {
+    const env: Record<string, string> = { BENCH_SECRET: TEST_SECRET };
+    if (kind.redis) env['REDIS_URL'] = redisUrl;
+    if (kind.ours) env['REDIS_KEY_PREFIX'] = `bench-${randomUUID()}:`;
+    const server = await Child.start(kind.script, env, options.profile);
+    const pools = await Promise.all(Array.from({ length: POOLS }, () => Child.start('./subscribers.ts')));
+    return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'));
   }
-  await pause(300); // let the warm-up events in flight arrive before counting starts
-  await Promise.all(pools.map((pool) => pool.request('reset', {})));
-  return shares;
+
+  stop() {
+    return Promise.all([this.server, ...this.pools].map((child) => child.stop()));
+  }
+
+  /** Opens `conversationIds` (one connection each) across the pools, and waits until each one hears events. */
+  private async subscribe(conversationIds: string[]): Promise<string[][]> {
+    const { server, pools, kind } = this;
+    const unique = [...new Set(conversationIds)];
+    await server.request('prepare', { conversationIds: unique });
+    const shares = pools.map((_, index) => conversationIds.filter((__, at) => at % pools.length === index));
+    await Promise.all(pools.map((pool, index) => pool.request('open', { url: this.url, protocol: kind.protocol, token: this.token, conversationIds: shares[index] })));
+    // Subscriptions become live some time after they are sent: publish until every connection hears.
+    for (let attempt = 0; ; attempt += 1) {
+      await server.request('publish', { conversationIds: unique, count: 1 });
+      await pause(100);
+      const listening = (await Promise.all(pools.map((pool) => pool.request<number>('listening')))).reduce((a, b) => a + b, 0);
+      if (listening === conversationIds.length) break;
+      if (attempt > 300) throw new Error(`${kind.name}: only ${listening} of ${conversationIds.length} connections hear events`);
+    }
+    await pause(300); // let the warm-up events in flight arrive before counting starts
+    await Promise.all(pools.map((pool) => pool.request('reset', {})));
+    return shares;
+  }
+
+  private closeAll() {
+    return Promise.all(this.pools.map((pool) => pool.request('close')));
+  }
+
+  private cpuMicros() {
+    return this.server.request<number>('cpu');
+  }
+
+  /** What idle subscribed connections hold; first, on a fresh server, so that nothing earlier is counted. */
+  async memory(connections: number): Promise<NonNullable<ServerResult['memory']>> {
+    const ids = Array.from({ length: connections }, (_, n) => `idle-${Math.floor(n / 10)}`);
+    const empty = await this.server.request('memory');
+    await this.subscribe(ids);
+    const full = await this.server.request('memory');
+    await this.closeAll();
+    return {
+      connections,
+      rssBytesPerConnection: Math.round((full.rss - empty.rss) / connections),
+      heapBytesPerConnection: Math.round((full.heapUsed + full.external - empty.heapUsed - empty.external) / connections),
+    };
+  }
+
+  /** Events delivered per server CPU-second. */
+  async throughput(scenario: Scenario, tag: string): Promise<number> {
+    const conversations = Array.from({ length: scenario.conversations }, (_, n) => `${tag}-${n}`);
+    const connections = conversations.flatMap((id) => Array(scenario.perConversation).fill(id) as string[]);
+    const shares = await this.subscribe(connections);
+    const before = await this.cpuMicros();
+    await this.server.request('publish', { conversationIds: conversations, count: scenario.events });
+    await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * scenario.events })));
+    const cpuSeconds = ((await this.cpuMicros()) - before) / 1e6;
+    await this.closeAll();
+    return Math.round((connections.length * scenario.events) / cpuSeconds);
+  }
+
+  async latency(): Promise<NonNullable<ServerResult['latencyMs']>> {
+    const ids = Array.from({ length: LATENCY.conversations }, (_, n) => `lat-${n}`);
+    const shares = await this.subscribe(ids.flatMap((id) => Array(LATENCY.perConversation).fill(id) as string[]));
+    await Promise.all(this.pools.map((pool) => pool.request('reset', { latency: true })));
+    await this.server.request('publish', { conversationIds: ids, count: LATENCY.events, perSecond: LATENCY.perSecond });
+    await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * LATENCY.events })));
+    const latencies = (await Promise.all(this.pools.map((pool) => pool.request<number[]>('latencies')))).flat().sort((a, b) => a - b);
+    await this.closeAll();
+    return { p50: Number(percentile(latencies, 0.5).toFixed(2)), p99: Number(percentile(latencies, 0.99).toFixed(2)) };
+  }
+
+  /** Ours only: server CPU per run at the start of a conversation and at its end. */
+  async runs(count: number): Promise<NonNullable<ServerResult['runCpuMs']>> {
+    const { firstMsPerRun, lastMsPerRun } = await this.server.request('runs', { count, sample: 10 });
+    return { firstRuns: Number(firstMsPerRun.toFixed(2)), lastRuns: Number(lastMsPerRun.toFixed(2)), runs: count };
+  }
 }
 
 async function measureServer(kind: ServerKind, redisUrl: string): Promise<ServerResult> {
-  const env: Record<string, string> = { BENCH_SECRET: TEST_SECRET };
-  if (kind.redis) env['REDIS_URL'] = redisUrl;
-  if (kind.ours) env['REDIS_KEY_PREFIX'] = `bench-${randomUUID()}:`;
-  const server = await Child.start(kind.script, env);
-  const pools = await Promise.all(Array.from({ length: POOLS }, () => Child.start('./subscribers.ts')));
-  const url = await server.request<string>('url');
-  const token = await tokenFor('bench');
-  const cpu = () => server.request<number>('cpu');
-  const closeAll = () => Promise.all(pools.map((pool) => pool.request('close')));
+  const bench = await Bench.start(kind, redisUrl);
+  const result: ServerResult = { server: kind.name, eventsPerCpuSecond: {} };
+  const log = (what: string) => console.error(`${kind.name}: ${what}`);
   try {
-    const idle = Number(options.connections);
-    const idleIds = Array.from({ length: idle }, (_, n) => `idle-${Math.floor(n / 10)}`);
-    // First, on a fresh server: what the connections hold, not what earlier scenarios left behind.
-    const empty = await server.request('memory');
-    await subscribe(server, pools, kind, url, token, idleIds);
-    const full = await server.request('memory');
-    const memory = {
-      connections: idle,
-      rssBytesPerConnection: Math.round((full.rss - empty.rss) / idle),
-      heapBytesPerConnection: Math.round((full.heapUsed + full.external - empty.heapUsed - empty.external) / idle),
-    };
-    console.error(`${kind.name}: ${memory.rssBytesPerConnection} B RSS per idle subscribed connection`);
-    await closeAll();
-
-    const eventsPerCpuSecond: Record<string, number> = {};
-    for (const [index, scenario] of SCENARIOS.entries()) {
-      const conversations = Array.from({ length: scenario.conversations }, (_, n) => `s${index}-${n}`);
-      const connections = conversations.flatMap((id) => Array(scenario.perConversation).fill(id) as string[]);
-      const shares = await subscribe(server, pools, kind, url, token, connections);
-      const before = await cpu();
-      await server.request('publish', { conversationIds: conversations, count: scenario.events });
-      await Promise.all(pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * scenario.events })));
-      const cpuSeconds = ((await cpu()) - before) / 1e6;
-      eventsPerCpuSecond[scenario.name] = Math.round((connections.length * scenario.events) / cpuSeconds);
-      console.error(`${kind.name}: ${scenario.name}: ${eventsPerCpuSecond[scenario.name]} events per CPU-second`);
-      await closeAll();
+    if (measuring('memory')) {
+      const memory = await bench.memory(Number(options.connections));
+      result.memory = memory;
+      log(`${memory.rssBytesPerConnection} B RSS per idle subscribed connection`);
     }
-
-    const latencyIds = Array.from({ length: LATENCY.conversations }, (_, n) => `lat-${n}`);
-    const latencyConnections = latencyIds.flatMap((id) => Array(LATENCY.perConversation).fill(id) as string[]);
-    const latencyShares = await subscribe(server, pools, kind, url, token, latencyConnections);
-    await Promise.all(pools.map((pool) => pool.request('reset', { latency: true })));
-    await server.request('publish', { conversationIds: latencyIds, count: LATENCY.events, perSecond: LATENCY.perSecond });
-    await Promise.all(pools.map((pool, at) => pool.request('until', { count: latencyShares[at]!.length * LATENCY.events })));
-    const latencies = (await Promise.all(pools.map((pool) => pool.request<number[]>('latencies')))).flat().sort((a, b) => a - b);
-    const latencyMs = { p50: Number(percentile(latencies, 0.5).toFixed(2)), p99: Number(percentile(latencies, 0.99).toFixed(2)) };
-    console.error(`${kind.name}: latency p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms`);
-    await closeAll();
-
-    const result: ServerResult = { server: kind.name, eventsPerCpuSecond, latencyMs, memory };
-    if (kind.ours && Number(options.runs) > 10) {
-      const runs = Number(options.runs);
-      const { firstMsPerRun, lastMsPerRun } = await server.request('runs', { count: runs, sample: 10 });
-      result.runCpuMs = { firstRuns: Number(firstMsPerRun.toFixed(2)), lastRuns: Number(lastMsPerRun.toFixed(2)), runs };
-      console.error(`${kind.name}: CPU per run ${result.runCpuMs.firstRuns} ms (runs 1-10), ${result.runCpuMs.lastRuns} ms (runs ${runs - 9}-${runs})`);
+    if (measuring('throughput')) {
+      for (const [index, scenario] of SCENARIOS.entries()) {
+        result.eventsPerCpuSecond[scenario.name] = await bench.throughput(scenario, `s${index}`);
+        log(`${scenario.name}: ${result.eventsPerCpuSecond[scenario.name]} events per CPU-second`);
+      }
+    }
+    if (measuring('latency')) {
+      const latency = await bench.latency();
+      result.latencyMs = latency;
+      log(`latency p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
+    }
+    if (measuring('runs') && kind.ours) {
+      const runs = await bench.runs(Number(options.runs));
+      result.runCpuMs = runs;
+      log(`CPU per run ${runs.firstRuns} ms (runs 1-10), ${runs.lastRuns} ms (the last 10 of ${runs.runs})`);
     }
     return result;
   } finally {
-    await Promise.all([server, ...pools].map((child) => child.stop()));
+    await bench.stop();
   }
 }
 
@@ -174,7 +228,7 @@ const comparison = results.map((result) => ({
   server: result.server,
   ...Object.fromEntries(
     SCENARIOS.flatMap((scenario) => {
-      const value = result.eventsPerCpuSecond[scenario.name]!;
+      const value = result.eventsPerCpuSecond[scenario.name] ?? NaN;
       return [
         [`${scenario.name} /floor`, ratio(value, floor?.eventsPerCpuSecond[scenario.name])],
         [`${scenario.name} /typical`, ratio(value, typical?.eventsPerCpuSecond[scenario.name])],
@@ -184,11 +238,11 @@ const comparison = results.map((result) => ({
 }));
 const other = results.map((result) => ({
   server: result.server,
-  'p50 ms': result.latencyMs.p50,
-  'p99 ms': result.latencyMs.p99,
-  'p99 - floor p99 ms': floor ? Number((result.latencyMs.p99 - floor.latencyMs.p99).toFixed(2)) : null,
-  [`RSS B/conn @${options.connections}`]: result.memory.rssBytesPerConnection,
-  'heap+ext B/conn': result.memory.heapBytesPerConnection,
+  'p50 ms': result.latencyMs?.p50 ?? null,
+  'p99 ms': result.latencyMs?.p99 ?? null,
+  'p99 - floor p99 ms': result.latencyMs && floor?.latencyMs ? Number((result.latencyMs.p99 - floor.latencyMs.p99).toFixed(2)) : null,
+  [`RSS B/conn @${options.connections}`]: result.memory?.rssBytesPerConnection ?? null,
+  'heap+ext B/conn': result.memory?.heapBytesPerConnection ?? null,
   'run CPU ms, first 10': result.runCpuMs?.firstRuns ?? null,
   'run CPU ms, last 10': result.runCpuMs?.lastRuns ?? null,
 }));
