@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { StoredEvent } from './events/types.ts';
 import type { RunStatus } from './store/types.ts';
 
+type ScrapedGauge = 'agent_gateway_shared_event_results' | 'agent_gateway_document_cache_bytes';
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -57,17 +59,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private sharedResultsCount: () => number = () => 0;
-
-  private readonly sharedResults: Gauge = new Gauge({
-    name: 'agent_gateway_shared_event_results',
-    help: 'Event results kept for the subscribers that share them (released with their last subscriber).',
-    registers: [this.registry],
-    collect: () => this.sharedResults.set(this.sharedResultsCount()),
-  });
+  /** What the gauges read when scraped come from: counted then rather than on every change. */
+  private readonly sources = new Map<ScrapedGauge, () => number>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const scraped: Record<ScrapedGauge, string> = {
+      agent_gateway_shared_event_results: 'Event results kept for the subscribers that share them (released with their last subscriber).',
+      agent_gateway_document_cache_bytes: 'Size (source characters) of the parsed GraphQL documents kept for reuse.',
+    };
+    for (const [name, help] of Object.entries(scraped) as [ScrapedGauge, string][]) {
+      const sources = this.sources;
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(sources.get(name)?.() ?? 0);
+        },
+      });
+    }
   }
 
   recordRunStatus(status: RunStatus): void {
@@ -82,9 +93,9 @@ export class Metrics {
     this.eventExecutions.inc();
   }
 
-  /** Counted when scraped rather than on every change: the delivery path stays free of it. */
-  observeSharedResults(count: () => number): void {
-    this.sharedResultsCount = count;
+  /** Reads the gauge's value from `read` when scraped: the delivery path stays free of it. */
+  observe(name: ScrapedGauge, read: () => number): void {
+    this.sources.set(name, read);
   }
 
   recordDelivery(event: StoredEvent): void {

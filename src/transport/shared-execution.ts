@@ -36,7 +36,7 @@ interface Shape {
 
 export function useSharedEventExecution({ resultsPerShape, metrics }: SharedExecutionOptions): Plugin {
   const shapes = new Map<DocumentNode, Map<string, Shape>>();
-  metrics.observeSharedResults(() => {
+  metrics.observe('agent_gateway_shared_event_results', () => {
     let entries = 0;
     for (const byKey of shapes.values()) for (const shape of byKey.values()) entries += shape.results.size;
     return entries;
