@@ -6,8 +6,12 @@
  * and returns: the backlog is the socket's unsent data (`bufferedAmount`), and once it passes
  * `maxBufferedBytes` the socket is closed with 1013 at once, whatever its number of
  * subscriptions, and every one of them ends then rather than when the close handshake completes.
+ *
+ * Subscribers that share an event's execution (shared-execution.ts) are handed the same result
+ * object; its JSON is made once and each subscriber's frame only adds its own operation id.
  */
 import type { IncomingMessage } from 'node:http';
+import type { FormattedExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 
@@ -35,7 +39,14 @@ export function serveGraphQLWs(
   wsServer: WebSocketServer,
   policy: SocketPolicy,
 ): void {
-  const server = makeServer(options);
+  const payloads = new PayloadSerializer();
+  const server = makeServer({
+    ...options,
+    // The result itself rather than graphql-ws's copy of it: its identity is what is shared.
+    onNext: async (ctx, id, payload, args, result) =>
+      (await options.onNext?.(ctx, id, payload, args, result)) ?? (result as FormattedExecutionResult),
+    jsonMessageReplacer: payloads.replacer,
+  });
   wsServer.options.handleProtocols = handleProtocols;
 
   // One timer for every socket rather than one each: idle connections should cost little.
@@ -76,9 +87,10 @@ export function serveGraphQLWs(
       {
         protocol: socket.protocol,
         send: (data) => {
+          const message = payloads.complete(data);
           if (ended || socket.readyState !== socket.OPEN) return;
           if (socket.bufferedAmount > policy.maxBufferedBytes) return tooSlow();
-          socket.send(data);
+          socket.send(message);
         },
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
@@ -93,4 +105,33 @@ export function serveGraphQLWs(
     );
     socket.once('close', (code, reason) => end(code, String(reason)));
   });
+}
+
+/**
+ * JSON of message payloads, made once per payload object. graphql-ws stringifies each message
+ * itself, synchronously right before handing it to `send`: the replacer swaps the payload for a
+ * placeholder and notes its JSON (made or found), and `complete` puts that JSON in its place.
+ */
+class PayloadSerializer {
+  private static readonly PLACEHOLDER = '\u0000payload';
+  /** The placeholder as it appears in a message; payload comes last in graphql-ws's messages. */
+  private static readonly QUOTED = JSON.stringify(PayloadSerializer.PLACEHOLDER);
+  private readonly json = new WeakMap<object, string>();
+  private pending: string | null = null;
+
+  readonly replacer = (key: string, value: unknown): unknown => {
+    if (key !== 'payload' || value === null || typeof value !== 'object') return value;
+    let json = this.json.get(value);
+    if (json === undefined) this.json.set(value, (json = JSON.stringify(value)));
+    this.pending = json;
+    return PayloadSerializer.PLACEHOLDER;
+  };
+
+  complete(message: string): string {
+    const json = this.pending;
+    this.pending = null;
+    const at = json === null ? -1 : message.lastIndexOf(PayloadSerializer.QUOTED);
+    if (at < 0) return message;
+    return message.slice(0, at) + json + message.slice(at + PayloadSerializer.QUOTED.length);
+  }
 }

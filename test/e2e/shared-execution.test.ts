@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { isTerminal, tokenFor, wsClient, type AgentEvent } from '../support/clients.ts';
 import { metricValue } from '../support/metrics.ts';
+import { RawGraphQLSocket } from '../support/raw-ws.ts';
 import { send } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -104,6 +105,28 @@ describe('shared execution of events across subscribers', () => {
     expect(plain!.length).toBe(withDelta!.length);
     expect(withoutDelta!.length).toBe(withDelta!.length);
     expect((await executions()) - before).toBe(3 * plain!.length);
+  });
+
+  it("frames each subscriber's copy of a shared result with its own operation id", async () => {
+    const token = await tokenFor('raw-sharers');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
+    const framesOf = async (operationId: string) => {
+      const socket = new RawGraphQLSocket(server.url);
+      await socket.init(token);
+      socket.sendJson({ id: operationId, type: 'subscribe', payload: { query: PLAIN, variables } });
+      const frames: any[] = [];
+      while (!['AgentCompleted', 'AgentFailed'].includes(frames.at(-1)?.payload?.data?.agentEvents?.__typename)) {
+        frames.push(await socket.nextMessage());
+      }
+      socket.close();
+      return frames;
+    };
+    const [first, second] = await Promise.all([framesOf('first'), framesOf('a-much-longer-operation-id')]);
+    expect(first.every((frame) => frame.id === 'first' && frame.type === 'next')).toBe(true);
+    expect(second.every((frame) => frame.id === 'a-much-longer-operation-id' && frame.type === 'next')).toBe(true);
+    expect(second.map((frame) => frame.payload)).toEqual(first.map((frame) => frame.payload));
+    expect(first[0].payload.data.agentEvents).toMatchObject({ __typename: 'MessageCreated', conversationId: sent.conversationId });
   });
 
   it('releases the shared results of documents once their last subscriber has left', async () => {
