@@ -40,11 +40,13 @@ export function serveGraphQLWs(
   policy: SocketPolicy,
 ): void {
   const payloads = new PayloadSerializer();
+  const { onNext } = options;
   const server = makeServer({
     ...options,
     // The result itself rather than graphql-ws's copy of it: its identity is what is shared.
-    onNext: async (ctx, id, payload, args, result) =>
-      (await options.onNext?.(ctx, id, payload, args, result)) ?? (result as FormattedExecutionResult),
+    onNext: onNext
+      ? async (ctx, id, payload, args, result) => (await onNext(ctx, id, payload, args, result)) ?? (result as FormattedExecutionResult)
+      : (_ctx, _id, _payload, _args, result) => result as FormattedExecutionResult,
     jsonMessageReplacer: payloads.replacer,
   });
   wsServer.options.handleProtocols = handleProtocols;
