@@ -31,15 +31,20 @@ export function serveBench(server: BenchServer): void {
       const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
       return { rss, heapUsed, external, arrayBuffers };
     },
-    /** `count` events to each conversation, a round at a time, yielding to I/O between rounds. */
+    /**
+     * `count` events to each conversation, a round at a time, yielding to I/O between rounds.
+     * Conversations publish concurrently, as independent runs do; each one's events in order.
+     */
     publish: async (args: { conversationIds: string[]; count: number; perSecond?: number }) => {
       const started = performance.now();
       for (let round = 0; round < args.count; round += 1) {
-        for (const conversationId of args.conversationIds) {
-          const seq = (published.get(conversationId) ?? 0) + 1;
-          published.set(conversationId, seq);
-          await server.publish(conversationId, seq);
-        }
+        await Promise.all(
+          args.conversationIds.map((conversationId) => {
+            const seq = (published.get(conversationId) ?? 0) + 1;
+            published.set(conversationId, seq);
+            return server.publish(conversationId, seq);
+          }),
+        );
         if (args.perSecond) {
           const due = started + ((round + 1) * 1000) / args.perSecond;
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
