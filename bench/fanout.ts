@@ -1,120 +1,262 @@
 /**
- * Delivery benchmark: how the cost of streaming a run grows with subscribers and concurrent
- * conversations. It runs a baseline (one conversation, one subscriber) and the loaded scenarios
- * in the same process and reports each as a ratio to the baseline, so the figures compare across
- * machines. Usage: npm run bench [-- --conversations 40 --subscribers 5 --rounds 3]
+ * The delivery comparison, in one run so that its ratios hold on a busy machine: the floor (a raw
+ * `ws` broadcast), the typical stack (yoga + graphql-ws + Redis pub/sub) and ours on memory and on
+ * Redis deliver the same ~390-byte events to subscribers in separate processes. Measured per
+ * server: events delivered per server CPU-second (the OS's accounting of the server process),
+ * latency p50/p99 at a light fixed rate, memory per idle subscribed connection, and (ours) the
+ * CPU of a run early and late in a long conversation.
+ *
+ * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,typical,memory,redis
+ *   --scale 1 (events per scenario) --scenarios 0,4 (which columns) --measure memory,throughput,latency,runs
+ *   --profile <dir> (V8 CPU profiles of the servers)]
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { loadConfig } from '../src/config.ts';
-import { startServer, type RunningServer } from '../src/server.ts';
-import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
+import { startRedis } from '../test/support/redis-server.ts';
+import { tokenFor } from '../test/support/clients.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
+import { Child } from './ipc.ts';
 
 const { values: options } = parseArgs({
   options: {
-    conversations: { type: 'string', default: '40' },
-    subscribers: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10000' },
+    runs: { type: 'string', default: '2000' },
+    servers: { type: 'string', default: 'floor,typical,memory,redis' },
+    scale: { type: 'string', default: '1' },
+    profile: { type: 'string' },
+    scenarios: { type: 'string' },
+    measure: { type: 'string', default: 'memory,throughput,latency,runs' },
   },
 });
+const scale = Number(options.scale);
+const measuring = (what: string) => options.measure.split(',').includes(what);
 
 interface Scenario {
   name: string;
   conversations: number;
-  subscribersPerConversation: number;
+  perConversation: number;
+  /** Events published to each conversation. */
+  events: number;
 }
 
-interface Measurement {
-  scenario: string;
-  eventsDelivered: number;
-  seconds: number;
-  eventsPerSecond: number;
-  p50LatencyMs: number;
-  p99LatencyMs: number;
+const SCENARIOS: Scenario[] = [
+  { name: '1 conv x 1 sub', conversations: 1, perConversation: 1, events: 20_000 },
+  { name: 'x 10', conversations: 1, perConversation: 10, events: 5_000 },
+  { name: 'x 100', conversations: 1, perConversation: 100, events: 800 },
+  { name: 'x 1000', conversations: 1, perConversation: 1000, events: 100 },
+  { name: '500 convs x 1', conversations: 500, perConversation: 1, events: 100 },
+]
+  .map((scenario) => ({ ...scenario, events: Math.max(10, Math.round(scenario.events * scale)) }))
+  .filter((_, index) => !options.scenarios || options.scenarios.split(',').includes(String(index)));
+
+const LATENCY = { conversations: 1, perConversation: 10, perSecond: 50, events: 300 };
+const POOLS = 4;
+
+interface ServerKind {
+  name: string;
+  script: string;
+  protocol: 'graphql-ws' | 'floor';
+  redis: boolean;
+  ours: boolean;
 }
 
-async function measure(server: RunningServer, scenario: Scenario, round: number): Promise<Measurement> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  const streams = await Promise.all(
-    Array.from({ length: scenario.conversations }, async (_, index) => {
-      const token = await tokenFor(`bench-${round}-${index}`);
-      const sent = (await userClient(server.url, token)(SEND, { input: { text: 'Hello, tell me about the platform' } })).data
-        .sendAgentMessage;
-      const clients = Array.from({ length: scenario.subscribersPerConversation }, () => wsClient(server.url, token));
-      const recorders = clients.map(
-        (client) => new EventRecorder(client, { conversationId: sent.conversation.id, afterSeq: sent.afterSeq }),
-      );
-      const received = await Promise.all(recorders.map((recorder) => recorder.untilTerminals(1)));
-      const arrived = Date.now();
-      for (const events of received) latencies.push(arrived - Date.parse(events.at(-1)!.timestamp));
-      recorders.forEach((recorder) => recorder.stop());
-      await Promise.all(clients.map((client) => client.dispose()));
-      return received.reduce((sum, events) => sum + events.length, 0);
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const eventsDelivered = streams.reduce((sum, count) => sum + count, 0);
-  latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return {
-    scenario: scenario.name,
-    eventsDelivered,
-    seconds,
-    eventsPerSecond: eventsDelivered / seconds,
-    p50LatencyMs: percentile(0.5),
-    p99LatencyMs: percentile(0.99),
-  };
+const KINDS: Record<string, ServerKind> = {
+  floor: { name: 'raw ws broadcast (floor)', script: './servers/floor.ts', protocol: 'floor', redis: false, ours: false },
+  typical: { name: 'yoga + graphql-ws + Redis pub/sub', script: './servers/typical.ts', protocol: 'graphql-ws', redis: true, ours: false },
+  memory: { name: 'ours, memory', script: './servers/ours.ts', protocol: 'graphql-ws', redis: false, ours: true },
+  redis: { name: 'ours, Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true },
+};
+
+interface ServerResult {
+  server: string;
+  eventsPerCpuSecond: Record<string, number>;
+  latencyMs?: { p50: number; p99: number };
+  memory?: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
+  runCpuMs?: { firstRuns: number; lastRuns: number; runs: number };
 }
 
-const conversations = Number(options.conversations);
-const subscribers = Number(options.subscribers);
-const scenarios: Scenario[] = [
-  { name: 'baseline: 1 conversation x 1 subscriber', conversations: 1, subscribersPerConversation: 1 },
-  { name: `fan-out: 1 conversation x ${subscribers * 10} subscribers`, conversations: 1, subscribersPerConversation: subscribers * 10 },
-  { name: `concurrency: ${conversations} conversations x 1 subscriber`, conversations, subscribersPerConversation: 1 },
-  { name: `mixed: ${conversations} conversations x ${subscribers} subscribers`, conversations, subscribersPerConversation: subscribers },
-];
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 
-const config = loadConfig({
-  NODE_ENV: 'test',
-  PORT: '0',
-  AUTH_JWT_SECRET: TEST_SECRET,
-  AGENT_STEP_DELAY_MS: '0',
-  SEND_RATE_LIMIT: '1000000',
-});
-const server = await startServer(config, pino({ level: 'silent' }));
-const results: Measurement[] = [];
-try {
-  for (let round = 0; round < Number(options.rounds); round += 1) {
-    for (const scenario of scenarios) results.push(await measure(server, scenario, round));
+/** One server under test with its subscriber pools, and what can be measured on it. */
+class Bench {
+  private constructor(
+    readonly kind: ServerKind,
+    readonly server: Child,
+    readonly pools: Child[],
+    readonly url: string,
+    readonly token: string,
+  ) {}
+
+  static async start(kind: ServerKind, redisUrl: string): Promise<Bench> {
+    const env: Record<string, string> = { BENCH_SECRET: TEST_SECRET };
+    if (kind.redis) env['REDIS_URL'] = redisUrl;
+    if (kind.ours) env['REDIS_KEY_PREFIX'] = `bench-${randomUUID()}:`;
+    const server = await Child.start(kind.script, env, options.profile);
+    const pools = await Promise.all(Array.from({ length: POOLS }, () => Child.start('./subscribers.ts')));
+    return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'));
   }
-} finally {
-  await server.close();
+
+  stop() {
+    return Promise.all([this.server, ...this.pools].map((child) => child.stop()));
+  }
+
+  /** Opens `conversationIds` (one connection each) across the pools, and waits until each one hears events. */
+  private async subscribe(conversationIds: string[]): Promise<string[][]> {
+    const { server, pools, kind } = this;
+    const unique = [...new Set(conversationIds)];
+    await server.request('prepare', { conversationIds: unique });
+    const shares = pools.map((_, index) => conversationIds.filter((__, at) => at % pools.length === index));
+    await Promise.all(pools.map((pool, index) => pool.request('open', { url: this.url, protocol: kind.protocol, token: this.token, conversationIds: shares[index] })));
+    // Subscriptions become live some time after they are sent: publish until every connection hears.
+    for (let attempt = 0; ; attempt += 1) {
+      await server.request('publish', { conversationIds: unique, count: 1 });
+      await pause(100);
+      const listening = (await Promise.all(pools.map((pool) => pool.request<number>('listening')))).reduce((a, b) => a + b, 0);
+      if (listening === conversationIds.length) break;
+      if (attempt > 300) throw new Error(`${kind.name}: only ${listening} of ${conversationIds.length} connections hear events`);
+    }
+    await pause(300); // let the warm-up events in flight arrive before counting starts
+    await Promise.all(pools.map((pool) => pool.request('reset', {})));
+    return shares;
+  }
+
+  private closeAll() {
+    return Promise.all(this.pools.map((pool) => pool.request('close')));
+  }
+
+  private cpuMicros() {
+    return this.server.request<number>('cpu');
+  }
+
+  /** What idle subscribed connections hold; first, on a fresh server, so that nothing earlier is counted. */
+  async memory(connections: number): Promise<NonNullable<ServerResult['memory']>> {
+    const ids = Array.from({ length: connections }, (_, n) => `idle-${Math.floor(n / 10)}`);
+    const empty = await this.server.request('memory');
+    await this.subscribe(ids);
+    const full = await this.server.request('memory');
+    await this.closeAll();
+    return {
+      connections,
+      rssBytesPerConnection: Math.round((full.rss - empty.rss) / connections),
+      heapBytesPerConnection: Math.round((full.heapUsed + full.external - empty.heapUsed - empty.external) / connections),
+    };
+  }
+
+  /** Events delivered per server CPU-second. */
+  async throughput(scenario: Scenario, tag: string): Promise<number> {
+    const conversations = Array.from({ length: scenario.conversations }, (_, n) => `${tag}-${n}`);
+    const connections = conversations.flatMap((id) => Array(scenario.perConversation).fill(id) as string[]);
+    const shares = await this.subscribe(connections);
+    const before = await this.cpuMicros();
+    await this.server.request('publish', { conversationIds: conversations, count: scenario.events });
+    await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * scenario.events })));
+    const cpuSeconds = ((await this.cpuMicros()) - before) / 1e6;
+    await this.closeAll();
+    return Math.round((connections.length * scenario.events) / cpuSeconds);
+  }
+
+  async latency(): Promise<NonNullable<ServerResult['latencyMs']>> {
+    const ids = Array.from({ length: LATENCY.conversations }, (_, n) => `lat-${n}`);
+    const shares = await this.subscribe(ids.flatMap((id) => Array(LATENCY.perConversation).fill(id) as string[]));
+    await Promise.all(this.pools.map((pool) => pool.request('reset', { latency: true })));
+    await this.server.request('publish', { conversationIds: ids, count: LATENCY.events, perSecond: LATENCY.perSecond });
+    await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * LATENCY.events })));
+    const latencies = (await Promise.all(this.pools.map((pool) => pool.request<number[]>('latencies')))).flat().sort((a, b) => a - b);
+    await this.closeAll();
+    return { p50: Number(percentile(latencies, 0.5).toFixed(2)), p99: Number(percentile(latencies, 0.99).toFixed(2)) };
+  }
+
+  /** Ours only: server CPU per run at the start of a conversation and at its end. */
+  async runs(count: number): Promise<NonNullable<ServerResult['runCpuMs']>> {
+    const { firstMsPerRun, lastMsPerRun } = await this.server.request('runs', { count, sample: 10 });
+    return { firstRuns: Number(firstMsPerRun.toFixed(2)), lastRuns: Number(lastMsPerRun.toFixed(2)), runs: count };
+  }
 }
 
-/** The best round of each scenario: the least disturbed by the rest of the machine. */
-const best = scenarios.map((scenario) =>
-  results.filter((result) => result.scenario === scenario.name).sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0]!,
-);
-const baseline = best[0]!;
-const report = best.map((result) => ({
-  ...result,
-  throughputVsBaseline: Number((result.eventsPerSecond / baseline.eventsPerSecond).toFixed(2)),
+async function measureServer(kind: ServerKind, redisUrl: string): Promise<ServerResult> {
+  const bench = await Bench.start(kind, redisUrl);
+  const result: ServerResult = { server: kind.name, eventsPerCpuSecond: {} };
+  const log = (what: string) => console.error(`${kind.name}: ${what}`);
+  try {
+    if (measuring('memory')) {
+      const memory = await bench.memory(Number(options.connections));
+      result.memory = memory;
+      log(`${memory.rssBytesPerConnection} B RSS per idle subscribed connection`);
+    }
+    if (measuring('throughput')) {
+      for (const [index, scenario] of SCENARIOS.entries()) {
+        result.eventsPerCpuSecond[scenario.name] = await bench.throughput(scenario, `s${index}`);
+        log(`${scenario.name}: ${result.eventsPerCpuSecond[scenario.name]} events per CPU-second`);
+      }
+    }
+    if (measuring('latency')) {
+      const latency = await bench.latency();
+      result.latencyMs = latency;
+      log(`latency p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
+    }
+    if (measuring('runs') && kind.ours) {
+      const runs = await bench.runs(Number(options.runs));
+      result.runCpuMs = runs;
+      log(`CPU per run ${runs.firstRuns} ms (runs 1-10), ${runs.lastRuns} ms (the last 10 of ${runs.runs})`);
+    }
+    return result;
+  } finally {
+    await bench.stop();
+  }
+}
+
+const redis = await startRedis();
+const results: ServerResult[] = [];
+try {
+  for (const key of options.servers.split(',')) results.push(await measureServer(KINDS[key]!, redis.url));
+} finally {
+  await redis.stop();
+}
+
+const find = (prefix: string) => results.find((result) => result.server.startsWith(prefix));
+const floor = find('raw ws');
+const typical = find('yoga');
+const ratio = (value: number, base: number | undefined) => (base ? Number((value / base).toFixed(2)) : null);
+
+const throughput = results.map((result) => ({
+  server: result.server,
+  ...Object.fromEntries(SCENARIOS.map((scenario) => [scenario.name, result.eventsPerCpuSecond[scenario.name]])),
 }));
-console.table(
-  report.map(({ scenario, eventsDelivered, eventsPerSecond, p50LatencyMs, p99LatencyMs, throughputVsBaseline }) => ({
-    scenario,
-    events: eventsDelivered,
-    'events/s': Math.round(eventsPerSecond),
-    'x baseline': throughputVsBaseline,
-    'p50 ms': p50LatencyMs,
-    'p99 ms': p99LatencyMs,
-  })),
-);
+const comparison = results.map((result) => ({
+  server: result.server,
+  ...Object.fromEntries(
+    SCENARIOS.flatMap((scenario) => {
+      const value = result.eventsPerCpuSecond[scenario.name] ?? NaN;
+      return [
+        [`${scenario.name} /floor`, ratio(value, floor?.eventsPerCpuSecond[scenario.name])],
+        [`${scenario.name} /typical`, ratio(value, typical?.eventsPerCpuSecond[scenario.name])],
+      ];
+    }),
+  ),
+}));
+const other = results.map((result) => ({
+  server: result.server,
+  'p50 ms': result.latencyMs?.p50 ?? null,
+  'p99 ms': result.latencyMs?.p99 ?? null,
+  'p99 - floor p99 ms': result.latencyMs && floor?.latencyMs ? Number((result.latencyMs.p99 - floor.latencyMs.p99).toFixed(2)) : null,
+  [`RSS B/conn @${options.connections}`]: result.memory?.rssBytesPerConnection ?? null,
+  'heap+ext B/conn': result.memory?.heapBytesPerConnection ?? null,
+  'run CPU ms, first 10': result.runCpuMs?.firstRuns ?? null,
+  'run CPU ms, last 10': result.runCpuMs?.lastRuns ?? null,
+}));
+
+console.log('Events delivered per server CPU-second (higher is better)');
+console.table(throughput);
+console.log('Ratios to the floor and to the typical stack, same run');
+console.table(comparison);
+console.log(`Latency at ${LATENCY.perSecond} events/s to ${LATENCY.perConversation} subscribers, memory per idle subscribed connection, run cost`);
+console.table(other);
+
+await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 await writeFile(
-  new URL('./results/latest.local.json', import.meta.url),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, report }, null, 2)}\n`,
+  new URL(`./results/${stamp}.json`, import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options, scenarios: SCENARIOS, results, comparison, other }, null, 2)}\n`,
 );

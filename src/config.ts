@@ -60,6 +60,9 @@ export const settingsSchema = z.object({
   RUN_SWEEP_INTERVAL_MS: int(5_000, 10).describe('How often each instance looks for runs whose lease ran out.'),
   IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
+  AGENT_HISTORY_MESSAGES: int(200, 1).describe(
+    'Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.',
+  ),
   MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),
   MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1).describe('Longest clientMessageId, in characters.'),
@@ -68,6 +71,12 @@ export const settingsSchema = z.object({
   EVENT_RETENTION_COUNT: int(10_000, 1).describe('Events kept per conversation for replay; older ones answer EVENTS_EXPIRED.'),
   EVENT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1).describe('Age after which events are no longer kept for replay.'),
   SUBSCRIBER_BUFFER_EVENTS: int(1000, 1).describe('Live events buffered per subscription before it reads from the log instead.'),
+  SHARED_EVENT_RESULTS: int(1024, 1).describe(
+    'Event results kept per subscription document and variables, for subscribers catching up; released with the last subscriber.',
+  ),
+  DOCUMENT_CACHE_BYTES: int(1024 * 1024, 1).describe(
+    'Total size (source characters) of the GraphQL documents whose parse and validation are kept for reuse; the least recently used go first.',
+  ),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
   SEND_RATE_LIMIT: int(120, 1).describe('Sends per user per SEND_RATE_WINDOW_MS before RATE_LIMITED.'),

@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { StoredEvent, TokenUsage } from './events/types.ts';
 import type { RunStatus } from './store/types.ts';
 
+type ScrapedGauge = 'agent_gateway_shared_event_results' | 'agent_gateway_document_cache_bytes';
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -15,6 +17,12 @@ export class Metrics {
   readonly activeSubscriptions = new Gauge({
     name: 'agent_gateway_active_subscriptions',
     help: 'agentEvents subscriptions being served (WebSocket and SSE).',
+    registers: [this.registry],
+  });
+
+  readonly slowConsumersClosed = new Counter({
+    name: 'agent_gateway_slow_consumers_closed_total',
+    help: 'WebSockets closed with 1013 because their unsent data passed WS_MAX_BUFFERED_BYTES.',
     registers: [this.registry],
   });
 
@@ -52,8 +60,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly eventExecutions = new Counter({
+    name: 'agent_gateway_event_executions_total',
+    help: 'Executions of a subscription selection for one event; subscribers of the same document and variables share one.',
+    registers: [this.registry],
+  });
+
+  /** What the gauges read when scraped come from: counted then rather than on every change. */
+  private readonly sources = new Map<ScrapedGauge, () => number>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const scraped: Record<ScrapedGauge, string> = {
+      agent_gateway_shared_event_results: 'Event results kept for the subscribers that share them (released with their last subscriber).',
+      agent_gateway_document_cache_bytes: 'Size (source characters) of the parsed GraphQL documents kept for reuse.',
+    };
+    for (const [name, help] of Object.entries(scraped) as [ScrapedGauge, string][]) {
+      const sources = this.sources;
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(sources.get(name)?.() ?? 0);
+        },
+      });
+    }
   }
 
   recordRunStatus(status: RunStatus): void {
@@ -67,6 +99,15 @@ export class Metrics {
 
   recordAppend(event: StoredEvent): void {
     this.eventsAppended.inc({ type: event.type });
+  }
+
+  recordEventExecution(): void {
+    this.eventExecutions.inc();
+  }
+
+  /** Reads the gauge's value from `read` when scraped: the delivery path stays free of it. */
+  observe(name: ScrapedGauge, read: () => number): void {
+    this.sources.set(name, read);
   }
 
   recordDelivery(event: StoredEvent): void {

@@ -49,6 +49,7 @@ export function runtimeSettings(
     leaseMs: config.RUN_LEASE_MS,
     sweepIntervalMs: config.RUN_SWEEP_INTERVAL_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
+    historyMessages: config.AGENT_HISTORY_MESSAGES,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
     onUsage: (usage) => metrics.recordUsage(usage),

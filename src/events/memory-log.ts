@@ -4,9 +4,15 @@ import type { NewEvent, StoredEvent } from './types.ts';
 
 interface ConversationLog {
   lastSeq: number;
-  /** Retained events, oldest first, contiguous in seq. */
+  /** Events from `head` on are retained, oldest first, contiguous in seq; those before are dropped. */
   events: StoredEvent[];
+  /** When each event was appended (ms), alongside `events`. */
+  times: number[];
+  head: number;
 }
+
+/** Dropped events are cut off the arrays in one go once they are this many and half of them. */
+const COMPACT_AFTER = 1024;
 
 export class MemoryEventLog implements EventLog {
   private readonly logs = new Map<string, ConversationLog>();
@@ -17,6 +23,10 @@ export class MemoryEventLog implements EventLog {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Copies the event once, so that the appender's later changes cannot reach the log, and freezes
+   * the copy: the appender, every listener and every reader share that one object.
+   */
   async append(event: NewEvent): Promise<StoredEvent> {
     return this.appendSync(event);
   }
@@ -25,27 +35,29 @@ export class MemoryEventLog implements EventLog {
   appendSync(event: NewEvent): StoredEvent {
     const log = this.logFor(event.conversationId);
     log.lastSeq += 1;
-    const stored = withSeq(event, log.lastSeq, new Date(this.now()).toISOString());
+    const now = this.now();
+    const stored = frozen(withSeq(structuredClone(event), log.lastSeq, new Date(now).toISOString()));
     log.events.push(stored);
+    log.times.push(now);
     this.trim(log);
     for (const listener of this.listeners.get(event.conversationId) ?? []) {
       try {
-        listener(structuredClone(stored));
+        listener(stored);
       } catch {
         // A listener's failure is its own; the event is durable and the others still hear of it.
       }
     }
-    return structuredClone(stored);
+    return stored;
   }
 
   async read(conversationId: string, afterSeq: number, limit: number) {
     const log = this.logs.get(conversationId);
     if (!log) return [];
     this.trim(log);
-    const firstRetained = log.events[0]?.seq ?? log.lastSeq + 1;
+    const firstRetained = log.events[log.head]?.seq ?? log.lastSeq + 1;
     if (afterSeq < firstRetained - 1) throw eventsExpired(afterSeq, firstRetained);
-    const start = afterSeq - firstRetained + 1;
-    return log.events.slice(start, start + limit).map((event) => structuredClone(event));
+    const start = log.head + afterSeq - firstRetained + 1;
+    return log.events.slice(start, start + limit);
   }
 
   async lastSeq(conversationId: string) {
@@ -65,18 +77,23 @@ export class MemoryEventLog implements EventLog {
   private logFor(conversationId: string): ConversationLog {
     let log = this.logs.get(conversationId);
     if (!log) {
-      log = { lastSeq: 0, events: [] };
+      log = { lastSeq: 0, events: [], times: [], head: 0 };
       this.logs.set(conversationId, log);
     }
     return log;
   }
 
+  /** Moves the head past what is over the count or the age: O(1) per append, amortized. */
   private trim(log: ConversationLog) {
-    const excess = log.events.length - this.retention.maxEventsPerConversation;
-    if (excess > 0) log.events.splice(0, excess);
-    const oldestKept = new Date(this.now() - this.retention.maxAgeMs).toISOString();
-    const stale = log.events.findIndex((event) => event.timestamp >= oldestKept);
-    log.events.splice(0, stale === -1 ? log.events.length : stale);
+    const cutoff = this.now() - this.retention.maxAgeMs;
+    let head = Math.max(log.head, log.events.length - this.retention.maxEventsPerConversation);
+    while (head < log.events.length && log.times[head]! < cutoff) head += 1;
+    log.head = head;
+    if (head >= COMPACT_AFTER && head * 2 >= log.events.length) {
+      log.events = log.events.slice(head);
+      log.times = log.times.slice(head);
+      log.head = 0;
+    }
   }
 }
 
@@ -87,6 +104,12 @@ export function withSeq(event: NewEvent, seq: number, timestamp: string): Stored
     stored.message = { ...stored.message, seq };
   }
   return stored;
+}
+
+/** Stored events are shared, not copied: a reader that tried to change one would throw. */
+function frozen(event: StoredEvent): StoredEvent {
+  if (event.type === 'MessageCreated' || event.type === 'AgentCompleted') Object.freeze(event.message);
+  return Object.freeze(event);
 }
 
 export function eventsExpired(afterSeq: number, firstRetainedSeq: number): GatewayError {

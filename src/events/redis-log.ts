@@ -3,8 +3,8 @@
  *
  * Per conversation: a counter (`…:seq`) is the one seq authority, and a stream (`…:ev`) holds the
  * retained events with entry id `<seq>-0` and fields `t` (Redis server time, ms) and `e` (the
- * event's body as JSON). One Lua script increments the counter, appends, trims by length and by
- * age, and publishes the stored event on the conversation's channel (`…:bell`): numbering and
+ * event's body as JSON). One Lua script increments the counter, appends, trims by length, and
+ * publishes the stored event on the conversation's channel (`…:bell`): numbering and
  * appending are one atomic step, so instances never issue the same seq or leave a hole, and
  * the doorbell rings only for an event that is already durable (as durable as Redis is made:
  * see the README, "Configuring Redis for durability" on AOF).
@@ -38,6 +38,9 @@ local function trimByAge(key, cutoff)
     redis.call('XTRIM', key, 'MINID', (lastOld + 1) .. '-0')
   end
 end
+`;
+
+const NOW_MS = `
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -46,17 +49,21 @@ end
 
 /**
  * Appending, as a Lua function for the script here and for the atomic send
- * (store/redis/sends.ts): stream, counter, body JSON, max length, max age ms, channel.
- * Returns seq, timestamp ms.
+ * (store/redis/sends.ts): stream, counter, body JSON, max length, max age ms, channel, and '1' to
+ * leave the stream's expiry as it is. Returns seq, timestamp ms.
+ *
+ * Nothing here scans: ids are the seqs, contiguous, so keeping the newest N is dropping ids below
+ * seq - N + 1 (XADD MINID). Events past the retention age are dropped by READ, before anything
+ * is read. A conversation idle for longer than the retention age has nothing left to keep, so
+ * the stream expires then; tokens leave its expiry alone, since a run always follows its tokens
+ * with its terminal event, which refreshes it.
  */
-export const APPEND_LUA = `${TRIM_BY_AGE}
-local function appendEvent(stream, counter, body, maxLen, maxAgeMs, channel)
+export const APPEND_LUA = `${NOW_MS}
+local function appendEvent(stream, counter, body, maxLen, maxAgeMs, channel, keepExpiry)
   local seq = redis.call('INCR', counter)
   local now = nowMs()
-  redis.call('XADD', stream, 'MAXLEN', maxLen, seq .. '-0', 't', now, 'e', body)
-  trimByAge(stream, now - tonumber(maxAgeMs))
-  -- A conversation idle for longer than the retention age has nothing left to keep.
-  redis.call('PEXPIRE', stream, maxAgeMs)
+  redis.call('XADD', stream, 'MINID', math.max(0, seq - tonumber(maxLen) + 1), seq .. '-0', 't', now, 'e', body)
+  if keepExpiry ~= '1' then redis.call('PEXPIRE', stream, maxAgeMs) end
   redis.call('PUBLISH', channel, seq .. ' ' .. now .. ' ' .. body)
   return seq, now
 end
@@ -64,13 +71,14 @@ end
 
 /**
  * KEYS: stream, counter, lease epochs. ARGV: body JSON, max length, max age ms, channel, run id,
- * lease epoch ('' for an unfenced append). Returns {seq, timestamp ms}, or nil when fenced off.
+ * lease epoch ('' for an unfenced append), '1' to leave the expiry alone. Returns {seq, timestamp
+ * ms}, or nil when fenced off.
  */
 const APPEND = new LuaScript(`${APPEND_LUA}
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
 -- it acquired it at; a survivor that took the run over has moved the epoch on.
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[3], ARGV[5]) ~= ARGV[6] then return nil end
-local seq, now = appendEvent(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local seq, now = appendEvent(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7])
 return {seq, now}
 `);
 
@@ -78,7 +86,7 @@ return {seq, now}
  * KEYS: stream, counter. ARGV: afterSeq, limit, max age ms.
  * Returns {0, firstRetainedSeq} when events right after afterSeq are gone, else {1, entries}.
  */
-const READ = new LuaScript(`${TRIM_BY_AGE}
+const READ = new LuaScript(`${NOW_MS}${TRIM_BY_AGE}
 trimByAge(KEYS[1], nowMs() - tonumber(ARGV[3]))
 local afterSeq = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -91,10 +99,19 @@ return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', A
 
 type Listener = (event: StoredEvent) => void;
 
+/** Events appended here whose own notification has not come back yet, at most this many. */
+const OWN_APPENDS_KEPT = 1024;
+
 export class RedisEventLog implements EventLog {
   /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
   private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
   private readonly stopHook: () => void;
+  /**
+   * This process's appends to conversations it listens to, by `conversationId seq`: their
+   * notification comes back through pub/sub, and is delivered as this object instead of parsing
+   * the JSON just written. Bounded, since a notification may come back before the append's reply.
+   */
+  private readonly ownAppends = new Map<string, StoredEvent>();
 
   /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
@@ -109,10 +126,11 @@ export class RedisEventLog implements EventLog {
   }
 
   async append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent> {
+    const keepExpiry = event.type === 'AgentToken' ? '1' : '';
     const reply = await this.redis.eval<[number, number] | null>(
       APPEND,
       [...this.appendKeys(event.conversationId), this.leaseEpochs],
-      [...this.appendArgs(event), event.runId, leaseEpoch ?? ''],
+      [...this.appendArgs(event), event.runId, leaseEpoch ?? '', keepExpiry],
     );
     if (reply === null) throw new LeaseLostError(event.runId);
     return this.stored(event, reply[0], reply[1]);
@@ -129,9 +147,17 @@ export class RedisEventLog implements EventLog {
     return [JSON.stringify(rest), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(conversationId)];
   }
 
-  /** The event as stored with the seq and time `appendEvent` answered. */
+  /**
+   * The event as stored with the seq and time `appendEvent` answered. When this process listens
+   * to the conversation, it is also what its own notification will deliver.
+   */
   stored(event: NewEvent, seq: Reply, at: Reply): StoredEvent {
-    return withSeq(event, Number(seq), new Date(Number(at)).toISOString());
+    const stored = withSeq(event, Number(seq), new Date(Number(at)).toISOString());
+    if (this.listeners.has(event.conversationId)) {
+      this.ownAppends.set(`${event.conversationId} ${stored.seq}`, stored);
+      if (this.ownAppends.size > OWN_APPENDS_KEPT) this.ownAppends.delete(this.ownAppends.keys().next().value!);
+    }
+    return stored;
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
@@ -209,6 +235,12 @@ export class RedisEventLog implements EventLog {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
     if (first < 0 || second < 0) return null;
+    const ownKey = `${conversationId} ${message.slice(0, first)}`;
+    const own = this.ownAppends.get(ownKey);
+    if (own) {
+      this.ownAppends.delete(ownKey);
+      return own;
+    }
     try {
       return this.build(conversationId, Number(message.slice(0, first)), Number(message.slice(first + 1, second)), message.slice(second + 1));
     } catch {

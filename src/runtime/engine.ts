@@ -17,6 +17,8 @@ export interface EngineOptions extends RuntimeBase {
   tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
+  /** How many of the conversation's latest messages an agent sees (a run costs the same however long it is). */
+  historyMessages: number;
   /**
    * How long a run's lease lasts unrenewed (default 15 s). The executing instance renews it every
    * third of that; once it has run out, a surviving instance ends the run with a retryable

@@ -18,6 +18,7 @@ export interface ExecutorOptions extends RuntimeBase {
   tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
+  historyMessages: number;
   /** Who holds the leases of the runs executing here. */
   holder: string;
   leaseMs: number;
@@ -28,9 +29,6 @@ export interface ExecutorOptions extends RuntimeBase {
   /** Told once a run's execution here is over, so that its conversation's queue moves on. */
   onFinished(run: RunRecord): void;
 }
-
-/** Agents see the whole conversation; this only guards against pathological lengths. */
-const HISTORY_LIMIT = 10_000;
 
 interface Execution {
   controller: AbortController;
@@ -253,12 +251,14 @@ export class Executor {
     await backend.leases.release(run.id, holder);
   }
 
-  /** The conversation up to the run's own message: later ones belong to runs queued behind it. */
+  /**
+   * The latest messages up to the run's own (later ones belong to runs queued behind it): a
+   * bounded window, so that a run costs the same in a conversation of any length.
+   */
   private async historyFor(run: RunRecord): Promise<MessageRecord[]> {
     const { messages } = this.options.backend;
     const own = await messages.get(run.userMessageId);
-    const history = await messages.listLast(run.conversationId, HISTORY_LIMIT);
-    return own ? history.filter((message) => message.seq <= own.seq) : history;
+    return messages.listLast(run.conversationId, this.options.historyMessages, own?.seq);
   }
 
   private async appendTerminal(run: RunRecord, scope: RunScope): Promise<void> {

@@ -26,8 +26,11 @@ export interface ConversationStore {
 
 export interface MessageStore {
   add(message: MessageRecord): Promise<void>;
-  /** The last `last` messages of a conversation, oldest first. */
-  listLast(conversationId: string, last: number): Promise<MessageRecord[]>;
+  /**
+   * The last `last` messages of a conversation with `seq <= throughSeq` (default: all), oldest
+   * first. The records may be the stored ones (frozen): read them, never change them.
+   */
+  listLast(conversationId: string, last: number, throughSeq?: number): Promise<MessageRecord[]>;
   get(id: string): Promise<MessageRecord | null>;
 }
 

@@ -3,6 +3,10 @@
  * most use the same document, so each event is executed once per (document, operation, variables
  * used inside the selection) and the result shared. Only the subscribe field's own arguments
  * (conversationId, afterSeq) differ between subscribers, and they do not shape an event's result.
+ *
+ * Subscribers are woken by the same append at once, so the execution itself is shared while it
+ * is in flight, not only its result afterwards. What is shared lives as long as its subscribers:
+ * the last one to leave releases it, so documents opened and closed leave nothing behind.
  */
 import {
   Kind,
@@ -15,38 +19,72 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { Metrics } from '../metrics.ts';
 
-/** Results kept per document and operation: enough for every subscriber to catch up on a burst. */
-const RESULTS_PER_SHAPE = 1024;
+export interface SharedExecutionOptions {
+  /** Results kept per shape, so that a subscriber behind the others still finds its events. */
+  resultsPerShape: number;
+  metrics: Metrics;
+}
 
-type Shape = Map<string, ExecutionResult>;
+/** The subscribers of one document, operation and selection variables, and their events' results. */
+interface Shape {
+  subscribers: number;
+  /** Per event id, oldest first: the execution, in flight or done. */
+  results: Map<string, Promise<ExecutionResult>>;
+}
 
-export function useSharedEventExecution(): Plugin {
-  const shapes = new WeakMap<DocumentNode, Map<string, Shape>>();
-  const shapeFor = (args: ExecutionArgs): Shape => {
-    let byKey = shapes.get(args.document);
-    if (!byKey) shapes.set(args.document, (byKey = new Map()));
-    const key = shapeKey(args);
+export function useSharedEventExecution({ resultsPerShape, metrics }: SharedExecutionOptions): Plugin {
+  const shapes = new Map<DocumentNode, Map<string, Shape>>();
+  metrics.observe('agent_gateway_shared_event_results', () => {
+    let entries = 0;
+    for (const byKey of shapes.values()) for (const shape of byKey.values()) entries += shape.results.size;
+    return entries;
+  });
+
+  const acquire = (document: DocumentNode, key: string): Shape => {
+    let byKey = shapes.get(document);
+    if (!byKey) shapes.set(document, (byKey = new Map()));
     let shape = byKey.get(key);
-    if (!shape) byKey.set(key, (shape = new Map()));
+    if (!shape) byKey.set(key, (shape = { subscribers: 0, results: new Map() }));
+    shape.subscribers += 1;
     return shape;
   };
+  const release = (document: DocumentNode, key: string, shape: Shape) => {
+    shape.subscribers -= 1;
+    if (shape.subscribers > 0) return;
+    const byKey = shapes.get(document);
+    if (byKey?.get(key) === shape) byKey.delete(key);
+    if (byKey?.size === 0) shapes.delete(document);
+  };
+  const executeFor = (args: ExecutionArgs, event: unknown) => {
+    metrics.recordEventExecution();
+    return execute({ ...args, rootValue: event });
+  };
+
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(async (args) => {
         const stream = await createSourceEventStream(args);
         if (!(Symbol.asyncIterator in stream)) return stream;
-        const shape = shapeFor(args);
-        return mapEvents(stream, async (event) => {
-          const id = (event as { id?: unknown }).id;
-          if (typeof id !== 'string') return execute({ ...args, rootValue: event });
-          const known = shape.get(id);
-          if (known) return known;
-          const result = await execute({ ...args, rootValue: event });
-          shape.set(id, result);
-          if (shape.size > RESULTS_PER_SHAPE) shape.delete(shape.keys().next().value!);
-          return result;
-        });
+        const key = shapeKey(args);
+        const shape = acquire(args.document, key);
+        return mapEvents(
+          stream,
+          (event) => {
+            const id = (event as { id?: unknown }).id;
+            if (typeof id !== 'string') return executeFor(args, event);
+            let result = shape.results.get(id);
+            if (!result) {
+              // Stored before it is awaited: the subscribers woken by the same event join it.
+              result = Promise.resolve(executeFor(args, event));
+              shape.results.set(id, result);
+              if (shape.results.size > resultsPerShape) shape.results.delete(shape.results.keys().next().value!);
+            }
+            return result;
+          },
+          () => release(args.document, key, shape),
+        );
       });
     },
   };
@@ -74,23 +112,44 @@ function shapeKey(args: ExecutionArgs): string {
   return JSON.stringify([args.operationName ?? null, values]);
 }
 
-/** Maps a stream lazily, passing return() on so that the source (and its follower) stops. */
+/**
+ * Maps a stream lazily, passing return() on so that the source (and its follower) stops, and
+ * calling `ended` once when the stream is over, however it ends.
+ */
 function mapEvents<T>(
   source: AsyncIterable<unknown> & { return?: () => Promise<unknown> },
-  map: (event: unknown) => Promise<T>,
+  map: (event: unknown) => T | Promise<T>,
+  ended: () => void,
 ): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
+  let over = false;
+  const end = () => {
+    if (over) return;
+    over = true;
+    ended();
+  };
   const mapped: AsyncIterableIterator<T> = {
     [Symbol.asyncIterator]: () => mapped,
     async next() {
-      const step = await iterator.next();
-      return step.done ? { done: true, value: undefined } : { done: false, value: await map(step.value) };
+      try {
+        const step = await iterator.next();
+        if (step.done) {
+          end();
+          return { done: true, value: undefined };
+        }
+        return { done: false, value: await map(step.value) };
+      } catch (error) {
+        end();
+        throw error;
+      }
     },
     async return() {
+      end();
       await iterator.return?.();
       return { done: true, value: undefined };
     },
     async throw(error: unknown) {
+      end();
       await iterator.return?.();
       throw error;
     },

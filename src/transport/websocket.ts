@@ -5,12 +5,12 @@
  */
 import type { Server } from 'node:http';
 import { GraphQLError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { authorizationFrom } from './context.ts';
 import { toClientError } from './errors.ts';
+import { serveGraphQLWs } from './graphql-ws-server.ts';
 import type { Yoga } from './yoga.ts';
 
 interface SocketState {
@@ -19,8 +19,8 @@ interface SocketState {
 }
 
 export const CLOSE_FORBIDDEN = 4403;
-/** "Try again later": the client fell too far behind; it reconnects and resumes with afterSeq. */
-export const CLOSE_SLOW_CONSUMER = 1013;
+/** graphql-ws's default: a socket that does not answer a ping within this is dropped. */
+const KEEP_ALIVE_MS = 12_000;
 
 /** Yoga marks request errors with the HTTP status they would get; a WebSocket has none. */
 function withoutHttpDetail(error: GraphQLError): GraphQLError {
@@ -53,7 +53,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
     });
   });
 
-  useServer(
+  serveGraphQLWs(
     {
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -93,15 +93,17 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
       },
       execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
-      onNext: (ctx) => {
-        const socket = ctx.extra.socket;
-        if (socket.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) {
-          logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a WebSocket that fell too far behind');
-          socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume with afterSeq');
-        }
-      },
     },
     wsServer,
+    {
+      keepAliveMs: KEEP_ALIVE_MS,
+      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      onSlowConsumer: (_socket, bufferedAmount) => {
+        metrics.slowConsumersClosed.inc();
+        logger.warn({ bufferedAmount }, 'closing a WebSocket that fell too far behind (1013)');
+      },
+      onSocketError: (error) => logger.warn({ err: error }, 'WebSocket failed'),
+    },
   );
   return wsServer;
 }

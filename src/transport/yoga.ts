@@ -3,6 +3,7 @@ import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { schema, type GraphQLContext } from '../schema/index.ts';
 import { createContext } from './context.ts';
+import { documentCaches } from './document-cache.ts';
 import { toClientError, useContractErrorCodes } from './errors.ts';
 import { useSharedEventExecution } from './shared-execution.ts';
 
@@ -51,7 +52,7 @@ subscription Follow {
 `;
 
 export function createYogaServer(gateway: Gateway): Yoga {
-  const { auth, logger } = gateway;
+  const { auth, config, logger, metrics } = gateway;
   return createYoga<TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -64,8 +65,9 @@ export function createYogaServer(gateway: Gateway): Yoga {
       // included; the unexpected ones are logged at error level by toClientError, with their id.
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
+    parserAndValidationCache: documentCaches(config.DOCUMENT_CACHE_BYTES, metrics),
     maskedErrors: { maskError: (error) => toClientError(error, logger) },
-    plugins: [useContractErrorCodes(logger), useSharedEventExecution()],
+    plugins: [useContractErrorCodes(logger), useSharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics })],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),

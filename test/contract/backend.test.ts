@@ -158,6 +158,14 @@ describe.each(worlds)('the $name backend', (world) => {
       await a.messages.add(m2!);
       expect((await b.messages.listLast(conversationId, 3)).map((m) => m.seq)).toEqual([1, 2, 3]);
     });
+
+    it('lists the last ones up to a seq, leaving out those after it', async () => {
+      const conversationId = randomUUID();
+      for (const seq of [1, 2, 3, 4, 5]) await a.messages.add(message(conversationId, seq));
+      expect((await b.messages.listLast(conversationId, 2, 4)).map((m) => m.seq)).toEqual([3, 4]);
+      expect((await b.messages.listLast(conversationId, 10, 2)).map((m) => m.seq)).toEqual([1, 2]);
+      expect(await b.messages.listLast(conversationId, 10, 0)).toEqual([]);
+    });
   });
 
   describe('runs', () => {

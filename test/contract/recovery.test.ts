@@ -45,6 +45,7 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
       tools: new ToolRegistry(PLATFORM_TOOLS),
       runTimeoutMs: 60_000,
       stepDelayMs: 0,
+      historyMessages: 200,
       logger: pino({ level: 'silent' }),
       leaseMs: LEASE_MS,
       sweepIntervalMs: 20,

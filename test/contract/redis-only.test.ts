@@ -77,6 +77,21 @@ describe('the Redis backend', () => {
     await until(async () => ((await counts()).join() === '0,0' ? true : undefined), 'b to unsubscribe from x');
   });
 
+  it("lets an idle conversation's stream expire after the retention age, its tokens' expiry set by the events around them", async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const backend = await createRedisBackend(redis.url, { retention: { ...DEFAULT_RETENTION, maxAgeMs: 60_000 }, keyPrefix: prefix });
+    opened.push(backend);
+    const conversationId = randomUUID();
+    const stream = `${prefix}c:{${conversationId}}:ev`;
+    await backend.events.append(token(conversationId, 'first'));
+    // Tokens alone leave the expiry alone: a run's tokens are always followed by its terminal event.
+    expect(await admin.pTTL(stream)).toBe(-1);
+    await backend.events.append({ conversationId, runId: 'r1', agentId: 'guide', type: 'AgentCancelled', reason: 'enough' });
+    const ttl = await admin.pTTL(stream);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
   it('loses nothing for followers when the subscriber connection drops while events are appended', async () => {
     const prefix = `t-${randomUUID()}:`;
     const [a, b] = [await open(prefix), await open(prefix)];

@@ -1,10 +1,13 @@
 /**
- * Subscribers share the execution of each event (transport/shared-execution.ts); these check
- * that sharing never hands one subscriber what another asked for.
+ * Subscribers share the execution of each event (transport/shared-execution.ts): these check that
+ * sharing happens (counted by the gateway's metrics), that it never hands one subscriber what
+ * another asked for, and that what is shared is released with its last subscriber.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { isTerminal, tokenFor, wsClient, type AgentEvent } from '../support/clients.ts';
+import { metricValue } from '../support/metrics.ts';
+import { RawGraphQLSocket } from '../support/raw-ws.ts';
 import { send } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -30,28 +33,112 @@ describe('shared execution of events across subscribers', () => {
   });
   afterAll(() => server.close());
 
-  function collect(token: string, query: string, variables: Record<string, unknown>): Promise<AgentEvent[]> {
+  /** Follows one run to its terminal event; the subscription stays open until `close`. */
+  function subscribe(token: string, query: string, variables: Record<string, unknown>) {
     const client = wsClient(server.url, token);
     const events: AgentEvent[] = [];
-    return new Promise((resolve, reject) => {
-      const stop = client.subscribe<{ agentEvents: AgentEvent }>(
+    let stop = () => {};
+    const terminal = new Promise<AgentEvent[]>((resolve, reject) => {
+      stop = client.subscribe<{ agentEvents: AgentEvent }>(
         { query, variables },
         {
           next: ({ data, errors }) => {
             if (errors) return reject(new Error(JSON.stringify(errors)));
             events.push(data!.agentEvents);
-            if (isTerminal(events.at(-1)!)) {
-              stop();
-              void client.dispose();
-              resolve(events);
-            }
+            if (isTerminal(events.at(-1)!)) resolve(events);
           },
           error: reject,
           complete: () => undefined,
         },
       );
     });
+    const close = async () => {
+      stop();
+      await client.dispose();
+    };
+    return { terminal, close };
   }
+
+  /** Subscribes all at once, and closes them only once every one has its run: sharing spans them all. */
+  async function collectAll(token: string, subscriptions: { query: string; variables: Record<string, unknown> }[]) {
+    const open = subscriptions.map(({ query, variables }) => subscribe(token, query, variables));
+    try {
+      return await Promise.all(open.map((subscription) => subscription.terminal));
+    } finally {
+      await Promise.all(open.map((subscription) => subscription.close()));
+    }
+  }
+
+  const collect = async (token: string, query: string, variables: Record<string, unknown>) =>
+    (await collectAll(token, [{ query, variables }]))[0]!;
+
+  const metric = (name: string) => metricValue(server.url, name);
+  const executions = () => metric('agent_gateway_event_executions_total');
+
+  it('executes each event once for every subscriber of the same document and variables', async () => {
+    const token = await tokenFor('many-subscribers');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const before = await executions();
+    const received = await collectAll(
+      token,
+      // A later afterSeq is an argument of the subscribe field: it does not shape events, so it shares too.
+      Array.from({ length: 6 }, (_, index) => ({
+        query: PLAIN,
+        variables: { conversationId: sent.conversationId, afterSeq: sent.afterSeq + (index % 2) },
+      })),
+    );
+    const events = received[0]!;
+    expect(received.every((each) => each.length >= events.length - 1 && each.length > 0)).toBe(true);
+    expect((await executions()) - before).toBe(events.length);
+  });
+
+  it('never shares between different selections or different selection variables', async () => {
+    const token = await tokenFor('different-shapes');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const before = await executions();
+    const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
+    const [plain, withDelta, withoutDelta] = await collectAll(token, [
+      { query: PLAIN, variables },
+      { query: SHAPED, variables: { ...variables, withDelta: true } },
+      { query: SHAPED, variables: { ...variables, withDelta: false } },
+    ]);
+    expect(plain!.length).toBe(withDelta!.length);
+    expect(withoutDelta!.length).toBe(withDelta!.length);
+    expect((await executions()) - before).toBe(3 * plain!.length);
+  });
+
+  it("frames each subscriber's copy of a shared result with its own operation id", async () => {
+    const token = await tokenFor('raw-sharers');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
+    const framesOf = async (operationId: string) => {
+      const socket = new RawGraphQLSocket(server.url);
+      await socket.init(token);
+      socket.sendJson({ id: operationId, type: 'subscribe', payload: { query: PLAIN, variables } });
+      const frames: any[] = [];
+      while (!['AgentCompleted', 'AgentFailed'].includes(frames.at(-1)?.payload?.data?.agentEvents?.__typename)) {
+        frames.push(await socket.nextMessage());
+      }
+      socket.close();
+      return frames;
+    };
+    const [first, second] = await Promise.all([framesOf('first'), framesOf('a-much-longer-operation-id')]);
+    expect(first.every((frame) => frame.id === 'first' && frame.type === 'next')).toBe(true);
+    expect(second.every((frame) => frame.id === 'a-much-longer-operation-id' && frame.type === 'next')).toBe(true);
+    expect(second.map((frame) => frame.payload)).toEqual(first.map((frame) => frame.payload));
+    expect(first[0].payload.data.agentEvents).toMatchObject({ __typename: 'MessageCreated', conversationId: sent.conversationId });
+  });
+
+  it('releases the shared results of documents once their last subscriber has left', async () => {
+    const token = await tokenFor('opens-and-closes');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
+    // Distinct documents, as a client sending one-off queries would open.
+    const documents = [1, 2, 3].map((n) => PLAIN.replace('__typename', `__typename alias${n}: seq`));
+    const received = await collectAll(token, documents.map((query) => ({ query, variables })));
+    expect(received.every((events) => events.length > 2)).toBe(true);
+    await expect.poll(() => metric('agent_gateway_shared_event_results')).toBe(0);
+  });
 
   it('gives each subscriber the selection its own variables shape, and its own field arguments', async () => {
     const token = await tokenFor('sharer');

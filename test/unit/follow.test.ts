@@ -156,6 +156,26 @@ describe('MemoryEventLog', () => {
     await expect(log.read('c1', 1, 10)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
   });
 
+  it('keeps serving the newest events across many appends past the count', async () => {
+    const log = new MemoryEventLog({ maxEventsPerConversation: 3, maxAgeMs: 3_600_000 });
+    for (let index = 0; index < 3000; index += 1) await log.append(thinking(String(index)));
+    expect((await log.read('c1', 2997, 10)).map((event) => event.seq)).toEqual([2998, 2999, 3000]);
+    await expect(log.read('c1', 2996, 10)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 2998 } });
+    expect(await log.read('c1', 3000, 10)).toEqual([]);
+  });
+
+  it('shares one frozen object per event between the appender, listeners and readers', async () => {
+    const log = new MemoryEventLog({ maxEventsPerConversation: 10, maxAgeMs: 3_600_000 });
+    const heard: StoredEvent[] = [];
+    log.listen('c1', (event) => heard.push(event));
+    log.listen('c1', (event) => heard.push(event));
+    const appended = await log.append(thinking('shared'));
+    const [read] = await log.read('c1', 0, 1);
+    expect(heard).toEqual([appended, appended]);
+    expect(heard.every((event) => event === appended) && read === appended).toBe(true);
+    expect(Object.isFrozen(appended)).toBe(true);
+  });
+
   it('forgets events older than the configured age', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const log = new MemoryEventLog({ maxEventsPerConversation: 100, maxAgeMs: 1000 }, () => now);

@@ -62,6 +62,7 @@ describe('the intent queue and workers on Redis', () => {
     agents: new AgentRegistry(BUILT_IN_AGENTS),
     tools: new ToolRegistry(PLATFORM_TOOLS),
     runTimeoutMs: 60_000,
+    historyMessages: 200,
     logger: pino({ level: 'silent' }),
     leaseMs: 1000,
     sweepIntervalMs: 100,

@@ -1,8 +1,13 @@
 import type { MessageStore } from '../interfaces.ts';
 import type { MessageRecord } from '../types.ts';
 
+/**
+ * Messages in memory. Each is copied once when added and frozen, so that readers can be handed
+ * the stored record itself: reading a window of a long conversation copies nothing.
+ */
 export class MemoryMessageStore implements MessageStore {
   private readonly byId = new Map<string, MessageRecord>();
+  /** Per conversation, in seq order. */
   private readonly byConversation = new Map<string, MessageRecord[]>();
 
   async add(message: MessageRecord) {
@@ -11,22 +16,26 @@ export class MemoryMessageStore implements MessageStore {
 
   /** As `add`, for a caller that must not yield (an atomic send). */
   addSync(message: MessageRecord) {
-    const stored = structuredClone(message);
+    const stored = Object.freeze({ ...message });
     this.byId.set(stored.id, stored);
     const list = this.byConversation.get(stored.conversationId) ?? [];
-    list.push(stored);
-    // Messages are added in seq order almost always; keep the list sorted for the rare race.
-    list.sort((a, b) => a.seq - b.seq);
+    // Messages are added in seq order almost always: a late one moves back past the few it trails.
+    let at = list.length;
+    while (at > 0 && list[at - 1]!.seq > stored.seq) at -= 1;
+    list.splice(at, 0, stored);
     this.byConversation.set(stored.conversationId, list);
   }
 
-  async listLast(conversationId: string, last: number) {
+  async listLast(conversationId: string, last: number, throughSeq = Number.POSITIVE_INFINITY) {
     const list = this.byConversation.get(conversationId) ?? [];
-    return (last > 0 ? list.slice(-last) : []).map((message) => structuredClone(message));
+    if (last <= 0) return [];
+    // Only messages of runs queued behind `throughSeq` are skipped: a handful, not the conversation.
+    let end = list.length;
+    while (end > 0 && list[end - 1]!.seq > throughSeq) end -= 1;
+    return list.slice(Math.max(0, end - last), end);
   }
 
   async get(id: string) {
-    const found = this.byId.get(id);
-    return found ? structuredClone(found) : null;
+    return this.byId.get(id) ?? null;
   }
 }

@@ -34,10 +34,13 @@ export class RedisMessageStore implements MessageStore {
     return [this.redis.key('msg', message.id), this.redis.conversationKey(message.conversationId, 'msgs')];
   }
 
-  async listLast(conversationId: string, last: number) {
+  async listLast(conversationId: string, last: number, throughSeq?: number) {
     if (last <= 0) return [];
-    const reply = await this.redis.command<string[]>(['ZRANGE', this.redis.conversationKey(conversationId, 'msgs'), -last, -1]);
-    return reply.map((json) => JSON.parse(json) as MessageRecord);
+    // Newest first from throughSeq down, at most `last`: the read is as long as the window.
+    const reply = await this.redis.command<string[]>([
+      'ZRANGE', this.redis.conversationKey(conversationId, 'msgs'), throughSeq ?? '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, last,
+    ]);
+    return reply.reverse().map((json) => JSON.parse(json) as MessageRecord);
   }
 
   async get(id: string) {

@@ -1,0 +1,72 @@
+/**
+ * Ours: the gateway itself (memory backend, or Redis with REDIS_URL), events appended to its
+ * event log as a run appends them, delivered through the whole path (log, follower, shared
+ * execution, graphql-ws). It also measures what a run costs as its conversation grows.
+ */
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { followConversation } from '../../src/events/follow.ts';
+import { TERMINAL_EVENT_TYPES } from '../../src/events/types.ts';
+import { startServer } from '../../src/server.ts';
+import { deltaFor } from '../event.ts';
+import { serveBench } from './common.ts';
+
+export const BENCH_USER = 'bench';
+const owner = { userId: BENCH_USER, tenantId: null };
+
+const config = loadConfig({
+  NODE_ENV: 'test',
+  PORT: '0',
+  AUTH_JWT_SECRET: process.env['BENCH_SECRET']!,
+  AGENT_STEP_DELAY_MS: '0',
+  SEND_RATE_LIMIT: '100000000',
+  LOG_LEVEL: 'silent',
+  REDIS_URL: process.env['REDIS_URL'],
+});
+const server = await startServer(config, pino({ level: 'silent' }));
+const { backend, conversations } = server.gateway;
+
+/** Sends one message and waits for its run's terminal event. */
+async function runOnce(conversationId: string, text: string): Promise<void> {
+  const sent = await conversations.send(owner, { text, conversationId });
+  const controller = new AbortController();
+  const events = followConversation(backend.events, conversationId, { afterSeq: sent.afterSeq, bufferLimit: 1000, signal: controller.signal });
+  for await (const event of events) {
+    if (event.runId === sent.run.id && TERMINAL_EVENT_TYPES.has(event.type)) break;
+  }
+  controller.abort();
+}
+
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+serveBench({
+  url: server.url.replace(/^http/, 'ws') + '/graphql',
+  async prepare(conversationIds) {
+    const now = new Date().toISOString();
+    for (const id of conversationIds) {
+      await backend.conversations.createIfAbsent({ id, owner, title: null, createdAt: now, updatedAt: now });
+    }
+  },
+  publish(conversationId) {
+    return backend.events.append({ type: 'AgentToken', conversationId, runId: 'bench-run', agentId: 'guide', delta: deltaFor(conversationId) });
+  },
+  handlers: {
+    /** Server CPU per run for the first `sample` runs of a conversation and for its last `sample` of `count`. */
+    async runs(args: { count: number; sample: number }) {
+      const conversationId = `history-${Date.now()}`;
+      let first = 0;
+      let last = 0;
+      for (let run = 1; run <= args.count; run += 1) {
+        const before = cpuMs();
+        await runOnce(conversationId, `Message ${run}: tell me about the platform`);
+        const spent = cpuMs() - before;
+        if (run <= args.sample) first += spent;
+        if (run > args.count - args.sample) last += spent;
+      }
+      return { firstMsPerRun: first / args.sample, lastMsPerRun: last / args.sample };
+    },
+  },
+});
