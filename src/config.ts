@@ -49,6 +49,13 @@ export const settingsSchema = z.object({
   SUBSCRIBER_BUFFER_EVENTS: int(1000, 1).describe('Live events buffered per subscription before it reads from the log instead.'),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
+  MAX_OPERATION_TOKENS: int(2000, 100).describe('Most lexical tokens in one GraphQL document; a longer one is refused unread.'),
+  MAX_OPERATION_DEPTH: int(10, 2).describe('Deepest nesting of fields in one operation (fragments flattened, introspection exempt).'),
+  MAX_OPERATION_ALIASES: int(30, 0).describe('Most aliases in one operation.'),
+  MAX_OPERATION_DIRECTIVES: int(20, 0).describe('Most directives in one operation.'),
+  MAX_OPERATION_COST: int(20_000, 100).describe(
+    'Highest cost of one operation: each field counts 1, and a list field counts its selection once per item of its first/last (or their default).',
+  ),
   SEND_RATE_LIMIT: int(120, 1).describe('Sends per user per SEND_RATE_WINDOW_MS before RATE_LIMITED.'),
   SEND_RATE_WINDOW_MS: int(60_000, 1).describe('Window of SEND_RATE_LIMIT.'),
 });

@@ -31,6 +31,16 @@ export function toClientError(error: unknown, logger: Logger): GraphQLError {
   });
 }
 
+/**
+ * The error without graphql-js's "Did you mean …?" hints, which map the schema (field, type and
+ * enum value names) for whoever probes it.
+ */
+export function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const message = error.message.replace(/\s*Did you mean [^?]*\?/g, '');
+  if (message === error.message) return error;
+  return new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: error.extensions });
+}
+
 /** Errors of a request that never ran (parse, validation) as the contract names them. */
 export function useContractErrorCodes(logger: Logger): Plugin {
   return {

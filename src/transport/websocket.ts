@@ -11,6 +11,7 @@ import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { authorizationFrom } from './context.ts';
 import { toClientError } from './errors.ts';
+import { operationRefusal } from './operation-limits.ts';
 import type { Yoga } from './yoga.ts';
 
 interface SocketState {
@@ -80,8 +81,17 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         } catch (error) {
           return [withoutHttpDetail(toClientError(error, logger))];
         }
-        const errors = enveloped.validate(enveloped.schema, document) as readonly GraphQLError[];
+        let errors: readonly GraphQLError[];
+        try {
+          errors = enveloped.validate(enveloped.schema, document) as readonly GraphQLError[];
+        } catch (error) {
+          // Some rules throw rather than report (`@skip(if: 1)` on a subscription's root field):
+          // still that operation's error, not the socket's.
+          errors = [toClientError(error, logger)];
+        }
         if (errors.length > 0) return errors.map((error) => withoutHttpDetail(toClientError(error, logger)));
+        const refusal = operationRefusal(enveloped.schema, document, payload.operationName, payload.variables, config.MAX_OPERATION_COST);
+        if (refusal) return [refusal];
         return {
           schema: enveloped.schema,
           document,

@@ -3,7 +3,8 @@ import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { schema, type GraphQLContext } from '../schema/index.ts';
 import { createContext } from './context.ts';
-import { toClientError, useContractErrorCodes } from './errors.ts';
+import { toClientError, useContractErrorCodes, withoutSuggestions } from './errors.ts';
+import { useOperationLimits } from './operation-limits.ts';
 import { useSharedEventExecution } from './shared-execution.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
@@ -64,8 +65,13 @@ export function createYogaServer(gateway: Gateway): Yoga {
       // included; the unexpected ones are logged at error level by toClientError, with their id.
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
-    maskedErrors: { maskError: (error) => toClientError(error, logger) },
-    plugins: [useContractErrorCodes(logger), useSharedEventExecution()],
+    maskedErrors: {
+      maskError: (error) => {
+        const clientError = toClientError(error, logger);
+        return gateway.config.production ? withoutSuggestions(clientError) : clientError;
+      },
+    },
+    plugins: [...useOperationLimits(gateway.config), useContractErrorCodes(logger), useSharedEventExecution()],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
