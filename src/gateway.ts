@@ -43,6 +43,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     limits: {
       maxTextLength: config.MAX_TEXT_LENGTH,
       maxContextBytes: config.MAX_CONTEXT_BYTES,
+      maxContextDepth: config.MAX_CONTEXT_DEPTH,
       maxClientMessageIdLength: config.MAX_CLIENT_MESSAGE_ID_LENGTH,
       maxQueuedRunsPerConversation: config.MAX_QUEUED_RUNS_PER_CONVERSATION,
       sendRateLimit: config.SEND_RATE_LIMIT,
