@@ -4,6 +4,10 @@
  */
 import { z } from 'zod';
 
+const ALGORITHM = String.raw`(?:(?:RS|PS|ES)(?:256|384|512)|EdDSA)`;
+/** A comma-separated list of asymmetric JWS algorithms: a key set never holds shared secrets. */
+const ASYMMETRIC_ALGORITHMS = new RegExp(String.raw`^\s*${ALGORITHM}\s*(?:,\s*${ALGORITHM}\s*)*$`);
+
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
 /**
@@ -23,6 +27,23 @@ export const settingsSchema = z.object({
     .min(32, 'AUTH_JWT_SECRET must be at least 32 characters')
     .optional()
     .describe('HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, a dev secret is made (shared by the instances on one REDIS_URL).'),
+  AUTH_JWKS_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe("An identity provider's JSON Web Key Set (e.g. https://idp.example/.well-known/jwks.json): tokens signed with its keys are accepted."),
+  AUTH_ISSUER: z.string().optional().describe('The `iss` that tokens verified through AUTH_JWKS_URL must carry; unset, not checked.'),
+  AUTH_AUDIENCE: z.string().optional().describe('The `aud` that tokens verified through AUTH_JWKS_URL must carry; unset, not checked.'),
+  AUTH_JWT_ALGORITHMS: z
+    .string()
+    .regex(ASYMMETRIC_ALGORITHMS, 'AUTH_JWT_ALGORITHMS must list asymmetric JWS algorithms, such as RS256,ES256')
+    .default('RS256,ES256')
+    .describe('Comma-separated algorithms accepted from the identity provider (AUTH_JWKS_URL); HS256 is for AUTH_JWT_SECRET alone.'),
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tid').describe('The token claim that holds the tenant id.'),
+  AUTH_JWKS_COOLDOWN_MS: int(30_000).describe(
+    'Least time between two fetches of AUTH_JWKS_URL prompted by an unknown key id or a failed fetch: made-up key ids cannot flood the identity provider.',
+  ),
+  AUTH_JWKS_CACHE_MS: int(600_000).describe('How long a fetched key set is used before it is fetched again (known keys keep working while the provider is unreachable).'),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
@@ -78,9 +99,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const config = { ...parsed.data, production: parsed.data.NODE_ENV === 'production' };
-  if (config.production && !config.AUTH_JWT_SECRET) {
+  if (config.production && !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL) {
     throw new Error(
-      'AUTH_JWT_SECRET is required when NODE_ENV=production: without it no token could be verified ' +
+      'AUTH_JWT_SECRET is required when NODE_ENV=production (or AUTH_JWKS_URL): without either no token could be verified ' +
         '(outside production a dev secret and POST /auth/dev-token are provided instead).',
     );
   }

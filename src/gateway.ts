@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { AgentDefinition } from './agents/contract.ts';
 import { AGENTS } from './agents/index.ts';
 import type { Config } from './config.ts';
-import { Authenticator } from './experience/auth.ts';
+import { Authenticator, authSettings } from './experience/auth.ts';
 import { signingSecret } from './experience/dev-secret.ts';
 import { ConversationService } from './experience/conversations.ts';
 import { Metrics } from './metrics.ts';
@@ -30,7 +30,7 @@ export interface Gateway {
 
 export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
   const { backend, redis } = await createBackend(config, logger);
-  const { secret, dev } = await signingSecret(config);
+  const signing = await signingSecret(config);
   const metrics = new Metrics();
   const runtime = new Runtime({
     ...runtimeSettings(config, backend, metrics, logger),
@@ -56,7 +56,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     backend,
     runtime,
     conversations,
-    auth: new Authenticator(secret, dev),
+    auth: new Authenticator(authSettings(config, signing), logger),
     agents: [...AGENTS.values()],
     metrics,
     logger,
