@@ -44,6 +44,10 @@ export const settingsSchema = z.object({
     'Least time between two fetches of AUTH_JWKS_URL prompted by an unknown key id or a failed fetch: made-up key ids cannot flood the identity provider.',
   ),
   AUTH_JWKS_CACHE_MS: int(600_000).describe('How long a fetched key set is used before it is fetched again (known keys keep working while the provider is unreachable).'),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .describe('Comma-separated origins (https://app.example) whose pages may call the API from a browser; unset, only pages the gateway serves; `*` for any.'),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.

@@ -2,6 +2,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { schema, type GraphQLContext } from '../schema/index.ts';
+import { corsOptions, useCsrfPrevention } from './browser-origins.ts';
 import { createContext } from './context.ts';
 import { toClientError, useContractErrorCodes, withoutSuggestions } from './errors.ts';
 import { useOperationLimits } from './operation-limits.ts';
@@ -71,7 +72,8 @@ export function createYogaServer(gateway: Gateway): Yoga {
         return gateway.config.production ? withoutSuggestions(clientError) : clientError;
       },
     },
-    plugins: [...useOperationLimits(gateway.config), useContractErrorCodes(logger), useSharedEventExecution()],
+    cors: corsOptions(gateway.config),
+    plugins: [useCsrfPrevention(), ...useOperationLimits(gateway.config), useContractErrorCodes(logger), useSharedEventExecution()],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
