@@ -114,7 +114,7 @@ describe('operation limits at their defaults', () => {
     expect(limitsOf(await httpGraphQL(server.url, `{ conversation(id: "c") { ${pages.join(' ')} } }`, {}, token))).toEqual([
       'MAX_OPERATION_TOKENS',
     ]);
-    const typenames = `{ ${Array.from({ length: 100_000 }, (_, index) => `t${index}: __typename`).join(' ')} }`;
+    const typenames = `{ ${Array.from({ length: 20_000 }, (_, index) => `t${index}: __typename`).join(' ')} }`;
     expect(limitsOf(await httpGraphQL(server.url, typenames))).toEqual(['MAX_OPERATION_TOKENS']);
     // Under the token limit, the aliases and the cost still refuse.
     const fewPages = Array.from({ length: 25 }, (_, index) => `p${index}: events(first: 1000) { seq }`);
@@ -123,6 +123,37 @@ describe('operation limits at their defaults', () => {
     ]);
     const manyAliases = Array.from({ length: 31 }, (_, index) => `v${index}: viewer { id }`);
     expect(limitsOf(await httpGraphQL(server.url, `{ ${manyAliases.join(' ')} }`, {}, token))).toEqual(['MAX_OPERATION_ALIASES']);
+  });
+});
+
+describe('request bodies', () => {
+  it('refuses a body over MAX_REQUEST_BYTES with 413, and one without a length with 411, before reading it', async () => {
+    const server = await startTestServer({ MAX_REQUEST_BYTES: '2048' });
+    try {
+      const token = await tokenFor('big-sender');
+      const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+        fetch(`${server.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+          body,
+          duplex: 'half',
+        } as RequestInit);
+      const send = (text: string) => JSON.stringify({ query: `mutation { sendAgentMessage(input: {text: "${text}"}) { afterSeq } }` });
+      const tooLarge = await post(send('x'.repeat(4000)));
+      expect(tooLarge.status).toBe(413);
+      expect(((await tooLarge.json()) as GraphQLResponse).errors?.[0]?.message).toContain('MAX_REQUEST_BYTES');
+      const chunked = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(send('chunked')));
+          controller.close();
+        },
+      });
+      expect((await post(chunked)).status).toBe(411);
+      expect((await userClient(server.url, token)('{ conversations { id } }')).data.conversations).toEqual([]);
+      expect((await post(send('fits'))).status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -31,8 +31,8 @@ describe('refusing what is built to break the server', () => {
   const conversations = async () => (await gql('{ conversations(first: 100) { id } }')).data.conversations;
 
   beforeAll(async () => {
-    // Tokens unbounded here, so that documents nested deeper than the stack reach the parser.
-    server = await startTestServer({ MAX_OPERATION_TOKENS: '10000000' }, { logger });
+    // Tokens and bodies unbounded here, so that documents nested deeper than the stack reach the parser.
+    server = await startTestServer({ MAX_OPERATION_TOKENS: '10000000', MAX_REQUEST_BYTES: '10000000' }, { logger });
     token = await tokenFor('breaker');
     gql = userClient(server.url, token);
   });
