@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { httpGraphQL, tokenFor, userClient, type GraphQLResponse } from '../support/clients.ts';
 import { RawGraphQLSocket } from '../support/raw-ws.ts';
+import { subscribeSse } from '../support/sse.ts';
 import { startTestServer } from '../support/server.ts';
 
 /** Each is a send that would store a message if it ran, and each is over exactly one limit. */
@@ -19,6 +20,8 @@ const OVER: [setting: string, query: string][] = [
   ],
   ['MAX_OPERATION_COST', 'mutation { sendAgentMessage(input: {text: "c"}) { conversation { messages(last: 500) { id } } } }'],
 ];
+
+type GraphQLError = NonNullable<GraphQLResponse['errors']>[number];
 
 const limitsOf = (result: GraphQLResponse) => result.errors?.map((error) => error.extensions?.['limit']);
 
@@ -64,6 +67,16 @@ describe('operation limits', () => {
     raw.close();
     expect((await raw.closed).code).toBe(1005);
     expect(await storedConversations()).toEqual([]);
+  });
+
+  it('refuses a subscription over a limit over SSE too', async () => {
+    const aliased = 'subscription { agentEvents(conversationId: "c") { a: seq b: seq c: seq } }';
+    const subscription = await subscribeSse(server.url, token, aliased);
+    const { value } = await subscription.results.next();
+    subscription.close();
+    expect(value?.errors?.map((error: GraphQLError) => [error.extensions?.['code'], error.extensions?.['limit']])).toEqual([
+      ['BAD_USER_INPUT', 'MAX_OPERATION_ALIASES'],
+    ]);
   });
 
   it('counts a page by its variable, or by the argument default when none is given', async () => {
