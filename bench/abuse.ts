@@ -12,6 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,7 +29,7 @@ const { values: options } = parseArgs({
   },
 });
 const RUNS = Number(options.runs);
-const PHASES = 3;
+const PHASES = 6;
 
 /** The gateway's CPU time so far (user + system), in milliseconds. */
 function cpuMs(pid: number): number {
@@ -153,34 +154,53 @@ const percentile = (values: number[], p: number) => {
  * The attacker runs in a process of its own: building and uploading 19 MiB bodies would
  * otherwise stall this process's event loop and show up as the victim's latency.
  */
-async function attackUntilStopped(url: string, conversationId: string): Promise<void> {
+async function attackOnCommand(url: string, conversationId: string): Promise<void> {
   // The attacks proper: the operation within the limits is measured alone, not streamed.
   const list = attacks(conversationId, await tokenFor('attacker')).filter((attack) => !attack.withinLimits);
+  let attacking = false;
   let sent = 0;
-  let stopping = false;
-  process.once('SIGTERM', () => (stopping = true));
-  while (!stopping) {
+  let wake: () => void = () => undefined;
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (command) => {
+    attacking = command === 'attack';
+    if (command === 'count') process.stdout.write(`${sent}\n`);
+    if (command === 'stop') lines.close();
+    wake();
+  });
+  lines.on('close', () => process.exit(0));
+  process.stdout.write('ready\n');
+  for (;;) {
+    if (!attacking) await new Promise<void>((resolve) => (wake = resolve));
     for (const attack of list) {
-      if (stopping) break;
+      if (!attacking) break;
       await send(url, attack);
       sent += 1;
     }
   }
-  process.stdout.write(String(sent));
 }
 
-function startAttacker(url: string, conversationId: string): { stop(): Promise<number> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--attack-url', url, '--attack-conversation', conversationId], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+/**
+ * The attacker's process, started once and told when to attack, so that its start-up (and the
+ * building of its bodies) weighs on no phase, and quiet phases run beside it idle.
+ */
+async function startAttacker(url: string, conversationId: string) {
+  // At the lowest CPU priority, standing in for a machine of its own: building and uploading its
+  // bodies must not take the cores from the gateway and the victim, which is not what is measured.
+  const args = ['-n', '19', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--attack-url', url, '--attack-conversation', conversationId];
+  const child = spawn('nice', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const reply = async () => String((await replies.next()).value);
+  await reply(); // ready
   const exited = new Promise((resolve) => child.once('close', resolve));
   return {
-    async stop() {
-      child.kill('SIGTERM');
+    attack: () => child.stdin.write('attack\n'),
+    pause: () => child.stdin.write('pause\n'),
+    async stop(): Promise<number> {
+      child.stdin.write('count\n');
+      const sent = Number(await reply());
+      child.stdin.end('stop\n');
       await exited;
-      return Number(output);
+      return sent;
     },
   };
 }
@@ -223,13 +243,25 @@ async function benchmark(): Promise<void> {
     // Quiet and attacked phases alternate, so that the rest of the machine weighs on both alike.
     const quiet: number[] = [];
     const loaded: number[] = [];
-    let attacksSent = 0;
+    // The gateway's CPU time and the wall time of each kind of phase, for its CPU share.
+    const spent = { quiet: { cpu: 0, wall: 0 }, loaded: { cpu: 0, wall: 0 } };
+    const timed = async <T>(into: { cpu: number; wall: number }, work: () => Promise<T>): Promise<T> => {
+      const [cpu, wall] = [cpuMs(pid), performance.now()];
+      const result = await work();
+      into.cpu += cpuMs(pid) - cpu;
+      into.wall += performance.now() - wall;
+      return result;
+    };
+    const attacker = await startAttacker(url, conversationId);
     for (let phase = 0; phase < PHASES; phase += 1) {
-      quiet.push(...(await victimLatencies(url, await tokenFor(`victim-quiet-${phase}`), RUNS / PHASES)));
-      const attacker = startAttacker(url, conversationId);
-      loaded.push(...(await victimLatencies(url, await tokenFor(`victim-loaded-${phase}`), RUNS / PHASES)));
-      attacksSent += await attacker.stop();
+      const quietToken = await tokenFor(`victim-quiet-${phase}`);
+      quiet.push(...(await timed(spent.quiet, () => victimLatencies(url, quietToken, RUNS / PHASES))));
+      const loadedToken = await tokenFor(`victim-loaded-${phase}`);
+      attacker.attack();
+      loaded.push(...(await timed(spent.loaded, () => victimLatencies(url, loadedToken, RUNS / PHASES))));
+      attacker.pause();
     }
+    const attacksSent = await attacker.stop();
 
     const quietP99 = percentile(quiet, 0.99);
     const loadedP99 = percentile(loaded, 0.99);
@@ -240,6 +272,7 @@ async function benchmark(): Promise<void> {
       'under attack p99 ms': loadedP99,
       'p99 ratio': Number((loadedP99 / Math.max(1, quietP99)).toFixed(2)),
       'attacks sent meanwhile': attacksSent,
+      'gateway CPU % quiet / under attack': `${Math.round((100 * spent.quiet.cpu) / spent.quiet.wall)} / ${Math.round((100 * spent.loaded.cpu) / spent.loaded.wall)}`,
       'events timed (quiet / under attack)': `${quiet.length} / ${loaded.length}`,
     };
     console.table([latency]);
@@ -252,5 +285,5 @@ async function benchmark(): Promise<void> {
   }
 }
 
-if (options['attack-url'] && options['attack-conversation']) await attackUntilStopped(options['attack-url'], options['attack-conversation']);
+if (options['attack-url'] && options['attack-conversation']) await attackOnCommand(options['attack-url'], options['attack-conversation']);
 else await benchmark();

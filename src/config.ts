@@ -81,7 +81,7 @@ export const settingsSchema = z.object({
   WS_MAX_SOCKETS_PER_USER: int(20, 1).describe('Open WebSockets per user on one instance; one more is closed with 4429.'),
   WS_MAX_MESSAGES_PER_SECOND: int(100, 1).describe('Messages a WebSocket may send per second (bursts up to as many); a faster one is closed with 4429.'),
   WS_CONNECTION_INIT_TIMEOUT_MS: int(5_000, 1).describe('How long a new WebSocket may take to send connection_init before it is closed with 4408.'),
-  MAX_REQUEST_BYTES: int(512 * 1024, 1024).describe('Largest HTTP request body, by its Content-Length; larger is refused with 413 unread.'),
+  MAX_REQUEST_BYTES: int(256 * 1024, 1024).describe('Largest HTTP request body, by its Content-Length (as WS_MAX_PAYLOAD_BYTES bounds a WebSocket message); larger is refused with 413 unread.'),
   MAX_OPERATION_TOKENS: int(2000, 100).describe('Most lexical tokens in one GraphQL document; a longer one is refused unread.'),
   MAX_OPERATION_DEPTH: int(10, 2).describe('Deepest nesting of fields in one operation (fragments flattened, introspection exempt).'),
   MAX_OPERATION_ALIASES: int(30, 0).describe('Most aliases in one operation.'),
