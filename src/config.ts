@@ -15,7 +15,7 @@ const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).defa
  * one-line meaning (`.describe`), the single source the README's settings table is printed from.
  */
 export const settingsSchema = z.object({
-  NODE_ENV: z.string().default('development').describe('`production` turns off dev tokens and requires AUTH_JWT_SECRET.'),
+  NODE_ENV: z.string().default('development').describe('`production` turns off dev tokens and "Did you mean" hints, and requires AUTH_JWT_SECRET or AUTH_JWKS_URL.'),
   HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on.'),
   PORT: int(4000).describe('Port of the gateway (GraphQL, WebSocket, SSE, health, metrics, web page); 0 picks a free one.'),
   LOG_LEVEL: z
