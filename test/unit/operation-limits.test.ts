@@ -1,7 +1,8 @@
 /**
  * The operation limits' defaults leave room for every document we know clients send: the web
  * page's operations (and so the typed client generated from them), GraphiQL's prefilled ones and
- * its schema fetch, and every operation in the README. Each must pass with every limit halved.
+ * its schema fetch, every operation in the README and in examples/. Each must pass with every
+ * limit halved.
  */
 import { readFileSync } from 'node:fs';
 import { getIntrospectionQuery, print, type DocumentNode, type GraphQLError } from 'graphql';
@@ -23,13 +24,19 @@ const half = {
   MAX_OPERATION_COST: defaults.MAX_OPERATION_COST / 2,
 };
 
+/** The graphql(`…`) documents in a file. */
+const documentsIn = (text: string) => [...text.matchAll(/graphql\(`([^`]*)`\)/g)].map((match) => match[1]!);
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
 /** Operations in the README: JSON bodies of its curl examples and graphql(`…`) documents. */
 function readmeOperations(): string[] {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = read('README.md');
   const fromCurl = [...readme.matchAll(/"query":("(?:[^"\\]|\\.)*")/g)].map((match) => JSON.parse(match[1]!) as string);
-  const fromCode = [...readme.matchAll(/graphql\(`([^`]*)`\)/g)].map((match) => match[1]!);
-  return [...fromCurl, ...fromCode];
+  return [...fromCurl, ...documentsIn(readme)];
 }
+
+/** The typed Node client in examples/ (its generated code is not checked in, so read as text). */
+const exampleOperations = () => documentsIn(read('examples/client/src/operations.ts'));
 
 /** The variables clients send with them (web/src/main.ts asks for 100 messages and 30 conversations). */
 const VARIABLES = { id: 'c', conversationId: 'c', afterSeq: 0, last: 100, first: 30, runId: 'r', input: { text: 'hi' } };
@@ -39,6 +46,7 @@ const documents: [string, string][] = [
   ['GraphiQL prefilled operations', GRAPHIQL_QUERY],
   ['GraphiQL and codegen schema fetch', getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true })],
   ...readmeOperations().map((query, index) => [`README operation ${index + 1}`, query] as [string, string]),
+  ...exampleOperations().map((query, index) => [`examples/client operation ${index + 1}`, query] as [string, string]),
 ];
 
 describe('operation limit defaults', () => {
@@ -49,6 +57,7 @@ describe('operation limit defaults', () => {
   it('finds the documents, and checks them against the limits', () => {
     expect(documents.length).toBeGreaterThanOrEqual(12);
     expect(readmeOperations().length).toBeGreaterThanOrEqual(4);
+    expect(exampleOperations().length).toBeGreaterThanOrEqual(3);
     const aliases = Array.from({ length: half.MAX_OPERATION_ALIASES + 1 }, (_, index) => `a${index}: viewer { id }`);
     expect(validate(schema, parse(`{ ${aliases.join(' ')} }`)).map((error) => error.extensions['limit'])).toEqual(['MAX_OPERATION_ALIASES']);
   });
