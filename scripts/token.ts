@@ -6,7 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { Authenticator } from '../src/experience/auth.ts';
+import { pino } from 'pino';
+import { Authenticator, authSettings } from '../src/experience/auth.ts';
 import { signingSecret } from '../src/experience/dev-secret.ts';
 
 const USAGE = 'Usage: npm run token -- --sub <user id> [--tid <tenant id>] [--ttl <seconds, or a span such as 30m, 1h, 7d>]';
@@ -39,10 +40,14 @@ if (!config.AUTH_JWT_SECRET && !config.REDIS_URL) {
       'Get a token from it with POST /auth/dev-token, or start it (and this command) with AUTH_JWT_SECRET set.',
   );
 }
-const { secret, dev } = await signingSecret(config).catch((error: unknown) => fail((error as Error).message));
+const signing = await signingSecret(config).catch((error: unknown) => fail((error as Error).message));
+if (signing.secret === null) {
+  fail('No AUTH_JWT_SECRET: tokens come from the identity provider (AUTH_JWKS_URL) alone, and there is no secret to sign one with.');
+}
 const ttl = /^\d+$/.test(options.ttl) ? Number(options.ttl) : options.ttl;
 try {
-  console.log(await new Authenticator(secret, dev).issue({ userId: options.sub, tenantId: options.tid ?? null }, ttl));
+  const authenticator = new Authenticator(authSettings(config, signing), pino({ level: 'silent' }));
+  console.log(await authenticator.issue({ userId: options.sub, tenantId: options.tid ?? null }, ttl));
 } catch (error) {
   fail(`--ttl ${options.ttl}: ${(error as Error).message}\n${USAGE}`);
 }

@@ -5,6 +5,10 @@
 import { z } from 'zod';
 import { AGENT_ID_PATTERN } from './agents/contract.ts';
 
+const ALGORITHM = String.raw`(?:(?:RS|PS|ES)(?:256|384|512)|EdDSA)`;
+/** A comma-separated list of asymmetric JWS algorithms: a key set never holds shared secrets. */
+const ASYMMETRIC_ALGORITHMS = new RegExp(String.raw`^\s*${ALGORITHM}\s*(?:,\s*${ALGORITHM}\s*)*$`);
+
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
 /** One remote AG-UI agent of REMOTE_AGENTS. */
@@ -32,7 +36,7 @@ const jsonText = z.string().transform((text, context) => {
  * one-line meaning (`.describe`), the single source the README's settings table is printed from.
  */
 export const settingsSchema = z.object({
-  NODE_ENV: z.string().default('development').describe('`production` turns off dev tokens and requires AUTH_JWT_SECRET.'),
+  NODE_ENV: z.string().default('development').describe('`production` turns off dev tokens and "Did you mean" hints, and requires AUTH_JWT_SECRET or AUTH_JWKS_URL.'),
   HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on.'),
   PORT: int(4000).describe('Port of the gateway (GraphQL, WebSocket, SSE, health, metrics, web page); 0 picks a free one.'),
   LOG_LEVEL: z
@@ -44,6 +48,27 @@ export const settingsSchema = z.object({
     .min(32, 'AUTH_JWT_SECRET must be at least 32 characters')
     .optional()
     .describe('HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, a dev secret is made (shared by the instances on one REDIS_URL).'),
+  AUTH_JWKS_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe("An identity provider's JSON Web Key Set (e.g. https://idp.example/.well-known/jwks.json): tokens signed with its keys are accepted."),
+  AUTH_ISSUER: z.string().optional().describe('The `iss` that tokens verified through AUTH_JWKS_URL must carry; unset, not checked.'),
+  AUTH_AUDIENCE: z.string().optional().describe('The `aud` that tokens verified through AUTH_JWKS_URL must carry; unset, not checked.'),
+  AUTH_JWT_ALGORITHMS: z
+    .string()
+    .regex(ASYMMETRIC_ALGORITHMS, 'AUTH_JWT_ALGORITHMS must list asymmetric JWS algorithms, such as RS256,ES256')
+    .default('RS256,ES256')
+    .describe('Comma-separated algorithms accepted from the identity provider (AUTH_JWKS_URL); HS256 is for AUTH_JWT_SECRET alone.'),
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tid').describe('The token claim that holds the tenant id.'),
+  AUTH_JWKS_COOLDOWN_MS: int(30_000).describe(
+    'Least time between two fetches of AUTH_JWKS_URL prompted by an unknown key id or a failed fetch: made-up key ids cannot flood the identity provider.',
+  ),
+  AUTH_JWKS_CACHE_MS: int(600_000).describe('How long a fetched key set is used before it is fetched again (known keys keep working while the provider is unreachable).'),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .describe('Comma-separated origins (https://app.example) whose pages may call the API from a browser; unset, only pages the gateway serves; `*` for any.'),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
@@ -65,6 +90,7 @@ export const settingsSchema = z.object({
   ),
   MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),
+  MAX_CONTEXT_DEPTH: int(32, 1).describe('Deepest nesting of objects and lists in a send\'s `context`.'),
   MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1).describe('Longest clientMessageId, in characters.'),
   MAX_QUEUED_RUNS_PER_CONVERSATION: int(20, 1).describe('Runs waiting in one conversation at which sends answer RATE_LIMITED.'),
   MAX_QUEUED_RUNS: int(10_000, 1).describe('With RUN_EXECUTION=workers: runs waiting for a worker at which sends answer RATE_LIMITED.'),
@@ -79,6 +105,20 @@ export const settingsSchema = z.object({
   ),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(100, 1).describe(
+    'Operations open at once on one WebSocket (subscriptions, and queries or mutations in flight); one more gets an error.',
+  ),
+  WS_MAX_SOCKETS_PER_USER: int(20, 1).describe('Open WebSockets per user on one instance; one more is closed with 4429.'),
+  WS_MAX_MESSAGES_PER_SECOND: int(100, 1).describe('Messages a WebSocket may send per second (bursts up to as many); a faster one is closed with 4429.'),
+  WS_CONNECTION_INIT_TIMEOUT_MS: int(5_000, 1).describe('How long a new WebSocket may take to send connection_init before it is closed with 4408.'),
+  MAX_REQUEST_BYTES: int(256 * 1024, 1024).describe('Largest HTTP request body, by its Content-Length (as WS_MAX_PAYLOAD_BYTES bounds a WebSocket message); larger is refused with 413 unread.'),
+  MAX_OPERATION_TOKENS: int(2000, 100).describe('Most lexical tokens in one GraphQL document; a longer one is refused unread.'),
+  MAX_OPERATION_DEPTH: int(10, 2).describe('Deepest nesting of fields in one operation (fragments flattened, introspection exempt).'),
+  MAX_OPERATION_ALIASES: int(30, 0).describe('Most aliases in one operation.'),
+  MAX_OPERATION_DIRECTIVES: int(20, 0).describe('Most directives in one operation.'),
+  MAX_OPERATION_COST: int(20_000, 100).describe(
+    'Highest cost of one operation: each field counts 1, and a list field counts its selection once per item of its first/last (or their default).',
+  ),
   SEND_RATE_LIMIT: int(120, 1).describe('Sends per user per SEND_RATE_WINDOW_MS before RATE_LIMITED.'),
   SEND_RATE_WINDOW_MS: int(60_000, 1).describe('Window of SEND_RATE_LIMIT.'),
   LLM_BASE_URL: z
@@ -110,9 +150,9 @@ export function loadConfig(env: Record<string, unknown> = process.env): Config {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const config = { ...parsed.data, production: parsed.data.NODE_ENV === 'production' };
-  if (config.production && !config.AUTH_JWT_SECRET) {
+  if (config.production && !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL) {
     throw new Error(
-      'AUTH_JWT_SECRET is required when NODE_ENV=production: without it no token could be verified ' +
+      'AUTH_JWT_SECRET is required when NODE_ENV=production (or AUTH_JWKS_URL): without either no token could be verified ' +
         '(outside production a dev secret and POST /auth/dev-token are provided instead).',
     );
   }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { AgentDefinition } from './agents/contract.ts';
 import type { Config } from './config.ts';
-import { Authenticator } from './experience/auth.ts';
+import { Authenticator, authSettings } from './experience/auth.ts';
 import { signingSecret } from './experience/dev-secret.ts';
 import { ConversationService } from './experience/conversations.ts';
 import { Metrics } from './metrics.ts';
@@ -33,7 +33,7 @@ export interface Gateway {
 export async function createGateway(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<Gateway> {
   const registries = createRegistries(config, options);
   const { backend, redis } = await createBackend(config, logger);
-  const { secret, dev } = await signingSecret(config);
+  const signing = await signingSecret(config);
   const metrics = new Metrics();
   const runtime = new Runtime({
     ...runtimeSettings(config, backend, metrics, logger, registries),
@@ -47,6 +47,7 @@ export async function createGateway(config: Config, logger: Logger, options: Reg
     limits: {
       maxTextLength: config.MAX_TEXT_LENGTH,
       maxContextBytes: config.MAX_CONTEXT_BYTES,
+      maxContextDepth: config.MAX_CONTEXT_DEPTH,
       maxClientMessageIdLength: config.MAX_CLIENT_MESSAGE_ID_LENGTH,
       maxQueuedRunsPerConversation: config.MAX_QUEUED_RUNS_PER_CONVERSATION,
       sendRateLimit: config.SEND_RATE_LIMIT,
@@ -59,7 +60,7 @@ export async function createGateway(config: Config, logger: Logger, options: Reg
     backend,
     runtime,
     conversations,
-    auth: new Authenticator(secret, dev),
+    auth: new Authenticator(authSettings(config, signing), logger),
     agents: registries.agents.list(),
     registries,
     metrics,

@@ -37,10 +37,13 @@ export async function sharedDevSecret(redisUrl: string, keyPrefix: string): Prom
 
 /**
  * The secret tokens are signed and verified with, and whether it is a dev secret (which the
- * dev-token endpoint may use). Production without a secret never gets here: loadConfig refuses.
+ * dev-token endpoint may use). Production without a secret or an identity provider never gets
+ * here: loadConfig refuses.
  */
-export async function signingSecret(config: Config): Promise<{ secret: string; dev: boolean }> {
+export async function signingSecret(config: Config): Promise<{ secret: string | null; dev: boolean }> {
   if (config.AUTH_JWT_SECRET) return { secret: config.AUTH_JWT_SECRET, dev: false };
+  // Tokens come from the identity provider alone: no secret, so no dev tokens either.
+  if (config.AUTH_JWKS_URL) return { secret: null, dev: false };
   const secret = config.REDIS_URL ? await sharedDevSecret(config.REDIS_URL, config.REDIS_KEY_PREFIX) : randomDevSecret();
   return { secret, dev: true };
 }

@@ -10,6 +10,7 @@ import type { AgentTarget } from './routing.ts';
 export interface InputLimits {
   maxTextLength: number;
   maxContextBytes: number;
+  maxContextDepth: number;
   maxClientMessageIdLength: number;
 }
 
@@ -66,15 +67,19 @@ export function validateSend(input: SendInput, limits: InputLimits): ValidSend {
     clientMessageId,
     onActiveRun: input.onActiveRun ?? 'ENQUEUE',
     projectId: input.projectId ?? null,
-    context: validateContext(input.context, limits.maxContextBytes),
+    context: validateContext(input.context, limits),
   };
 }
 
-function validateContext(context: unknown, maxBytes: number): Record<string, unknown> | null {
+function validateContext(context: unknown, limits: InputLimits): Record<string, unknown> | null {
   if (context === undefined || context === null) return null;
   if (typeof context !== 'object' || Array.isArray(context)) throw badInput('context must be a JSON object.', 'context');
-  if (Buffer.byteLength(JSON.stringify(context), 'utf8') > maxBytes) {
-    throw badInput(`context must be at most ${maxBytes} bytes of JSON.`, 'context');
+  // Before anything recursive (JSON.stringify) sees it: 20,000 levels would overflow the stack.
+  if (nestedDeeperThan(context, limits.maxContextDepth)) {
+    throw badInput(`context must be nested at most ${limits.maxContextDepth} levels deep.`, 'context');
+  }
+  if (Buffer.byteLength(JSON.stringify(context), 'utf8') > limits.maxContextBytes) {
+    throw badInput(`context must be at most ${limits.maxContextBytes} bytes of JSON.`, 'context');
   }
   const files = (context as Record<string, unknown>)['files'];
   if (files !== undefined) validateFiles(files);
@@ -95,6 +100,17 @@ function validateFiles(files: unknown): asserts files is AttachedFile[] {
   if (!valid) throw badInput('context.files must be a list of {name, content} with string values.', 'context.files');
 }
 
+/** Whether objects and lists in `value` nest deeper than `maxDepth`, found without recursion. */
+function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [current, depth] = next;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
 
 /**
  * Characters as people count them (code points, so an emoji is one), without spreading a huge

@@ -31,14 +31,44 @@ export function toClientError(error: unknown, logger: Logger): GraphQLError {
   });
 }
 
-/** Errors of a request that never ran (parse, validation) as the contract names them. */
+/**
+ * The error without graphql-js's "Did you mean …?" hints, which map the schema (field, type and
+ * enum value names) for whoever probes it.
+ */
+export function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const message = error.message.replace(/\s*Did you mean [^?]*\?/g, '');
+  if (message === error.message) return error;
+  return new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: error.extensions });
+}
+
+/**
+ * Errors of a request that never ran (parse, validation) as the contract names them. A document
+ * nested deeper than the stack, or a rule that throws instead of reporting (`@skip(if: 1)` on a
+ * subscription's root field), is the request's fault too, not an internal error.
+ */
 export function useContractErrorCodes(logger: Logger): Plugin {
   return {
     onParse: () => ({ result, replaceParseResult }) => {
-      if (result instanceof Error) replaceParseResult(toClientError(result, logger));
+      if (result instanceof Error) replaceParseResult(toClientError(requestFault(result), logger));
     },
-    onValidate: () => ({ result, setResult }) => {
-      if (result.length > 0) setResult(result.map((error) => toClientError(error, logger)));
+    onValidate: ({ validateFn, setValidationFn }) => {
+      setValidationFn((...args) => {
+        try {
+          return validateFn(...args);
+        } catch (error) {
+          return [requestFault(error)];
+        }
+      });
+      return ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((error) => toClientError(error, logger)));
+      };
     },
   };
+}
+
+function requestFault(error: unknown): unknown {
+  if (error instanceof RangeError) {
+    return new GraphQLError('The document is nested too deeply.', { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return error;
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gateway } from '../gateway.ts';
+import { refuseUnboundedBody } from './request-size.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -23,6 +24,7 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export function createHttpRoutes(gateway: Gateway) {
   return async function route(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/healthz') return send(response, 200, { status: 'ok' });
     if (path === '/readyz') {

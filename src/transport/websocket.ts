@@ -11,6 +11,8 @@ import type { Gateway } from '../gateway.ts';
 import { authorizationFrom } from './context.ts';
 import { toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
+import { operationRefusal } from './operation-limits.ts';
+import { OperationsPerSocket, SocketsPerUser, screenIncomingFrames } from './socket-limits.ts';
 import type { Yoga } from './yoga.ts';
 
 interface SocketState {
@@ -45,7 +47,11 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
     return state;
   };
 
+  const socketsPerUser = new SocketsPerUser(config.WS_MAX_SOCKETS_PER_USER, logger);
+  const operationsPerSocket = new OperationsPerSocket(config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, logger);
+
   wsServer.on('connection', (socket) => {
+    screenIncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger);
     metrics.openConnections.inc();
     socket.once('close', () => {
       metrics.openConnections.dec();
@@ -55,10 +61,12 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
 
   serveGraphQLWs(
     {
+      connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         try {
           const principal = await gateway.auth.authenticate(authorizationFrom(ctx.connectionParams));
+          if (!socketsPerUser.admit(socket, principal.userId)) return false;
           const state = stateOf(socket);
           state.principal = principal;
           if (principal.expiresAt !== null) {
@@ -72,6 +80,8 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        const overLimit = operationsPerSocket.refusal(ctx.extra.socket, ctx.subscriptions);
+        if (overLimit) return [overLimit];
         const principal = stateOf(ctx.extra.socket).principal;
         const enveloped = yoga.getEnveloped({ principal, params: payload } as never);
         let document;
@@ -82,6 +92,8 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         }
         const errors = enveloped.validate(enveloped.schema, document) as readonly GraphQLError[];
         if (errors.length > 0) return errors.map((error) => withoutHttpDetail(toClientError(error, logger)));
+        const refusal = operationRefusal(enveloped.schema, document, payload.operationName, payload.variables, config.MAX_OPERATION_COST);
+        if (refusal) return [refusal];
         return {
           schema: enveloped.schema,
           document,

@@ -2,9 +2,11 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { schema, type GraphQLContext } from '../schema/index.ts';
+import { corsOptions, useCsrfPrevention } from './browser-origins.ts';
 import { createContext } from './context.ts';
 import { documentCaches } from './document-cache.ts';
-import { toClientError, useContractErrorCodes } from './errors.ts';
+import { toClientError, useContractErrorCodes, withoutSuggestions } from './errors.ts';
+import { useOperationLimits } from './operation-limits.ts';
 import { useSharedEventExecution } from './shared-execution.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
@@ -66,8 +68,19 @@ export function createYogaServer(gateway: Gateway): Yoga {
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
     parserAndValidationCache: documentCaches(config.DOCUMENT_CACHE_BYTES, metrics),
-    maskedErrors: { maskError: (error) => toClientError(error, logger) },
-    plugins: [useContractErrorCodes(logger), useSharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics })],
+    maskedErrors: {
+      maskError: (error) => {
+        const clientError = toClientError(error, logger);
+        return gateway.config.production ? withoutSuggestions(clientError) : clientError;
+      },
+    },
+    cors: corsOptions(gateway.config),
+    plugins: [
+      useCsrfPrevention(),
+      ...useOperationLimits(gateway.config),
+      useContractErrorCodes(logger),
+      useSharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics }),
+    ],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
         principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),

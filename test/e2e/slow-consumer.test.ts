@@ -18,7 +18,11 @@ const BIG_TEXT = 'x'.repeat(1_000_000);
 describe('slow consumers', () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startTestServer({ WS_MAX_BUFFERED_BYTES: '65536', MAX_TEXT_LENGTH: String(BIG_TEXT.length) });
+    server = await startTestServer({
+      WS_MAX_BUFFERED_BYTES: '65536',
+      MAX_TEXT_LENGTH: String(BIG_TEXT.length),
+      MAX_REQUEST_BYTES: String(2 * BIG_TEXT.length),
+    });
   });
   afterAll(() => server.close());
 

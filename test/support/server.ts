@@ -15,6 +15,8 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 export interface TestServerOptions extends RegistryOptions {
   /** Start without AUTH_JWT_SECRET (an ephemeral secret and POST /auth/dev-token, outside production). */
   withoutSecret?: boolean;
+  /** Where the gateway logs (silent by default), for tests that check what it logs. */
+  logger?: Logger;
 }
 
 export async function startTestServer(
@@ -38,7 +40,7 @@ export async function startTestServer(
   }
   if (topology === 'workers') env['RUN_EXECUTION'] ??= 'workers';
   const config = loadConfig(env);
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
   const server = await startServer(config, logger, options);
   await untilReady(server);
   return config.RUN_EXECUTION === 'workers' ? withWorker(server, config, logger) : server;

@@ -1,20 +1,8 @@
-import { Writable } from 'node:stream';
 import { GraphQLError } from 'graphql';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import { toClientError } from '../../src/transport/errors.ts';
-
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+import { capturingLogger } from '../support/logs.ts';
 
 describe('toClientError', () => {
   it('masks an unexpected error, logging it once with the id the client sees', () => {
