@@ -416,12 +416,13 @@ async function start(session: Session): Promise<void> {
   client.ws.on('closed', () => state.follower?.pause());
   client.ws.on('connected', () => state.follower?.start());
   updateComposer();
-  const inAddress = conversationInAddress();
-  if (inAddress) void openConversation(inAddress);
-  else newConversation();
+  // Agents' names first: a conversation reopened from the address labels its replies with them.
   const agents = await client.urql.query(Agents, {}).toPromise();
   if (agents.error) showError(errorText(agents.error));
   for (const agent of agents.data?.agents ?? []) state.agentNames.set(agent.id, agent.name);
+  const inAddress = conversationInAddress();
+  if (inAddress) void openConversation(inAddress);
+  else newConversation();
   await refreshConversations();
 }
 
