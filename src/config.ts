@@ -3,7 +3,7 @@
  * default. Anything invalid stops the process at start with a message naming the setting.
  */
 import { z } from 'zod';
-import { AGENT_ID_PATTERN } from './agents/contract.ts';
+import { AGENT_ID_PATTERN } from './domain/product.ts';
 
 const ALGORITHM = String.raw`(?:(?:RS|PS|ES)(?:256|384|512)|EdDSA)`;
 /** A comma-separated list of asymmetric JWS algorithms: a key set never holds shared secrets. */

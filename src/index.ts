@@ -35,15 +35,9 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
 export type { RunningServer } from './server.ts';
 export type { RunningWorker } from './worker-process.ts';
 export type { Settings } from './config.ts';
-export type {
-  AgentContext,
-  AgentDefinition,
-  AgentDirectory,
-  AgentId,
-  AttachedFile,
-  ToolDescription,
-} from './agents/contract.ts';
-export { AGENT_ID_PATTERN } from './agents/contract.ts';
+export type { AgentContext, AgentDefinition, AgentDirectory, ToolDescription } from './agents/contract.ts';
+export type { AgentId, AttachedFile, Pillar, Surface } from './domain/product.ts';
+export { AGENT_ID_PATTERN } from './domain/product.ts';
 export { AgentError } from './agents/errors.ts';
 export { BUILT_IN_AGENTS } from './agents/index.ts';
 export type { AgentsOption } from './agents/registry.ts';
@@ -53,5 +47,5 @@ export { agUiAgent, type AgUiAgentOptions } from './agents/ag-ui/ag-ui-agent.ts'
 export type { ToolDefinition, ToolScope, ToolsOption } from './runtime/tools.ts';
 export { PLATFORM_TOOLS } from './runtime/platform-tools.ts';
 export { PLATFORM_ARTIFACTS, type ArtifactOf, type ArtifactSpec } from './agents/platform-artifacts.ts';
-export type { AgentErrorInfo, ArtifactKind, TokenUsage } from './events/types.ts';
-export type { MessageRecord, Pillar, RunInput, Surface } from './store/types.ts';
+export type { ArtifactKind } from './domain/events.ts';
+export type { AgentErrorInfo, TokenUsage, MessageRecord, RunInput } from './domain/records.ts';

@@ -1,7 +1,7 @@
 /** Prometheus metrics of one process, served at /metrics. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StoredEvent, TokenUsage } from './events/types.ts';
-import type { RunStatus } from './store/types.ts';
+import type { StoredEvent } from './domain/events.ts';
+import type { TokenUsage, RunStatus } from './domain/records.ts';
 
 type ScrapedGauge = 'agent_gateway_shared_event_results' | 'agent_gateway_document_cache_bytes';
 

@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import { TERMINAL_EVENT_TYPES } from '../../src/events/types.ts';
+import { TERMINAL_EVENT_TYPES } from '../../src/domain/events.ts';
 import { startServer } from '../../src/server.ts';
 import { deltaFor } from '../event.ts';
 import { serveBench } from './common.ts';

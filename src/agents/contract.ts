@@ -3,18 +3,9 @@
  * sees sockets, GraphQL or stores; it reads its input and history, calls tools, and emits
  * through the context. Cancellation arrives as `signal`; every emit after it rejects.
  */
-import type { AgentErrorInfo, ArtifactKind, TokenUsage } from '../events/types.ts';
-import type { MessageRecord, Pillar, RunInput } from '../store/types.ts';
-
-/** Any registered agent's id: a lowercase letter, then up to 63 of `a-z 0-9 _ . -`. */
-export type AgentId = string;
-
-export const AGENT_ID_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
-
-export interface AttachedFile {
-  name: string;
-  content: string;
-}
+import type { ArtifactKind } from '../domain/events.ts';
+import type { AgentErrorInfo, MessageRecord, RunInput, TokenUsage } from '../domain/records.ts';
+import type { AgentId, AgentKind, AttachedFile, Pillar } from '../domain/product.ts';
 
 /** The registry as an agent sees it: who else there is to hand a message to. */
 export interface AgentDirectory {
@@ -88,7 +79,7 @@ export interface AgentContext {
 
 export interface AgentDefinition {
   id: AgentId;
-  kind: 'GUIDE' | 'LIAISON';
+  kind: AgentKind;
   pillar: Pillar | null;
   name: string;
   description: string;

@@ -1,12 +1,12 @@
 import type { AgentContext, AgentDefinition } from './contract.ts';
-import type { Pillar } from '../store/types.ts';
+import type { AgentKind, Pillar } from '../domain/product.ts';
 
 /** Who an agent is, as an adapter's options give it: a liaison of no pillar unless told otherwise. */
 export interface AgentIdentity {
   id: string;
   name: string;
   description: string;
-  kind?: 'GUIDE' | 'LIAISON';
+  kind?: AgentKind;
   pillar?: Pillar | null;
 }
 

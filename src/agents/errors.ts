@@ -3,7 +3,7 @@
  * this code, message and retryable flag. Anything else an agent throws becomes a masked,
  * non-retryable AGENT_ERROR.
  */
-import type { AgentErrorInfo } from '../events/types.ts';
+import type { AgentErrorInfo } from '../domain/records.ts';
 
 export class AgentError extends Error {
   constructor(

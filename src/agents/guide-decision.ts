@@ -3,7 +3,7 @@
  * itself, hands off to one liaison, or has several collaborate. The words are documented in
  * the README; keep the two in step.
  */
-import type { Pillar } from '../store/types.ts';
+import type { Pillar } from '../domain/product.ts';
 
 export type GuideDecision =
   | { mode: 'answer' }

@@ -6,7 +6,7 @@
 import type { AgentContext, AgentDefinition } from './contract.ts';
 import { decide } from './guide-decision.ts';
 import { earlierMessages } from './liaison.ts';
-import type { Pillar } from '../store/types.ts';
+import type { Pillar } from '../domain/product.ts';
 
 export const guide: AgentDefinition = {
   id: 'guide',

@@ -1,5 +1,5 @@
 import type { AgentContext, AgentDefinition } from './contract.ts';
-import type { Pillar } from '../store/types.ts';
+import type { Pillar } from '../domain/product.ts';
 
 /**
  * A built-in liaison does its pillar's work and says what it found. Alone, that streams as its

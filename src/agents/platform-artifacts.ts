@@ -3,7 +3,7 @@
  * as a VISUALIZATION, a workflow as a TABLE, an outline or a report as an ANALYSIS. The
  * deterministic liaisons and the liaisons on a model show the same artifacts for the same results.
  */
-import type { ArtifactKind } from '../events/types.ts';
+import type { ArtifactKind } from '../domain/events.ts';
 import type { AgentContext } from './contract.ts';
 import type { CsvProfile } from './tools/csv.ts';
 import type { DocumentOutline } from './tools/document.ts';

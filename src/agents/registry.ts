@@ -3,8 +3,9 @@
  * an application adds its own, replaces a built-in by registering its id again, or replaces the
  * whole set. Routing takes the guide and the pillar liaisons from here.
  */
-import { AGENT_ID_PATTERN, type AgentDefinition, type AgentDirectory, type AgentId } from './contract.ts';
-import type { Pillar } from '../store/types.ts';
+import { type AgentDefinition, type AgentDirectory } from './contract.ts';
+import { AGENT_ID_PATTERN, type AgentId } from '../domain/product.ts';
+import type { Pillar } from '../domain/product.ts';
 
 /**
  * What an application passes as `agents`: a list adds to the defaults (an agent with a default's

@@ -2,7 +2,7 @@
  * One run out of a conversation's stream: its events only, ending after its terminal event, so
  * that a script or a server-to-server caller is done when the run is.
  */
-import { TERMINAL_EVENT_TYPES, type StoredEvent } from './types.ts';
+import { TERMINAL_EVENT_TYPES, type StoredEvent } from '../domain/events.ts';
 
 export interface RunFollowOptions {
   runId: string;

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { GatewayError } from '../errors.ts';
 import type { EventLog } from './log.ts';
-import type { StoredEvent } from './types.ts';
+import type { StoredEvent } from '../domain/events.ts';
 
 export interface FollowOptions {
   /** Deliver retained events with a greater seq first; null delivers live events only. */

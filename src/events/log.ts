@@ -1,4 +1,4 @@
-import type { NewEvent, StoredEvent } from './types.ts';
+import type { NewEvent, StoredEvent } from '../domain/events.ts';
 
 /**
  * The per-conversation event log. `append` makes an event durable and numbers it (1, 2, 3, …

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.ts';
 import type { EventLog, RetentionPolicy } from './log.ts';
-import type { NewEvent, StoredEvent } from './types.ts';
+import type { NewEvent, StoredEvent } from '../domain/events.ts';
 
 interface ConversationLog {
   lastSeq: number;

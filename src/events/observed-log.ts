@@ -1,6 +1,6 @@
 import type { SendStore } from '../store/interfaces.ts';
 import { withAppend, type EventLog } from './log.ts';
-import type { StoredEvent } from './types.ts';
+import type { StoredEvent } from '../domain/events.ts';
 
 /** The same log, telling `onAppend` of every event appended through it, whoever appends. */
 export function observeAppends(log: EventLog, onAppend: (event: StoredEvent) => void): EventLog {

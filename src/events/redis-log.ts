@@ -19,7 +19,7 @@
 import { LuaScript, type RedisConnection, type Reply } from '../store/redis/connection.ts';
 import { LeaseLostError, type EventLog, type RetentionPolicy } from './log.ts';
 import { eventsExpired, withSeq } from './memory-log.ts';
-import type { EventBody, NewEvent, StoredEvent } from './types.ts';
+import type { EventBody, NewEvent, StoredEvent } from '../domain/events.ts';
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `

@@ -9,7 +9,7 @@ import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type J
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { GatewayError } from '../errors.ts';
-import type { Owner } from '../store/types.ts';
+import type { Owner } from '../domain/records.ts';
 import { identityProviderKeys, type KeyResolver } from './identity-provider-keys.ts';
 
 export interface Principal extends Owner {

@@ -3,12 +3,12 @@
  * and the pillars' liaisons are whichever the registry holds. (The guide may then hand the
  * message on; that decision is the guide's own, in agents/.)
  */
-import type { AgentDirectory, AgentId } from '../agents/contract.ts';
+import type { AgentDirectory } from '../agents/contract.ts';
+import type { AgentId, AgentKind, Pillar, Surface } from '../domain/product.ts';
 import { badInput } from '../errors.ts';
-import type { Pillar, Surface } from '../store/types.ts';
 
 export interface AgentTarget {
-  kind: 'GUIDE' | 'LIAISON';
+  kind: AgentKind;
   pillar?: Pillar | null;
   /** Any registered agent; wins over kind and pillar. */
   agentId?: string | null;

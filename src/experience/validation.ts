@@ -2,9 +2,8 @@
  * Checks a send before anything is stored: every limit of the contract, with a message that
  * names the field. Enum values and required fields are already enforced by the GraphQL schema.
  */
-import type { AttachedFile } from '../agents/contract.ts';
+import type { AttachedFile, Surface } from '../domain/product.ts';
 import { badInput } from '../errors.ts';
-import type { Surface } from '../store/types.ts';
 import type { AgentTarget } from './routing.ts';
 
 export interface InputLimits {

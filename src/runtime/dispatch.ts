@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import type { IntentQueue } from '../store/interfaces.ts';
-import type { RunRecord } from '../store/types.ts';
+import type { RunRecord } from '../domain/records.ts';
 import type { RunEngine } from './engine.ts';
 
 export interface RunDispatch {

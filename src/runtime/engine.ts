@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AgentDirectory } from '../agents/contract.ts';
-import type { RunRecord } from '../store/types.ts';
+import type { RunRecord } from '../domain/records.ts';
 import { Executor } from './executor.ts';
 import { SHUTDOWN, stopRun, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { Recovery } from './recovery.ts';

@@ -4,11 +4,12 @@
  * process has for runs (a worker's concurrency), which the scheduler takes before starting one.
  */
 import { randomUUID } from 'node:crypto';
-import type { AgentDirectory, AttachedFile } from '../agents/contract.ts';
+import type { AgentDirectory } from '../agents/contract.ts';
+import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
 import { LeaseLostError, withAppend, type EventLog } from '../events/log.ts';
-import type { MessageRecord, RunInput, RunRecord } from '../store/types.ts';
+import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunScope } from './run-scope.ts';
 import type { ToolRegistry } from './tools.ts';

@@ -4,9 +4,9 @@
  * at once and leaves the terminal event to whoever executes it (or to its turn in the queue).
  */
 import type { Logger } from 'pino';
-import type { AgentErrorInfo, EventBody, StoredEvent, TokenUsage } from '../events/types.ts';
+import type { EventBody, StoredEvent } from '../domain/events.ts';
+import type { AgentErrorInfo, TokenUsage, RunRecord, RunStatus } from '../domain/records.ts';
 import type { Backend } from '../store/interfaces.ts';
-import type { RunRecord, RunStatus } from '../store/types.ts';
 
 /** What every part of the Runtime works with. */
 export interface RuntimeBase {

@@ -4,9 +4,9 @@
  * WORKER_LOST, retryable) and how a queue whose runner died moves on.
  */
 import { GatewayError } from '../errors.ts';
-import { TERMINAL_EVENT_TYPES } from '../events/types.ts';
+import { TERMINAL_EVENT_TYPES } from '../domain/events.ts';
 import type { ExpiredLease } from '../store/interfaces.ts';
-import type { RunRecord } from '../store/types.ts';
+import type { RunRecord } from '../domain/records.ts';
 import type { Executor } from './executor.ts';
 import { WORKER_LOST, appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
 import type { Scheduler } from './scheduler.ts';

@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
-import type { AgentContext, AgentDirectory, AgentId, AttachedFile } from '../agents/contract.ts';
+import type { AgentContext, AgentDirectory } from '../agents/contract.ts';
+import type { AgentId, AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import type { EventLog } from '../events/log.ts';
-import type { AgentErrorInfo, ArtifactKind, EventBody, StoredEvent, TokenUsage } from '../events/types.ts';
-import type { MessageRecord, RunRecord } from '../store/types.ts';
+import type { ArtifactKind, EventBody, StoredEvent } from '../domain/events.ts';
+import type { AgentErrorInfo, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
 
 export class ToolError extends Error {

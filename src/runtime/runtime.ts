@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IntentQueue } from '../store/interfaces.ts';
-import { TERMINAL_STATUSES, type Owner, type RunInput, type RunRecord } from '../store/types.ts';
+import { TERMINAL_STATUSES, type Owner, type RunInput, type RunRecord } from '../domain/records.ts';
 import { IntentQueueDispatch, LocalDispatch, type RunDispatch } from './dispatch.ts';
 import { RunEngine, type EngineOptions } from './engine.ts';
 import { stopRun, type RuntimeBase, type StopHooks } from './lifecycle.ts';

@@ -3,7 +3,7 @@
  * waited take their (empty) turn, and the head run starts here when it is queued and this process
  * has a slot for it. Whoever executes a run advances its queue again when the run is over.
  */
-import { TERMINAL_STATUSES } from '../store/types.ts';
+import { TERMINAL_STATUSES } from '../domain/records.ts';
 import type { Executor } from './executor.ts';
 import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
 

@@ -4,8 +4,9 @@
  * (ToolExecuting / ToolCompleted) and checked against its schema, whichever agent makes it.
  */
 import { z } from 'zod';
-import type { AttachedFile, ToolDescription } from '../agents/contract.ts';
-import type { MessageRecord } from '../store/types.ts';
+import type { ToolDescription } from '../agents/contract.ts';
+import type { AttachedFile } from '../domain/product.ts';
+import type { MessageRecord } from '../domain/records.ts';
 
 /** What a tool may read of the run that calls it. */
 export interface ToolScope {

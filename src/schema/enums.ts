@@ -1,11 +1,14 @@
+import { ARTIFACT_KINDS } from '../domain/events.ts';
+import { AGENT_KINDS, PILLARS, SURFACES } from '../domain/product.ts';
+import { MESSAGE_ROLES, RUN_STATUSES } from '../domain/records.ts';
 import { builder } from './builder.ts';
 
 export const SurfaceEnum = builder.enumType('Surface', {
   description: 'Where in the product the user is; decides the agent when no target is given.',
-  values: ['HOME', 'CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES'] as const,
+  values: SURFACES,
 });
-export const PillarEnum = builder.enumType('Pillar', { values: ['CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES'] as const });
-export const AgentKindEnum = builder.enumType('AgentKind', { values: ['GUIDE', 'LIAISON'] as const });
+export const PillarEnum = builder.enumType('Pillar', { values: PILLARS });
+export const AgentKindEnum = builder.enumType('AgentKind', { values: AGENT_KINDS });
 export const ActiveRunPolicyEnum = builder.enumType('ActiveRunPolicy', {
   description: 'What a send does while the conversation has a queued or running run.',
   values: {
@@ -15,9 +18,9 @@ export const ActiveRunPolicyEnum = builder.enumType('ActiveRunPolicy', {
   } as const,
 });
 export const RunStatusEnum = builder.enumType('RunStatus', {
-  values: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
+  values: RUN_STATUSES,
 });
-export const MessageRoleEnum = builder.enumType('MessageRole', { values: ['USER', 'AGENT'] as const });
+export const MessageRoleEnum = builder.enumType('MessageRole', { values: MESSAGE_ROLES });
 export const ArtifactKindEnum = builder.enumType('ArtifactKind', {
-  values: ['VISUALIZATION', 'TABLE', 'ANALYSIS', 'DRILL_DOWN'] as const,
+  values: ARTIFACT_KINDS,
 });

@@ -2,7 +2,7 @@
  * The AgentEvent interface and one object type per event. Events are plain data from the
  * event log; `type` names the GraphQL type.
  */
-import type { EventType, StoredEvent } from '../events/types.ts';
+import type { EventType, StoredEvent } from '../domain/events.ts';
 import { builder } from './builder.ts';
 import { ArtifactKindEnum } from './enums.ts';
 import { AgentErrorRef, MessageRef, TokenUsageRef } from './objects.ts';

@@ -1,8 +1,7 @@
 import type { AgentDefinition } from '../agents/contract.ts';
 import type { Principal } from '../experience/auth.ts';
-import type { AgentErrorInfo, TokenUsage } from '../events/types.ts';
+import type { AgentErrorInfo, TokenUsage, ConversationRecord, MessageRecord, RunRecord } from '../domain/records.ts';
 import { filesOf } from '../runtime/executor.ts';
-import type { ConversationRecord, MessageRecord, RunRecord } from '../store/types.ts';
 import { builder } from './builder.ts';
 import { AgentKindEnum, MessageRoleEnum, PillarEnum, RunStatusEnum, SurfaceEnum } from './enums.ts';
 

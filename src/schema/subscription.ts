@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../events/types.ts';
+import type { StoredEvent } from '../domain/events.ts';
 import { builder, type GraphQLContext } from './builder.ts';
 import { AgentEventRef } from './events.ts';
 

@@ -4,7 +4,7 @@
  * every method is async and every read-modify-write is a single atomic call.
  */
 import type { EventLog } from '../events/log.ts';
-import type { StoredEvent } from '../events/types.ts';
+import type { StoredEvent } from '../domain/events.ts';
 import type {
   ConversationRecord,
   MessageRecord,
@@ -12,7 +12,7 @@ import type {
   RunRecord,
   RunStatus,
   SendReservation,
-} from './types.ts';
+} from '../domain/records.ts';
 
 export interface ConversationStore {
   /** Creates the conversation unless one with its id exists; returns whichever is stored. */

@@ -1,4 +1,4 @@
-import type { Owner } from './types.ts';
+import type { Owner } from '../domain/records.ts';
 
 /**
  * One string per (tenant, user), for keys and comparisons. A tenant id is prefixed with "t"

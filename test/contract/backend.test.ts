@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import { LeaseLostError } from '../../src/events/log.ts';
-import type { StoredEvent } from '../../src/events/types.ts';
+import type { StoredEvent } from '../../src/domain/events.ts';
 import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
-import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/store/types.ts';
+import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
 import { memoryWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld()];

@@ -9,12 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_AGENTS } from '../../src/agents/index.ts';
 import { AgentRegistry } from '../../src/agents/registry.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import { TERMINAL_EVENT_TYPES, type EventBody, type StoredEvent } from '../../src/events/types.ts';
+import { TERMINAL_EVENT_TYPES, type EventBody, type StoredEvent } from '../../src/domain/events.ts';
 import { PLATFORM_TOOLS } from '../../src/runtime/platform-tools.ts';
 import { ToolRegistry } from '../../src/runtime/tools.ts';
 import { Runtime, type RuntimeOptions } from '../../src/runtime/runtime.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
-import type { RunRecord, RunStatus } from '../../src/store/types.ts';
+import type { RunRecord, RunStatus } from '../../src/domain/records.ts';
 import { helloRun, helloSend, memoryWorld, redisWorld, storeSend, type Instances, type World } from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld()];

@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { followConversation } from '../../src/events/follow.ts';
 import type { RetentionPolicy } from '../../src/events/log.ts';
-import type { NewEvent, StoredEvent } from '../../src/events/types.ts';
+import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { Backend, NewSend } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
-import type { RunRecord } from '../../src/store/types.ts';
+import type { RunRecord } from '../../src/domain/records.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 export const DEFAULT_RETENTION: RetentionPolicy = { maxEventsPerConversation: 10_000, maxAgeMs: 3600_000 };

@@ -3,7 +3,7 @@ import { GatewayError } from '../../src/errors.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import type { EventLog } from '../../src/events/log.ts';
 import { MemoryEventLog } from '../../src/events/memory-log.ts';
-import type { StoredEvent } from '../../src/events/types.ts';
+import type { StoredEvent } from '../../src/domain/events.ts';
 
 const retention = { maxEventsPerConversation: 10_000, maxAgeMs: 3_600_000 };
 const thinking = (text: string) =>

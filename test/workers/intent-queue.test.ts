@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_AGENTS } from '../../src/agents/index.ts';
 import { AgentRegistry } from '../../src/agents/registry.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import { TERMINAL_EVENT_TYPES, type StoredEvent } from '../../src/events/types.ts';
+import { TERMINAL_EVENT_TYPES, type StoredEvent } from '../../src/domain/events.ts';
 import { PLATFORM_TOOLS } from '../../src/runtime/platform-tools.ts';
 import { ToolRegistry } from '../../src/runtime/tools.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';

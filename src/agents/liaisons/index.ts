@@ -1,4 +1,4 @@
-import type { Pillar } from '../../store/types.ts';
+import type { Pillar } from '../../domain/product.ts';
 import type { AgentDefinition } from '../contract.ts';
 import { contentLiaison } from './content.ts';
 import { insightsLiaison } from './insights.ts';

@@ -11,7 +11,7 @@ import { defineAgent } from '../define.ts';
 import { PLATFORM_ARTIFACTS } from '../platform-artifacts.ts';
 import { guide } from '../guide.ts';
 import { LIAISONS } from '../liaisons/index.ts';
-import type { Pillar } from '../../store/types.ts';
+import type { Pillar } from '../../domain/product.ts';
 import { llmAgent } from './llm-agent.ts';
 import { conversationMessages } from './messages.ts';
 import { streamModel } from './stream-model.ts';

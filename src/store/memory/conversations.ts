@@ -1,5 +1,5 @@
 import type { ConversationStore } from '../interfaces.ts';
-import type { ConversationRecord, Owner } from '../types.ts';
+import type { ConversationRecord, Owner } from '../../domain/records.ts';
 import { ownerKey } from '../owner.ts';
 
 export class MemoryConversationStore implements ConversationStore {

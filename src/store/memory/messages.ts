@@ -1,5 +1,5 @@
 import type { MessageStore } from '../interfaces.ts';
-import type { MessageRecord } from '../types.ts';
+import type { MessageRecord } from '../../domain/records.ts';
 
 /**
  * Messages in memory. Each is copied once when added and frozen, so that readers can be handed

@@ -1,5 +1,5 @@
 import type { RunQueue, RunStore } from '../interfaces.ts';
-import type { RunRecord, RunStatus } from '../types.ts';
+import type { RunRecord, RunStatus } from '../../domain/records.ts';
 
 export class MemoryRunStore implements RunStore {
   private readonly byId = new Map<string, RunRecord>();

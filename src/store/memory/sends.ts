@@ -1,7 +1,7 @@
 import type { MemoryEventLog } from '../../events/memory-log.ts';
 import type { NewSend, SendOutcome, SendStore } from '../interfaces.ts';
 import { sameOwner } from '../owner.ts';
-import { TERMINAL_STATUSES, type SendReservation } from '../types.ts';
+import { TERMINAL_STATUSES, type SendReservation } from '../../domain/records.ts';
 import type { MemoryConversationStore } from './conversations.ts';
 import type { MemoryRunLeases } from './leases.ts';
 import type { MemoryMessageStore } from './messages.ts';

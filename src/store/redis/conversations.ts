@@ -1,6 +1,6 @@
 import type { ConversationStore } from '../interfaces.ts';
 import { ownerKey } from '../owner.ts';
-import type { ConversationRecord, Owner } from '../types.ts';
+import type { ConversationRecord, Owner } from '../../domain/records.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { MessageStore } from '../interfaces.ts';
-import type { MessageRecord } from '../types.ts';
+import type { MessageRecord } from '../../domain/records.ts';
 import { LuaScript, type RedisConnection } from './connection.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { RunQueue, RunStore } from '../interfaces.ts';
-import type { RunRecord, RunStatus } from '../types.ts';
+import type { RunRecord, RunStatus } from '../../domain/records.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
 
 /**

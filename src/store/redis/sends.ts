@@ -1,7 +1,7 @@
 import { APPEND_LUA, type RedisEventLog } from '../../events/redis-log.ts';
-import type { NewEvent } from '../../events/types.ts';
+import type { NewEvent } from '../../domain/events.ts';
 import type { NewSend, SendOutcome, SendStore } from '../interfaces.ts';
-import type { SendReservation } from '../types.ts';
+import type { SendReservation } from '../../domain/records.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
 import { CONVERSATION_LUA, decode as decodeConversation, type RedisConversationStore } from './conversations.ts';
 import { LEASE_LUA, type RedisRunLeases } from './leases.ts';

@@ -1,12 +1,25 @@
 /**
  * The records shared by both planes. Stores persist them; nothing here knows about GraphQL.
  */
-import type { AgentErrorInfo, TokenUsage } from '../events/types.ts';
+import type { Surface } from './product.ts';
 
-export type Surface = 'HOME' | 'CONTENT' | 'INSIGHTS' | 'JOURNEY' | 'OUTCOMES';
-export type Pillar = 'CONTENT' | 'INSIGHTS' | 'JOURNEY' | 'OUTCOMES';
-export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
-export type MessageRole = 'USER' | 'AGENT';
+/** Tokens a run's models used, summed over the run; each count is null when no model reported it. */
+export interface TokenUsage {
+  inputTokens: number | null;
+  outputTokens: number | null;
+  totalTokens: number | null;
+}
+
+export interface AgentErrorInfo {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const MESSAGE_ROLES = ['USER', 'AGENT'] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 

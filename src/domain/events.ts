@@ -2,22 +2,10 @@
  * The events a run emits, as plain data. The GraphQL adapter maps `type` onto the
  * AgentEvent implementations; nothing here knows about GraphQL.
  */
-import type { MessageRecord } from '../store/types.ts';
+import type { AgentErrorInfo, MessageRecord, TokenUsage } from './records.ts';
 
-export type ArtifactKind = 'VISUALIZATION' | 'TABLE' | 'ANALYSIS' | 'DRILL_DOWN';
-
-/** Tokens a run's models used, summed over the run; each count is null when no model reported it. */
-export interface TokenUsage {
-  inputTokens: number | null;
-  outputTokens: number | null;
-  totalTokens: number | null;
-}
-
-export interface AgentErrorInfo {
-  code: string;
-  message: string;
-  retryable: boolean;
-}
+export const ARTIFACT_KINDS = ['VISUALIZATION', 'TABLE', 'ANALYSIS', 'DRILL_DOWN'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 /** What a run emits; the event log adds identity, `seq` and a timestamp. */
 export type EventBody =

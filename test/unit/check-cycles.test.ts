@@ -1,0 +1,27 @@
+/** The import-cycle check that `npm run check` runs over src/. */
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { findCycles, importGraph } from '../../scripts/check-cycles.ts';
+import { PROJECT_ROOT } from '../support/process.ts';
+
+it('names each cycle once, self-imports included, and nothing in an acyclic graph', () => {
+  const graph = new Map([
+    ['a', ['b']],
+    ['b', ['c']],
+    ['c', ['a', 'd']],
+    ['d', []],
+    ['e', ['e']],
+  ]);
+  expect(findCycles(graph)).toEqual([
+    ['a', 'b', 'c', 'a'],
+    ['e', 'e'],
+  ]);
+  expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+});
+
+it('finds none in src/, whose graph it reads type-only imports included', () => {
+  const graph = importGraph(join(PROJECT_ROOT, 'src'));
+  const records = join(PROJECT_ROOT, 'src/domain/records.ts');
+  expect(graph.get(join(PROJECT_ROOT, 'src/domain/events.ts'))).toContain(records);
+  expect(findCycles(graph)).toEqual([]);
+});
