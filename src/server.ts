@@ -3,13 +3,14 @@
  * WebSocket (graphql-ws), health, metrics, dev tokens and the web page.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import type { RegistryOptions } from './registries.ts';
 import { createHttpRoutes } from './transport/http-routes.ts';
+import { listen } from './transport/listen.ts';
+import { createProbes } from './transport/probes.ts';
 import { attachWebSockets } from './transport/websocket.ts';
 import { createYogaServer } from './transport/yoga.ts';
 
@@ -28,7 +29,14 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningServer> {
   const gateway = await createGateway(config, logger, options);
   const yoga = createYogaServer(gateway);
-  const routes = createHttpRoutes(gateway);
+  let closing: Promise<void> | undefined;
+  const probes = createProbes({
+    ping: () => gateway.backend.ping(),
+    isStopping: () => closing !== undefined,
+    metrics: gateway.metrics.registry,
+    logger,
+  });
+  const routes = createHttpRoutes(gateway, probes);
   const httpServer = createServer((request, response) => {
     routes(request, response)
       .then((handled) => (handled ? undefined : yoga(request, response)))
@@ -39,15 +47,9 @@ export async function startServer(config: Config, logger: Logger, options: Regis
       });
   });
   const wsServer = attachWebSockets(httpServer, yoga, gateway);
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.PORT, config.HOST, () => resolve());
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  const url = await listen(httpServer, config.PORT, config.HOST);
   logger.info({ url, backend: gateway.backend.kind }, 'agent gateway listening');
 
-  let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       const stopped = new Promise((resolve) => httpServer.close(resolve));

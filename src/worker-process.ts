@@ -4,7 +4,6 @@
  * gateways that hand it runs.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { Config } from './config.ts';
@@ -12,6 +11,8 @@ import { Metrics } from './metrics.ts';
 import { createRegistries, type RegistryOptions } from './registries.ts';
 import { createBackend, runtimeSettings } from './runtime-host.ts';
 import { RuntimeWorker } from './runtime/worker.ts';
+import { listen } from './transport/listen.ts';
+import { createProbes, sendJson } from './transport/probes.ts';
 
 export interface RunningWorker {
   worker: RuntimeWorker;
@@ -65,42 +66,19 @@ export async function startWorker(config: Config, logger: Logger, options: Regis
   });
   worker.start();
 
+  const probes = createProbes({
+    ping: () => backend.ping(),
+    isStopping: () => worker.isStopping,
+    metrics: metrics.registry,
+    logger,
+  });
   const httpServer = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    const json = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-      response.end(JSON.stringify(body));
-    };
-    if (path === '/healthz') return json(200, { status: 'ok' });
-    if (path === '/readyz') {
-      if (worker.isStopping) return json(503, { status: 'stopping' });
-      backend.ping().then(
-        () => json(200, { status: 'ready' }),
-        (error: unknown) => json(503, { status: 'unavailable', reason: error instanceof Error ? error.message : String(error) }),
-      );
-      return;
-    }
-    if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => {
-          response.writeHead(200, { 'content-type': metrics.registry.contentType });
-          response.end(text);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'collecting metrics failed');
-          json(500, { error: 'metrics failed' });
-        },
-      );
-      return;
-    }
-    json(404, { error: 'Not found: this worker serves /healthz, /readyz and /metrics.' });
+    void probes(path, response).then((answered) => {
+      if (!answered) sendJson(response, 404, { error: 'Not found: this worker serves /healthz, /readyz and /metrics.' });
+    });
   });
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.WORKER_PORT, config.HOST, () => resolve());
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  const url = await listen(httpServer, config.WORKER_PORT, config.HOST);
   logger.info(
     { worker: worker.id, concurrency: config.WORKER_CONCURRENCY, url },
     'agent gateway worker started; /healthz /readyz /metrics served here',
@@ -109,6 +87,7 @@ export async function startWorker(config: Config, logger: Logger, options: Regis
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      logger.info({ graceMs: config.WORKER_SHUTDOWN_GRACE_MS, executing: worker.executing }, 'stopping: letting runs finish');
       await worker.stop(config.WORKER_SHUTDOWN_GRACE_MS);
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));

@@ -1,12 +1,13 @@
 /**
- * The plain HTTP endpoints beside /graphql: health, readiness, metrics, dev tokens and the web
- * page. Each answers or returns false so the request goes on to yoga.
+ * The plain HTTP endpoints beside /graphql: the probes (health, readiness, metrics), dev tokens
+ * and the web page. Each answers or returns false so the request goes on to yoga.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gateway } from '../gateway.ts';
+import { sendJson as send, type Probes } from './probes.ts';
 import { refuseUnboundedBody } from './request-size.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -22,24 +23,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-export function createHttpRoutes(gateway: Gateway) {
+export function createHttpRoutes(gateway: Gateway, probe: Probes) {
   return async function route(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (path === '/healthz') return send(response, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      try {
-        await gateway.backend.ping();
-        return send(response, 200, { status: 'ready' });
-      } catch (error) {
-        return send(response, 503, { status: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
-      }
-    }
-    if (path === '/metrics') {
-      response.writeHead(200, { 'content-type': gateway.metrics.registry.contentType });
-      response.end(await gateway.metrics.registry.metrics());
-      return true;
-    }
+    if (await probe(path, response)) return true;
     if (path === '/auth/dev-token' && gateway.auth.ephemeral && !gateway.config.production) {
       return issueDevToken(gateway, request, response);
     }
@@ -93,10 +81,4 @@ async function serveWebPage(path: string, response: ServerResponse): Promise<boo
     response.end('The web page is not built yet: run `npm run build:web` (npm start does it when missing).');
     return true;
   }
-}
-
-function send(response: ServerResponse, status: number, body: unknown): true {
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  response.end(JSON.stringify(body));
-  return true;
 }

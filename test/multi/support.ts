@@ -1,6 +1,6 @@
 /**
  * Several real gateway processes on one Redis, as production would run them: each started with
- * `node --import tsx src/main.ts` on a port picked here, and awaited until it is ready.
+ * `node --import tsx src/start-gateway.ts` on a port picked here, and awaited until it is ready.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -34,7 +34,7 @@ export function clusterEnv(redisUrl: string, overrides: Record<string, string> =
 }
 
 export interface StartOptions {
-  /** The process entry (default `src/main.ts`, a gateway; `src/worker.ts` starts a worker). */
+  /** The process entry (default `src/start-gateway.ts`, a gateway; `src/start-worker.ts` starts a worker). */
   entry?: string;
   /** The variable that takes the port it serves /healthz and /readyz on (default PORT). */
   portVariable?: string;

@@ -1,5 +1,5 @@
 /**
- * A real gateway as a child process (`node --import tsx src/main.ts`): a free port, a start that
+ * A real gateway as a child process (`node --import tsx src/start-gateway.ts`): a free port, a start that
  * awaits /healthz, and the process's exit with everything it printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,11 +38,11 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `src/main.ts` (or another entry, such as `src/worker.ts`) with exactly `env` on top of
+ * Starts `src/start-gateway.ts` (or another entry, such as `src/start-worker.ts`) with exactly `env` on top of
  * PATH and HOME: nothing of the test runner's environment (NODE_ENV=test, AUTH_JWT_SECRET,
  * REDIS_URL…) leaks in unless given.
  */
-export function spawnGateway(env: Record<string, string>, entry = 'src/main.ts'): ServerProcess {
+export function spawnGateway(env: Record<string, string>, entry = 'src/start-gateway.ts'): ServerProcess {
   return spawnProcess(process.execPath, ['--import', 'tsx', entry], env);
 }
 

@@ -12,14 +12,14 @@ describe('workers without Redis', () => {
   });
 
   it('a worker refuses to start without REDIS_URL', async () => {
-    const worker = spawnGateway({ WORKER_PORT: '0' }, 'src/worker.ts');
+    const worker = spawnGateway({ WORKER_PORT: '0' }, 'src/start-worker.ts');
     const exit = await worker.exited;
     expect(exit).toEqual({ code: 1, signal: null });
     expect(worker.output()).toContain('A worker needs REDIS_URL');
   });
 
   it('a worker refuses an invalid setting, naming it', async () => {
-    const worker = spawnGateway({ REDIS_URL: 'redis://127.0.0.1:1', WORKER_CONCURRENCY: '0' }, 'src/worker.ts');
+    const worker = spawnGateway({ REDIS_URL: 'redis://127.0.0.1:1', WORKER_CONCURRENCY: '0' }, 'src/start-worker.ts');
     expect(await worker.exited).toEqual({ code: 1, signal: null });
     expect(worker.output()).toContain('WORKER_CONCURRENCY');
   });

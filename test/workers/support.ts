@@ -1,5 +1,5 @@
 /**
- * Worker processes for the tests (`node --import tsx src/worker.ts`, awaited until ready), and
+ * Worker processes for the tests (`node --import tsx src/start-worker.ts`, awaited until ready), and
  * readings of their /metrics: the only window on what a worker executes.
  */
 import { setTimeout as delay } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import { startInstance, type Instance } from '../multi/support.ts';
 export type WorkerInstance = Instance;
 
 export function startWorker(name: string, env: Record<string, string>): Promise<WorkerInstance> {
-  return startInstance(name, env, { entry: 'src/worker.ts', portVariable: 'WORKER_PORT' });
+  return startInstance(name, env, { entry: 'src/start-worker.ts', portVariable: 'WORKER_PORT' });
 }
 
 /** The value of one sample of a worker's (or gateway's) /metrics; 0 when it has none yet. */

@@ -1,6 +1,6 @@
 /**
  * Gateways that leave execution to workers (RUN_EXECUTION=workers) and worker processes
- * (`src/worker.ts`), all real processes on one private Redis: runs spread over the workers; a
+ * (`src/start-worker.ts`), all real processes on one private Redis: runs spread over the workers; a
  * cancel or an INTERRUPT through either gateway reaches the worker executing the run; a worker
  * stopped with SIGTERM finishes its run and hands the next one on; a worker killed mid-run has its
  * run end as WORKER_LOST while its conversation goes on; runs sent while no worker is up wait in
