@@ -136,6 +136,11 @@ export const settingsSchema = z.object({
     .describe('JSON list of remote AG-UI agents, each {id, name, description, kind, pillar, url, headers}, added to the registry.'),
 });
 
+/** A setting's default, for text that states it (schema descriptions): the one value, never restated. */
+export function settingDefault<K extends keyof typeof settingsSchema.shape>(name: K): z.infer<typeof settingsSchema>[K] {
+  return settingsSchema.shape[name].parse(undefined) as z.infer<typeof settingsSchema>[K];
+}
+
 /** The settings as an application may give them (numbers as numbers or strings). */
 export type Settings = z.input<typeof settingsSchema>;
 

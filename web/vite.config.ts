@@ -23,6 +23,7 @@ export default defineConfig({
     proxy: {
       '/graphql': { target: gateway, ws: true },
       '/auth': gateway,
+      '/limits': gateway,
     },
   },
 });

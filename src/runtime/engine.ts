@@ -20,13 +20,13 @@ export interface EngineOptions extends RuntimeBase {
   /** How many of the conversation's latest messages an agent sees (a run costs the same however long it is). */
   historyMessages: number;
   /**
-   * How long a run's lease lasts unrenewed (default 15 s). The executing instance renews it every
+   * How long a run's lease lasts unrenewed (RUN_LEASE_MS). The executing instance renews it every
    * third of that; once it has run out, a surviving instance ends the run with a retryable
    * WORKER_LOST failure. A run whose instance dies thus ends within leaseMs + sweepIntervalMs.
    */
-  leaseMs?: number;
-  /** How often this instance looks for runs whose lease ran out (default 5 s). */
-  sweepIntervalMs?: number;
+  leaseMs: number;
+  /** How often this instance looks for runs whose lease ran out (RUN_SWEEP_INTERVAL_MS). */
+  sweepIntervalMs: number;
   /** Who holds this process's leases (default: a fresh id). */
   holder?: string;
   /** How many runs may execute here at once (default: no limit). */
@@ -48,23 +48,19 @@ export class RunEngine {
 
   constructor(options: EngineOptions) {
     this.base = options;
-    const leaseMs = options.leaseMs ?? 15_000;
     this.holder = options.holder ?? randomUUID();
     this.executor = new Executor({
       ...options,
       holder: this.holder,
-      leaseMs,
       stop: (run, reason) => this.stop(run, reason),
       onFinished: (run) => this.scheduler.kick(run.conversationId, options.handOff),
     });
-    this.scheduler = new Scheduler({ ...options, executor: this.executor, holder: this.holder, leaseMs });
+    this.scheduler = new Scheduler({ ...options, executor: this.executor, holder: this.holder });
     this.recovery = new Recovery({
       ...options,
       executor: this.executor,
       scheduler: this.scheduler,
       holder: this.holder,
-      leaseMs,
-      sweepIntervalMs: options.sweepIntervalMs ?? 5_000,
     });
     this.stopListening = options.backend.control.subscribe((message) => {
       if (message.type === 'cancel-run') this.executor.abort(message.runId);

@@ -42,7 +42,7 @@ export class Runtime {
 
   constructor(options: RuntimeOptions) {
     this.base = options;
-    this.leaseMs = options.leaseMs ?? 15_000;
+    this.leaseMs = options.leaseMs;
     this.dispatch = options.workers
       ? new IntentQueueDispatch({ ...options.workers, logger: options.logger })
       : new LocalDispatch(

@@ -32,8 +32,8 @@ export class RuntimeWorker {
   private markStopped: () => void = () => undefined;
 
   constructor(private readonly options: RuntimeWorkerOptions) {
-    this.leaseMs = options.leaseMs ?? 15_000;
-    this.sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
+    this.leaseMs = options.leaseMs;
+    this.sweepIntervalMs = options.sweepIntervalMs;
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     this.engine = new RunEngine({
       ...options,

@@ -1,3 +1,4 @@
+import { settingDefault } from '../config.ts';
 import { builder } from './builder.ts';
 import { ActiveRunPolicyEnum, AgentKindEnum, PillarEnum, SurfaceEnum } from './enums.ts';
 import { AgentRunRef, ConversationRef, MessageRef } from './objects.ts';
@@ -16,7 +17,7 @@ const AgentTargetInput = builder.inputType('AgentTarget', {
 
 const SendAgentMessageInput = builder.inputType('SendAgentMessageInput', {
   fields: (t) => ({
-    text: t.string({ required: true, description: '1 to 8000 characters (configurable).' }),
+    text: t.string({ required: true, description: `1 to ${settingDefault('MAX_TEXT_LENGTH')} characters (MAX_TEXT_LENGTH).` }),
     surface: t.field({ type: SurfaceEnum, defaultValue: 'HOME' }),
     target: t.field({ type: AgentTargetInput, description: 'Wins over the surface.' }),
     conversationId: t.id({
@@ -25,7 +26,7 @@ const SendAgentMessageInput = builder.inputType('SendAgentMessageInput', {
     clientMessageId: t.string({ description: 'Idempotency key per user: a repeat returns the same message and run.' }),
     onActiveRun: t.field({ type: ActiveRunPolicyEnum, defaultValue: 'ENQUEUE' }),
     projectId: t.id(),
-    context: t.field({ type: 'JSON', description: 'Up to 64 KiB; context.files is a list of {name, content}.' }),
+    context: t.field({ type: 'JSON', description: `Up to ${settingDefault('MAX_CONTEXT_BYTES') / 1024} KiB of JSON (MAX_CONTEXT_BYTES); context.files is a list of {name, content}.` }),
   }),
 });
 

@@ -1,6 +1,7 @@
 /**
- * The plain HTTP endpoints beside /graphql: the probes (health, readiness, metrics), dev tokens
- * and the web page. Each answers or returns false so the request goes on to yoga.
+ * The plain HTTP endpoints beside /graphql: the probes (health, readiness, metrics), dev tokens,
+ * the limits a send must keep and the web page. Each answers or returns false so the request goes
+ * on to yoga.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -30,6 +31,10 @@ export function createHttpRoutes(gateway: Gateway, probe: Probes) {
     if (await probe(path, response)) return true;
     if (path === '/auth/dev-token' && gateway.auth.ephemeral && !gateway.config.production) {
       return issueDevToken(gateway, request, response);
+    }
+    // The page checks what it sends against this gateway's settings, not a copy of their defaults.
+    if (path === '/limits' && request.method === 'GET') {
+      return send(response, 200, { maxTextLength: gateway.config.MAX_TEXT_LENGTH, maxContextBytes: gateway.config.MAX_CONTEXT_BYTES });
     }
     if (request.method === 'GET' && !path.startsWith('/graphql')) return serveWebPage(path, response);
     return false;

@@ -10,7 +10,7 @@ import { GatewayError } from '../../src/errors.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { DEFAULT_RETENTION, collect, helloRun, helloSend, token, until } from './worlds.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, helloSend, token, until } from './worlds.ts';
 
 
 
@@ -22,7 +22,7 @@ describe('the Redis backend', () => {
   let admin: ReturnType<typeof createClient>;
   const opened: Backend[] = [];
   const open = async (keyPrefix: string) => {
-    const backend = await createRedisBackend(redis.url, { retention: DEFAULT_RETENTION, keyPrefix });
+    const backend = await createRedisBackend(redis.url, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix });
     opened.push(backend);
     return backend;
   };
@@ -79,7 +79,7 @@ describe('the Redis backend', () => {
 
   it("lets an idle conversation's stream expire after the retention age, its tokens' expiry set by the events around them", async () => {
     const prefix = `t-${randomUUID()}:`;
-    const backend = await createRedisBackend(redis.url, { retention: { ...DEFAULT_RETENTION, maxAgeMs: 60_000 }, keyPrefix: prefix });
+    const backend = await createRedisBackend(redis.url, { ...BACKEND_SETTINGS, retention: { ...DEFAULT_RETENTION, maxAgeMs: 60_000 }, keyPrefix: prefix });
     opened.push(backend);
     const conversationId = randomUUID();
     const stream = `${prefix}c:{${conversationId}}:ev`;

@@ -4,6 +4,7 @@
  * for Redis two sets of connections to one Redis under one key prefix.
  */
 import { randomUUID } from 'node:crypto';
+import { settingDefault } from '../../src/config.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import type { RetentionPolicy } from '../../src/events/log.ts';
 import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
@@ -15,6 +16,11 @@ import type { RunRecord } from '../../src/domain/records.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 export const DEFAULT_RETENTION: RetentionPolicy = { maxEventsPerConversation: 10_000, maxAgeMs: 3600_000 };
+/** The settings a backend takes besides retention, at their defaults. */
+export const BACKEND_SETTINGS = {
+  idempotencyTtlMs: settingDefault('IDEMPOTENCY_TTL_MS'),
+  lockTtlMs: settingDefault('REDIS_LOCK_TTL_MS'),
+};
 
 export interface Instances {
   a: Backend;
@@ -35,7 +41,7 @@ export const memoryWorld: World = {
   setup: async () => undefined,
   teardown: async () => undefined,
   async instances(retention = DEFAULT_RETENTION) {
-    const backend = createMemoryBackend(retention);
+    const backend = createMemoryBackend(retention, BACKEND_SETTINGS);
     return { a: backend, b: backend, close: () => backend.close() };
   },
 };
@@ -54,8 +60,8 @@ export function redisWorld(): World & { redis(): TestRedis } {
     async instances(retention = DEFAULT_RETENTION) {
       const keyPrefix = `test-${randomUUID()}:`;
       const [a, b] = await Promise.all([
-        createRedisBackend(redis!.url, { retention, keyPrefix }),
-        createRedisBackend(redis!.url, { retention, keyPrefix }),
+        createRedisBackend(redis!.url, { ...BACKEND_SETTINGS, retention, keyPrefix }),
+        createRedisBackend(redis!.url, { ...BACKEND_SETTINGS, retention, keyPrefix }),
       ]);
       return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },

@@ -11,11 +11,18 @@ describe('limits that protect everyone else', () => {
       SEND_RATE_LIMIT: '3',
       SEND_RATE_WINDOW_MS: '600000',
       MAX_QUEUED_RUNS_PER_CONVERSATION: '2',
+      MAX_CONTEXT_BYTES: '32768',
       // Slow runs, so that queued ones stay queued while the test looks.
       AGENT_STEP_DELAY_MS: '200',
     });
   });
   afterAll(() => server.close());
+
+  it('GET /limits tells the web page the limits of a send as this gateway is configured', async () => {
+    const response = await fetch(`${server.url}/limits`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ maxTextLength: server.gateway.config.MAX_TEXT_LENGTH, maxContextBytes: 32768 });
+  });
 
   it('a user sending too fast gets RATE_LIMITED with retryAfterMs; other users are unaffected', async () => {
     const hasty = userClient(server.url, await tokenFor('hasty'));

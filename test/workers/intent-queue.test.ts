@@ -18,7 +18,7 @@ import { Runtime } from '../../src/runtime/runtime.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { createRedisBackend, type RedisBackend } from '../../src/store/redis/index.ts';
 import { createClient } from 'redis';
-import { DEFAULT_RETENTION, storeSend } from '../contract/worlds.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, storeSend } from '../contract/worlds.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 /** Polls (bounded) until `check` holds. */
@@ -53,7 +53,7 @@ describe('the intent queue and workers on Redis', () => {
   /** A fresh deployment (its own key prefix), seen through `count` processes' backends. */
   const deployment = async (count = 1) => {
     const keyPrefix = `workers-${randomUUID()}:`;
-    const created = await Promise.all(Array.from({ length: count }, () => createRedisBackend(redis.url, { retention: DEFAULT_RETENTION, keyPrefix })));
+    const created = await Promise.all(Array.from({ length: count }, () => createRedisBackend(redis.url, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix })));
     backends.push(...created);
     return { keyPrefix, backends: created };
   };

@@ -6,6 +6,7 @@ import './style.css';
 import { ChatView } from './chat.ts';
 import { createGatewayClient, type ConnectionState, type GatewayClient } from './client.ts';
 import { h } from './dom.ts';
+import { attachableBytes, fetchSendLimits } from './limits.ts';
 import { EventFollower } from './follower.ts';
 import type { ConversationsQuery, Surface } from './gql/graphql.ts';
 import { Agents, CancelRun, ConversationHistory, Conversations, SendMessage } from './operations.ts';
@@ -32,8 +33,6 @@ const CONNECTION_TEXT: Record<ConnectionState | 'signed-out', string> = {
   connected: 'Connected',
   reconnecting: 'Reconnecting…',
 };
-/** The gateway's default limit on `context`; files beyond it would be refused. */
-const MAX_ATTACHED_BYTES = 60 * 1024;
 const GRAPHQL_URL = new URL('/graphql', location.href).href;
 
 interface AttachedFile {
@@ -178,12 +177,20 @@ function renderAttachments(): void {
 fileInput.addEventListener('change', async () => {
   const chosen = [...(fileInput.files ?? [])];
   fileInput.value = '';
+  let allowedBytes: number;
+  try {
+    // Asked each time: files beyond this gateway's limits would be refused.
+    allowedBytes = attachableBytes(await fetchSendLimits());
+  } catch (error) {
+    showError(`Could not attach files: ${(error as Error).message}`);
+    return;
+  }
   for (const file of chosen) {
     const content = await file.text();
     const others = state.files.filter((entry) => entry.name !== file.name);
     const total = [...others, { content }].reduce((sum, entry) => sum + byteLength(entry.content), 0);
-    if (total > MAX_ATTACHED_BYTES) {
-      showError(`${file.name} is too large: attached files may add up to ${formatBytes(MAX_ATTACHED_BYTES)}.`);
+    if (total > allowedBytes) {
+      showError(`${file.name} is too large: attached files may add up to ${formatBytes(allowedBytes)}.`);
       continue;
     }
     state.files = [...others, { name: file.name, content }];

@@ -13,11 +13,11 @@ import { MemorySendStore } from './sends.ts';
 
 export interface MemoryBackendOptions {
   /** How long a settled clientMessageId is remembered (IDEMPOTENCY_TTL_MS). */
-  idempotencyTtlMs?: number;
+  idempotencyTtlMs: number;
 }
 
 /** The embedded default: all state in this process, holding the same contract as Redis. */
-export function createMemoryBackend(retention: RetentionPolicy, options: MemoryBackendOptions = {}): Backend {
+export function createMemoryBackend(retention: RetentionPolicy, options: MemoryBackendOptions): Backend {
   const state = {
     conversations: new MemoryConversationStore(),
     messages: new MemoryMessageStore(),
@@ -30,7 +30,7 @@ export function createMemoryBackend(retention: RetentionPolicy, options: MemoryB
     kind: 'memory',
     ...state,
     events: fencedLog(state.events, state.leases),
-    sends: new MemorySendStore(state, options.idempotencyTtlMs ?? 24 * 3600 * 1000),
+    sends: new MemorySendStore(state, options.idempotencyTtlMs),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),
     control: new MemoryControlChannel(),

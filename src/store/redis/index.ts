@@ -13,16 +13,18 @@ import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
 import { RedisSendStore } from './sends.ts';
 
+/** How long a caller waits for a lock before giving up: twice the longest a dead holder can keep one by default. */
+const LOCK_WAIT_MS = 10_000;
+
 export interface RedisBackendOptions {
   retention: RetentionPolicy;
-  /** Prepended to every key and channel (default "agw:"). */
-  keyPrefix?: string;
+  /** Prepended to every key and channel (REDIS_KEY_PREFIX). */
+  keyPrefix: string;
   logger?: Logger;
-  /** How long a lock outlives a holder that died, and how long callers wait for one. */
-  lockTtlMs?: number;
-  lockWaitMs?: number;
-  /** How long an idempotency key is remembered. */
-  idempotencyTtlMs?: number;
+  /** How long a lock outlives a holder that died (REDIS_LOCK_TTL_MS). */
+  lockTtlMs: number;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_MS). */
+  idempotencyTtlMs: number;
   /**
    * Whether to wait for Redis before resolving (default true). When false the backend is
    * returned at once and connects in the background: until then `ping` fails and so do commands.
@@ -38,7 +40,7 @@ export interface RedisBackend extends Backend {
 
 /** State shared by every instance on one Redis: the same contract as the memory backend, across processes. */
 export async function createRedisBackend(url: string, options: RedisBackendOptions): Promise<RedisBackend> {
-  const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix ?? 'agw:', logger: options.logger });
+  const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix, logger: options.logger });
   const connecting = redis.connect();
   if (options.waitForConnection === false) {
     connecting.catch((error: unknown) => options.logger?.warn({ err: error }, 'gave up connecting to Redis'));
@@ -59,8 +61,8 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
   return {
     kind: 'redis',
     ...stores,
-    sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs ?? 24 * 3600 * 1000),
-    locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs ?? 5_000, waitMs: options.lockWaitMs ?? 10_000, logger: options.logger }),
+    sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
+    locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs, waitMs: LOCK_WAIT_MS, logger: options.logger }),
     rateLimiter: new RedisRateLimiter(redis),
     control: new RedisControlChannel(redis),
     intents,

@@ -51,7 +51,7 @@ export type RunStatus =
 export type SendAgentMessageInput = {
   /** Idempotency key per user: a repeat returns the same message and run. */
   clientMessageId?: string | null | undefined;
-  /** Up to 64 KiB; context.files is a list of {name, content}. */
+  /** Up to 64 KiB of JSON (MAX_CONTEXT_BYTES); context.files is a list of {name, content}. */
   context?: unknown;
   /** Continues this conversation; an unused id (letters, digits, _ or -, at most 64) creates one with it. */
   conversationId?: string | null | undefined;
@@ -60,7 +60,7 @@ export type SendAgentMessageInput = {
   surface?: Surface | null | undefined;
   /** Wins over the surface. */
   target?: AgentTarget | null | undefined;
-  /** 1 to 8000 characters (configurable). */
+  /** 1 to 8000 characters (MAX_TEXT_LENGTH). */
   text: string;
 };
 
