@@ -1,11 +1,12 @@
 /**
- * Fails when the modules under src/ import each other in a cycle, type-only imports included:
- * a cycle is where a layer stops being a layer, and the next backend or plane has to be edited
- * on both sides of it. Reads imports with the TypeScript compiler (no extra tool to install).
+ * Fails when the modules under src/ import each other in a cycle, type-only imports included, or
+ * its folders do (events/ importing store/ while store/ imports events/): a cycle is where a layer
+ * stops being a layer, and the next backend or plane has to be edited on both sides of it. Reads
+ * imports with the TypeScript compiler (no extra tool to install).
  *   tsx scripts/check-cycles.ts   print each cycle and exit 1, or exit 0 when there is none
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
@@ -84,10 +85,24 @@ export function importGraph(root: string): Map<string, string[]> {
   return new Map(files.map((file) => [file, localImports(file, known)]));
 }
 
+/** The same graph between src/'s top-level folders (a file at the top is its own node). */
+export function folderGraph(graph: ReadonlyMap<string, readonly string[]>, root: string): Map<string, string[]> {
+  const folderOf = (file: string) => relative(root, file).split(sep)[0]!;
+  const folders = new Map<string, Set<string>>();
+  for (const [file, imports] of graph) {
+    const from = folderOf(file);
+    const targets = folders.get(from) ?? new Set<string>();
+    for (const target of imports.map(folderOf)) if (target !== from) targets.add(target);
+    folders.set(from, targets);
+  }
+  return new Map([...folders].map(([folder, targets]) => [folder, [...targets]]));
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const root = fileURLToPath(new URL('../src', import.meta.url));
-  const cycles = findCycles(importGraph(root));
-  for (const cycle of cycles) console.error(`import cycle: ${cycle.map((file) => relative(root, file)).join(' -> ')}`);
+  const graph = importGraph(root);
+  const cycles = [...findCycles(graph), ...findCycles(folderGraph(graph, root))];
+  for (const cycle of cycles) console.error(`import cycle: ${cycle.map((file) => relative(root, resolve(root, file))).join(' -> ')}`);
   if (cycles.length > 0) {
     console.error(`${cycles.length} import cycle(s) in src/: move the shared part below both sides.`);
     process.exit(1);

@@ -11,9 +11,8 @@ import { ConversationService } from './experience/conversations.ts';
 import { Metrics } from './metrics.ts';
 import { createRegistries, type Registries, type RegistryOptions } from './registries.ts';
 import { Runtime } from './runtime/runtime.ts';
-import { createBackend, runtimeSettings } from './runtime-host.ts';
+import { hostBackend, requireIntents, runtimeSettings } from './runtime-host.ts';
 import type { Backend } from './store/interfaces.ts';
-import type { RedisBackend } from './store/redis/index.ts';
 
 export interface Gateway {
   config: Config;
@@ -32,13 +31,15 @@ export interface Gateway {
 
 export async function createGateway(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<Gateway> {
   const registries = createRegistries(config, options);
-  const { backend, redis } = await createBackend(config, logger);
-  const signing = await signingSecret(config);
   const metrics = new Metrics();
+  const backend = await hostBackend(config, logger, metrics);
+  const signing = await signingSecret(config);
   const runtime = new Runtime({
     ...runtimeSettings(config, backend, metrics, logger, registries),
     // Left to workers: this gateway stores and queues runs and hands each to them in an intent.
-    ...(config.RUN_EXECUTION === 'workers' && { workers: { queue: requireRedis(redis).intents, maxQueuedRuns: config.MAX_QUEUED_RUNS } }),
+    ...(config.RUN_EXECUTION === 'workers' && {
+      workers: { queue: requireIntents(backend, 'RUN_EXECUTION=workers requires REDIS_URL.'), maxQueuedRuns: config.MAX_QUEUED_RUNS },
+    }),
   });
   const conversations = new ConversationService({
     backend,
@@ -70,9 +71,4 @@ export async function createGateway(config: Config, logger: Logger, options: Reg
       await backend.close();
     },
   };
-}
-
-function requireRedis(redis: RedisBackend | null): RedisBackend {
-  if (!redis) throw new Error('RUN_EXECUTION=workers requires REDIS_URL.');
-  return redis;
 }

@@ -9,7 +9,7 @@ import { Gauge } from 'prom-client';
 import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
 import { createRegistries, type RegistryOptions } from './registries.ts';
-import { createBackend, runtimeSettings } from './runtime-host.ts';
+import { hostBackend, requireIntents, runtimeSettings } from './runtime-host.ts';
 import { RuntimeWorker } from './runtime/worker.ts';
 import { listen } from './transport/listen.ts';
 import { createProbes, sendJson } from './transport/probes.ts';
@@ -28,19 +28,17 @@ export interface RunningWorker {
 }
 
 export async function startWorker(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningWorker> {
-  if (!config.REDIS_URL) {
-    throw new Error(
-      'A worker needs REDIS_URL: it takes runs from the intent queue in Redis, which gateways started with ' +
-        'RUN_EXECUTION=workers fill (without Redis, `npm start` alone executes runs in the gateway).',
-    );
-  }
   const registries = createRegistries(config, options);
-  const { backend, redis } = await createBackend(config, logger);
-  if (!redis) throw new Error('unreachable: REDIS_URL is set');
   const metrics = new Metrics();
+  const backend = await hostBackend(config, logger, metrics);
+  const intents = requireIntents(
+    backend,
+    'A worker needs REDIS_URL: it takes runs from the intent queue in Redis, which gateways started with ' +
+      'RUN_EXECUTION=workers fill (without Redis, `npm start` alone executes runs in the gateway).',
+  );
   const worker = new RuntimeWorker({
     ...runtimeSettings(config, backend, metrics, logger, registries),
-    queue: redis.intents,
+    queue: intents,
     concurrency: config.WORKER_CONCURRENCY,
   });
   new Gauge({
@@ -61,7 +59,7 @@ export async function startWorker(config: Config, logger: Logger, options: Regis
     help: 'Run intents appended and not yet acknowledged by a worker, over the whole deployment.',
     registers: [metrics.registry],
     async collect() {
-      this.set(await redis.intents.outstanding().catch(() => Number.NaN));
+      this.set(await intents.outstanding().catch(() => Number.NaN));
     },
   });
   worker.start();

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { GatewayError } from '../errors.ts';
-import type { EventLog } from './log.ts';
+import type { EventLog } from '../store/event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 
 export interface FollowOptions {

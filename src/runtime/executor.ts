@@ -8,7 +8,7 @@ import type { AgentDirectory } from '../agents/contract.ts';
 import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
-import { LeaseLostError, withAppend, type EventLog } from '../events/log.ts';
+import { LeaseLostError, withAppend, type EventLog } from '../store/event-log.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunScope } from './run-scope.ts';

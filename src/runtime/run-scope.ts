@@ -7,7 +7,7 @@ import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promi
 import type { AgentContext, AgentDirectory } from '../agents/contract.ts';
 import type { AgentId, AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
-import type { EventLog } from '../events/log.ts';
+import type { EventLog } from '../store/event-log.ts';
 import type { ArtifactKind, EventBody, StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';

@@ -3,7 +3,7 @@
  * default) and is shaped so that a Redis one can hold the same contract across instances:
  * every method is async and every read-modify-write is a single atomic call.
  */
-import type { EventLog } from '../events/log.ts';
+import type { EventLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type {
   ConversationRecord,
@@ -186,9 +186,13 @@ export interface IntentQueue {
   retire(consumer: string): Promise<void>;
 }
 
-/** Everything the planes need from shared state, from one backend. */
+/**
+ * Everything the planes need from shared state, from one backend: one folder under store/ holds
+ * every implementation of it, registered in store/backends.ts (see docs/backends.md).
+ */
 export interface Backend {
-  readonly kind: 'memory' | 'redis';
+  /** The backend's name (its folder under store/), as logged. */
+  readonly kind: string;
   conversations: ConversationStore;
   messages: MessageStore;
   runs: RunStore;
@@ -199,6 +203,11 @@ export interface Backend {
   rateLimiter: RateLimiter;
   events: EventLog;
   control: ControlChannel;
+  /**
+   * The run queue to workers, for a backend that processes share (so that gateways can leave
+   * execution to workers, RUN_EXECUTION=workers); absent where state lives in one process.
+   */
+  intents?: IntentQueue;
   /** Resolves when every backing service answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
-import { LeaseLostError } from '../../src/events/log.ts';
+import { LeaseLostError } from '../../src/store/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';

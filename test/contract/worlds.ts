@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { settingDefault } from '../../src/config.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import type { RetentionPolicy } from '../../src/events/log.ts';
+import type { RetentionPolicy } from '../../src/store/event-log.ts';
 import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { Backend, NewSend } from '../../src/store/interfaces.ts';
@@ -29,7 +29,7 @@ export interface Instances {
 }
 
 export interface World {
-  name: 'memory' | 'redis';
+  name: string;
   setup(): Promise<void>;
   teardown(): Promise<void>;
   /** Fresh shared state, seen through two instances. */

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { Metrics } from '../../src/metrics.ts';
 import type { RegistryOptions } from '../../src/registries.ts';
-import { createBackend, runtimeSettings } from '../../src/runtime-host.ts';
+import { hostBackend, requireIntents, runtimeSettings } from '../../src/runtime-host.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 
@@ -51,11 +51,11 @@ export async function startTestServer(
  * gateway only hands runs over, the worker executes them. Closing the server stops the worker first.
  */
 async function withWorker(server: RunningServer, config: Config, logger: Logger): Promise<RunningServer> {
-  const { backend, redis } = await createBackend(config, logger);
-  if (!redis) throw new Error('a worker needs REDIS_URL');
+  const metrics = new Metrics();
+  const backend = await hostBackend(config, logger, metrics);
   const worker = new RuntimeWorker({
-    ...runtimeSettings(config, backend, new Metrics(), logger, server.gateway.registries),
-    queue: redis.intents,
+    ...runtimeSettings(config, backend, metrics, logger, server.gateway.registries),
+    queue: requireIntents(backend, 'a worker needs REDIS_URL'),
     concurrency: config.WORKER_CONCURRENCY,
   });
   worker.start();

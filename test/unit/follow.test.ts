@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import type { EventLog } from '../../src/events/log.ts';
-import { MemoryEventLog } from '../../src/events/memory-log.ts';
+import type { EventLog } from '../../src/store/event-log.ts';
+import { MemoryEventLog } from '../../src/store/memory/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
 
 const retention = { maxEventsPerConversation: 10_000, maxAgeMs: 3_600_000 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryEventLog } from '../../src/events/memory-log.ts';
+import { MemoryEventLog } from '../../src/store/memory/event-log.ts';
 import { MemoryConversationStore } from '../../src/store/memory/conversations.ts';
 import { MemoryRunLeases } from '../../src/store/memory/leases.ts';
 import { MemoryMessageStore } from '../../src/store/memory/messages.ts';

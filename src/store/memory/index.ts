@@ -1,9 +1,9 @@
-import { MemoryEventLog } from '../../events/memory-log.ts';
-import type { RetentionPolicy } from '../../events/log.ts';
+import { MemoryEventLog } from './event-log.ts';
+import type { RetentionPolicy } from '../event-log.ts';
 import type { Backend } from '../interfaces.ts';
 import { MemoryControlChannel } from './control.ts';
 import { MemoryConversationStore } from './conversations.ts';
-import { fencedLog } from './fenced-log.ts';
+import { fencedLog } from './fenced-event-log.ts';
 import { MemoryRunLeases } from './leases.ts';
 import { MemoryLockService } from './locks.ts';
 import { MemoryRateLimiter } from './rate-limiter.ts';

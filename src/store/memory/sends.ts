@@ -1,4 +1,4 @@
-import type { MemoryEventLog } from '../../events/memory-log.ts';
+import type { MemoryEventLog } from './event-log.ts';
 import type { NewSend, SendOutcome, SendStore } from '../interfaces.ts';
 import { sameOwner } from '../owner.ts';
 import { TERMINAL_STATUSES, type SendReservation } from '../../domain/records.ts';

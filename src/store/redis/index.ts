@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { RetentionPolicy } from '../../events/log.ts';
-import { RedisEventLog } from '../../events/redis-log.ts';
+import type { RetentionPolicy } from '../event-log.ts';
+import { RedisEventLog } from './event-log.ts';
 import type { Backend, IntentQueue } from '../interfaces.ts';
 import { RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
@@ -32,9 +32,8 @@ export interface RedisBackendOptions {
   waitForConnection?: boolean;
 }
 
-/** The Redis backend also carries the intent queue through which gateways hand runs to workers. */
+/** The Redis backend has the intent queue through which gateways hand runs to workers. */
 export interface RedisBackend extends Backend {
-  readonly kind: 'redis';
   intents: IntentQueue;
 }
 

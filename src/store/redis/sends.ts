@@ -1,4 +1,4 @@
-import { APPEND_LUA, type RedisEventLog } from '../../events/redis-log.ts';
+import { APPEND_LUA, type RedisEventLog } from './event-log.ts';
 import type { NewEvent } from '../../domain/events.ts';
 import type { NewSend, SendOutcome, SendStore } from '../interfaces.ts';
 import type { SendReservation } from '../../domain/records.ts';

@@ -1,5 +1,5 @@
-import type { SendStore } from '../store/interfaces.ts';
-import { withAppend, type EventLog } from './log.ts';
+import type { SendStore } from './interfaces.ts';
+import { withAppend, type EventLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 
 /** The same log, telling `onAppend` of every event appended through it, whoever appends. */

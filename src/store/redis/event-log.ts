@@ -16,10 +16,9 @@
  * and reads the gap from the log. Listeners must therefore drop seqs they already have (the
  * follower does).
  */
-import { LuaScript, type RedisConnection, type Reply } from '../store/redis/connection.ts';
-import { LeaseLostError, type EventLog, type RetentionPolicy } from './log.ts';
-import { eventsExpired, withSeq } from './memory-log.ts';
-import type { EventBody, NewEvent, StoredEvent } from '../domain/events.ts';
+import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
+import { eventsExpired, LeaseLostError, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
+import type { EventBody, NewEvent, StoredEvent } from '../../domain/events.ts';
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `

@@ -1,6 +1,5 @@
-import { GatewayError } from '../errors.ts';
-import type { EventLog, RetentionPolicy } from './log.ts';
-import type { NewEvent, StoredEvent } from '../domain/events.ts';
+import { eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
+import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 
 interface ConversationLog {
   lastSeq: number;
@@ -97,25 +96,8 @@ export class MemoryEventLog implements EventLog {
   }
 }
 
-export function withSeq(event: NewEvent, seq: number, timestamp: string): StoredEvent {
-  const stored = { ...event, id: `${event.conversationId}:${seq}`, seq, timestamp } as StoredEvent;
-  // A message travels inside its event and is numbered by it.
-  if (stored.type === 'MessageCreated' || stored.type === 'AgentCompleted') {
-    stored.message = { ...stored.message, seq };
-  }
-  return stored;
-}
-
 /** Stored events are shared, not copied: a reader that tried to change one would throw. */
 function frozen(event: StoredEvent): StoredEvent {
   if (event.type === 'MessageCreated' || event.type === 'AgentCompleted') Object.freeze(event.message);
   return Object.freeze(event);
-}
-
-export function eventsExpired(afterSeq: number, firstRetainedSeq: number): GatewayError {
-  return new GatewayError(
-    'EVENTS_EXPIRED',
-    `Events after seq ${afterSeq} are no longer retained (the oldest retained is ${firstRetainedSeq}); reload the conversation with queries and subscribe from its lastSeq.`,
-    { firstRetainedSeq },
-  );
 }

@@ -1,4 +1,9 @@
+/**
+ * The event log as every backend implements it, and what their logs share: how a stored event is
+ * numbered, the EVENTS_EXPIRED error, the fencing error, wrapping a log's append.
+ */
 import type { NewEvent, StoredEvent } from '../domain/events.ts';
+import { GatewayError } from '../errors.ts';
 
 /**
  * The per-conversation event log. `append` makes an event durable and numbers it (1, 2, 3, …
@@ -49,4 +54,23 @@ export function withAppend(log: EventLog, append: EventLog['append']): EventLog 
     lastSeq: (conversationId) => log.lastSeq(conversationId),
     listen: (conversationId, listener) => log.listen(conversationId, listener),
   };
+}
+
+/** The stored form of an event: numbered `seq` in its conversation, with the message it carries numbered alike. */
+export function withSeq(event: NewEvent, seq: number, timestamp: string): StoredEvent {
+  const stored = { ...event, id: `${event.conversationId}:${seq}`, seq, timestamp } as StoredEvent;
+  // A message travels inside its event and is numbered by it.
+  if (stored.type === 'MessageCreated' || stored.type === 'AgentCompleted') {
+    stored.message = { ...stored.message, seq };
+  }
+  return stored;
+}
+
+/** What reading before the retained events answers, naming the oldest still retained. */
+export function eventsExpired(afterSeq: number, firstRetainedSeq: number): GatewayError {
+  return new GatewayError(
+    'EVENTS_EXPIRED',
+    `Events after seq ${afterSeq} are no longer retained (the oldest retained is ${firstRetainedSeq}); reload the conversation with queries and subscribe from its lastSeq.`,
+    { firstRetainedSeq },
+  );
 }

@@ -1,5 +1,5 @@
-import { LeaseLostError, withAppend, type EventLog } from '../../events/log.ts';
-import type { MemoryEventLog } from '../../events/memory-log.ts';
+import { LeaseLostError, withAppend, type EventLog } from '../event-log.ts';
+import type { MemoryEventLog } from './event-log.ts';
 import type { MemoryRunLeases } from './leases.ts';
 
 /**
