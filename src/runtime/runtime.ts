@@ -1,5 +1,5 @@
 /**
- * The Runtime as the Experience plane sees it: accepts runs as intents, runs them one at a time
+ * The Runtime as the Experience plane sees it: accepts runs as requests, runs them one at a time
  * per conversation in the order they were accepted, and records each run's lifecycle as events:
  * QUEUED → RUNNING → COMPLETED | FAILED | CANCELLED, with exactly one AgentStarted first and one
  * terminal event last. It knows nothing of GraphQL or of who is asking.
@@ -23,7 +23,7 @@ export interface RuntimeOptions extends Omit<EngineOptions, 'holder' | 'capacity
 }
 
 /** A run as the Experience plane asks for it. */
-export interface RunIntent {
+export interface RunRequest {
   runId: string;
   conversationId: string;
   owner: Owner;
@@ -67,15 +67,15 @@ export class Runtime {
    * lease it is stored under: held here until someone starts the run, so that should this
    * instance die before handing the run on, a survivor finds it when the lease runs out.
    */
-  draft(intent: RunIntent): { run: RunRecord; lease: { holder: string; ttlMs: number } } {
+  draft(request: RunRequest): { run: RunRecord; lease: { holder: string; ttlMs: number } } {
     const run: RunRecord = {
-      id: intent.runId,
-      conversationId: intent.conversationId,
-      owner: intent.owner,
-      agentId: intent.agentId,
+      id: request.runId,
+      conversationId: request.conversationId,
+      owner: request.owner,
+      agentId: request.agentId,
       status: 'QUEUED',
-      userMessageId: intent.userMessageId,
-      input: intent.input,
+      userMessageId: request.userMessageId,
+      input: request.input,
       createdAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
