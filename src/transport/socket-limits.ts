@@ -5,12 +5,15 @@
  */
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
+import { CloseCode } from 'graphql-ws';
 import type { WebSocket } from 'ws';
 
-/** "Too many": a user's sockets beyond their limit, or a socket sending faster than allowed. */
+/**
+ * "Too many" (HTTP's 429 in the 4xxx range): a user's sockets beyond their limit, or a socket
+ * sending faster than allowed. graphql-ws gives 4429 to a repeated connection_init only, so this
+ * wider meaning is ours.
+ */
 export const CLOSE_TOO_MANY = 4429;
-/** A frame that graphql-transport-ws allows only from the server (next, error, connection_ack). */
-export const CLOSE_BAD_REQUEST = 4400;
 
 const SERVER_ONLY_MESSAGES = new Set(['next', 'error', 'connection_ack']);
 
@@ -49,7 +52,8 @@ export function screenIncomingFrames(socket: WebSocket, maxPerSecond: number, lo
     allowance -= 1;
     const type = messageType(args[0]);
     if (type !== undefined && SERVER_ONLY_MESSAGES.has(type)) {
-      refuse(CLOSE_BAD_REQUEST, `Unexpected message of type ${type} from a client`);
+      // A frame that graphql-transport-ws allows only from the server (next, error, connection_ack).
+      refuse(CloseCode.BadRequest, `Unexpected message of type ${type} from a client`);
       return false;
     }
     return emit(event, ...args);

@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { GraphQLError } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
@@ -20,7 +21,6 @@ interface SocketState {
   expiryTimer?: NodeJS.Timeout;
 }
 
-export const CLOSE_FORBIDDEN = 4403;
 /** graphql-ws's default: a socket that does not answer a ping within this is dropped. */
 const KEEP_ALIVE_MS = 12_000;
 
@@ -72,7 +72,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
           if (principal.expiresAt !== null) {
             // setTimeout takes at most 2^31-1 ms; tokens living longer than ~24 days are re-checked then.
             const delay = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
-            state.expiryTimer = setTimeout(() => socket.close(CLOSE_FORBIDDEN, 'Token expired'), delay);
+            state.expiryTimer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), delay);
           }
           return true;
         } catch {
