@@ -15,7 +15,7 @@ import { tokenFor } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 import { SALES_CSV, expectWholeInsightsRun, isTerminal, type AgentEvent } from './whole-run.ts';
 
-// ---- the set-up of examples/client/src/client.ts, shown in README.md ("A typed client in Node") ----
+// ---- the set-up of examples/client/src/client.ts, shown in README.md ("Apollo Client, a typed client in Node") ----
 /** Queries and mutations over HTTP, subscriptions over graphql-ws, both with the bearer token. */
 export function createApolloClient({ gatewayUrl, token }: { gatewayUrl: string; token: string }) {
   const httpLink = new HttpLink({ uri: `${gatewayUrl}/graphql`, headers: { authorization: `Bearer ${token}` } });
