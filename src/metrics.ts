@@ -73,7 +73,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     const scraped: Record<ScrapedGauge, string> = {
       agent_gateway_shared_event_results: 'Event results kept for the subscribers that share them (released with their last subscriber).',
-      agent_gateway_document_cache_bytes: 'Size (source characters) of the parsed GraphQL documents kept for reuse.',
+      agent_gateway_document_cache_bytes: 'Size (source characters) of the GraphQL documents kept for reuse, parsed or refused.',
     };
     for (const [name, help] of Object.entries(scraped) as [ScrapedGauge, string][]) {
       const sources = this.sources;
