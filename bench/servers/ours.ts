@@ -20,6 +20,8 @@ const config = loadConfig({
   AUTH_JWT_SECRET: process.env['BENCH_SECRET']!,
   AGENT_STEP_DELAY_MS: '0',
   SEND_RATE_LIMIT: '100000000',
+  // Every bench subscriber is one user: the per-user socket limit would refuse all but 20.
+  WS_MAX_SOCKETS_PER_USER: '1000000',
   LOG_LEVEL: 'silent',
   REDIS_URL: process.env['REDIS_URL'],
 });
