@@ -10,14 +10,13 @@
  * Subscribers that share an event's execution (shared-execution.ts) are handed the same result
  * object; its JSON is made once and each subscriber's frame only adds its own operation id.
  */
-import type { IncomingMessage } from 'node:http';
 import type { FormattedExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 
+/** Only the socket: keeping the upgrade request too would hold its headers for the socket's life. */
 export interface SocketExtra {
   readonly socket: WebSocket;
-  readonly request: IncomingMessage;
 }
 
 export interface SocketPolicy {
@@ -66,7 +65,7 @@ export function serveGraphQLWs(
   keepAlive.unref();
   wsServer.once('close', () => clearInterval(keepAlive));
 
-  wsServer.on('connection', (socket, request) => {
+  wsServer.on('connection', (socket) => {
     let ended = false;
     let closed: ((code?: number, reason?: string) => Promise<void>) | undefined;
     const end = (code: number, reason: string) => {
@@ -103,7 +102,7 @@ export function serveGraphQLWs(
             });
           }),
       },
-      { socket, request },
+      { socket },
     );
     socket.once('close', (code, reason) => end(code, String(reason)));
   });
