@@ -11,6 +11,7 @@ import type { RegistryOptions } from './registries.ts';
 import { createHttpRoutes } from './transport/http-routes.ts';
 import { listen } from './transport/listen.ts';
 import { createProbes } from './transport/probes.ts';
+import { SharedEventExecution } from './transport/shared-execution.ts';
 import { attachWebSockets } from './transport/websocket.ts';
 import { createYogaServer } from './transport/yoga.ts';
 
@@ -28,7 +29,9 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningServer> {
   const gateway = await createGateway(config, logger, options);
-  const yoga = createYogaServer(gateway);
+  // One for both transports, so that SSE and WebSocket subscribers of a document share too.
+  const sharedEvents = new SharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics: gateway.metrics });
+  const yoga = createYogaServer(gateway, sharedEvents);
   let closing: Promise<void> | undefined;
   const probes = createProbes({
     ping: () => gateway.backend.ping(),
@@ -46,7 +49,7 @@ export async function startServer(config: Config, logger: Logger, options: Regis
         response.end();
       });
   });
-  const wsServer = attachWebSockets(httpServer, yoga, gateway);
+  const wsServer = attachWebSockets(httpServer, yoga, gateway, sharedEvents);
   const url = await listen(httpServer, config.PORT, config.HOST);
   logger.info({ url, backend: gateway.backend.kind }, 'agent gateway listening');
 

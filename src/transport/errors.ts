@@ -31,6 +31,14 @@ export function toClientError(error: unknown, logger: Logger): GraphQLError {
   });
 }
 
+/** Yoga's error masking, for the paths that do not pass through yoga (WebSocket subscriptions). */
+export function clientErrorMasking(production: boolean, logger: Logger): (error: unknown) => GraphQLError {
+  return (error) => {
+    const clientError = toClientError(error, logger);
+    return production ? withoutSuggestions(clientError) : clientError;
+  };
+}
+
 /**
  * The error without graphql-js's "Did you mean …?" hints, which map the schema (field, type and
  * enum value names) for whoever probes it.

@@ -16,6 +16,7 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
+  type GraphQLError,
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -34,60 +35,88 @@ interface Shape {
   results: Map<string, Promise<ExecutionResult>>;
 }
 
-export function useSharedEventExecution({ resultsPerShape, metrics }: SharedExecutionOptions): Plugin {
-  const shapes = new Map<DocumentNode, Map<string, Shape>>();
-  metrics.observe('agent_gateway_shared_event_results', () => {
-    let entries = 0;
-    for (const byKey of shapes.values()) for (const shape of byKey.values()) entries += shape.results.size;
-    return entries;
-  });
+/** Turns an error into what a client may see (error masking, as yoga does it over HTTP). */
+export type MaskError = (error: unknown) => GraphQLError;
 
-  const acquire = (document: DocumentNode, key: string): Shape => {
-    let byKey = shapes.get(document);
-    if (!byKey) shapes.set(document, (byKey = new Map()));
+export class SharedEventExecution {
+  private readonly shapes = new Map<DocumentNode, Map<string, Shape>>();
+  private readonly resultsPerShape: number;
+  private readonly metrics: Metrics;
+
+  constructor({ resultsPerShape, metrics }: SharedExecutionOptions) {
+    this.resultsPerShape = resultsPerShape;
+    this.metrics = metrics;
+    metrics.observe('agent_gateway_shared_event_results', () => {
+      let entries = 0;
+      for (const byKey of this.shapes.values()) for (const shape of byKey.values()) entries += shape.results.size;
+      return entries;
+    });
+  }
+
+  /**
+   * graphql's `subscribe`, sharing each event's execution with the other subscribers of the same
+   * shape. With `maskError`, what reaches the client is masked here (the WebSocket path, which
+   * does not pass through yoga's envelop); without it, yoga masks the results itself.
+   */
+  async subscribe(args: ExecutionArgs, maskError?: MaskError): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> {
+    const stream = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in stream)) return maskError ? masked(stream, maskError) : stream;
+    const key = shapeKey(args);
+    const shape = this.acquire(args.document, key);
+    return mapEvents(
+      stream,
+      (event) => this.resultFor(shape, args, event),
+      () => this.release(args.document, key, shape),
+      maskError,
+    );
+  }
+
+  /** The same sharing for subscriptions that go through yoga (Server-Sent Events). */
+  plugin(): Plugin {
+    return {
+      onSubscribe: ({ setSubscribeFn }) => setSubscribeFn((args) => this.subscribe(args)),
+    };
+  }
+
+  private resultFor(shape: Shape, args: ExecutionArgs, event: unknown): Promise<ExecutionResult> {
+    const id = (event as { id?: unknown }).id;
+    if (typeof id !== 'string') return this.execute(args, event);
+    let result = shape.results.get(id);
+    if (!result) {
+      // Stored before it is awaited: the subscribers woken by the same event join it.
+      result = this.execute(args, event);
+      shape.results.set(id, result);
+      if (shape.results.size > this.resultsPerShape) shape.results.delete(shape.results.keys().next().value!);
+    }
+    return result;
+  }
+
+  private async execute(args: ExecutionArgs, event: unknown): Promise<ExecutionResult> {
+    this.metrics.recordEventExecution();
+    return execute({ ...args, rootValue: event });
+  }
+
+  private acquire(document: DocumentNode, key: string): Shape {
+    let byKey = this.shapes.get(document);
+    if (!byKey) this.shapes.set(document, (byKey = new Map()));
     let shape = byKey.get(key);
     if (!shape) byKey.set(key, (shape = { subscribers: 0, results: new Map() }));
     shape.subscribers += 1;
     return shape;
-  };
-  const release = (document: DocumentNode, key: string, shape: Shape) => {
+  }
+
+  private release(document: DocumentNode, key: string, shape: Shape): void {
     shape.subscribers -= 1;
     if (shape.subscribers > 0) return;
-    const byKey = shapes.get(document);
+    const byKey = this.shapes.get(document);
     if (byKey?.get(key) === shape) byKey.delete(key);
-    if (byKey?.size === 0) shapes.delete(document);
-  };
-  const executeFor = (args: ExecutionArgs, event: unknown) => {
-    metrics.recordEventExecution();
-    return execute({ ...args, rootValue: event });
-  };
+    if (byKey?.size === 0) this.shapes.delete(document);
+  }
+}
 
-  return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(async (args) => {
-        const stream = await createSourceEventStream(args);
-        if (!(Symbol.asyncIterator in stream)) return stream;
-        const key = shapeKey(args);
-        const shape = acquire(args.document, key);
-        return mapEvents(
-          stream,
-          (event) => {
-            const id = (event as { id?: unknown }).id;
-            if (typeof id !== 'string') return executeFor(args, event);
-            let result = shape.results.get(id);
-            if (!result) {
-              // Stored before it is awaited: the subscribers woken by the same event join it.
-              result = Promise.resolve(executeFor(args, event));
-              shape.results.set(id, result);
-              if (shape.results.size > resultsPerShape) shape.results.delete(shape.results.keys().next().value!);
-            }
-            return result;
-          },
-          () => release(args.document, key, shape),
-        );
-      });
-    },
-  };
+/** The result as the client may see it; one without errors stays the shared object itself. */
+function masked(result: ExecutionResult, maskError: MaskError): ExecutionResult {
+  return result.errors ? { ...result, errors: result.errors.map(maskError) } : result;
 }
 
 /**
@@ -113,14 +142,15 @@ function shapeKey(args: ExecutionArgs): string {
 }
 
 /**
- * Maps a stream lazily, passing return() on so that the source (and its follower) stops, and
- * calling `ended` once when the stream is over, however it ends.
+ * Maps a stream of events to their results lazily, passing return() on so that the source (and
+ * its follower) stops, and calling `ended` once when the stream is over, however it ends.
  */
-function mapEvents<T>(
+function mapEvents(
   source: AsyncIterable<unknown> & { return?: () => Promise<unknown> },
-  map: (event: unknown) => T | Promise<T>,
+  map: (event: unknown) => Promise<ExecutionResult>,
   ended: () => void,
-): AsyncIterableIterator<T> {
+  maskError?: MaskError,
+): AsyncIterableIterator<ExecutionResult> {
   const iterator = source[Symbol.asyncIterator]();
   let over = false;
   const end = () => {
@@ -128,7 +158,7 @@ function mapEvents<T>(
     over = true;
     ended();
   };
-  const mapped: AsyncIterableIterator<T> = {
+  const mapped: AsyncIterableIterator<ExecutionResult> = {
     [Symbol.asyncIterator]: () => mapped,
     async next() {
       try {
@@ -137,10 +167,11 @@ function mapEvents<T>(
           end();
           return { done: true, value: undefined };
         }
-        return { done: false, value: await map(step.value) };
+        const result = await map(step.value);
+        return { done: false, value: maskError ? masked(result, maskError) : result };
       } catch (error) {
         end();
-        throw error;
+        throw maskError ? maskError(error) : error;
       }
     },
     async return() {

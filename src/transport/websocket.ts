@@ -1,18 +1,20 @@
 /**
  * graphql-ws (graphql-transport-ws) on the shared port. Authentication happens once, at
- * connection_init; the socket is closed with 4403 when the token expires. Every operation runs
- * through yoga's envelop, so error masking and codes are the same as over HTTP.
+ * connection_init; the socket is closed with 4403 when the token expires. Every operation is
+ * parsed, validated and limited through yoga's envelop, and its errors masked as over HTTP;
+ * queries and mutations run through envelop too, subscriptions through the shared execution.
  */
 import type { Server } from 'node:http';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, OperationTypeNode, getOperationAST } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
-import { authorizationFrom } from './context.ts';
-import { toClientError } from './errors.ts';
+import { authorizationFrom, createContext } from './context.ts';
+import { clientErrorMasking, toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
 import { operationRefusal } from './operation-limits.ts';
+import type { SharedEventExecution } from './shared-execution.ts';
 import { OperationsPerSocket, SocketsPerUser, screenIncomingFrames } from './socket-limits.ts';
 import type { Yoga } from './yoga.ts';
 
@@ -30,8 +32,9 @@ function withoutHttpDetail(error: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions });
 }
 
-export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gateway): WebSocketServer {
+export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gateway, sharedEvents: SharedEventExecution): WebSocketServer {
   const { config, logger, metrics } = gateway;
+  const maskError = clientErrorMasking(config.production, logger);
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
   httpServer.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== yoga.graphqlEndpoint) {
@@ -94,17 +97,29 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         if (errors.length > 0) return errors.map((error) => withoutHttpDetail(toClientError(error, logger)));
         const refusal = operationRefusal(enveloped.schema, document, payload.operationName, payload.variables, config.MAX_OPERATION_COST);
         if (refusal) return [refusal];
+        if (getOperationAST(document, payload.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
+          // Past parsing, validation and limits a subscription needs nothing more of envelop: events
+          // go from the follower through the shared execution to the socket (`subscribe` below),
+          // without yoga's context and per-event layers held by every subscription.
+          return {
+            schema: enveloped.schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: createContext(gateway, () => (principal ? Promise.resolve(principal) : gateway.auth.authenticate(undefined))),
+          };
+        }
         return {
           schema: enveloped.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          rootValue: { execute: enveloped.execute },
         };
       },
       execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      subscribe: (args) => sharedEvents.subscribe(args, maskError),
     },
     wsServer,
     {

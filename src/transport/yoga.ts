@@ -5,9 +5,9 @@ import { schema, type GraphQLContext } from '../schema/index.ts';
 import { corsOptions, useCsrfPrevention } from './browser-origins.ts';
 import { createContext } from './context.ts';
 import { documentCaches } from './document-cache.ts';
-import { toClientError, useContractErrorCodes, withoutSuggestions } from './errors.ts';
+import { clientErrorMasking, useContractErrorCodes } from './errors.ts';
 import { useOperationLimits } from './operation-limits.ts';
-import { useSharedEventExecution } from './shared-execution.ts';
+import type { SharedEventExecution } from './shared-execution.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
 export interface TransportContext {
@@ -53,7 +53,7 @@ subscription Follow {
 }
 `;
 
-export function createYogaServer(gateway: Gateway): Yoga {
+export function createYogaServer(gateway: Gateway, sharedEvents: SharedEventExecution): Yoga {
   const { auth, config, logger, metrics } = gateway;
   return createYoga<TransportContext, GraphQLContext>({
     schema,
@@ -68,18 +68,13 @@ export function createYogaServer(gateway: Gateway): Yoga {
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
     parserAndValidationCache: documentCaches(config.DOCUMENT_CACHE_BYTES, metrics),
-    maskedErrors: {
-      maskError: (error) => {
-        const clientError = toClientError(error, logger);
-        return gateway.config.production ? withoutSuggestions(clientError) : clientError;
-      },
-    },
+    maskedErrors: { maskError: clientErrorMasking(config.production, logger) },
     cors: corsOptions(gateway.config),
     plugins: [
       useCsrfPrevention(),
       ...useOperationLimits(gateway.config),
       useContractErrorCodes(logger),
-      useSharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics }),
+      sharedEvents.plugin(),
     ],
     context: ({ request, principal }) =>
       createContext(gateway, () =>
