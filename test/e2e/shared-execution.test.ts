@@ -9,6 +9,7 @@ import { isTerminal, tokenFor, wsClient, type AgentEvent } from '../support/clie
 import { metricValue } from '../support/metrics.ts';
 import { RawGraphQLSocket } from '../support/raw-ws.ts';
 import { send } from '../support/runs.ts';
+import { subscribeSse } from '../support/sse.ts';
 import { startTestServer } from '../support/server.ts';
 
 const SHAPED = /* GraphQL */ `
@@ -90,6 +91,26 @@ describe('shared execution of events across subscribers', () => {
     const events = received[0]!;
     expect(received.every((each) => each.length >= events.length - 1 && each.length > 0)).toBe(true);
     expect((await executions()) - before).toBe(events.length);
+  });
+
+  it('shares each execution between WebSocket subscribers (served without envelop) and SSE ones (served through it)', async () => {
+    const token = await tokenFor('both-transports');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
+    const before = await executions();
+    const overSse = (async () => {
+      const subscription = await subscribeSse<{ agentEvents: AgentEvent }>(server.url, token, PLAIN, variables);
+      const events: AgentEvent[] = [];
+      for await (const { data } of subscription.results) {
+        events.push(data!.agentEvents);
+        if (isTerminal(events.at(-1)!)) break;
+      }
+      subscription.close();
+      return events;
+    })();
+    const [overWs] = await collectAll(token, [{ query: PLAIN, variables }, { query: PLAIN, variables }]);
+    expect(await overSse).toEqual(overWs);
+    expect((await executions()) - before).toBe(overWs!.length);
   });
 
   it('never shares between different selections or different selection variables', async () => {
