@@ -101,7 +101,7 @@ export const settingsSchema = z.object({
     'Event results kept per subscription document and variables, for subscribers catching up; released with the last subscriber.',
   ),
   DOCUMENT_CACHE_BYTES: int(1024 * 1024, 1).describe(
-    'Total size (source characters) of the GraphQL documents whose parse and validation are kept for reuse; the least recently used go first.',
+    'Total size (source characters) of the GraphQL documents whose parse and validation, or parse error, are kept for reuse; the least recently used go first.',
   ),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
