@@ -52,6 +52,9 @@ export function serveGraphQLWs(
 
   // One timer for every socket rather than one each: idle connections should cost little.
   const awaitingPong = new WeakSet<WebSocket>();
+  function forgetPing(this: WebSocket) {
+    awaitingPong.delete(this);
+  }
   const keepAlive = setInterval(() => {
     for (const socket of wsServer.clients) {
       if (awaitingPong.has(socket)) {
@@ -79,8 +82,11 @@ export function serveGraphQLWs(
       socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume with afterSeq');
       end(CLOSE_SLOW_CONSUMER, 'Too far behind');
     };
-    socket.on('pong', () => awaitingPong.delete(socket));
-    socket.once('error', (error) => {
+    // `on` rather than `once` for 'error' and 'close', which ws emits at most once per socket:
+    // `once` wraps each listener in a bound function with state of its own, hundreds of bytes
+    // per socket. The pong handler is one function shared by every socket.
+    socket.on('pong', forgetPing);
+    socket.on('error', (error) => {
       policy.onSocketError(error);
       socket.terminate();
     });
@@ -104,7 +110,7 @@ export function serveGraphQLWs(
       },
       { socket },
     );
-    socket.once('close', (code, reason) => end(code, String(reason)));
+    socket.on('close', (code, reason) => end(code, String(reason)));
   });
 }
 

@@ -94,7 +94,7 @@ export class SocketsPerUser {
       return false;
     }
     this.open.set(userId, count + 1);
-    socket.once('close', () => {
+    socket.on('close', () => {
       const left = (this.open.get(userId) ?? 1) - 1;
       if (left > 0) this.open.set(userId, left);
       else this.open.delete(userId);

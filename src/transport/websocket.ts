@@ -56,7 +56,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
   wsServer.on('connection', (socket) => {
     screenIncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger);
     metrics.openConnections.inc();
-    socket.once('close', () => {
+    socket.on('close', () => {
       metrics.openConnections.dec();
       clearTimeout(states.get(socket)?.expiryTimer);
     });
