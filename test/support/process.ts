@@ -55,7 +55,8 @@ export function spawnNpmScript(script: string, env: Record<string, string>, cwd 
   return spawnProcess('npm', ['run', '--silent', script], env, true, cwd);
 }
 
-function spawnProcess(command: string, args: string[], env: Record<string, string>, group = false, cwd = PROJECT_ROOT): ServerProcess {
+/** Starts `command` with exactly `env` on top of PATH and HOME (see spawnGateway). */
+export function spawnProcess(command: string, args: string[], env: Record<string, string>, group = false, cwd = PROJECT_ROOT): ServerProcess {
   const child = spawn(command, args, {
     cwd,
     detached: group,

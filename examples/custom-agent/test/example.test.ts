@@ -142,6 +142,11 @@ describe('custom-agent example', () => {
     for (const server of servers) server.close();
   });
 
+  it('runs on the built gateway (its dist/), as any application of the package does', () => {
+    // tsx compiles this example's own sources only: the gateway comes as JavaScript with declarations.
+    assert.match(import.meta.resolve('agent-gateway'), /\/dist\/index\.js$/);
+  });
+
   it('lists its agents beside the built-in ones', async () => {
     const ids = (await graphql('{ agents { id } }')).data.agents.map((agent: { id: string }) => agent.id);
     assert.deepEqual(ids.slice(-3), ['echo', 'writer', 'research']);
