@@ -66,6 +66,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly compiledEventExecutions = new Counter({
+    name: 'agent_gateway_compiled_event_executions_total',
+    help: "Of the event executions, those run by the selection's compiled form rather than graphql-js.",
+    registers: [this.registry],
+  });
+
   /** What the gauges read when scraped come from: counted then rather than on every change. */
   private readonly sources = new Map<ScrapedGauge, () => number>();
 
@@ -101,8 +107,9 @@ export class Metrics {
     this.eventsAppended.inc({ type: event.type });
   }
 
-  recordEventExecution(): void {
+  recordEventExecution(compiled: boolean): void {
     this.eventExecutions.inc();
+    if (compiled) this.compiledEventExecutions.inc();
   }
 
   /** Reads the gauge's value from `read` when scraped: the delivery path stays free of it. */

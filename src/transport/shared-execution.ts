@@ -11,7 +11,6 @@
 import {
   Kind,
   createSourceEventStream,
-  execute,
   visit,
   type DocumentNode,
   type ExecutionArgs,
@@ -21,6 +20,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Metrics } from '../metrics.ts';
+import { eventSelectionFor, type EventSelection } from './event-selection.ts';
 
 export interface SharedExecutionOptions {
   /** Results kept per shape, so that a subscriber behind the others still finds its events. */
@@ -31,8 +31,9 @@ export interface SharedExecutionOptions {
 /** The subscribers of one document, operation and selection variables, and their events' results. */
 interface Shape {
   subscribers: number;
+  selection: EventSelection;
   /** Per event id, oldest first: the execution, in flight or done. */
-  results: Map<string, Promise<ExecutionResult>>;
+  results: Map<string, ExecutionResult | Promise<ExecutionResult>>;
 }
 
 /** Turns an error into what a client may see (error masking, as yoga does it over HTTP). */
@@ -62,7 +63,7 @@ export class SharedEventExecution {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in stream)) return maskError ? masked(stream, maskError) : stream;
     const key = shapeKey(args);
-    const shape = this.acquire(args.document, key);
+    const shape = this.acquire(args, key);
     return mapEvents(
       stream,
       (event) => this.resultFor(shape, args, event),
@@ -78,29 +79,35 @@ export class SharedEventExecution {
     };
   }
 
-  private resultFor(shape: Shape, args: ExecutionArgs, event: unknown): Promise<ExecutionResult> {
+  private resultFor(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
     const id = (event as { id?: unknown }).id;
-    if (typeof id !== 'string') return this.execute(args, event);
+    if (typeof id !== 'string') return this.execute(shape, args, event);
     let result = shape.results.get(id);
     if (!result) {
       // Stored before it is awaited: the subscribers woken by the same event join it.
-      result = this.execute(args, event);
+      result = this.execute(shape, args, event);
       shape.results.set(id, result);
       if (shape.results.size > this.resultsPerShape) shape.results.delete(shape.results.keys().next().value!);
     }
     return result;
   }
 
-  private async execute(args: ExecutionArgs, event: unknown): Promise<ExecutionResult> {
-    this.metrics.recordEventExecution();
-    return execute({ ...args, rootValue: event });
+  private execute(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
+    try {
+      return shape.selection.execute(args, event, this.recordExecution);
+    } catch (error) {
+      // As from graphql-js' execute, which is async: a throw reaches the subscriber as a rejection.
+      return Promise.reject(error);
+    }
   }
 
-  private acquire(document: DocumentNode, key: string): Shape {
-    let byKey = this.shapes.get(document);
-    if (!byKey) this.shapes.set(document, (byKey = new Map()));
+  private readonly recordExecution = (compiled: boolean) => this.metrics.recordEventExecution(compiled);
+
+  private acquire(args: ExecutionArgs, key: string): Shape {
+    let byKey = this.shapes.get(args.document);
+    if (!byKey) this.shapes.set(args.document, (byKey = new Map()));
     let shape = byKey.get(key);
-    if (!shape) byKey.set(key, (shape = { subscribers: 0, results: new Map() }));
+    if (!shape) byKey.set(key, (shape = { subscribers: 0, selection: eventSelectionFor(args), results: new Map() }));
     shape.subscribers += 1;
     return shape;
   }
@@ -147,7 +154,7 @@ function shapeKey(args: ExecutionArgs): string {
  */
 function mapEvents(
   source: AsyncIterable<unknown> & { return?: () => Promise<unknown> },
-  map: (event: unknown) => Promise<ExecutionResult>,
+  map: (event: unknown) => ExecutionResult | Promise<ExecutionResult>,
   ended: () => void,
   maskError?: MaskError,
 ): AsyncIterableIterator<ExecutionResult> {

@@ -1,6 +1,6 @@
 /**
  * Subscribers share the execution of each event (transport/shared-execution.ts): these check that
- * sharing happens (counted by the gateway's metrics), that it never hands one subscriber what
+ * sharing happens and runs the compiled selection (counted by the gateway's metrics), that it never hands one subscriber what
  * another asked for, and that what is shared is released with its last subscriber.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,11 +75,13 @@ describe('shared execution of events across subscribers', () => {
 
   const metric = (name: string) => metricValue(server.url, name);
   const executions = () => metric('agent_gateway_event_executions_total');
+  const compiledExecutions = () => metric('agent_gateway_compiled_event_executions_total');
 
   it('executes each event once for every subscriber of the same document and variables', async () => {
     const token = await tokenFor('many-subscribers');
     const sent = await send(server.url, token, { text: 'Hello' });
     const before = await executions();
+    const compiledBefore = await compiledExecutions();
     const received = await collectAll(
       token,
       // A later afterSeq is an argument of the subscribe field: it does not shape events, so it shares too.
@@ -91,6 +93,8 @@ describe('shared execution of events across subscribers', () => {
     const events = received[0]!;
     expect(received.every((each) => each.length >= events.length - 1 && each.length > 0)).toBe(true);
     expect((await executions()) - before).toBe(events.length);
+    // The selection's compiled form answered every one of them, none fell back to graphql-js.
+    expect((await compiledExecutions()) - compiledBefore).toBe(events.length);
   });
 
   it('shares each execution between WebSocket subscribers (served without envelop) and SSE ones (served through it)', async () => {
