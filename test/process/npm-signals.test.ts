@@ -4,7 +4,7 @@
  * gracefully (its own shutdown log) and exits 0, and npm with it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, spawnNpmScript, waitForHealthy, type ServerProcess } from '../support/process.ts';
+import { spawnNpmScript, waitForAnnouncedUrl, type ServerProcess } from '../support/process.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 describe('signals to the npm process', () => {
@@ -19,10 +19,11 @@ describe('signals to the npm process', () => {
   });
 
   async function start(script: string, env: Record<string, string>, portVariable: string): Promise<ServerProcess> {
-    const port = await freePort();
-    const process = spawnNpmScript(script, { LOG_LEVEL: 'info', HOST: '127.0.0.1', [portVariable]: String(port), ...env });
+    // Port 0, and the URL from the process' own log: a port picked beforehand may be handed to
+    // another test's server meanwhile, whose health would then be taken for this one's.
+    const process = spawnNpmScript(script, { LOG_LEVEL: 'info', HOST: '127.0.0.1', [portVariable]: '0', ...env });
     started.push(process);
-    await waitForHealthy(`http://127.0.0.1:${port}`, process);
+    await waitForAnnouncedUrl(process);
     return process;
   }
 

@@ -89,6 +89,37 @@ export function spawnProcess(command: string, args: string[], env: Record<string
 }
 
 /**
+ * The URL a process started on port 0 announces in its log (a JSON line at info level with
+ * `url`), once it is healthy there. Unlike a port picked beforehand with freePort(), it cannot be
+ * another process' port that a busy machine handed out again in between.
+ */
+export async function waitForAnnouncedUrl(server: ServerProcess, deadlineMs = 30_000): Promise<string> {
+  const url = await new Promise<string>((resolve, reject) => {
+    const stdout = server.child.stdout;
+    const scan = () => {
+      const match = /"url":"(http:\/\/[^"]+)"/.exec(server.output());
+      if (match) settle(() => resolve(match[1]!));
+    };
+    const timer = setTimeout(
+      () => settle(() => reject(new Error(`no URL announced within ${deadlineMs} ms:\n${server.output()}`))),
+      deadlineMs,
+    );
+    const settle = (outcome: () => void) => {
+      clearTimeout(timer);
+      stdout?.off('data', scan);
+      outcome();
+    };
+    stdout?.on('data', scan);
+    void server.exited.then((exit) =>
+      settle(() => reject(new Error(`the process exited (${JSON.stringify(exit)}) before announcing its URL:\n${server.output()}`))),
+    );
+    scan();
+  });
+  await waitForHealthy(url, server, deadlineMs);
+  return url;
+}
+
+/**
  * Resolves once `baseUrl`/healthz answers 200; rejects if the process exits first. The process
  * gives no other sign that it listens (LOG_LEVEL=silent), so this polls, briefly apart.
  */
