@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventRecorder, SEND, closeCodeOf, isTerminal, tokenFor, userClient, wsClient } from '../support/clients.ts';
-import { freePort, spawnGateway, waitForHealthy, type ServerProcess } from '../support/process.ts';
+import { spawnGateway, waitForAnnouncedUrl, type ServerProcess } from '../support/process.ts';
 import { TEST_SECRET } from '../support/server.ts';
 
 describe('graceful shutdown', () => {
@@ -15,17 +15,16 @@ describe('graceful shutdown', () => {
   });
 
   it('fails the in-flight run with SHUTDOWN (retryable), closes sockets with 1001 and exits 0 on SIGTERM', async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
     gateway = spawnGateway({
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
-      PORT: String(port),
+      PORT: '0',
       AUTH_JWT_SECRET: TEST_SECRET,
       AGENT_STEP_DELAY_MS: '50',
-      LOG_LEVEL: 'silent',
+      // Info, for the line that announces the port it got.
+      LOG_LEVEL: 'info',
     });
-    await waitForHealthy(url, gateway);
+    const url = await waitForAnnouncedUrl(gateway);
 
     const token = await tokenFor('shutdown-user');
     // The guide answers a greeting on HOME itself, streaming its reply token by token.

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, freePort, spawnNpmScript, waitForHealthy, type ServerProcess } from '../support/process.ts';
+import { PROJECT_ROOT, spawnNpmScript, waitForAnnouncedUrl, type ServerProcess } from '../support/process.ts';
 
 const run = promisify(execFile);
 const README = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
@@ -72,11 +72,10 @@ describe("the README's quick start on a fresh clone", () => {
 
   it('npm install, npm start: the gateway serves the chat page and GraphiQL', { timeout: 180_000 }, async () => {
     symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    // The one setting given: a free port rather than 4000, which another program may hold here.
-    gateway = spawnNpmScript('start', { PORT: String(port) }, clone);
-    await waitForHealthy(url, gateway, 150_000);
+    // The one setting given: port 0 rather than 4000, which another program may hold here; the
+    // gateway says in its log which port it got.
+    gateway = spawnNpmScript('start', { PORT: '0' }, clone);
+    url = await waitForAnnouncedUrl(gateway, 150_000);
     expect((await fetch(`${url}/`)).headers.get('content-type')).toContain('text/html');
     expect(await (await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } })).text()).toContain('GraphiQL');
   });

@@ -1,10 +1,11 @@
 /**
  * Several real gateway processes on one Redis, as production would run them: each started with
- * `node --import tsx src/start-gateway.ts` on a port picked here, and awaited until it is ready.
+ * `node --import tsx src/start-gateway.ts` on port 0, found at the URL it announces, and awaited
+ * until it is ready.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort, spawnGateway, waitForHealthy, type ServerProcess } from '../support/process.ts';
+import { spawnGateway, waitForAnnouncedUrl, type ServerProcess } from '../support/process.ts';
 import { TEST_SECRET } from '../support/server.ts';
 
 export interface Instance {
@@ -28,7 +29,8 @@ export function clusterEnv(redisUrl: string, overrides: Record<string, string> =
     RUN_SWEEP_INTERVAL_MS: '200',
     // …and a lock held by an instance that died frees within a second.
     REDIS_LOCK_TTL_MS: '1000',
-    LOG_LEVEL: process.env['MULTI_LOG_LEVEL'] ?? 'silent',
+    // At least info: each process announces the URL it listens on in its log.
+    LOG_LEVEL: process.env['MULTI_LOG_LEVEL'] ?? 'info',
     ...overrides,
   };
 }
@@ -41,17 +43,15 @@ export interface StartOptions {
 }
 
 export async function startInstance(name: string, env: Record<string, string>, options: StartOptions = {}): Promise<Instance> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const process = spawnGateway({ ...env, [options.portVariable ?? 'PORT']: String(port) }, options.entry);
+  const process = spawnGateway({ ...env, [options.portVariable ?? 'PORT']: '0' }, options.entry);
   try {
-    await waitForHealthy(url, process);
+    const url = await waitForAnnouncedUrl(process);
     await waitForReadiness(url, 200);
+    return { name, url, process };
   } catch (error) {
     await process.kill();
     throw error;
   }
-  return { name, url, process };
 }
 
 /** Polls /readyz until it answers `status` (bounded): readiness has no other signal to await. */
