@@ -206,6 +206,8 @@ export class Executor {
       // A worker that was not given the agent the gateway routed to (their registries differ).
       if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);
       await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
+      // The run's last batches: their failure is the run's, as an append's always was.
+      await scope.flush();
     } catch (error) {
       if (!signal.aborted && error instanceof AgentError) {
         outcome = { status: 'FAILED', error: error.toInfo() };
@@ -226,6 +228,8 @@ export class Executor {
     } finally {
       clearTimeout(timer);
     }
+    // What the agent emitted before it failed or was stopped is stored (or refused) first.
+    await scope.settled();
     // Taken over: the survivor ends the run; we write nothing more.
     if (execution.leaseLost) return;
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
@@ -274,11 +278,11 @@ export class Executor {
         seq: 0,
         createdAt: new Date().toISOString(),
       };
-      const event = await scope.append(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
+      const event = await scope.appendEnding(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
       if (event.type === 'AgentCompleted') await this.options.backend.messages.add(event.message);
       await this.options.backend.conversations.touch(run.conversationId, message.createdAt);
     } else {
-      await scope.append(scope.currentAgentId, terminalOf(run));
+      await scope.appendEnding(scope.currentAgentId, terminalOf(run));
     }
   }
 }
@@ -291,8 +295,8 @@ export function filesOf(input: RunInput): AttachedFile[] {
 
 /** `log`, appending fenced with `leaseEpoch`; told through `onRefused` when an append is refused. */
 function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void): EventLog {
-  return withAppend(log, (event) =>
-    log.append(event, leaseEpoch).catch((error: unknown) => {
+  return withAppend(log, (events) =>
+    log.appendBatch(events, leaseEpoch).catch((error: unknown) => {
       if (error instanceof LeaseLostError) onRefused();
       throw error;
     }),

@@ -8,7 +8,8 @@ import type { AgentContext, AgentDirectory } from '../agents/contract.ts';
 import type { AgentId, AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import type { EventLog } from '../store/event-log.ts';
-import type { ArtifactKind, EventBody, StoredEvent } from '../domain/events.ts';
+import { RunAppender } from './run-appender.ts';
+import type { ArtifactKind, EventBody, NewEvent, StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
 
@@ -25,6 +26,7 @@ export class ToolError extends Error {
 export interface RunScopeOptions {
   run: RunRecord;
   files: readonly AttachedFile[];
+  /** The log the run's events go to (fenced by the executor); they are appended in batches. */
   events: EventLog;
   agents: AgentDirectory;
   tools: ToolRegistry;
@@ -56,23 +58,60 @@ export class RunScope {
   /** The run's token usage so far: null until a model reports some. */
   usage: TokenUsage | null = null;
   private readonly openToolCalls = new Map<string, OpenToolCall>();
+  private readonly appender: RunAppender;
 
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
     this.currentAgentId = options.run.agentId;
+    this.appender = new RunAppender(options.events);
   }
 
-  /** Appends an event of the run unless it was cancelled (or timed out) meanwhile. */
-  async emit(agentId: string, body: EventBody): Promise<StoredEvent> {
+  /**
+   * Emits an event of the run unless it was cancelled (or timed out) meanwhile. It is stored in
+   * order with the others, in a later batch: this waits only for room in the run's queue, and
+   * throws when an earlier batch failed.
+   */
+  async emit(agentId: string, body: EventBody): Promise<void> {
     this.options.signal.throwIfAborted();
     return this.append(agentId, body);
   }
 
-  /** Appends regardless of cancellation: for events that close what was already opened. */
-  async append(agentId: string, body: EventBody): Promise<StoredEvent> {
-    const { run } = this.options;
+  /** Emits regardless of cancellation: for events that close what was already opened. */
+  async append(agentId: string, body: EventBody): Promise<void> {
     this.currentAgentId = agentId;
-    return this.options.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
+    return this.appender.emit(this.event(agentId, body));
+  }
+
+  /** Emits an event and waits until it is stored, for a caller that must know it is. */
+  async appendStored(agentId: string, body: EventBody): Promise<StoredEvent> {
+    this.currentAgentId = agentId;
+    return this.appender.append(this.event(agentId, body));
+  }
+
+  /** Waits until every event emitted so far is stored; throws what stopped the run's appends. */
+  flush(): Promise<void> {
+    return this.appender.flush();
+  }
+
+  /** Waits until nothing of the run is in flight, whether or not it was stored. */
+  settled(): Promise<void> {
+    return this.appender.settled();
+  }
+
+  /**
+   * Appends an event that ends the run (its terminal event, a ToolCompleted closing a reported
+   * call) once nothing else of the run is in flight, even after a failed batch: the run's
+   * subscribers must see it end. (A run taken over never gets here: its survivor ends it.)
+   */
+  async appendEnding(agentId: string, body: EventBody): Promise<StoredEvent> {
+    await this.settled();
+    this.currentAgentId = agentId;
+    return this.options.events.append(this.event(agentId, body));
+  }
+
+  private event(agentId: string, body: EventBody): NewEvent {
+    const { run } = this.options;
+    return { ...body, conversationId: run.conversationId, runId: run.id, agentId } as NewEvent;
   }
 
   addUsage(usage: TokenUsage): void {
@@ -89,7 +128,7 @@ export class RunScope {
   /** Closes the tool calls reported as running elsewhere that never reported an end. */
   async closeOpenToolCalls(error: AgentErrorInfo): Promise<void> {
     for (const [toolCallId, call] of this.openToolCalls) {
-      await this.append(call.agentId, {
+      await this.appendEnding(call.agentId, {
         type: 'ToolCompleted',
         toolCallId,
         toolName: call.toolName,
@@ -153,7 +192,9 @@ export class RunScope {
       },
       async callTool<T>(toolName: string, args: Record<string, unknown>, options: { toolCallId?: string } = {}): Promise<T> {
         const toolCallId = options.toolCallId ?? randomUUID();
-        await scope.emit(agentId, { type: 'ToolExecuting', toolCallId, toolName, arguments: args });
+        // Stored before the tool runs: a tool's effects never happen for a call the log lost.
+        signal.throwIfAborted();
+        await scope.appendStored(agentId, { type: 'ToolExecuting', toolCallId, toolName, arguments: args });
         const started = performance.now();
         const completed = (result: unknown, error: AgentErrorInfo | null) =>
           // A started tool call is always closed, even when the run was cancelled meanwhile.
@@ -185,7 +226,9 @@ export class RunScope {
         }
       },
       async reportToolCall(call) {
-        await scope.emit(agentId, { type: 'ToolExecuting', ...call });
+        // Stored before it counts as open: only a stored call is closed on the run's behalf.
+        signal.throwIfAborted();
+        await scope.appendStored(agentId, { type: 'ToolExecuting', ...call });
         scope.openToolCalls.set(call.toolCallId, { agentId, toolName: call.toolName, started: performance.now() });
       },
       async reportToolResult(toolCallId, outcome) {

@@ -18,6 +18,11 @@ export interface EventLog {
    */
   append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent>;
   /**
+   * Appends events of one conversation, in order, as one atomic step: they get consecutive seqs,
+   * and either all are stored or none (fenced once, as `append`). Listeners hear of each, in order.
+   */
+  appendBatch(events: readonly NewEvent[], leaseEpoch?: number): Promise<StoredEvent[]>;
+  /**
    * Up to `limit` retained events with `seq > afterSeq`, in order. Throws EVENTS_EXPIRED when
    * events right after `afterSeq` are no longer retained.
    */
@@ -46,10 +51,14 @@ export class LeaseLostError extends Error {
   }
 }
 
-/** `log` with another `append` in front of its own; reading and listening go to `log`. */
-export function withAppend(log: EventLog, append: EventLog['append']): EventLog {
+/**
+ * `log` with another `appendBatch` in front of its own (and `append`, a batch of one, through
+ * it); reading and listening go to `log`.
+ */
+export function withAppend(log: EventLog, appendBatch: EventLog['appendBatch']): EventLog {
   return {
-    append,
+    append: async (event, leaseEpoch) => (await appendBatch([event], leaseEpoch))[0]!,
+    appendBatch,
     read: (conversationId, afterSeq, limit) => log.read(conversationId, afterSeq, limit),
     lastSeq: (conversationId) => log.lastSeq(conversationId),
     listen: (conversationId, listener) => log.listen(conversationId, listener),

@@ -4,9 +4,9 @@ import type { StoredEvent } from '../domain/events.ts';
 
 /** The same log, telling `onAppend` of every event appended through it, whoever appends. */
 export function observeAppends(log: EventLog, onAppend: (event: StoredEvent) => void): EventLog {
-  return withAppend(log, async (event, leaseEpoch) => {
-    const stored = await log.append(event, leaseEpoch);
-    onAppend(stored);
+  return withAppend(log, async (events, leaseEpoch) => {
+    const stored = await log.appendBatch(events, leaseEpoch);
+    for (const event of stored) onAppend(event);
     return stored;
   });
 }

@@ -30,6 +30,11 @@ export class MemoryEventLog implements EventLog {
     return this.appendSync(event);
   }
 
+  /** One after the other: nothing else runs in between, so the batch is one atomic step. */
+  async appendBatch(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    return events.map((event) => this.appendSync(event));
+  }
+
   /** As `append`, for a caller that must not yield (an atomic send). */
   appendSync(event: NewEvent): StoredEvent {
     const log = this.logFor(event.conversationId);

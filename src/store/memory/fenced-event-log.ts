@@ -7,8 +7,9 @@ import type { MemoryRunLeases } from './leases.ts';
  * run without yielding in between, so nothing can take the run over between them.
  */
 export function fencedLog(log: MemoryEventLog, leases: MemoryRunLeases): EventLog {
-  return withAppend(log, async (event, leaseEpoch) => {
-    if (leaseEpoch !== undefined && leases.epochSync(event.runId) !== leaseEpoch) throw new LeaseLostError(event.runId);
-    return log.appendSync(event);
+  return withAppend(log, async (events, leaseEpoch) => {
+    const refused = leaseEpoch === undefined ? undefined : events.find((event) => leases.epochSync(event.runId) !== leaseEpoch);
+    if (refused) throw new LeaseLostError(refused.runId);
+    return events.map((event) => log.appendSync(event));
   });
 }

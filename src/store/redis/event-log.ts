@@ -47,38 +47,52 @@ end
 `;
 
 /**
- * Appending, as a Lua function for the script here and for the atomic send
- * (store/redis/sends.ts): stream, counter, body JSON, max length, max age ms, channel, and '1' to
- * leave the stream's expiry as it is. Returns seq, timestamp ms.
+ * Appending, as Lua functions for the script here and for the atomic send
+ * (store/redis/sends.ts). `appendEvents`: stream, counter, the bodies' JSON (a table), max
+ * length, max age ms, channel, and '1' to leave the stream's expiry as it is; returns the first
+ * seq and the timestamp ms. `appendEvent` is the same for one body.
+ *
+ * The events get consecutive seqs and one timestamp, and the conversation's channel one message
+ * for all of them: `<first seq> <timestamp ms> <body>\n<body>…`, the bodies in seq order (JSON
+ * has no raw newline, so the newline separates them). One event is the same with one body.
  *
  * Nothing here scans: ids are the seqs, contiguous, so keeping the newest N is dropping ids below
- * seq - N + 1 (XADD MINID). Events past the retention age are dropped by READ, before anything
- * is read. A conversation idle for longer than the retention age has nothing left to keep, so
- * the stream expires then; tokens leave its expiry alone, since a run always follows its tokens
- * with its terminal event, which refreshes it.
+ * seq - N + 1 (XADD MINID, once per batch, on its last entry). Events past the retention age are
+ * dropped by READ, before anything is read. A conversation idle for longer than the retention
+ * age has nothing left to keep, so the stream expires then; tokens leave its expiry alone, since
+ * a run always follows its tokens with its terminal event, which refreshes it.
  */
 export const APPEND_LUA = `${NOW_MS}
-local function appendEvent(stream, counter, body, maxLen, maxAgeMs, channel, keepExpiry)
-  local seq = redis.call('INCR', counter)
+local function appendEvents(stream, counter, bodies, maxLen, maxAgeMs, channel, keepExpiry)
+  local count = #bodies
+  local last = redis.call('INCRBY', counter, count)
+  local first = last - count + 1
   local now = nowMs()
-  redis.call('XADD', stream, 'MINID', math.max(0, seq - tonumber(maxLen) + 1), seq .. '-0', 't', now, 'e', body)
+  for i = 1, count - 1 do
+    redis.call('XADD', stream, (first + i - 1) .. '-0', 't', now, 'e', bodies[i])
+  end
+  redis.call('XADD', stream, 'MINID', math.max(0, last - tonumber(maxLen) + 1), last .. '-0', 't', now, 'e', bodies[count])
   if keepExpiry ~= '1' then redis.call('PEXPIRE', stream, maxAgeMs) end
-  redis.call('PUBLISH', channel, seq .. ' ' .. now .. ' ' .. body)
-  return seq, now
+  redis.call('PUBLISH', channel, first .. ' ' .. now .. ' ' .. table.concat(bodies, '\\n'))
+  return first, now
+end
+local function appendEvent(stream, counter, body, maxLen, maxAgeMs, channel, keepExpiry)
+  return appendEvents(stream, counter, {body}, maxLen, maxAgeMs, channel, keepExpiry)
 end
 `;
 
 /**
- * KEYS: stream, counter, lease epochs. ARGV: body JSON, max length, max age ms, channel, run id,
- * lease epoch ('' for an unfenced append), '1' to leave the expiry alone. Returns {seq, timestamp
- * ms}, or nil when fenced off.
+ * KEYS: stream, counter, lease epochs. ARGV: max length, max age ms, channel, run id, lease epoch
+ * ('' for an unfenced append), '1' to leave the expiry alone, then the bodies' JSON, in order.
+ * Returns {first seq, timestamp ms}, or nil when fenced off.
  */
 const APPEND = new LuaScript(`${APPEND_LUA}
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
--- it acquired it at; a survivor that took the run over has moved the epoch on.
-if ARGV[6] ~= '' and redis.call('HGET', KEYS[3], ARGV[5]) ~= ARGV[6] then return nil end
-local seq, now = appendEvent(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7])
-return {seq, now}
+-- it acquired it at; a survivor that took the run over has moved the epoch on. Once per batch:
+-- its events are all of that one run.
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return nil end
+local first, now = appendEvents(KEYS[1], KEYS[2], {unpack(ARGV, 7)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6])
+return {first, now}
 `);
 
 /**
@@ -125,14 +139,23 @@ export class RedisEventLog implements EventLog {
   }
 
   async append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent> {
-    const keepExpiry = event.type === 'AgentToken' ? '1' : '';
+    return (await this.appendBatch([event], leaseEpoch))[0]!;
+  }
+
+  /** One script call for the whole batch; its events must all be of one run. */
+  async appendBatch(events: readonly NewEvent[], leaseEpoch?: number): Promise<StoredEvent[]> {
+    const head = events[0];
+    if (head === undefined) return [];
+    const keepExpiry = events.every((event) => event.type === 'AgentToken') ? '1' : '';
+    const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const reply = await this.redis.eval<[number, number] | null>(
       APPEND,
-      [...this.appendKeys(event.conversationId), this.leaseEpochs],
-      [...this.appendArgs(event), event.runId, leaseEpoch ?? '', keepExpiry],
+      [...this.appendKeys(head.conversationId), this.leaseEpochs],
+      [maxEventsPerConversation, maxAgeMs, this.channel(head.conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(body)],
     );
-    if (reply === null) throw new LeaseLostError(event.runId);
-    return this.stored(event, reply[0], reply[1]);
+    if (reply === null) throw new LeaseLostError(head.runId);
+    const timestamp = new Date(Number(reply[1])).toISOString();
+    return events.map((event, i) => this.remember(withSeq(event, Number(reply[0]) + i, timestamp)));
   }
 
   /** The keys of `appendEvent`: stream, counter. */
@@ -142,8 +165,7 @@ export class RedisEventLog implements EventLog {
 
   /** The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel. */
   appendArgs(event: NewEvent): [string, number, number, string] {
-    const { conversationId, ...rest } = event;
-    return [JSON.stringify(rest), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(conversationId)];
+    return [body(event), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(event.conversationId)];
   }
 
   /**
@@ -151,9 +173,13 @@ export class RedisEventLog implements EventLog {
    * to the conversation, it is also what its own notification will deliver.
    */
   stored(event: NewEvent, seq: Reply, at: Reply): StoredEvent {
-    const stored = withSeq(event, Number(seq), new Date(Number(at)).toISOString());
-    if (this.listeners.has(event.conversationId)) {
-      this.ownAppends.set(`${event.conversationId} ${stored.seq}`, stored);
+    return this.remember(withSeq(event, Number(seq), new Date(Number(at)).toISOString()));
+  }
+
+  /** Keeps `stored` for its own notification when this process listens to its conversation. */
+  private remember(stored: StoredEvent): StoredEvent {
+    if (this.listeners.has(stored.conversationId)) {
+      this.ownAppends.set(`${stored.conversationId} ${stored.seq}`, stored);
       if (this.ownAppends.size > OWN_APPENDS_KEPT) this.ownAppends.delete(this.ownAppends.keys().next().value!);
     }
     return stored;
@@ -183,10 +209,7 @@ export class RedisEventLog implements EventLog {
     if (!entry) {
       const set = new Set<Listener>();
       // Decoded once, handed to every listener of the process: fan-out costs a function call.
-      const stop = this.redis.listen(this.channel(conversationId), (message) => {
-        const event = this.decodeMessage(conversationId, message);
-        if (event) deliver(set, event);
-      });
+      const stop = this.redis.listen(this.channel(conversationId), (message) => this.deliverMessage(conversationId, message, set));
       entry = { set, stop };
       this.listeners.set(conversationId, entry);
     }
@@ -230,18 +253,35 @@ export class RedisEventLog implements EventLog {
     return this.build(conversationId, Number(id.split('-')[0]), at, body);
   }
 
-  private decodeMessage(conversationId: string, message: string): StoredEvent | null {
+  /**
+   * Delivers the events of one notification (see APPEND_LUA), in order: this process's own
+   * appends as the objects it appended, the others parsed from their bodies.
+   */
+  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
-    if (first < 0 || second < 0) return null;
-    const ownKey = `${conversationId} ${message.slice(0, first)}`;
-    const own = this.ownAppends.get(ownKey);
-    if (own) {
-      this.ownAppends.delete(ownKey);
-      return own;
+    if (first < 0 || second < 0) return;
+    const firstSeq = Number(message.slice(0, first));
+    const at = Number(message.slice(first + 1, second));
+    for (let start = second + 1, seq = firstSeq; start <= message.length; seq += 1) {
+      const newline = message.indexOf('\n', start);
+      const end = newline < 0 ? message.length : newline;
+      const event = this.takeOwn(conversationId, seq) ?? this.parse(conversationId, seq, at, message.slice(start, end));
+      if (event) deliver(listeners, event);
+      start = end + 1;
     }
+  }
+
+  private takeOwn(conversationId: string, seq: number): StoredEvent | undefined {
+    const key = `${conversationId} ${seq}`;
+    const own = this.ownAppends.get(key);
+    if (own) this.ownAppends.delete(key);
+    return own;
+  }
+
+  private parse(conversationId: string, seq: number, at: number, body: string): StoredEvent | null {
     try {
-      return this.build(conversationId, Number(message.slice(0, first)), Number(message.slice(first + 1, second)), message.slice(second + 1));
+      return this.build(conversationId, seq, at, body);
     } catch {
       return null;
     }
@@ -268,6 +308,12 @@ export class RedisEventLog implements EventLog {
     const match = /^c:\{(.*)\}:bell$/.exec(channel.slice(this.redis.prefix.length));
     return channel.startsWith(this.redis.prefix) && match ? (match[1] ?? null) : null;
   }
+}
+
+/** What the stream and the notification hold of an event: all but its conversation id, as JSON. */
+function body(event: NewEvent): string {
+  const { conversationId: _inTheKeys, ...rest } = event;
+  return JSON.stringify(rest);
 }
 
 function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent): void {
