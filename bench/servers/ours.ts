@@ -1,12 +1,15 @@
 /**
- * Ours: the gateway itself (memory backend, or Redis with REDIS_URL), events appended to its
- * event log as a run appends them, delivered through the whole path (log, follower, shared
- * execution, graphql-ws). It also measures what a run costs as its conversation grows.
+ * Ours: the gateway itself (memory backend, or Redis with REDIS_URL), delivered through the
+ * whole path (log, follower, shared execution, graphql-ws). Events are published through the
+ * appender a run emits its events through (one per conversation, as one run per conversation
+ * would), so batching of a run's appends counts here as it does in a run. It also measures what
+ * a run costs as its conversation grows.
  */
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import { TERMINAL_EVENT_TYPES } from '../../src/domain/events.ts';
+import { RunAppender } from '../../src/runtime/run-appender.ts';
 import { startServer } from '../../src/server.ts';
 import { deltaFor } from '../event.ts';
 import { serveBench } from './common.ts';
@@ -39,6 +42,9 @@ async function runOnce(conversationId: string, text: string): Promise<void> {
   controller.abort();
 }
 
+/** The bench's "run" of each conversation. */
+const appenders = new Map<string, RunAppender>();
+
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
@@ -53,7 +59,12 @@ serveBench({
     }
   },
   publish(conversationId) {
-    return backend.events.append({ type: 'AgentToken', conversationId, runId: 'bench-run', agentId: 'guide', delta: deltaFor(conversationId) });
+    let appender = appenders.get(conversationId);
+    if (!appender) {
+      appender = new RunAppender(backend.events);
+      appenders.set(conversationId, appender);
+    }
+    return appender.emit({ type: 'AgentToken', conversationId, runId: 'bench-run', agentId: 'guide', delta: deltaFor(conversationId) });
   },
   handlers: {
     /** Server CPU per run for the first `sample` runs of a conversation and for its last `sample` of `count`. */
