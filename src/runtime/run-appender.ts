@@ -67,9 +67,10 @@ export class RunAppender {
   private enqueue(queued: Queued): void {
     this.throwIfFailed();
     this.queue.push(queued);
-    this.writing ??= this.writeQueued().finally(() => (this.writing = null));
+    this.writing ??= this.writeQueued();
   }
 
+  /** Never rejects: a batch's failure is kept for the emits and flushes after it. */
   private async writeQueued(): Promise<void> {
     while (this.queue.length > 0 && this.failure === null) {
       const batch = this.queue;
@@ -88,6 +89,9 @@ export class RunAppender {
         this.wakeWaitingForRoom();
       }
     }
+    // In the same step as the last look at the queue: an event queued from now on starts a
+    // writer of its own, none is left behind by one about to finish.
+    this.writing = null;
   }
 
   private wakeWaitingForRoom(): void {

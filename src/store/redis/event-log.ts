@@ -112,7 +112,7 @@ return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', A
 
 type Listener = (event: StoredEvent) => void;
 
-/** Events appended here whose own notification has not come back yet, at most this many. */
+/** Batches appended here whose own notification has not come back yet, at most this many. */
 const OWN_APPENDS_KEPT = 1024;
 
 export class RedisEventLog implements EventLog {
@@ -120,11 +120,12 @@ export class RedisEventLog implements EventLog {
   private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
   private readonly stopHook: () => void;
   /**
-   * This process's appends to conversations it listens to, by `conversationId seq`: their
-   * notification comes back through pub/sub, and is delivered as this object instead of parsing
-   * the JSON just written. Bounded, since a notification may come back before the append's reply.
+   * This process's appends to conversations it listens to, a batch by `conversationId firstSeq`:
+   * their notification comes back through pub/sub, and is delivered as these objects instead of
+   * parsing the JSON just written. Bounded, since a notification may come back before the
+   * append's reply (it is parsed then).
    */
-  private readonly ownAppends = new Map<string, StoredEvent>();
+  private readonly ownAppends = new Map<string, StoredEvent[]>();
 
   /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
@@ -155,7 +156,7 @@ export class RedisEventLog implements EventLog {
     );
     if (reply === null) throw new LeaseLostError(head.runId);
     const timestamp = new Date(Number(reply[1])).toISOString();
-    return events.map((event, i) => this.remember(withSeq(event, Number(reply[0]) + i, timestamp)));
+    return this.remember(events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp)));
   }
 
   /** The keys of `appendEvent`: stream, counter. */
@@ -173,16 +174,17 @@ export class RedisEventLog implements EventLog {
    * to the conversation, it is also what its own notification will deliver.
    */
   stored(event: NewEvent, seq: Reply, at: Reply): StoredEvent {
-    return this.remember(withSeq(event, Number(seq), new Date(Number(at)).toISOString()));
+    return this.remember([withSeq(event, Number(seq), new Date(Number(at)).toISOString())])[0]!;
   }
 
-  /** Keeps `stored` for its own notification when this process listens to its conversation. */
-  private remember(stored: StoredEvent): StoredEvent {
-    if (this.listeners.has(stored.conversationId)) {
-      this.ownAppends.set(`${stored.conversationId} ${stored.seq}`, stored);
+  /** Keeps a stored batch for its own notification when this process listens to its conversation. */
+  private remember(batch: StoredEvent[]): StoredEvent[] {
+    const head = batch[0]!;
+    if (this.listeners.has(head.conversationId)) {
+      this.ownAppends.set(`${head.conversationId} ${head.seq}`, batch);
       if (this.ownAppends.size > OWN_APPENDS_KEPT) this.ownAppends.delete(this.ownAppends.keys().next().value!);
     }
-    return stored;
+    return batch;
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
@@ -261,22 +263,22 @@ export class RedisEventLog implements EventLog {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
     if (first < 0 || second < 0) return;
-    const firstSeq = Number(message.slice(0, first));
+    const firstSeq = message.slice(0, first);
+    const ownKey = `${conversationId} ${firstSeq}`;
+    const own = this.ownAppends.get(ownKey);
+    if (own) {
+      this.ownAppends.delete(ownKey);
+      for (const event of own) deliver(listeners, event);
+      return;
+    }
     const at = Number(message.slice(first + 1, second));
-    for (let start = second + 1, seq = firstSeq; start <= message.length; seq += 1) {
+    for (let start = second + 1, seq = Number(firstSeq); start <= message.length; seq += 1) {
       const newline = message.indexOf('\n', start);
       const end = newline < 0 ? message.length : newline;
-      const event = this.takeOwn(conversationId, seq) ?? this.parse(conversationId, seq, at, message.slice(start, end));
+      const event = this.parse(conversationId, seq, at, message.slice(start, end));
       if (event) deliver(listeners, event);
       start = end + 1;
     }
-  }
-
-  private takeOwn(conversationId: string, seq: number): StoredEvent | undefined {
-    const key = `${conversationId} ${seq}`;
-    const own = this.ownAppends.get(key);
-    if (own) this.ownAppends.delete(key);
-    return own;
   }
 
   private parse(conversationId: string, seq: number, at: number, body: string): StoredEvent | null {
