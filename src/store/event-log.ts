@@ -18,8 +18,8 @@ export interface EventLog {
    */
   append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent>;
   /**
-   * Appends events of one conversation, in order, as one atomic step: they get consecutive seqs,
-   * and either all are stored or none (fenced once, as `append`). Listeners hear of each, in order.
+   * Appends events of one run, in order, as one atomic step: they get consecutive seqs, and
+   * either all are stored or none (fenced once, as `append`). Listeners hear of each, in order.
    */
   appendBatch(events: readonly NewEvent[], leaseEpoch?: number): Promise<StoredEvent[]>;
   /**
