@@ -122,10 +122,15 @@ export class RedisEventLog implements EventLog {
   /**
    * This process's appends to conversations it listens to, a batch by `conversationId firstSeq`:
    * their notification comes back through pub/sub, and is delivered as these objects instead of
-   * parsing the JSON just written. Bounded, since a notification may come back before the
-   * append's reply (it is parsed then).
+   * parsing the JSON just written. Bounded, should a notification never come.
    */
   private readonly ownAppends = new Map<string, StoredEvent[]>();
+  /**
+   * Per conversation listened to: this process's appends awaiting their reply, and the
+   * notifications that came meanwhile, held (in order) until the reply has told which of them
+   * are ours, since Redis may send a notification before the reply of the script that sent it.
+   */
+  private readonly inFlight = new Map<string, { appends: number; held: string[] }>();
 
   /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
@@ -149,14 +154,45 @@ export class RedisEventLog implements EventLog {
     if (head === undefined) return [];
     const keepExpiry = events.every((event) => event.type === 'AgentToken') ? '1' : '';
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
-    const reply = await this.redis.eval<[number, number] | null>(
-      APPEND,
-      [...this.appendKeys(head.conversationId), this.leaseEpochs],
-      [maxEventsPerConversation, maxAgeMs, this.channel(head.conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(body)],
-    );
-    if (reply === null) throw new LeaseLostError(head.runId);
-    const timestamp = new Date(Number(reply[1])).toISOString();
-    return this.remember(events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp)));
+    const { conversationId } = head;
+    const flight = this.listeners.has(conversationId) ? this.flightOf(conversationId) : null;
+    if (flight) flight.appends += 1;
+    try {
+      const reply = await this.redis.eval<[number, number] | null>(
+        APPEND,
+        [...this.appendKeys(conversationId), this.leaseEpochs],
+        [maxEventsPerConversation, maxAgeMs, this.channel(conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(body)],
+      );
+      if (reply === null) throw new LeaseLostError(head.runId);
+      const timestamp = new Date(Number(reply[1])).toISOString();
+      return this.remember(events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp)));
+    } finally {
+      if (flight) {
+        flight.appends -= 1;
+        this.releaseHeld(conversationId, flight);
+      }
+    }
+  }
+
+  private flightOf(conversationId: string) {
+    let flight = this.inFlight.get(conversationId);
+    if (!flight) {
+      flight = { appends: 0, held: [] };
+      this.inFlight.set(conversationId, flight);
+    }
+    return flight;
+  }
+
+  /** Delivers the held notifications whose turn has come: ours, or anyone's once no reply is awaited. */
+  private releaseHeld(conversationId: string, flight: { appends: number; held: string[] }): void {
+    while (flight.held.length > 0) {
+      const message = flight.held[0]!;
+      if (flight.appends > 0 && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
+      flight.held.shift();
+      const listeners = this.listeners.get(conversationId);
+      if (listeners) this.deliverNow(conversationId, message, listeners.set);
+    }
+    if (flight.appends === 0 && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
   }
 
   /** The keys of `appendEvent`: stream, counter. */
@@ -255,11 +291,26 @@ export class RedisEventLog implements EventLog {
     return this.build(conversationId, Number(id.split('-')[0]), at, body);
   }
 
+  /** Delivers a notification now, or holds it while one of our replies could make it ours. */
+  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+    const flight = this.inFlight.get(conversationId);
+    if (flight && (flight.held.length > 0 || (flight.appends > 0 && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
+      flight.held.push(message);
+      return;
+    }
+    this.deliverNow(conversationId, message, listeners);
+  }
+
+  /** `conversationId firstSeq`: the key of a notification's batch in ownAppends. */
+  private ownKey(conversationId: string, message: string): string {
+    return `${conversationId} ${message.slice(0, message.indexOf(' '))}`;
+  }
+
   /**
    * Delivers the events of one notification (see APPEND_LUA), in order: this process's own
    * appends as the objects it appended, the others parsed from their bodies.
    */
-  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
     if (first < 0 || second < 0) return;
