@@ -112,6 +112,14 @@ return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', A
 
 type Listener = (event: StoredEvent) => void;
 
+/** This process's appends to one conversation, and the notifications held for their replies. */
+interface Flight {
+  sent: number;
+  answered: number;
+  /** `waitsFor`: the appends sent when the notification came, whose replies it waits for. */
+  held: { message: string; waitsFor: number }[];
+}
+
 /** Batches appended here whose own notification has not come back yet, at most this many. */
 const OWN_APPENDS_KEPT = 1024;
 
@@ -126,11 +134,13 @@ export class RedisEventLog implements EventLog {
    */
   private readonly ownAppends = new Map<string, StoredEvent[]>();
   /**
-   * Per conversation listened to: this process's appends awaiting their reply, and the
-   * notifications that came meanwhile, held (in order) until the reply has told which of them
-   * are ours, since Redis may send a notification before the reply of the script that sent it.
+   * Per conversation listened to: how many of this process's appends were sent and answered,
+   * and the notifications that came while some were unanswered, held (in order) until those
+   * replies have told which of them are ours, since Redis may send a notification before the
+   * reply of the script that sent it. A held notification waits only for the appends sent
+   * before it came (a later one cannot have sent it).
    */
-  private readonly inFlight = new Map<string, { appends: number; held: string[] }>();
+  private readonly inFlight = new Map<string, Flight>();
 
   /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
@@ -156,7 +166,7 @@ export class RedisEventLog implements EventLog {
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const { conversationId } = head;
     const flight = this.listeners.has(conversationId) ? this.flightOf(conversationId) : null;
-    if (flight) flight.appends += 1;
+    if (flight) flight.sent += 1;
     try {
       const reply = await this.redis.eval<[number, number] | null>(
         APPEND,
@@ -168,31 +178,31 @@ export class RedisEventLog implements EventLog {
       return this.remember(events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp)));
     } finally {
       if (flight) {
-        flight.appends -= 1;
+        flight.answered += 1;
         this.releaseHeld(conversationId, flight);
       }
     }
   }
 
-  private flightOf(conversationId: string) {
+  private flightOf(conversationId: string): Flight {
     let flight = this.inFlight.get(conversationId);
     if (!flight) {
-      flight = { appends: 0, held: [] };
+      flight = { sent: 0, answered: 0, held: [] };
       this.inFlight.set(conversationId, flight);
     }
     return flight;
   }
 
-  /** Delivers the held notifications whose turn has come: ours, or anyone's once no reply is awaited. */
-  private releaseHeld(conversationId: string, flight: { appends: number; held: string[] }): void {
+  /** Delivers the held notifications whose turn has come: ours, or any once the replies it waited for are in. */
+  private releaseHeld(conversationId: string, flight: Flight): void {
     while (flight.held.length > 0) {
-      const message = flight.held[0]!;
-      if (flight.appends > 0 && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
+      const { message, waitsFor } = flight.held[0]!;
+      if (flight.answered < waitsFor && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
       flight.held.shift();
       const listeners = this.listeners.get(conversationId);
       if (listeners) this.deliverNow(conversationId, message, listeners.set);
     }
-    if (flight.appends === 0 && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
+    if (flight.answered === flight.sent && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
   }
 
   /** The keys of `appendEvent`: stream, counter. */
@@ -294,8 +304,8 @@ export class RedisEventLog implements EventLog {
   /** Delivers a notification now, or holds it while one of our replies could make it ours. */
   private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
     const flight = this.inFlight.get(conversationId);
-    if (flight && (flight.held.length > 0 || (flight.appends > 0 && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
-      flight.held.push(message);
+    if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
+      flight.held.push({ message, waitsFor: flight.sent });
       return;
     }
     this.deliverNow(conversationId, message, listeners);
