@@ -6,17 +6,27 @@
  * latency p50/p99 at a light fixed rate, memory per idle subscribed connection, and (ours) the
  * CPU of a run early and late in a long conversation.
  *
+ * Latency on a shared machine: a p99 of one 6-second window is decided by a few dozen samples, and
+ * a process of the bench descheduled for 100 ms (another process wanted the core) decides it
+ * alone. So every server gets a fresh process, warmed up at the measured rate, and is measured in
+ * several windows that take turns with the other servers'; the figures are the medians over the
+ * windows, with the floor's own spread beside them.
+ *
  * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,typical,memory,redis
  *   --scale 1 (events per scenario) --scenarios 0,4 (which columns) --measure memory,throughput,latency,runs
+ *   --latency-windows 5 --latency-samples (each delivery's latency and the servers' GCs in the results)
  *   --profile <dir> (V8 CPU profiles of the servers)]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startRedis } from '../test/support/redis-server.ts';
 import { tokenFor } from '../test/support/clients.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
+import { wallClockMs } from './event.ts';
 import { Child } from './ipc.ts';
+import type { GarbageCollection } from './servers/common.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -27,6 +37,8 @@ const { values: options } = parseArgs({
     profile: { type: 'string' },
     scenarios: { type: 'string' },
     measure: { type: 'string', default: 'memory,throughput,latency,runs' },
+    'latency-windows': { type: 'string', default: '5' },
+    'latency-samples': { type: 'boolean', default: false },
   },
 });
 const scale = Number(options.scale);
@@ -50,7 +62,13 @@ const SCENARIOS: Scenario[] = [
   .map((scenario) => ({ ...scenario, events: Math.max(10, Math.round(scenario.events * scale)) }))
   .filter((_, index) => !options.scenarios || options.scenarios.split(',').includes(String(index)));
 
-const LATENCY = { conversations: 1, perConversation: 10, perSecond: 50, events: 300 };
+/**
+ * Each window publishes `events`; `warmUp` events at the same rate go first, uncounted. The
+ * subscribers share one pool process: with several, every event wakes them all at once on a
+ * 2-core machine, where they wait for a core (the server's among them, still sending) and the
+ * slowest wake-up of the lot is what the last subscriber's latency measures.
+ */
+const LATENCY = { conversations: 1, perConversation: 10, perSecond: 50, events: 300, warmUp: 100, pools: 1, windows: Number(options['latency-windows']) };
 const POOLS = 4;
 
 interface ServerKind {
@@ -71,13 +89,40 @@ const KINDS: Record<string, ServerKind> = {
 interface ServerResult {
   server: string;
   eventsPerCpuSecond: Record<string, number>;
-  latencyMs?: { p50: number; p99: number };
+  latencyMs?: LatencyFigures;
   memory?: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
   runCpuMs?: { firstRuns: number; lastRuns: number; runs: number };
 }
 
+interface LatencyWindow {
+  p50: number;
+  p99: number;
+  /** Publish to the frame handed to the socket, in the server. */
+  server: { p50: number; p99: number };
+  /** With --latency-samples: [ms since the window's first publish, latency ms] per delivery and per send, and the server's GCs. */
+  samples?: [number, number][];
+  sends?: [number, number][];
+  collections?: GarbageCollection[];
+}
+
+interface LatencyFigures {
+  /** Medians over the windows. */
+  p50: number;
+  p99: number;
+  /** The lowest and highest p99 of a window. */
+  p99Range: [number, number];
+  /** Over every sample of every window. */
+  p99AllSamples: number;
+  /** Medians over the windows of the server's own part. */
+  server: { p50: number; p99: number };
+  windows: LatencyWindow[];
+}
+
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const ascending = (values: number[]) => [...values].sort((a, b) => a - b);
+const median = (values: number[]) => percentile(ascending(values), 0.5);
+const ms = (value: number) => Number(value.toFixed(2));
 
 /** One server under test with its subscriber pools, and what can be measured on it. */
 class Bench {
@@ -89,12 +134,12 @@ class Bench {
     readonly token: string,
   ) {}
 
-  static async start(kind: ServerKind, redisUrl: string): Promise<Bench> {
+  static async start(kind: ServerKind, redisUrl: string, poolCount = POOLS): Promise<Bench> {
     const env: Record<string, string> = { BENCH_SECRET: TEST_SECRET };
     if (kind.redis) env['REDIS_URL'] = redisUrl;
     if (kind.ours) env['REDIS_KEY_PREFIX'] = `bench-${randomUUID()}:`;
     const server = await Child.start(kind.script, env, options.profile);
-    const pools = await Promise.all(Array.from({ length: POOLS }, () => Child.start('./subscribers.ts')));
+    const pools = await Promise.all(Array.from({ length: poolCount }, () => Child.start('./subscribers.ts')));
     return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'));
   }
 
@@ -157,15 +202,45 @@ class Bench {
     return Math.round((connections.length * scenario.events) / cpuSeconds);
   }
 
-  async latency(): Promise<NonNullable<ServerResult['latencyMs']>> {
-    const ids = Array.from({ length: LATENCY.conversations }, (_, n) => `lat-${n}`);
-    const shares = await this.subscribe(ids.flatMap((id) => Array(LATENCY.perConversation).fill(id) as string[]));
-    await Promise.all(this.pools.map((pool) => pool.request('reset', { latency: true })));
-    await this.server.request('publish', { conversationIds: ids, count: LATENCY.events, perSecond: LATENCY.perSecond });
-    await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * LATENCY.events })));
-    const latencies = (await Promise.all(this.pools.map((pool) => pool.request<number[]>('latencies')))).flat().sort((a, b) => a - b);
-    await this.closeAll();
-    return { p50: Number(percentile(latencies, 0.5).toFixed(2)), p99: Number(percentile(latencies, 0.99).toFixed(2)) };
+  private latencyShares: string[][] = [];
+  private readonly latencyIds = Array.from({ length: LATENCY.conversations }, (_, n) => `lat-${n}`);
+
+  /**
+   * Subscribes the latency connections and publishes `LATENCY.warmUp` events at the measured
+   * rate, uncounted: the first events through a path pay for its compilation (V8's and the
+   * server's own caches), not for delivery.
+   */
+  async prepareLatency(): Promise<void> {
+    this.latencyShares = await this.subscribe(this.latencyIds.flatMap((id) => Array(LATENCY.perConversation).fill(id) as string[]));
+    await this.publishAtRate(LATENCY.warmUp);
+  }
+
+  /** One window of `LATENCY.events` at the light rate: its figures, and every delivery's latency, ascending. */
+  async latencyWindow(): Promise<{ window: LatencyWindow; latencies: number[] }> {
+    await Promise.all([...this.pools.map((pool) => pool.request('reset', { latency: true })), this.server.request('recordSends')]);
+    const started = wallClockMs();
+    await this.publishAtRate(LATENCY.events);
+    const samples = (await Promise.all(this.pools.map((pool) => pool.request<[number, number][]>('latencies')))).flat();
+    const sends = await this.server.request<[number, number][]>('sends');
+    const sorted = ascending(samples.map(([, latency]) => latency));
+    const inServer = ascending(sends.map(([, latency]) => latency));
+    const window: LatencyWindow = {
+      p50: ms(percentile(sorted, 0.5)),
+      p99: ms(percentile(sorted, 0.99)),
+      server: { p50: ms(percentile(inServer, 0.5)), p99: ms(percentile(inServer, 0.99)) },
+    };
+    if (options['latency-samples']) {
+      const relative = (pairs: [number, number][]) => pairs.sort((a, b) => a[0] - b[0]).map(([at, latency]): [number, number] => [ms(at - started), ms(latency)]);
+      window.samples = relative(samples);
+      window.sends = relative(sends);
+      window.collections = (await this.server.request<GarbageCollection[]>('collections', { since: started })).map((gc) => ({ ...gc, at: ms(gc.at - started) }));
+    }
+    return { window, latencies: sorted };
+  }
+
+  private async publishAtRate(count: number): Promise<void> {
+    await this.server.request('publish', { conversationIds: this.latencyIds, count, perSecond: LATENCY.perSecond });
+    await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: this.latencyShares[at]!.length * count })));
   }
 
   /** Ours only: server CPU per run at the start of a conversation and at its end. */
@@ -191,11 +266,6 @@ async function measureServer(kind: ServerKind, redisUrl: string): Promise<Server
         log(`${scenario.name}: ${result.eventsPerCpuSecond[scenario.name]} events per CPU-second`);
       }
     }
-    if (measuring('latency')) {
-      const latency = await bench.latency();
-      result.latencyMs = latency;
-      log(`latency p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
-    }
     if (measuring('runs') && kind.ours) {
       const runs = await bench.runs(Number(options.runs));
       result.runCpuMs = runs;
@@ -207,10 +277,59 @@ async function measureServer(kind: ServerKind, redisUrl: string): Promise<Server
   }
 }
 
+/**
+ * Latency, on fresh servers all up at once: the windows take turns (each round in another order),
+ * so that a busy spell of the machine falls on every server alike rather than on one.
+ */
+async function measureLatency(kinds: ServerKind[], redisUrl: string): Promise<LatencyFigures[]> {
+  const benches: Bench[] = [];
+  try {
+    for (const kind of kinds) {
+      const bench = await Bench.start(kind, redisUrl, LATENCY.pools);
+      benches.push(bench);
+      await bench.prepareLatency();
+    }
+    const windows: LatencyWindow[][] = kinds.map(() => []);
+    const latencies: number[][] = kinds.map(() => []);
+    for (let round = 0; round < LATENCY.windows; round += 1) {
+      for (let turn = 0; turn < benches.length; turn += 1) {
+        const at = (round + turn) % benches.length;
+        const { window, latencies: each } = await benches[at]!.latencyWindow();
+        windows[at]!.push(window);
+        latencies[at]!.push(...each);
+        console.error(`${kinds[at]!.name}: latency window ${round + 1}: p50 ${window.p50} ms, p99 ${window.p99} ms (in the server ${window.server.p50}, ${window.server.p99})`);
+      }
+    }
+    return windows.map((each, at) => ({
+      p50: median(each.map((window) => window.p50)),
+      p99: median(each.map((window) => window.p99)),
+      p99Range: [Math.min(...each.map((window) => window.p99)), Math.max(...each.map((window) => window.p99))],
+      p99AllSamples: ms(percentile(ascending(latencies[at]!), 0.99)),
+      server: { p50: median(each.map((window) => window.server.p50)), p99: median(each.map((window) => window.server.p99)) },
+      windows: each,
+    }));
+  } finally {
+    await Promise.all(benches.map((bench) => bench.stop()));
+  }
+}
+
 const redis = await startRedis();
 const results: ServerResult[] = [];
+const machineLoad: number[] = [];
 try {
-  for (const key of options.servers.split(',')) results.push(await measureServer(KINDS[key]!, redis.url));
+  const kinds = options.servers.split(',').map((key) => KINDS[key]!);
+  if (['memory', 'throughput', 'runs'].some(measuring)) {
+    for (const kind of kinds) results.push(await measureServer(kind, redis.url));
+  } else {
+    results.push(...kinds.map((kind) => ({ server: kind.name, eventsPerCpuSecond: {} })));
+  }
+  if (measuring('latency')) {
+    // How busy the machine was (1-minute load average, against its cores): beside the floor's spread, whether to trust the run.
+    machineLoad.push(loadavg()[0]!);
+    const figures = await measureLatency(kinds, redis.url);
+    figures.forEach((latency, at) => (results[at]!.latencyMs = latency));
+    machineLoad.push(loadavg()[0]!);
+  }
 } finally {
   await redis.stop();
 }
@@ -236,27 +355,42 @@ const comparison = results.map((result) => ({
     }),
   ),
 }));
+/** The median over rounds of a window's p99 less the floor's in the same round (adjacent in time). */
+function floorGap(latency: LatencyFigures | undefined): number | null {
+  const base = floor?.latencyMs;
+  if (!latency || !base) return null;
+  return ms(median(latency.windows.map((window, round) => window.p99 - base.windows[round]!.p99)));
+}
 const other = results.map((result) => ({
   server: result.server,
   'p50 ms': result.latencyMs?.p50 ?? null,
   'p99 ms': result.latencyMs?.p99 ?? null,
-  'p99 - floor p99 ms': result.latencyMs && floor?.latencyMs ? Number((result.latencyMs.p99 - floor.latencyMs.p99).toFixed(2)) : null,
+  'p99 ms, windows': result.latencyMs ? result.latencyMs.p99Range.join('-') : null,
+  'p99 ms, all samples': result.latencyMs?.p99AllSamples ?? null,
+  'p99 - floor p99 ms': floorGap(result.latencyMs),
+  'in server p50 ms': result.latencyMs?.server.p50 ?? null,
+  'in server p99 ms': result.latencyMs?.server.p99 ?? null,
   [`RSS B/conn @${options.connections}`]: result.memory?.rssBytesPerConnection ?? null,
   'heap+ext B/conn': result.memory?.heapBytesPerConnection ?? null,
   'run CPU ms, first 10': result.runCpuMs?.firstRuns ?? null,
   'run CPU ms, last 10': result.runCpuMs?.lastRuns ?? null,
 }));
 
-console.log('Events delivered per server CPU-second (higher is better)');
-console.table(throughput);
-console.log('Ratios to the floor and to the typical stack, same run');
-console.table(comparison);
-console.log(`Latency at ${LATENCY.perSecond} events/s to ${LATENCY.perConversation} subscribers, memory per idle subscribed connection, run cost`);
+if (measuring('throughput')) {
+  console.log('Events delivered per server CPU-second (higher is better)');
+  console.table(throughput);
+  console.log('Ratios to the floor and to the typical stack, same run');
+  console.table(comparison);
+}
+console.log(
+  `Latency at ${LATENCY.perSecond} events/s to ${LATENCY.perConversation} subscribers (medians of ${LATENCY.windows} windows of ${LATENCY.events} events;` +
+    ` load average ${machineLoad.map((load) => load.toFixed(1)).join(' -> ')} on ${cpus().length} cores), memory per idle subscribed connection, run cost`,
+);
 console.table(other);
 
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 await writeFile(
   new URL(`./results/${stamp}.json`, import.meta.url),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options, scenarios: SCENARIOS, results, comparison, other }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options, scenarios: SCENARIOS, machineLoad, results, comparison, other }, null, 2)}\n`,
 );

@@ -1,7 +1,9 @@
 /**
  * A pool of subscriber connections in a process of its own (so that the servers' CPU time is
  * theirs alone): graphql-ws by hand on a bare `ws` (what any client sends), or the floor's plain
- * socket. It counts delivered events, and records each one's latency when asked to.
+ * socket. It counts delivered events, and records each one's latency when asked to, with its
+ * publish time, so that outliers can be placed in time (one event late for every subscriber, or
+ * one pool late for several events in a row).
  */
 import WebSocket from 'ws';
 import { publishedAt, SUBSCRIPTION, wallClockMs } from './event.ts';
@@ -17,7 +19,8 @@ interface OpenArgs {
 
 const connections: { socket: WebSocket; received: number }[] = [];
 let received = 0;
-let latencies: number[] | null = null;
+/** [publish time, latency] in ms, per delivered event, while recording. */
+let latencies: [number, number][] | null = null;
 let target: { count: number; reached: () => void } | null = null;
 
 function open(args: OpenArgs, conversationId: string): Promise<void> {
@@ -43,7 +46,11 @@ function open(args: OpenArgs, conversationId: string): Promise<void> {
       if (!frame.includes('"agentEvents"')) return console.error('unexpected frame', frame.slice(0, 300));
       connection.received += 1;
       received += 1;
-      latencies?.push(wallClockMs() - publishedAt(frame));
+      if (latencies) {
+        const now = wallClockMs();
+        const at = publishedAt(frame);
+        latencies.push([at, now - at]);
+      }
       if (target && received >= target.count) target.reached();
     });
   });

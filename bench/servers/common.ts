@@ -3,7 +3,10 @@
  * and V8 see them, and publishing events at the same pace, so that servers differ only in how
  * they deliver.
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { publishedAt, wallClockMs } from '../event.ts';
 import { serveRequests } from '../ipc.ts';
 
 export interface BenchServer {
@@ -15,8 +18,45 @@ export interface BenchServer {
   handlers?: Record<string, (args: any) => unknown>;
 }
 
+export interface GarbageCollection {
+  /** Wall-clock start, ms (as event.ts's wallClockMs). */
+  at: number;
+  ms: number;
+  kind: string;
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+
+/**
+ * While recording: [publish time, ms until the frame was handed to its socket] per event frame
+ * sent. Every server under test writes with `ws`, so this is the server's own part of the
+ * latency, the same way for each, and no subscriber process's scheduling adds to it.
+ */
+let sends: [number, number][] | null = null;
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (this: WebSocket, data: Parameters<WebSocket['send']>[0], ...rest: unknown[]) {
+  if (sends && typeof data === 'string') {
+    const now = wallClockMs();
+    const at = publishedAt(data);
+    if (!Number.isNaN(at)) sends.push([at, now - at]);
+  }
+  return (send as (...args: unknown[]) => void).call(this, data, ...rest);
+} as WebSocket['send'];
+
 export function serveBench(server: BenchServer): void {
   const published = new Map<string, number>();
+  // The server's garbage collections in wall-clock time, to set beside late deliveries.
+  const collections: GarbageCollection[] = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      collections.push({ at: performance.timeOrigin + entry.startTime, ms: entry.duration, kind: GC_KINDS[(entry as PerformanceEntry & { detail: { kind: number } }).detail.kind] ?? 'other' });
+    }
+  }).observe({ entryTypes: ['gc'] });
   serveRequests({
     url: () => server.url,
     prepare: (args: { conversationIds: string[] }) => server.prepare?.(args.conversationIds),
@@ -25,6 +65,17 @@ export function serveBench(server: BenchServer): void {
       const { user, system } = process.cpuUsage();
       return user + system;
     },
+    recordSends: () => {
+      sends = [];
+    },
+    /** What was recorded since `recordSends`; recording stops. */
+    sends: () => {
+      const recorded = sends ?? [];
+      sends = null;
+      return recorded;
+    },
+    /** The garbage collections that started at or after `since` (wall-clock ms). */
+    collections: (args: { since: number }) => collections.filter((collection) => collection.at >= args.since),
     memory: () => {
       globalThis.gc?.();
       globalThis.gc?.();
