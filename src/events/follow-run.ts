@@ -16,14 +16,23 @@ export interface RunFollowOptions {
   endedBy: number | null;
 }
 
+/** Whether the run is over before the stream's first event. */
+export function runOverBeforeStart({ afterSeq, endedBy }: RunFollowOptions): boolean {
+  return endedBy !== null && (afterSeq === null || afterSeq >= endedBy);
+}
+
+/** For one event of the conversation: whether it is the run's, and whether the run is over after it. */
+export function runStep({ runId, endedBy }: RunFollowOptions, event: StoredEvent): { deliver: boolean; last: boolean } {
+  const deliver = event.runId === runId;
+  const last = (deliver && TERMINAL_EVENT_TYPES.has(event.type)) || (endedBy !== null && event.seq >= endedBy);
+  return { deliver, last };
+}
+
 export async function* followRun(conversation: AsyncIterable<StoredEvent>, options: RunFollowOptions): AsyncGenerator<StoredEvent> {
-  const { runId, afterSeq, endedBy } = options;
-  if (endedBy !== null && (afterSeq === null || afterSeq >= endedBy)) return;
+  if (runOverBeforeStart(options)) return;
   for await (const event of conversation) {
-    if (event.runId === runId) {
-      yield event;
-      if (TERMINAL_EVENT_TYPES.has(event.type)) return;
-    }
-    if (endedBy !== null && event.seq >= endedBy) return;
+    const { deliver, last } = runStep(options, event);
+    if (deliver) yield event;
+    if (last) return;
   }
 }

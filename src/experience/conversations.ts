@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GatewayError, badInput, notFound } from '../errors.ts';
-import { followConversation } from '../events/follow.ts';
-import { followRun } from '../events/follow-run.ts';
+import { conversationEvents, type EventStream } from '../events/event-stream.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Backend, NewSend } from '../store/interfaces.ts';
@@ -170,10 +169,10 @@ export class ConversationService {
 
   /**
    * The owner's conversation's events: those after `afterSeq` first (none when null), then live
-   * ones, each once and in order, until `signal` aborts. With `runId`, only that run's events,
-   * ending after its terminal event.
+   * ones, each once and in order, pulled or pushed (event-stream.ts). With `runId`, only that
+   * run's events, ending after its terminal event.
    */
-  async follow(owner: Owner, conversationId: string, afterSeq: number | null, signal: AbortSignal, runId: string | null = null) {
+  async follow(owner: Owner, conversationId: string, afterSeq: number | null, runId: string | null = null): Promise<EventStream> {
     if (!(await this.conversation(owner, conversationId))) throw notFound('Conversation');
     if (afterSeq !== null) {
       if (afterSeq < 0) throw badInput('afterSeq must not be negative.', 'afterSeq');
@@ -182,13 +181,8 @@ export class ConversationService {
       // Fail now, as the subscription starts, rather than after it was acknowledged.
       await this.options.backend.events.read(conversationId, afterSeq, 1);
     }
-    const endedBy = runId === null ? null : await this.runEndedBy(conversationId, runId);
-    const events = followConversation(this.options.backend.events, conversationId, {
-      afterSeq,
-      bufferLimit: this.options.limits.subscriberBufferEvents,
-      signal,
-    });
-    return runId === null ? events : followRun(events, { runId, afterSeq, endedBy });
+    const run = runId === null ? null : { runId, afterSeq, endedBy: await this.runEndedBy(conversationId, runId) };
+    return conversationEvents(this.options.backend.events, conversationId, { afterSeq, bufferLimit: this.options.limits.subscriberBufferEvents }, run);
   }
 
   /** Null while the run's terminal event is to come; else a seq at or after it. */

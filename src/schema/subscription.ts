@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../domain/events.ts';
+import { PUSH, type PushableEvents } from '../events/event-stream.ts';
 import { builder, type GraphQLContext } from './builder.ts';
 import { AgentEventRef } from './events.ts';
 
@@ -20,7 +21,8 @@ builder.subscriptionFields((t) => ({
 }));
 
 /**
- * The subscription's stream. It is aborted as soon as the client goes away: an async generator
+ * The subscription's stream, iterated (Server-Sent Events) or pushed (WebSockets, see
+ * event-stream.ts). Iterated, it is aborted as soon as the client goes away: an async generator
  * waiting for the next event would otherwise only notice on that event.
  */
 async function followEvents(
@@ -28,24 +30,26 @@ async function followEvents(
   conversationId: string,
   afterSeq: number | null,
   runId: string | null,
-): Promise<AsyncIterableIterator<StoredEvent>> {
+): Promise<PushableEvents> {
   const viewer = await context.viewer();
-  const controller = new AbortController();
-  const events = await context.conversations.follow(viewer, conversationId, afterSeq, controller.signal, runId);
+  const stream = await context.conversations.follow(viewer, conversationId, afterSeq, runId);
   const { metrics } = context;
   metrics.activeSubscriptions.inc();
   let open = true;
+  const controller = new AbortController();
   const close = () => {
     if (!open) return;
     open = false;
     metrics.activeSubscriptions.dec();
     controller.abort();
   };
-  const iterator: AsyncIterableIterator<StoredEvent> = {
+  let events: AsyncGenerator<StoredEvent> | null = null;
+  const iterate = () => (events ??= stream.iterate(controller.signal));
+  const iterator: PushableEvents = {
     [Symbol.asyncIterator]: () => iterator,
     async next() {
       try {
-        const result = await events.next();
+        const result = await iterate().next();
         if (result.done) close();
         else metrics.recordDelivery(result.value);
         return result;
@@ -56,11 +60,31 @@ async function followEvents(
     },
     async return() {
       close();
-      return events.return(undefined);
+      return iterate().return(undefined);
     },
     async throw(error: unknown) {
       close();
-      return events.throw(error);
+      return iterate().throw(error);
+    },
+    [PUSH](sink) {
+      const stop = stream.push({
+        event(event) {
+          metrics.recordDelivery(event);
+          sink.event(event);
+        },
+        failed(error) {
+          close();
+          sink.failed(error);
+        },
+        completed() {
+          close();
+          sink.completed();
+        },
+      });
+      return () => {
+        close();
+        stop();
+      };
     },
   };
   return iterator;

@@ -1,22 +1,64 @@
 /**
- * graphql-ws on a `ws` server, as graphql-ws/use/ws does it, except for how a send meets a slow
- * client. graphql-ws awaits each send; the stock adapter resolves it only once the bytes reached
- * the kernel, so a stalled client holds its subscriptions at one message each, its backlog hidden
- * in their event buffers where no socket limit sees it. Here a send hands the frame to the socket
- * and returns: the backlog is the socket's unsent data (`bufferedAmount`), and once it passes
- * `maxBufferedBytes` the socket is closed with 1013 at once, whatever its number of
- * subscriptions, and every one of them ends then rather than when the close handshake completes.
+ * The graphql-transport-ws protocol (as graphql-ws's makeServer speaks it) on a `ws` server, with
+ * what makeServer cannot give: an idle connection holds one small object and shares every
+ * listener with the others; a subscription whose results are pushed (PushedResults) sends each
+ * one as it is made, its frame the result's shared JSON with the subscriber's id in front,
+ * without an async step per event; and a send meets a slow client at once: the backlog is the
+ * socket's unsent data (`bufferedAmount`), and once it passes `maxBufferedBytes` the socket is
+ * closed with 1013, whatever its number of subscriptions, and every one of them ends then.
  *
- * Subscribers that share an event's execution (shared-execution.ts) are handed the same result
- * object; its JSON is made once and each subscriber's frame only adds its own operation id.
+ * The protocol's rules, as makeServer applies them: one connection_init (another: 4429), within
+ * `connectionInitWaitMs` (4408); subscribe only once acknowledged (4401), an id once at a time
+ * (4409); a malformed message closes the socket (4400); errors of one operation go to that
+ * operation only; either side may complete an operation.
  */
-import type { FormattedExecutionResult } from 'graphql';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
-import type { WebSocket, WebSocketServer } from 'ws';
+import {
+  GraphQLError,
+  OperationTypeNode,
+  getOperationAST,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
+import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 
-/** Only the socket: keeping the upgrade request too would hold its headers for the socket's life. */
-export interface SocketExtra {
+/** Where a subscription's results go, each `next` already the result's JSON. */
+export interface ResultSink {
+  next(json: string): void;
+  error(errors: readonly GraphQLError[]): void;
+  complete(): void;
+}
+
+/** A subscription whose results are handed over as they are made; `start` answers its stop. */
+export interface PushedResults {
+  readonly pushed: true;
+  start(sink: ResultSink): () => void;
+}
+
+export type OperationOutcome = ExecutionResult | AsyncIterable<ExecutionResult> | PushedResults;
+
+/** One socket speaking the protocol, as the hooks see it. */
+export interface Connection<State> {
   readonly socket: WebSocket;
+  /** What `onConnect` answered, once acknowledged. */
+  state: State | undefined;
+  /** Operations open on the socket, including the one being subscribed. */
+  readonly openOperations: number;
+}
+
+export interface ProtocolHooks<State> {
+  /** Milliseconds a socket may wait before its connection_init. */
+  connectionInitWaitMs: number;
+  /** The socket's state once admitted, or false: the socket is closed with 4403 (unless closed already). */
+  onConnect(connection: Connection<State>, connectionParams: Readonly<Record<string, unknown>> | undefined): Promise<State | false>;
+  /** The operation's execution arguments, or its errors (sent to that operation only). */
+  onSubscribe(connection: Connection<State>, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]>;
+  execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult;
+  subscribe(args: ExecutionArgs): Promise<OperationOutcome>;
+  /** A socket speaking the protocol opened. */
+  onOpen(connection: Connection<State>): void;
+  /** It closed (after its operations were stopped). */
+  onClose(connection: Connection<State>): void;
 }
 
 export interface SocketPolicy {
@@ -24,121 +66,328 @@ export interface SocketPolicy {
   keepAliveMs: number;
   /** Unsent bytes past which the socket is closed with 1013 (the client resumes with afterSeq). */
   maxBufferedBytes: number;
+  /**
+   * What screens a socket's frames before they are handled: a socket whose frame is refused is
+   * closed by the screen, and nothing more it sends is handled.
+   */
+  screenFor(socket: WebSocket): FrameScreen;
   /** Called once per socket closed for being too slow. */
   onSlowConsumer(socket: WebSocket, bufferedAmount: number): void;
-  /** A socket failed (a protocol violation by the client, a reset connection). */
+  /** A socket failed (a reset connection, a failure of ours handling its message). */
   onSocketError(error: Error): void;
+  /** The client broke the WebSocket protocol (an oversized or malformed frame); ws closed the socket already. */
+  onProtocolViolation(error: Error): void;
+}
+
+export interface FrameScreen {
+  /** Whether to handle a frame of this type (undefined: none could be read). */
+  admit(type: string | undefined): boolean;
 }
 
 /** "Try again later": the client fell too far behind; it reconnects and resumes with afterSeq. */
 export const CLOSE_SLOW_CONSUMER = 1013;
 
-export function serveGraphQLWs(
-  options: ServerOptions<Record<string, unknown> | undefined, SocketExtra>,
-  wsServer: WebSocketServer,
-  policy: SocketPolicy,
-): void {
-  const payloads = new PayloadSerializer();
-  const { onNext } = options;
-  const server = makeServer({
-    ...options,
-    // The result itself rather than graphql-ws's copy of it: its identity is what is shared.
-    onNext: onNext
-      ? async (ctx, id, payload, args, result) => (await onNext(ctx, id, payload, args, result)) ?? (result as FormattedExecutionResult)
-      : (_ctx, _id, _payload, _args, result) => result as FormattedExecutionResult,
-    jsonMessageReplacer: payloads.replacer,
-  });
+/** An operation's stop; null while it is being set up. */
+type Stop = (() => void) | null;
+
+const CONNECTION = Symbol('graphql-ws connection');
+type ServedSocket = WebSocket & { [CONNECTION]?: ProtocolConnection<unknown> };
+
+export function serveGraphQLWs<State>(hooks: ProtocolHooks<State>, wsServer: WebSocketServer, policy: SocketPolicy): void {
   wsServer.options.handleProtocols = handleProtocols;
 
   // One timer for every socket rather than one each: idle connections should cost little.
-  const awaitingPong = new WeakSet<WebSocket>();
-  function forgetPing(this: WebSocket) {
-    awaitingPong.delete(this);
-  }
   const keepAlive = setInterval(() => {
-    for (const socket of wsServer.clients) {
-      if (awaitingPong.has(socket)) {
-        socket.terminate();
-        continue;
-      }
-      awaitingPong.add(socket);
-      socket.ping();
-    }
+    for (const socket of wsServer.clients) connectionOf(socket)?.keepAlive();
   }, policy.keepAliveMs);
   keepAlive.unref();
   wsServer.once('close', () => clearInterval(keepAlive));
 
-  wsServer.on('connection', (socket) => {
-    let ended = false;
-    let closed: ((code?: number, reason?: string) => Promise<void>) | undefined;
-    const end = (code: number, reason: string) => {
-      if (ended) return;
-      ended = true;
-      void closed?.(code, reason);
-    };
-    const tooSlow = () => {
-      const { bufferedAmount } = socket;
-      policy.onSlowConsumer(socket, bufferedAmount);
-      socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume with afterSeq');
-      end(CLOSE_SLOW_CONSUMER, 'Too far behind');
-    };
-    // `on` rather than `once` for 'error' and 'close', which ws emits at most once per socket:
-    // `once` wraps each listener in a bound function with state of its own, hundreds of bytes
-    // per socket. The pong handler is one function shared by every socket.
-    socket.on('pong', forgetPing);
-    socket.on('error', (error) => {
-      policy.onSocketError(error);
-      socket.terminate();
-    });
-    closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => {
-          const message = payloads.complete(data);
-          if (ended || socket.readyState !== socket.OPEN) return;
-          if (socket.bufferedAmount > policy.maxBufferedBytes) return tooSlow();
-          socket.send(message);
-        },
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          socket.on('message', (data) => {
-            handle(String(data)).catch((error: unknown) => {
-              policy.onSocketError(error as Error);
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
-          }),
-      },
-      { socket },
-    );
-    socket.on('close', (code, reason) => end(code, String(reason)));
+  wsServer.on('connection', (socket: ServedSocket) => {
+    if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+      socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable');
+      return;
+    }
+    const connection = new ProtocolConnection(socket, hooks, policy);
+    socket[CONNECTION] = connection as ProtocolConnection<unknown>;
+    hooks.onOpen(connection);
+    // Listeners shared by every socket (`this` is the socket): none holds a closure of its own.
+    socket.on('message', onMessage);
+    socket.on('pong', onPong);
+    socket.on('error', onError);
+    socket.on('close', onClose);
   });
 }
 
-/**
- * JSON of message payloads, made once per payload object. graphql-ws stringifies each message
- * itself, synchronously right before handing it to `send`: the replacer swaps the payload for a
- * placeholder and notes its JSON (made or found), and `complete` puts that JSON in its place.
- */
-class PayloadSerializer {
-  private static readonly PLACEHOLDER = '\u0000payload';
-  /** The placeholder as it appears in a message; payload comes last in graphql-ws's messages. */
-  private static readonly QUOTED = JSON.stringify(PayloadSerializer.PLACEHOLDER);
-  private readonly json = new WeakMap<object, string>();
-  private pending: string | null = null;
+const connectionOf = (socket: WebSocket) => (socket as ServedSocket)[CONNECTION];
 
-  readonly replacer = (key: string, value: unknown): unknown => {
-    if (key !== 'payload' || value === null || typeof value !== 'object') return value;
-    let json = this.json.get(value);
-    if (json === undefined) this.json.set(value, (json = JSON.stringify(value)));
-    this.pending = json;
-    return PayloadSerializer.PLACEHOLDER;
-  };
+function onMessage(this: WebSocket, data: RawData) {
+  connectionOf(this)?.received(data);
+}
+function onPong(this: WebSocket) {
+  connectionOf(this)?.ponged();
+}
+function onError(this: WebSocket, error: Error) {
+  connectionOf(this)?.failed(error);
+}
+function onClose(this: WebSocket) {
+  connectionOf(this)?.closed();
+}
 
-  complete(message: string): string {
-    const json = this.pending;
-    this.pending = null;
-    const at = json === null ? -1 : message.lastIndexOf(PayloadSerializer.QUOTED);
-    if (at < 0) return message;
-    return message.slice(0, at) + json + message.slice(at + PayloadSerializer.QUOTED.length);
+class ProtocolConnection<State> implements Connection<State> {
+  state: State | undefined = undefined;
+  private initReceived = false;
+  private acknowledged = false;
+  private awaitingPong = false;
+  /** Closed, or closing for being too slow: nothing more is sent. */
+  private ended = false;
+  private readonly operations = new Map<string, Stop>();
+  private initTimer: NodeJS.Timeout | undefined;
+  private readonly screen: FrameScreen;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly hooks: ProtocolHooks<State>,
+    private readonly policy: SocketPolicy,
+  ) {
+    this.screen = policy.screenFor(socket);
+    const wait = hooks.connectionInitWaitMs;
+    if (wait > 0 && Number.isFinite(wait)) {
+      this.initTimer = setTimeout(() => {
+        if (!this.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+      }, wait);
+    }
   }
+
+  get openOperations(): number {
+    return this.operations.size;
+  }
+
+  keepAlive(): void {
+    if (this.awaitingPong) {
+      this.socket.terminate();
+      return;
+    }
+    this.awaitingPong = true;
+    this.socket.ping();
+  }
+
+  ponged(): void {
+    this.awaitingPong = false;
+  }
+
+  failed(error: Error): void {
+    if (isProtocolViolation(error)) {
+      this.policy.onProtocolViolation(error);
+      return;
+    }
+    this.policy.onSocketError(error);
+    this.socket.terminate();
+  }
+
+  closed(): void {
+    if (this.initTimer) clearTimeout(this.initTimer);
+    this.end();
+    this.hooks.onClose(this);
+  }
+
+  received(data: RawData): void {
+    let message: { type?: unknown; id?: unknown; payload?: unknown };
+    try {
+      message = JSON.parse(String(data)) as typeof message;
+    } catch {
+      message = {};
+    }
+    const type = typeof message?.type === 'string' ? message.type : undefined;
+    if (!this.screen.admit(type)) return;
+    try {
+      validateMessage(message);
+    } catch {
+      this.socket.close(CloseCode.BadRequest, 'Invalid message received');
+      return;
+    }
+    this.handle(message as { type: MessageType; id: string; payload: unknown }).catch((error: unknown) => {
+      this.policy.onSocketError(error as Error);
+      this.socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+  }
+
+  private async handle(message: { type: MessageType; id: string; payload: unknown }): Promise<void> {
+    switch (message.type) {
+      case MessageType.ConnectionInit:
+        return this.init(message.payload);
+      case MessageType.Ping:
+        this.send(message.payload ? JSON.stringify({ type: MessageType.Pong, payload: message.payload }) : PONG);
+        return;
+      case MessageType.Pong:
+        return;
+      case MessageType.Subscribe:
+        return this.subscribe(message.id, message.payload as SubscribePayload);
+      case MessageType.Complete: {
+        const stop = this.operations.get(message.id);
+        this.operations.delete(message.id);
+        stop?.();
+        return;
+      }
+      default:
+        // Frames only a server sends are refused by the policy before they get here.
+        throw new Error(`Unexpected message of type ${message.type} received`);
+    }
+  }
+
+  private async init(payload: unknown): Promise<void> {
+    if (this.initReceived) {
+      this.socket.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
+      return;
+    }
+    this.initReceived = true;
+    if (this.initTimer) clearTimeout(this.initTimer);
+    this.initTimer = undefined;
+    const params = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : undefined;
+    const state = await this.hooks.onConnect(this, params);
+    if (state === false) {
+      if (this.socket.readyState === this.socket.OPEN) this.socket.close(CloseCode.Forbidden, 'Forbidden');
+      return;
+    }
+    this.state = state;
+    this.acknowledged = true;
+    this.send(CONNECTION_ACK);
+  }
+
+  private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
+    if (!this.acknowledged) {
+      this.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+      return;
+    }
+    if (this.operations.has(id)) {
+      this.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+      return;
+    }
+    this.operations.set(id, null);
+    try {
+      const argsOrErrors = await this.hooks.onSubscribe(this, payload);
+      if (!this.operations.has(id)) return;
+      if (Array.isArray(argsOrErrors)) return this.error(id, argsOrErrors);
+      const args = argsOrErrors as ExecutionArgs;
+      const operation = getOperationAST(args.document, args.operationName);
+      if (!operation) return this.error(id, [new GraphQLError('Unable to identify operation')]);
+      if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
+        const result = await this.hooks.execute(args);
+        if (!this.operations.has(id)) return;
+        this.next(id, JSON.stringify(result));
+        return this.complete(id);
+      }
+      const outcome = await this.hooks.subscribe(args);
+      if (isPushed(outcome)) return this.push(id, outcome);
+      if (Symbol.asyncIterator in outcome) return await this.iterate(id, outcome);
+      if (!this.operations.has(id)) return;
+      this.next(id, JSON.stringify(outcome));
+      this.complete(id);
+    } finally {
+      // A pushed subscription stays open past this; anything else is over.
+      if (this.operations.get(id) === null) this.operations.delete(id);
+    }
+  }
+
+  private push(id: string, results: PushedResults): void {
+    if (!this.operations.has(id)) {
+      // Completed by the client while it was being set up: started only to release what it holds.
+      results.start(IGNORED)();
+      return;
+    }
+    // Every frame of the subscription starts the same way: made once.
+    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    let open = true;
+    // Null while starting, as the operation's entry is: a sink called from `start` itself matches it.
+    let stop: Stop = null;
+    stop = results.start({
+      next: (json) => {
+        if (open) this.send(head + json + '}');
+      },
+      error: (errors) => {
+        if (!open) return;
+        open = false;
+        if (this.operations.get(id) === stop) this.error(id, errors);
+      },
+      complete: () => {
+        if (!open) return;
+        open = false;
+        if (this.operations.get(id) === stop) this.complete(id);
+      },
+    });
+    if (!open) return; // it ended while starting
+    if (this.operations.has(id)) this.operations.set(id, stop);
+    else stop(); // completed by the client while starting
+  }
+
+  private async iterate(id: string, results: AsyncIterable<ExecutionResult>): Promise<void> {
+    const iterator = results[Symbol.asyncIterator]();
+    if (!this.operations.has(id)) {
+      await iterator.return?.();
+      return;
+    }
+    this.operations.set(id, () => void iterator.return?.());
+    try {
+      for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
+        if (this.operations.has(id)) this.next(id, JSON.stringify(step.value));
+      }
+    } catch (error) {
+      // As makeServer: the failure becomes one error of this operation, with its message and extensions.
+      const original = error instanceof Error ? error : new Error(String(error));
+      if (this.operations.has(id)) this.error(id, [new GraphQLError(original.message, { originalError: original })]);
+      return;
+    }
+    if (this.operations.has(id)) this.complete(id);
+  }
+
+  private next(id: string, json: string): void {
+    this.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`);
+  }
+
+  private error(id: string, errors: readonly GraphQLError[]): void {
+    this.operations.delete(id);
+    this.send(JSON.stringify({ id, type: MessageType.Error, payload: errors }));
+  }
+
+  private complete(id: string): void {
+    this.operations.delete(id);
+    this.send(JSON.stringify({ id, type: MessageType.Complete }));
+  }
+
+  private send(frame: string): void {
+    const { socket } = this;
+    if (this.ended || socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > this.policy.maxBufferedBytes) return this.tooSlow();
+    socket.send(frame);
+  }
+
+  private tooSlow(): void {
+    const { socket } = this;
+    this.policy.onSlowConsumer(socket, socket.bufferedAmount);
+    socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume with afterSeq');
+    this.end();
+  }
+
+  /** Stops every operation at once, rather than when the close handshake completes. */
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const stops = [...this.operations.values()];
+    this.operations.clear();
+    for (const stop of stops) stop?.();
+  }
+}
+
+const IGNORED: ResultSink = { next: () => undefined, error: () => undefined, complete: () => undefined };
+const CONNECTION_ACK = JSON.stringify({ type: MessageType.ConnectionAck });
+const PONG = JSON.stringify({ type: MessageType.Pong });
+
+function isPushed(outcome: OperationOutcome): outcome is PushedResults {
+  return (outcome as Partial<PushedResults>).pushed === true;
+}
+
+/** ws marks what a client did wrong (an oversized or malformed frame) with a WS_ERR_ code. */
+function isProtocolViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('WS_ERR_');
 }

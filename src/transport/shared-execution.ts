@@ -9,17 +9,20 @@
  * the last one to leave releases it, so documents opened and closed leave nothing behind.
  */
 import {
+  GraphQLError,
   Kind,
   createSourceEventStream,
   visit,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  type GraphQLError,
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { PUSH, isPushable, type PushableEvents } from '../events/event-stream.ts';
+import type { StoredEvent } from '../domain/events.ts';
 import type { Metrics } from '../metrics.ts';
+import type { OperationOutcome, ResultSink } from './graphql-ws-server.ts';
 import { eventSelectionFor, type EventSelection } from './event-selection.ts';
 
 export interface SharedExecutionOptions {
@@ -41,6 +44,7 @@ export type MaskError = (error: unknown) => GraphQLError;
 
 export class SharedEventExecution {
   private readonly shapes = new Map<DocumentNode, Map<string, Shape>>();
+  private readonly json = new WeakMap<ExecutionResult, string>();
   private readonly resultsPerShape: number;
   private readonly metrics: Metrics;
 
@@ -71,6 +75,31 @@ export class SharedEventExecution {
       maskError,
     );
   }
+
+  /**
+   * As `subscribe`, for the WebSocket server: a source that can be pushed (event-stream.ts) gives
+   * results pushed as its events come, each result's JSON made once for every subscriber of its
+   * shape; results are masked here.
+   */
+  async subscribePushed(args: ExecutionArgs, maskError: MaskError): Promise<OperationOutcome> {
+    const stream = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in stream)) return masked(stream, maskError);
+    const key = shapeKey(args);
+    const shape = this.acquire(args, key);
+    const release = () => this.release(args.document, key, shape);
+    if (!isPushable(stream)) return mapEvents(stream, (event) => this.resultFor(shape, args, event), release, maskError);
+    return {
+      pushed: true,
+      start: (sink) => new PushedSubscription(stream, (event) => this.resultFor(shape, args, event), this.jsonOf, maskError, release, sink).stop,
+    };
+  }
+
+  /** The JSON of a shared result, made by the first subscriber to send it. */
+  private readonly jsonOf = (result: ExecutionResult): string => {
+    let json = this.json.get(result);
+    if (json === undefined) this.json.set(result, (json = JSON.stringify(result)));
+    return json;
+  };
 
   /** The same sharing for subscriptions that go through yoga (Server-Sent Events). */
   plugin(): Plugin {
@@ -193,4 +222,88 @@ function mapEvents(
     },
   };
   return mapped;
+}
+
+/**
+ * One pushed subscription: each event's shared result handed to the sink as its JSON, in the
+ * order of the events, also when some results are still being made (an asynchronous resolver):
+ * those after it wait for it. Ends, however it ends, by stopping its source and releasing its shape.
+ */
+class PushedSubscription {
+  /** The last result still being made, or null when all are sent. */
+  private pending: Promise<void> | null = null;
+  private over = false;
+  /** Null while the source starts: it may end at once (a followed run over before it starts). */
+  private stopSource: (() => void) | null = null;
+
+  constructor(
+    source: PushableEvents,
+    private readonly resultFor: (event: StoredEvent) => ExecutionResult | Promise<ExecutionResult>,
+    private readonly jsonOf: (result: ExecutionResult) => string,
+    private readonly maskError: MaskError,
+    private readonly released: () => void,
+    private readonly sink: ResultSink,
+  ) {
+    const stopSource = source[PUSH]({
+      event: (event) => this.event(event),
+      failed: (error) => this.after(() => this.fail(error)),
+      completed: () => this.after(() => this.end() && this.sink.complete()),
+    });
+    if (this.over) stopSource();
+    else this.stopSource = stopSource;
+  }
+
+  readonly stop = (): void => {
+    this.end();
+  };
+
+  private event(event: StoredEvent): void {
+    const result = this.resultFor(event);
+    if (this.pending === null && !(result instanceof Promise)) return this.send(result);
+    this.after(() => result, (settled) => this.send(settled));
+  }
+
+  private send(result: ExecutionResult): void {
+    if (this.over) return;
+    this.sink.next(result.errors ? JSON.stringify(masked(result, this.maskError)) : this.jsonOf(result));
+  }
+
+  /** Runs `then` with what `step` makes, once everything before it is sent. */
+  private after<T>(step: () => T | Promise<T>, then?: (value: T) => void): void {
+    let value: T | Promise<T>;
+    if (this.pending === null) {
+      value = step();
+      if (!(value instanceof Promise)) {
+        then?.(value);
+        return;
+      }
+    } else {
+      value = this.pending.then(step);
+    }
+    const next: Promise<void> = value
+      .then(
+        (settled) => then?.(settled),
+        (error: unknown) => this.fail(error),
+      )
+      .finally(() => {
+        if (this.pending === next) this.pending = null;
+      });
+    this.pending = next;
+  }
+
+  /** As makeServer words a failed stream: one error, its message and extensions, masked first. */
+  private fail(error: unknown): void {
+    if (!this.end()) return;
+    const shown = this.maskError(error);
+    this.sink.error([new GraphQLError(shown.message, { originalError: shown })]);
+  }
+
+  /** Stops the source and releases the shape, once; answers whether this call did it. */
+  private end(): boolean {
+    if (this.over) return false;
+    this.over = true;
+    this.stopSource?.();
+    this.released();
+    return true;
+  }
 }

@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import { GraphQLError, OperationTypeNode, getOperationAST } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { authorizationFrom, createContext } from './context.ts';
@@ -15,12 +15,13 @@ import { clientErrorMasking, toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
 import { operationRefusal } from './operation-limits.ts';
 import type { SharedEventExecution } from './shared-execution.ts';
-import { OperationsPerSocket, SocketsPerUser, screenIncomingFrames } from './socket-limits.ts';
+import { IncomingFrames, OperationsPerSocket, SocketsPerUser } from './socket-limits.ts';
 import type { Yoga } from './yoga.ts';
 
+/** What an admitted socket holds: who it is, and the timer that closes it when their token expires. */
 interface SocketState {
-  principal?: Principal;
-  expiryTimer?: NodeJS.Timeout;
+  principal: Principal;
+  expiryTimer: NodeJS.Timeout | undefined;
 }
 
 /** graphql-ws's default: a socket that does not answer a ping within this is dropped. */
@@ -43,49 +44,33 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
-  const states = new WeakMap<WebSocket, SocketState>();
-  const stateOf = (socket: WebSocket) => {
-    let state = states.get(socket);
-    if (!state) states.set(socket, (state = {}));
-    return state;
-  };
-
   const socketsPerUser = new SocketsPerUser(config.WS_MAX_SOCKETS_PER_USER, logger);
   const operationsPerSocket = new OperationsPerSocket(config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, logger);
 
-  wsServer.on('connection', (socket) => {
-    screenIncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger);
-    metrics.openConnections.inc();
-    socket.on('close', () => {
-      metrics.openConnections.dec();
-      clearTimeout(states.get(socket)?.expiryTimer);
-    });
-  });
-
-  serveGraphQLWs(
+  serveGraphQLWs<SocketState>(
     {
-      connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
-      onConnect: async (ctx) => {
-        const socket = ctx.extra.socket;
+      connectionInitWaitMs: config.WS_CONNECTION_INIT_TIMEOUT_MS,
+      onConnect: async ({ socket }, connectionParams) => {
+        let principal: Principal;
         try {
-          const principal = await gateway.auth.authenticate(authorizationFrom(ctx.connectionParams));
-          if (!socketsPerUser.admit(socket, principal.userId)) return false;
-          const state = stateOf(socket);
-          state.principal = principal;
-          if (principal.expiresAt !== null) {
-            // setTimeout takes at most 2^31-1 ms; tokens living longer than ~24 days are re-checked then.
-            const delay = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
-            state.expiryTimer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), delay);
-          }
-          return true;
+          principal = await gateway.auth.authenticate(authorizationFrom(connectionParams));
         } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
+          return false; // closed with 4403 Forbidden
         }
+        if (socket.readyState !== socket.OPEN) return false;
+        if (!socketsPerUser.admit(socket, principal.userId)) return false;
+        let expiryTimer: NodeJS.Timeout | undefined;
+        if (principal.expiresAt !== null) {
+          // setTimeout takes at most 2^31-1 ms; tokens living longer than ~24 days are re-checked then.
+          const delay = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
+          expiryTimer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), delay);
+        }
+        return { principal, expiryTimer };
       },
-      onSubscribe: async (ctx, _id, payload) => {
-        const overLimit = operationsPerSocket.refusal(ctx.extra.socket, ctx.subscriptions);
+      onSubscribe: async (connection, payload) => {
+        const overLimit = operationsPerSocket.refusal(connection.socket, connection.openOperations);
         if (overLimit) return [overLimit];
-        const principal = stateOf(ctx.extra.socket).principal;
+        const principal = connection.state?.principal;
         const enveloped = yoga.getEnveloped({ principal, params: payload } as never);
         let document;
         try {
@@ -119,17 +104,26 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         };
       },
       execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-      subscribe: (args) => sharedEvents.subscribe(args, maskError),
+      subscribe: (args) => sharedEvents.subscribePushed(args, maskError),
+      onOpen: () => metrics.openConnections.inc(),
+      onClose: ({ state }) => {
+        metrics.openConnections.dec();
+        if (!state) return;
+        clearTimeout(state.expiryTimer);
+        socketsPerUser.release(state.principal.userId);
+      },
     },
     wsServer,
     {
       keepAliveMs: KEEP_ALIVE_MS,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      screenFor: (socket) => new IncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger),
       onSlowConsumer: (_socket, bufferedAmount) => {
         metrics.slowConsumersClosed.inc();
         logger.warn({ bufferedAmount }, 'closing a WebSocket that fell too far behind (1013)');
       },
       onSocketError: (error) => logger.warn({ err: error }, 'WebSocket failed'),
+      onProtocolViolation: (error) => logger.warn({ reason: error.message }, 'a WebSocket broke the protocol'),
     },
   );
   return wsServer;
