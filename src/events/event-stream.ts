@@ -7,7 +7,7 @@ import type { StoredEvent } from '../domain/events.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { followConversation } from './follow.ts';
 import { followRun, runOverBeforeStart, runStep, type RunFollowOptions } from './follow-run.ts';
-import { ConversationFollower, type FollowerOptions } from './follower.ts';
+import { ConversationFollower, type FollowerOptions, type FollowerSink } from './follower.ts';
 
 export interface EventSink {
   event(event: StoredEvent): void;
@@ -17,11 +17,15 @@ export interface EventSink {
   completed(): void;
 }
 
+export interface Stoppable {
+  stop(): void;
+}
+
 export interface EventStream {
   /** Pulled: the events until `signal` aborts or the stream is over. */
   iterate(signal: AbortSignal): AsyncGenerator<StoredEvent>;
-  /** Pushed to `sink`; answers the function that stops the stream. Use one of the two, once. */
-  push(sink: EventSink): () => void;
+  /** Pushed to `sink` until stopped. Use one of the two, once. */
+  push(sink: EventSink): Stoppable;
 }
 
 export function conversationEvents(
@@ -30,34 +34,68 @@ export function conversationEvents(
   options: FollowerOptions,
   run: RunFollowOptions | null,
 ): EventStream {
-  return {
-    iterate(signal) {
-      const events = followConversation(log, conversationId, { ...options, signal });
-      return run === null ? events : followRun(events, run);
-    },
-    push(sink) {
-      if (run !== null && runOverBeforeStart(run)) {
-        sink.completed();
-        return () => undefined;
-      }
-      const follower = new ConversationFollower(log, conversationId, options, {
-        event:
-          run === null
-            ? (event) => sink.event(event)
-            : (event) => {
-                const { deliver, last } = runStep(run, event);
-                if (deliver) sink.event(event);
-                if (!last) return;
-                follower.stop();
-                sink.completed();
-              },
-        failed: (error) => sink.failed(error),
-      });
-      follower.start();
-      return () => follower.stop();
-    },
-  };
+  return new ConversationEvents(log, conversationId, options, run);
 }
+
+/**
+ * Classes rather than closures here and in what a pushed subscription holds: an idle subscriber
+ * holds one object per layer, not a context and functions for each.
+ */
+class ConversationEvents implements EventStream {
+  constructor(
+    private readonly log: EventLog,
+    private readonly conversationId: string,
+    private readonly options: FollowerOptions,
+    private readonly run: RunFollowOptions | null,
+  ) {}
+
+  iterate(signal: AbortSignal): AsyncGenerator<StoredEvent> {
+    const events = followConversation(this.log, this.conversationId, { ...this.options, signal });
+    return this.run === null ? events : followRun(events, this.run);
+  }
+
+  push(sink: EventSink): Stoppable {
+    const { run } = this;
+    if (run === null) return this.follow(sink);
+    if (runOverBeforeStart(run)) {
+      sink.completed();
+      return STOPPED;
+    }
+    const filter = new RunFilter(run, sink);
+    filter.follower = this.follow(filter);
+    return filter.follower;
+  }
+
+  private follow(sink: FollowerSink): ConversationFollower {
+    const follower = new ConversationFollower(this.log, this.conversationId, this.options, sink);
+    follower.start();
+    return follower;
+  }
+}
+
+/** One run's events out of the conversation's, completing after the run's last. */
+class RunFilter implements FollowerSink {
+  follower: ConversationFollower | null = null;
+
+  constructor(
+    private readonly run: RunFollowOptions,
+    private readonly sink: EventSink,
+  ) {}
+
+  event(event: StoredEvent): void {
+    const { deliver, last } = runStep(this.run, event);
+    if (deliver) this.sink.event(event);
+    if (!last) return;
+    this.follower?.stop();
+    this.sink.completed();
+  }
+
+  failed(error: unknown): void {
+    this.sink.failed(error);
+  }
+}
+
+const STOPPED: Stoppable = { stop: () => undefined };
 
 /**
  * The key under which a subscription's source stream offers itself to be pushed as well as
@@ -66,7 +104,7 @@ export function conversationEvents(
 export const PUSH = Symbol('push');
 
 export interface PushableEvents extends AsyncIterableIterator<StoredEvent> {
-  [PUSH](sink: EventSink): () => void;
+  [PUSH](sink: EventSink): Stoppable;
 }
 
 export function isPushable(stream: unknown): stream is PushableEvents {

@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../domain/events.ts';
-import { PUSH, type PushableEvents } from '../events/event-stream.ts';
+import { PUSH, type EventSink, type EventStream, type PushableEvents, type Stoppable } from '../events/event-stream.ts';
+import type { Metrics } from '../metrics.ts';
 import { builder, type GraphQLContext } from './builder.ts';
 import { AgentEventRef } from './events.ts';
 
@@ -22,8 +23,7 @@ builder.subscriptionFields((t) => ({
 
 /**
  * The subscription's stream, iterated (Server-Sent Events) or pushed (WebSockets, see
- * event-stream.ts). Iterated, it is aborted as soon as the client goes away: an async generator
- * waiting for the next event would otherwise only notice on that event.
+ * event-stream.ts), counted in the metrics while open.
  */
 async function followEvents(
   context: GraphQLContext,
@@ -32,60 +32,88 @@ async function followEvents(
   runId: string | null,
 ): Promise<PushableEvents> {
   const viewer = await context.viewer();
-  const stream = await context.conversations.follow(viewer, conversationId, afterSeq, runId);
-  const { metrics } = context;
-  metrics.activeSubscriptions.inc();
-  let open = true;
-  const controller = new AbortController();
-  const close = () => {
-    if (!open) return;
-    open = false;
-    metrics.activeSubscriptions.dec();
-    controller.abort();
-  };
-  let events: AsyncGenerator<StoredEvent> | null = null;
-  const iterate = () => (events ??= stream.iterate(controller.signal));
-  const iterator: PushableEvents = {
-    [Symbol.asyncIterator]: () => iterator,
-    async next() {
-      try {
-        const result = await iterate().next();
-        if (result.done) close();
-        else metrics.recordDelivery(result.value);
-        return result;
-      } catch (error) {
-        close();
-        throw error;
-      }
-    },
-    async return() {
-      close();
-      return iterate().return(undefined);
-    },
-    async throw(error: unknown) {
-      close();
-      return iterate().throw(error);
-    },
-    [PUSH](sink) {
-      const stop = stream.push({
-        event(event) {
-          metrics.recordDelivery(event);
-          sink.event(event);
-        },
-        failed(error) {
-          close();
-          sink.failed(error);
-        },
-        completed() {
-          close();
-          sink.completed();
-        },
-      });
-      return () => {
-        close();
-        stop();
-      };
-    },
-  };
-  return iterator;
+  return new FollowedEvents(await context.conversations.follow(viewer, conversationId, afterSeq, runId), context.metrics);
+}
+
+class FollowedEvents implements PushableEvents, EventSink, Stoppable {
+  private open = true;
+  /** Iterated only: aborted as soon as the client goes away, since a generator waiting for the next event would only notice on that event. */
+  private controller: AbortController | null = null;
+  private events: AsyncGenerator<StoredEvent> | null = null;
+  private sink: EventSink | null = null;
+  private pushed: Stoppable | null = null;
+
+  constructor(
+    private readonly stream: EventStream,
+    private readonly metrics: Metrics,
+  ) {
+    metrics.activeSubscriptions.inc();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<StoredEvent>> {
+    try {
+      const result = await this.iterate().next();
+      if (result.done) this.close();
+      else this.metrics.recordDelivery(result.value);
+      return result;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<StoredEvent>> {
+    this.close();
+    return this.iterate().return(undefined);
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<StoredEvent>> {
+    this.close();
+    return this.iterate().throw(error);
+  }
+
+  [PUSH](sink: EventSink): Stoppable {
+    this.sink = sink;
+    this.pushed = this.stream.push(this);
+    return this;
+  }
+
+  stop(): void {
+    this.close();
+    this.pushed?.stop();
+  }
+
+  event(event: StoredEvent): void {
+    this.metrics.recordDelivery(event);
+    this.sink!.event(event);
+  }
+
+  failed(error: unknown): void {
+    this.close();
+    this.sink!.failed(error);
+  }
+
+  completed(): void {
+    this.close();
+    this.sink!.completed();
+  }
+
+  private iterate(): AsyncGenerator<StoredEvent> {
+    if (!this.events) {
+      this.controller = new AbortController();
+      this.events = this.stream.iterate(this.controller.signal);
+    }
+    return this.events;
+  }
+
+  private close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.metrics.activeSubscriptions.dec();
+    this.controller?.abort();
+  }
 }

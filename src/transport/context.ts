@@ -21,3 +21,25 @@ export function authorizationFrom(connectionParams: Readonly<Record<string, unkn
   const key = Object.keys(connectionParams ?? {}).find((name) => name.toLowerCase() === 'authorization');
   return key === undefined ? undefined : connectionParams?.[key];
 }
+
+/**
+ * The context of a WebSocket's operations, made once per socket: its caller is known from
+ * connection_init, and its subscriptions share it rather than each holding one.
+ */
+export class SocketContext implements GraphQLContext {
+  readonly conversations: GraphQLContext['conversations'];
+  readonly agents: GraphQLContext['agents'];
+  readonly metrics: GraphQLContext['metrics'];
+  private readonly principal: Promise<Principal>;
+
+  constructor(gateway: Gateway, principal: Principal) {
+    this.conversations = gateway.conversations;
+    this.agents = gateway.agents;
+    this.metrics = gateway.metrics;
+    this.principal = Promise.resolve(principal);
+  }
+
+  viewer(): Promise<Principal> {
+    return this.principal;
+  }
+}

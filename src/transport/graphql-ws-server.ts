@@ -21,6 +21,7 @@ import {
 } from 'graphql';
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import type { Stoppable } from '../events/event-stream.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
@@ -29,10 +30,10 @@ export interface ResultSink {
   complete(): void;
 }
 
-/** A subscription whose results are handed over as they are made; `start` answers its stop. */
+/** A subscription whose results are handed over as they are made, until stopped. */
 export interface PushedResults {
   readonly pushed: true;
-  start(sink: ResultSink): () => void;
+  start(sink: ResultSink): Stoppable;
 }
 
 export type OperationOutcome = ExecutionResult | AsyncIterable<ExecutionResult> | PushedResults;
@@ -87,8 +88,8 @@ export interface FrameScreen {
 /** "Try again later": the client fell too far behind; it reconnects and resumes with afterSeq. */
 export const CLOSE_SLOW_CONSUMER = 1013;
 
-/** An operation's stop; null while it is being set up. */
-type Stop = (() => void) | null;
+/** An open operation; null while it is being set up. */
+type Operation = Stoppable | null;
 
 const CONNECTION = Symbol('graphql-ws connection');
 type ServedSocket = WebSocket & { [CONNECTION]?: ProtocolConnection<unknown> };
@@ -141,7 +142,7 @@ class ProtocolConnection<State> implements Connection<State> {
   private awaitingPong = false;
   /** Closed, or closing for being too slow: nothing more is sent. */
   private ended = false;
-  private readonly operations = new Map<string, Stop>();
+  private readonly operations = new Map<string, Operation>();
   private initTimer: NodeJS.Timeout | undefined;
   private readonly screen: FrameScreen;
 
@@ -224,9 +225,9 @@ class ProtocolConnection<State> implements Connection<State> {
       case MessageType.Subscribe:
         return this.subscribe(message.id, message.payload as SubscribePayload);
       case MessageType.Complete: {
-        const stop = this.operations.get(message.id);
+        const operation = this.operations.get(message.id);
         this.operations.delete(message.id);
-        stop?.();
+        operation?.stop();
         return;
       }
       default:
@@ -292,32 +293,19 @@ class ProtocolConnection<State> implements Connection<State> {
   private push(id: string, results: PushedResults): void {
     if (!this.operations.has(id)) {
       // Completed by the client while it was being set up: started only to release what it holds.
-      results.start(IGNORED)();
+      results.start(IGNORED).stop();
       return;
     }
-    // Every frame of the subscription starts the same way: made once.
-    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    let open = true;
-    // Null while starting, as the operation's entry is: a sink called from `start` itself matches it.
-    let stop: Stop = null;
-    stop = results.start({
-      next: (json) => {
-        if (open) this.send(head + json + '}');
-      },
-      error: (errors) => {
-        if (!open) return;
-        open = false;
-        if (this.operations.get(id) === stop) this.error(id, errors);
-      },
-      complete: () => {
-        if (!open) return;
-        open = false;
-        if (this.operations.get(id) === stop) this.complete(id);
-      },
-    });
-    if (!open) return; // it ended while starting
-    if (this.operations.has(id)) this.operations.set(id, stop);
-    else stop(); // completed by the client while starting
+    const operation = new PushedOperation(this as ProtocolConnection<unknown>, id);
+    this.operations.set(id, operation);
+    operation.attach(results.start(operation));
+  }
+
+  /** A pushed operation ended from the server's side, unless it was completed or replaced already. */
+  pushedEnded(id: string, operation: PushedOperation, errors: readonly GraphQLError[] | null): void {
+    if (this.operations.get(id) !== operation) return;
+    if (errors) this.error(id, errors);
+    else this.complete(id);
   }
 
   private async iterate(id: string, results: AsyncIterable<ExecutionResult>): Promise<void> {
@@ -326,7 +314,7 @@ class ProtocolConnection<State> implements Connection<State> {
       await iterator.return?.();
       return;
     }
-    this.operations.set(id, () => void iterator.return?.());
+    this.operations.set(id, { stop: () => void iterator.return?.() });
     try {
       for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
         if (this.operations.has(id)) this.next(id, JSON.stringify(step.value));
@@ -354,7 +342,7 @@ class ProtocolConnection<State> implements Connection<State> {
     this.send(JSON.stringify({ id, type: MessageType.Complete }));
   }
 
-  private send(frame: string): void {
+  send(frame: string): void {
     const { socket } = this;
     if (this.ended || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.policy.maxBufferedBytes) return this.tooSlow();
@@ -372,9 +360,57 @@ class ProtocolConnection<State> implements Connection<State> {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    const stops = [...this.operations.values()];
+    const operations = [...this.operations.values()];
     this.operations.clear();
-    for (const stop of stops) stop?.();
+    for (const operation of operations) operation?.stop();
+  }
+}
+
+/** A pushed subscription as the socket sees it: its frames, its end from either side. */
+class PushedOperation implements ResultSink, Stoppable {
+  private subscription: Stoppable | null = null;
+  private open = true;
+  /** Every frame of the subscription starts the same way. */
+  private readonly head: string;
+
+  constructor(
+    private readonly connection: ProtocolConnection<unknown>,
+    private readonly id: string,
+  ) {
+    this.head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  }
+
+  /** What `start` answered: it may have ended (or been stopped) while starting. */
+  attach(subscription: Stoppable): void {
+    if (this.open) this.subscription = subscription;
+    else subscription.stop();
+  }
+
+  next(json: string): void {
+    // Concatenated rather than stringified: the result's JSON is shared by its subscribers.
+    if (this.open) this.connection.send(this.head + json + '}');
+  }
+
+  error(errors: readonly GraphQLError[]): void {
+    this.end(errors);
+  }
+
+  complete(): void {
+    this.end(null);
+  }
+
+  stop(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.subscription?.stop();
+    this.subscription = null;
+  }
+
+  private end(errors: readonly GraphQLError[] | null): void {
+    if (!this.open) return;
+    this.open = false;
+    this.subscription = null;
+    this.connection.pushedEnded(this.id, this, errors);
   }
 }
 

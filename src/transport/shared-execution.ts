@@ -19,7 +19,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { PUSH, isPushable, type PushableEvents } from '../events/event-stream.ts';
+import { PUSH, isPushable, type EventSink, type PushableEvents, type Stoppable } from '../events/event-stream.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { Metrics } from '../metrics.ts';
 import type { OperationOutcome, ResultSink } from './graphql-ws-server.ts';
@@ -33,6 +33,7 @@ export interface SharedExecutionOptions {
 
 /** The subscribers of one document, operation and selection variables, and their events' results. */
 interface Shape {
+  key: string;
   subscribers: number;
   selection: EventSelection;
   /** Per event id, oldest first: the execution, in flight or done. */
@@ -66,12 +67,11 @@ export class SharedEventExecution {
   async subscribe(args: ExecutionArgs, maskError?: MaskError): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in stream)) return maskError ? masked(stream, maskError) : stream;
-    const key = shapeKey(args);
-    const shape = this.acquire(args, key);
+    const shape = this.acquire(args, shapeKey(args));
     return mapEvents(
       stream,
       (event) => this.resultFor(shape, args, event),
-      () => this.release(args.document, key, shape),
+      () => this.release(args.document, shape),
       maskError,
     );
   }
@@ -84,22 +84,19 @@ export class SharedEventExecution {
   async subscribePushed(args: ExecutionArgs, maskError: MaskError): Promise<OperationOutcome> {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in stream)) return masked(stream, maskError);
-    const key = shapeKey(args);
-    const shape = this.acquire(args, key);
-    const release = () => this.release(args.document, key, shape);
-    if (!isPushable(stream)) return mapEvents(stream, (event) => this.resultFor(shape, args, event), release, maskError);
-    return {
-      pushed: true,
-      start: (sink) => new PushedSubscription(stream, (event) => this.resultFor(shape, args, event), this.jsonOf, maskError, release, sink).stop,
-    };
+    const shape = this.acquire(args, shapeKey(args));
+    if (!isPushable(stream)) {
+      return mapEvents(stream, (event) => this.resultFor(shape, args, event), () => this.release(args.document, shape), maskError);
+    }
+    return { pushed: true, start: (sink) => new PushedSubscription(this, shape, args, maskError, sink).start(stream) };
   }
 
   /** The JSON of a shared result, made by the first subscriber to send it. */
-  private readonly jsonOf = (result: ExecutionResult): string => {
+  jsonOf(result: ExecutionResult): string {
     let json = this.json.get(result);
     if (json === undefined) this.json.set(result, (json = JSON.stringify(result)));
     return json;
-  };
+  }
 
   /** The same sharing for subscriptions that go through yoga (Server-Sent Events). */
   plugin(): Plugin {
@@ -108,7 +105,7 @@ export class SharedEventExecution {
     };
   }
 
-  private resultFor(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
+  resultFor(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
     const id = (event as { id?: unknown }).id;
     if (typeof id !== 'string') return this.execute(shape, args, event);
     let result = shape.results.get(id);
@@ -136,16 +133,16 @@ export class SharedEventExecution {
     let byKey = this.shapes.get(args.document);
     if (!byKey) this.shapes.set(args.document, (byKey = new Map()));
     let shape = byKey.get(key);
-    if (!shape) byKey.set(key, (shape = { subscribers: 0, selection: eventSelectionFor(args), results: new Map() }));
+    if (!shape) byKey.set(key, (shape = { key, subscribers: 0, selection: eventSelectionFor(args), results: new Map() }));
     shape.subscribers += 1;
     return shape;
   }
 
-  private release(document: DocumentNode, key: string, shape: Shape): void {
+  release(document: DocumentNode, shape: Shape): void {
     shape.subscribers -= 1;
     if (shape.subscribers > 0) return;
     const byKey = this.shapes.get(document);
-    if (byKey?.get(key) === shape) byKey.delete(key);
+    if (byKey?.get(shape.key) === shape) byKey.delete(shape.key);
     if (byKey?.size === 0) this.shapes.delete(document);
   }
 }
@@ -229,43 +226,52 @@ function mapEvents(
  * order of the events, also when some results are still being made (an asynchronous resolver):
  * those after it wait for it. Ends, however it ends, by stopping its source and releasing its shape.
  */
-class PushedSubscription {
+class PushedSubscription implements EventSink, Stoppable {
   /** The last result still being made, or null when all are sent. */
   private pending: Promise<void> | null = null;
   private over = false;
   /** Null while the source starts: it may end at once (a followed run over before it starts). */
-  private stopSource: (() => void) | null = null;
+  private source: Stoppable | null = null;
 
   constructor(
-    source: PushableEvents,
-    private readonly resultFor: (event: StoredEvent) => ExecutionResult | Promise<ExecutionResult>,
-    private readonly jsonOf: (result: ExecutionResult) => string,
+    private readonly shared: SharedEventExecution,
+    private readonly shape: Shape,
+    private readonly args: ExecutionArgs,
     private readonly maskError: MaskError,
-    private readonly released: () => void,
     private readonly sink: ResultSink,
-  ) {
-    const stopSource = source[PUSH]({
-      event: (event) => this.event(event),
-      failed: (error) => this.after(() => this.fail(error)),
-      completed: () => this.after(() => this.end() && this.sink.complete()),
-    });
-    if (this.over) stopSource();
-    else this.stopSource = stopSource;
+  ) {}
+
+  start(source: PushableEvents): this {
+    const started = source[PUSH](this);
+    if (this.over) started.stop();
+    else this.source = started;
+    return this;
   }
 
-  readonly stop = (): void => {
+  stop(): void {
     this.end();
-  };
+  }
 
-  private event(event: StoredEvent): void {
-    const result = this.resultFor(event);
+  event(event: StoredEvent): void {
+    const result = this.shared.resultFor(this.shape, this.args, event);
     if (this.pending === null && !(result instanceof Promise)) return this.send(result);
-    this.after(() => result, (settled) => this.send(settled));
+    this.after(
+      () => result,
+      (settled) => this.send(settled),
+    );
+  }
+
+  failed(error: unknown): void {
+    this.after(() => this.fail(error));
+  }
+
+  completed(): void {
+    this.after(() => this.end() && this.sink.complete());
   }
 
   private send(result: ExecutionResult): void {
     if (this.over) return;
-    this.sink.next(result.errors ? JSON.stringify(masked(result, this.maskError)) : this.jsonOf(result));
+    this.sink.next(result.errors ? JSON.stringify(masked(result, this.maskError)) : this.shared.jsonOf(result));
   }
 
   /** Runs `then` with what `step` makes, once everything before it is sent. */
@@ -302,8 +308,8 @@ class PushedSubscription {
   private end(): boolean {
     if (this.over) return false;
     this.over = true;
-    this.stopSource?.();
-    this.released();
+    this.source?.stop();
+    this.shared.release(this.args.document, this.shape);
     return true;
   }
 }

@@ -10,7 +10,7 @@ import { CloseCode } from 'graphql-ws';
 import { WebSocketServer } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
-import { authorizationFrom, createContext } from './context.ts';
+import { SocketContext, authorizationFrom } from './context.ts';
 import { clientErrorMasking, toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
 import { operationRefusal } from './operation-limits.ts';
@@ -21,6 +21,7 @@ import type { Yoga } from './yoga.ts';
 /** What an admitted socket holds: who it is, and the timer that closes it when their token expires. */
 interface SocketState {
   principal: Principal;
+  context: SocketContext;
   expiryTimer: NodeJS.Timeout | undefined;
 }
 
@@ -65,12 +66,13 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
           const delay = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
           expiryTimer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), delay);
         }
-        return { principal, expiryTimer };
+        return { principal, context: new SocketContext(gateway, principal), expiryTimer };
       },
       onSubscribe: async (connection, payload) => {
         const overLimit = operationsPerSocket.refusal(connection.socket, connection.openOperations);
         if (overLimit) return [overLimit];
-        const principal = connection.state?.principal;
+        const state = connection.state!;
+        const principal = state.principal;
         const enveloped = yoga.getEnveloped({ principal, params: payload } as never);
         let document;
         try {
@@ -91,7 +93,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
             document,
             operationName: payload.operationName,
             variableValues: payload.variables,
-            contextValue: createContext(gateway, () => (principal ? Promise.resolve(principal) : gateway.auth.authenticate(undefined))),
+            contextValue: state.context,
           };
         }
         return {

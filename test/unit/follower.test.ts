@@ -143,14 +143,14 @@ describe('conversationEvents, pushed', () => {
     const log = new MemoryEventLog(retention);
     await log.append(thinking('other', 'r0'));
     const sink = new Recorder();
-    const stop = conversationEvents(log, 'c1', { afterSeq: 0, bufferLimit: 100 }, { runId: 'r1', afterSeq: 0, endedBy: null }).push(sink);
+    const stream = conversationEvents(log, 'c1', { afterSeq: 0, bufferLimit: 100 }, { runId: 'r1', afterSeq: 0, endedBy: null }).push(sink);
     log.appendSync(thinking('mine'));
     log.appendSync(thinking('interleaved', 'r2'));
     log.appendSync(completed('r1'));
     await sink.until(() => sink.done);
     log.appendSync(thinking('after', 'r1'));
     expect(sink.seqs).toEqual([2, 4]);
-    stop();
+    stream.stop();
   });
 
   it('completes at once for a run that ended at or before afterSeq', async () => {
