@@ -22,6 +22,7 @@ import {
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Stoppable } from '../events/event-stream.ts';
+import { batchWritesThisTick } from './tick-writes.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
@@ -346,6 +347,7 @@ class ProtocolConnection<State> implements Connection<State> {
     const { socket } = this;
     if (this.ended || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.policy.maxBufferedBytes) return this.tooSlow();
+    batchWritesThisTick(socket);
     socket.send(frame);
   }
 

@@ -5,11 +5,12 @@
  * pushed to several subscribers of one socket with each frame carrying its own id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { RunningServer } from '../../src/server.ts';
 import { EVENTS, tokenFor, wsClient, type AgentEvent } from '../support/clients.ts';
 import { RawGraphQLSocket } from '../support/raw-ws.ts';
-import { send } from '../support/runs.ts';
+import { awaitRunEnd, send } from '../support/runs.ts';
 import { awaitActiveSubscriptions, startTestServer } from '../support/server.ts';
 
 const SEQS = /* GraphQL */ `
@@ -151,6 +152,31 @@ describe('the graphql-transport-ws protocol', () => {
       frames.filter((frame) => frame.startsWith(`{"id":"${id}","type":"next","payload":`)).map((frame) => frame.slice(frame.indexOf('"payload":')));
     expect(payloads('x').length).toBeGreaterThan(2);
     expect(payloads('y')).toEqual(payloads('x'));
+  });
+
+  it('writes the frames one socket gets in one tick, a replayed run, in one write', async () => {
+    const sent = await send(server.url, token, { text: 'hello' });
+    await awaitRunEnd(server.url, token, sent.runId);
+    // Writes counted where they leave the process: the server's end of the TCP connection.
+    let writes = 0;
+    server.httpServer.once('upgrade', (_request, socket: Socket) => {
+      const { _write: write, _writev: writev } = socket as Socket & { _write: Function; _writev: Function };
+      Object.assign(socket, {
+        _write: (...args: unknown[]) => ((writes += 1), write.apply(socket, args)),
+        _writev: (...args: unknown[]) => ((writes += 1), writev.apply(socket, args)),
+      });
+    });
+    const raw = await rawSocket();
+    const frames: Frame[] = [];
+    raw.socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
+    const before = writes;
+    raw.sendJson({ id: 'replay', type: 'subscribe', payload: { query: SEQS, variables: { conversationId: sent.conversationId, afterSeq: 0 } } });
+    await raw.nextMessage(
+      (message) => isFrame('next', 'replay')(message) && ['AgentCompleted', 'AgentFailed'].includes((message as Frame).payload.data.agentEvents.__typename),
+    );
+    raw.close();
+    expect(frames.filter((frame) => frame.type === 'next').length).toBeGreaterThan(5);
+    expect(writes - before).toBe(1);
   });
 
   it('serves the real graphql-ws client: a subscription it completes leaves nothing open', async () => {

@@ -1,0 +1,33 @@
+/**
+ * Frames for one socket within one tick go out in one write. An event is pushed to its subscribers
+ * as it is appended, so a replayed page, or a run appending several events at once, would
+ * otherwise make one write (a syscall) per frame; corked until the tick ends, a socket's frames
+ * are written together, and every socket written in the tick is flushed after the work that
+ * made its frames rather than in between.
+ */
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+
+/** Past this many bytes held back, a socket is flushed at once: a large replay must not wait in memory. */
+const FLUSH_AT_BYTES = 64 * 1024;
+
+const corked: Duplex[] = [];
+
+/** Holds the socket's writes until the current tick ends (call before each send). */
+export function batchWritesThisTick(socket: WebSocket): void {
+  // ws keeps its net.Socket as `_socket`; its Sender corks it around each frame, which nests in this.
+  const stream = (socket as unknown as { _socket?: Duplex })._socket;
+  if (!stream) return;
+  if (stream.writableCorked > 0) {
+    if (stream.writableLength < FLUSH_AT_BYTES) return;
+    stream.uncork();
+    stream.cork();
+    return;
+  }
+  stream.cork();
+  if (corked.push(stream) === 1) process.nextTick(flush);
+}
+
+function flush(): void {
+  for (const stream of corked.splice(0)) stream.uncork();
+}
