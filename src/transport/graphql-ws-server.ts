@@ -22,7 +22,7 @@ import {
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Stoppable } from '../events/event-stream.ts';
-import { batchWritesThisTick } from './tick-writes.ts';
+import { batchWritesThisTick, flushHeldWrites } from './tick-writes.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
@@ -36,8 +36,6 @@ export interface PushedResults {
   readonly pushed: true;
   start(sink: ResultSink): Stoppable;
 }
-
-export type OperationOutcome = ExecutionResult | AsyncIterable<ExecutionResult> | PushedResults;
 
 /** One socket speaking the protocol, as the hooks see it. */
 export interface Connection<State> {
@@ -56,7 +54,7 @@ export interface ProtocolHooks<State> {
   /** The operation's execution arguments, or its errors (sent to that operation only). */
   onSubscribe(connection: Connection<State>, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]>;
   execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult;
-  subscribe(args: ExecutionArgs): Promise<OperationOutcome>;
+  subscribe(args: ExecutionArgs): Promise<ExecutionResult | PushedResults>;
   /** A socket speaking the protocol opened. */
   onOpen(connection: Connection<State>): void;
   /** It closed (after its operations were stopped). */
@@ -281,7 +279,6 @@ class ProtocolConnection<State> implements Connection<State> {
       }
       const outcome = await this.hooks.subscribe(args);
       if (isPushed(outcome)) return this.push(id, outcome);
-      if (Symbol.asyncIterator in outcome) return await this.iterate(id, outcome);
       if (!this.operations.has(id)) return;
       this.next(id, JSON.stringify(outcome));
       this.complete(id);
@@ -309,26 +306,6 @@ class ProtocolConnection<State> implements Connection<State> {
     else this.complete(id);
   }
 
-  private async iterate(id: string, results: AsyncIterable<ExecutionResult>): Promise<void> {
-    const iterator = results[Symbol.asyncIterator]();
-    if (!this.operations.has(id)) {
-      await iterator.return?.();
-      return;
-    }
-    this.operations.set(id, { stop: () => void iterator.return?.() });
-    try {
-      for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
-        if (this.operations.has(id)) this.next(id, JSON.stringify(step.value));
-      }
-    } catch (error) {
-      // As makeServer: the failure becomes one error of this operation, with its message and extensions.
-      const original = error instanceof Error ? error : new Error(String(error));
-      if (this.operations.has(id)) this.error(id, [new GraphQLError(original.message, { originalError: original })]);
-      return;
-    }
-    if (this.operations.has(id)) this.complete(id);
-  }
-
   private next(id: string, json: string): void {
     this.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`);
   }
@@ -346,7 +323,11 @@ class ProtocolConnection<State> implements Connection<State> {
   send(frame: string): void {
     const { socket } = this;
     if (this.ended || socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > this.policy.maxBufferedBytes) return this.tooSlow();
+    if (socket.bufferedAmount > this.policy.maxBufferedBytes) {
+      // Frames held back for this tick's write count only once the client has not taken them.
+      flushHeldWrites(socket);
+      if (socket.bufferedAmount > this.policy.maxBufferedBytes) return this.tooSlow();
+    }
     batchWritesThisTick(socket);
     socket.send(frame);
   }
@@ -420,7 +401,7 @@ const IGNORED: ResultSink = { next: () => undefined, error: () => undefined, com
 const CONNECTION_ACK = JSON.stringify({ type: MessageType.ConnectionAck });
 const PONG = JSON.stringify({ type: MessageType.Pong });
 
-function isPushed(outcome: OperationOutcome): outcome is PushedResults {
+function isPushed(outcome: ExecutionResult | PushedResults): outcome is PushedResults {
   return (outcome as Partial<PushedResults>).pushed === true;
 }
 

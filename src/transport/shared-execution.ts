@@ -22,7 +22,7 @@ import type { Plugin } from 'graphql-yoga';
 import { PUSH, isPushable, type EventSink, type PushableEvents, type Stoppable } from '../events/event-stream.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { Metrics } from '../metrics.ts';
-import type { OperationOutcome, ResultSink } from './graphql-ws-server.ts';
+import type { PushedResults, ResultSink } from './graphql-ws-server.ts';
 import { eventSelectionFor, type EventSelection } from './event-selection.ts';
 
 export interface SharedExecutionOptions {
@@ -61,33 +61,29 @@ export class SharedEventExecution {
 
   /**
    * graphql's `subscribe`, sharing each event's execution with the other subscribers of the same
-   * shape. With `maskError`, what reaches the client is masked here (the WebSocket path, which
-   * does not pass through yoga's envelop); without it, yoga masks the results itself.
+   * shape, for subscriptions that go through yoga (Server-Sent Events), which masks the results.
    */
-  async subscribe(args: ExecutionArgs, maskError?: MaskError): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> {
+  async subscribe(args: ExecutionArgs): Promise<ExecutionResult | AsyncIterableIterator<ExecutionResult>> {
     const stream = await createSourceEventStream(args);
-    if (!(Symbol.asyncIterator in stream)) return maskError ? masked(stream, maskError) : stream;
+    if (!(Symbol.asyncIterator in stream)) return stream;
     const shape = this.acquire(args, shapeKey(args));
     return mapEvents(
       stream,
       (event) => this.resultFor(shape, args, event),
       () => this.release(args.document, shape),
-      maskError,
     );
   }
 
   /**
-   * As `subscribe`, for the WebSocket server: a source that can be pushed (event-stream.ts) gives
-   * results pushed as its events come, each result's JSON made once for every subscriber of its
-   * shape; results are masked here.
+   * As `subscribe`, for the WebSocket server: the source is pushed (event-stream.ts), and each
+   * result's JSON made once for every subscriber of its shape; results are masked here.
    */
-  async subscribePushed(args: ExecutionArgs, maskError: MaskError): Promise<OperationOutcome> {
+  async subscribePushed(args: ExecutionArgs, maskError: MaskError): Promise<ExecutionResult | PushedResults> {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in stream)) return masked(stream, maskError);
+    // Every subscription field pushes its events (agentEvents is the only one): say so loudly if one does not.
+    if (!isPushable(stream)) throw new Error('A subscription field returned a stream that cannot be pushed over WebSocket.');
     const shape = this.acquire(args, shapeKey(args));
-    if (!isPushable(stream)) {
-      return mapEvents(stream, (event) => this.resultFor(shape, args, event), () => this.release(args.document, shape), maskError);
-    }
     return { pushed: true, start: (sink) => new PushedSubscription(this, shape, args, maskError, sink).start(stream) };
   }
 
@@ -98,7 +94,7 @@ export class SharedEventExecution {
     return json;
   }
 
-  /** The same sharing for subscriptions that go through yoga (Server-Sent Events). */
+  /** The sharing as a yoga plugin, for subscriptions over Server-Sent Events. */
   plugin(): Plugin {
     return {
       onSubscribe: ({ setSubscribeFn }) => setSubscribeFn((args) => this.subscribe(args)),
@@ -182,7 +178,6 @@ function mapEvents(
   source: AsyncIterable<unknown> & { return?: () => Promise<unknown> },
   map: (event: unknown) => ExecutionResult | Promise<ExecutionResult>,
   ended: () => void,
-  maskError?: MaskError,
 ): AsyncIterableIterator<ExecutionResult> {
   const iterator = source[Symbol.asyncIterator]();
   let over = false;
@@ -200,11 +195,10 @@ function mapEvents(
           end();
           return { done: true, value: undefined };
         }
-        const result = await map(step.value);
-        return { done: false, value: maskError ? masked(result, maskError) : result };
+        return { done: false, value: await map(step.value) };
       } catch (error) {
         end();
-        throw maskError ? maskError(error) : error;
+        throw error;
       }
     },
     async return() {

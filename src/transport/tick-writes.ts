@@ -13,19 +13,30 @@ const FLUSH_AT_BYTES = 64 * 1024;
 
 const corked: Duplex[] = [];
 
+// ws keeps its net.Socket as `_socket`; its Sender corks it around each frame, which nests in ours.
+const streamOf = (socket: WebSocket) => (socket as unknown as { _socket?: Duplex })._socket;
+
 /** Holds the socket's writes until the current tick ends (call before each send). */
 export function batchWritesThisTick(socket: WebSocket): void {
-  // ws keeps its net.Socket as `_socket`; its Sender corks it around each frame, which nests in this.
-  const stream = (socket as unknown as { _socket?: Duplex })._socket;
+  const stream = streamOf(socket);
   if (!stream) return;
   if (stream.writableCorked > 0) {
-    if (stream.writableLength < FLUSH_AT_BYTES) return;
-    stream.uncork();
-    stream.cork();
+    if (stream.writableLength >= FLUSH_AT_BYTES) flushHeldWrites(socket);
     return;
   }
   stream.cork();
   if (corked.push(stream) === 1) process.nextTick(flush);
+}
+
+/**
+ * Writes what the socket holds back now (it stays corked for the rest of the tick): what is left
+ * unsent afterwards is what the client has not taken, as a slow-consumer check must see it.
+ */
+export function flushHeldWrites(socket: WebSocket): void {
+  const stream = streamOf(socket);
+  if (!stream || stream.writableCorked === 0) return;
+  stream.uncork();
+  stream.cork();
 }
 
 function flush(): void {
