@@ -60,6 +60,7 @@ class Recorder implements EventSink {
 function lossyDoorbell(log: EventLog, rings: (event: StoredEvent) => boolean): EventLog {
   return {
     append: (event) => log.append(event),
+    appendBatch: (events) => log.appendBatch(events),
     read: (...args) => log.read(...args),
     lastSeq: (id) => log.lastSeq(id),
     listen: (id, listener) => log.listen(id, (event) => rings(event) && listener(event)),
