@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../src/errors.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import type { EventLog } from '../../src/store/event-log.ts';
 import { MemoryEventLog } from '../../src/store/memory/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
+import { FlakyReads, lossyDoorbell } from '../support/event-logs.ts';
 
 const retention = { maxEventsPerConversation: 10_000, maxAgeMs: 3_600_000 };
 const thinking = (text: string) =>
@@ -19,16 +18,6 @@ async function take(iterator: AsyncGenerator<StoredEvent>, count: number): Promi
   return seqs;
 }
 
-/** The real memory log, but its doorbell rings only for the events `rings` lets through. */
-function lossyDoorbell(log: EventLog, rings: (event: StoredEvent) => boolean): EventLog {
-  return {
-    append: (event) => log.append(event),
-    appendBatch: (events) => log.appendBatch(events),
-    read: (...args) => log.read(...args),
-    lastSeq: (id) => log.lastSeq(id),
-    listen: (id, listener) => log.listen(id, (event) => rings(event) && listener(event)),
-  };
-}
 
 describe('followConversation', () => {
   it('replays after afterSeq, then follows live, each event once in order', async () => {
@@ -82,29 +71,18 @@ describe('followConversation', () => {
 
   it('keeps following through a log that is briefly unreachable, then fills the gap', async () => {
     const memory = new MemoryEventLog(retention);
-    let outage = false;
-    let failedReads = 0;
-    const flaky: EventLog = {
-      ...lossyDoorbell(memory, (event) => event.seq === 1 || event.seq === 5),
-      read: async (...args) => {
-        if (outage) {
-          failedReads += 1;
-          throw new GatewayError('SERVICE_UNAVAILABLE', 'Redis is unreachable');
-        }
-        return memory.read(...args);
-      },
-    };
+    const flaky = new FlakyReads(lossyDoorbell(memory, (event) => event.seq === 1 || event.seq === 5));
     const controller = new AbortController();
-    const events = followConversation(flaky, 'c1', { afterSeq: 0, bufferLimit: 100, retryMs: 1, signal: controller.signal });
+    const events = followConversation(flaky.log, 'c1', { afterSeq: 0, bufferLimit: 100, retryMs: 1, signal: controller.signal });
     const first = events.next();
     await memory.append(thinking('1'));
     expect((await first).value?.seq).toBe(1);
     // Seq 2 to 4 are never announced; 5 is, while the log cannot be read.
-    outage = true;
+    flaky.outage = true;
     const rest = take(events, 4);
     for (let index = 2; index <= 5; index += 1) await memory.append(thinking(String(index)));
-    while (failedReads < 3) await new Promise((resolve) => setImmediate(resolve));
-    outage = false;
+    while (flaky.failedReads < 3) await new Promise((resolve) => setImmediate(resolve));
+    flaky.outage = false;
     expect(await rest).toEqual([2, 3, 4, 5]);
     controller.abort();
   });
@@ -112,13 +90,9 @@ describe('followConversation', () => {
   it('fails when the replay cannot be read at the start', async () => {
     const memory = new MemoryEventLog(retention);
     await memory.append(thinking('1'));
-    const broken: EventLog = {
-      ...lossyDoorbell(memory, () => true),
-      read: async () => {
-        throw new GatewayError('SERVICE_UNAVAILABLE', 'Redis is unreachable');
-      },
-    };
-    const events = followConversation(broken, 'c1', { afterSeq: 0, bufferLimit: 100, signal: new AbortController().signal });
+    const broken = new FlakyReads(memory);
+    broken.outage = true;
+    const events = followConversation(broken.log, 'c1', { afterSeq: 0, bufferLimit: 100, signal: new AbortController().signal });
     await expect(events.next()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
   });
 

@@ -5,11 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/domain/events.ts';
-import { GatewayError } from '../../src/errors.ts';
 import { conversationEvents, type EventSink } from '../../src/events/event-stream.ts';
 import { ConversationFollower } from '../../src/events/follower.ts';
-import type { EventLog } from '../../src/store/event-log.ts';
 import { MemoryEventLog } from '../../src/store/memory/event-log.ts';
+import { FlakyReads, lossyDoorbell } from '../support/event-logs.ts';
 
 const retention = { maxEventsPerConversation: 10_000, maxAgeMs: 3_600_000 };
 const thinking = (text: string, runId = 'r1') => ({ type: 'AgentThinking', text, conversationId: 'c1', runId, agentId: 'guide' }) as const;
@@ -57,15 +56,6 @@ class Recorder implements EventSink {
   }
 }
 
-function lossyDoorbell(log: EventLog, rings: (event: StoredEvent) => boolean): EventLog {
-  return {
-    append: (event) => log.append(event),
-    appendBatch: (events) => log.appendBatch(events),
-    read: (...args) => log.read(...args),
-    lastSeq: (id) => log.lastSeq(id),
-    listen: (id, listener) => log.listen(id, (event) => rings(event) && listener(event)),
-  };
-}
 
 describe('ConversationFollower, pushed', () => {
   it('hands a live event next in line to the sink inside the append that announced it', async () => {
@@ -111,27 +101,16 @@ describe('ConversationFollower, pushed', () => {
 
   it('keeps following through a log that is briefly unreachable', async () => {
     const memory = new MemoryEventLog(retention);
-    let outage = false;
-    let failedReads = 0;
-    const flaky: EventLog = {
-      ...lossyDoorbell(memory, (event) => event.seq === 1 || event.seq === 4),
-      read: async (...args) => {
-        if (outage) {
-          failedReads += 1;
-          throw new GatewayError('SERVICE_UNAVAILABLE', 'Redis is unreachable');
-        }
-        return memory.read(...args);
-      },
-    };
+    const flaky = new FlakyReads(lossyDoorbell(memory, (event) => event.seq === 1 || event.seq === 4));
     const sink = new Recorder();
-    const follower = new ConversationFollower(flaky, 'c1', { afterSeq: 0, bufferLimit: 100, retryMs: 1 }, sink);
+    const follower = new ConversationFollower(flaky.log, 'c1', { afterSeq: 0, bufferLimit: 100, retryMs: 1 }, sink);
     follower.start();
     await memory.append(thinking('1'));
     await sink.until(() => sink.seqs.length === 1);
-    outage = true;
+    flaky.outage = true;
     for (let index = 2; index <= 4; index += 1) await memory.append(thinking(String(index)));
-    while (failedReads < 3) await new Promise((resolve) => setImmediate(resolve));
-    outage = false;
+    while (flaky.failedReads < 3) await new Promise((resolve) => setImmediate(resolve));
+    flaky.outage = false;
     await sink.until(() => sink.seqs.length === 4);
     expect(sink.seqs).toEqual([1, 2, 3, 4]);
     expect(sink.error).toBeNull();
