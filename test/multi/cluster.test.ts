@@ -227,8 +227,11 @@ describe('three instances on one Redis', () => {
     const conversationId = before.conversation.id;
     const onB = subscribe(B, token, conversationId, before.afterSeq);
     const onC = subscribe(C, token, conversationId, before.afterSeq);
-    // Redis goes away while the run streams from A.
-    await onB.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'the first token');
+    // Redis goes away while the run streams from A, once both subscriptions are established (one
+    // still being set up when Redis goes away is refused with SERVICE_UNAVAILABLE, as it should be).
+    await Promise.all(
+      [onB, onC].map((recorder) => recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'the first token')),
+    );
     await redis.kill();
     await Promise.all([A, B, C].map((instance) => waitForReadiness(instance.url, 503)));
 
