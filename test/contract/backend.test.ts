@@ -516,6 +516,26 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(read).toEqual(created);
     });
 
+    it("keeps what was appended as it was, whatever the appender changes afterwards, message and nested values alike", async () => {
+      const conversationId = randomUUID();
+      const args = { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] };
+      const tool = { type: 'ToolExecuting' as const, conversationId, runId: 'r', agentId: 'guide', toolCallId: 't1', toolName: 'lookup', arguments: args };
+      const completedMessage = { ...message(conversationId, 0, 'done'), role: 'AGENT' as const };
+      const completed = { type: 'AgentCompleted' as const, conversationId, runId: 'r', agentId: 'guide', message: completedMessage, usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } };
+      await a.events.appendBatch([tool, completed]);
+      args.filters[0]!.values.push('US');
+      args.query = 'changed';
+      completedMessage.text = 'changed';
+      completed.usage.totalTokens = 0;
+      tool.toolName = 'changed';
+      const read = await b.events.read(conversationId, 0, 10);
+      const local = await a.events.read(conversationId, 0, 10);
+      for (const events of [read, local]) {
+        expect(events[0]).toMatchObject({ toolName: 'lookup', arguments: { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] } });
+        expect(events[1]).toMatchObject({ message: { text: 'done', seq: 2 }, usage: { totalTokens: 7 } });
+      }
+    });
+
     it('gives concurrent appends through several instances one gapless seq line', async () => {
       const conversationId = randomUUID();
       const appended = await Promise.all(

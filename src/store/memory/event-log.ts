@@ -16,6 +16,7 @@ const COMPACT_AFTER = 1024;
 export class MemoryEventLog implements EventLog {
   private readonly logs = new Map<string, ConversationLog>();
   private readonly listeners = new Map<string, Set<(event: StoredEvent) => void>>();
+  private lastStamp = { at: NaN, iso: '' };
 
   constructor(
     private readonly retention: RetentionPolicy,
@@ -23,8 +24,8 @@ export class MemoryEventLog implements EventLog {
   ) {}
 
   /**
-   * Copies the event once, so that the appender's later changes cannot reach the log, and freezes
-   * the copy: the appender, every listener and every reader share that one object.
+   * Copies the event once (see `detached`), so that the appender's later changes cannot reach the
+   * log, and freezes the copy: the appender, every listener and every reader share that one object.
    */
   async append(event: NewEvent): Promise<StoredEvent> {
     return this.appendSync(event);
@@ -40,10 +41,10 @@ export class MemoryEventLog implements EventLog {
     const log = this.logFor(event.conversationId);
     log.lastSeq += 1;
     const now = this.now();
-    const stored = frozen(withSeq(structuredClone(event), log.lastSeq, new Date(now).toISOString()));
+    const stored = frozen(detached(withSeq(event, log.lastSeq, this.timestamp(now))));
     log.events.push(stored);
     log.times.push(now);
-    this.trim(log);
+    this.trim(log, now);
     for (const listener of this.listeners.get(event.conversationId) ?? []) {
       try {
         listener(stored);
@@ -78,6 +79,12 @@ export class MemoryEventLog implements EventLog {
     };
   }
 
+  /** The ISO form of `now`, made once per millisecond: events appended together share it. */
+  private timestamp(now: number): string {
+    if (now !== this.lastStamp.at) this.lastStamp = { at: now, iso: new Date(now).toISOString() };
+    return this.lastStamp.iso;
+  }
+
   private logFor(conversationId: string): ConversationLog {
     let log = this.logs.get(conversationId);
     if (!log) {
@@ -88,8 +95,8 @@ export class MemoryEventLog implements EventLog {
   }
 
   /** Moves the head past what is over the count or the age: O(1) per append, amortized. */
-  private trim(log: ConversationLog) {
-    const cutoff = this.now() - this.retention.maxAgeMs;
+  private trim(log: ConversationLog, now = this.now()) {
+    const cutoff = now - this.retention.maxAgeMs;
     let head = Math.max(log.head, log.events.length - this.retention.maxEventsPerConversation);
     while (head < log.events.length && log.times[head]! < cutoff) head += 1;
     log.head = head;
@@ -99,6 +106,20 @@ export class MemoryEventLog implements EventLog {
       log.head = 0;
     }
   }
+}
+
+/**
+ * `stored` (a fresh shallow copy of the appender's event) with its nested values copied too, so
+ * that nothing the appender still holds (a tool's arguments, an artifact's data) reaches the log.
+ * Most events (tokens, thinking) have none, and cost no deep copy.
+ */
+function detached(stored: StoredEvent): StoredEvent {
+  const fields = stored as unknown as Record<string, unknown>;
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === 'object' && value !== null && key !== 'message') fields[key] = structuredClone(value);
+  }
+  return stored;
 }
 
 /** Stored events are shared, not copied: a reader that tried to change one would throw. */

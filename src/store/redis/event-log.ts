@@ -18,7 +18,7 @@
  */
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { eventsExpired, LeaseLostError, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
-import type { EventBody, NewEvent, StoredEvent } from '../../domain/events.ts';
+import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `
@@ -351,8 +351,9 @@ export class RedisEventLog implements EventLog {
   }
 
   private build(conversationId: string, seq: number, at: number, body: string): StoredEvent {
-    const rest = JSON.parse(body) as EventBody & { runId: string; agentId: string | null };
-    return withSeq({ ...rest, conversationId } as NewEvent, seq, new Date(at).toISOString());
+    const parsed = JSON.parse(body) as NewEvent;
+    parsed.conversationId = conversationId;
+    return withSeq(parsed, seq, new Date(at).toISOString());
   }
 
   private streamKey(conversationId: string) {
