@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { followConversation } from '../../src/events/follow.ts';
 import { MemoryEventLog } from '../../src/store/memory/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
@@ -149,6 +149,23 @@ describe('MemoryEventLog', () => {
     expect(heard).toEqual([appended, appended]);
     expect(heard.every((event) => event === appended) && read === appended).toBe(true);
     expect(Object.isFrozen(appended)).toBe(true);
+  });
+
+  it('deep-copies only the nested values of what it appends: tokens and thinking cost no structuredClone', async () => {
+    const log = new MemoryEventLog(retention);
+    const clone = vi.spyOn(globalThis, 'structuredClone');
+    try {
+      for (let index = 0; index < 100; index += 1) {
+        await log.append({ type: 'AgentToken', delta: `d${index}`, conversationId: 'c1', runId: 'r1', agentId: 'guide' });
+        await log.append(thinking(String(index)));
+      }
+      expect(clone).not.toHaveBeenCalled();
+      const args = { query: 'q' };
+      await log.append({ type: 'ToolExecuting', toolCallId: 't', toolName: 'lookup', arguments: args, conversationId: 'c1', runId: 'r1', agentId: 'guide' });
+      expect(clone.mock.calls).toEqual([[args]]);
+    } finally {
+      clone.mockRestore();
+    }
   });
 
   it('forgets events older than the configured age', async () => {
