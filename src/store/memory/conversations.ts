@@ -1,7 +1,9 @@
 import type { ConversationStore } from '../interfaces.ts';
 import type { ConversationRecord, Owner } from '../../domain/records.ts';
 import { ownerKey } from '../owner.ts';
+import { frozenCopy } from './frozen.ts';
 
+/** Conversations in memory, each stored frozen and handed to readers as it is (see frozen.ts); a touch stores a new one. */
 export class MemoryConversationStore implements ConversationStore {
   private readonly byId = new Map<string, ConversationRecord>();
 
@@ -12,9 +14,10 @@ export class MemoryConversationStore implements ConversationStore {
   /** As `createIfAbsent`, for a caller that must not yield (an atomic send). */
   createIfAbsentSync(conversation: ConversationRecord) {
     const existing = this.byId.get(conversation.id);
-    if (existing) return { conversation: structuredClone(existing), created: false };
-    this.byId.set(conversation.id, structuredClone(conversation));
-    return { conversation: structuredClone(conversation), created: true };
+    if (existing) return { conversation: existing, created: false };
+    const stored = frozenCopy(conversation);
+    this.byId.set(stored.id, stored);
+    return { conversation: stored, created: true };
   }
 
   async get(id: string) {
@@ -22,8 +25,7 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   getSync(id: string) {
-    const found = this.byId.get(id);
-    return found ? structuredClone(found) : null;
+    return this.byId.get(id) ?? null;
   }
 
   async listForOwner(owner: Owner, first: number) {
@@ -31,8 +33,7 @@ export class MemoryConversationStore implements ConversationStore {
     return [...this.byId.values()]
       .filter((conversation) => ownerKey(conversation.owner) === key)
       .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id.localeCompare(a.id))
-      .slice(0, first)
-      .map((conversation) => structuredClone(conversation));
+      .slice(0, first);
   }
 
   async touch(id: string, updatedAt: string, title?: string) {
@@ -42,7 +43,9 @@ export class MemoryConversationStore implements ConversationStore {
   touchSync(id: string, updatedAt: string, title?: string) {
     const found = this.byId.get(id);
     if (!found) return;
-    if (updatedAt > found.updatedAt) found.updatedAt = updatedAt;
-    if (title) found.title ??= title;
+    const later = updatedAt > found.updatedAt;
+    const titled = Boolean(title) && (found.title ?? null) === null;
+    if (!later && !titled) return;
+    this.byId.set(id, Object.freeze({ ...found, updatedAt: later ? updatedAt : found.updatedAt, title: titled ? title! : found.title }));
   }
 }

@@ -1,5 +1,6 @@
 import { eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
+import { frozenCopy } from './frozen.ts';
 
 interface ConversationLog {
   lastSeq: number;
@@ -117,7 +118,7 @@ function detached(stored: StoredEvent): StoredEvent {
   const fields = stored as unknown as Record<string, unknown>;
   for (const key in fields) {
     const value = fields[key];
-    if (typeof value === 'object' && value !== null && key !== 'message') fields[key] = structuredClone(value);
+    if (typeof value === 'object' && value !== null && key !== 'message') fields[key] = frozenCopy(value);
   }
   return stored;
 }

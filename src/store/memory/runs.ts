@@ -1,6 +1,8 @@
 import type { RunQueue, RunStore } from '../interfaces.ts';
 import type { RunRecord, RunStatus } from '../../domain/records.ts';
+import { frozenCopy } from './frozen.ts';
 
+/** Runs in memory, each stored frozen and handed to readers as it is (see frozen.ts); a transition stores a new one. */
 export class MemoryRunStore implements RunStore {
   private readonly byId = new Map<string, RunRecord>();
   private readonly byConversation = new Map<string, string[]>();
@@ -11,7 +13,7 @@ export class MemoryRunStore implements RunStore {
 
   /** As `create`, for a caller that must not yield (an atomic send); likewise `getSync`. */
   createSync(run: RunRecord) {
-    this.byId.set(run.id, structuredClone(run));
+    this.byId.set(run.id, frozenCopy(run));
     const ids = this.byConversation.get(run.conversationId) ?? [];
     ids.push(run.id);
     this.byConversation.set(run.conversationId, ids);
@@ -22,20 +24,20 @@ export class MemoryRunStore implements RunStore {
   }
 
   getSync(id: string) {
-    const found = this.byId.get(id);
-    return found ? structuredClone(found) : null;
+    return this.byId.get(id) ?? null;
   }
 
   async listLast(conversationId: string, last: number) {
     const ids = this.byConversation.get(conversationId) ?? [];
-    return (last > 0 ? ids.slice(-last) : []).map((id) => structuredClone(this.byId.get(id)!));
+    return (last > 0 ? ids.slice(-last) : []).map((id) => this.byId.get(id)!);
   }
 
   async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
     const found = this.byId.get(id);
     if (!found || !from.includes(found.status)) return null;
-    Object.assign(found, structuredClone(patch));
-    return structuredClone(found);
+    const updated = Object.freeze({ ...found, ...frozenCopy(patch) });
+    this.byId.set(id, updated);
+    return updated;
   }
 }
 

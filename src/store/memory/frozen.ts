@@ -1,0 +1,19 @@
+/**
+ * Records kept in memory are copied once, when written, and frozen all the way down: every
+ * reader is then handed the stored record itself, and reading copies nothing, while nothing a
+ * writer still holds, nor a reader, can change what is stored.
+ */
+
+/** A deep copy of `value`, frozen all the way down. */
+export function frozenCopy<T>(value: T): T {
+  return deepFreeze(structuredClone(value));
+}
+
+/** Freezes `value` and everything it holds (it must be data: no cycles through unfrozen getters). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
