@@ -1,7 +1,8 @@
 /**
  * The delivery comparison, in one run so that its ratios hold on a busy machine: the floor (a raw
- * `ws` broadcast), the typical stack (yoga + graphql-ws + Redis pub/sub) and ours on memory and on
- * Redis deliver the same ~390-byte events to subscribers in separate processes. Measured per
+ * `ws` broadcast), the Redis floor (the same behind one Redis pub/sub round trip), the typical
+ * stack (yoga + graphql-ws + Redis pub/sub) and ours on memory and on Redis deliver the same
+ * ~390-byte events to subscribers in separate processes. Measured per
  * server: events delivered per server CPU-second (the OS's accounting of the server process),
  * latency p50/p99 at a light fixed rate, memory per idle subscribed connection, and (ours) the
  * CPU of a run early and late in a long conversation.
@@ -12,7 +13,7 @@
  * several windows that take turns with the other servers'; the figures are the medians over the
  * windows, with the floor's own spread beside them.
  *
- * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,typical,memory,redis
+ * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,redis-floor,typical,memory,redis
  *   --scale 1 (events per scenario) --scenarios 0,4 (which columns) --measure memory,throughput,latency,runs
  *   --latency-windows 5 --latency-samples (each delivery's latency and the servers' GCs in the results)
  *   --profile <dir> (V8 CPU profiles of the servers)]
@@ -32,7 +33,7 @@ const { values: options } = parseArgs({
   options: {
     connections: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '2000' },
-    servers: { type: 'string', default: 'floor,typical,memory,redis' },
+    servers: { type: 'string', default: 'floor,redis-floor,typical,memory,redis' },
     scale: { type: 'string', default: '1' },
     profile: { type: 'string' },
     scenarios: { type: 'string' },
@@ -81,6 +82,8 @@ interface ServerKind {
 
 const KINDS: Record<string, ServerKind> = {
   floor: { name: 'raw ws broadcast (floor)', script: './servers/floor.ts', protocol: 'floor', redis: false, ours: false },
+  // What any fan-out across instances through Redis pays on top of the floor: one pub/sub round trip.
+  'redis-floor': { name: 'Redis pub/sub + raw ws (Redis floor)', script: './servers/floor.ts', protocol: 'floor', redis: true, ours: false },
   typical: { name: 'yoga + graphql-ws + Redis pub/sub', script: './servers/typical.ts', protocol: 'graphql-ws', redis: true, ours: false },
   memory: { name: 'ours, memory', script: './servers/ours.ts', protocol: 'graphql-ws', redis: false, ours: true },
   redis: { name: 'ours, Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true },
@@ -336,6 +339,7 @@ try {
 
 const find = (prefix: string) => results.find((result) => result.server.startsWith(prefix));
 const floor = find('raw ws');
+const redisFloor = find('Redis pub/sub + raw ws');
 const typical = find('yoga');
 const ratio = (value: number, base: number | undefined) => (base ? Number((value / base).toFixed(2)) : null);
 
@@ -355,9 +359,8 @@ const comparison = results.map((result) => ({
     }),
   ),
 }));
-/** The median over rounds of a window's p99 less the floor's in the same round (adjacent in time). */
-function floorGap(latency: LatencyFigures | undefined): number | null {
-  const base = floor?.latencyMs;
+/** The median over rounds of a window's p99 less that of `base` (a floor) in the same round (adjacent in time). */
+function floorGap(latency: LatencyFigures | undefined, base: LatencyFigures | undefined): number | null {
   if (!latency || !base) return null;
   return ms(median(latency.windows.map((window, round) => window.p99 - base.windows[round]!.p99)));
 }
@@ -367,7 +370,8 @@ const other = results.map((result) => ({
   'p99 ms': result.latencyMs?.p99 ?? null,
   'p99 ms, windows': result.latencyMs ? result.latencyMs.p99Range.join('-') : null,
   'p99 ms, all samples': result.latencyMs?.p99AllSamples ?? null,
-  'p99 - floor p99 ms': floorGap(result.latencyMs),
+  'p99 - floor p99 ms': floorGap(result.latencyMs, floor?.latencyMs),
+  'p99 - Redis floor p99 ms': floorGap(result.latencyMs, redisFloor?.latencyMs),
   'in server p50 ms': result.latencyMs?.server.p50 ?? null,
   'in server p99 ms': result.latencyMs?.server.p99 ?? null,
   [`RSS B/conn @${options.connections}`]: result.memory?.rssBytesPerConnection ?? null,

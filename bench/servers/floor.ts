@@ -2,9 +2,16 @@
  * The floor: a raw `ws` broadcast server. A client connects to /?conversation=<id>; each event is
  * serialized once, as the same graphql-ws "next" frame the others send, and written to every
  * socket of its conversation. Nothing less can deliver the same bytes.
+ *
+ * With REDIS_URL, the Redis floor: each frame goes through Redis pub/sub first (PUBLISH on the
+ * conversation's channel, received on a subscriber connection, then broadcast), the one round
+ * trip that any fan-out across instances through Redis pays. Nothing less can deliver an event
+ * published on another instance.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createClient } from 'redis';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { benchEvent } from '../event.ts';
 import { serveBench } from './common.ts';
@@ -21,10 +28,31 @@ wsServer.on('connection', (socket, request) => {
 });
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
 
-serveBench({
-  url: `ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}`,
-  publish(conversationId, seq) {
-    const frame = JSON.stringify({ id: '1', type: 'next', payload: { data: { agentEvents: benchEvent(conversationId, seq) } } });
-    for (const socket of sockets.get(conversationId) ?? []) socket.send(frame);
-  },
-});
+function broadcast(conversationId: string, frame: string): void {
+  for (const socket of sockets.get(conversationId) ?? []) socket.send(frame);
+}
+
+const frameOf = (conversationId: string, seq: number) =>
+  JSON.stringify({ id: '1', type: 'next', payload: { data: { agentEvents: benchEvent(conversationId, seq) } } });
+
+const url = `ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+const redisUrl = process.env['REDIS_URL'];
+if (redisUrl) {
+  const publisher = createClient({ url: redisUrl });
+  const subscriber = publisher.duplicate();
+  await Promise.all([publisher.connect(), subscriber.connect()]);
+  const channel = (conversationId: string) => `floor-${process.pid}-${randomUUID()}:${conversationId}`;
+  const channels = new Map<string, string>();
+  serveBench({
+    url,
+    async prepare(conversationIds) {
+      for (const id of conversationIds.filter((each) => !channels.has(each))) {
+        channels.set(id, channel(id));
+        await subscriber.subscribe(channels.get(id)!, (frame) => broadcast(id, frame));
+      }
+    },
+    publish: (conversationId, seq) => publisher.publish(channels.get(conversationId)!, frameOf(conversationId, seq)),
+  });
+} else {
+  serveBench({ url, publish: (conversationId, seq) => broadcast(conversationId, frameOf(conversationId, seq)) });
+}
