@@ -9,7 +9,7 @@ export function frozenCopy<T>(value: T): T {
   return deepFreeze(structuredClone(value));
 }
 
-/** Freezes `value` and everything it holds (it must be data: no cycles through unfrozen getters). */
+/** Freezes `value` and everything it holds; a value met again (a cycle) is frozen already and not visited twice. */
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
