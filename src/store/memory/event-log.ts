@@ -25,7 +25,7 @@ export class MemoryEventLog implements EventLog {
   ) {}
 
   /**
-   * Copies the event once (see `detached`), so that the appender's later changes cannot reach the
+   * Copies the event once (see `sealed`), so that the appender's later changes cannot reach the
    * log, and freezes the copy: the appender, every listener and every reader share that one object.
    */
   async append(event: NewEvent): Promise<StoredEvent> {
@@ -42,7 +42,7 @@ export class MemoryEventLog implements EventLog {
     const log = this.logFor(event.conversationId);
     log.lastSeq += 1;
     const now = this.now();
-    const stored = frozen(detached(withSeq(event, log.lastSeq, this.timestamp(now))));
+    const stored = sealed(withSeq(event, log.lastSeq, this.timestamp(now)));
     log.events.push(stored);
     log.times.push(now);
     this.trim(log, now);
@@ -110,21 +110,18 @@ export class MemoryEventLog implements EventLog {
 }
 
 /**
- * `stored` (a fresh shallow copy of the appender's event) with its nested values copied too, so
- * that nothing the appender still holds (a tool's arguments, an artifact's data) reaches the log.
- * Most events (tokens, thinking) have none, and cost no deep copy.
+ * `stored` (withSeq's fresh shallow copy of the appender's event, its message copied too) made the
+ * log's own: its other nested values (a tool's arguments, an artifact's data) are copied as well,
+ * and all of it is frozen, so that nothing the appender still holds reaches the log and no reader
+ * can change what the others share. Most events (tokens, thinking) have no nested value and cost
+ * no deep copy.
  */
-function detached(stored: StoredEvent): StoredEvent {
+function sealed(stored: StoredEvent): StoredEvent {
   const fields = stored as unknown as Record<string, unknown>;
   for (const key in fields) {
     const value = fields[key];
-    if (typeof value === 'object' && value !== null && key !== 'message') fields[key] = frozenCopy(value);
+    if (typeof value !== 'object' || value === null) continue;
+    fields[key] = key === 'message' ? Object.freeze(value) : frozenCopy(value);
   }
-  return stored;
-}
-
-/** Stored events are shared, not copied: a reader that tried to change one would throw. */
-function frozen(event: StoredEvent): StoredEvent {
-  if (event.type === 'MessageCreated' || event.type === 'AgentCompleted') Object.freeze(event.message);
-  return Object.freeze(event);
+  return Object.freeze(stored);
 }
