@@ -49,3 +49,15 @@ export type StoredEvent = NewEvent & {
   seq: number;
   timestamp: string;
 };
+
+/** `body` as an event of a run, emitted by `agentId`; the run's ids win over any field of those names in `body`. */
+export function runEvent(body: EventBody, run: { conversationId: string; id: string }, agentId: string | null): NewEvent {
+  const { conversationId, id: runId } = run;
+  // Written before the spread and again after it: V8 copies `{ ...a, b }` through a slow path
+  // (about 2 µs, on every token a run streams), `{ b, ...a }` through its fast one.
+  const event = { conversationId, runId, agentId, ...body } as NewEvent;
+  event.conversationId = conversationId;
+  event.runId = runId;
+  event.agentId = agentId;
+  return event;
+}

@@ -4,7 +4,7 @@
  * at once and leaves the terminal event to whoever executes it (or to its turn in the queue).
  */
 import type { Logger } from 'pino';
-import type { EventBody, StoredEvent } from '../domain/events.ts';
+import { runEvent, type EventBody, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, TokenUsage, RunRecord, RunStatus } from '../domain/records.ts';
 import type { Backend } from '../store/interfaces.ts';
 
@@ -43,7 +43,7 @@ export function terminalOf(run: RunRecord): EventBody {
 
 /** Appends an event of `run` outside its execution (an empty turn, or an end on its behalf). */
 export async function appendRunEvent(base: RuntimeBase, run: RunRecord, agentId: string, body: EventBody): Promise<StoredEvent> {
-  return base.backend.events.append({ ...body, conversationId: run.conversationId, runId: run.id, agentId });
+  return base.backend.events.append(runEvent(body, run, agentId));
 }
 
 /** How a stop reaches the run, depending on where this process stands. */

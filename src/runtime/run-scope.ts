@@ -9,7 +9,7 @@ import type { AgentId, AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { RunAppender } from './run-appender.ts';
-import type { ArtifactKind, EventBody, NewEvent, StoredEvent } from '../domain/events.ts';
+import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
 
@@ -110,8 +110,7 @@ export class RunScope {
   }
 
   private event(agentId: string, body: EventBody): NewEvent {
-    const { run } = this.options;
-    return { ...body, conversationId: run.conversationId, runId: run.id, agentId } as NewEvent;
+    return runEvent(body, this.options.run, agentId);
   }
 
   addUsage(usage: TokenUsage): void {
