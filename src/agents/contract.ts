@@ -30,6 +30,7 @@ export interface AgentContext {
   readonly agentId: AgentId;
   readonly runId: string;
   readonly conversationId: string;
+  /** What the run was asked; frozen all the way down, as are `files` and `history`: read them, never change them. */
   readonly input: RunInput;
   /** `input.context.files`, validated. */
   readonly files: readonly AttachedFile[];

@@ -9,6 +9,7 @@ import type { AgentId, AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { RunAppender } from './run-appender.ts';
+import { deepFreeze } from '../domain/frozen.ts';
 import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
@@ -169,9 +170,11 @@ export class RunScope {
       agentId,
       runId: run.id,
       conversationId: run.conversationId,
-      input: run.input,
-      files,
-      history,
+      // Frozen on every backend: the memory stores hand out the stored records themselves, which
+      // no agent may change, and the other backends behave the same rather than allow it.
+      input: deepFreeze(run.input),
+      files: deepFreeze(files),
+      history: deepFreeze(history),
       signal,
       agents,
       tools: tools.list(),

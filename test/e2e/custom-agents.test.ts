@@ -25,6 +25,24 @@ const workbench: AgentDefinition = {
     if (command === 'crash') throw new Error('a secret detail');
     if (command === 'unknown tool') await context.callTool('no.such_tool', {});
     if (command === 'bad tool input') await context.callTool('files.ingest', { name: 42 });
+    if (command === 'change what it was given') {
+      const attempts = {
+        input: () => ((context.input as { text: string }).text = 'changed'),
+        context: () => ((context.input.context as { note: string }).note = 'changed'),
+        history: () => ((context.history[0] as { text: string }).text = 'changed'),
+        files: () => (context.files as unknown[]).push({ name: 'x', content: 'y' }),
+      };
+      const frozen = Object.entries(attempts).filter(([, attempt]) => {
+        try {
+          attempt();
+          return false;
+        } catch (error) {
+          return error instanceof TypeError;
+        }
+      });
+      await context.stream(`frozen: ${frozen.map(([name]) => name).join(', ')}`);
+      return;
+    }
     if (command === 'tools') {
       const facts = await context.callTool<{ lines: number }>('files.ingest', { name: 'message' }, { toolCallId: `${context.runId}:local-1` });
       await context.reportToolCall({ toolCallId: `${context.runId}:remote-1`, toolName: 'remote.search', arguments: { q: 'sales' } });
@@ -128,6 +146,16 @@ describe('custom agents', () => {
     expect(typesOf(events)).toEqual(['MessageCreated', 'AgentStarted', 'ToolExecuting', 'ToolCompleted', 'AgentFailed']);
     expect(events[3]?.['toolError']).toMatchObject({ code });
     expect(failureOf(events)).toMatchObject({ code, retryable: false });
+  });
+
+  it('hands the agent its input, files and history frozen, on every backend', async () => {
+    const { sent, events } = await sendAndFollow(server.url, token, {
+      text: 'change what it was given',
+      target: { kind: 'LIAISON', agentId: workbench.id },
+      context: { note: 'as sent', files: [{ name: 'a.txt', content: 'hello' }] },
+    });
+    expectRunInvariants(events, sent);
+    expect(events.at(-1)?.['message'].text).toBe('frozen: input, context, history, files');
   });
 
   // That it stores nothing is checked with every other bad input in bad-input.test.ts.

@@ -1,7 +1,7 @@
 import type { ConversationStore } from '../interfaces.ts';
 import type { ConversationRecord, Owner } from '../../domain/records.ts';
 import { ownerKey } from '../owner.ts';
-import { frozenCopy } from './frozen.ts';
+import { frozenCopy } from '../../domain/frozen.ts';
 
 /** Conversations in memory, each stored frozen and handed to readers as it is (see frozen.ts); a touch stores a new one. */
 export class MemoryConversationStore implements ConversationStore {

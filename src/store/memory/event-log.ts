@@ -1,6 +1,6 @@
 import { eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
-import { frozenCopy } from './frozen.ts';
+import { frozenCopy } from '../../domain/frozen.ts';
 
 interface ConversationLog {
   lastSeq: number;

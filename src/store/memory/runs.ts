@@ -1,6 +1,6 @@
 import type { RunQueue, RunStore } from '../interfaces.ts';
 import type { RunRecord, RunStatus } from '../../domain/records.ts';
-import { frozenCopy } from './frozen.ts';
+import { frozenCopy } from '../../domain/frozen.ts';
 
 /** Runs in memory, each stored frozen and handed to readers as it is (see frozen.ts); a transition stores a new one. */
 export class MemoryRunStore implements RunStore {

@@ -1,7 +1,8 @@
 /**
- * Records kept in memory are copied once, when written, and frozen all the way down: every
- * reader is then handed the stored record itself, and reading copies nothing, while nothing a
- * writer still holds, nor a reader, can change what is stored.
+ * Records are data that nobody changes in place. The memory stores copy a record once, when it is
+ * written, and freeze it all the way down: every reader is then handed the stored record itself,
+ * so reading copies nothing, and neither the writer nor a reader can change what is stored. What
+ * an agent is handed (its run's input, the history) is frozen alike, on every backend.
  */
 
 /** A deep copy of `value`, frozen all the way down. */
