@@ -1,13 +1,14 @@
 /**
  * Where the runs a gateway accepts execute: here (local dispatch, the embedded default and the
  * only one for the memory backend) or on worker processes, through the durable intent queue
- * (the gateway then stores and queues runs but never advances, executes or sweeps).
+ * (the gateway then stores and queues runs but never advances or executes them; it still sweeps
+ * expired leases, so that the runs of a worker that died end even when no worker is up).
  */
-import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import type { IntentQueue } from '../store/interfaces.ts';
 import type { RunRecord } from '../domain/records.ts';
 import type { RunEngine } from './engine.ts';
+import { Recovery, type RecoveryOptions } from './recovery.ts';
 
 export interface RunDispatch {
   /** Gets a run's conversation moving: after the run was stored and queued, or after one of its waiting runs ended. */
@@ -16,8 +17,11 @@ export interface RunDispatch {
   admit(): Promise<void>;
   /** Aborts the run's execution at once when it executes in this process. */
   abortHere(runId: string): void;
-  /** Ends what executes here per the contract. */
-  shutdown(): Promise<void>;
+  /**
+   * Ends what executes here per the contract, after letting it finish for up to `graceMs` (or
+   * until `cutShort` aborts).
+   */
+  shutdown(graceMs: number, cutShort?: AbortSignal): Promise<void>;
 }
 
 /** The gateway advances its conversations' queues and executes their runs itself. */
@@ -34,21 +38,32 @@ export class LocalDispatch implements RunDispatch {
     this.engine.executor.abort(runId);
   }
 
-  shutdown() {
-    return this.engine.shutdown();
+  shutdown(graceMs: number, cutShort?: AbortSignal) {
+    return this.engine.shutdown(graceMs, cutShort);
   }
 }
 
-export interface IntentQueueDispatchOptions {
+export interface IntentQueueDispatchOptions extends Omit<RecoveryOptions, 'executesHere' | 'moveOn'> {
   queue: IntentQueue;
   /** Outstanding intents at which new runs are refused. */
   maxQueuedRuns: number;
-  logger: Logger;
 }
 
-/** The gateway hands runs to workers: one intent per run (and per change a queue needs a worker for). */
+/**
+ * The gateway hands runs to workers: one intent per run (and per change a queue needs a worker
+ * for). Its lease sweep settles what no live process vouches for and hands each conversation
+ * it moved on to the workers; a queued run thus still waits for a worker, as it would anyway.
+ */
 export class IntentQueueDispatch implements RunDispatch {
-  constructor(private readonly options: IntentQueueDispatchOptions) {}
+  private readonly recovery: Recovery;
+
+  constructor(private readonly options: IntentQueueDispatchOptions) {
+    this.recovery = new Recovery({
+      ...options,
+      executesHere: () => false,
+      moveOn: (conversationId, runId) => void this.dispatch({ id: runId, conversationId }),
+    });
+  }
 
   async dispatch(run: Pick<RunRecord, 'id' | 'conversationId'>) {
     try {
@@ -70,5 +85,7 @@ export class IntentQueueDispatch implements RunDispatch {
 
   abortHere() {}
 
-  async shutdown() {}
+  shutdown() {
+    return this.recovery.stop();
+  }
 }

@@ -58,8 +58,9 @@ export class RunEngine {
     this.scheduler = new Scheduler({ ...options, executor: this.executor, holder: this.holder });
     this.recovery = new Recovery({
       ...options,
-      executor: this.executor,
-      scheduler: this.scheduler,
+      executesHere: (runId) => this.executor.has(runId),
+      // No hand-off when there is no slot here: the queued run's lease brings it back to a sweep.
+      moveOn: (conversationId) => this.scheduler.kick(conversationId),
       holder: this.holder,
     });
     this.stopListening = options.backend.control.subscribe((message) => {
@@ -84,13 +85,17 @@ export class RunEngine {
 
   /**
    * Takes no more runs and stops sweeping; lets the runs executing here finish for up to
-   * `graceMs`, then ends the rest as retryable failures (SHUTDOWN), and waits for all of it.
+   * `graceMs` (or until `cutShort` aborts), then ends the rest as retryable failures (SHUTDOWN),
+   * and waits for all of it.
    */
-  async shutdown(graceMs = 0): Promise<void> {
+  async shutdown(graceMs = 0, cutShort?: AbortSignal): Promise<void> {
     const { backend, logger } = this.base;
     this.executor.close();
     await this.recovery.stop();
-    if (graceMs > 0) await this.executor.settled(graceMs);
+    if (graceMs > 0 && !cutShort?.aborted) {
+      const cut = new Promise<void>((resolve) => cutShort?.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([this.executor.settled(graceMs), cut]);
+    }
     await Promise.all(
       this.executor.runIds().map(async (runId) => {
         try {

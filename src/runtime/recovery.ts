@@ -1,19 +1,24 @@
 /**
  * The lease sweep: every so often, claim the runs nobody has vouched for within their lease and
  * settle them. This is how a run whose executing process died still ends (AgentFailed,
- * WORKER_LOST, retryable) and how a queue whose runner died moves on.
+ * WORKER_LOST, retryable) and how a queue whose runner died moves on. Every process that is
+ * alive sweeps, whether it executes runs or not: a gateway that leaves execution to workers
+ * still ends the runs of a worker that died when no other worker is up.
  */
 import { GatewayError } from '../errors.ts';
 import { TERMINAL_EVENT_TYPES } from '../domain/events.ts';
 import type { ExpiredLease } from '../store/interfaces.ts';
 import type { RunRecord } from '../domain/records.ts';
-import type { Executor } from './executor.ts';
 import { WORKER_LOST, appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
-import type { Scheduler } from './scheduler.ts';
 
 export interface RecoveryOptions extends RuntimeBase {
-  executor: Executor;
-  scheduler: Scheduler;
+  /** Whether the run executes in this process: its lease then ran out only because we were slow. */
+  executesHere(runId: string): boolean;
+  /**
+   * Gets the conversation's queue moving after a sweep settled one of its runs (or found its
+   * head waiting): advancing it here, or handing it to a worker.
+   */
+  moveOn(conversationId: string, runId: string): void;
   /** Who holds the leases claimed here. */
   holder: string;
   leaseMs: number;
@@ -71,12 +76,12 @@ export class Recovery {
    * and let the conversation take its next run.
    */
   private async recover({ runId, conversationId }: ExpiredLease): Promise<void> {
-    const { backend, logger, executor, holder, leaseMs } = this.options;
-    if (executor.has(runId)) return; // ours, and alive: we were only slow; the claim made it ours again
+    const { backend, logger, executesHere, holder, leaseMs } = this.options;
+    if (executesHere(runId)) return; // ours, and alive: we were only slow; the claim made it ours again
     let advance = false;
     await backend.locks.withLock(`runs:${conversationId}`, async () => {
       // Whoever started the run meanwhile (advance() holds this lock) took the lease over: theirs.
-      if (executor.has(runId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
+      if (executesHere(runId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
       const run = await backend.runs.get(runId);
       if (!run) return backend.leases.release(runId, holder);
       const queued = (await backend.runQueue.list(conversationId)).includes(runId);
@@ -116,8 +121,7 @@ export class Recovery {
       await backend.leases.release(runId, holder);
       advance = true;
     });
-    // No hand-off when there is no slot here: the queued run's lease brings it back to a sweep.
-    if (advance) this.options.scheduler.kick(conversationId);
+    if (advance) this.options.moveOn(conversationId, runId);
   }
 
   /** Whether the run's terminal event is in the log: it is among the conversation's last events. */
