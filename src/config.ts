@@ -79,6 +79,9 @@ export const settingsSchema = z.object({
     .describe('Where runs execute: `embedded` in the gateway that accepted them, or `workers` (`npm run worker`) fed through Redis.'),
   WORKER_CONCURRENCY: int(4, 1).describe('How many runs one worker executes at once.'),
   WORKER_SHUTDOWN_GRACE_MS: int(30_000).describe('How long a worker stopping on SIGTERM lets its runs finish before ending them (SHUTDOWN, retryable).'),
+  GATEWAY_SHUTDOWN_GRACE_MS: int(30_000).describe(
+    'How long a gateway stopping on SIGTERM lets the runs it executes (RUN_EXECUTION=embedded) finish before ending them (SHUTDOWN, retryable).',
+  ),
   WORKER_PORT: int(4100).describe('Where a worker serves /healthz, /readyz and /metrics (on HOST); 0 picks a free port.'),
   RUN_TIMEOUT_MS: int(120_000, 1).describe('A run longer than this ends with AgentFailed TIMEOUT.'),
   RUN_LEASE_MS: int(15_000, 100).describe('A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST.'),

@@ -21,10 +21,16 @@ export interface RunningServer {
   /** http://host:port */
   url: string;
   /**
-   * Stops accepting, ends in-flight runs per the contract (their terminal events still reach
-   * live subscribers), closes every WebSocket with 1001 and releases the backend.
+   * Stops accepting connections, lets the runs executing here finish for up to `graceMs`
+   * (default 0; until `cutShort` aborts), ends the rest per the contract (their terminal events
+   * still reach live subscribers), closes every WebSocket with 1001 and releases the backend.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  graceMs?: number;
+  cutShort?: AbortSignal;
 }
 
 export async function startServer(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningServer> {
@@ -53,10 +59,10 @@ export async function startServer(config: Config, logger: Logger, options: Regis
   const url = await listen(httpServer, config.PORT, config.HOST);
   logger.info({ url, backend: gateway.backend.kind }, 'agent gateway listening');
 
-  const close = () =>
+  const close = ({ graceMs = 0, cutShort }: CloseOptions = {}) =>
     (closing ??= (async () => {
       const stopped = new Promise((resolve) => httpServer.close(resolve));
-      await gateway.runtime.shutdown();
+      await gateway.runtime.shutdown(graceMs, cutShort);
       // Let subscribers' pending deliveries (the terminal events just appended) reach their sockets.
       await nextMacrotask();
       for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down');

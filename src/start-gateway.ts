@@ -9,5 +9,12 @@ await runProcess('agent-gateway', async (config, logger) => {
     logger.warn(`No AUTH_JWT_SECRET: using ${scope}. Get a token with POST ${server.url}/auth/dev-token.`);
   }
   logger.info(`GraphiQL: ${server.url}/graphql  ·  chat page: ${server.url}/`);
-  return { stop: () => server.close() };
+  const hurry = new AbortController();
+  return {
+    stop: () => {
+      logger.info({ graceMs: config.GATEWAY_SHUTDOWN_GRACE_MS }, 'stopping: letting runs finish');
+      return server.close({ graceMs: config.GATEWAY_SHUTDOWN_GRACE_MS, cutShort: hurry.signal });
+    },
+    hurry: () => hurry.abort(),
+  };
 });

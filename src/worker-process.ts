@@ -25,6 +25,8 @@ export interface RunningWorker {
    * ends the rest as retryable failures, then releases the port and the backend.
    */
   stop(): Promise<void>;
+  /** Ends the grace period of a stop under way: the runs still executing end now (SHUTDOWN). */
+  hurry(): void;
 }
 
 export async function startWorker(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningWorker> {
@@ -83,14 +85,15 @@ export async function startWorker(config: Config, logger: Logger, options: Regis
   );
 
   let stopping: Promise<void> | undefined;
+  const hurry = new AbortController();
   const stop = () =>
     (stopping ??= (async () => {
       logger.info({ graceMs: config.WORKER_SHUTDOWN_GRACE_MS, executing: worker.executing }, 'stopping: letting runs finish');
-      await worker.stop(config.WORKER_SHUTDOWN_GRACE_MS);
+      await worker.stop(config.WORKER_SHUTDOWN_GRACE_MS, hurry.signal);
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));
       await backend.close();
       logger.info('agent gateway worker stopped');
     })());
-  return { worker, httpServer, logger, url, stop };
+  return { worker, httpServer, logger, url, stop, hurry: () => hurry.abort() };
 }

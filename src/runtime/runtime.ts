@@ -44,7 +44,7 @@ export class Runtime {
     this.base = options;
     this.leaseMs = options.leaseMs;
     this.dispatch = options.workers
-      ? new IntentQueueDispatch({ ...options.workers, logger: options.logger })
+      ? new IntentQueueDispatch({ ...options, ...options.workers, holder: this.instanceId })
       : new LocalDispatch(
           new RunEngine({
             ...options,
@@ -124,8 +124,11 @@ export class Runtime {
     return runs.get(runId);
   }
 
-  /** Stops taking runs, ends the ones executing here as retryable failures, and waits for them. */
-  shutdown(): Promise<void> {
-    return this.dispatch.shutdown();
+  /**
+   * Stops taking runs, lets the ones executing here finish for up to `graceMs` (or until
+   * `cutShort` aborts), ends the rest as retryable failures, and waits for them.
+   */
+  shutdown(graceMs = 0, cutShort?: AbortSignal): Promise<void> {
+    return this.dispatch.shutdown(graceMs, cutShort);
   }
 }

@@ -61,16 +61,16 @@ export class RuntimeWorker {
   }
 
   /**
-   * Graceful stop: claims nothing more, lets the runs executing here finish for up to `graceMs`,
-   * ends the rest as retryable failures (SHUTDOWN), and hands the conversations' next runs to
-   * other workers. Resolves once all of that is done.
+   * Graceful stop: claims nothing more, lets the runs executing here finish for up to `graceMs`
+   * (or until `cutShort` aborts), ends the rest as retryable failures (SHUTDOWN), and hands the
+   * conversations' next runs to other workers. Resolves once all of that is done.
    */
-  stop(graceMs: number): Promise<void> {
+  stop(graceMs: number, cutShort?: AbortSignal): Promise<void> {
     this.stopping ??= (async () => {
       this.engine.executor.close();
       this.markStopped();
       await this.loop;
-      await this.engine.shutdown(graceMs);
+      await this.engine.shutdown(graceMs, cutShort);
       await this.options.queue.retire(this.id).catch((error: unknown) =>
         this.options.logger.debug({ err: error }, 'could not remove this worker from the intent queue group'),
       );

@@ -1,7 +1,8 @@
 /**
- * Graceful shutdown of a real process: SIGTERM ends the in-flight run with a retryable
- * AgentFailed (code SHUTDOWN) that still reaches its live subscriber, then closes the socket
- * with 1001 and exits 0.
+ * Graceful shutdown of a real process with no grace period for its runs: SIGTERM ends the
+ * in-flight run with a retryable AgentFailed (code SHUTDOWN) that still reaches its live
+ * subscriber, then closes the socket with 1001 and exits 0. (With a grace period the run may
+ * finish first: test/process/stop-signals.test.ts.)
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventRecorder, SEND, closeCodeOf, isTerminal, tokenFor, userClient, wsClient } from '../support/clients.ts';
@@ -21,6 +22,7 @@ describe('graceful shutdown', () => {
       PORT: '0',
       AUTH_JWT_SECRET: TEST_SECRET,
       AGENT_STEP_DELAY_MS: '50',
+      GATEWAY_SHUTDOWN_GRACE_MS: '0',
       // Info, for the line that announces the port it got.
       LOG_LEVEL: 'info',
     });

@@ -20,7 +20,8 @@ describe('stopping one of two instances', () => {
     redis = await startRedis();
     const env = clusterEnv(redis.url, { RUN_LEASE_MS: '120000', RUN_SWEEP_INTERVAL_MS: '1000' });
     [leaving, staying] = await Promise.all([
-      startInstance('leaving', { ...env, AGENT_STEP_DELAY_MS: '40' }),
+      // No grace period: the run it executes ends at once, and its queued successor moves.
+      startInstance('leaving', { ...env, AGENT_STEP_DELAY_MS: '40', GATEWAY_SHUTDOWN_GRACE_MS: '0' }),
       startInstance('staying', env),
     ]);
   });
