@@ -9,16 +9,12 @@
  * the doorbell rings only for an event that is already durable (as durable as Redis is made:
  * see the README, "Configuring Redis for durability" on AOF).
  *
- * Live delivery: one subscription per conversation per process, whatever the number of
- * listeners, over the process's one subscriber connection. Pub/sub is at most once, so whenever
- * a subscription has just become active (first listener, or after a reconnect) the newest
- * retained event is announced again: a follower that missed anything sees a seq past its cursor
- * and reads the gap from the log. Listeners must therefore drop seqs they already have (the
- * follower does).
+ * Live delivery is the event channel's (./event-channel.ts): the append script publishes there.
  */
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { eventsExpired, LeaseLostError, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
+import { bodyOf, eventFromBody, RedisEventChannel } from './event-channel.ts';
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `
@@ -52,9 +48,8 @@ end
  * length, max age ms, channel, and '1' to leave the stream's expiry as it is; returns the first
  * seq and the timestamp ms. `appendEvent` is the same for one body.
  *
- * The events get consecutive seqs and one timestamp, and the conversation's channel one message
- * for all of them: `<first seq> <timestamp ms> <body>\n<body>…`, the bodies in seq order (JSON
- * has no raw newline, so the newline separates them). One event is the same with one body.
+ * The events get consecutive seqs and one timestamp, and the conversation's channel one
+ * notification for all of them, in the event channel's form (./event-channel.ts).
  *
  * Nothing here scans: ids are the seqs, contiguous, so keeping the newest N is dropping ids below
  * seq - N + 1 (XADD MINID, once per batch, on its last entry). Events past the retention age are
@@ -110,37 +105,9 @@ if afterSeq < firstSeq - 1 then return {0, firstSeq} end
 return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', ARGV[2])}
 `);
 
-type Listener = (event: StoredEvent) => void;
-
-/** This process's appends to one conversation, and the notifications held for their replies. */
-interface Flight {
-  sent: number;
-  answered: number;
-  /** `waitsFor`: the appends sent when the notification came, whose replies it waits for. */
-  held: { message: string; waitsFor: number }[];
-}
-
-/** Batches appended here whose own notification has not come back yet, at most this many. */
-const OWN_APPENDS_KEPT = 1024;
-
 export class RedisEventLog implements EventLog {
-  /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
-  private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
-  private readonly stopHook: () => void;
-  /**
-   * This process's appends to conversations it listens to, a batch by `conversationId firstSeq`:
-   * their notification comes back through pub/sub, and is delivered as these objects instead of
-   * parsing the JSON just written. Bounded, should a notification never come.
-   */
-  private readonly ownAppends = new Map<string, StoredEvent[]>();
-  /**
-   * Per conversation listened to: how many of this process's appends were sent and answered,
-   * and the notifications that came while some were unanswered, held (in order) until those
-   * replies have told which of them are ours, since Redis may send a notification before the
-   * reply of the script that sent it. A held notification waits only for the appends sent
-   * before it came (a later one cannot have sent it).
-   */
-  private readonly inFlight = new Map<string, Flight>();
+  /** Live delivery: the append script publishes on its channels, listeners hear through it. */
+  readonly channel: RedisEventChannel;
 
   /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
@@ -148,10 +115,7 @@ export class RedisEventLog implements EventLog {
     private readonly retention: RetentionPolicy,
     private readonly leaseEpochs: string,
   ) {
-    this.stopHook = redis.onSubscribed((channel) => {
-      const conversationId = this.conversationOf(channel);
-      if (conversationId !== null) this.announceNewest(conversationId);
-    });
+    this.channel = new RedisEventChannel(redis, (conversationId) => this.newest(conversationId));
   }
 
   async append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent> {
@@ -165,44 +129,16 @@ export class RedisEventLog implements EventLog {
     const keepExpiry = events.every((event) => event.type === 'AgentToken') ? '1' : '';
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const { conversationId } = head;
-    const flight = this.listeners.has(conversationId) ? this.flightOf(conversationId) : null;
-    if (flight) flight.sent += 1;
-    try {
+    return this.channel.track(conversationId, async () => {
       const reply = await this.redis.eval<[number, number] | null>(
         APPEND,
         [...this.appendKeys(conversationId), this.leaseEpochs],
-        [maxEventsPerConversation, maxAgeMs, this.channel(conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(body)],
+        [maxEventsPerConversation, maxAgeMs, this.channel.channel(conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(bodyOf)],
       );
       if (reply === null) throw new LeaseLostError(head.runId);
       const timestamp = new Date(Number(reply[1])).toISOString();
-      return this.remember(events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp)));
-    } finally {
-      if (flight) {
-        flight.answered += 1;
-        this.releaseHeld(conversationId, flight);
-      }
-    }
-  }
-
-  private flightOf(conversationId: string): Flight {
-    let flight = this.inFlight.get(conversationId);
-    if (!flight) {
-      flight = { sent: 0, answered: 0, held: [] };
-      this.inFlight.set(conversationId, flight);
-    }
-    return flight;
-  }
-
-  /** Delivers the held notifications whose turn has come: ours, or any once the replies it waited for are in. */
-  private releaseHeld(conversationId: string, flight: Flight): void {
-    while (flight.held.length > 0) {
-      const { message, waitsFor } = flight.held[0]!;
-      if (flight.answered < waitsFor && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
-      flight.held.shift();
-      const listeners = this.listeners.get(conversationId);
-      if (listeners) this.deliverNow(conversationId, message, listeners.set);
-    }
-    if (flight.answered === flight.sent && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
+      return events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp));
+    });
   }
 
   /** The keys of `appendEvent`: stream, counter. */
@@ -212,7 +148,7 @@ export class RedisEventLog implements EventLog {
 
   /** The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel. */
   appendArgs(event: NewEvent): [string, number, number, string] {
-    return [body(event), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel(event.conversationId)];
+    return [bodyOf(event), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel.channel(event.conversationId)];
   }
 
   /**
@@ -220,17 +156,7 @@ export class RedisEventLog implements EventLog {
    * to the conversation, it is also what its own notification will deliver.
    */
   stored(event: NewEvent, seq: Reply, at: Reply): StoredEvent {
-    return this.remember([withSeq(event, Number(seq), new Date(Number(at)).toISOString())])[0]!;
-  }
-
-  /** Keeps a stored batch for its own notification when this process listens to its conversation. */
-  private remember(batch: StoredEvent[]): StoredEvent[] {
-    const head = batch[0]!;
-    if (this.listeners.has(head.conversationId)) {
-      this.ownAppends.set(`${head.conversationId} ${head.seq}`, batch);
-      if (this.ownAppends.size > OWN_APPENDS_KEPT) this.ownAppends.delete(this.ownAppends.keys().next().value!);
-    }
-    return batch;
+    return this.channel.rememberOwn([withSeq(event, Number(seq), new Date(Number(at)).toISOString())])[0]!;
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
@@ -245,115 +171,26 @@ export class RedisEventLog implements EventLog {
       [Math.max(0, Math.floor(afterSeq)), limit, this.retention.maxAgeMs],
     );
     if (Number(reply[0]) === 0) throw eventsExpired(afterSeq, Number(reply[1]));
-    return (reply[1] as Reply[]).map((entry) => this.decodeEntry(conversationId, entry));
+    return (reply[1] as Reply[]).map((entry) => decodeEntry(conversationId, entry));
   }
 
   async lastSeq(conversationId: string): Promise<number> {
     return Number((await this.redis.command<string | null>(['GET', this.counterKey(conversationId)])) ?? 0);
   }
 
-  listen(conversationId: string, listener: Listener): () => void {
-    let entry = this.listeners.get(conversationId);
-    if (!entry) {
-      const set = new Set<Listener>();
-      // Decoded once, handed to every listener of the process: fan-out costs a function call.
-      const stop = this.redis.listen(this.channel(conversationId), (message) => this.deliverMessage(conversationId, message, set));
-      entry = { set, stop };
-      this.listeners.set(conversationId, entry);
-    }
-    entry.set.add(listener);
-    const owned = entry;
-    return () => {
-      if (!owned.set.delete(listener) || owned.set.size > 0) return;
-      if (this.listeners.get(conversationId) === owned) this.listeners.delete(conversationId);
-      owned.stop();
-    };
+  listen(conversationId: string, listener: (event: StoredEvent) => void): () => void {
+    return this.channel.listen(conversationId, listener);
   }
 
   /** Stops reacting to resubscriptions; the connection itself belongs to the backend. */
   close(): void {
-    this.stopHook();
-    for (const { stop } of this.listeners.values()) stop();
-    this.listeners.clear();
+    this.channel.close();
   }
 
-  /** Tells the conversation's listeners of its newest retained event, so that they see any gap. */
-  private announceNewest(conversationId: string): void {
-    const announce = async () => {
-      await this.redis.whenReady();
-      const reply = await this.redis.command<Reply[]>(['XREVRANGE', this.streamKey(conversationId), '+', '-', 'COUNT', '1']);
-      const entry = reply[0];
-      if (entry === undefined) return;
-      const listeners = this.listeners.get(conversationId);
-      if (listeners) deliver(listeners.set, this.decodeEntry(conversationId, entry));
-    };
-    announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
-  }
-
-  private decodeEntry(conversationId: string, entry: Reply): StoredEvent {
-    const [id, fields] = entry as [string, Reply[]];
-    let at = 0;
-    let body = '{}';
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === 't') at = Number(fields[i + 1]);
-      else if (fields[i] === 'e') body = String(fields[i + 1]);
-    }
-    return this.build(conversationId, Number(id.split('-')[0]), at, body);
-  }
-
-  /** Delivers a notification now, or holds it while one of our replies could make it ours. */
-  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
-    const flight = this.inFlight.get(conversationId);
-    if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
-      flight.held.push({ message, waitsFor: flight.sent });
-      return;
-    }
-    this.deliverNow(conversationId, message, listeners);
-  }
-
-  /** `conversationId firstSeq`: the key of a notification's batch in ownAppends. */
-  private ownKey(conversationId: string, message: string): string {
-    return `${conversationId} ${message.slice(0, message.indexOf(' '))}`;
-  }
-
-  /**
-   * Delivers the events of one notification (see APPEND_LUA), in order: this process's own
-   * appends as the objects it appended, the others parsed from their bodies.
-   */
-  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
-    const first = message.indexOf(' ');
-    const second = message.indexOf(' ', first + 1);
-    if (first < 0 || second < 0) return;
-    const firstSeq = message.slice(0, first);
-    const ownKey = `${conversationId} ${firstSeq}`;
-    const own = this.ownAppends.get(ownKey);
-    if (own) {
-      this.ownAppends.delete(ownKey);
-      for (const event of own) deliver(listeners, event);
-      return;
-    }
-    const at = Number(message.slice(first + 1, second));
-    for (let start = second + 1, seq = Number(firstSeq); start <= message.length; seq += 1) {
-      const newline = message.indexOf('\n', start);
-      const end = newline < 0 ? message.length : newline;
-      const event = this.parse(conversationId, seq, at, message.slice(start, end));
-      if (event) deliver(listeners, event);
-      start = end + 1;
-    }
-  }
-
-  private parse(conversationId: string, seq: number, at: number, body: string): StoredEvent | null {
-    try {
-      return this.build(conversationId, seq, at, body);
-    } catch {
-      return null;
-    }
-  }
-
-  private build(conversationId: string, seq: number, at: number, body: string): StoredEvent {
-    const parsed = JSON.parse(body) as NewEvent;
-    parsed.conversationId = conversationId;
-    return withSeq(parsed, seq, new Date(at).toISOString());
+  /** The newest retained event, for the channel to announce. */
+  private async newest(conversationId: string): Promise<StoredEvent | null> {
+    const reply = await this.redis.command<Reply[]>(['XREVRANGE', this.streamKey(conversationId), '+', '-', 'COUNT', '1']);
+    return reply[0] === undefined ? null : decodeEntry(conversationId, reply[0]);
   }
 
   private streamKey(conversationId: string) {
@@ -363,29 +200,15 @@ export class RedisEventLog implements EventLog {
   private counterKey(conversationId: string) {
     return this.redis.conversationKey(conversationId, 'seq');
   }
-
-  private channel(conversationId: string) {
-    return this.redis.conversationKey(conversationId, 'bell');
-  }
-
-  private conversationOf(channel: string): string | null {
-    const match = /^c:\{(.*)\}:bell$/.exec(channel.slice(this.redis.prefix.length));
-    return channel.startsWith(this.redis.prefix) && match ? (match[1] ?? null) : null;
-  }
 }
 
-/** What the stream and the notification hold of an event: all but its conversation id, as JSON. */
-function body(event: NewEvent): string {
-  const { conversationId: _inTheKeys, ...rest } = event;
-  return JSON.stringify(rest);
-}
-
-function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent): void {
-  for (const listener of listeners) {
-    try {
-      listener(event);
-    } catch {
-      // A listener's failure is its own; the others still hear of the event.
-    }
+function decodeEntry(conversationId: string, entry: Reply): StoredEvent {
+  const [id, fields] = entry as [string, Reply[]];
+  let at = 0;
+  let body = '{}';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 't') at = Number(fields[i + 1]);
+    else if (fields[i] === 'e') body = String(fields[i + 1]);
   }
+  return eventFromBody(conversationId, Number(id.split('-')[0]), at, body);
 }

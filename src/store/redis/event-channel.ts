@@ -1,0 +1,231 @@
+/**
+ * Live delivery of a conversation's events over Redis pub/sub: the doorbell, never the letter.
+ * Whoever appends an event publishes it on the conversation's channel (`…:bell`) once it is
+ * durable; every process listens with one subscription per conversation, whatever the number of
+ * its listeners, over its one subscriber connection.
+ *
+ * A notification is `<first seq> <timestamp ms> <body>\n<body>…`: the bodies of a batch of
+ * consecutive events in seq order, each its JSON without the conversation id (JSON has no raw
+ * newline, so the newline separates them).
+ *
+ * Pub/sub is at most once, so whenever a subscription has just become active (first listener,
+ * or after a reconnect) the conversation's newest event is announced again: a follower that
+ * missed anything sees a seq past its cursor and reads the gap from the log. Listeners must
+ * therefore drop seqs they already have (the follower does).
+ *
+ * A process's own appends come back to it through pub/sub too; they are delivered as the objects
+ * it appended instead of being parsed again. Redis may send a notification before the reply of
+ * the command that caused it, so `track` holds notifications while one of this process's appends
+ * to the conversation is unanswered, until the replies tell which of them are its own.
+ */
+import { withSeq } from '../event-log.ts';
+import type { NewEvent, StoredEvent } from '../../domain/events.ts';
+import type { RedisConnection } from './connection.ts';
+
+type Listener = (event: StoredEvent) => void;
+
+/** This process's appends to one conversation, and the notifications held for their replies. */
+interface Flight {
+  sent: number;
+  answered: number;
+  /** `waitsFor`: the appends sent when the notification came, whose replies it waits for. */
+  held: { message: string; waitsFor: number }[];
+}
+
+/** Batches appended here whose own notification has not come back yet, at most this many. */
+const OWN_APPENDS_KEPT = 1024;
+
+export class RedisEventChannel {
+  /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
+  private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
+  private readonly stopHook: () => void;
+  /** This process's appends to conversations it listens to, a batch by `conversationId firstSeq`; bounded. */
+  private readonly ownAppends = new Map<string, StoredEvent[]>();
+  /** Per conversation listened to: this process's appends sent and answered, and the notifications held meanwhile. */
+  private readonly inFlight = new Map<string, Flight>();
+
+  /** @param newest the conversation's newest stored event (null when it has none), announced on every (re)subscription */
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly newest: (conversationId: string) => Promise<StoredEvent | null>,
+  ) {
+    this.stopHook = redis.onSubscribed((channel) => {
+      const conversationId = this.conversationOf(channel);
+      if (conversationId !== null) this.announceNewest(conversationId);
+    });
+  }
+
+  /** The conversation's channel, for a script that publishes its notification itself. */
+  channel(conversationId: string): string {
+    return this.redis.conversationKey(conversationId, 'bell');
+  }
+
+  /** Publishes a stored batch of one conversation (consecutive seqs, one timestamp). */
+  async publish(batch: readonly StoredEvent[]): Promise<void> {
+    const head = batch[0];
+    if (head === undefined) return;
+    const message = `${head.seq} ${Date.parse(head.timestamp)} ${batch.map(bodyOf).join('\n')}`;
+    await this.track(head.conversationId, async () => {
+      await this.redis.publish(this.channel(head.conversationId), message);
+      return [...batch];
+    });
+  }
+
+  /**
+   * Runs `append`, a command that stores (and publishes) events of the conversation and resolves
+   * with them as stored, so that their notification, early or late, is delivered as those objects.
+   */
+  async track(conversationId: string, append: () => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+    const flight = this.listeners.has(conversationId) ? this.flightOf(conversationId) : null;
+    if (flight) flight.sent += 1;
+    try {
+      return this.rememberOwn(await append());
+    } finally {
+      if (flight) {
+        flight.answered += 1;
+        this.releaseHeld(conversationId, flight);
+      }
+    }
+  }
+
+  listen(conversationId: string, listener: Listener): () => void {
+    let entry = this.listeners.get(conversationId);
+    if (!entry) {
+      const set = new Set<Listener>();
+      // Decoded once, handed to every listener of the process: fan-out costs a function call.
+      const stop = this.redis.listen(this.channel(conversationId), (message) => this.deliverMessage(conversationId, message, set));
+      entry = { set, stop };
+      this.listeners.set(conversationId, entry);
+    }
+    entry.set.add(listener);
+    const owned = entry;
+    return () => {
+      if (!owned.set.delete(listener) || owned.set.size > 0) return;
+      if (this.listeners.get(conversationId) === owned) this.listeners.delete(conversationId);
+      owned.stop();
+    };
+  }
+
+  /** Stops reacting to resubscriptions; the connection itself belongs to the backend. */
+  close(): void {
+    this.stopHook();
+    for (const { stop } of this.listeners.values()) stop();
+    this.listeners.clear();
+  }
+
+  private flightOf(conversationId: string): Flight {
+    let flight = this.inFlight.get(conversationId);
+    if (!flight) {
+      flight = { sent: 0, answered: 0, held: [] };
+      this.inFlight.set(conversationId, flight);
+    }
+    return flight;
+  }
+
+  /** Delivers the held notifications whose turn has come: ours, or any once the replies it waited for are in. */
+  private releaseHeld(conversationId: string, flight: Flight): void {
+    while (flight.held.length > 0) {
+      const { message, waitsFor } = flight.held[0]!;
+      if (flight.answered < waitsFor && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
+      flight.held.shift();
+      const listeners = this.listeners.get(conversationId);
+      if (listeners) this.deliverNow(conversationId, message, listeners.set);
+    }
+    if (flight.answered === flight.sent && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
+  }
+
+  /** Keeps a batch stored here for its own notification when this process listens to its conversation. */
+  rememberOwn(batch: StoredEvent[]): StoredEvent[] {
+    const head = batch[0];
+    if (head && this.listeners.has(head.conversationId)) {
+      this.ownAppends.set(`${head.conversationId} ${head.seq}`, batch);
+      if (this.ownAppends.size > OWN_APPENDS_KEPT) this.ownAppends.delete(this.ownAppends.keys().next().value!);
+    }
+    return batch;
+  }
+
+  /** Tells the conversation's listeners of its newest event, so that they see any gap. */
+  private announceNewest(conversationId: string): void {
+    const announce = async () => {
+      await this.redis.whenReady();
+      const event = await this.newest(conversationId);
+      const listeners = this.listeners.get(conversationId);
+      if (event && listeners) deliver(listeners.set, event);
+    };
+    announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
+  }
+
+  /** Delivers a notification now, or holds it while one of our replies could make it ours. */
+  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+    const flight = this.inFlight.get(conversationId);
+    if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
+      flight.held.push({ message, waitsFor: flight.sent });
+      return;
+    }
+    this.deliverNow(conversationId, message, listeners);
+  }
+
+  /** `conversationId firstSeq`: the key of a notification's batch in ownAppends. */
+  private ownKey(conversationId: string, message: string): string {
+    return `${conversationId} ${message.slice(0, message.indexOf(' '))}`;
+  }
+
+  /** Delivers the events of one notification, in order: this process's own appends as the objects it appended, the others parsed. */
+  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+    const first = message.indexOf(' ');
+    const second = message.indexOf(' ', first + 1);
+    if (first < 0 || second < 0) return;
+    const firstSeq = message.slice(0, first);
+    const ownKey = `${conversationId} ${firstSeq}`;
+    const own = this.ownAppends.get(ownKey);
+    if (own) {
+      this.ownAppends.delete(ownKey);
+      for (const event of own) deliver(listeners, event);
+      return;
+    }
+    const at = Number(message.slice(first + 1, second));
+    for (let start = second + 1, seq = Number(firstSeq); start <= message.length; seq += 1) {
+      const newline = message.indexOf('\n', start);
+      const end = newline < 0 ? message.length : newline;
+      const event = parse(conversationId, seq, at, message.slice(start, end));
+      if (event) deliver(listeners, event);
+      start = end + 1;
+    }
+  }
+
+  private conversationOf(channel: string): string | null {
+    const match = /^c:\{(.*)\}:bell$/.exec(channel.slice(this.redis.prefix.length));
+    return channel.startsWith(this.redis.prefix) && match ? (match[1] ?? null) : null;
+  }
+}
+
+/** What a stream entry and a notification hold of an event: all but its conversation id, as JSON. */
+export function bodyOf(event: NewEvent): string {
+  const { conversationId: _inTheKeys, ...rest } = event;
+  return JSON.stringify(rest);
+}
+
+/** The stored event that `body` (see `bodyOf`) numbered `seq` at `atMs` is. */
+export function eventFromBody(conversationId: string, seq: number, atMs: number, body: string): StoredEvent {
+  const parsed = JSON.parse(body) as NewEvent;
+  parsed.conversationId = conversationId;
+  return withSeq(parsed, seq, new Date(atMs).toISOString());
+}
+
+function parse(conversationId: string, seq: number, at: number, body: string): StoredEvent | null {
+  try {
+    return eventFromBody(conversationId, seq, at, body);
+  } catch {
+    return null;
+  }
+}
+
+function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch {
+      // A listener's failure is its own; the others still hear of the event.
+    }
+  }
+}
