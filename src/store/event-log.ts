@@ -36,6 +36,9 @@ export interface EventLog {
   listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
 }
 
+/** The event history as a store of record keeps it: numbered, durable appends and reads, no listening. */
+export type RecordLog = Omit<EventLog, 'listen'>;
+
 export interface RetentionPolicy {
   /** How many events each conversation keeps at most. */
   maxEventsPerConversation: number;

@@ -3,7 +3,7 @@
  * default) and is shaped so that a Redis one can hold the same contract across instances:
  * every method is async and every read-modify-write is a single atomic call.
  */
-import type { EventLog } from './event-log.ts';
+import type { EventLog, RecordLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type {
   ConversationRecord,
@@ -152,6 +152,11 @@ export interface RunLeases {
    * held it already) and returns them.
    */
   claimExpired(holder: string, ttlMs: number, limit: number): Promise<ExpiredLease[]>;
+  /**
+   * Gives each of `runs` that has no lease one, held by `holder` for `ttlMs` (0: one that has
+   * run out already, for a sweep to settle); leaves every existing lease as it is.
+   */
+  adopt(runs: readonly ExpiredLease[], holder: string, ttlMs: number): Promise<void>;
 }
 
 /** A run handed to the workers: which run, in which conversation. */
@@ -187,8 +192,83 @@ export interface IntentQueue {
 }
 
 /**
- * Everything the planes need from shared state, from one backend: one folder under store/ holds
- * every implementation of it, registered in store/backends.ts (see docs/backends.md).
+ * The store of record: what must last (conversations, messages, runs and their queues, sends
+ * with their idempotency keys, the event history). Whatever happens to the live layer, nothing
+ * acknowledged here is lost and no seq is given twice.
+ */
+export interface RecordStore {
+  /** Its name (its folder under store/), as logged. */
+  readonly kind: string;
+  conversations: ConversationStore;
+  messages: MessageStore;
+  runs: RunStore;
+  runQueue: RunQueue;
+  /**
+   * Sends, each in one atomic step. A store of record that keeps no leases (`fences` present)
+   * stores no lease either: the composition gives the run its lease right after.
+   */
+  sends: SendStore;
+  /**
+   * The event history. A store that is its own live layer (memory, Redis) tells every listener
+   * of an append in the same atomic step, and gives a whole EventLog; one that is not
+   * (PostgreSQL) gives a RecordLog, whose appends the live layer's fan-out announces.
+   */
+  events: RecordLog | EventLog;
+  /**
+   * Present when the store fences appends itself (see RunFences), as a store apart from the
+   * live layer must; absent where the live layer's leases fence the log in one atomic step.
+   */
+  fences?: RunFences;
+  /**
+   * Runs that are queued or running, oldest first, at most `limit`: with a live layer apart,
+   * the runs whose leases it lost (or never got: their sender died right after storing them)
+   * are found through these.
+   */
+  activeRuns?(limit: number): Promise<RunRecord[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fencing kept with the runs in a store of record apart from the live layer: whoever holds a
+ * run's lease records it here, and the store appends a run's events fenced with an epoch only
+ * while it is the run's fence epoch, checked in the same transaction as the append. Epochs
+ * are the store's own, so they survive whatever the live layer loses.
+ */
+export interface RunFences {
+  /** Records that `holder` holds the run; returns its fence epoch: the same when `holder` held it already, else one never given before. */
+  fence(runId: string, holder: string): Promise<number>;
+}
+
+/** Tells every instance's listeners of events a store of record appended (which does not tell them itself). */
+export interface EventFanout {
+  publish(batch: readonly StoredEvent[]): Promise<void>;
+  /** As `EventLog.listen`: best effort, a listener may miss some; followers fill gaps from the history. */
+  listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
+}
+
+/**
+ * The live layer: what coordinates the instances and carries events to subscribers now (fan-out,
+ * control messages, leases, locks, rate limits, the intent queue). It may lose its data; the
+ * store of record then tells which runs were active (see RecordStore.activeRuns).
+ */
+export interface LiveLayer {
+  /** Its name (its folder under store/), as logged. */
+  readonly kind: string;
+  leases: RunLeases;
+  locks: LockService;
+  rateLimiter: RateLimiter;
+  control: ControlChannel;
+  intents?: IntentQueue;
+  /** The fan-out of a history kept elsewhere, announcing its newest event to listeners that (re)subscribe. */
+  fanoutOf(history: RecordLog): EventFanout;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the planes need from shared state: a store of record and a live layer composed
+ * (store/compose.ts), as the configuration picks them in store/backends.ts (see docs/backends.md).
  */
 export interface Backend {
   /** The backend's name (its folder under store/), as logged. */

@@ -274,6 +274,19 @@ describe.each(worlds)('the $name backend', (world) => {
       await b.leases.acquire(runId, 'conversation', 'holder-b', 0);
       expect(await a.leases.claimExpired('sweeper', 60_000, 0)).toEqual([]);
     });
+
+    it('adopts only runs without a lease, held as asked, an expired one for a sweep to claim', async () => {
+      const leased = { runId: randomUUID(), conversationId: randomUUID() };
+      const orphan = { runId: randomUUID(), conversationId: randomUUID() };
+      const held = { runId: randomUUID(), conversationId: randomUUID() };
+      await a.leases.acquire(leased.runId, leased.conversationId, 'holder-a', 60_000);
+      await b.leases.adopt([leased, orphan], 'nobody', 0);
+      await b.leases.adopt([held], 'holder-b', 60_000);
+      expect(await a.leases.renew(leased.runId, 'holder-a', 60_000)).toBe(true);
+      expect(await a.leases.renew(held.runId, 'holder-b', 60_000)).toBe(true);
+      const claimed = await a.leases.claimExpired('sweeper', 60_000, 100);
+      expect(claimed.filter((lease) => [leased, orphan, held].some((run) => run.runId === lease.runId))).toEqual([orphan]);
+    });
   });
 
   describe('sends', () => {

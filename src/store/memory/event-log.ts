@@ -1,6 +1,7 @@
 import { eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import { frozenCopy } from '../../domain/frozen.ts';
+import { ConversationListeners } from './listeners.ts';
 
 interface ConversationLog {
   lastSeq: number;
@@ -16,7 +17,7 @@ const COMPACT_AFTER = 1024;
 
 export class MemoryEventLog implements EventLog {
   private readonly logs = new Map<string, ConversationLog>();
-  private readonly listeners = new Map<string, Set<(event: StoredEvent) => void>>();
+  private readonly listeners = new ConversationListeners();
   private lastStamp = { at: NaN, iso: '' };
 
   constructor(
@@ -46,13 +47,7 @@ export class MemoryEventLog implements EventLog {
     log.events.push(stored);
     log.times.push(now);
     this.trim(log, now);
-    for (const listener of this.listeners.get(event.conversationId) ?? []) {
-      try {
-        listener(stored);
-      } catch {
-        // A listener's failure is its own; the event is durable and the others still hear of it.
-      }
-    }
+    this.listeners.deliver(stored);
     return stored;
   }
 
@@ -71,13 +66,7 @@ export class MemoryEventLog implements EventLog {
   }
 
   listen(conversationId: string, listener: (event: StoredEvent) => void) {
-    const set = this.listeners.get(conversationId) ?? new Set();
-    set.add(listener);
-    this.listeners.set(conversationId, set);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(conversationId) === set) this.listeners.delete(conversationId);
-    };
+    return this.listeners.listen(conversationId, listener);
   }
 
   /** The ISO form of `now`, made once per millisecond: events appended together share it. */

@@ -1,10 +1,12 @@
 import { MemoryEventLog } from './event-log.ts';
 import type { RetentionPolicy } from '../event-log.ts';
-import type { Backend } from '../interfaces.ts';
+import { composeBackend } from '../compose.ts';
+import type { Backend, LiveLayer, RecordStore } from '../interfaces.ts';
 import { MemoryControlChannel } from './control.ts';
 import { MemoryConversationStore } from './conversations.ts';
 import { fencedLog } from './fenced-event-log.ts';
 import { MemoryRunLeases } from './leases.ts';
+import { ConversationListeners } from './listeners.ts';
 import { MemoryLockService } from './locks.ts';
 import { MemoryRateLimiter } from './rate-limiter.ts';
 import { MemoryMessageStore } from './messages.ts';
@@ -18,22 +20,56 @@ export interface MemoryBackendOptions {
 
 /** The embedded default: all state in this process, holding the same contract as Redis. */
 export function createMemoryBackend(retention: RetentionPolicy, options: MemoryBackendOptions): Backend {
+  const live = createMemoryLiveLayer();
+  return composeBackend(createMemoryRecordStore(retention, options, live.leases), live);
+}
+
+/**
+ * A store of record in this process. It is its own live layer's partner: a send leases its run,
+ * and an append checks its fence, against `leases` without yielding in between.
+ */
+function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBackendOptions, leases: MemoryRunLeases): RecordStore {
   const state = {
     conversations: new MemoryConversationStore(),
     messages: new MemoryMessageStore(),
     runs: new MemoryRunStore(),
     runQueue: new MemoryRunQueue(),
-    leases: new MemoryRunLeases(),
+    leases,
     events: new MemoryEventLog(retention),
   };
   return {
     kind: 'memory',
-    ...state,
-    events: fencedLog(state.events, state.leases),
+    conversations: state.conversations,
+    messages: state.messages,
+    runs: state.runs,
+    runQueue: state.runQueue,
+    events: fencedLog(state.events, leases),
     sends: new MemorySendStore(state, options.idempotencyTtlMs),
+    ping: async () => undefined,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * The live layer in this process: for the embedded default, and for one instance whose store of
+ * record is elsewhere (PostgreSQL without Redis).
+ */
+export function createMemoryLiveLayer(): LiveLayer & { leases: MemoryRunLeases } {
+  return {
+    kind: 'memory',
+    leases: new MemoryRunLeases(),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),
     control: new MemoryControlChannel(),
+    fanoutOf() {
+      const listeners = new ConversationListeners();
+      return {
+        async publish(batch) {
+          for (const event of batch) listeners.deliver(event);
+        },
+        listen: (conversationId, listener) => listeners.listen(conversationId, listener),
+      };
+    },
     ping: async () => undefined,
     close: async () => undefined,
   };

@@ -56,6 +56,12 @@ export class MemoryRunLeases implements RunLeases {
     return claimed;
   }
 
+  async adopt(runs: readonly ExpiredLease[], holder: string, ttlMs: number) {
+    for (const { runId, conversationId } of runs) {
+      if (!this.leases.has(runId)) this.acquireSync(runId, conversationId, holder, ttlMs);
+    }
+  }
+
   private epochFor(lease: Lease | undefined, holder: string): number {
     if (lease?.holder === holder) return lease.epoch;
     this.lastEpoch += 1;

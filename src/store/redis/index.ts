@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { RetentionPolicy } from '../event-log.ts';
 import { RedisEventLog } from './event-log.ts';
-import type { Backend, IntentQueue } from '../interfaces.ts';
+import { composeBackend } from '../compose.ts';
+import type { Backend, IntentQueue, LiveLayer, RecordStore } from '../interfaces.ts';
+import { RedisEventChannel } from './event-channel.ts';
 import { RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
 import { RedisConversationStore } from './conversations.ts';
@@ -37,18 +39,14 @@ export interface RedisBackend extends Backend {
   intents: IntentQueue;
 }
 
+export type RedisLiveLayer = LiveLayer & { intents: IntentQueue };
+
 /** State shared by every instance on one Redis: the same contract as the memory backend, across processes. */
 export async function createRedisBackend(url: string, options: RedisBackendOptions): Promise<RedisBackend> {
-  const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix, logger: options.logger });
-  const connecting = redis.connect();
-  if (options.waitForConnection === false) {
-    connecting.catch((error: unknown) => options.logger?.warn({ err: error }, 'gave up connecting to Redis'));
-  } else {
-    await connecting;
-  }
-  const leases = new RedisRunLeases(redis);
+  const redis = await connect(url, options);
+  const live = redisLiveLayer(redis, options);
+  const { leases } = live;
   const events = new RedisEventLog(redis, options.retention, leases.epochs);
-  const intents = new RedisIntentQueue(redis, options.logger);
   const stores = {
     conversations: new RedisConversationStore(redis),
     messages: new RedisMessageStore(redis),
@@ -57,17 +55,63 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     leases,
     events,
   };
+  const record: RecordStore = {
+    kind: 'redis',
+    conversations: stores.conversations,
+    messages: stores.messages,
+    runs: stores.runs,
+    runQueue: stores.runQueue,
+    // Its own live layer's partner: one script stores a send with its run's lease, and one
+    // appends events after checking their fence, and publishes them.
+    events,
+    sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
+    ping: () => redis.ping(),
+    close: async () => events.close(),
+  };
+  return { ...composeBackend(record, live, options.logger), intents: live.intents };
+}
+
+/**
+ * The live layer on Redis alone, for a store of record elsewhere (PostgreSQL): fan-out, control
+ * messages, leases, locks, rate limits and the intent queue, shared by every instance on it.
+ */
+export async function createRedisLiveLayer(url: string, options: Omit<RedisBackendOptions, 'retention' | 'idempotencyTtlMs'>): Promise<RedisLiveLayer> {
+  return redisLiveLayer(await connect(url, options), options);
+}
+
+async function connect(url: string, options: Pick<RedisBackendOptions, 'keyPrefix' | 'logger' | 'waitForConnection'>): Promise<RedisConnection> {
+  const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix, logger: options.logger });
+  const connecting = redis.connect();
+  if (options.waitForConnection === false) {
+    connecting.catch((error: unknown) => options.logger?.warn({ err: error }, 'gave up connecting to Redis'));
+  } else {
+    await connecting;
+  }
+  return redis;
+}
+
+/** The live layer on `redis`, which it closes when it closes. */
+function redisLiveLayer(redis: RedisConnection, options: Pick<RedisBackendOptions, 'lockTtlMs' | 'logger'>): RedisLiveLayer & { leases: RedisRunLeases } {
+  const intents = new RedisIntentQueue(redis, options.logger);
+  const channels: RedisEventChannel[] = [];
   return {
     kind: 'redis',
-    ...stores,
-    sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
+    leases: new RedisRunLeases(redis),
     locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs, waitMs: LOCK_WAIT_MS, logger: options.logger }),
     rateLimiter: new RedisRateLimiter(redis),
     control: new RedisControlChannel(redis),
     intents,
+    fanoutOf(history) {
+      const channel = new RedisEventChannel(redis, async (conversationId) => {
+        const lastSeq = await history.lastSeq(conversationId);
+        return lastSeq === 0 ? null : ((await history.read(conversationId, lastSeq - 1, 1))[0] ?? null);
+      });
+      channels.push(channel);
+      return channel;
+    },
     ping: () => redis.ping(),
     async close() {
-      events.close();
+      for (const channel of channels) channel.close();
       intents.close();
       await redis.close();
     },

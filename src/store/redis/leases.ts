@@ -76,6 +76,16 @@ end
 return out
 `);
 
+/** KEYS: set, info, epochs, epoch counter. ARGV: holder, ttl ms, then run id, conversation id, … */
+const ADOPT = new LuaScript(`${NOW}${LEASE_LUA}
+for i = 3, #ARGV - 1, 2 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then
+    acquireLease(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[i], ARGV[i + 1], ARGV[1], ARGV[2], now)
+  end
+end
+return 1
+`);
+
 export class RedisRunLeases implements RunLeases {
   /** The keys of `acquireLease`: the set of expiries, the holders, the epochs and their counter. */
   readonly keys: [string, string, string, string];
@@ -107,5 +117,10 @@ export class RedisRunLeases implements RunLeases {
     const claimed: ExpiredLease[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) claimed.push({ runId: String(reply[i]), conversationId: String(reply[i + 1]) });
     return claimed;
+  }
+
+  async adopt(runs: readonly ExpiredLease[], holder: string, ttlMs: number) {
+    if (runs.length === 0) return;
+    await this.redis.eval(ADOPT, this.keys, [holder, ttlMs, ...runs.flatMap((run) => [run.runId, run.conversationId])]);
   }
 }
