@@ -4,14 +4,16 @@
  * checks ownership: someone else's conversation looks exactly like one that does not exist.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { GatewayError, badInput, notFound } from '../errors.ts';
 import { conversationEvents, type EventStream } from '../events/event-stream.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import type { Backend, NewSend } from '../store/interfaces.ts';
+import { runQueueLock, type Backend, type NewSend } from '../store/interfaces.ts';
 import { ownerKey, sameOwner } from '../store/owner.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord, SendReservation } from '../domain/records.ts';
 import type { AgentDirectory } from '../agents/contract.ts';
+import { ConversationDeletions } from './deletions.ts';
 import { routeMessage } from './routing.ts';
 import { assertId, validateSend, type InputLimits, type SendInput, type ValidSend } from './validation.ts';
 
@@ -37,10 +39,21 @@ export interface SendResult {
 
 /** How often an INTERRUPT cancels what is active and tries again before giving up. */
 const INTERRUPT_ATTEMPTS = 5;
+/**
+ * How long deleting a conversation waits for its cancelled runs to let go (their executors
+ * append their last events and leave the queue), checking this often. An executor that does not
+ * let go by then is gone or cut off, and its appends are refused once the runs are deleted.
+ */
+const DELETE_WAIT_MS = 3000;
+const DELETE_POLL_MS = 20;
 const TITLE_LENGTH = 80;
 
 export class ConversationService {
-  constructor(private readonly options: ConversationServiceOptions) {}
+  private readonly deletions: ConversationDeletions;
+
+  constructor(private readonly options: ConversationServiceOptions) {
+    this.deletions = new ConversationDeletions(options.backend.control);
+  }
 
   /**
    * Stores the user's message, its MessageCreated event and its run in one atomic step (with
@@ -121,6 +134,26 @@ export class ConversationService {
     }
   }
 
+  /**
+   * Deletes the owner's conversation and everything of it, from every store: its active runs are
+   * cancelled first, and live subscriptions to it end with NOT_FOUND. False when there is no
+   * such conversation of the owner's.
+   */
+  async delete(owner: Owner, id: string): Promise<boolean> {
+    const { backend, runtime } = this.options;
+    if (!(await this.conversation(owner, id))) return false;
+    for (const run of await runtime.activeRuns(id)) await runtime.cancel(run.id, 'The conversation was deleted.');
+    for (const deadline = Date.now() + DELETE_WAIT_MS; Date.now() < deadline; ) {
+      if ((await backend.runQueue.list(id)).length === 0) break;
+      await delay(DELETE_POLL_MS);
+    }
+    // Under the lock that advancing its queue and recovering its runs take: neither can append
+    // to it half deleted.
+    const deleted = await backend.locks.withLock(runQueueLock(id), () => backend.deleteConversation(id));
+    if (deleted) await backend.control.publish({ type: 'conversation-deleted', conversationId: id });
+    return deleted;
+  }
+
   async cancel(owner: Owner, runId: string): Promise<RunRecord> {
     const run = await this.run(owner, runId);
     if (!run) throw notFound('Run');
@@ -182,7 +215,8 @@ export class ConversationService {
       await this.options.backend.events.read(conversationId, afterSeq, 1);
     }
     const run = runId === null ? null : { runId, afterSeq, endedBy: await this.runEndedBy(conversationId, runId) };
-    return conversationEvents(this.options.backend.events, conversationId, { afterSeq, bufferLimit: this.options.limits.subscriberBufferEvents }, run);
+    const events = conversationEvents(this.options.backend.events, conversationId, { afterSeq, bufferLimit: this.options.limits.subscriberBufferEvents }, run);
+    return this.deletions.endingOnDeletion(conversationId, events);
   }
 
   /** Null while the run's terminal event is to come; else a seq at or after it. */

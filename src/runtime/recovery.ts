@@ -7,7 +7,7 @@
  */
 import { GatewayError } from '../errors.ts';
 import { TERMINAL_EVENT_TYPES } from '../domain/events.ts';
-import type { ExpiredLease } from '../store/interfaces.ts';
+import { runQueueLock, type ExpiredLease } from '../store/interfaces.ts';
 import type { RunRecord } from '../domain/records.ts';
 import { WORKER_LOST, appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
 
@@ -79,7 +79,7 @@ export class Recovery {
     const { backend, logger, executesHere, holder, leaseMs } = this.options;
     if (executesHere(runId)) return; // ours, and alive: we were only slow; the claim made it ours again
     let advance = false;
-    await backend.locks.withLock(`runs:${conversationId}`, async () => {
+    await backend.locks.withLock(runQueueLock(conversationId), async () => {
       // Whoever started the run meanwhile (advance() holds this lock) took the lease over: theirs.
       if (executesHere(runId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
       const run = await backend.runs.get(runId);

@@ -4,6 +4,7 @@
  * has a slot for it. Whoever executes a run advances its queue again when the run is over.
  */
 import { TERMINAL_STATUSES } from '../domain/records.ts';
+import { runQueueLock } from '../store/interfaces.ts';
 import type { Executor } from './executor.ts';
 import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
 
@@ -32,7 +33,7 @@ export class Scheduler {
   /** Starts the conversation's next run here when none is executing and a slot is free. */
   async advance(conversationId: string): Promise<Advance> {
     const { backend, executor, holder, leaseMs } = this.options;
-    return backend.locks.withLock(`runs:${conversationId}`, async (): Promise<Advance> => {
+    return backend.locks.withLock(runQueueLock(conversationId), async (): Promise<Advance> => {
       for (;;) {
         const [headId] = await backend.runQueue.list(conversationId);
         if (headId === undefined) return { outcome: 'empty' };

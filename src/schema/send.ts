@@ -53,4 +53,12 @@ builder.mutationFields((t) => ({
     args: { runId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => context.conversations.cancel(await context.viewer(), args.runId),
   }),
+  deleteConversation: t.boolean({
+    description:
+      "Deletes the viewer's conversation and everything of it (messages, runs, events, idempotency keys) from every store, " +
+      'cancelling its active runs first; live subscriptions to it end with NOT_FOUND. False when there was nothing to delete (also for ' +
+      "someone else's conversation).",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => context.conversations.delete(await context.viewer(), args.id),
+  }),
 }));

@@ -51,6 +51,13 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
     rateLimiter: live.rateLimiter,
     control: live.control,
     ...(live.intents && { intents: live.intents }),
+    async deleteConversation(id) {
+      const runIds = await record.deleteConversation(id);
+      if (runIds === null) return false;
+      // A run's executor, wherever it is, finds its lease gone: its next append is refused.
+      await Promise.all(runIds.map((runId) => live.leases.release(runId, null)));
+      return true;
+    },
     async ping() {
       await Promise.all([record.ping(), live.ping()]);
     },

@@ -100,6 +100,11 @@ export interface LockService {
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
+/** The lock under which a conversation's run queue changes: advancing it, settling its runs, deleting it. */
+export function runQueueLock(conversationId: string): string {
+  return `runs:${conversationId}`;
+}
+
 /** Fixed-window counters, shared by every instance: how often a key may act per window. */
 export interface RateLimiter {
   /** Counts one hit; refuses it (with how long until the window resets) past `limit` per window. */
@@ -110,7 +115,9 @@ export interface RateLimiter {
 export type ControlMessage =
   | { type: 'cancel-run'; runId: string }
   /** A conversation's next run needs a process with room for it (the sender is full or stopping). */
-  | { type: 'advance-conversation'; conversationId: string };
+  | { type: 'advance-conversation'; conversationId: string }
+  /** A conversation was deleted: subscriptions to it end. */
+  | { type: 'conversation-deleted'; conversationId: string };
 
 export interface ControlChannel {
   publish(message: ControlMessage): Promise<void>;
@@ -225,6 +232,12 @@ export interface RecordStore {
    * are found through these.
    */
   activeRuns?(limit: number): Promise<RunRecord[]>;
+  /**
+   * Deletes the conversation and everything of it (messages, runs and their queue, events,
+   * idempotency keys) in one atomic step. Returns the ids of the runs it had, or null when there
+   * was no such conversation.
+   */
+  deleteConversation(id: string): Promise<string[] | null>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -288,6 +301,8 @@ export interface Backend {
    * execution to workers, RUN_EXECUTION=workers); absent where state lives in one process.
    */
   intents?: IntentQueue;
+  /** Deletes the conversation and everything of it, its runs' leases too; false when there was none (see RecordStore). */
+  deleteConversation(id: string): Promise<boolean>;
   /** Resolves when every backing service answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

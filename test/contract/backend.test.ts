@@ -407,6 +407,30 @@ describe.each(worlds)('the $name backend', (world) => {
       // A refused send left no key behind: the key was free for the send that then got in.
       expect(await a.sends.commit(newSend(conversationId, { idempotencyKey: refused.idempotencyKey }))).toMatchObject({ outcome: 'repeated' });
     });
+
+    it('deletes a conversation and everything of it, through any instance, and nothing of another', async () => {
+      const doomed = randomUUID();
+      const kept = randomUUID();
+      const first = newSend(doomed);
+      await a.sends.commit(first);
+      await a.sends.commit(newSend(doomed));
+      await a.events.append(token(doomed, 'Hi', first.run.id));
+      await a.sends.commit(newSend(kept));
+      const keptBefore = await contents(a, kept);
+
+      expect(await b.deleteConversation(doomed)).toBe(true);
+      expect(await contents(a, doomed)).toEqual({ conversation: null, lastSeq: 0, messages: [], runs: [], queue: [] });
+      expect(await a.events.read(doomed, 0, 10)).toEqual([]);
+      expect(await a.runs.get(first.run.id)).toBeNull();
+      expect(await a.messages.get(first.message.id)).toBeNull();
+      expect((await a.conversations.listForOwner(alice, 100)).map((each) => each.id)).not.toContain(doomed);
+      // Its runs' leases are gone: their executors' next renewal fails.
+      expect(await a.leases.renew(first.run.id, 'gateway-a', 60_000)).toBe(false);
+      // Its idempotency keys are forgotten: the same key now starts anew.
+      expect((await a.sends.commit(newSend(randomUUID(), { idempotencyKey: first.idempotencyKey }))).outcome).toBe('stored');
+      expect(await contents(a, kept)).toEqual(keptBefore);
+      expect(await a.deleteConversation(doomed)).toBe(false);
+    });
   });
 
   describe('locks', () => {

@@ -46,6 +46,26 @@ describe('the Redis backend', () => {
     return Number(reply[1]);
   };
 
+  it('leaves no key of a deleted conversation behind, nor of its messages, runs or idempotency keys', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const backend = await open(prefix);
+    const keysNow = async () => (await admin.keys(`${prefix}*`)).sort();
+    const before = await keysNow();
+    const conversationId = randomUUID();
+    for (let i = 0; i < 3; i += 1) {
+      const run = helloRun(conversationId);
+      await backend.sends.commit({ ...helloSend(run), idempotencyKey: `send:${randomUUID()}` });
+      await backend.events.append(token(conversationId, 'Hi', run.id));
+      await backend.runQueue.remove(conversationId, run.id);
+      await backend.leases.release(run.id, null);
+    }
+    expect((await keysNow()).length).toBeGreaterThan(before.length + 3 * 3);
+    expect(await backend.deleteConversation(conversationId)).toBe(true);
+    // The lease structures are shared by every run (and were there before, empty or not).
+    const shared = new Set(['leases', 'lease-info', 'lease-epoch', 'lease-epochs'].map((name) => prefix + name));
+    expect((await keysNow()).filter((key) => !shared.has(key))).toEqual(before.filter((key) => !shared.has(key)));
+  });
+
   it('holds one subscription per conversation per process, however many follow it, until the last leaves', async () => {
     const prefix = `t-${randomUUID()}:`;
     const [a, b] = [await open(prefix), await open(prefix)];

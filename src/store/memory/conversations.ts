@@ -28,6 +28,11 @@ export class MemoryConversationStore implements ConversationStore {
     return this.byId.get(id) ?? null;
   }
 
+  /** Forgets the conversation; false when there was none. */
+  deleteSync(id: string): boolean {
+    return this.byId.delete(id);
+  }
+
   async listForOwner(owner: Owner, first: number) {
     const key = ownerKey(owner);
     return [...this.byId.values()]

@@ -61,6 +61,11 @@ export class MemoryEventLog implements EventLog {
     return log.events.slice(start, start + limit);
   }
 
+  /** Forgets the conversation's events and its numbering. */
+  deleteConversationSync(conversationId: string) {
+    this.logs.delete(conversationId);
+  }
+
   async lastSeq(conversationId: string) {
     return this.logs.get(conversationId)?.lastSeq ?? 0;
   }

@@ -37,6 +37,7 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
     leases,
     events: new MemoryEventLog(retention),
   };
+  const sends = new MemorySendStore(state, options.idempotencyTtlMs);
   return {
     kind: 'memory',
     conversations: state.conversations,
@@ -44,7 +45,16 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
     runs: state.runs,
     runQueue: state.runQueue,
     events: fencedLog(state.events, leases),
-    sends: new MemorySendStore(state, options.idempotencyTtlMs),
+    sends,
+    async deleteConversation(id) {
+      // Nothing yields in between: no send or append sees half of it.
+      if (!state.conversations.deleteSync(id)) return null;
+      state.messages.deleteConversationSync(id);
+      state.runQueue.deleteConversationSync(id);
+      state.events.deleteConversationSync(id);
+      sends.forgetConversationSync(id);
+      return state.runs.deleteConversationSync(id);
+    },
     ping: async () => undefined,
     close: async () => undefined,
   };

@@ -38,4 +38,10 @@ export class MemoryMessageStore implements MessageStore {
   async get(id: string) {
     return this.byId.get(id) ?? null;
   }
+
+  /** Forgets every message of the conversation. */
+  deleteConversationSync(conversationId: string) {
+    for (const message of this.byConversation.get(conversationId) ?? []) this.byId.delete(message.id);
+    this.byConversation.delete(conversationId);
+  }
 }

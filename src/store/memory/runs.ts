@@ -32,6 +32,14 @@ export class MemoryRunStore implements RunStore {
     return (last > 0 ? ids.slice(-last) : []).map((id) => this.byId.get(id)!);
   }
 
+  /** Forgets every run of the conversation; returns their ids. */
+  deleteConversationSync(conversationId: string): string[] {
+    const ids = this.byConversation.get(conversationId) ?? [];
+    for (const id of ids) this.byId.delete(id);
+    this.byConversation.delete(conversationId);
+    return ids;
+  }
+
   async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
     const found = this.byId.get(id);
     if (!found || !from.includes(found.status)) return null;
@@ -61,6 +69,10 @@ export class MemoryRunQueue implements RunQueue {
 
   listSync(conversationId: string) {
     return [...(this.queues.get(conversationId) ?? [])];
+  }
+
+  deleteConversationSync(conversationId: string) {
+    this.queues.delete(conversationId);
   }
 
   async remove(conversationId: string, runId: string) {

@@ -26,6 +26,8 @@ const SWEEP_EVERY = 1000;
  */
 export class MemorySendStore implements SendStore {
   private readonly keys = new Map<string, { stored: SendReservation; expiresAt: number }>();
+  /** The keys of each conversation's sends, so that deleting a conversation forgets them. */
+  private readonly keysByConversation = new Map<string, Set<string>>();
   private sendsSinceSweep = 0;
 
   /** @param keyTtlMs how long an idempotency key is remembered, as with Redis (IDEMPOTENCY_TTL_MS). */
@@ -60,14 +62,25 @@ export class MemorySendStore implements SendStore {
     if (key !== null) {
       const stored = { conversationId: conversation.id, messageId: send.message.id, runId: run.id };
       this.keys.set(key, { stored, expiresAt: this.now() + this.keyTtlMs });
+      const keys = this.keysByConversation.get(conversation.id) ?? new Set();
+      this.keysByConversation.set(conversation.id, keys.add(key));
     }
     return { outcome: 'stored', conversation: conversations.getSync(conversation.id)!, message: event.message, event };
+  }
+
+  /** Forgets the idempotency keys of the conversation's sends. */
+  forgetConversationSync(conversationId: string) {
+    for (const key of this.keysByConversation.get(conversationId) ?? []) this.keys.delete(key);
+    this.keysByConversation.delete(conversationId);
   }
 
   private live(key: string) {
     const entry = this.keys.get(key);
     if (entry && entry.expiresAt <= this.now()) {
       this.keys.delete(key);
+      const keys = this.keysByConversation.get(entry.stored.conversationId);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysByConversation.delete(entry.stored.conversationId);
       return undefined;
     }
     return entry;

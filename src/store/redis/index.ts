@@ -3,6 +3,7 @@ import type { RetentionPolicy } from '../event-log.ts';
 import { RedisEventLog } from './event-log.ts';
 import { composeBackend } from '../compose.ts';
 import type { Backend, IntentQueue, LiveLayer, RecordStore } from '../interfaces.ts';
+import { deleteConversation } from './deletion.ts';
 import { RedisEventChannel } from './event-channel.ts';
 import { RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
@@ -65,6 +66,7 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     // appends events after checking their fence, and publishes them.
     events,
     sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
+    deleteConversation: (id) => deleteConversation(redis, id),
     ping: () => redis.ping(),
     close: async () => events.close(),
   };

@@ -15,7 +15,7 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  *
  * KEYS: idempotency key, conversation hash, owner index, event stream, seq counter, message by
  * id, conversation's messages, run hash, conversation's runs, run queue, then `acquireLease`'s
- * four keys.
+ * four keys, then the conversation's idempotency keys.
  * ARGV: key prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
  * body, max events, max age ms and channel, the message JSON up to its seq, run id, lease
@@ -43,6 +43,9 @@ acquireLease(KEYS[11], KEYS[12], KEYS[13], KEYS[14], ARGV[16], ARGV[5], ARGV[17]
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'r', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  -- Listed with the conversation, so that deleting it forgets the key too.
+  redis.call('SADD', KEYS[15], KEYS[1])
+  redis.call('PEXPIRE', KEYS[15], ARGV[3])
 end
 return {'stored', seq, now, redis.call('HGETALL', KEYS[2])}
 `);
@@ -79,6 +82,7 @@ export class RedisSendStore implements SendStore {
       ...runs.keys(run),
       runQueue.queue(conversation.id),
       ...leases.keys,
+      this.redis.conversationKey(conversation.id, 'idem'),
     ];
     const updatedAt = message.createdAt;
     const args = [
