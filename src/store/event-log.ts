@@ -36,6 +36,13 @@ export interface EventLog {
   listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
 }
 
+/**
+ * What a store of record keeps of the log: appending, numbering and reading, without `listen`
+ * (fan-out belongs to the live layer in front of it, which rings the doorbell once an append
+ * to the record has returned).
+ */
+export type RecordLog = Omit<EventLog, 'listen'>;
+
 export interface RetentionPolicy {
   /** How many events each conversation keeps at most. */
   maxEventsPerConversation: number;
