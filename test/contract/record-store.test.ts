@@ -571,6 +571,20 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
       for (const each of messages) expect(events[each.seq - 1]).toMatchObject({ type: 'MessageCreated', message: each });
     });
 
+    it('never shows a reader an event without every one before it, while both instances append', async () => {
+      const conversationId = randomUUID();
+      let appending = true;
+      const appends = Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`)))).finally(
+        () => (appending = false),
+      );
+      const reads: number[][] = [];
+      do {
+        reads.push((await (reads.length % 2 ? a : b).events.read(conversationId, 0, 100)).map((event) => event.seq));
+      } while (appending);
+      await appends;
+      for (const seqs of reads) expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    });
+
     it('reads pages after a seq', async () => {
       const conversationId = randomUUID();
       for (let i = 1; i <= 7; i += 1) await a.events.append(token(conversationId, `d${i}`));
@@ -705,6 +719,17 @@ describe('the postgres store of record, beyond the contract', () => {
     const [c1, c2] = [randomUUID(), randomUUID()];
     await expect(records.events.appendBatch([token(c1, 'a'), token(c2, 'b')])).rejects.toThrow(/one conversation/);
     expect([await records.events.lastSeq(c1), await records.events.lastSeq(c2)]).toEqual([0, 0]);
+  });
+
+  it('refuses a send whose text holds U+0000 (which PostgreSQL text cannot hold), storing nothing of it', async () => {
+    const url = await server.createDatabase();
+    const records = await store(url);
+    const conversationId = randomUUID();
+    const send = newSend(conversationId);
+    send.message = { ...send.message, text: 'a\u0000b' };
+    await expect(records.sends.commit(send)).rejects.toThrow();
+    expect(await contents(records, conversationId)).toEqual({ conversation: null, lastSeq: 0, events: [], messages: [], runs: [], queue: [] });
+    expect((await records.sends.commit(newSend(randomUUID(), { idempotencyKey: send.idempotencyKey }))).outcome).toBe('stored');
   });
 
   it('refuses a run patch with a field runs do not have, changing nothing', async () => {
