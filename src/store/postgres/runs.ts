@@ -49,9 +49,9 @@ function columnsOf(fields: Partial<RunRecord>): [string[], unknown[]] {
   const row: Partial<RunRow> = {};
   for (const [field, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    const columns = (FIELD_COLUMNS as Record<string, ((value: unknown) => Partial<RunRow>) | undefined>)[field];
-    if (!columns) throw new Error(`a run has no field ${JSON.stringify(field)}`);
-    Object.assign(row, columns(value));
+    // Own fields only: a patch naming `toString` must not reach Object.prototype's.
+    if (!Object.hasOwn(FIELD_COLUMNS, field)) throw new Error(`a run has no field ${JSON.stringify(field)}`);
+    Object.assign(row, (FIELD_COLUMNS as Record<string, (value: unknown) => Partial<RunRow>>)[field]!(value));
   }
   return [Object.keys(row), Object.values(row)];
 }
