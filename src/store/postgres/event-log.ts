@@ -5,9 +5,10 @@
  * Per conversation, `event_seqs.last_seq` is the one seq authority: an append adds its events'
  * count to it and inserts them numbered below the sum, in one statement, so the row stays locked
  * until that append commits and the next one numbers after it, whichever process it comes from.
- * So an append is visible before the next one is numbered: a reader that sees an event sees
- * every one before it. A rolled-back append leaves no hole, since the counter rolls back with it. Events are stamped
- * with the database's clock once the counter is locked, so that their times rise with their seqs.
+ * An append is thus visible before the next one is numbered: a reader that sees an event sees
+ * every one before it. A rolled-back append leaves no hole, since the counter rolls back with
+ * it. Events are stamped with the database's clock once the counter is locked, so that their
+ * times rise with their seqs (which `read` relies on to find the first one the age retains).
  */
 import { eventsExpired, LeaseLostError, withSeq, type RecordLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
