@@ -13,7 +13,15 @@ import type { NewEvent } from '../../src/domain/events.ts';
 import type { ConversationStore, MessageStore, NewSend, RunQueue, RunStore, SendStore } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
-import { createPostgresRecordStore, migrate, MIGRATIONS, postgresPool, type Migration, type Sql } from '../../src/store/postgres/index.ts';
+import {
+  createPostgresRecordStore,
+  migrate,
+  MIGRATIONS,
+  postgresPool,
+  type Migration,
+  type PostgresRecordStoreOptions,
+  type Sql,
+} from '../../src/store/postgres/index.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, token, until } from './worlds.ts';
 
@@ -641,7 +649,11 @@ describe('the postgres store of record, beyond the contract', () => {
     opened.push(sql);
     return sql;
   };
-  const store = async (url: string, sql: Sql = pool(url)) => createPostgresRecordStore(sql, options());
+  const store = async (url: string, sql: Sql = pool(url), more: Partial<PostgresRecordStoreOptions> = {}) => {
+    const records = await createPostgresRecordStore(sql, { ...options(), ...more });
+    opened.push(records);
+    return records;
+  };
 
   it('migrates once however many instances start at once, and applies only what is new later', async () => {
     const url = await server.createDatabase();
@@ -711,6 +723,25 @@ describe('the postgres store of record, beyond the contract', () => {
     counted.transactions = 0;
     for (let i = 0; i < 200; i += 1) await records.events.append(token(single, `t${i}`));
     expect(counted.transactions).toBe(200);
+  });
+
+  it('sweeps events past the retention age and expired keys out of their tables, now and then, and nothing else', async () => {
+    const url = await server.createDatabase();
+    const sql = pool(url);
+    const retention = { maxEventsPerConversation: 100, maxAgeMs: 500 };
+    const records = await store(url, sql, { retention, idempotencyTtlMs: 1, sweepIntervalMs: 50 });
+    const rows = async (table: string) => Number((await sql.query<{ count: string }>(`SELECT count(*) FROM ${table}`)).rows[0]!.count);
+    const conversationId = randomUUID();
+    await records.events.appendBatch([token(conversationId, 'a'), token(conversationId, 'b')]);
+    expect((await records.sends.commit(newSend(randomUUID()))).outcome).toBe('stored');
+    expect([await rows('events'), await rows('idempotency_keys')]).toEqual([3, 1]);
+    await until(async () => ((await rows('events')) === 0 ? true : undefined), 'the sweep to delete the events');
+    expect(await rows('idempotency_keys')).toBe(0);
+    expect([await rows('messages'), await rows('runs'), await rows('conversations')]).toEqual([1, 1, 1]);
+    expect(await records.events.lastSeq(conversationId)).toBe(2);
+    const kept = await records.events.append(token(conversationId, 'c'));
+    await records.sweepExpired();
+    expect(await records.events.read(conversationId, 2, 10)).toEqual([kept]);
   });
 
   it('refuses a batch of events of several conversations, storing none of them', async () => {

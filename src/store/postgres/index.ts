@@ -4,6 +4,7 @@ import type { ConversationStore, MessageStore, RunQueue, RunStore, SendStore } f
 import type { RunRecord } from '../../domain/records.ts';
 import { PostgresConversationStore } from './conversations.ts';
 import { PostgresEventLog } from './event-log.ts';
+import { Housekeeping } from './housekeeping.ts';
 import { PostgresMessageStore } from './messages.ts';
 import { migrate } from './migrations.ts';
 import { PostgresRunQueue, PostgresRunStore } from './runs.ts';
@@ -15,8 +16,12 @@ export interface PostgresRecordStoreOptions {
   retention: RetentionPolicy;
   /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_MS). */
   idempotencyTtlMs: number;
+  /** How often events past the retention age and expired keys are deleted (default a minute). */
+  sweepIntervalMs?: number;
   logger?: Logger;
 }
+
+const SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * PostgreSQL as the store of record: what must last (conversations, messages, runs and their
@@ -42,9 +47,14 @@ export interface PostgresRecordStore {
   fence(runId: string, holder: string): Promise<number>;
   /** Up to `limit` runs, of any conversation, still QUEUED or RUNNING, oldest first: what a recovery settles. */
   activeRuns(limit: number): Promise<RunRecord[]>;
+  /**
+   * Deletes now what the timer deletes every `sweepIntervalMs`: events past the retention age
+   * and expired idempotency keys (reads leave them out already). Answers how many of each.
+   */
+  sweepExpired(): Promise<{ events: number; keys: number }>;
   /** Resolves when PostgreSQL answers; rejects otherwise. */
   ping(): Promise<void>;
-  /** Closes the pool it opened for a URL; a `Sql` it was handed is its giver's to close. */
+  /** Stops sweeping and closes the pool it opened for a URL; a `Sql` it was handed is its giver's to close. */
   close(): Promise<void>;
 }
 
@@ -63,6 +73,8 @@ export async function createPostgresRecordStore(database: string | Sql, options:
     throw error;
   }
   const runs = new PostgresRunStore(sql);
+  const housekeeping = new Housekeeping(sql, options.retention, options.logger);
+  housekeeping.start(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   return {
     kind: 'postgres',
     conversations: new PostgresConversationStore(sql),
@@ -73,8 +85,10 @@ export async function createPostgresRecordStore(database: string | Sql, options:
     events: new PostgresEventLog(sql, options.retention),
     fence: (runId, holder) => runs.fence(runId, holder),
     activeRuns: (limit) => runs.active(limit),
+    sweepExpired: () => housekeeping.sweep(),
     ping: async () => void (await sql.query('SELECT 1')),
     close: async () => {
+      await housekeeping.stop();
       if (sql !== database) await sql.close();
     },
   };

@@ -95,6 +95,8 @@ export const MIGRATIONS: readonly Migration[] = [
         appended_at timestamptz NOT NULL,
         PRIMARY KEY (conversation_id, seq)
       )`,
+      // For the sweep of events past the retention age, in every conversation (see housekeeping.ts).
+      `CREATE INDEX events_by_age ON events (appended_at)`,
     ],
   },
 ];

@@ -8,10 +8,6 @@ import { PostgresMessageStore } from './messages.ts';
 import { PostgresRunQueue, PostgresRunStore } from './runs.ts';
 import type { Sql } from './sql.ts';
 
-/** Expired idempotency keys are deleted once per this many sends, this many at most. */
-const SWEEP_EVERY = 1000;
-const SWEEP_LIMIT = 1000;
-
 /** A send that stores nothing: thrown inside its transaction, so that everything it did rolls back. */
 class Refused extends Error {
   constructor(readonly outcome: SendOutcome) {
@@ -26,8 +22,6 @@ class Refused extends Error {
  * and only then writes. The lease of `NewSend` is not stored: leases belong to the live layer.
  */
 export class PostgresSendStore implements SendStore {
-  private sendsSinceSweep = 0;
-
   /** @param keyTtlMs how long an idempotency key is remembered (IDEMPOTENCY_TTL_MS). */
   constructor(
     private readonly sql: Sql,
@@ -36,7 +30,6 @@ export class PostgresSendStore implements SendStore {
   ) {}
 
   async commit(send: NewSend): Promise<SendOutcome> {
-    await this.sweepNowAndThen();
     try {
       return await this.sql.transaction((tx) => this.store(tx, send));
     } catch (error) {
@@ -97,18 +90,5 @@ export class PostgresSendStore implements SendStore {
     );
     const first = rows[0]!;
     return { conversationId: first.conversation_id, messageId: first.message_id, runId: first.run_id };
-  }
-
-  /** Deletes expired keys now and then, so that keys of sends nobody repeats do not pile up. */
-  private async sweepNowAndThen() {
-    this.sendsSinceSweep += 1;
-    if (this.sendsSinceSweep < SWEEP_EVERY) return;
-    this.sendsSinceSweep = 0;
-    await this.sql.query(
-      `DELETE FROM idempotency_keys WHERE key IN (
-         SELECT key FROM idempotency_keys WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
-       )`,
-      [SWEEP_LIMIT],
-    );
   }
 }
