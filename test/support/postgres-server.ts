@@ -26,8 +26,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   if (!url) {
     throw new Error(
       'These tests need PostgreSQL: install its server (e.g. `apt-get install postgresql`, which puts initdb and postgres ' +
-        'in /usr/lib/postgresql/<version>/bin), put initdb and postgres on PATH, or set DATABASE_URL to a PostgreSQL ' +
-        'on which they may create databases.',
+        'in /usr/lib/postgresql/<version>/bin), put initdb and postgres on PATH (or set POSTGRES_BIN_DIR to their directory), ' +
+        'or set DATABASE_URL to a PostgreSQL on which they may create databases.',
     );
   }
   return onServer(url);
@@ -38,7 +38,10 @@ interface Binaries {
   postgres: string;
 }
 
-/** A directory holding both initdb and postgres: PATH first, then the Debian package's places, newest version first. */
+/**
+ * A directory holding both initdb and postgres: POSTGRES_BIN_DIR when set (and only it), else PATH
+ * first, then the Debian package's places, newest version first.
+ */
 function findBinaries(): Binaries | null {
   const debian = (() => {
     try {
@@ -49,7 +52,8 @@ function findBinaries(): Binaries | null {
       return [];
     }
   })();
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/local/bin', ...debian];
+  const chosen = process.env['POSTGRES_BIN_DIR'];
+  const dirs = chosen ? [chosen] : [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/local/bin', ...debian];
   for (const dir of dirs) {
     const initdb = join(dir, 'initdb');
     const postgres = join(dir, 'postgres');
