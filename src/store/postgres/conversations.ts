@@ -20,12 +20,14 @@ export class PostgresConversationStore implements ConversationStore {
   constructor(private readonly sql: Sql) {}
 
   async createIfAbsent(conversation: ConversationRecord) {
-    const created = await this.insert(conversation);
-    if (created) return { conversation: created, created: true };
-    // The insert waited for any creator still in its transaction: this statement sees what it stored.
-    const existing = await this.get(conversation.id);
-    if (!existing) throw new Error(`conversation ${conversation.id} was there and is gone`);
-    return { conversation: existing, created: false };
+    // The insert waits for a creator still in its transaction, so the read after it sees what
+    // that one stored; the loop is for a conversation deleted in between, absent again.
+    for (;;) {
+      const created = await this.insert(conversation);
+      if (created) return { conversation: created, created: true };
+      const existing = await this.get(conversation.id);
+      if (existing) return { conversation: existing, created: false };
+    }
   }
 
   async get(id: string) {
@@ -35,16 +37,17 @@ export class PostgresConversationStore implements ConversationStore {
 
   /**
    * As `createIfAbsent`, answering the stored conversation locked until the transaction ends,
-   * so that nothing else sends to it meanwhile.
+   * so that nothing else sends to it (or deletes it) meanwhile.
    */
   async createLocked(conversation: ConversationRecord): Promise<ConversationRecord> {
-    const created = await this.insert(conversation);
-    if (created) return created;
-    const { rows } = await this.sql.query<ConversationRow>(`SELECT ${COLUMNS} FROM conversations WHERE id = $1 FOR UPDATE`, [
-      conversation.id,
-    ]);
-    if (!rows[0]) throw new Error(`conversation ${conversation.id} was there and is gone`);
-    return decode(rows[0]);
+    for (;;) {
+      const created = await this.insert(conversation);
+      if (created) return created;
+      const { rows } = await this.sql.query<ConversationRow>(`SELECT ${COLUMNS} FROM conversations WHERE id = $1 FOR UPDATE`, [
+        conversation.id,
+      ]);
+      if (rows[0]) return decode(rows[0]);
+    }
   }
 
   /** Inserts the conversation unless one has its id: answers it when inserted, null otherwise. */
