@@ -27,7 +27,7 @@ import { startPostgres, type TestPostgres } from '../support/postgres-server.ts'
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, token, until } from './worlds.ts';
 
 /** A store of record as the suite sees it: the stores, the log and the fence. */
-type RecordStore = Pick<PostgresRecordStore, 'conversations' | 'messages' | 'runs' | 'runQueue' | 'sends' | 'events' | 'fence' | 'ping'>;
+type RecordStore = Pick<PostgresRecordStore, 'conversations' | 'messages' | 'runs' | 'runQueue' | 'sends' | 'events' | 'fences' | 'ping'>;
 
 interface RecordInstances {
   a: RecordStore;
@@ -48,10 +48,12 @@ const memoryRecordWorld: RecordWorld = {
     const backend = createMemoryBackend(retention, { idempotencyTtlMs });
     const store: RecordStore = {
       ...backend,
-      async fence(runId, holder) {
-        const run = await backend.runs.get(runId);
-        if (!run) throw new Error(`there is no run ${runId} to fence`);
-        return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
+      fences: {
+        async fence(runId, holder) {
+          const run = await backend.runs.get(runId);
+          if (!run) throw new Error(`there is no run ${runId} to fence`);
+          return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
+        },
       },
     };
     return { a: store, b: store, close: () => backend.close() };
@@ -480,11 +482,11 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
       const created = run(conversationId);
       await a.runs.create(created);
       const runId = created.id;
-      const held = await a.fence(runId, 'executor');
-      expect(await b.fence(runId, 'executor')).toBe(held);
+      const held = await a.fences.fence(runId, 'executor');
+      expect(await b.fences.fence(runId, 'executor')).toBe(held);
       expect(await b.events.append(token(conversationId, 'mine', runId), held)).toMatchObject({ seq: 1 });
       // A survivor took the run over: the executor's next append is refused and stores nothing.
-      const survivor = await b.fence(runId, 'survivor');
+      const survivor = await b.fences.fence(runId, 'survivor');
       expect(survivor).toBeGreaterThan(held);
       const refused = await a.events.appendBatch([token(conversationId, 'late', runId), token(conversationId, 'later', runId)], held).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(LeaseLostError);
@@ -494,7 +496,7 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
       await b.events.append(token(conversationId, 'ended', runId));
       expect(await a.events.append(token(conversationId, 'again', runId), survivor)).toMatchObject({ seq: 3 });
       // Handed back, the run is at a new epoch still: the old one never holds again.
-      const back = await a.fence(runId, 'executor');
+      const back = await a.fences.fence(runId, 'executor');
       expect(back).toBeGreaterThan(survivor);
       await expect(a.events.append(token(conversationId, 'stale', runId), held)).rejects.toBeInstanceOf(LeaseLostError);
       expect(deltas(await a.events.read(conversationId, 0, 10))).toEqual(['mine', 'ended', 'again']);
@@ -503,7 +505,7 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
     it('refuses a fenced append for a run it has no fence of, and fencing a run that does not exist', async () => {
       const conversationId = randomUUID();
       await expect(a.events.append(token(conversationId, 'x', randomUUID()), 1)).rejects.toBeInstanceOf(LeaseLostError);
-      await expect(a.fence(randomUUID(), 'someone')).rejects.toThrow(/no run/);
+      await expect(a.fences.fence(randomUUID(), 'someone')).rejects.toThrow(/no run/);
       expect(await b.events.lastSeq(conversationId)).toBe(0);
     });
 
@@ -733,6 +735,58 @@ describe('the postgres store of record, beyond the contract', () => {
     const kept = await records.events.append(token(conversationId, 'c'));
     await records.sweepExpired();
     expect(await records.events.read(conversationId, 2, 10)).toEqual([kept]);
+  });
+
+  it('deletes a conversation and everything of it, through either pool, and nothing of another', async () => {
+    const url = await server.createDatabase();
+    const [records, other] = [await store(url), await store(url)];
+    const doomed = randomUUID();
+    const kept = randomUUID();
+    const sends = [newSend(doomed), newSend(doomed)];
+    for (const send of sends) await records.sends.commit(send);
+    const [first] = sends as [NewSend];
+    await records.fences.fence(first.run.id, 'executor');
+    await records.events.append(token(doomed, 'Hi', first.run.id));
+    await records.sends.commit(newSend(kept));
+    const keptBefore = await contents(records, kept);
+
+    expect(await other.deleteConversation(doomed)).toEqual(sends.map((send) => send.run.id));
+    expect(await contents(records, doomed)).toEqual({ conversation: null, lastSeq: 0, events: [], messages: [], runs: [], queue: [] });
+    expect(await records.runs.get(first.run.id)).toBeNull();
+    expect(await records.messages.get(first.message.id)).toBeNull();
+    expect((await records.conversations.listForOwner(alice, 100)).map((each) => each.id)).not.toContain(doomed);
+    // The run's fence went with it: its executor's next append is refused.
+    await expect(records.events.append(token(doomed, 'late', first.run.id), 1)).rejects.toBeInstanceOf(LeaseLostError);
+    // Its keys are forgotten: the same key starts anew.
+    expect((await records.sends.commit(newSend(randomUUID(), { idempotencyKey: first.idempotencyKey }))).outcome).toBe('stored');
+    expect(await contents(records, kept)).toEqual(keptBefore);
+    expect(await records.deleteConversation(doomed)).toBeNull();
+  });
+
+  it('deletes a conversation whole while sends and appends race it, leaving a log numbered from 1 without a hole', async () => {
+    const url = await server.createDatabase();
+    const [records, other] = [await store(url), await store(url)];
+    const id = randomUUID();
+    const first = newSend(id);
+    await records.sends.commit(first);
+    const epoch = await records.fences.fence(first.run.id, 'executor');
+    const on = (i: number) => (i % 2 ? records : other);
+    const refusedOnceDeleted = (error: unknown) => (error instanceof LeaseLostError ? null : Promise.reject(error));
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => on(i).sends.commit(newSend(id, { idempotencyKey: null }))),
+      ...Array.from({ length: 6 }, (_, i) => on(i).events.append(token(id, `t${i}`))),
+      ...Array.from({ length: 6 }, (_, i) => on(i).events.append(token(id, `f${i}`, first.run.id), epoch).catch(refusedOnceDeleted)),
+      other.deleteConversation(id),
+    ]);
+    // Whatever came after the deletion made the conversation anew: its log, messages and runs agree.
+    const events = await records.events.read(id, 0, 100);
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(await records.events.lastSeq(id)).toBe(events.length);
+    const messages = await records.messages.listLast(id, 100);
+    for (const each of messages) expect(events[each.seq - 1]).toMatchObject({ type: 'MessageCreated', message: each });
+    const runs = await records.runs.listLast(id, 100);
+    expect(runs.map((each) => each.id)).toEqual(messages.map((each) => each.runId));
+    expect(await records.runQueue.list(id)).toEqual(runs.map((each) => each.id));
   });
 
   it('refuses a batch of events of several conversations, storing none of them', async () => {

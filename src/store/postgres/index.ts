@@ -3,6 +3,7 @@ import type { RecordLog, RetentionPolicy } from '../event-log.ts';
 import type { ConversationStore, MessageStore, RunQueue, RunStore, SendStore } from '../interfaces.ts';
 import type { RunRecord } from '../../domain/records.ts';
 import { PostgresConversationStore } from './conversations.ts';
+import { deleteConversation } from './deletion.ts';
 import { PostgresEventLog } from './event-log.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { PostgresMessageStore } from './messages.ts';
@@ -39,12 +40,15 @@ export interface PostgresRecordStore {
   sends: SendStore;
   /** Appends fenced with an epoch go in only while the run's fence (see `fence`) is at that epoch. */
   events: RecordLog;
-  /**
-   * Records that `holder` holds the run and answers the epoch to fence its appends with: the
-   * same while `holder` held it already, else a higher one than ever before. Throws when there
-   * is no such run.
-   */
-  fence(runId: string, holder: string): Promise<number>;
+  /** Fencing kept with the runs, which the live layer tells whenever a lease changes hands. */
+  fences: {
+    /**
+     * Records that `holder` holds the run and answers the epoch to fence its appends with: the
+     * same while `holder` held it already, else a higher one than ever before. Throws when
+     * there is no such run.
+     */
+    fence(runId: string, holder: string): Promise<number>;
+  };
   /** Up to `limit` runs, of any conversation, still QUEUED or RUNNING, oldest first: what a recovery settles. */
   activeRuns(limit: number): Promise<RunRecord[]>;
   /**
@@ -52,6 +56,12 @@ export interface PostgresRecordStore {
    * and expired idempotency keys (reads leave them out already). Answers how many of each.
    */
   sweepExpired(): Promise<{ events: number; keys: number }>;
+  /**
+   * Deletes the conversation and everything of it (messages, runs and their queue, events,
+   * idempotency keys) in one transaction. Answers the ids of its runs, or null when there was
+   * no such conversation.
+   */
+  deleteConversation(id: string): Promise<string[] | null>;
   /** Resolves when PostgreSQL answers; rejects otherwise. */
   ping(): Promise<void>;
   /** Stops sweeping and closes the pool it opened for a URL; a `Sql` it was handed is its giver's to close. */
@@ -83,9 +93,10 @@ export async function createPostgresRecordStore(database: string | Sql, options:
     runQueue: new PostgresRunQueue(sql),
     sends: new PostgresSendStore(sql, options.retention, options.idempotencyTtlMs),
     events: new PostgresEventLog(sql, options.retention),
-    fence: (runId, holder) => runs.fence(runId, holder),
+    fences: { fence: (runId, holder) => runs.fence(runId, holder) },
     activeRuns: (limit) => runs.active(limit),
     sweepExpired: () => housekeeping.sweep(),
+    deleteConversation: (id) => deleteConversation(sql, id),
     ping: async () => void (await sql.query('SELECT 1')),
     close: async () => {
       await housekeeping.stop();

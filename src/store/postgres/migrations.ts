@@ -79,6 +79,7 @@ export const MIGRATIONS: readonly Migration[] = [
         expires_at timestamptz NOT NULL
       )`,
       `CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)`,
+      `CREATE INDEX idempotency_keys_by_conversation ON idempotency_keys (conversation_id)`,
       // The one seq authority per conversation: its row is locked by each append until it commits.
       `CREATE TABLE event_seqs (
         conversation_id text PRIMARY KEY,
