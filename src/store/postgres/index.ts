@@ -28,7 +28,7 @@ const SWEEP_INTERVAL_MS = 60_000;
  * PostgreSQL as the store of record: what must last (conversations, messages, runs and their
  * queues, idempotency keys, the event log) and nothing that is live (no fan-out, leases, locks or
  * rate limits). Meant to sit behind a live layer that rings the doorbell after each append and
- * keeps the leases, telling `fence` whenever a lease changes hands.
+ * keeps the leases, telling `fences` whenever a lease changes hands.
  */
 export interface PostgresRecordStore {
   readonly kind: 'postgres';
@@ -38,7 +38,7 @@ export interface PostgresRecordStore {
   runQueue: RunQueue;
   /** Sends in one transaction each; `NewSend.lease` is left to the live layer. */
   sends: SendStore;
-  /** Appends fenced with an epoch go in only while the run's fence (see `fence`) is at that epoch. */
+  /** Appends fenced with an epoch go in only while the run's fence (see `fences`) is at that epoch. */
   events: RecordLog;
   /** Fencing kept with the runs, which the live layer tells whenever a lease changes hands. */
   fences: {
