@@ -69,6 +69,12 @@ export const settingsSchema = z.object({
     .string()
     .optional()
     .describe('Comma-separated origins (https://app.example) whose pages may call the API from a browser; unset, only pages the gateway serves; `*` for any.'),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .optional()
+    .describe('PostgreSQL (a `postgres://` URL) as the store of record: conversations, messages, runs, idempotency keys and every event; `npm run migrate` applies its schema.'),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.

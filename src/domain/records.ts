@@ -22,6 +22,8 @@ export const MESSAGE_ROLES = ['USER', 'AGENT'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+/** The statuses of a run that has not ended: every status but the terminal ones. */
+export const ACTIVE_STATUSES: readonly RunStatus[] = RUN_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
 
 /** Who owns a conversation: a user within an optional tenant. */
 export interface Owner {

@@ -36,7 +36,11 @@ export interface EventLog {
   listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
 }
 
-/** The event history as a store of record keeps it: numbered, durable appends and reads, no listening. */
+/**
+ * What a store of record keeps of the log: appending, numbering and reading, without `listen`
+ * (fan-out belongs to the live layer in front of it, which rings the doorbell once an append
+ * to the record has returned).
+ */
 export type RecordLog = Omit<EventLog, 'listen'>;
 
 export interface RetentionPolicy {

@@ -1,0 +1,32 @@
+/**
+ * `npm run migrate`: applies the store of record's pending migrations to the PostgreSQL at
+ * DATABASE_URL, then exits (instances also migrate at start; this is for doing it beforehand).
+ */
+import { loadConfig } from '../src/config.ts';
+import { migrate } from '../src/store/postgres/migrations.ts';
+import { postgresPool } from '../src/store/postgres/sql.ts';
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+const url = (() => {
+  try {
+    return loadConfig().DATABASE_URL;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+})();
+if (!url) fail('DATABASE_URL is not set: name the PostgreSQL to migrate, e.g. DATABASE_URL=postgres://user@host:5432/db npm run migrate');
+
+const sql = postgresPool(url);
+try {
+  const applied = await migrate(sql);
+  console.log(applied.length > 0 ? `Applied migrations ${applied.join(', ')}.` : 'The schema is up to date.');
+} catch (error) {
+  console.error(`Migrating failed: ${(error as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await sql.close();
+}

@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import type { RecordLog, RetentionPolicy } from '../event-log.ts';
+import type { ConversationStore, MessageStore, RunQueue, RunStore, SendStore } from '../interfaces.ts';
+import type { RunRecord } from '../../domain/records.ts';
+import { PostgresConversationStore } from './conversations.ts';
+import { deleteConversation } from './deletion.ts';
+import { PostgresEventLog } from './event-log.ts';
+import { Housekeeping } from './housekeeping.ts';
+import { PostgresMessageStore } from './messages.ts';
+import { migrate } from './migrations.ts';
+import { PostgresRunQueue, PostgresRunStore } from './runs.ts';
+import { PostgresSendStore } from './sends.ts';
+import { postgresPool, type Sql } from './sql.ts';
+
+export interface PostgresRecordStoreOptions {
+  /** What the log keeps (EVENT_RETENTION_COUNT, EVENT_RETENTION_MS). */
+  retention: RetentionPolicy;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_MS). */
+  idempotencyTtlMs: number;
+  /** How often events past the retention age and expired keys are deleted (default a minute). */
+  sweepIntervalMs?: number;
+  logger?: Logger;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * PostgreSQL as the store of record: what must last (conversations, messages, runs and their
+ * queues, idempotency keys, the event log) and nothing that is live (no fan-out, leases, locks or
+ * rate limits). Meant to sit behind a live layer that rings the doorbell after each append and
+ * keeps the leases, telling `fences` whenever a lease changes hands.
+ */
+export interface PostgresRecordStore {
+  readonly kind: 'postgres';
+  conversations: ConversationStore;
+  messages: MessageStore;
+  runs: RunStore;
+  runQueue: RunQueue;
+  /** Sends in one transaction each; `NewSend.lease` is left to the live layer. */
+  sends: SendStore;
+  /** Appends fenced with an epoch go in only while the run's fence (see `fences`) is at that epoch. */
+  events: RecordLog;
+  /** Fencing kept with the runs, which the live layer tells whenever a lease changes hands. */
+  fences: {
+    /**
+     * Records that `holder` holds the run and answers the epoch to fence its appends with: the
+     * same while `holder` held it already, else a higher one than ever before. Throws when
+     * there is no such run.
+     */
+    fence(runId: string, holder: string): Promise<number>;
+  };
+  /** Up to `limit` runs, of any conversation, still QUEUED or RUNNING, oldest first: what a recovery settles. */
+  activeRuns(limit: number): Promise<RunRecord[]>;
+  /**
+   * Deletes now what the timer deletes every `sweepIntervalMs`: events past the retention age
+   * and expired idempotency keys (reads leave them out already). Answers how many of each.
+   */
+  sweepExpired(): Promise<{ events: number; keys: number }>;
+  /**
+   * Deletes the conversation and everything of it (messages, runs and their queue, events,
+   * idempotency keys) in one transaction. Answers the ids of its runs, or null when there was
+   * no such conversation.
+   */
+  deleteConversation(id: string): Promise<string[] | null>;
+  /** Resolves when PostgreSQL answers; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Stops sweeping and closes the pool it opened for a URL; a `Sql` it was handed is its giver's to close. */
+  close(): Promise<void>;
+}
+
+/**
+ * The store of record on the PostgreSQL at `database` (a `postgres://` URL, for which it opens a
+ * pool, or a `Sql` of the caller's), once its schema is migrated: many instances starting at
+ * once migrate it once.
+ */
+export async function createPostgresRecordStore(database: string | Sql, options: PostgresRecordStoreOptions): Promise<PostgresRecordStore> {
+  const sql = typeof database === 'string' ? postgresPool(database, { logger: options.logger }) : database;
+  try {
+    const applied = await migrate(sql);
+    if (applied.length > 0) options.logger?.info({ versions: applied }, 'migrated the PostgreSQL schema');
+  } catch (error) {
+    if (sql !== database) await sql.close();
+    throw error;
+  }
+  const runs = new PostgresRunStore(sql);
+  const housekeeping = new Housekeeping(sql, options.retention, options.logger);
+  housekeeping.start(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
+  return {
+    kind: 'postgres',
+    conversations: new PostgresConversationStore(sql),
+    messages: new PostgresMessageStore(sql),
+    runs,
+    runQueue: new PostgresRunQueue(sql),
+    sends: new PostgresSendStore(sql, options.retention, options.idempotencyTtlMs),
+    events: new PostgresEventLog(sql, options.retention),
+    fences: { fence: (runId, holder) => runs.fence(runId, holder) },
+    activeRuns: (limit) => runs.active(limit),
+    sweepExpired: () => housekeeping.sweep(),
+    deleteConversation: (id) => deleteConversation(sql, id),
+    ping: async () => void (await sql.query('SELECT 1')),
+    close: async () => {
+      await housekeeping.stop();
+      if (sql !== database) await sql.close();
+    },
+  };
+}
+
+export { migrate, MIGRATIONS, type Migration } from './migrations.ts';
+export { postgresPool, type PostgresPoolOptions, type Sql } from './sql.ts';

@@ -1,0 +1,175 @@
+import type { RunQueue, RunStore } from '../interfaces.ts';
+import { ACTIVE_STATUSES, type RunRecord, type RunStatus } from '../../domain/records.ts';
+import { isoOf, isoOrNull, numberOf } from './columns.ts';
+import type { Sql } from './sql.ts';
+
+/**
+ * A run is a row of `runs`, in the order runs were created (`position`), with its fence: who
+ * holds the run (`fence_holder`) and the epoch its appends are checked against (`fence_epoch`).
+ */
+const COLUMNS =
+  'id, conversation_id, user_id, tenant_id, agent_id, status, user_message_id, input, created_at, started_at, finished_at, error, cancel_reason, usage';
+
+interface RunRow {
+  id: string;
+  conversation_id: string;
+  user_id: string;
+  tenant_id: string | null;
+  agent_id: string;
+  status: RunStatus;
+  user_message_id: string;
+  input: string;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+  error: string | null;
+  cancel_reason: string | null;
+  usage: string | null;
+}
+
+/** Each field of a run, as the columns that hold it. */
+const FIELD_COLUMNS: { [Field in keyof RunRecord]-?: (value: RunRecord[Field]) => Partial<RunRow> } = {
+  id: (id) => ({ id }),
+  conversationId: (conversationId) => ({ conversation_id: conversationId }),
+  owner: (owner) => ({ user_id: owner.userId, tenant_id: owner.tenantId }),
+  agentId: (agentId) => ({ agent_id: agentId }),
+  status: (status) => ({ status }),
+  userMessageId: (userMessageId) => ({ user_message_id: userMessageId }),
+  input: (input) => ({ input: JSON.stringify(input) }),
+  createdAt: (createdAt) => ({ created_at: createdAt }),
+  startedAt: (startedAt) => ({ started_at: startedAt }),
+  finishedAt: (finishedAt) => ({ finished_at: finishedAt }),
+  error: (error) => ({ error: error === null ? null : JSON.stringify(error) }),
+  cancelReason: (cancelReason) => ({ cancel_reason: cancelReason }),
+  usage: (usage) => ({ usage: usage === undefined ? null : JSON.stringify(usage) }),
+};
+
+/** The columns and values holding `fields` (those given as undefined left out); an unknown field is refused. */
+function columnsOf(fields: Partial<RunRecord>): [string[], unknown[]] {
+  const row: Partial<RunRow> = {};
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    // Own fields only: a patch naming `toString` must not reach Object.prototype's.
+    if (!Object.hasOwn(FIELD_COLUMNS, field)) throw new Error(`a run has no field ${JSON.stringify(field)}`);
+    Object.assign(row, (FIELD_COLUMNS as Record<string, (value: unknown) => Partial<RunRow>>)[field]!(value));
+  }
+  return [Object.keys(row), Object.values(row)];
+}
+
+export class PostgresRunStore implements RunStore {
+  constructor(private readonly sql: Sql) {}
+
+  async create(run: RunRecord) {
+    const [columns, values] = columnsOf(run);
+    await this.sql.query(`INSERT INTO runs (${columns.join(', ')}) VALUES (${placeholders(values.length)})`, values);
+  }
+
+  async get(id: string) {
+    const { rows } = await this.sql.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE id = $1`, [id]);
+    return rows[0] ? decode(rows[0]) : null;
+  }
+
+  async listLast(conversationId: string, last: number) {
+    if (last <= 0) return [];
+    const { rows } = await this.sql.query<RunRow>(
+      `SELECT ${COLUMNS} FROM (
+         SELECT position, ${COLUMNS} FROM runs WHERE conversation_id = $1 ORDER BY position DESC LIMIT $2
+       ) AS newest ORDER BY position`,
+      [conversationId, last],
+    );
+    return rows.map(decode);
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
+    const [columns, values] = columnsOf(patch);
+    // An empty patch still answers whether the status was one of `from`.
+    const set = columns.length > 0 ? columns.map((column, i) => `${column} = $${i + 3}`).join(', ') : 'status = status';
+    const { rows } = await this.sql.query<RunRow>(
+      `UPDATE runs SET ${set} WHERE id = $1 AND status = ANY($2) RETURNING ${COLUMNS}`,
+      [id, [...from], ...values],
+    );
+    return rows[0] ? decode(rows[0]) : null;
+  }
+
+  /**
+   * Records that `holder` holds the run and answers the epoch its appends are fenced with: the
+   * same while `holder` holds it already, else the next one (epochs only ever grow). Kept in
+   * the record, so that an epoch survives whatever happens to the leases, and checked in the
+   * same statement as each fenced append (see PostgresEventLog).
+   */
+  async fence(runId: string, holder: string): Promise<number> {
+    const { rows } = await this.sql.query<{ fence_epoch: string | number }>(
+      `UPDATE runs SET
+         fence_epoch = CASE WHEN fence_holder IS NOT DISTINCT FROM $2 THEN fence_epoch ELSE fence_epoch + 1 END,
+         fence_holder = $2
+       WHERE id = $1 RETURNING fence_epoch`,
+      [runId, holder],
+    );
+    if (!rows[0]) throw new Error(`there is no run ${runId} to fence`);
+    return numberOf(rows[0].fence_epoch);
+  }
+
+  /** Up to `limit` runs that have not ended, in any conversation, oldest first: what a recovery looks at. */
+  async active(limit: number): Promise<RunRecord[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.sql.query<RunRow>(
+      `SELECT ${COLUMNS} FROM runs WHERE status = ANY($1) ORDER BY position LIMIT $2`,
+      [ACTIVE_STATUSES, limit],
+    );
+    return rows.map(decode);
+  }
+}
+
+export class PostgresRunQueue implements RunQueue {
+  constructor(private readonly sql: Sql) {}
+
+  async push(conversationId: string, runId: string) {
+    await this.sql.query('INSERT INTO run_queue (conversation_id, run_id) VALUES ($1, $2)', [conversationId, runId]);
+  }
+
+  async list(conversationId: string) {
+    const { rows } = await this.sql.query<{ run_id: string }>(
+      'SELECT run_id FROM run_queue WHERE conversation_id = $1 ORDER BY position',
+      [conversationId],
+    );
+    return rows.map((row) => row.run_id);
+  }
+
+  async remove(conversationId: string, runId: string) {
+    await this.sql.query('DELETE FROM run_queue WHERE conversation_id = $1 AND run_id = $2', [conversationId, runId]);
+  }
+
+  /** The queued runs of the conversation that have not ended, in queue order. */
+  async activeRunIds(conversationId: string): Promise<string[]> {
+    const { rows } = await this.sql.query<{ run_id: string }>(
+      `SELECT queue.run_id FROM run_queue AS queue JOIN runs ON runs.id = queue.run_id
+       WHERE queue.conversation_id = $1 AND runs.status = ANY($2) ORDER BY queue.position`,
+      [conversationId, ACTIVE_STATUSES],
+    );
+    return rows.map((row) => row.run_id);
+  }
+}
+
+function placeholders(count: number): string {
+  return Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ');
+}
+
+function decode(row: RunRow): RunRecord {
+  const run: RunRecord = {
+    id: row.id,
+    conversationId: row.conversation_id,
+    owner: { userId: row.user_id, tenantId: row.tenant_id },
+    agentId: row.agent_id,
+    status: row.status,
+    userMessageId: row.user_message_id,
+    input: JSON.parse(row.input) as RunRecord['input'],
+    createdAt: isoOf(row.created_at),
+    startedAt: isoOrNull(row.started_at),
+    finishedAt: isoOrNull(row.finished_at),
+    error: row.error === null ? null : (JSON.parse(row.error) as RunRecord['error']),
+    cancelReason: row.cancel_reason,
+  };
+  // NULL is a run stored without usage; the JSON 'null' one whose usage is null.
+  if (row.usage !== null) run.usage = JSON.parse(row.usage) as RunRecord['usage'];
+  return run;
+}
