@@ -30,6 +30,17 @@ export default defineConfig({
         },
       },
       {
+        // Once more with PostgreSQL as the store of record and Redis as the live layer.
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: ['test/e2e/**/*.test.ts'],
+          exclude: ['test/e2e/shutdown.test.ts'],
+          env: { TEST_BACKEND: 'postgres' },
+          globalSetup: ['test/support/redis-project.ts', 'test/support/postgres-project.ts'],
+        },
+      },
+      {
         // Once more with gateways that hand runs to a worker through the intent queue.
         extends: true,
         test: {

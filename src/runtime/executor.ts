@@ -10,7 +10,7 @@ import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
 import { LeaseLostError, withAppend, type EventLog } from '../store/event-log.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
-import { terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
+import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunScope } from './run-scope.ts';
 import type { ToolRegistry } from './tools.ts';
 
@@ -34,6 +34,8 @@ export interface ExecutorOptions extends RuntimeBase {
 interface Execution {
   controller: AbortController;
   done: Promise<void>;
+  /** The live layer's generation when the run started here (null when it could not be read). */
+  generation: Promise<string | null>;
   /** Set when another instance took the run's lease over: it ends the run, not us. */
   leaseLost: boolean;
 }
@@ -130,7 +132,8 @@ export class Executor {
    */
   start(run: RunRecord, leaseEpoch: number): void {
     this.reserved -= 1;
-    const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), leaseLost: false };
+    const generation = this.options.backend.liveGeneration().catch(() => null);
+    const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), generation, leaseLost: false };
     const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
     heartbeat.unref();
     execution.done = this.execute(run, leaseEpoch, execution)
@@ -154,14 +157,21 @@ export class Executor {
   }
 
   /**
-   * Renews the lease of a run executing here. A lease taken over means a survivor has ended the
-   * run (we were cut off for too long): stop at once and leave the ending to it. A status that
-   * is no longer RUNNING means the run was cancelled or timed out and the message telling us
-   * was lost: stop too.
+   * Renews the lease of a run executing here. A live layer that lost its data meanwhile lost the
+   * run's lease and control state with it: the run ends (a retryable failure), as it would had
+   * this process died. A lease taken over means a survivor has ended the run (we were cut off
+   * for too long): stop at once and leave the ending to it. A status that is no longer RUNNING
+   * means the run was cancelled or timed out and the message telling us was lost: stop too.
    */
   private async heartbeat(run: RunRecord, execution: Execution): Promise<void> {
     const { backend, logger, holder, leaseMs } = this.options;
     try {
+      const started = await execution.generation;
+      if (started !== null && (await backend.liveGeneration()) !== started) {
+        logger.warn({ runId: run.id }, 'the shared live state lost its data while a run executed here; ending the run');
+        await this.options.stop(run, { status: 'FAILED', error: LIVE_STATE_LOST });
+        return;
+      }
       if (!(await backend.leases.renew(run.id, holder, leaseMs))) {
         logger.warn({ runId: run.id }, 'another instance took over the lease of a run executing here; stopping it');
         execution.leaseLost = true;

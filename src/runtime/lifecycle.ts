@@ -29,6 +29,12 @@ export const WORKER_LOST: AgentErrorInfo = {
   retryable: true,
 };
 
+export const LIVE_STATE_LOST: AgentErrorInfo = {
+  code: 'LIVE_STATE_LOST',
+  message: 'The shared live state (Redis) lost its data while the run was executing; retry the message.',
+  retryable: true,
+};
+
 export const SHUTDOWN: AgentErrorInfo = {
   code: 'SHUTDOWN',
   message: 'The server shut down while the run was executing.',

@@ -51,6 +51,7 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
     rateLimiter: live.rateLimiter,
     control: live.control,
     ...(live.intents && { intents: live.intents }),
+    liveGeneration: () => live.generation(),
     async deleteConversation(id) {
       const runIds = await record.deleteConversation(id);
       if (runIds === null) return false;
@@ -114,7 +115,12 @@ function fencedLeases(leases: RunLeases, fences: RunFences, activeRuns?: RecordS
       return fences.fence(runId, holder);
     },
     renew: (runId, holder, ttlMs) => leases.renew(runId, holder, ttlMs),
-    release: (runId, holder) => leases.release(runId, holder),
+    async release(runId, holder) {
+      // Nobody holds the run now: appends fenced with any epoch given so far are refused.
+      const released = await leases.release(runId, holder);
+      if (released) await fences.fence(runId, NOBODY);
+      return released;
+    },
     async claimExpired(holder, ttlMs, limit) {
       if (activeRuns) {
         const active = await activeRuns(ADOPT_BATCH);

@@ -151,8 +151,8 @@ export interface RunLeases {
   acquire(runId: string, conversationId: string, holder: string, ttlMs: number): Promise<number>;
   /** Extends the lease by `ttlMs` from now if `holder` still holds it; false when it was taken over or released. */
   renew(runId: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Drops the lease when `holder` holds it, or whoever holds it when `holder` is null. */
-  release(runId: string, holder: string | null): Promise<void>;
+  /** Drops the lease when `holder` holds it, or whoever holds it when `holder` is null; whether it dropped one. */
+  release(runId: string, holder: string | null): Promise<boolean>;
   /**
    * Atomically takes over up to `limit` expired leases for `holder` (each now held for `ttlMs`,
    * so that a claimant that dies in turn is replaced too, and at a new epoch unless `holder`
@@ -275,6 +275,8 @@ export interface LiveLayer {
   intents?: IntentQueue;
   /** The fan-out of a history kept elsewhere, announcing its newest event to listeners that (re)subscribe. */
   fanoutOf(history: RecordLog): EventFanout;
+  /** See Backend.liveGeneration. */
+  generation(): Promise<string>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -303,6 +305,12 @@ export interface Backend {
   intents?: IntentQueue;
   /** Deletes the conversation and everything of it, its runs' leases too; false when there was none (see RecordStore). */
   deleteConversation(id: string): Promise<boolean>;
+  /**
+   * Names the live layer's data: the same answer until that data is lost (a flushed Redis, or
+   * one restarted without persistence), a new one from then on. A run that started under one
+   * generation and finds another was executing when its lease and control state were lost.
+   */
+  liveGeneration(): Promise<string>;
   /** Resolves when every backing service answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

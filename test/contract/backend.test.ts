@@ -10,9 +10,9 @@ import { LeaseLostError } from '../../src/store/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
-import { memoryWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
+import { memoryWorld, postgresRedisWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
 
-const worlds: World[] = [memoryWorld, redisWorld()];
+const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld()];
 
 const alice: Owner = { userId: 'alice', tenantId: null };
 const bob: Owner = { userId: 'bob', tenantId: null };
@@ -222,9 +222,15 @@ describe.each(worlds)('the $name backend', (world) => {
   });
 
   describe('run leases', () => {
+    /** A run in the store, to lease: a lease is always of a stored run (a store of record may fence it). */
+    const storedRun = async (conversationId: string = randomUUID()) => {
+      const stored = run(conversationId);
+      await a.runs.create(stored);
+      return { runId: stored.id, conversationId };
+    };
+
     it('hands an expired lease to exactly one claimant, who then holds it', async () => {
-      const runId = randomUUID();
-      const conversationId = randomUUID();
+      const { runId, conversationId } = await storedRun();
       await a.leases.acquire(runId, conversationId, 'holder-a', 0);
       const claims = await Promise.all([
         a.leases.claimExpired('sweeper-a', 60_000, 100),
@@ -240,7 +246,7 @@ describe.each(worlds)('the $name backend', (world) => {
     });
 
     it('keeps a live lease from claimants and lets its holder renew and release it', async () => {
-      const runId = randomUUID();
+      const { runId } = await storedRun('conversation');
       await a.leases.acquire(runId, 'conversation', 'holder-a', 60_000);
       expect((await b.leases.claimExpired('sweeper', 60_000, 100)).some((lease) => lease.runId === runId)).toBe(false);
       expect(await b.leases.renew(runId, 'holder-a', 60_000)).toBe(true);
@@ -252,7 +258,7 @@ describe.each(worlds)('the $name backend', (world) => {
     });
 
     it('gives a lease a new epoch whenever it changes hands, never one given before', async () => {
-      const runId = randomUUID();
+      const { runId } = await storedRun('conversation');
       const first = await a.leases.acquire(runId, 'conversation', 'holder-a', 0);
       expect(await b.leases.acquire(runId, 'conversation', 'holder-a', 0)).toBe(first);
       const second = await b.leases.acquire(runId, 'conversation', 'holder-b', 0);
@@ -260,11 +266,11 @@ describe.each(worlds)('the $name backend', (world) => {
       await a.leases.release(runId, null);
       const third = await a.leases.acquire(runId, 'conversation', 'holder-b', 0);
       expect([first, second]).not.toContain(third);
-      expect(await a.leases.acquire(randomUUID(), 'conversation', 'holder-b', 0)).not.toBe(third);
+      expect(await a.leases.acquire((await storedRun('conversation')).runId, 'conversation', 'holder-b', 0)).not.toBe(third);
     });
 
     it('lets anyone release a lease when no holder is named, and a new holder take it over', async () => {
-      const runId = randomUUID();
+      const { runId } = await storedRun('conversation');
       await a.leases.acquire(runId, 'conversation', 'holder-a', 60_000);
       await b.leases.acquire(runId, 'conversation', 'holder-b', 60_000);
       expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
@@ -276,9 +282,7 @@ describe.each(worlds)('the $name backend', (world) => {
     });
 
     it('adopts only runs without a lease, held as asked, an expired one for a sweep to claim', async () => {
-      const leased = { runId: randomUUID(), conversationId: randomUUID() };
-      const orphan = { runId: randomUUID(), conversationId: randomUUID() };
-      const held = { runId: randomUUID(), conversationId: randomUUID() };
+      const [leased, orphan, held] = [await storedRun(), await storedRun(), await storedRun()];
       await a.leases.acquire(leased.runId, leased.conversationId, 'holder-a', 60_000);
       await b.leases.adopt([leased, orphan], 'nobody', 0);
       await b.leases.adopt([held], 'holder-b', 60_000);
@@ -516,7 +520,8 @@ describe.each(worlds)('the $name backend', (world) => {
 
     it("appends a fenced event only while the run's lease is at the epoch named, and nothing otherwise", async () => {
       const conversationId = randomUUID();
-      const runId = randomUUID();
+      const runId = run(conversationId).id;
+      await a.runs.create({ ...run(conversationId), id: runId });
       const held = await a.leases.acquire(runId, conversationId, 'executor', 0);
       expect(await b.events.append(token(conversationId, 'mine', runId), held)).toMatchObject({ seq: 1 });
       // The lease ran out and a survivor took it over: the executor's next append is refused.

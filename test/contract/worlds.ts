@@ -11,8 +11,11 @@ import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { Backend, NewSend } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
-import { createRedisBackend } from '../../src/store/redis/index.ts';
+import { composeBackend } from '../../src/store/compose.ts';
+import { createPostgresRecordStore } from '../../src/store/postgres/index.ts';
+import { createRedisBackend, createRedisLiveLayer } from '../../src/store/redis/index.ts';
 import type { RunRecord } from '../../src/domain/records.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 export const DEFAULT_RETENTION: RetentionPolicy = { maxEventsPerConversation: 10_000, maxAgeMs: 3600_000 };
@@ -63,6 +66,36 @@ export function redisWorld(): World & { redis(): TestRedis } {
         createRedisBackend(redis!.url, { ...BACKEND_SETTINGS, retention, keyPrefix }),
         createRedisBackend(redis!.url, { ...BACKEND_SETTINGS, retention, keyPrefix }),
       ]);
+      return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+    },
+  };
+}
+
+/**
+ * PostgreSQL as the store of record and Redis as the live layer: two instances are two pools on
+ * one database and two sets of connections to one Redis under one key prefix.
+ */
+export function postgresRedisWorld(): World {
+  let redis: TestRedis | undefined;
+  let postgres: TestPostgres | undefined;
+  return {
+    name: 'postgres+redis',
+    async setup() {
+      [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+    },
+    async teardown() {
+      await Promise.all([redis?.stop(), postgres?.stop()]);
+    },
+    async instances(retention = DEFAULT_RETENTION) {
+      const database = await postgres!.createDatabase();
+      const keyPrefix = `test-${randomUUID()}:`;
+      const instance = async () =>
+        composeBackend(
+          await createPostgresRecordStore(database, { retention, idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs }),
+          await createRedisLiveLayer(redis!.url, { keyPrefix, lockTtlMs: BACKEND_SETTINGS.lockTtlMs }),
+        );
+      const a = await instance();
+      const b = await instance();
       return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },
   };

@@ -14,6 +14,8 @@ import pg from 'pg';
 import { freePort } from './redis-server.ts';
 
 export interface TestPostgres {
+  /** Its maintenance database, as a `postgres://` URL: where databases are made. */
+  url: string;
   /** A new, empty database on it, as a `postgres://` URL. */
   createDatabase(): Promise<string>;
   stop(): Promise<void>;
@@ -166,7 +168,7 @@ function exited(child: ChildProcess): Promise<void> {
  * Databases made on the server at `url` (its maintenance database). `stop` stops the server
  * with `stopServer` when the tests own it, and otherwise drops the databases they made.
  */
-function onServer(url: string, stopServer?: () => Promise<void>): TestPostgres {
+export function onServer(url: string, stopServer?: () => Promise<void>): TestPostgres {
   const made: string[] = [];
   const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: url });
@@ -178,6 +180,7 @@ function onServer(url: string, stopServer?: () => Promise<void>): TestPostgres {
     }
   };
   return {
+    url,
     async createDatabase() {
       const name = `agw_test_${randomUUID().replaceAll('-', '')}`;
       await admin((client) => client.query(`CREATE DATABASE ${name}`));

@@ -9,6 +9,7 @@ import type { RegistryOptions } from '../../src/registries.ts';
 import { hostBackend, requireIntents, runtimeSettings } from '../../src/runtime-host.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import { onServer } from './postgres-server.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
@@ -34,10 +35,11 @@ export async function startTestServer(
   };
   if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
   const topology = process.env['TEST_BACKEND'];
-  if (topology === 'redis' || topology === 'workers') {
+  if (topology === 'redis' || topology === 'workers' || topology === 'postgres') {
     env['REDIS_URL'] ??= inject('redisUrl');
     env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
   }
+  if (topology === 'postgres') env['DATABASE_URL'] ??= await onServer(inject('postgresUrl')).createDatabase();
   if (topology === 'workers') env['RUN_EXECUTION'] ??= 'workers';
   const config = loadConfig(env);
   const logger = options.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });

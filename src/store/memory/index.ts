@@ -71,6 +71,8 @@ export function createMemoryLiveLayer(): LiveLayer & { leases: MemoryRunLeases }
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),
     control: new MemoryControlChannel(),
+    // This process's state is lost only with the process.
+    generation: async () => 'memory',
     fanoutOf() {
       const listeners = new ConversationListeners();
       return {

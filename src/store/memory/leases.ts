@@ -40,7 +40,7 @@ export class MemoryRunLeases implements RunLeases {
 
   async release(runId: string, holder: string | null) {
     const lease = this.leases.get(runId);
-    if (lease && (holder === null || lease.holder === holder)) this.leases.delete(runId);
+    return lease !== undefined && (holder === null || lease.holder === holder) && this.leases.delete(runId);
   }
 
   async claimExpired(holder: string, ttlMs: number, limit: number) {

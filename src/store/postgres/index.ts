@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RecordLog, RetentionPolicy } from '../event-log.ts';
-import type { ConversationStore, MessageStore, RunQueue, RunStore, SendStore } from '../interfaces.ts';
+import type { RecordStore, RunFences, SendStore } from '../interfaces.ts';
 import type { RunRecord } from '../../domain/records.ts';
 import { PostgresConversationStore } from './conversations.ts';
 import { deleteConversation } from './deletion.ts';
@@ -30,40 +30,20 @@ const SWEEP_INTERVAL_MS = 60_000;
  * rate limits). Meant to sit behind a live layer that rings the doorbell after each append and
  * keeps the leases, telling `fences` whenever a lease changes hands.
  */
-export interface PostgresRecordStore {
+export interface PostgresRecordStore extends RecordStore {
   readonly kind: 'postgres';
-  conversations: ConversationStore;
-  messages: MessageStore;
-  runs: RunStore;
-  runQueue: RunQueue;
   /** Sends in one transaction each; `NewSend.lease` is left to the live layer. */
   sends: SendStore;
   /** Appends fenced with an epoch go in only while the run's fence (see `fences`) is at that epoch. */
   events: RecordLog;
-  /** Fencing kept with the runs, which the live layer tells whenever a lease changes hands. */
-  fences: {
-    /**
-     * Records that `holder` holds the run and answers the epoch to fence its appends with: the
-     * same while `holder` held it already, else a higher one than ever before. Throws when
-     * there is no such run.
-     */
-    fence(runId: string, holder: string): Promise<number>;
-  };
-  /** Up to `limit` runs, of any conversation, still QUEUED or RUNNING, oldest first: what a recovery settles. */
+  /** Fencing kept with the runs, which the live layer tells whenever a lease changes hands; `fence` throws for a run that does not exist. */
+  fences: RunFences;
   activeRuns(limit: number): Promise<RunRecord[]>;
   /**
    * Deletes now what the timer deletes every `sweepIntervalMs`: events past the retention age
    * and expired idempotency keys (reads leave them out already). Answers how many of each.
    */
   sweepExpired(): Promise<{ events: number; keys: number }>;
-  /**
-   * Deletes the conversation and everything of it (messages, runs and their queue, events,
-   * idempotency keys) in one transaction. Answers the ids of its runs, or null when there was
-   * no such conversation.
-   */
-  deleteConversation(id: string): Promise<string[] | null>;
-  /** Resolves when PostgreSQL answers; rejects otherwise. */
-  ping(): Promise<void>;
   /** Stops sweeping and closes the pool it opened for a URL; a `Sql` it was handed is its giver's to close. */
   close(): Promise<void>;
 }

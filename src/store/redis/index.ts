@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RetentionPolicy } from '../event-log.ts';
 import { RedisEventLog } from './event-log.ts';
@@ -5,7 +6,7 @@ import { composeBackend } from '../compose.ts';
 import type { Backend, IntentQueue, LiveLayer, RecordStore } from '../interfaces.ts';
 import { deleteConversation } from './deletion.ts';
 import { RedisEventChannel } from './event-channel.ts';
-import { RedisConnection } from './connection.ts';
+import { LuaScript, RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
 import { RedisConversationStore } from './conversations.ts';
 import { RedisIntentQueue } from './intent-queue.ts';
@@ -92,6 +93,19 @@ async function connect(url: string, options: Pick<RedisBackendOptions, 'keyPrefi
   return redis;
 }
 
+/** KEYS: the generation key. ARGV: a fresh id, which becomes the generation when there is none. */
+const GENERATION = new LuaScript(`
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`);
+
+/** The generation of the data in Redis: a key that is there until that data is lost. */
+async function liveGeneration(redis: RedisConnection): Promise<string> {
+  return String(await redis.eval(GENERATION, [redis.key('generation')], [randomUUID()]));
+}
+
 /** The live layer on `redis`, which it closes when it closes. */
 function redisLiveLayer(redis: RedisConnection, options: Pick<RedisBackendOptions, 'lockTtlMs' | 'logger'>): RedisLiveLayer & { leases: RedisRunLeases } {
   const intents = new RedisIntentQueue(redis, options.logger);
@@ -103,6 +117,7 @@ function redisLiveLayer(redis: RedisConnection, options: Pick<RedisBackendOption
     rateLimiter: new RedisRateLimiter(redis),
     control: new RedisControlChannel(redis),
     intents,
+    generation: () => liveGeneration(redis),
     fanoutOf(history) {
       const channel = new RedisEventChannel(redis, async (conversationId) => {
         const lastSeq = await history.lastSeq(conversationId);

@@ -50,7 +50,7 @@ return 1
 /** KEYS: set, info, epochs. ARGV: run id, holder ('' for any). */
 const RELEASE = new LuaScript(`
 local info = redis.call('HGET', KEYS[2], ARGV[1])
-if info and ARGV[2] ~= '' and string.match(info, '^(%S+)') ~= ARGV[2] then return 0 end
+if not info or (ARGV[2] ~= '' and string.match(info, '^(%S+)') ~= ARGV[2]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
@@ -108,7 +108,7 @@ export class RedisRunLeases implements RunLeases {
   }
 
   async release(runId: string, holder: string | null) {
-    await this.redis.eval(RELEASE, this.keys.slice(0, 3), [runId, holder ?? '']);
+    return Number(await this.redis.eval(RELEASE, this.keys.slice(0, 3), [runId, holder ?? ''])) === 1;
   }
 
   async claimExpired(holder: string, ttlMs: number, limit: number) {

@@ -1,0 +1,33 @@
+import { composeBackend } from '../compose.ts';
+import { createMemoryLiveLayer } from '../memory/index.ts';
+import { retentionOf, type BackendRegistration } from '../registration.ts';
+
+/**
+ * PostgreSQL as the store of record, when DATABASE_URL is set, with Redis as the live layer
+ * (REDIS_URL: any number of instances) or, without it, a live layer in this one process.
+ */
+export const postgresBackend: BackendRegistration = {
+  serves: (config) => config.DATABASE_URL !== undefined,
+  async create(config, logger) {
+    // Loaded only when used, as the Redis client is: the embedded default does without both.
+    const { createPostgresRecordStore } = await import('./index.ts');
+    const record = await createPostgresRecordStore(config.DATABASE_URL!, {
+      retention: retentionOf(config),
+      idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+      logger: logger.child({ component: 'postgres' }),
+    });
+    let live;
+    if (config.REDIS_URL) {
+      const { createRedisLiveLayer } = await import('../redis/index.ts');
+      live = await createRedisLiveLayer(config.REDIS_URL, {
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        lockTtlMs: config.REDIS_LOCK_TTL_MS,
+        logger: logger.child({ component: 'redis' }),
+        waitForConnection: false,
+      });
+    } else {
+      live = createMemoryLiveLayer();
+    }
+    return composeBackend(record, live, logger);
+  },
+};
