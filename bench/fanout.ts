@@ -1,7 +1,7 @@
 /**
  * The delivery comparison, in one run so that its ratios hold on a busy machine: the floor (a raw
  * `ws` broadcast), the Redis floor (the same behind one Redis pub/sub round trip), the typical
- * stack (yoga + graphql-ws + Redis pub/sub) and ours on memory and on Redis deliver the same
+ * stack (yoga + graphql-ws + Redis pub/sub) and ours on memory, on Redis and on PostgreSQL + Redis deliver the same
  * ~390-byte events to subscribers in separate processes. Measured per
  * server: events delivered per server CPU-second (the OS's accounting of the server process),
  * latency p50/p99 at a light fixed rate, memory per idle subscribed connection, and (ours) the
@@ -22,7 +22,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { startPostgres, type TestPostgres } from '../test/support/postgres-server.ts';
 import { startRedis } from '../test/support/redis-server.ts';
+import { perRun, postgresCounts } from './postgres-counts.ts';
 import { tokenFor } from '../test/support/clients.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
 import { wallClockMs } from './event.ts';
@@ -33,7 +35,7 @@ const { values: options } = parseArgs({
   options: {
     connections: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '2000' },
-    servers: { type: 'string', default: 'floor,redis-floor,typical,memory,redis' },
+    servers: { type: 'string', default: 'floor,redis-floor,typical,memory,redis,postgres' },
     scale: { type: 'string', default: '1' },
     profile: { type: 'string' },
     scenarios: { type: 'string' },
@@ -78,6 +80,8 @@ interface ServerKind {
   protocol: 'graphql-ws' | 'floor';
   redis: boolean;
   ours: boolean;
+  /** PostgreSQL as the store of record (a database of its own), Redis as the live layer. */
+  postgres?: boolean;
 }
 
 const KINDS: Record<string, ServerKind> = {
@@ -87,6 +91,7 @@ const KINDS: Record<string, ServerKind> = {
   typical: { name: 'yoga + graphql-ws + Redis pub/sub', script: './servers/typical.ts', protocol: 'graphql-ws', redis: true, ours: false },
   memory: { name: 'ours, memory', script: './servers/ours.ts', protocol: 'graphql-ws', redis: false, ours: true },
   redis: { name: 'ours, Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true },
+  postgres: { name: 'ours, PostgreSQL + Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, postgres: true },
 };
 
 interface ServerResult {
@@ -95,6 +100,8 @@ interface ServerResult {
   latencyMs?: LatencyFigures;
   memory?: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
   runCpuMs?: { firstRuns: number; lastRuns: number; runs: number };
+  /** On PostgreSQL, over the runs measured: what PostgreSQL counted. */
+  postgres?: ReturnType<typeof perRun>;
 }
 
 interface LatencyWindow {
@@ -135,15 +142,18 @@ class Bench {
     readonly pools: Child[],
     readonly url: string,
     readonly token: string,
+    /** The server's database, on PostgreSQL. */
+    readonly databaseUrl: string | undefined,
   ) {}
 
   static async start(kind: ServerKind, redisUrl: string, poolCount = POOLS): Promise<Bench> {
     const env: Record<string, string> = { BENCH_SECRET: TEST_SECRET };
     if (kind.redis) env['REDIS_URL'] = redisUrl;
     if (kind.ours) env['REDIS_KEY_PREFIX'] = `bench-${randomUUID()}:`;
+    if (kind.postgres) env['DATABASE_URL'] = await (postgres ??= await startPostgres()).createDatabase();
     const server = await Child.start(kind.script, env, options.profile);
     const pools = await Promise.all(Array.from({ length: poolCount }, () => Child.start('./subscribers.ts')));
-    return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'));
+    return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'), env['DATABASE_URL']);
   }
 
   stop() {
@@ -270,9 +280,14 @@ async function measureServer(kind: ServerKind, redisUrl: string): Promise<Server
       }
     }
     if (measuring('runs') && kind.ours) {
+      const before = bench.databaseUrl && (await postgresCounts(bench.databaseUrl));
       const runs = await bench.runs(Number(options.runs));
       result.runCpuMs = runs;
       log(`CPU per run ${runs.firstRuns} ms (runs 1-10), ${runs.lastRuns} ms (the last 10 of ${runs.runs})`);
+      if (before && bench.databaseUrl) {
+        result.postgres = perRun(before, await postgresCounts(bench.databaseUrl), runs.runs);
+        log(`PostgreSQL: ${JSON.stringify(result.postgres)}`);
+      }
     }
     return result;
   } finally {
@@ -317,6 +332,8 @@ async function measureLatency(kinds: ServerKind[], redisUrl: string): Promise<La
 }
 
 const redis = await startRedis();
+/** Started for the first server on PostgreSQL. */
+let postgres: TestPostgres | undefined;
 const results: ServerResult[] = [];
 const machineLoad: number[] = [];
 try {
@@ -334,7 +351,7 @@ try {
     machineLoad.push(loadavg()[0]!);
   }
 } finally {
-  await redis.stop();
+  await Promise.all([redis.stop(), postgres?.stop()]);
 }
 
 const find = (prefix: string) => results.find((result) => result.server.startsWith(prefix));
@@ -378,6 +395,8 @@ const other = results.map((result) => ({
   'heap+ext B/conn': result.memory?.heapBytesPerConnection ?? null,
   'run CPU ms, first 10': result.runCpuMs?.firstRuns ?? null,
   'run CPU ms, last 10': result.runCpuMs?.lastRuns ?? null,
+  'PostgreSQL commits per run': result.postgres?.commitsPerRun ?? null,
+  'PostgreSQL rows written per event': result.postgres?.rowsWrittenPerEvent ?? null,
 }));
 
 if (measuring('throughput')) {

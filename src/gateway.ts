@@ -9,9 +9,9 @@ import { Authenticator, authSettings } from './experience/auth.ts';
 import { signingSecret } from './experience/dev-secret.ts';
 import { ConversationService } from './experience/conversations.ts';
 import { Metrics } from './metrics.ts';
-import { createRegistries, type Registries, type RegistryOptions } from './registries.ts';
+import { createRegistries, type Registries } from './registries.ts';
 import { Runtime } from './runtime/runtime.ts';
-import { hostBackend, requireIntents, runtimeSettings } from './runtime-host.ts';
+import { hostBackend, requireIntents, runtimeSettings, type HostOptions } from './runtime-host.ts';
 import type { Backend } from './store/interfaces.ts';
 
 export interface Gateway {
@@ -29,10 +29,10 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function createGateway(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<Gateway> {
+export async function createGateway(config: Config, logger: Logger, options: HostOptions = {}): Promise<Gateway> {
   const registries = createRegistries(config, options);
   const metrics = new Metrics();
-  const backend = await hostBackend(config, logger, metrics);
+  const backend = await hostBackend(config, logger, metrics, options.backend);
   const signing = await signingSecret(config);
   const runtime = new Runtime({
     ...runtimeSettings(config, backend, metrics, logger, registries),

@@ -9,11 +9,11 @@
  */
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Settings } from './config.ts';
-import type { RegistryOptions } from './registries.ts';
+import type { HostOptions } from './runtime-host.ts';
 import { startServer as startGatewayServer, type RunningServer } from './server.ts';
 import { startWorker as startWorkerProcess, type RunningWorker } from './worker-process.ts';
 
-export interface StartOptions extends RegistryOptions {
+export interface StartOptions extends HostOptions {
   /** Settings (as in the README's tables) over those of the environment. */
   config?: Partial<Settings>;
   /** Where to log (default: pino at LOG_LEVEL). */
@@ -34,7 +34,25 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
 
 export type { RunningServer } from './server.ts';
 export type { RunningWorker } from './worker-process.ts';
-export type { Settings } from './config.ts';
+export type { Config, Settings } from './config.ts';
+export type { BackendFactory } from './runtime-host.ts';
+export { composeBackend } from './store/compose.ts';
+export type { Backend, EventFanout, LiveLayer, RecordStore, RunFences } from './store/interfaces.ts';
+export type { EventLog, RecordLog } from './store/event-log.ts';
+export { createMemoryLiveLayer } from './store/memory/index.ts';
+
+type RedisLiveLayerFactory = typeof import('./store/redis/index.ts').createRedisLiveLayer;
+type PostgresRecordStoreFactory = typeof import('./store/postgres/index.ts').createPostgresRecordStore;
+
+/** Redis as the live layer of a composition of the application's own (its client is loaded only when called). */
+export async function createRedisLiveLayer(...args: Parameters<RedisLiveLayerFactory>): ReturnType<RedisLiveLayerFactory> {
+  return (await import('./store/redis/index.ts')).createRedisLiveLayer(...args);
+}
+
+/** PostgreSQL as the store of record of a composition of the application's own (its client is loaded only when called). */
+export async function createPostgresRecordStore(...args: Parameters<PostgresRecordStoreFactory>): ReturnType<PostgresRecordStoreFactory> {
+  return (await import('./store/postgres/index.ts')).createPostgresRecordStore(...args);
+}
 export type { AgentContext, AgentDefinition, AgentDirectory, ToolDescription } from './agents/contract.ts';
 export type { AgentId, AttachedFile, Pillar, Surface } from './domain/product.ts';
 export { AGENT_ID_PATTERN } from './domain/product.ts';

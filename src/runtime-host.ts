@@ -5,15 +5,28 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
-import type { Registries } from './registries.ts';
+import type { Registries, RegistryOptions } from './registries.ts';
 import type { EngineOptions } from './runtime/engine.ts';
 import { createBackend } from './store/backends.ts';
 import type { Backend, IntentQueue } from './store/interfaces.ts';
 import { observeAppends, observeSends } from './store/observed.ts';
 
-/** The backend the configuration asks for, with every event appended to it counted in `metrics`. */
-export async function hostBackend(config: Config, logger: Logger, metrics: Metrics): Promise<Backend> {
-  const backend = await createBackend(config, logger);
+/** Makes the backend a process works on, in place of the one the configuration asks for. */
+export type BackendFactory = (config: Config, logger: Logger) => Promise<Backend>;
+
+/** What an application gives a gateway or worker besides its settings. */
+export interface HostOptions extends RegistryOptions {
+  /**
+   * Storage of the application's own (an out-of-tree store of record or live layer, composed
+   * with `composeBackend`); default: the one the settings ask for (DATABASE_URL, REDIS_URL).
+   * Gateways and their workers must be given the same.
+   */
+  backend?: BackendFactory;
+}
+
+/** The backend the configuration (or `make`) gives, with every event appended to it counted in `metrics`. */
+export async function hostBackend(config: Config, logger: Logger, metrics: Metrics, make: BackendFactory = createBackend): Promise<Backend> {
+  const backend = await make(config, logger);
   // Counted at the log, so that every appender (user messages, runs, recovery) is included.
   return {
     ...backend,

@@ -7,7 +7,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
-import type { RegistryOptions } from './registries.ts';
+import type { HostOptions } from './runtime-host.ts';
 import { createHttpRoutes } from './transport/http-routes.ts';
 import { listen } from './transport/listen.ts';
 import { createProbes } from './transport/probes.ts';
@@ -33,7 +33,7 @@ export interface CloseOptions {
   cutShort?: AbortSignal;
 }
 
-export async function startServer(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: HostOptions = {}): Promise<RunningServer> {
   const gateway = await createGateway(config, logger, options);
   // One for both transports, so that SSE and WebSocket subscribers of a document share too.
   const sharedEvents = new SharedEventExecution({ resultsPerShape: config.SHARED_EVENT_RESULTS, metrics: gateway.metrics });

@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
-import { createRegistries, type RegistryOptions } from './registries.ts';
-import { hostBackend, requireIntents, runtimeSettings } from './runtime-host.ts';
+import { createRegistries } from './registries.ts';
+import { hostBackend, requireIntents, runtimeSettings, type HostOptions } from './runtime-host.ts';
 import { RuntimeWorker } from './runtime/worker.ts';
 import { listen } from './transport/listen.ts';
 import { createProbes, sendJson } from './transport/probes.ts';
@@ -29,10 +29,10 @@ export interface RunningWorker {
   hurry(): void;
 }
 
-export async function startWorker(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningWorker> {
+export async function startWorker(config: Config, logger: Logger, options: HostOptions = {}): Promise<RunningWorker> {
   const registries = createRegistries(config, options);
   const metrics = new Metrics();
-  const backend = await hostBackend(config, logger, metrics);
+  const backend = await hostBackend(config, logger, metrics, options.backend);
   const intents = requireIntents(
     backend,
     'A worker needs REDIS_URL: it takes runs from the intent queue in Redis, which gateways started with ' +

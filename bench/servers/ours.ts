@@ -1,5 +1,5 @@
 /**
- * Ours: the gateway itself (memory backend, or Redis with REDIS_URL), delivered through the
+ * Ours: the gateway itself (memory backend, Redis with REDIS_URL, PostgreSQL and Redis with DATABASE_URL too), delivered through the
  * whole path (log, follower, shared execution, graphql-ws). Events are published through the
  * appender a run emits its events through (one per conversation, as one run per conversation
  * would), so batching of a run's appends counts here as it does in a run. It also measures what
@@ -27,6 +27,7 @@ const config = loadConfig({
   WS_MAX_SOCKETS_PER_USER: '1000000',
   LOG_LEVEL: 'silent',
   REDIS_URL: process.env['REDIS_URL'],
+  DATABASE_URL: process.env['DATABASE_URL'],
 });
 const server = await startServer(config, pino({ level: 'silent' }));
 const { backend, conversations } = server.gateway;

@@ -9,7 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { EventRecorder, SEND, isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import type { BackendFactory } from '../../src/runtime-host.ts';
+import { composeBackend } from '../../src/store/compose.ts';
+import { createMemoryLiveLayer } from '../../src/store/memory/index.ts';
+import { createPostgresRecordStore } from '../../src/store/postgres/index.ts';
+import { retentionOf } from '../../src/store/registration.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
+import { startTestServer } from '../support/server.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 import { CONVERSATION, CONVERSATIONS, clusterEnv, startInstance, type Instance } from './support.ts';
 
@@ -128,5 +134,46 @@ describe('PostgreSQL and Redis, when Redis loses its data', () => {
     await converseMany(180);
     const after200 = await keyCount();
     expect(after200).toBe(after20);
+  });
+});
+
+describe("an application's own storage, given to startServer", () => {
+  let postgres: TestPostgres;
+  beforeAll(async () => {
+    postgres = await startPostgres();
+  });
+  afterAll(() => postgres?.stop());
+
+  it('PostgreSQL as the store of record with the live layer in this process keeps the history of one instance across its restart', async () => {
+    const database = await postgres.createDatabase();
+    let made = 0;
+    const backend: BackendFactory = async (config) => {
+      made += 1;
+      const record = await createPostgresRecordStore(database, { retention: retentionOf(config), idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS });
+      return composeBackend(record, createMemoryLiveLayer());
+    };
+    const token = await tokenFor(`own-${randomUUID()}`);
+    const first = await startTestServer({}, { backend });
+    let before;
+    let conversationId: string;
+    try {
+      expect(first.gateway.backend.kind).toBe('postgres+memory');
+      const sent = (await userClient(first.url, token)(SEND, { input: { text: 'Hello there' } })).data.sendAgentMessage;
+      conversationId = sent.conversation.id;
+      const client = wsClient(first.url, token);
+      const recorder = new EventRecorder(client, { conversationId, afterSeq: sent.afterSeq });
+      await recorder.untilTerminals(1);
+      await client.dispose();
+      before = (await userClient(first.url, token)(CONVERSATION, { id: conversationId })).data.conversation;
+    } finally {
+      await first.close();
+    }
+    const second = await startTestServer({}, { backend });
+    try {
+      expect((await userClient(second.url, token)(CONVERSATION, { id: conversationId })).data.conversation).toEqual(before);
+      expect(made).toBe(2);
+    } finally {
+      await second.close();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { Metrics } from '../../src/metrics.ts';
-import type { RegistryOptions } from '../../src/registries.ts';
+import type { HostOptions } from '../../src/runtime-host.ts';
 import { hostBackend, requireIntents, runtimeSettings } from '../../src/runtime-host.ts';
 import { RuntimeWorker } from '../../src/runtime/worker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
@@ -13,7 +13,7 @@ import { onServer } from './postgres-server.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
-export interface TestServerOptions extends RegistryOptions {
+export interface TestServerOptions extends HostOptions {
   /** Start without AUTH_JWT_SECRET (an ephemeral secret and POST /auth/dev-token, outside production). */
   withoutSecret?: boolean;
   /** Where the gateway logs (silent by default), for tests that check what it logs. */
@@ -45,16 +45,16 @@ export async function startTestServer(
   const logger = options.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
   const server = await startServer(config, logger, options);
   await untilReady(server);
-  return config.RUN_EXECUTION === 'workers' ? withWorker(server, config, logger) : server;
+  return config.RUN_EXECUTION === 'workers' ? withWorker(server, config, logger, options) : server;
 }
 
 /**
  * The gateway with a worker beside it, on the same Redis, settings, agents and tools: the
  * gateway only hands runs over, the worker executes them. Closing the server stops the worker first.
  */
-async function withWorker(server: RunningServer, config: Config, logger: Logger): Promise<RunningServer> {
+async function withWorker(server: RunningServer, config: Config, logger: Logger, options: HostOptions): Promise<RunningServer> {
   const metrics = new Metrics();
-  const backend = await hostBackend(config, logger, metrics);
+  const backend = await hostBackend(config, logger, metrics, options.backend);
   const worker = new RuntimeWorker({
     ...runtimeSettings(config, backend, metrics, logger, server.gateway.registries),
     queue: requireIntents(backend, 'a worker needs REDIS_URL'),
