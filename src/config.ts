@@ -79,6 +79,9 @@ export const settingsSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
   REDIS_LOCK_TTL_MS: int(5_000, 100).describe('How long a Redis lock outlives an instance that died holding it (its holder extends it while alive).'),
+  REDIS_HOT_WINDOW_MS: int(600_000, 1).describe(
+    "With DATABASE_URL: how long Redis keeps a conversation's newest events after its last one, so that replays and followers catching up need not read PostgreSQL.",
+  ),
   RUN_EXECUTION: z
     .enum(['embedded', 'workers'])
     .default('embedded')

@@ -5,7 +5,8 @@
  * fence check are one atomic step there, so their parts compose as they are. A store of record
  * apart from its live layer (PostgreSQL) needs three things more, given here:
  * - its appends are announced through the live layer's fan-out once they are durable (append,
- *   then notify: a subscriber never hears of an event the history does not have);
+ *   then notify: a subscriber never hears of an event the history does not have), and reads
+ *   are served by the fan-out's hot tail when it holds them, by the history otherwise;
  * - a send's run gets its lease in the live layer right after the send is stored;
  * - fencing moves to the store of record: whenever a lease changes hands, the new holder is
  *   recorded there, and the epoch it answers is what appends are fenced with, checked in the
@@ -28,11 +29,12 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
   const history = record.events;
   let events: EventLog;
   let sends: SendStore = record.sends;
+  let fanout: EventFanout | null = null;
   if (isHistoryOnly(history)) {
-    const fanout = live.fanoutOf(history);
+    fanout = live.fanoutOf(history);
     const announce = (batch: readonly StoredEvent[]) =>
       // The events are durable already: a fan-out that fails loses no event, only its doorbell.
-      fanout.publish(batch).catch((error: unknown) => logger?.warn({ err: error }, 'could not announce appended events'));
+      fanout!.publish(batch).catch((error: unknown) => logger?.warn({ err: error }, 'could not announce appended events'));
     events = announcedLog(history, fanout, announce);
     sends = leasedSends(record.sends, live.leases, announce);
   } else {
@@ -55,6 +57,7 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
     async deleteConversation(id) {
       const runIds = await record.deleteConversation(id);
       if (runIds === null) return false;
+      await fanout?.forget?.(id);
       // A run's executor, wherever it is, finds its lease gone: its next append is refused.
       await Promise.all(runIds.map((runId) => live.leases.release(runId, null)));
       return true;
@@ -83,7 +86,8 @@ function announcedLog(history: RecordLog, fanout: EventFanout, announce: (batch:
   return {
     append: async (event, leaseEpoch) => (await appendBatch([event], leaseEpoch))[0]!,
     appendBatch,
-    read: (conversationId, afterSeq, limit) => history.read(conversationId, afterSeq, limit),
+    read: async (conversationId, afterSeq, limit) =>
+      (await fanout.recent?.(conversationId, afterSeq, limit)) ?? history.read(conversationId, afterSeq, limit),
     lastSeq: (conversationId) => history.lastSeq(conversationId),
     listen: (conversationId, listener) => fanout.listen(conversationId, listener),
   };

@@ -258,6 +258,13 @@ export interface EventFanout {
   publish(batch: readonly StoredEvent[]): Promise<void>;
   /** As `EventLog.listen`: best effort, a listener may miss some; followers fill gaps from the history. */
   listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
+  /**
+   * Up to `limit` events after `afterSeq` from the newest ones published, when the fan-out keeps
+   * them (a hot tail) and holds the one right after `afterSeq`; null sends the read to the history.
+   */
+  recent?(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[] | null>;
+  /** Drops what it keeps of a deleted conversation. */
+  forget?(conversationId: string): Promise<void>;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { Backend, NewSend } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { composeBackend } from '../../src/store/compose.ts';
+import { hotTailOf } from '../../src/store/registration.ts';
 import { createPostgresRecordStore } from '../../src/store/postgres/index.ts';
 import { createRedisBackend, createRedisLiveLayer } from '../../src/store/redis/index.ts';
 import type { RunRecord } from '../../src/domain/records.ts';
@@ -92,7 +93,7 @@ export function postgresRedisWorld(): World {
       const instance = async () =>
         composeBackend(
           await createPostgresRecordStore(database, { retention, idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs }),
-          await createRedisLiveLayer(redis!.url, { keyPrefix, lockTtlMs: BACKEND_SETTINGS.lockTtlMs }),
+          await createRedisLiveLayer(redis!.url, { keyPrefix, lockTtlMs: BACKEND_SETTINGS.lockTtlMs, hotTail: hotTailOf(retention, retention.maxAgeMs) }),
         );
       const a = await instance();
       const b = await instance();

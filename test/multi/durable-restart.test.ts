@@ -17,6 +17,7 @@ import { retentionOf } from '../../src/store/registration.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
 import { startTestServer } from '../support/server.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
+import { until } from '../contract/worlds.ts';
 import { CONVERSATION, CONVERSATIONS, clusterEnv, startInstance, type Instance } from './support.ts';
 
 const EVENTS_PAGE = 'query ($id: ID!) { conversation(id: $id) { lastSeq events(afterSeq: 0, first: 1000) { __typename seq runId } } }';
@@ -121,9 +122,15 @@ describe('PostgreSQL and Redis, when Redis loses its data', () => {
     expect(next.events.at(-1)?.__typename).toBe('AgentCompleted');
   });
 
-  it("holds keys in Redis for what is active only: 200 finished conversations leave as many keys as 20", async () => {
-    const gateway = await start('counting');
-    const keyCount = async () => (await admin.keys(`${env['REDIS_KEY_PREFIX']}*`)).length;
+  it('holds keys in Redis for what is active or recent only: 200 finished conversations leave as many keys as 20', async () => {
+    // A conversation's hot tail outlives its last event by this window, then expires.
+    const gateway = await start('counting', { REDIS_HOT_WINDOW_MS: '300' });
+    const prefix = env['REDIS_KEY_PREFIX']!;
+    const keyCount = async () => {
+      // Expiry has no event to await: poll until the tails of the conversations just held are gone.
+      await until(async () => ((await admin.keys(`${prefix}*:tail`)).length === 0 ? true : undefined), 'the hot tails to expire');
+      return (await admin.keys(`${prefix}*`)).length;
+    };
     // One user: a user's send rate counter is a key of its own (expiring with its window).
     const token = await tokenFor(`counted-${randomUUID()}`);
     const converseMany = async (count: number) => {

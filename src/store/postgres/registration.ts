@@ -1,6 +1,6 @@
 import { composeBackend } from '../compose.ts';
 import { createMemoryLiveLayer } from '../memory/index.ts';
-import { retentionOf, type BackendRegistration } from '../registration.ts';
+import { hotTailOf, retentionOf, type BackendRegistration } from '../registration.ts';
 
 /**
  * PostgreSQL as the store of record, when DATABASE_URL is set, with Redis as the live layer
@@ -24,6 +24,7 @@ export const postgresBackend: BackendRegistration = {
         lockTtlMs: config.REDIS_LOCK_TTL_MS,
         logger: logger.child({ component: 'redis' }),
         waitForConnection: false,
+        hotTail: hotTailOf(retentionOf(config), config.REDIS_HOT_WINDOW_MS),
       });
     } else {
       live = createMemoryLiveLayer();

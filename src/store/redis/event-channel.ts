@@ -20,7 +20,7 @@
  */
 import { withSeq } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
-import type { RedisConnection } from './connection.ts';
+import type { RedisConnection, Reply } from './connection.ts';
 
 type Listener = (event: StoredEvent) => void;
 
@@ -210,6 +210,18 @@ export function eventFromBody(conversationId: string, seq: number, atMs: number,
   const parsed = JSON.parse(body) as NewEvent;
   parsed.conversationId = conversationId;
   return withSeq(parsed, seq, new Date(atMs).toISOString());
+}
+
+/** The stored event a stream entry (`<seq>-0`, fields `t` ms and `e` body) holds. */
+export function decodeEntry(conversationId: string, entry: Reply): StoredEvent {
+  const [id, fields] = entry as [string, Reply[]];
+  let at = 0;
+  let body = '{}';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 't') at = Number(fields[i + 1]);
+    else if (fields[i] === 'e') body = String(fields[i + 1]);
+  }
+  return eventFromBody(conversationId, Number(id.split('-')[0]), at, body);
 }
 
 function parse(conversationId: string, seq: number, at: number, body: string): StoredEvent | null {

@@ -14,7 +14,7 @@
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { eventsExpired, LeaseLostError, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
-import { bodyOf, eventFromBody, RedisEventChannel } from './event-channel.ts';
+import { bodyOf, decodeEntry, RedisEventChannel } from './event-channel.ts';
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `
@@ -200,15 +200,4 @@ export class RedisEventLog implements EventLog {
   private counterKey(conversationId: string) {
     return this.redis.conversationKey(conversationId, 'seq');
   }
-}
-
-function decodeEntry(conversationId: string, entry: Reply): StoredEvent {
-  const [id, fields] = entry as [string, Reply[]];
-  let at = 0;
-  let body = '{}';
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 't') at = Number(fields[i + 1]);
-    else if (fields[i] === 'e') body = String(fields[i + 1]);
-  }
-  return eventFromBody(conversationId, Number(id.split('-')[0]), at, body);
 }

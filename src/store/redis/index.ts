@@ -5,7 +5,7 @@ import { RedisEventLog } from './event-log.ts';
 import { composeBackend } from '../compose.ts';
 import type { Backend, IntentQueue, LiveLayer, RecordStore } from '../interfaces.ts';
 import { deleteConversation } from './deletion.ts';
-import { RedisEventChannel } from './event-channel.ts';
+import { RedisHotTail, type HotTailOptions } from './hot-tail.ts';
 import { LuaScript, RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
 import { RedisConversationStore } from './conversations.ts';
@@ -78,8 +78,13 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
  * The live layer on Redis alone, for a store of record elsewhere (PostgreSQL): fan-out, control
  * messages, leases, locks, rate limits and the intent queue, shared by every instance on it.
  */
-export async function createRedisLiveLayer(url: string, options: Omit<RedisBackendOptions, 'retention' | 'idempotencyTtlMs'>): Promise<RedisLiveLayer> {
+export async function createRedisLiveLayer(url: string, options: RedisLiveLayerOptions): Promise<RedisLiveLayer> {
   return redisLiveLayer(await connect(url, options), options);
+}
+
+export interface RedisLiveLayerOptions extends Omit<RedisBackendOptions, 'retention' | 'idempotencyTtlMs'> {
+  /** The hot tail of the history whose appends it fans out (see ./hot-tail.ts). */
+  hotTail: HotTailOptions;
 }
 
 async function connect(url: string, options: Pick<RedisBackendOptions, 'keyPrefix' | 'logger' | 'waitForConnection'>): Promise<RedisConnection> {
@@ -107,9 +112,9 @@ async function liveGeneration(redis: RedisConnection): Promise<string> {
 }
 
 /** The live layer on `redis`, which it closes when it closes. */
-function redisLiveLayer(redis: RedisConnection, options: Pick<RedisBackendOptions, 'lockTtlMs' | 'logger'>): RedisLiveLayer & { leases: RedisRunLeases } {
+function redisLiveLayer(redis: RedisConnection, options: Pick<RedisLiveLayerOptions, 'lockTtlMs' | 'logger'> & Partial<RedisLiveLayerOptions>): RedisLiveLayer & { leases: RedisRunLeases } {
   const intents = new RedisIntentQueue(redis, options.logger);
-  const channels: RedisEventChannel[] = [];
+  const tails: RedisHotTail[] = [];
   return {
     kind: 'redis',
     leases: new RedisRunLeases(redis),
@@ -119,16 +124,14 @@ function redisLiveLayer(redis: RedisConnection, options: Pick<RedisBackendOption
     intents,
     generation: () => liveGeneration(redis),
     fanoutOf(history) {
-      const channel = new RedisEventChannel(redis, async (conversationId) => {
-        const lastSeq = await history.lastSeq(conversationId);
-        return lastSeq === 0 ? null : ((await history.read(conversationId, lastSeq - 1, 1))[0] ?? null);
-      });
-      channels.push(channel);
-      return channel;
+      if (!options.hotTail) throw new Error('the fan-out of a history kept elsewhere needs its hot tail settings');
+      const tail = new RedisHotTail(redis, history, options.hotTail);
+      tails.push(tail);
+      return tail;
     },
     ping: () => redis.ping(),
     async close() {
-      for (const channel of channels) channel.close();
+      for (const tail of tails) tail.close();
       intents.close();
       await redis.close();
     },
