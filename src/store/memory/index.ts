@@ -10,6 +10,7 @@ import { MemoryRateLimiter } from './rate-limiter.ts';
 import { MemoryMessageStore } from './messages.ts';
 import { MemoryRunQueue, MemoryRunStore } from './runs.ts';
 import { MemorySendStore } from './sends.ts';
+import { MemoryInputRequestStore } from './inputs.ts';
 
 export interface MemoryBackendOptions {
   /** How long a settled clientMessageId is remembered (IDEMPOTENCY_TTL_MS). */
@@ -31,6 +32,7 @@ export function createMemoryBackend(retention: RetentionPolicy, options: MemoryB
     ...state,
     events: fencedLog(state.events, state.leases),
     sends: new MemorySendStore(state, options.idempotencyTtlMs),
+    inputs: new MemoryInputRequestStore(state),
     locks: new MemoryLockService(),
     rateLimiter: new MemoryRateLimiter(),
     control: new MemoryControlChannel(),

@@ -12,6 +12,7 @@ import { RedisMessageStore } from './messages.ts';
 import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
 import { RedisSendStore } from './sends.ts';
+import { RedisInputRequestStore } from './inputs.ts';
 
 /** How long a caller waits for a lock before giving up: twice the longest a dead holder can keep one by default. */
 const LOCK_WAIT_MS = 10_000;
@@ -61,6 +62,7 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     kind: 'redis',
     ...stores,
     sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
+    inputs: new RedisInputRequestStore(redis, stores),
     locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs, waitMs: LOCK_WAIT_MS, logger: options.logger }),
     rateLimiter: new RedisRateLimiter(redis),
     control: new RedisControlChannel(redis),

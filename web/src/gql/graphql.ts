@@ -46,7 +46,8 @@ export type RunStatus =
   | 'COMPLETED'
   | 'FAILED'
   | 'QUEUED'
-  | 'RUNNING';
+  | 'RUNNING'
+  | 'WAITING';
 
 export type SendAgentMessageInput = {
   /** Idempotency key per user: a repeat returns the same message and run. */
