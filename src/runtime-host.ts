@@ -43,10 +43,12 @@ export function runtimeSettings(
     runTimeoutMs: config.RUN_TIMEOUT_MS,
     leaseMs: config.RUN_LEASE_MS,
     sweepIntervalMs: config.RUN_SWEEP_INTERVAL_MS,
+    inputTimeoutMs: config.INPUT_TIMEOUT_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
     historyMessages: config.AGENT_HISTORY_MESSAGES,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
     onUsage: (usage) => metrics.recordUsage(usage),
+    onInput: (change) => metrics.recordInput(change),
   };
 }

@@ -41,6 +41,7 @@ export type Pillar =
   | 'JOURNEY'
   | 'OUTCOMES';
 
+/** WAITING: paused on a person (an approval, a question, a client tool); it holds no process meanwhile. */
 export type RunStatus =
   | 'CANCELLED'
   | 'COMPLETED'
@@ -119,6 +120,8 @@ export type AgentEventsSubscription = { agentEvents:
     | { __typename: 'AgentCompleted', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string, message: { id: string, role: MessageRole, text: string, agentId: string | null, runId: string | null, seq: number, createdAt: string } }
     | { __typename: 'AgentFailed', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string, error: { code: string, message: string, retryable: boolean } }
     | { __typename: 'AgentHandoff', fromAgentId: string, toAgentId: string, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string, handoffReason: string }
+    | { __typename: 'AgentInputReceived', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
+    | { __typename: 'AgentInputRequested', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
     | { __typename: 'AgentStarted', id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
     | { __typename: 'AgentThinking', text: string, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
     | { __typename: 'AgentToken', delta: string, id: string, seq: number, conversationId: string, runId: string, agentId: string | null, timestamp: string }
