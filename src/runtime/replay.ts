@@ -85,11 +85,22 @@ export class RunReplay {
     return this.answers.get(requestId);
   }
 
-  /** Every event `agentId` emitted before, in order, handed out once; from then on all it emits is new. */
+  /**
+   * Every event `agentId` emitted before that it has not emitted again yet, in order, handed out
+   * once; from then on all it emits is new.
+   */
   takeAll(agentId: string): StoredEvent[] {
     if (this.handedOut.has(agentId)) return [];
     this.handedOut.add(agentId);
-    return this.events.filter((event) => event.agentId === agentId && event.type !== 'AgentStarted');
+    const seen = new Map<string, number>();
+    return this.events.filter((event) => {
+      if (event.agentId !== agentId || event.type === 'AgentStarted') return false;
+      if (!PLACED.has(event.type)) return true;
+      const key = placeKey(agentId, event.type);
+      const place = seen.get(key) ?? 0;
+      seen.set(key, place + 1);
+      return place >= (this.taken.get(key) ?? 0);
+    });
   }
 
   /** The answers the run got, by request id. */
