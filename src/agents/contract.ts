@@ -37,6 +37,13 @@ export interface Question {
   answerSchema?: Record<string, unknown>;
   /** How long the question stays open (default INPUT_TIMEOUT_MS); unanswered, the run fails INPUT_EXPIRED. */
   expiresInMs?: number;
+  /**
+   * Names the question within the run (such as a remote agent's interrupt id), so that asking it
+   * again, after the run resumed, finds its answer; default: its place among the agent's questions.
+   */
+  id?: string;
+  /** What the question is about, shown with it (the request's `arguments`), such as the remote interrupt it stands for. */
+  details?: unknown;
 }
 
 export interface AgentContext {

@@ -61,6 +61,8 @@ export class RunPause extends Error {
 interface InputAsk {
   kind: InputKind;
   prompt: string;
+  /** A question's own name within the run (see Question.id). */
+  questionId?: string;
   toolCallId?: string;
   toolName?: string;
   arguments?: unknown;
@@ -129,7 +131,8 @@ export class RunScope {
     const { run, inputs, inputTimeoutMs } = this.options;
     this.throwUnlessPausing();
     this.asked = true;
-    const key = ask.toolCallId === undefined ? this.nextId(agentId, 'ask') : `tool:${ask.toolCallId}`;
+    const key =
+      ask.toolCallId !== undefined ? `tool:${ask.toolCallId}` : ask.questionId !== undefined ? `ask:${agentId}:${ask.questionId}` : this.nextId(agentId, 'ask');
     const id = requestIdFor(run.id, key);
     const answered = this.replay.answer(id);
     if (answered) return answered;
@@ -354,6 +357,8 @@ export class RunScope {
         const response = await scope.awaitInput(agentId, {
           kind: 'QUESTION',
           prompt: question.prompt,
+          ...(question.id !== undefined && { questionId: question.id }),
+          ...(question.details !== undefined && { arguments: question.details }),
           ...(question.options && { options: question.options }),
           ...(question.answerSchema && { answerSchema: question.answerSchema }),
           ...(question.expiresInMs !== undefined && { expiresInMs: question.expiresInMs }),
