@@ -9,7 +9,7 @@ import type { Registries } from './registries.ts';
 import type { EngineOptions } from './runtime/engine.ts';
 import { createBackend } from './store/backends.ts';
 import type { Backend, IntentQueue } from './store/interfaces.ts';
-import { observeAppends, observeSends } from './store/observed.ts';
+import { observeAnswers, observeAppends, observeSends } from './store/observed.ts';
 
 /** The backend the configuration asks for, with every event appended to it counted in `metrics`. */
 export async function hostBackend(config: Config, logger: Logger, metrics: Metrics): Promise<Backend> {
@@ -19,6 +19,7 @@ export async function hostBackend(config: Config, logger: Logger, metrics: Metri
     ...backend,
     events: observeAppends(backend.events, (event) => metrics.recordAppend(event)),
     sends: observeSends(backend.sends, (event) => metrics.recordAppend(event)),
+    inputs: observeAnswers(backend.inputs, (event) => metrics.recordAppend(event)),
   };
 }
 

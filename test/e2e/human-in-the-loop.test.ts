@@ -257,6 +257,19 @@ describe('human in the loop', () => {
     }
   });
 
+  it('counts requests opened, answered and expired, and the time they waited', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const sample = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    // With workers, runs (and so the requests they open) are counted by the worker's own metrics,
+    // and an expiry by whichever process swept first; answers always by the gateway taking them.
+    if (process.env['TEST_BACKEND'] !== 'workers') {
+      expect(sample('agent_gateway_input_requests_total{event="opened"}')).toBeGreaterThan(5);
+      expect(sample('agent_gateway_input_requests_total{event="expired"}')).toBeGreaterThanOrEqual(1);
+    }
+    expect(sample('agent_gateway_input_requests_total{event="answered"}')).toBeGreaterThan(5);
+    expect(sample('agent_gateway_input_wait_seconds_count')).toBe(sample('agent_gateway_input_requests_total{event="answered"}'));
+  });
+
   it('refuses answers that are not the caller\'s (NOT_FOUND) or do not fit (BAD_USER_INPUT), storing nothing', async () => {
     const { sent, request } = await untilAsked('transfer refuse-1');
     const before = await snapshot(sent.conversationId);
