@@ -5,6 +5,7 @@ import { INPUT_STATUSES, INPUT_TRANSITIONS } from '../../src/domain/input-states
 import { moveRun } from '../../src/runtime/run-transitions.ts';
 import { MemoryRunStore } from '../../src/store/memory/runs.ts';
 import { RUN_LUA, luaStatusSet } from '../../src/store/redis/runs.ts';
+import { readFileSync } from 'node:fs';
 import { helloRun } from '../contract/worlds.ts';
 
 describe('the run state table', () => {
@@ -45,6 +46,12 @@ describe('the run state table', () => {
     expect(luaStatusSet(['QUEUED'])).toBe(`{['"QUEUED"'] = true}`);
     // No status is spelled out in the script anywhere but in the generated set.
     expect(RUN_LUA.replace(luaStatusSet(ACTIVE_STATUSES), '')).not.toMatch(/QUEUED|RUNNING|WAITING/);
+  });
+
+  it('is what docs/human-in-the-loop.md shows', () => {
+    const doc = readFileSync(new URL('../../docs/human-in-the-loop.md', import.meta.url), 'utf8');
+    const rows = doc.split('\n').filter((line) => /^\| [A-Z]+ \| [A-Z]+ \|/.test(line));
+    expect(rows).toEqual(RUN_TRANSITIONS.map((t) => `| ${t.from} | ${t.to} | ${t.by.join(', ')} | ${t.why} |`));
   });
 
   it('moves a run only as the table allows', async () => {
