@@ -22,6 +22,9 @@ export const INPUT_TRANSITIONS: readonly { from: InputStatus; to: InputStatus; b
 /** The one status a request can be settled from: a settled request never changes again. */
 export const OPEN_INPUT_STATUS: InputStatus = 'PENDING';
 
-export function mayTransitionInput(actor: InputActor, from: InputStatus, to: InputStatus): boolean {
-  return INPUT_TRANSITIONS.some((t) => t.from === from && t.to === to && t.by === actor);
+/** The status `actor` settles a request in, per the table. */
+export function settledBy(actor: InputActor): InputStatus {
+  const transition = INPUT_TRANSITIONS.find((t) => t.by === actor);
+  if (!transition) throw new Error(`the input state table has no move by ${actor}`);
+  return transition.to;
 }

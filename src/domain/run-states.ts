@@ -65,7 +65,3 @@ export const ANSWERABLE_STATUSES: readonly RunStatus[] = ['RUNNING', ...RUN_TRAN
 export function allowedFrom(actor: RunActor, to: RunStatus): RunStatus[] {
   return RUN_TRANSITIONS.filter((t) => t.to === to && t.by.includes(actor)).map((t) => t.from);
 }
-
-export function mayTransition(actor: RunActor, from: RunStatus, to: RunStatus): boolean {
-  return RUN_TRANSITIONS.some((t) => t.from === from && t.to === to && t.by.includes(actor));
-}

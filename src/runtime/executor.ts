@@ -241,7 +241,12 @@ export class Executor {
     // What the agent emitted before it failed or was stopped is stored (or refused) first.
     await scope.settled();
     const activeMs = spentBefore + Math.round(performance.now() - began);
-    if (signal.reason instanceof RunPause && !execution.leaseLost && (await this.pause(run, scope, activeMs))) return;
+    if (signal.reason instanceof RunPause && !execution.leaseLost) {
+      const paused = await this.pause(run, scope, activeMs);
+      if (paused === 'paused') return;
+      // Its request (or what came before it) was not stored: it cannot wait, it fails as any run whose appends failed.
+      if (paused === 'unstored') outcome = { status: 'FAILED', error: UNSTORED };
+    }
     // Taken over: the survivor ends the run; we write nothing more.
     if (execution.leaseLost) return;
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
@@ -293,22 +298,22 @@ export class Executor {
   /**
    * Lets go of a run whose agent asked a person: WAITING, without its lease (so no sweep settles
    * it), its slot freed when this execution ends. Answers that came in while it paused resume it
-   * at once. False when it cannot pause: it was stopped meanwhile, or its last events were not
-   * stored; it then ends as any run does.
+   * at once. Otherwise it was `stopped` meanwhile (a cancel, the timeout: it ends as they
+   * decided), or its last events were `unstored`.
    */
-  private async pause(run: RunRecord, scope: RunScope, activeMs: number): Promise<boolean> {
+  private async pause(run: RunRecord, scope: RunScope, activeMs: number): Promise<'paused' | 'stopped' | 'unstored'> {
     const { backend, holder, leaseMs } = this.options;
     try {
       await scope.flush();
     } catch {
-      return false;
+      return 'unstored';
     }
     const waiting = await moveRun(backend.runs, run.id, 'executor', 'WAITING', { activeMs, usage: scope.usage });
-    if (!waiting) return false;
+    if (!waiting) return 'stopped';
     this.options.onRunStatus?.('WAITING');
     await backend.leases.release(run.id, holder);
     if (await backend.inputs.resumeIfAnswered(run.id, { holder, ttlMs: leaseMs })) this.options.onRunStatus?.('QUEUED');
-    return true;
+    return 'paused';
   }
 
   /**
@@ -357,6 +362,12 @@ function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void)
     }),
   );
 }
+
+const UNSTORED = {
+  code: 'UNAVAILABLE',
+  message: 'What the agent asked could not be stored; retry the message.',
+  retryable: true,
+};
 
 /** How many of a conversation's events one read of a resumed run's log takes. */
 const REPLAY_PAGE = 500;

@@ -41,11 +41,6 @@ export class RunReplay {
     }
   }
 
-  /** Whether the run did anything before this execution. */
-  get resumed(): boolean {
-    return this.events.length > 0;
-  }
-
   /** Whether events of earlier executions are still to be emitted again: pacing is skipped meanwhile. */
   get catchingUp(): boolean {
     for (const [key, list] of this.placed) if ((this.taken.get(key) ?? 0) < list.length) return true;

@@ -1,5 +1,5 @@
 import { ANSWERABLE_STATUSES, allowedFrom } from '../../domain/run-states.ts';
-import { OPEN_INPUT_STATUS } from '../../domain/input-states.ts';
+import { OPEN_INPUT_STATUS, settledBy } from '../../domain/input-states.ts';
 import type { InputRequestRecord, InputResponse, RunRecord } from '../../domain/records.ts';
 import { frozenCopy } from '../../domain/frozen.ts';
 import type { AnswerOutcome, InputRequestStore, ResumeLease } from '../interfaces.ts';
@@ -55,7 +55,7 @@ export class MemoryInputRequestStore implements InputRequestStore {
     if (request.status !== OPEN_INPUT_STATUS || !run || !ANSWERABLE_STATUSES.includes(run.status)) {
       return { outcome: 'settled', request };
     }
-    const answered = this.settle(request, 'ANSWERED', response);
+    const answered = this.settle(request, settledBy('answer'), response);
     const event = this.state.events.appendSync({
       type: 'AgentInputReceived',
       conversationId: request.conversationId,

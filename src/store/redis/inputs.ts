@@ -1,5 +1,5 @@
 import { ANSWERABLE_STATUSES, allowedFrom } from '../../domain/run-states.ts';
-import { OPEN_INPUT_STATUS } from '../../domain/input-states.ts';
+import { OPEN_INPUT_STATUS, settledBy } from '../../domain/input-states.ts';
 import type { NewEvent } from '../../domain/events.ts';
 import type { InputRequestRecord, InputResponse, RunRecord } from '../../domain/records.ts';
 import type { AnswerOutcome, InputRequestStore, ResumeLease } from '../interfaces.ts';
@@ -58,7 +58,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= OPEN or not ANSWERABLE[redis.call('HGET', KEYS[4], 'status')] then
   return {'settled', redis.call('HGETALL', KEYS[1])}
 end
-redis.call('HSET', KEYS[1], 'status', 'ANSWERED', 'response', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', '${settledBy('answer')}', 'response', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 local seq, now = appendEvent(KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
@@ -158,7 +158,7 @@ export class RedisInputRequestStore implements InputRequestStore {
     if (reply[0] === 'settled') return { outcome: 'settled', request: decode(reply[1]!) ?? request };
     return {
       outcome: 'answered',
-      request: { ...request, status: 'ANSWERED', response },
+      request: { ...request, status: settledBy('answer'), response },
       event: events.stored(event, reply[1]!, reply[2]!),
       resumed: Number(reply[3]) === 1,
     };
