@@ -1,11 +1,12 @@
 /**
  * A waiting run holds no process: every gateway and worker is killed while it waits, fresh ones
- * start, and an answer through yet another gateway resumes it on the new worker. Counted over
+ * start, and an answer through yet another gateway resumes it (on the new worker, or on that
+ * gateway when gateways execute runs themselves). Counted over
  * the whole run: each tool call executed once (one ToolExecuting and one ToolCompleted, each
  * after its approval), each event once, seq gapless.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { tokenFor, userClient } from '../support/clients.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 import { send } from '../support/runs.ts';
@@ -49,10 +50,11 @@ async function killAll() {
   await Promise.all(running.splice(0).map((instance) => instance.process.kill()));
 }
 
-it('resumes after every gateway and worker was killed while it waited, doing nothing twice', async () => {
-  const env = clusterEnv(redis.url, { RUN_EXECUTION: 'workers', TOOLS_REQUIRING_APPROVAL: 'insights.profile_csv,insights.chart_spec' });
+it.each(['workers', 'embedded'] as const)('resumes (RUN_EXECUTION=%s) after every process was killed while it waited, doing nothing twice', async (execution) => {
+  const env = clusterEnv(redis.url, { RUN_EXECUTION: execution, TOOLS_REQUIRING_APPROVAL: 'insights.profile_csv,insights.chart_spec' });
+  const withWorker = execution === 'workers';
   const token = await tokenFor(`user-${randomUUID()}`);
-  running.push(await startInstance('G1', env), await startWorker('W1', env));
+  running.push(await startInstance('G1', env), ...(withWorker ? [await startWorker('W1', env)] : []));
   const sent = await send(running[0]!.url, token, {
     text: 'What trends are in this data?',
     surface: 'INSIGHTS',
@@ -64,13 +66,13 @@ it('resumes after every gateway and worker was killed while it waited, doing not
     approved.push(pending.toolName);
     await killAll();
     // Fresh processes only: the one that answers is not the one that serves the rest.
-    const [gateway, answering, worker] = await Promise.all([
+    const [gateway, answering, ...worker] = await Promise.all([
       startInstance(`G${round}a`, env),
       startInstance(`G${round}b`, env),
-      startWorker(`W${round + 1}`, env),
+      ...(withWorker ? [startWorker(`W${round + 1}`, env)] : []),
     ]);
-    running.push(gateway, answering, worker);
-    const answer = await userClient(answering.url, token)(RESPOND, { id: pending.id });
+    running.push(gateway!, answering!, ...worker);
+    const answer = await userClient(answering!.url, token)(RESPOND, { id: pending.id });
     expect(answer.errors).toBeUndefined();
     expect(answer.data.respondToAgent.status).toBe('ANSWERED');
   }
@@ -102,3 +104,5 @@ it('resumes after every gateway and worker was killed while it waited, doing not
   }
   expect(ofType('ToolExecuting').map((event) => event['toolName'])).toEqual(['insights.profile_csv', 'insights.chart_spec']);
 }, 120_000);
+
+afterEach(killAll);
