@@ -386,7 +386,7 @@ function conversationItem(conversation: ConversationSummary): HTMLElement {
       { type: 'button', title, 'data-conversation-id': conversation.id, onclick: () => void openConversation(conversation.id) },
       h('span', { class: 'title' }, title),
       h('span', { class: 'details' }, h('time', { datetime: conversation.updatedAt }, details.join(' · '))),
-      conversation.activeRun ? h('span', { class: 'badge' }, 'running') : null,
+      conversation.activeRun ? h('span', { class: 'badge' }, conversation.activeRun.status === 'WAITING' ? 'waiting for you' : 'running') : null,
     ),
   );
 }
