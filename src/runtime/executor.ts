@@ -12,9 +12,8 @@ import { LeaseLostError, withAppend, type EventLog } from '../store/event-log.ts
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunPause, RunScope } from './run-scope.ts';
-import { RunReplay } from './replay.ts';
+import { readReplay, type RunReplay } from './replay.ts';
 import { moveRun } from './run-transitions.ts';
-import type { Backend } from '../store/interfaces.ts';
 import type { ToolRegistry } from './tools.ts';
 
 export interface ExecutorOptions extends RuntimeBase {
@@ -368,19 +367,3 @@ const UNSTORED = {
   message: 'What the agent asked could not be stored; retry the message.',
   retryable: true,
 };
-
-/** How many of a conversation's events one read of a resumed run's log takes. */
-const REPLAY_PAGE = 500;
-
-/** The events a resumed run appended before this execution, read from its user message on. */
-async function readReplay(backend: Backend, run: RunRecord): Promise<RunReplay> {
-  const message = await backend.messages.get(run.userMessageId);
-  const events = [];
-  let afterSeq = Math.max(0, (message?.seq ?? 1) - 1);
-  for (;;) {
-    const page = await backend.events.read(run.conversationId, afterSeq, REPLAY_PAGE);
-    for (const event of page) if (event.runId === run.id && event.type !== 'MessageCreated') events.push(event);
-    if (page.length < REPLAY_PAGE) return new RunReplay(events);
-    afterSeq = page.at(-1)!.seq;
-  }
-}

@@ -9,7 +9,8 @@
  * that decides only from its context, as the agent contract asks.
  */
 import type { EventBody, EventType, StoredEvent } from '../domain/events.ts';
-import type { InputResponse } from '../domain/records.ts';
+import type { InputResponse, RunRecord } from '../domain/records.ts';
+import type { Backend } from '../store/interfaces.ts';
 
 type Of<T extends EventType> = Extract<StoredEvent, { type: T }>;
 
@@ -68,6 +69,11 @@ export class RunReplay {
     }
   }
 
+  /** Calls reported as running elsewhere before the pause that have not ended (a remote agent's, cut off by its interrupt). */
+  openCalls(): Of<'ToolExecuting'>[] {
+    return [...this.toolStarts.values()].filter((call) => !this.toolEnds.has(call.toolCallId));
+  }
+
   toolResult(toolCallId: string): Of<'ToolCompleted'> | undefined {
     return this.toolEnds.get(toolCallId);
   }
@@ -106,4 +112,20 @@ export class RunReplay {
 
 function placeKey(agentId: string, type: EventType): string {
   return `${agentId}\u0000${type}`;
+}
+
+/** How many of a conversation's events one read of a resumed run's log takes. */
+const REPLAY_PAGE = 500;
+
+/** The events `run` appended before (a paused run's), read from its user message on. */
+export async function readReplay(backend: Backend, run: RunRecord): Promise<RunReplay> {
+  const message = await backend.messages.get(run.userMessageId);
+  const events: StoredEvent[] = [];
+  let afterSeq = Math.max(0, (message?.seq ?? 1) - 1);
+  for (;;) {
+    const page = await backend.events.read(run.conversationId, afterSeq, REPLAY_PAGE);
+    for (const event of page) if (event.runId === run.id && event.type !== 'MessageCreated') events.push(event);
+    if (page.length < REPLAY_PAGE) return new RunReplay(events);
+    afterSeq = page.at(-1)!.seq;
+  }
 }

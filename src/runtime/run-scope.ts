@@ -106,6 +106,10 @@ export class RunScope {
     this.appender = new RunAppender(options.events);
     this.replay = options.replay ?? new RunReplay();
     this.usage = options.run.usage ?? null;
+    // Still open from before the pause: their result may come now, or they are closed at the end.
+    for (const call of this.replay.openCalls()) {
+      this.openToolCalls.set(call.toolCallId, { agentId: call.agentId ?? options.run.agentId, toolName: call.toolName, started: performance.now() });
+    }
   }
 
   /** The next id of `what` (a tool call, a question) for `agentId`, the same on every execution of the run. */
@@ -379,6 +383,7 @@ export class RunScope {
         signal.throwIfAborted();
         await scope.appendStored(agentId, { type: 'ToolExecuting', ...call });
         if (scope.replay.toolResult(call.toolCallId)) return; // reported and ended before the run's pause
+        if (scope.openToolCalls.has(call.toolCallId)) return; // reported before the pause, still open
         scope.openToolCalls.set(call.toolCallId, { agentId, toolName: call.toolName, started: performance.now() });
       },
       async reportToolResult(toolCallId, outcome) {

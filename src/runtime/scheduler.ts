@@ -7,6 +7,7 @@ import { TERMINAL_STATUSES } from '../domain/run-states.ts';
 import type { RunRecord } from '../domain/records.ts';
 import type { Executor } from './executor.ts';
 import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
+import { readReplay } from './replay.ts';
 import { moveRun } from './run-transitions.ts';
 
 /**
@@ -74,7 +75,7 @@ export class Scheduler {
           // two runs' events ever interleave. One that ended while it waited for a person has its
           // AgentStarted: its requests close and its terminal event follows.
           if (head.startedAt === null) await appendRunEvent(this.options, head, head.agentId, { type: 'AgentStarted' });
-          else await backend.inputs.close(head.id, conversationId, 'CANCELLED');
+          else await this.closeWhatWaited(head);
           await appendRunEvent(this.options, head, head.agentId, terminalOf(head));
           await backend.runQueue.remove(conversationId, head.id);
           await backend.leases.release(head.id, null);
@@ -85,6 +86,21 @@ export class Scheduler {
         return { outcome: 'waiting', runId: head.id };
       }
     });
+  }
+
+  /** A run that ended while it waited for a person: its requests close, and tool calls reported before its pause end with it. */
+  private async closeWhatWaited(run: RunRecord): Promise<void> {
+    await this.options.backend.inputs.close(run.id, run.conversationId, 'CANCELLED');
+    for (const call of (await readReplay(this.options.backend, run)).openCalls()) {
+      await appendRunEvent(this.options, run, call.agentId ?? run.agentId, {
+        type: 'ToolCompleted',
+        toolCallId: call.toolCallId,
+        toolName: call.toolName,
+        result: null,
+        error: { code: 'CANCELLED', message: 'The run ended before the tool finished.', retryable: true },
+        durationMs: 0,
+      });
+    }
   }
 
   /**

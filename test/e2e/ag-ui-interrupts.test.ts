@@ -73,6 +73,35 @@ describe('AG-UI agents in the loop', () => {
     }
   });
 
+  it("keeps a remote tool call open across the pause: its result comes once resumed, or the run's end closes it", async () => {
+    const answered = await follow('interrupt mid-tool');
+    try {
+      const requests = await answered.requests(2);
+      for (const [request, answer] of [[requests[0], { ok: false }], [requests[1], 'none']] as const) {
+        await gql(RESPOND, { input: { requestId: request.id, answer } });
+      }
+      const events = await answered.end(answered.sent);
+      expectRunInvariants(events, answered.sent);
+      const completed = events.filter((event) => event.__typename === 'ToolCompleted');
+      expect(completed).toHaveLength(1);
+      expect(completed[0]).toMatchObject({ toolName: 'search', result: { found: 1 }, toolError: null });
+      expect(events.indexOf(completed[0]!)).toBeGreaterThan(events.findIndex((event) => event.__typename === 'AgentInputReceived'));
+    } finally {
+      await answered.close();
+    }
+    const cancelled = await follow('interrupt mid-tool');
+    try {
+      await cancelled.requests(2);
+      await gql(`mutation ($id: ID!) { cancelAgentRun(runId: $id) { status } }`, { id: cancelled.sent.runId });
+      const events = await cancelled.end(cancelled.sent);
+      expectRunInvariants(events, cancelled.sent);
+      expect(events.find((event) => event.__typename === 'ToolCompleted')).toMatchObject({ toolName: 'search', toolError: { code: 'CANCELLED' } });
+      expect(events.at(-1)?.__typename).toBe('AgentCancelled');
+    } finally {
+      await cancelled.close();
+    }
+  });
+
   it('offers the client tools to the remote and hands its call of one to the frontend', async () => {
     const { sent, requests, end, close } = await follow('use a client tool');
     try {

@@ -9,6 +9,8 @@
  *   "hang"          stream a little, then hold the response open until the client goes
  *   "interrupt"     say a little, then finish with an interrupt outcome (two interrupts); called
  *                   again with `resume`, answer with what it was given
+ *   "interrupt mid-tool"  as "interrupt", with a tool call started before it whose result comes
+ *                   only once resumed
  *   "client tool"   call the first tool in `tools` (the gateway's client tools); called again with
  *                   that call's result as the last (tool) message, answer with it
  * Anything else: reasoning, a tool call (in the TOOL_CALL_CHUNK shorthand) with its result, and a
@@ -59,6 +61,7 @@ async function respond(input: RunAgentInput, response: ServerResponse): Promise<
   const end = { type: EventType.TEXT_MESSAGE_END, messageId: 'm1' } as BaseEvent;
   if (input.resume && input.resume.length > 0) {
     const given = input.resume.map((entry) => `${entry.interruptId}=${JSON.stringify(entry.payload)}`).join(', ');
+    if (/\bmid-tool\b/.test(text)) await send({ type: EventType.TOOL_CALL_RESULT, messageId: 't2', toolCallId: 'tc-mid', content: '{"found":1}' } as BaseEvent);
     await send(...message('Resumed ', `with ${given}.`), end, finish({ type: 'success' }));
     response.end();
     return;
@@ -73,6 +76,13 @@ async function respond(input: RunAgentInput, response: ServerResponse): Promise<
       { id: 'int-order', reason: 'confirmation', message: 'Place the order?', responseSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } },
       { id: 'int-note', reason: 'input', message: 'Any note for the courier?' },
     ];
+    if (/\bmid-tool\b/.test(text)) {
+      await send(
+        { type: EventType.TOOL_CALL_START, toolCallId: 'tc-mid', toolCallName: 'search' } as BaseEvent,
+        { type: EventType.TOOL_CALL_ARGS, toolCallId: 'tc-mid', delta: '{"query":"stock"}' } as BaseEvent,
+        { type: EventType.TOOL_CALL_END, toolCallId: 'tc-mid' } as BaseEvent,
+      );
+    }
     await send(...message('Before I go on, '), end, finish({ type: 'interrupt', interrupts }));
     response.end();
     return;
