@@ -95,6 +95,13 @@ export const settingsSchema = z.object({
   RUN_TIMEOUT_MS: int(120_000, 1).describe('A run longer than this ends with AgentFailed TIMEOUT.'),
   RUN_LEASE_MS: int(15_000, 100).describe('A run whose executing instance stops renewing its lease for this long is ended as WORKER_LOST.'),
   RUN_SWEEP_INTERVAL_MS: int(5_000, 10).describe('How often each instance looks for runs whose lease ran out.'),
+  INPUT_TIMEOUT_MS: int(24 * 3600 * 1000, 1).describe(
+    'How long a question or approval an agent asks a person stays open; unanswered, it expires and the run ends with AgentFailed INPUT_EXPIRED.',
+  ),
+  TOOLS_REQUIRING_APPROVAL: z
+    .string()
+    .optional()
+    .describe('Comma-separated names of registered tools that need a person\'s approval before each call (`*` for every tool), besides those whose definition says so.'),
   IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
   AGENT_HISTORY_MESSAGES: int(200, 1).describe(

@@ -53,17 +53,17 @@ export async function createRedisLiveLayer(...args: Parameters<RedisLiveLayerFac
 export async function createPostgresRecordStore(...args: Parameters<PostgresRecordStoreFactory>): ReturnType<PostgresRecordStoreFactory> {
   return (await import('./store/postgres/index.ts')).createPostgresRecordStore(...args);
 }
-export type { AgentContext, AgentDefinition, AgentDirectory, ToolDescription } from './agents/contract.ts';
+export type { AgentContext, AgentDefinition, AgentDirectory, Question, ResumedWork, ToolDescription } from './agents/contract.ts';
 export type { AgentId, AttachedFile, Pillar, Surface } from './domain/product.ts';
 export { AGENT_ID_PATTERN } from './domain/product.ts';
-export { AgentError } from './agents/errors.ts';
+export { AgentError, ToolDeniedError } from './agents/errors.ts';
 export { BUILT_IN_AGENTS } from './agents/index.ts';
 export type { AgentsOption } from './agents/registry.ts';
 export { llmAgent, type LlmAgentOptions } from './agents/llm/llm-agent.ts';
 export { openAICompatibleModel, type OpenAICompatibleModelOptions } from './agents/llm/openai-compatible.ts';
 export { agUiAgent, type AgUiAgentOptions } from './agents/ag-ui/ag-ui-agent.ts';
-export type { ToolDefinition, ToolScope, ToolsOption } from './runtime/tools.ts';
+export type { ToolApprovalContext, ToolDefinition, ToolScope, ToolsOption } from './runtime/tools.ts';
 export { PLATFORM_TOOLS } from './runtime/platform-tools.ts';
 export { PLATFORM_ARTIFACTS, type ArtifactOf, type ArtifactSpec } from './agents/platform-artifacts.ts';
 export type { ArtifactKind } from './domain/events.ts';
-export type { AgentErrorInfo, TokenUsage, MessageRecord, RunInput } from './domain/records.ts';
+export type { AgentErrorInfo, TokenUsage, MessageRecord, RunInput, InputKind, InputRequestRecord, InputResponse, InputStatus } from './domain/records.ts';

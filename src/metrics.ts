@@ -72,6 +72,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly inputRequests = new Counter({
+    name: 'agent_gateway_input_requests_total',
+    help: 'Input requests (approvals, questions, client tools) by what became of them: opened, answered, expired.',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly inputWait = new Histogram({
+    name: 'agent_gateway_input_wait_seconds',
+    help: 'From an input request being opened to it being answered.',
+    buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
+    registers: [this.registry],
+  });
+
   /** What the gauges read when scraped come from: counted then rather than on every change. */
   private readonly sources = new Map<ScrapedGauge, () => number>();
 
@@ -101,6 +115,11 @@ export class Metrics {
   recordUsage(usage: TokenUsage): void {
     if (usage.inputTokens) this.tokens.inc({ kind: 'input' }, usage.inputTokens);
     if (usage.outputTokens) this.tokens.inc({ kind: 'output' }, usage.outputTokens);
+  }
+
+  recordInput(change: { type: 'opened' | 'expired' } | { type: 'answered'; waitedMs: number }): void {
+    this.inputRequests.inc({ event: change.type });
+    if (change.type === 'answered') this.inputWait.observe(Math.max(0, change.waitedMs) / 1000);
   }
 
   recordAppend(event: StoredEvent): void {

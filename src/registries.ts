@@ -11,7 +11,7 @@ import { llmPlatformAgents } from './agents/llm/platform-agents.ts';
 import { AgentRegistry, type AgentsOption } from './agents/registry.ts';
 import type { Config } from './config.ts';
 import { PLATFORM_TOOLS } from './runtime/platform-tools.ts';
-import { ToolRegistry, type ToolsOption } from './runtime/tools.ts';
+import { ToolRegistry, type ApprovalPolicy, type ToolsOption } from './runtime/tools.ts';
 
 export interface Registries {
   agents: AgentRegistry;
@@ -27,8 +27,14 @@ export interface RegistryOptions {
 export function createRegistries(config: Config, options: RegistryOptions = {}): Registries {
   return {
     agents: AgentRegistry.compose(defaultAgents(config), options.agents),
-    tools: ToolRegistry.compose(PLATFORM_TOOLS, options.tools),
+    tools: ToolRegistry.compose(PLATFORM_TOOLS, options.tools, approvalPolicy(config.TOOLS_REQUIRING_APPROVAL)),
   };
+}
+
+/** TOOLS_REQUIRING_APPROVAL: `*` for every tool, else the names listed. */
+function approvalPolicy(setting: string | undefined): ApprovalPolicy {
+  if (setting?.trim() === '*') return 'all';
+  return new Set((setting ?? '').split(',').map((name) => name.trim()).filter(Boolean));
 }
 
 function defaultAgents(config: Config): AgentDefinition[] {

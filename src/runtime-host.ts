@@ -9,7 +9,7 @@ import type { Registries, RegistryOptions } from './registries.ts';
 import type { EngineOptions } from './runtime/engine.ts';
 import { createBackend } from './store/backends.ts';
 import type { Backend, IntentQueue } from './store/interfaces.ts';
-import { observeAppends, observeSends } from './store/observed.ts';
+import { observeAnswers, observeAppends, observeSends } from './store/observed.ts';
 
 /** Makes the backend a process works on, in place of the one the configuration asks for. */
 export type BackendFactory = (config: Config, logger: Logger) => Promise<Backend>;
@@ -32,6 +32,7 @@ export async function hostBackend(config: Config, logger: Logger, metrics: Metri
     ...backend,
     events: observeAppends(backend.events, (event) => metrics.recordAppend(event)),
     sends: observeSends(backend.sends, (event) => metrics.recordAppend(event)),
+    inputs: observeAnswers(backend.inputs, (event) => metrics.recordAppend(event)),
   };
 }
 
@@ -56,10 +57,12 @@ export function runtimeSettings(
     runTimeoutMs: config.RUN_TIMEOUT_MS,
     leaseMs: config.RUN_LEASE_MS,
     sweepIntervalMs: config.RUN_SWEEP_INTERVAL_MS,
+    inputTimeoutMs: config.INPUT_TIMEOUT_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
     historyMessages: config.AGENT_HISTORY_MESSAGES,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
     onUsage: (usage) => metrics.recordUsage(usage),
+    onInput: (change) => metrics.recordInput(change),
   };
 }

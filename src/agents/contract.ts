@@ -3,8 +3,8 @@
  * sees sockets, GraphQL or stores; it reads its input and history, calls tools, and emits
  * through the context. Cancellation arrives as `signal`; every emit after it rejects.
  */
-import type { ArtifactKind } from '../domain/events.ts';
-import type { AgentErrorInfo, MessageRecord, RunInput, TokenUsage } from '../domain/records.ts';
+import type { ArtifactKind, StoredEvent } from '../domain/events.ts';
+import type { AgentErrorInfo, InputResponse, MessageRecord, RunInput, TokenUsage } from '../domain/records.ts';
 import type { AgentId, AgentKind, AttachedFile, Pillar } from '../domain/product.ts';
 
 /** The registry as an agent sees it: who else there is to hand a message to. */
@@ -23,6 +23,27 @@ export interface ToolDescription {
   description: string;
   /** JSON Schema of the tool's input (an object). */
   inputSchema: Record<string, unknown>;
+  /** `client` for a tool the frontend executes (its result is a person's client's answer). */
+  executedBy?: 'server' | 'client';
+}
+
+/** What an agent asks a person with `ask`. */
+export interface Question {
+  /** What the person is asked, readable as it is. */
+  prompt: string;
+  /** The answers offered; the answer must be one of them. */
+  options?: readonly string[];
+  /** JSON Schema the answer must match. */
+  answerSchema?: Record<string, unknown>;
+  /** How long the question stays open (default INPUT_TIMEOUT_MS); unanswered, the run fails INPUT_EXPIRED. */
+  expiresInMs?: number;
+  /**
+   * Names the question within the run (such as a remote agent's interrupt id), so that asking it
+   * again, after the run resumed, finds its answer; default: its place among the agent's questions.
+   */
+  id?: string;
+  /** What the question is about, shown with it (the request's `arguments`), such as the remote interrupt it stands for. */
+  details?: unknown;
 }
 
 export interface AgentContext {
@@ -51,8 +72,11 @@ export interface AgentContext {
   artifact(kind: ArtifactKind, title: string, data: unknown): Promise<void>;
   /**
    * Runs a registered tool as a tool call (ToolExecuting, then ToolCompleted) and returns its
-   * result. `toolCallId` (unique within the conversation) defaults to a fresh one. Input that
-   * does not match the tool's schema, or an unknown tool, fails the call with a ToolError.
+   * result. `toolCallId` (unique within the conversation) defaults to one made of the run's id
+   * and the call's place in it. Input that does not match the tool's schema, or an unknown tool,
+   * fails the call with a ToolError. A tool that needs approval first pauses the run until a
+   * person answers: approved, it runs; denied, the call ends TOOL_DENIED and this throws a
+   * ToolDeniedError. A client tool pauses the run until the frontend gives its result.
    */
   callTool<T = unknown>(name: string, args: Record<string, unknown>, options?: { toolCallId?: string }): Promise<T>;
   /** Reports a tool call that runs elsewhere (a remote agent's): emits ToolExecuting. */
@@ -76,6 +100,26 @@ export interface AgentContext {
   consult(to: AgentId, reason: string): Promise<string>;
   /** Waits one agent step (AGENT_STEP_DELAY_MS), rejecting on cancellation. */
   pause(): Promise<void>;
+  /**
+   * Asks a person and resolves with their answer. The run pauses (WAITING) and lets go of its
+   * process; once answered, it runs again from its start, and everything it did before comes
+   * back from its log instead of being done again: so an agent must do the same things in the
+   * same order up to here, which every agent that decides only from its context does.
+   */
+  ask(question: Question): Promise<unknown>;
+  /**
+   * For agents that continue from what they did rather than run again (the LLM and AG-UI
+   * adapters): on a run resumed after a pause, this agent's events from before it, in order,
+   * and the answers it got, each handed out once; none on a run that did not pause.
+   */
+  resumeFromLog(): ResumedWork;
+}
+
+/** What an agent did before its run paused, from the run's log. */
+export interface ResumedWork {
+  events: readonly StoredEvent[];
+  /** The responses to its requests, by request id. */
+  answers: ReadonlyMap<string, InputResponse>;
 }
 
 export interface AgentDefinition {

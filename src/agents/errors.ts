@@ -19,3 +19,17 @@ export class AgentError extends Error {
     return { code: this.code, message: this.message, retryable: this.retryable };
   }
 }
+
+/**
+ * A tool call a person refused to approve (TOOL_DENIED, with their comment as its message). The
+ * agent may catch it and go on; an LLM agent hands it to its model as the tool's result.
+ */
+export class ToolDeniedError extends AgentError {
+  constructor(
+    readonly toolName: string,
+    message: string,
+  ) {
+    super('TOOL_DENIED', message, false);
+    this.name = 'ToolDeniedError';
+  }
+}

@@ -2,7 +2,7 @@
  * The events a run emits, as plain data. The GraphQL adapter maps `type` onto the
  * AgentEvent implementations; nothing here knows about GraphQL.
  */
-import type { AgentErrorInfo, MessageRecord, TokenUsage } from './records.ts';
+import type { AgentErrorInfo, InputRequestRecord, InputResponse, MessageRecord, TokenUsage } from './records.ts';
 
 export const ARTIFACT_KINDS = ['VISUALIZATION', 'TABLE', 'ANALYSIS', 'DRILL_DOWN'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
@@ -26,7 +26,11 @@ export type EventBody =
   | { type: 'AgentArtifact'; artifactId: string; kind: ArtifactKind; title: string; data: unknown }
   | { type: 'AgentCompleted'; message: MessageRecord; usage: TokenUsage | null }
   | { type: 'AgentFailed'; error: AgentErrorInfo }
-  | { type: 'AgentCancelled'; reason: string };
+  | { type: 'AgentCancelled'; reason: string }
+  /** The run asks a person and waits (WAITING); `request` is the request as it was opened. */
+  | { type: 'AgentInputRequested'; request: InputRequestRecord }
+  /** A person answered; appended by whoever took the answer, before the run resumes. */
+  | { type: 'AgentInputReceived'; requestId: string; response: InputResponse };
 
 export type EventType = EventBody['type'];
 

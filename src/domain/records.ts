@@ -16,14 +16,12 @@ export interface AgentErrorInfo {
   retryable: boolean;
 }
 
-export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RUN_STATUSES, TERMINAL_STATUSES, type RunStatus } from './run-states.ts';
+export { INPUT_STATUSES, type InputStatus } from './input-states.ts';
+import type { RunStatus } from './run-states.ts';
+import type { InputStatus } from './input-states.ts';
 export const MESSAGE_ROLES = ['USER', 'AGENT'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
-
-export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
-/** The statuses of a run that has not ended: every status but the terminal ones. */
-export const ACTIVE_STATUSES: readonly RunStatus[] = RUN_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
 
 /** Who owns a conversation: a user within an optional tenant. */
 export interface Owner {
@@ -75,6 +73,13 @@ export interface RunRecord {
   cancelReason: string | null;
   /** Tokens its models used, once it has ended (absent on runs stored before usage was recorded). */
   usage?: TokenUsage | null;
+  /** Time it spent RUNNING in executions before its last pause (RUN_TIMEOUT_MS counts only that). */
+  activeMs?: number;
+  /**
+   * Set when it ended while no process executed it (QUEUED or WAITING): its terminal event then
+   * comes in its turn in the queue rather than from an executor.
+   */
+  endedIdle?: boolean;
 }
 
 /** The ids of what a send stored, remembered under its idempotency key. */
@@ -82,4 +87,36 @@ export interface SendReservation {
   conversationId: string;
   messageId: string;
   runId: string;
+}
+
+export const INPUT_KINDS = ['APPROVAL', 'QUESTION', 'CLIENT_TOOL'] as const;
+export type InputKind = (typeof INPUT_KINDS)[number];
+
+/** A person's answer to an input request. */
+export interface InputResponse {
+  approved: boolean | null;
+  answer: unknown;
+  comment: string | null;
+  /** The user id of who answered. */
+  respondedBy: string;
+  respondedAt: string;
+}
+
+/** What a paused run asks a person: approve a tool call, answer a question, or run a client-side tool. */
+export interface InputRequestRecord {
+  id: string;
+  runId: string;
+  conversationId: string;
+  agentId: string;
+  kind: InputKind;
+  status: InputStatus;
+  prompt: string;
+  toolCallId: string | null;
+  toolName: string | null;
+  arguments: unknown;
+  options: string[] | null;
+  answerSchema: Record<string, unknown> | null;
+  createdAt: string;
+  expiresAt: string | null;
+  response: InputResponse | null;
 }

@@ -11,7 +11,8 @@ import type { StoredEvent } from '../domain/events.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { runQueueLock, type Backend, type NewSend } from '../store/interfaces.ts';
 import { ownerKey, sameOwner } from '../store/owner.ts';
-import type { ConversationRecord, MessageRecord, Owner, RunRecord, SendReservation } from '../domain/records.ts';
+import type { ConversationRecord, InputRequestRecord, MessageRecord, Owner, RunRecord, SendReservation } from '../domain/records.ts';
+import { repeats, responseFor, type AnswerInput } from './input-answers.ts';
 import type { AgentDirectory } from '../agents/contract.ts';
 import { ConversationDeletions } from './deletions.ts';
 import { routeMessage } from './routing.ts';
@@ -158,6 +159,38 @@ export class ConversationService {
     const run = await this.run(owner, runId);
     if (!run) throw notFound('Run');
     return (await this.options.runtime.cancel(run.id, 'Cancelled by the user.')) ?? run;
+  }
+
+  /**
+   * Answers one of the owner's input requests. Someone else's (or an unknown id) is NOT_FOUND;
+   * an answer that does not fit is BAD_USER_INPUT; a request no longer PENDING is CONFLICT,
+   * except that repeating the response it has returns it unchanged. Of racing answers, one is
+   * stored; the others get CONFLICT. Nothing is stored for any refusal.
+   */
+  async respond(owner: Owner, input: AnswerInput): Promise<InputRequestRecord> {
+    const { backend, runtime, limits } = this.options;
+    assertId(input.requestId, 'requestId');
+    const request = await backend.inputs.get(input.requestId);
+    if (!request || !(await this.conversation(owner, request.conversationId))) throw notFound('Input request');
+    if (request.status !== 'PENDING') return this.settledAnswer(request, input, owner);
+    const response = responseFor(request, input, owner.userId, { maxAnswerBytes: limits.maxContextBytes, maxCommentLength: limits.maxTextLength });
+    const outcome = await runtime.answer(request.id, response);
+    if (outcome.outcome === 'not-found') throw notFound('Input request');
+    if (outcome.outcome === 'settled') return this.settledAnswer(outcome.request, input, owner);
+    return outcome.request;
+  }
+
+  /** What answering a request that is no longer open gives: itself, for a repeat of its response; CONFLICT otherwise. */
+  private settledAnswer(request: InputRequestRecord, input: AnswerInput, owner: Owner): InputRequestRecord {
+    if (repeats(request, input, owner.userId)) return request;
+    const why = request.status === 'PENDING' ? 'its run no longer waits for it' : `it is ${request.status}`;
+    throw new GatewayError('CONFLICT', `The request cannot be answered: ${why}.`, { status: request.status });
+  }
+
+  /** The open requests of a conversation (already checked), oldest first; only the run's with `runId`. */
+  async pendingInputs(conversationId: string, runId?: string): Promise<InputRequestRecord[]> {
+    const pending = await this.options.backend.inputs.pending(conversationId);
+    return runId === undefined ? pending : pending.filter((request) => request.runId === runId);
   }
 
   /** The owner's conversation, or null for one that does not exist or is someone else's. */

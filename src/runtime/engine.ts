@@ -27,6 +27,8 @@ export interface EngineOptions extends RuntimeBase {
   leaseMs: number;
   /** How often this instance looks for runs whose lease ran out (RUN_SWEEP_INTERVAL_MS). */
   sweepIntervalMs: number;
+  /** How long an input request stays open unless its agent says otherwise (INPUT_TIMEOUT_MS). */
+  inputTimeoutMs: number;
   /** Who holds this process's leases (default: a fresh id). */
   holder?: string;
   /** How many runs may execute here at once (default: no limit). */
@@ -45,9 +47,11 @@ export class RunEngine {
   private readonly recovery: Recovery;
   private readonly stopListening: () => void;
   private readonly base: RuntimeBase;
+  private readonly leaseMs: number;
 
   constructor(options: EngineOptions) {
     this.base = options;
+    this.leaseMs = options.leaseMs;
     this.holder = options.holder ?? randomUUID();
     this.executor = new Executor({
       ...options,
@@ -77,6 +81,8 @@ export class RunEngine {
       {
         abortHere: (runId) => this.executor.abort(runId),
         reschedule: async (stopped) => this.scheduler.kick(stopped.conversationId),
+        holder: this.holder,
+        leaseMs: this.leaseMs,
       },
       run,
       reason,
@@ -102,7 +108,7 @@ export class RunEngine {
           const run = await backend.runs.get(runId);
           // Only a run still RUNNING is ours to end. One that ended meanwhile (cancelled, or
           // taken over by a survivor) keeps its end; its executor only has to let go.
-          if (run?.status === 'RUNNING') await this.stop(run, { status: 'FAILED', error: SHUTDOWN });
+          if (run?.status === 'RUNNING') await this.stop(run, { status: 'FAILED', error: SHUTDOWN, by: 'shutdown' });
           else this.executor.abort(runId);
         } catch (cause) {
           // The store is unreachable: stop anyway; the run's lease runs out and a survivor ends it.

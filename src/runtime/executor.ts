@@ -11,7 +11,9 @@ import { GatewayError } from '../errors.ts';
 import { LeaseLostError, withAppend, type EventLog } from '../store/event-log.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
-import { RunScope } from './run-scope.ts';
+import { RunPause, RunScope } from './run-scope.ts';
+import { readReplay, type RunReplay } from './replay.ts';
+import { moveRun } from './run-transitions.ts';
 import type { ToolRegistry } from './tools.ts';
 
 export interface ExecutorOptions extends RuntimeBase {
@@ -25,6 +27,8 @@ export interface ExecutorOptions extends RuntimeBase {
   leaseMs: number;
   /** How many runs may execute here at once (default: no limit). */
   capacity?: number;
+  /** How long an input request stays open unless its agent says otherwise (INPUT_TIMEOUT_MS). */
+  inputTimeoutMs: number;
   /** Ends a run that ran out of time (as a cancel would, wherever it executes). */
   stop(run: RunRecord, reason: StopReason): Promise<RunRecord | null>;
   /** Told once a run's execution here is over, so that its conversation's queue moves on. */
@@ -128,15 +132,16 @@ export class Executor {
 
   /**
    * Starts executing `run` (already RUNNING, its lease ours at `leaseEpoch`) in a slot taken with
-   * `reserve`. Its events are appended fenced with that epoch.
+   * `reserve`. Its events are appended fenced with that epoch. A `resumed` run (one that paused
+   * on a person) runs from its start again, with what it did before read back from its log.
    */
-  start(run: RunRecord, leaseEpoch: number): void {
+  start(run: RunRecord, leaseEpoch: number, resumed = false): void {
     this.reserved -= 1;
     const generation = this.options.backend.liveGeneration().catch(() => null);
     const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), generation, leaseLost: false };
     const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
     heartbeat.unref();
-    execution.done = this.execute(run, leaseEpoch, execution)
+    execution.done = this.execute(run, leaseEpoch, execution, resumed)
       .catch((error: unknown) => {
         // Taken over (and said so): what failed is an append refused on purpose.
         if (!execution.leaseLost) this.options.logger.error({ err: error, runId: run.id }, 'run execution failed');
@@ -169,7 +174,7 @@ export class Executor {
       const started = await execution.generation;
       if (started !== null && (await backend.liveGeneration()) !== started) {
         logger.warn({ runId: run.id }, 'the shared live state lost its data while a run executed here; ending the run');
-        await this.options.stop(run, { status: 'FAILED', error: LIVE_STATE_LOST });
+        await this.options.stop(run, { status: 'FAILED', error: LIVE_STATE_LOST, by: 'executor' });
         return;
       }
       if (!(await backend.leases.renew(run.id, holder, leaseMs))) {
@@ -185,15 +190,26 @@ export class Executor {
     }
   }
 
-  private async execute(run: RunRecord, leaseEpoch: number, execution: Execution): Promise<void> {
+  private async execute(run: RunRecord, leaseEpoch: number, execution: Execution, resumed: boolean): Promise<void> {
     const { signal } = execution.controller;
     const { backend, agents, logger, holder, leaseMs, runTimeoutMs } = this.options;
+    // Only the time it executes counts: what it spent before its pauses, and this execution.
+    const began = performance.now();
+    const spentBefore = run.activeMs ?? 0;
     const timer = setTimeout(() => {
       const error = { code: 'TIMEOUT', message: `The run exceeded ${runTimeoutMs} ms.`, retryable: true };
-      this.options.stop(run, { status: 'FAILED', error }).catch((cause: unknown) =>
+      this.options.stop(run, { status: 'FAILED', error, by: 'timeout' }).catch((cause: unknown) =>
         logger.error({ err: cause, runId: run.id }, 'stopping a timed-out run failed'),
       );
-    }, runTimeoutMs);
+    }, Math.max(0, runTimeoutMs - spentBefore));
+    let outcome: Partial<RunRecord> = { status: 'COMPLETED' };
+    let replay: RunReplay | undefined;
+    try {
+      replay = resumed ? await readReplay(backend, run) : undefined;
+    } catch (error) {
+      logger.warn({ err: error, runId: run.id }, 'could not read back what a resumed run did before its pause');
+      outcome = { status: 'FAILED', error: { code: 'REPLAY_UNAVAILABLE', message: 'What the run did before its pause could not be read back.', retryable: true } };
+    }
     const scope = new RunScope({
       run,
       files: filesOf(run.input),
@@ -208,49 +224,52 @@ export class Executor {
       signal,
       stepDelayMs: this.options.stepDelayMs,
       onUsage: this.options.onUsage,
+      inputs: backend.inputs,
+      inputTimeoutMs: this.options.inputTimeoutMs,
+      ...(replay && { replay }),
+      pause: () => execution.controller.abort(new RunPause()),
+      onInputOpened: () => this.options.onInput?.({ type: 'opened' }),
     });
-    let outcome: Partial<RunRecord> = { status: 'COMPLETED' };
-    try {
-      await scope.append(run.agentId, { type: 'AgentStarted' });
-      const agent = agents.get(run.agentId);
-      // A worker that was not given the agent the gateway routed to (their registries differ).
-      if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);
-      await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
-      // The run's last batches: their failure is the run's, as an append's always was.
-      await scope.flush();
-    } catch (error) {
-      if (!signal.aborted && error instanceof AgentError) {
-        outcome = { status: 'FAILED', error: error.toInfo() };
-      } else if (!signal.aborted && error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {
-        logger.warn({ err: error, runId: run.id }, 'the shared store became unavailable during a run');
-        outcome = {
-          status: 'FAILED',
-          error: { code: 'UNAVAILABLE', message: 'The shared store became unavailable during the run; retry the message.', retryable: true },
-        };
-      } else if (!signal.aborted) {
-        const errorId = randomUUID();
-        logger.error({ err: error, runId: run.id, errorId }, 'agent failed');
-        outcome = {
-          status: 'FAILED',
-          error: { code: 'AGENT_ERROR', message: `The agent failed (error id ${errorId}).`, retryable: false },
-        };
+    if (outcome.status === 'COMPLETED') {
+      try {
+        if (!scope.replay.started) await scope.append(run.agentId, { type: 'AgentStarted' });
+        const agent = agents.get(run.agentId);
+        // A worker that was not given the agent the gateway routed to (their registries differ).
+        if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);
+        await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
+        // The run's last batches: their failure is the run's, as an append's always was.
+        await scope.flush();
+      } catch (error) {
+        outcome = this.outcomeOf(error, signal, run);
+      } finally {
+        clearTimeout(timer);
       }
-    } finally {
+    } else {
       clearTimeout(timer);
     }
     // What the agent emitted before it failed or was stopped is stored (or refused) first.
     await scope.settled();
+    const activeMs = spentBefore + Math.round(performance.now() - began);
+    if (signal.reason instanceof RunPause && !execution.leaseLost) {
+      const paused = await this.pause(run, scope, activeMs);
+      if (paused === 'paused') return;
+      // Its request (or what came before it) was not stored: it cannot wait, it fails as any run whose appends failed.
+      if (paused === 'unstored') outcome = { status: 'FAILED', error: UNSTORED };
+    }
     // Taken over: the survivor ends the run; we write nothing more.
     if (execution.leaseLost) return;
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
     // how it ends; the executor always appends the terminal event, after the agent has stopped.
-    const decided = await backend.runs.transition(run.id, ['RUNNING'], {
-      ...outcome,
+    const { status, ...decision } = outcome;
+    const decided = await moveRun(backend.runs, run.id, 'executor', status ?? 'COMPLETED', {
+      ...decision,
       usage: scope.usage,
+      activeMs,
       finishedAt: new Date().toISOString(),
     });
     if (decided) this.options.onRunStatus?.(decided.status);
     // Stopped by someone else (a cancel, the timeout): the tokens spent until then still count.
+    // (Not a move between statuses: the patch keeps the status it has.)
     if (!decided && scope.usage) await backend.runs.transition(run.id, ['CANCELLED', 'FAILED'], { usage: scope.usage });
     const finished = decided ?? (await backend.runs.get(run.id));
     if (!finished) throw new Error(`run ${run.id} vanished while executing`);
@@ -261,9 +280,49 @@ export class Executor {
         ? { code: 'NO_RESULT', message: 'The tool reported no result before the run ended.', retryable: false }
         : { code: 'CANCELLED', message: 'The run ended before the tool finished.', retryable: true },
     );
+    // Requests it opened and never got answered to close with it (asked while it was stopped).
+    if (scope.asked) await backend.inputs.close(run.id, run.conversationId, 'CANCELLED');
     await this.appendTerminal(finished, scope);
     await backend.runQueue.remove(run.conversationId, run.id);
     await backend.leases.release(run.id, holder);
+  }
+
+  /** How the run ends after its agent threw `error` (nothing of its own when it was stopped or paused). */
+  private outcomeOf(error: unknown, signal: AbortSignal, run: RunRecord): Partial<RunRecord> {
+    const { logger } = this.options;
+    if (signal.aborted) return { status: 'COMPLETED' };
+    if (error instanceof AgentError) return { status: 'FAILED', error: error.toInfo() };
+    if (error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {
+      logger.warn({ err: error, runId: run.id }, 'the shared store became unavailable during a run');
+      return {
+        status: 'FAILED',
+        error: { code: 'UNAVAILABLE', message: 'The shared store became unavailable during the run; retry the message.', retryable: true },
+      };
+    }
+    const errorId = randomUUID();
+    logger.error({ err: error, runId: run.id, errorId }, 'agent failed');
+    return { status: 'FAILED', error: { code: 'AGENT_ERROR', message: `The agent failed (error id ${errorId}).`, retryable: false } };
+  }
+
+  /**
+   * Lets go of a run whose agent asked a person: WAITING, without its lease (so no sweep settles
+   * it), its slot freed when this execution ends. Answers that came in while it paused resume it
+   * at once. Otherwise it was `stopped` meanwhile (a cancel, the timeout: it ends as they
+   * decided), or its last events were `unstored`.
+   */
+  private async pause(run: RunRecord, scope: RunScope, activeMs: number): Promise<'paused' | 'stopped' | 'unstored'> {
+    const { backend, holder, leaseMs } = this.options;
+    try {
+      await scope.flush();
+    } catch {
+      return 'unstored';
+    }
+    const waiting = await moveRun(backend.runs, run.id, 'executor', 'WAITING', { activeMs, usage: scope.usage });
+    if (!waiting) return 'stopped';
+    this.options.onRunStatus?.('WAITING');
+    await backend.leases.release(run.id, holder);
+    if (await backend.inputs.resumeIfAnswered(run.id, { holder, ttlMs: leaseMs })) this.options.onRunStatus?.('QUEUED');
+    return 'paused';
   }
 
   /**
@@ -312,3 +371,9 @@ function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void)
     }),
   );
 }
+
+const UNSTORED = {
+  code: 'UNAVAILABLE',
+  message: 'What the agent asked could not be stored; retry the message.',
+  retryable: true,
+};

@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import { runEvent, type EventBody, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, TokenUsage, RunRecord, RunStatus } from '../domain/records.ts';
+import { IDLE_STATUSES } from '../domain/run-states.ts';
+import { moveRun } from './run-transitions.ts';
 import type { Backend } from '../store/interfaces.ts';
 
 /** What every part of the Runtime works with. */
@@ -16,12 +18,16 @@ export interface RuntimeBase {
   onRunStatus?: (status: RunStatus) => void;
   /** Told of every usage a model reports during a run (for metrics). */
   onUsage?: (usage: TokenUsage) => void;
+  /** Told of every input request opened, answered (with how long it waited) or expired (for metrics). */
+  onInput?: (change: { type: 'opened' | 'expired' } | { type: 'answered'; waitedMs: number }) => void;
 }
 
 /** The reason of a cancel that gave none (every AgentCancelled has one). */
 export const CANCELLED_REASON = 'Cancelled.';
 
-export type StopReason = { status: 'CANCELLED'; reason: string } | { status: 'FAILED'; error: AgentErrorInfo };
+export type StopReason =
+  | { status: 'CANCELLED'; reason: string }
+  | { status: 'FAILED'; error: AgentErrorInfo; by: 'executor' | 'timeout' | 'shutdown' | 'expiry' };
 
 export const WORKER_LOST: AgentErrorInfo = {
   code: 'WORKER_LOST',
@@ -33,6 +39,12 @@ export const LIVE_STATE_LOST: AgentErrorInfo = {
   code: 'LIVE_STATE_LOST',
   message: 'The shared live state (Redis) lost its data while the run was executing; retry the message.',
   retryable: true,
+};
+
+export const INPUT_EXPIRED: AgentErrorInfo = {
+  code: 'INPUT_EXPIRED',
+  message: 'Nobody answered what the agent asked in time.',
+  retryable: false,
 };
 
 export const SHUTDOWN: AgentErrorInfo = {
@@ -58,6 +70,9 @@ export interface StopHooks {
   abortHere(runId: string): void;
   /** Gets the conversation's queue moving after one of its waiting runs ended. */
   reschedule(run: RunRecord): Promise<void>;
+  /** Who holds the lease a paused run gets when it ends, so that its turn comes even should this process die. */
+  holder: string;
+  leaseMs: number;
 }
 
 /**
@@ -66,11 +81,13 @@ export interface StopHooks {
  */
 export async function stopRun(base: RuntimeBase, hooks: StopHooks, run: RunRecord, reason: StopReason): Promise<RunRecord | null> {
   const { backend } = base;
-  const patch: Partial<RunRecord> =
+  const finishedAt = new Date().toISOString();
+  // Ended while nothing executes it: its terminal event comes in its turn in the queue.
+  const endedIdle = IDLE_STATUSES.has(run.status);
+  const stopped =
     reason.status === 'CANCELLED'
-      ? { status: 'CANCELLED', cancelReason: reason.reason, finishedAt: new Date().toISOString() }
-      : { status: 'FAILED', error: reason.error, finishedAt: new Date().toISOString() };
-  const stopped = await backend.runs.transition(run.id, [run.status], patch);
+      ? await moveRun(backend.runs, run.id, 'cancel', 'CANCELLED', { cancelReason: reason.reason, finishedAt, endedIdle }, [run.status])
+      : await moveRun(backend.runs, run.id, reason.by, 'FAILED', { error: reason.error, finishedAt, endedIdle }, [run.status]);
   if (!stopped) return null;
   base.onRunStatus?.(stopped.status);
   if (run.status === 'RUNNING') {
@@ -78,8 +95,14 @@ export async function stopRun(base: RuntimeBase, hooks: StopHooks, run: RunRecor
     // through the executor's own check of the run's status when it renews its lease).
     hooks.abortHere(run.id);
     await backend.control.publish({ type: 'cancel-run', runId: run.id });
-  } else {
-    await hooks.reschedule(stopped);
+    return stopped;
   }
+  if (run.status === 'WAITING') {
+    // A paused run holds no lease: it gets one, so that a sweep brings its turn should we die
+    // before handing it on; its requests end with it (an expired one is settled by its caller first).
+    await backend.leases.acquire(run.id, run.conversationId, hooks.holder, hooks.leaseMs);
+    await backend.inputs.close(run.id, run.conversationId, 'CANCELLED');
+  }
+  await hooks.reschedule(stopped);
   return stopped;
 }

@@ -1,15 +1,19 @@
 /**
  * The lease sweep: every so often, claim the runs nobody has vouched for within their lease and
  * settle them. This is how a run whose executing process died still ends (AgentFailed,
- * WORKER_LOST, retryable) and how a queue whose runner died moves on. Every process that is
+ * WORKER_LOST, retryable) and how a queue whose runner died moves on. A run waiting for a person
+ * holds no lease and is never settled here; the same sweep expires its requests once they are
+ * due (INPUT_TIMEOUT_MS), which ends it with AgentFailed INPUT_EXPIRED. Every process that is
  * alive sweeps, whether it executes runs or not: a gateway that leaves execution to workers
  * still ends the runs of a worker that died when no other worker is up.
  */
 import { GatewayError } from '../errors.ts';
 import { TERMINAL_EVENT_TYPES } from '../domain/events.ts';
 import { runQueueLock, type ExpiredLease } from '../store/interfaces.ts';
-import type { RunRecord } from '../domain/records.ts';
-import { WORKER_LOST, appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
+import type { InputRequestRecord, RunRecord } from '../domain/records.ts';
+import { INPUT_EXPIRED, WORKER_LOST, appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
+import { moveRun } from './run-transitions.ts';
+import { endsInItsTurn } from './scheduler.ts';
 
 export interface RecoveryOptions extends RuntimeBase {
   /** Whether the run executes in this process: its lease then ran out only because we were slow. */
@@ -67,6 +71,43 @@ export class Recovery {
         logger.warn({ err: error, runId: lease.runId }, 'recovering a run whose lease ran out failed'),
       );
     }
+    let due: InputRequestRecord[];
+    try {
+      due = await backend.inputs.claimDue(leaseMs, SWEEP_BATCH);
+    } catch (error) {
+      logger.debug({ err: error }, 'looking for expired input requests failed');
+      return;
+    }
+    for (const request of due) {
+      await this.expire(request).catch((error: unknown) =>
+        // Still claimed for a lease's length: the next sweep after that retries.
+        logger.warn({ err: error, requestId: request.id }, 'expiring an input request failed'),
+      );
+    }
+  }
+
+  /**
+   * A request nobody answered in time: its run (still waiting for it) fails INPUT_EXPIRED first,
+   * then the request is EXPIRED, so that dying in between leaves a run that ends rather than one
+   * that waits forever; its turn in the queue appends the terminal event and closes the rest.
+   */
+  private async expire(request: InputRequestRecord): Promise<void> {
+    const { backend, holder, leaseMs } = this.options;
+    const run = await backend.runs.get(request.runId);
+    let ended: RunRecord | null = null;
+    if (run?.status === 'WAITING') {
+      ended = await moveRun(backend.runs, run.id, 'expiry', 'FAILED', { error: INPUT_EXPIRED, finishedAt: new Date().toISOString(), endedIdle: true }, ['WAITING']);
+      if (ended) {
+        this.options.onRunStatus?.('FAILED');
+        await backend.leases.acquire(run.id, run.conversationId, holder, leaseMs);
+      }
+    }
+    const expired = await backend.inputs.close(request.runId, request.conversationId, 'EXPIRED', request.id);
+    if (expired.length > 0) this.options.onInput?.({ type: 'expired' });
+    if (ended) {
+      await backend.inputs.close(ended.id, ended.conversationId, 'CANCELLED');
+      this.options.moveOn(ended.conversationId, ended.id);
+    }
   }
 
   /**
@@ -83,12 +124,13 @@ export class Recovery {
       // Whoever started the run meanwhile (advance() holds this lock) took the lease over: theirs.
       if (executesHere(runId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
       const run = await backend.runs.get(runId);
-      if (!run) return backend.leases.release(runId, holder);
+      // Waiting for a person holds no lease; one left over (its executor died as it paused) goes.
+      if (!run || run.status === 'WAITING') return backend.leases.release(runId, holder);
       const queued = (await backend.runQueue.list(conversationId)).includes(runId);
       if (run.status === 'QUEUED') {
         if (!queued) {
           // Its sender died between storing it and queueing it: it ends, in its turn, as lost.
-          const lost = await backend.runs.transition(runId, ['QUEUED'], { status: 'FAILED', error: WORKER_LOST, finishedAt: new Date().toISOString() });
+          const lost = await moveRun(backend.runs, runId, 'sweep', 'FAILED', { error: WORKER_LOST, finishedAt: new Date().toISOString() }, ['QUEUED']);
           if (lost) {
             this.options.onRunStatus?.('FAILED');
             await backend.runQueue.push(conversationId, runId);
@@ -98,20 +140,22 @@ export class Recovery {
         return;
       }
       if (!queued) return backend.leases.release(runId, holder);
-      if (run.startedAt === null) {
-        advance = true; // ended before it started: its empty turn comes in advance(), which releases the lease
+      if (endsInItsTurn(run)) {
+        advance = true; // ended while nothing executed it: its turn comes in advance(), which releases the lease
         return;
       }
       let ended: RunRecord | null = run;
       if (run.status === 'RUNNING') {
-        ended = await backend.runs.transition(runId, ['RUNNING'], { status: 'FAILED', error: WORKER_LOST, finishedAt: new Date().toISOString() });
+        ended = await moveRun(backend.runs, runId, 'sweep', 'FAILED', { error: WORKER_LOST, finishedAt: new Date().toISOString() }, ['RUNNING']);
         if (!ended) return; // it moved on meanwhile: the next sweep looks again
         this.options.onRunStatus?.('FAILED');
+        // Requests it opened just before its process died end with it.
+        await backend.inputs.close(runId, conversationId, 'CANCELLED');
         await appendRunEvent(this.options, ended, ended.agentId, terminalOf(ended));
       } else if (!(await this.hasTerminalEvent(run))) {
         if (run.status === 'COMPLETED') {
           // Its executor died between deciding and announcing the outcome: the reply is lost with it.
-          ended = await backend.runs.transition(runId, ['COMPLETED'], { status: 'FAILED', error: WORKER_LOST });
+          ended = await moveRun(backend.runs, runId, 'sweep', 'FAILED', { error: WORKER_LOST }, ['COMPLETED']);
           if (!ended) return;
         }
         await appendRunEvent(this.options, ended, ended.agentId, terminalOf(ended));

@@ -2,16 +2,18 @@
  * The emit side of one executing run: every agent context of the run (the routed agent and any
  * it hands off to) appends through here, so the reply and the tool-call bookkeeping are shared.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
-import type { AgentContext, AgentDirectory } from '../agents/contract.ts';
+import type { AgentContext, AgentDirectory, Question } from '../agents/contract.ts';
 import type { AgentId, AttachedFile } from '../domain/product.ts';
-import { AgentError } from '../agents/errors.ts';
+import { AgentError, ToolDeniedError } from '../agents/errors.ts';
 import type { EventLog } from '../store/event-log.ts';
+import type { InputRequestStore } from '../store/interfaces.ts';
+import { RunReplay } from './replay.ts';
 import { RunAppender } from './run-appender.ts';
 import { deepFreeze } from '../domain/frozen.ts';
 import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
-import type { AgentErrorInfo, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
+import type { AgentErrorInfo, InputKind, InputRequestRecord, InputResponse, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
 
 export class ToolError extends Error {
@@ -35,6 +37,38 @@ export interface RunScopeOptions {
   stepDelayMs: number;
   /** Told of every usage reported during the run. */
   onUsage?: (usage: TokenUsage) => void;
+  /** Where the run's input requests are opened. */
+  inputs: InputRequestStore;
+  /** How long a request stays open unless the agent says otherwise (INPUT_TIMEOUT_MS). */
+  inputTimeoutMs: number;
+  /** What the run did before this execution, when it resumes after a pause. */
+  replay?: RunReplay;
+  /** Stops the run's agent to wait for a person: aborts its signal with a RunPause. */
+  pause(): void;
+  /** Told of every request opened (for metrics). */
+  onInputOpened?: () => void;
+}
+
+/** Why a run's signal was aborted when its agent asked a person: the run waits, it did not fail. */
+export class RunPause extends Error {
+  constructor() {
+    super('The run waits for a person.');
+    this.name = 'RunPause';
+  }
+}
+
+/** What the run asks a person, as `awaitInput` opens it. */
+interface InputAsk {
+  kind: InputKind;
+  prompt: string;
+  /** A question's own name within the run (see Question.id). */
+  questionId?: string;
+  toolCallId?: string;
+  toolName?: string;
+  arguments?: unknown;
+  options?: readonly string[];
+  answerSchema?: Record<string, unknown>;
+  expiresInMs?: number;
 }
 
 /** Where an agent's reply goes: into the run's reply (streamed), or into a consulting agent's capture. */
@@ -58,13 +92,79 @@ export class RunScope {
   currentAgentId: string;
   /** The run's token usage so far: null until a model reports some. */
   usage: TokenUsage | null = null;
+  /** Whether the run opened (or met again) an input request: its end then closes what is left open. */
+  asked = false;
   private readonly openToolCalls = new Map<string, OpenToolCall>();
   private readonly appender: RunAppender;
+  readonly replay: RunReplay;
+  /** Per agent, how many calls and questions it made so far: their ids, made the same on every execution. */
+  private readonly counters = new Map<string, number>();
 
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
     this.currentAgentId = options.run.agentId;
     this.appender = new RunAppender(options.events);
+    this.replay = options.replay ?? new RunReplay();
+    this.usage = options.run.usage ?? null;
+    // Still open from before the pause: their result may come now, or they are closed at the end.
+    for (const call of this.replay.openCalls()) {
+      this.openToolCalls.set(call.toolCallId, { agentId: call.agentId ?? options.run.agentId, toolName: call.toolName, started: performance.now() });
+    }
+  }
+
+  /** The next id of `what` (a tool call, a question) for `agentId`, the same on every execution of the run. */
+  private nextId(agentId: string, what: 'call' | 'ask'): string {
+    const key = `${agentId} ${what}`;
+    const n = (this.counters.get(key) ?? 0) + 1;
+    this.counters.set(key, n);
+    return `${agentId}:${what}-${n}`;
+  }
+
+  /** Throws when the run was stopped, but not when it is pausing: requests asked at the same time are still opened. */
+  private throwUnlessPausing(): void {
+    const { signal } = this.options;
+    if (signal.aborted && !(signal.reason instanceof RunPause)) throw signal.reason;
+  }
+
+  /**
+   * The person's response to what the run asks: from the log when it was answered before this
+   * execution; otherwise the request is opened (once: its id is made from the run and the ask)
+   * and the run pauses, which this throws.
+   */
+  async awaitInput(agentId: string, ask: InputAsk): Promise<InputResponse> {
+    const { run, inputs, inputTimeoutMs } = this.options;
+    this.throwUnlessPausing();
+    this.asked = true;
+    const key =
+      ask.toolCallId !== undefined ? `tool:${ask.toolCallId}` : ask.questionId !== undefined ? `ask:${agentId}:${ask.questionId}` : this.nextId(agentId, 'ask');
+    const id = requestIdFor(run.id, key);
+    const answered = this.replay.answer(id);
+    if (answered) return answered;
+    if (!this.replay.wasRequested(id)) {
+      const now = Date.now();
+      const request: InputRequestRecord = {
+        id,
+        runId: run.id,
+        conversationId: run.conversationId,
+        agentId,
+        kind: ask.kind,
+        status: 'PENDING',
+        prompt: ask.prompt,
+        toolCallId: ask.toolCallId ?? null,
+        toolName: ask.toolName ?? null,
+        arguments: ask.arguments ?? null,
+        options: ask.options ? [...ask.options] : null,
+        answerSchema: ask.answerSchema ?? null,
+        createdAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + (ask.expiresInMs ?? inputTimeoutMs)).toISOString(),
+        response: null,
+      };
+      const opened = await inputs.open(request);
+      await this.appendStored(agentId, { type: 'AgentInputRequested', request: opened });
+      this.options.onInputOpened?.();
+    }
+    this.options.pause();
+    throw this.options.signal.reason;
   }
 
   /**
@@ -77,16 +177,17 @@ export class RunScope {
     return this.append(agentId, body);
   }
 
-  /** Emits regardless of cancellation: for events that close what was already opened. */
+  /** Emits regardless of cancellation: for events that close what was already opened. Emitted before the run's pause, it is not appended again. */
   async append(agentId: string, body: EventBody): Promise<void> {
     this.currentAgentId = agentId;
+    if (this.replay.take(agentId, body)) return;
     return this.appender.emit(this.event(agentId, body));
   }
 
-  /** Emits an event and waits until it is stored, for a caller that must know it is. */
+  /** Emits an event and waits until it is stored, for a caller that must know it is (the stored one, when emitted before the pause). */
   async appendStored(agentId: string, body: EventBody): Promise<StoredEvent> {
     this.currentAgentId = agentId;
-    return this.appender.append(this.event(agentId, body));
+    return this.replay.take(agentId, body) ?? this.appender.append(this.event(agentId, body));
   }
 
   /** Waits until every event emitted so far is stored; throws what stopped the run's appends. */
@@ -146,7 +247,8 @@ export class RunScope {
     const scope = this;
     const pause = async () => {
       // Even with no delay, yield to the event loop so one fast run cannot starve the others.
-      if (stepDelayMs > 0) await sleep(stepDelayMs, undefined, { signal });
+      // What the run did before its pause comes back at once, unpaced.
+      if (stepDelayMs > 0 && !scope.replay.catchingUp) await sleep(stepDelayMs, undefined, { signal });
       else await nextTick(undefined, { signal });
     };
     const stream = async (delta: string) => {
@@ -193,7 +295,35 @@ export class RunScope {
         await scope.emit(agentId, { type: 'AgentArtifact', artifactId: randomUUID(), kind, title, data });
       },
       async callTool<T>(toolName: string, args: Record<string, unknown>, options: { toolCallId?: string } = {}): Promise<T> {
-        const toolCallId = options.toolCallId ?? randomUUID();
+        const toolCallId = options.toolCallId ?? `${run.id}:${scope.nextId(agentId, 'call')}`;
+        scope.throwUnlessPausing();
+        // Completed before the run's pause: its result, not a second execution.
+        const done = scope.replay.toolResult(toolCallId);
+        if (done) return replayedResult<T>(done);
+        const gate = await tools.gate(toolName, args, { runId: run.id, conversationId: run.conversationId, agentId, input: run.input });
+        if (gate !== 'run') {
+          const kind = gate === 'client' ? 'CLIENT_TOOL' : 'APPROVAL';
+          const prompt = gate === 'client' ? `Run ${toolName} in the client and give its result.` : `Allow ${toolName} to run?`;
+          const response = await scope.awaitInput(agentId, { kind, prompt, toolCallId, toolName, arguments: args });
+          if (gate === 'approve' && response.approved !== true) {
+            const message = response.comment ?? 'The call was denied.';
+            await scope.append(agentId, {
+              type: 'ToolCompleted',
+              toolCallId,
+              toolName,
+              result: null,
+              error: { code: 'TOOL_DENIED', message, retryable: false },
+              durationMs: 0,
+            });
+            throw new ToolDeniedError(toolName, message);
+          }
+          if (gate === 'client') {
+            await scope.appendStored(agentId, { type: 'ToolExecuting', toolCallId, toolName, arguments: args });
+            const result = response.answer ?? null;
+            await scope.append(agentId, { type: 'ToolCompleted', toolCallId, toolName, result, error: null, durationMs: 0 });
+            return result as T;
+          }
+        }
         // Stored before the tool runs: a tool's effects never happen for a call the log lost.
         signal.throwIfAborted();
         await scope.appendStored(agentId, { type: 'ToolExecuting', toolCallId, toolName, arguments: args });
@@ -227,13 +357,37 @@ export class RunScope {
           throw new ToolError(toolName, message);
         }
       },
+      async ask(question: Question) {
+        const response = await scope.awaitInput(agentId, {
+          kind: 'QUESTION',
+          prompt: question.prompt,
+          ...(question.id !== undefined && { questionId: question.id }),
+          ...(question.details !== undefined && { arguments: question.details }),
+          ...(question.options && { options: question.options }),
+          ...(question.answerSchema && { answerSchema: question.answerSchema }),
+          ...(question.expiresInMs !== undefined && { expiresInMs: question.expiresInMs }),
+        });
+        return response.answer;
+      },
+      resumeFromLog() {
+        const events = scope.replay.takeAll(agentId);
+        for (const event of events) {
+          if (event.type !== 'AgentToken' || capture) continue;
+          scope.reply += event.delta;
+          scope.replyAgentId = agentId;
+        }
+        return { events, answers: scope.replay.allAnswers };
+      },
       async reportToolCall(call) {
         // Stored before it counts as open: only a stored call is closed on the run's behalf.
         signal.throwIfAborted();
         await scope.appendStored(agentId, { type: 'ToolExecuting', ...call });
+        if (scope.replay.toolResult(call.toolCallId)) return; // reported and ended before the run's pause
+        if (scope.openToolCalls.has(call.toolCallId)) return; // reported before the pause, still open
         scope.openToolCalls.set(call.toolCallId, { agentId, toolName: call.toolName, started: performance.now() });
       },
       async reportToolResult(toolCallId, outcome) {
+        if (scope.replay.toolResult(toolCallId)) return;
         const call = scope.openToolCalls.get(toolCallId);
         if (!call) throw new AgentError('UNKNOWN_TOOL_CALL', `No tool call ${toolCallId} was reported as running.`, false);
         scope.openToolCalls.delete(toolCallId);
@@ -257,6 +411,21 @@ export class RunScope {
       },
     };
   }
+}
+
+/** A request's id: the same for the same ask of the same run on every execution of it, and unique across runs. */
+export function requestIdFor(runId: string, key: string): string {
+  const hex = createHash('sha256').update(`${runId}\u0000${key}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** A tool call's outcome as it ended before the run's pause: its result, or the error it threw then. */
+function replayedResult<T>(done: Extract<StoredEvent, { type: 'ToolCompleted' }>): T {
+  const { error } = done;
+  if (!error) return done.result as T;
+  if (error.code === 'TOOL_DENIED') throw new ToolDeniedError(done.toolName, error.message);
+  if (error.code === 'TOOL_ERROR') throw new ToolError(done.toolName, error.message);
+  throw new AgentError(error.code, error.message, error.retryable);
 }
 
 /** Word-sized deltas that keep their whitespace, so that joining them gives back the text. */

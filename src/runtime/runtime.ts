@@ -1,15 +1,16 @@
 /**
  * The Runtime as the Experience plane sees it: accepts runs as requests, runs them one at a time
  * per conversation in the order they were accepted, and records each run's lifecycle as events:
- * QUEUED → RUNNING → COMPLETED | FAILED | CANCELLED, with exactly one AgentStarted first and one
- * terminal event last. It knows nothing of GraphQL or of who is asking.
+ * QUEUED → RUNNING (⇄ WAITING, paused on a person) → COMPLETED | FAILED | CANCELLED (the whole
+ * table is domain/run-states.ts), with exactly one AgentStarted first and one terminal event
+ * last. It knows nothing of GraphQL or of who is asking.
  *
  * Where runs execute is the dispatch's business: in this process (the default), or on workers
  * that take them from the intent queue (`workers`).
  */
 import { randomUUID } from 'node:crypto';
-import type { IntentQueue } from '../store/interfaces.ts';
-import { TERMINAL_STATUSES, type Owner, type RunInput, type RunRecord } from '../domain/records.ts';
+import type { AnswerOutcome, IntentQueue } from '../store/interfaces.ts';
+import { TERMINAL_STATUSES, type InputResponse, type Owner, type RunInput, type RunRecord } from '../domain/records.ts';
 import { IntentQueueDispatch, LocalDispatch, type RunDispatch } from './dispatch.ts';
 import { RunEngine, type EngineOptions } from './engine.ts';
 import { stopRun, type RuntimeBase, type StopHooks } from './lifecycle.ts';
@@ -54,7 +55,12 @@ export class Runtime {
             handOff: ({ conversationId }) => options.backend.control.publish({ type: 'advance-conversation', conversationId }),
           }),
         );
-    this.hooks = { abortHere: (runId) => this.dispatch.abortHere(runId), reschedule: (run) => this.dispatch.dispatch(run) };
+    this.hooks = {
+      abortHere: (runId) => this.dispatch.abortHere(runId),
+      reschedule: (run) => this.dispatch.dispatch(run),
+      holder: this.instanceId,
+      leaseMs: this.leaseMs,
+    };
   }
 
   /** Refuses a new run (RATE_LIMITED) while too many runs wait to be executed. */
@@ -108,7 +114,8 @@ export class Runtime {
   }
 
   /**
-   * Ends a queued or running run as CANCELLED and returns it; a finished run is returned as it is.
+   * Ends a queued, running or waiting run as CANCELLED and returns it (a waiting run's requests
+   * are cancelled with it); a finished run is returned as it is.
    * The status changes at once; the AgentCancelled event follows when the run's executor (or, for a
    * queued run, its turn in the queue) has stopped, so that it is always the run's last event.
    */
@@ -122,6 +129,23 @@ export class Runtime {
       if (stopped) return stopped;
     }
     return runs.get(runId);
+  }
+
+  /**
+   * Answers an input request (checked by the caller: the owner's, and fitting): stored at most
+   * once however many answers race, with its AgentInputReceived; the run's last answer resumes
+   * it wherever it lands (here, or on a worker), under a lease of this instance until it starts.
+   */
+  async answer(requestId: string, response: InputResponse): Promise<AnswerOutcome> {
+    const outcome = await this.base.backend.inputs.answer(requestId, response, { holder: this.instanceId, ttlMs: this.leaseMs });
+    if (outcome.outcome !== 'answered') return outcome;
+    const { request } = outcome;
+    this.base.onInput?.({ type: 'answered', waitedMs: Date.parse(response.respondedAt) - Date.parse(request.createdAt) });
+    if (outcome.resumed) {
+      this.base.onRunStatus?.('QUEUED');
+      await this.dispatch.dispatch({ id: request.runId, conversationId: request.conversationId });
+    }
+    return outcome;
   }
 
   /**

@@ -3,10 +3,21 @@
  * waited take their (empty) turn, and the head run starts here when it is queued and this process
  * has a slot for it. Whoever executes a run advances its queue again when the run is over.
  */
-import { TERMINAL_STATUSES } from '../domain/records.ts';
+import { TERMINAL_STATUSES } from '../domain/run-states.ts';
+import type { RunRecord } from '../domain/records.ts';
 import { runQueueLock } from '../store/interfaces.ts';
 import type { Executor } from './executor.ts';
 import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
+import { readReplay } from './replay.ts';
+import { moveRun } from './run-transitions.ts';
+
+/**
+ * Whether a run that has ended gets its terminal event in its turn in the queue: it ended while
+ * nothing executed it (before it started, or while it waited for a person).
+ */
+export function endsInItsTurn(run: RunRecord): boolean {
+  return TERMINAL_STATUSES.has(run.status) && (run.startedAt === null || run.endedIdle === true);
+}
 
 export interface SchedulerOptions extends RuntimeBase {
   executor: Executor;
@@ -49,28 +60,48 @@ export class Scheduler {
           try {
             // Ours from now: renewed while it executes here, taken over by a survivor if we die.
             leaseEpoch = await backend.leases.acquire(head.id, conversationId, holder, leaseMs);
-            started = await backend.runs.transition(head.id, ['QUEUED'], { status: 'RUNNING', startedAt: new Date().toISOString() });
+            // A resumed run keeps when it first started.
+            started = await moveRun(backend.runs, head.id, 'scheduler', 'RUNNING', { startedAt: head.startedAt ?? new Date().toISOString() });
           } finally {
             if (!started) executor.unreserve();
           }
           if (!started) continue; // cancelled meanwhile: look at it again
           this.options.onRunStatus?.('RUNNING');
-          executor.start(started, leaseEpoch);
+          executor.start(started, leaseEpoch, head.startedAt !== null);
           return { outcome: 'started', runId: started.id };
         }
-        if (TERMINAL_STATUSES.has(head.status) && head.startedAt === null) {
-          // Ended while it waited (cancelled, or failed by recovery): it takes its turn as an empty
-          // run, so that every run has its AgentStarted and terminal event and no two runs'
-          // events ever interleave.
-          await appendRunEvent(this.options, head, head.agentId, { type: 'AgentStarted' });
+        if (endsInItsTurn(head)) {
+          // Ended while it waited in the queue (cancelled, or failed by recovery): it takes its
+          // turn as an empty run, so that every run has its AgentStarted and terminal event and no
+          // two runs' events ever interleave. One that ended while it waited for a person has its
+          // AgentStarted: its requests close and its terminal event follows.
+          if (head.startedAt === null) await appendRunEvent(this.options, head, head.agentId, { type: 'AgentStarted' });
+          else await this.closeWhatWaited(head);
           await appendRunEvent(this.options, head, head.agentId, terminalOf(head));
           await backend.runQueue.remove(conversationId, head.id);
           await backend.leases.release(head.id, null);
           continue;
         }
-        return { outcome: 'waiting', runId: head.id }; // its executor advances the queue when done
+        // Executing (its executor advances the queue when done), or waiting for a person (an
+        // answer resumes it; the runs behind it wait).
+        return { outcome: 'waiting', runId: head.id };
       }
     });
+  }
+
+  /** A run that ended while it waited for a person: its requests close, and tool calls reported before its pause end with it. */
+  private async closeWhatWaited(run: RunRecord): Promise<void> {
+    await this.options.backend.inputs.close(run.id, run.conversationId, 'CANCELLED');
+    for (const call of (await readReplay(this.options.backend, run)).openCalls()) {
+      await appendRunEvent(this.options, run, call.agentId ?? run.agentId, {
+        type: 'ToolCompleted',
+        toolCallId: call.toolCallId,
+        toolName: call.toolName,
+        result: null,
+        error: { code: 'CANCELLED', message: 'The run ended before the tool finished.', retryable: true },
+        durationMs: 0,
+      });
+    }
   }
 
   /**

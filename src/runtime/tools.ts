@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ToolDescription } from '../agents/contract.ts';
 import type { AttachedFile } from '../domain/product.ts';
-import type { MessageRecord } from '../domain/records.ts';
+import type { MessageRecord, RunInput } from '../domain/records.ts';
 
 /** What a tool may read of the run that calls it. */
 export interface ToolScope {
@@ -15,9 +15,26 @@ export interface ToolScope {
   signal: AbortSignal;
 }
 
-export interface ToolDefinition extends ToolDescription {
-  execute(args: Record<string, unknown>, scope: ToolScope): unknown;
+/** What `needsApproval` may decide from, besides the call's arguments. */
+export interface ToolApprovalContext {
+  runId: string;
+  conversationId: string;
+  agentId: string;
+  input: RunInput;
 }
+
+export interface ToolDefinition extends ToolDescription {
+  /** Runs the tool here; a client tool (`executedBy: 'client'`) has none, its frontend runs it. */
+  execute?(args: Record<string, unknown>, scope: ToolScope): unknown;
+  /** Whether a person must approve a call first: always, or as decided from its arguments and run. */
+  needsApproval?: boolean | ((args: Record<string, unknown>, context: ToolApprovalContext) => boolean | Promise<boolean>);
+}
+
+/** Which tools need approval besides those that say so themselves (TOOLS_REQUIRING_APPROVAL): some by name, or all. */
+export type ApprovalPolicy = ReadonlySet<string> | 'all';
+
+/** How a call of a tool must go before (or instead of) running here. */
+export type ToolGate = 'run' | 'approve' | 'client';
 
 /** Why a tool call was refused before it ran: the model (or agent) asked for something wrong. */
 export class ToolInputError extends Error {
@@ -47,38 +64,68 @@ export type ToolsOption = readonly ToolDefinition[] | ((defaults: readonly ToolD
 export class ToolRegistry {
   private readonly tools = new Map<string, RegisteredTool>();
 
-  constructor(tools: readonly ToolDefinition[] = []) {
+  constructor(
+    tools: readonly ToolDefinition[] = [],
+    private readonly approvals: ApprovalPolicy = new Set(),
+  ) {
     for (const tool of tools) this.register(tool);
   }
 
-  /** `defaults` with the application's `option` applied. */
-  static compose(defaults: readonly ToolDefinition[], option: ToolsOption | undefined): ToolRegistry {
-    if (option === undefined) return new ToolRegistry(defaults);
-    if (typeof option === 'function') return new ToolRegistry(option(defaults));
+  /** `defaults` with the application's `option` applied, `approvals` on top of what tools say. */
+  static compose(defaults: readonly ToolDefinition[], option: ToolsOption | undefined, approvals?: ApprovalPolicy): ToolRegistry {
+    if (option === undefined) return new ToolRegistry(defaults, approvals);
+    if (typeof option === 'function') return new ToolRegistry(option(defaults), approvals);
     const replaced = new Set(option.map((tool) => tool.name));
-    return new ToolRegistry([...defaults.filter((tool) => !replaced.has(tool.name)), ...option]);
+    return new ToolRegistry([...defaults.filter((tool) => !replaced.has(tool.name)), ...option], approvals);
+  }
+
+  /**
+   * How this call must go: run here, wait for a person's approval first, or be run by the
+   * frontend. An unknown tool or bad input is left to `execute`, which refuses it.
+   */
+  async gate(name: string, args: Record<string, unknown>, context: ToolApprovalContext): Promise<ToolGate> {
+    const tool = this.tools.get(name)?.definition;
+    if (!tool || !this.validate(name, args).success) return 'run';
+    if (tool.executedBy === 'client') return 'client';
+    if (this.approvals === 'all' || this.approvals.has(name)) return 'approve';
+    const needs = typeof tool.needsApproval === 'function' ? await tool.needsApproval(args, context) : (tool.needsApproval ?? false);
+    return needs ? 'approve' : 'run';
   }
 
   private register(tool: ToolDefinition): void {
     if (!TOOL_NAME_PATTERN.test(tool.name)) throw new Error(`Tool name ${JSON.stringify(tool.name)} must match ${TOOL_NAME_PATTERN}.`);
     if (this.tools.has(tool.name)) throw new Error(`Tool ${tool.name} is registered twice.`);
     if (tool.inputSchema['type'] !== 'object') throw new Error(`Tool ${tool.name}: its input schema must be of type "object".`);
+    if ((tool.executedBy === 'client') === (tool.execute !== undefined)) {
+      throw new Error(`Tool ${tool.name}: a tool has an execute function unless the client executes it (executedBy: 'client').`);
+    }
     this.tools.set(tool.name, { definition: tool, validate: z.fromJSONSchema(tool.inputSchema as z.core.JSONSchema.JSONSchema) });
   }
 
   list(): ToolDescription[] {
-    return [...this.tools.values()].map(({ definition: { name, description, inputSchema } }) => ({ name, description, inputSchema }));
+    return [...this.tools.values()].map(({ definition: { name, description, inputSchema, executedBy } }) => ({
+      name,
+      description,
+      inputSchema,
+      ...(executedBy && { executedBy }),
+    }));
   }
 
-  /** Checks `args` against the tool's schema, then runs it. */
+  /** Checks `args` against the tool's schema, then runs it (here: a client tool is run by its frontend). */
   async execute(name: string, args: Record<string, unknown>, scope: ToolScope): Promise<unknown> {
+    const checked = this.validate(name, args);
+    if (!checked.success) throw checked.error;
+    const execute = this.tools.get(name)!.definition.execute;
+    if (!execute) throw new ToolInputError('UNKNOWN_TOOL', `${name} is executed by the client, not here.`);
+    return execute(args, scope);
+  }
+
+  private validate(name: string, args: Record<string, unknown>): { success: true } | { success: false; error: ToolInputError } {
     const tool = this.tools.get(name);
-    if (!tool) throw new ToolInputError('UNKNOWN_TOOL', `There is no tool named ${JSON.stringify(name)}.`);
+    if (!tool) return { success: false, error: new ToolInputError('UNKNOWN_TOOL', `There is no tool named ${JSON.stringify(name)}.`) };
     const parsed = tool.validate.safeParse(args);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
-      throw new ToolInputError('INVALID_TOOL_INPUT', `Invalid input for ${name}: ${problems.join('; ')}`);
-    }
-    return tool.definition.execute(args, scope);
+    if (parsed.success) return { success: true };
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+    return { success: false, error: new ToolInputError('INVALID_TOOL_INPUT', `Invalid input for ${name}: ${problems.join('; ')}`) };
   }
 }

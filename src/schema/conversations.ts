@@ -1,6 +1,6 @@
 import { builder } from './builder.ts';
 import { AgentEventRef } from './events.ts';
-import { AgentRef, AgentRunRef, ConversationRef, MessageRef, ViewerRef } from './objects.ts';
+import { AgentRef, AgentRunRef, ConversationRef, InputRequestRef, MessageRef, ViewerRef } from './objects.ts';
 
 ConversationRef.implement({
   fields: (t) => ({
@@ -36,6 +36,11 @@ ConversationRef.implement({
       args: { afterSeq: t.arg.int({ defaultValue: 0 }), first: t.arg.int({ defaultValue: 100 }) },
       resolve: (conversation, args, context) =>
         context.conversations.events(conversation.id, args.afterSeq ?? 0, args.first ?? 100),
+    }),
+    pendingInputs: t.field({
+      type: [InputRequestRef],
+      description: 'Every open input request of the conversation, oldest first.',
+      resolve: (conversation, _args, context) => context.conversations.pendingInputs(conversation.id),
     }),
   }),
 });

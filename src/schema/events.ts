@@ -5,7 +5,7 @@
 import type { EventType, StoredEvent } from '../domain/events.ts';
 import { builder } from './builder.ts';
 import { ArtifactKindEnum } from './enums.ts';
-import { AgentErrorRef, MessageRef, TokenUsageRef } from './objects.ts';
+import { AgentErrorRef, InputRequestRef, InputResponseRef, MessageRef, TokenUsageRef } from './objects.ts';
 
 type EventOf<T extends EventType> = Extract<StoredEvent, { type: T }>;
 
@@ -76,4 +76,11 @@ eventType('AgentFailed', "The run's last event when it failed.", (t) => ({
 }));
 eventType('AgentCancelled', "The run's last event when it was cancelled or interrupted.", (t) => ({
   reason: t.exposeString('reason'),
+}));
+eventType('AgentInputRequested', 'The run asks a person and waits (WAITING); exactly one AgentInputReceived for it or the run\'s terminal event follows.', (t) => ({
+  request: t.field({ type: InputRequestRef, description: 'The request as it was opened (PENDING).', resolve: (event) => event.request }),
+}));
+eventType('AgentInputReceived', 'A person answered an input request; the run resumes once nothing else of it is open.', (t) => ({
+  requestId: t.exposeID('requestId'),
+  response: t.field({ type: InputResponseRef, resolve: (event) => event.response }),
 }));

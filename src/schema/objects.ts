@@ -1,9 +1,9 @@
 import type { AgentDefinition } from '../agents/contract.ts';
 import type { Principal } from '../experience/auth.ts';
-import type { AgentErrorInfo, TokenUsage, ConversationRecord, MessageRecord, RunRecord } from '../domain/records.ts';
+import type { AgentErrorInfo, TokenUsage, ConversationRecord, InputRequestRecord, InputResponse, MessageRecord, RunRecord } from '../domain/records.ts';
 import { filesOf } from '../runtime/executor.ts';
 import { builder } from './builder.ts';
-import { AgentKindEnum, MessageRoleEnum, PillarEnum, RunStatusEnum, SurfaceEnum } from './enums.ts';
+import { AgentKindEnum, InputKindEnum, InputStatusEnum, MessageRoleEnum, PillarEnum, RunStatusEnum, SurfaceEnum } from './enums.ts';
 
 export const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
   description: 'The authenticated caller.',
@@ -53,6 +53,38 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
   }),
 });
 
+export const InputResponseRef = builder.objectRef<InputResponse>('InputResponse').implement({
+  description: "A person's answer to an input request.",
+  fields: (t) => ({
+    approved: t.exposeBoolean('approved', { nullable: true, description: 'APPROVAL: whether the call may run.' }),
+    answer: t.field({ type: 'JSON', nullable: true, description: "QUESTION: the answer; CLIENT_TOOL: the tool's result.", resolve: (response) => response.answer }),
+    comment: t.exposeString('comment', { nullable: true }),
+    respondedBy: t.exposeID('respondedBy'),
+    respondedAt: t.field({ type: 'DateTime', resolve: (response) => response.respondedAt }),
+  }),
+});
+
+export const InputRequestRef = builder.objectRef<InputRequestRecord>('InputRequest').implement({
+  description: 'What a paused run asks a person; answer it with respondToAgent.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    runId: t.exposeID('runId'),
+    conversationId: t.exposeID('conversationId'),
+    agentId: t.exposeID('agentId'),
+    kind: t.field({ type: InputKindEnum, resolve: (request) => request.kind }),
+    status: t.field({ type: InputStatusEnum, resolve: (request) => request.status }),
+    prompt: t.exposeString('prompt', { description: 'What the person is asked, readable as it is.' }),
+    toolCallId: t.exposeID('toolCallId', { nullable: true, description: 'APPROVAL and CLIENT_TOOL: the call in question.' }),
+    toolName: t.exposeString('toolName', { nullable: true }),
+    arguments: t.field({ type: 'JSON', nullable: true, resolve: (request) => request.arguments }),
+    options: t.stringList({ nullable: true, description: 'QUESTION: the answers offered, if any.', resolve: (request) => request.options }),
+    answerSchema: t.field({ type: 'JSON', nullable: true, description: 'JSON Schema the answer must match, if any.', resolve: (request) => request.answerSchema }),
+    createdAt: t.field({ type: 'DateTime', resolve: (request) => request.createdAt }),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (request) => request.expiresAt }),
+    response: t.field({ type: InputResponseRef, nullable: true, resolve: (request) => request.response }),
+  }),
+});
+
 export const AgentRunRef = builder.objectRef<RunRecord>('AgentRun').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -74,6 +106,11 @@ export const AgentRunRef = builder.objectRef<RunRecord>('AgentRun').implement({
       nullable: true,
       description: 'Tokens the run used, once it has ended; null when its agents reported none.',
       resolve: (run) => run.usage ?? null,
+    }),
+    pendingInputs: t.field({
+      type: [InputRequestRef],
+      description: 'Its open input requests, oldest first (a WAITING run waits for them).',
+      resolve: (run, _args, context) => context.conversations.pendingInputs(run.conversationId, run.id),
     }),
   }),
 });

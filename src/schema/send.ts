@@ -1,7 +1,7 @@
 import { settingDefault } from '../config.ts';
 import { builder } from './builder.ts';
 import { ActiveRunPolicyEnum, AgentKindEnum, PillarEnum, SurfaceEnum } from './enums.ts';
-import { AgentRunRef, ConversationRef, MessageRef } from './objects.ts';
+import { AgentRunRef, ConversationRef, InputRequestRef, MessageRef } from './objects.ts';
 import type { SendResult } from '../experience/conversations.ts';
 
 const AgentTargetInput = builder.inputType('AgentTarget', {
@@ -41,7 +41,24 @@ const SendAgentMessagePayload = builder.objectRef<SendResult>('SendAgentMessageP
   }),
 });
 
+const RespondToAgentInput = builder.inputType('RespondToAgentInput', {
+  description: 'APPROVAL: approved (and a comment, the reason of a denial). QUESTION: answer. CLIENT_TOOL: answer, the tool\'s result.',
+  fields: (t) => ({
+    requestId: t.id({ required: true }),
+    approved: t.boolean(),
+    answer: t.field({ type: 'JSON' }),
+    comment: t.string(),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  respondToAgent: t.field({
+    type: InputRequestRef,
+    description:
+      'Answers an input request of your conversation. BAD_USER_INPUT when the answer does not fit; CONFLICT when the request is no longer PENDING (repeating its response returns it unchanged); NOT_FOUND for anyone else.',
+    args: { input: t.arg({ type: RespondToAgentInput, required: true }) },
+    resolve: async (_root, { input }, context) => context.conversations.respond(await context.viewer(), input),
+  }),
   sendAgentMessage: t.field({
     type: SendAgentMessagePayload,
     args: { input: t.arg({ type: SendAgentMessageInput, required: true }) },
@@ -49,7 +66,7 @@ builder.mutationFields((t) => ({
   }),
   cancelAgentRun: t.field({
     type: AgentRunRef,
-    description: 'Ends a queued or running run as CANCELLED; a finished run is returned unchanged.',
+    description: 'Ends a queued, running or waiting run as CANCELLED (a waiting run\'s requests too); a finished run is returned unchanged.',
     args: { runId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => context.conversations.cancel(await context.viewer(), args.runId),
   }),

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { StoredEvent } from '../domain/events.ts';
 import type { EventLog, RecordLog } from './event-log.ts';
-import type { Backend, EventFanout, LiveLayer, RecordStore, RunFences, RunLeases, SendStore } from './interfaces.ts';
+import type { Backend, EventFanout, InputRequestStore, LiveLayer, RecordStore, ResumeLease, RunFences, RunLeases, SendStore } from './interfaces.ts';
 
 /** Who holds a lease given to a run found without one: nobody, so that the next sweep claims it. */
 const NOBODY = '-';
@@ -29,6 +29,7 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
   const history = record.events;
   let events: EventLog;
   let sends: SendStore = record.sends;
+  let inputs: InputRequestStore = record.inputs;
   let fanout: EventFanout | null = null;
   if (isHistoryOnly(history)) {
     fanout = live.fanoutOf(history);
@@ -37,6 +38,7 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
       fanout!.publish(batch).catch((error: unknown) => logger?.warn({ err: error }, 'could not announce appended events'));
     events = announcedLog(history, fanout, announce);
     sends = leasedSends(record.sends, live.leases, announce);
+    inputs = leasedAnswers(record.inputs, live.leases, announce);
   } else {
     events = history;
   }
@@ -47,6 +49,7 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
     runs: record.runs,
     runQueue: record.runQueue,
     sends,
+    inputs,
     events,
     leases: record.fences ? fencedLeases(live.leases, record.fences, record.activeRuns?.bind(record)) : live.leases,
     locks: live.locks,
@@ -105,6 +108,32 @@ function leasedSends(sends: SendStore, leases: RunLeases, announce: (batch: read
       }
       return outcome;
     },
+  };
+}
+
+/** Answers stored in the record, then announced, and the run an answer resumes leased, in the live layer. */
+function leasedAnswers(inputs: InputRequestStore, leases: RunLeases, announce: (batch: readonly StoredEvent[]) => Promise<void>): InputRequestStore {
+  const lease = async (run: { id: string; conversationId: string }, { holder, ttlMs }: ResumeLease) =>
+    leases.adopt([{ runId: run.id, conversationId: run.conversationId }], holder, ttlMs);
+  return {
+    open: (request) => inputs.open(request),
+    get: (id) => inputs.get(id),
+    pending: (conversationId) => inputs.pending(conversationId),
+    async answer(id, response, resumeLease) {
+      const outcome = await inputs.answer(id, response, resumeLease);
+      if (outcome.outcome === 'answered') {
+        if (outcome.resumed) await lease({ id: outcome.request.runId, conversationId: outcome.request.conversationId }, resumeLease);
+        await announce([outcome.event]);
+      }
+      return outcome;
+    },
+    async resumeIfAnswered(runId, resumeLease) {
+      const resumed = await inputs.resumeIfAnswered(runId, resumeLease);
+      if (resumed) await lease(resumed, resumeLease);
+      return resumed;
+    },
+    close: (runId, conversationId, status, requestId) => inputs.close(runId, conversationId, status, requestId),
+    claimDue: (ttlMs, limit) => inputs.claimDue(ttlMs, limit),
   };
 }
 

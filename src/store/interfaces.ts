@@ -7,6 +7,8 @@ import type { EventLog, RecordLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type {
   ConversationRecord,
+  InputRequestRecord,
+  InputResponse,
   MessageRecord,
   Owner,
   RunRecord,
@@ -93,6 +95,50 @@ export type SendOutcome =
  */
 export interface SendStore {
   commit(send: NewSend): Promise<SendOutcome>;
+}
+
+/** What answering a request did (see `InputRequestStore.answer`). */
+export type AnswerOutcome =
+  /** Stored the answer and appended its AgentInputReceived; `resumed` when that was the run's last open request. */
+  | { outcome: 'answered'; request: InputRequestRecord; event: StoredEvent; resumed: boolean }
+  /** Stored nothing: the request is no longer PENDING, or its run no longer waits for it. */
+  | { outcome: 'settled'; request: InputRequestRecord }
+  | { outcome: 'not-found' };
+
+/** Who holds the lease of a run that an answer resumes, until someone starts it. */
+export interface ResumeLease {
+  holder: string;
+  ttlMs: number;
+}
+
+/**
+ * The input requests of paused runs (human in the loop). A request is settled once (see
+ * domain/input-states.ts): answering is a compare-and-set done in one atomic step with its
+ * AgentInputReceived event and, for the run's last open request, the run's move from WAITING
+ * back to QUEUED, so that racing answers (through any instance) settle once and a dying
+ * answerer leaves nothing half done.
+ */
+export interface InputRequestStore {
+  /** Stores a PENDING request, due at its `expiresAt`; one with its id already stored is kept as it is. Returns the stored one. */
+  open(request: InputRequestRecord): Promise<InputRequestRecord>;
+  get(id: string): Promise<InputRequestRecord | null>;
+  /** The conversation's PENDING requests, oldest first. */
+  pending(conversationId: string): Promise<InputRequestRecord[]>;
+  /**
+   * Stores `response` while the request is PENDING and its run is RUNNING (about to pause) or
+   * WAITING, appends its AgentInputReceived, and when the run is WAITING with no other PENDING
+   * request moves it to QUEUED under `lease`, all in one step.
+   */
+  answer(id: string, response: InputResponse, lease: ResumeLease): Promise<AnswerOutcome>;
+  /** A WAITING run with no PENDING request moves to QUEUED under `lease` (answers that came while it paused); null otherwise. */
+  resumeIfAnswered(runId: string, lease: ResumeLease): Promise<RunRecord | null>;
+  /** Settles the run's PENDING requests (only `requestId` when given) as EXPIRED or CANCELLED; returns those it settled. */
+  close(runId: string, conversationId: string, status: 'EXPIRED' | 'CANCELLED', requestId?: string): Promise<InputRequestRecord[]>;
+  /**
+   * Up to `limit` PENDING requests past their `expiresAt` (by the store's clock), each claimed
+   * for `ttlMs`: one claimant at a time, and another one after that should it not settle them.
+   */
+  claimDue(ttlMs: number, limit: number): Promise<InputRequestRecord[]>;
 }
 
 /** Mutual exclusion per key, across every instance sharing the store. */
@@ -216,6 +262,11 @@ export interface RecordStore {
    */
   sends: SendStore;
   /**
+   * The input requests of paused runs. A store of record that keeps no leases (`fences`
+   * present) leases a run its answer resumes through the composition, as it does a send's.
+   */
+  inputs: InputRequestStore;
+  /**
    * The event history. A store that is its own live layer (memory, Redis) tells every listener
    * of an append in the same atomic step, and gives a whole EventLog; one that is not
    * (PostgreSQL) gives a RecordLog, whose appends the live layer's fan-out announces.
@@ -227,7 +278,7 @@ export interface RecordStore {
    */
   fences?: RunFences;
   /**
-   * Runs that are queued or running, oldest first, at most `limit`: with a live layer apart,
+   * Runs that hold a lease (LEASED_STATUSES: queued or running), oldest first, at most `limit`: with a live layer apart,
    * the runs whose leases it lost (or never got: their sender died right after storing them)
    * are found through these.
    */
@@ -304,6 +355,7 @@ export interface Backend {
   locks: LockService;
   rateLimiter: RateLimiter;
   events: EventLog;
+  inputs: InputRequestStore;
   control: ControlChannel;
   /**
    * The run queue to workers, for a backend that processes share (so that gateways can leave

@@ -1,4 +1,4 @@
-import type { SendStore } from './interfaces.ts';
+import type { InputRequestStore, SendStore } from './interfaces.ts';
 import { withAppend, type EventLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 
@@ -19,5 +19,22 @@ export function observeSends(sends: SendStore, onAppend: (event: StoredEvent) =>
       if (outcome.outcome === 'stored') onAppend(outcome.event);
       return outcome;
     },
+  };
+}
+
+/** The same input request store, telling `onAppend` of the AgentInputReceived of every answer it stores. */
+export function observeAnswers(inputs: InputRequestStore, onAppend: (event: StoredEvent) => void): InputRequestStore {
+  return {
+    open: (request) => inputs.open(request),
+    get: (id) => inputs.get(id),
+    pending: (conversationId) => inputs.pending(conversationId),
+    async answer(id, response, lease) {
+      const outcome = await inputs.answer(id, response, lease);
+      if (outcome.outcome === 'answered') onAppend(outcome.event);
+      return outcome;
+    },
+    resumeIfAnswered: (runId, lease) => inputs.resumeIfAnswered(runId, lease),
+    close: (runId, conversationId, status, requestId) => inputs.close(runId, conversationId, status, requestId),
+    claimDue: (ttlMs, limit) => inputs.claimDue(ttlMs, limit),
   };
 }

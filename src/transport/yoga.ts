@@ -49,6 +49,22 @@ subscription Follow {
     ... on AgentCompleted { message { text } }
     ... on AgentFailed { error { code message retryable } }
     ... on AgentCancelled { reason }
+    ... on AgentInputRequested { request { id kind prompt toolName arguments options answerSchema expiresAt } }
+    ... on AgentInputReceived { requestId response { approved answer comment } }
+  }
+}
+
+# A run that asks a person (WAITING) lists its requests here; answer one with Respond:
+# approved for an APPROVAL (comment: why not), answer for a QUESTION or a CLIENT_TOOL.
+query Pending {
+  conversation(id: "PASTE-CONVERSATION-ID") {
+    pendingInputs { id runId kind prompt toolName arguments options answerSchema expiresAt }
+  }
+}
+
+mutation Respond {
+  respondToAgent(input: { requestId: "PASTE-REQUEST-ID", approved: true, comment: "Go ahead." }) {
+    id status response { approved comment respondedAt }
   }
 }
 `;

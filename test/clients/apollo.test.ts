@@ -59,7 +59,7 @@ describe('Apollo Client with GraphQLWsLink', () => {
     });
     const sent = data!.sendAgentMessage;
     expectTypeOf(sent.afterSeq).toEqualTypeOf<number>();
-    expectTypeOf(sent.run.status).toEqualTypeOf<'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'>();
+    expectTypeOf(sent.run.status).toEqualTypeOf<'QUEUED' | 'RUNNING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'>();
     expect(sent.run.agentId).toBe('liaison.insights');
 
     const events: AgentEvent[] = [];

@@ -9,7 +9,7 @@ import { GatewayError } from '../../src/errors.ts';
 import { LeaseLostError } from '../../src/store/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
-import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
+import type { ConversationRecord, InputRequestRecord, InputResponse, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
 import { memoryWorld, postgresRedisWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld()];
@@ -434,6 +434,128 @@ describe.each(worlds)('the $name backend', (world) => {
       expect((await a.sends.commit(newSend(randomUUID(), { idempotencyKey: first.idempotencyKey }))).outcome).toBe('stored');
       expect(await contents(a, kept)).toEqual(keptBefore);
       expect(await a.deleteConversation(doomed)).toBe(false);
+    });
+  });
+
+  describe('input requests', () => {
+    const request = (target: RunRecord, overrides: Partial<InputRequestRecord> = {}): InputRequestRecord => ({
+      id: randomUUID(),
+      runId: target.id,
+      conversationId: target.conversationId,
+      agentId: 'guide',
+      kind: 'APPROVAL',
+      status: 'PENDING',
+      prompt: 'Run files.ingest?',
+      toolCallId: `${target.id}:call-1`,
+      toolName: 'files.ingest',
+      arguments: { name: 'report.csv', nested: { empty: {}, list: [] } },
+      options: null,
+      answerSchema: null,
+      createdAt: new Date().toISOString(),
+      expiresAt: null,
+      response: null,
+      ...overrides,
+    });
+    const response = (approved: boolean, respondedBy = 'alice'): InputResponse => ({
+      approved,
+      answer: null,
+      comment: approved ? null : 'not now',
+      respondedBy,
+      respondedAt: new Date().toISOString(),
+    });
+    const lease = { holder: 'answerer', ttlMs: 60_000 };
+    /** A run of a fresh conversation that paused on a person. */
+    const waitingRun = async (status: RunRecord['status'] = 'WAITING') => {
+      const paused = run(randomUUID(), { status, startedAt: iso(1) });
+      await a.runs.create(paused);
+      await a.runQueue.push(paused.conversationId, paused.id);
+      return paused;
+    };
+
+    it('opens a request once, keeps it intact, and lists the PENDING ones oldest first', async () => {
+      const paused = await waitingRun();
+      const first = request(paused, { createdAt: iso(1) });
+      const second = request(paused, { kind: 'QUESTION', toolCallId: null, toolName: null, arguments: null, options: ['yes', 'no'], createdAt: iso(2) });
+      expect(await a.inputs.open(first)).toEqual(first);
+      expect(await b.inputs.open({ ...first, prompt: 'changed' })).toEqual(first);
+      await b.inputs.open(second);
+      expect(await b.inputs.get(first.id)).toEqual(first);
+      expect(await a.inputs.pending(paused.conversationId)).toEqual([first, second]);
+      expect(await a.inputs.get(randomUUID())).toBeNull();
+    });
+
+    it("answers once, appends its AgentInputReceived and resumes the run on its last open request", async () => {
+      const paused = await waitingRun();
+      const first = await a.inputs.open(request(paused));
+      const second = await a.inputs.open(request(paused, { toolCallId: `${paused.id}:call-2` }));
+      const one = await a.inputs.answer(first.id, response(true), lease);
+      expect(one).toMatchObject({ outcome: 'answered', resumed: false, request: { status: 'ANSWERED', response: { approved: true } } });
+      expect((await a.runs.get(paused.id))!.status).toBe('WAITING');
+      const two = await b.inputs.answer(second.id, response(false), lease);
+      expect(two).toMatchObject({ outcome: 'answered', resumed: true, event: { type: 'AgentInputReceived', requestId: second.id, seq: 2, runId: paused.id } });
+      expect((await b.runs.get(paused.id))!.status).toBe('QUEUED');
+      // Resumed under the answerer's lease, so that a survivor starts it should nobody else.
+      expect(await a.leases.renew(paused.id, lease.holder, 60_000)).toBe(true);
+      const events = await a.events.read(paused.conversationId, 0, 10);
+      expect(events.map((event) => event.type)).toEqual(['AgentInputReceived', 'AgentInputReceived']);
+      expect(await a.inputs.pending(paused.conversationId)).toEqual([]);
+      expect(await b.inputs.answer(second.id, response(true), lease)).toMatchObject({ outcome: 'settled', request: { status: 'ANSWERED', response: { approved: false } } });
+      expect(await b.inputs.answer(randomUUID(), response(true), lease)).toEqual({ outcome: 'not-found' });
+    });
+
+    it('lets exactly one of concurrent answers win, across instances', async () => {
+      const paused = await waitingRun();
+      const opened = await a.inputs.open(request(paused));
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).inputs.answer(opened.id, response(i % 3 === 0, `user-${i}`), lease)),
+      );
+      expect(outcomes.filter((outcome) => outcome.outcome === 'answered')).toHaveLength(1);
+      expect(await a.events.lastSeq(paused.conversationId)).toBe(1);
+    });
+
+    it('takes an answer while the run is about to pause, and leaves its resumption to the pause', async () => {
+      const running = await waitingRun('RUNNING');
+      const opened = await a.inputs.open(request(running));
+      expect(await b.inputs.answer(opened.id, response(true), lease)).toMatchObject({ outcome: 'answered', resumed: false });
+      expect((await a.runs.get(running.id))!.status).toBe('RUNNING');
+      expect(await a.inputs.resumeIfAnswered(running.id, lease)).toBeNull();
+      await a.runs.transition(running.id, ['RUNNING'], { status: 'WAITING' });
+      expect(await a.inputs.resumeIfAnswered(running.id, lease)).toMatchObject({ status: 'QUEUED', id: running.id });
+      expect(await b.inputs.resumeIfAnswered(running.id, lease)).toBeNull();
+    });
+
+    it("refuses answers once the run no longer waits, and stores nothing", async () => {
+      const paused = await waitingRun();
+      const opened = await a.inputs.open(request(paused));
+      await a.runs.transition(paused.id, ['WAITING'], { status: 'CANCELLED' });
+      expect(await b.inputs.answer(opened.id, response(true), lease)).toMatchObject({ outcome: 'settled', request: { status: 'PENDING' } });
+      expect(await a.events.lastSeq(paused.conversationId)).toBe(0);
+    });
+
+    it("closes a run's PENDING requests (or one of them) and nothing of other runs", async () => {
+      const paused = await waitingRun();
+      const other = run(paused.conversationId, { status: 'WAITING' });
+      await a.runs.create(other);
+      const [one, two] = [await a.inputs.open(request(paused)), await a.inputs.open(request(paused))];
+      const theirs = await a.inputs.open(request(other));
+      expect((await b.inputs.close(paused.id, paused.conversationId, 'EXPIRED', one.id)).map((r) => [r.id, r.status])).toEqual([[one.id, 'EXPIRED']]);
+      expect((await b.inputs.close(paused.id, paused.conversationId, 'CANCELLED')).map((r) => [r.id, r.status])).toEqual([[two.id, 'CANCELLED']]);
+      expect(await a.inputs.close(paused.id, paused.conversationId, 'CANCELLED')).toEqual([]);
+      expect((await a.inputs.pending(paused.conversationId)).map((r) => r.id)).toEqual([theirs.id]);
+      expect(await a.inputs.answer(one.id, response(true), lease)).toMatchObject({ outcome: 'settled', request: { status: 'EXPIRED' } });
+    });
+
+    it('hands a due request to one claimant at a time, and again once its claim ran out', async () => {
+      const paused = await waitingRun();
+      const due = await a.inputs.open(request(paused, { expiresAt: new Date(Date.now() - 1).toISOString() }));
+      await a.inputs.open(request(paused, { expiresAt: new Date(Date.now() + 60_000).toISOString() }));
+      const claims = await Promise.all([a.inputs.claimDue(50, 10), b.inputs.claimDue(50, 10)]);
+      expect(claims.flat().map((r) => r.id).filter((id) => id === due.id)).toHaveLength(1);
+      const again = await until(async () => ((await b.inputs.claimDue(50, 10)).some((r) => r.id === due.id) ? true : undefined), 'the claim to run out');
+      expect(again).toBe(true);
+      await a.inputs.close(paused.id, paused.conversationId, 'EXPIRED', due.id);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect((await a.inputs.claimDue(50, 10)).map((r) => r.id)).not.toContain(due.id);
     });
   });
 

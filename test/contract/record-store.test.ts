@@ -366,7 +366,7 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
     });
 
     it('forgets a key once its time is up, and then stores a send with it', async () => {
-      const { a: brief, b: briefB } = await fresh(undefined, 50);
+      const { a: brief, b: briefB } = await fresh(undefined, 1000); // long enough that the last commit below comes well within it
       const first = newSend(randomUUID());
       expect((await brief.sends.commit(first)).outcome).toBe('stored');
       const again = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });

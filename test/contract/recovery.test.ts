@@ -49,6 +49,7 @@ describe.each(worlds)('recovering runs on the $name backend', (world) => {
       logger: pino({ level: 'silent' }),
       leaseMs: LEASE_MS,
       sweepIntervalMs: 20,
+      inputTimeoutMs: 60_000,
       ...overrides,
     });
     runtimes.push(runtime);

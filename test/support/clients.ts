@@ -79,6 +79,8 @@ export const EVENT_FIELDS = /* GraphQL */ `
   ... on AgentCompleted { message { id text agentId seq role runId } }
   ... on AgentFailed { error { code message retryable } }
   ... on AgentCancelled { reason }
+  ... on AgentInputRequested { request { id runId kind status prompt toolCallId toolName arguments options answerSchema expiresAt } }
+  ... on AgentInputReceived { requestId response { approved answer comment respondedBy } }
 `;
 
 export const EVENTS = /* GraphQL */ `

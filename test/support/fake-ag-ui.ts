@@ -7,6 +7,12 @@
  *   "cut"           stream a little, then break the connection
  *   "short"         stream a little, then end the response without RUN_FINISHED
  *   "hang"          stream a little, then hold the response open until the client goes
+ *   "interrupt"     say a little, then finish with an interrupt outcome (two interrupts); called
+ *                   again with `resume`, answer with what it was given
+ *   "interrupt mid-tool"  as "interrupt", with a tool call started before it whose result comes
+ *                   only once resumed
+ *   "client tool"   call the first tool in `tools` (the gateway's client tools); called again with
+ *                   that call's result as the last (tool) message, answer with it
  * Anything else: reasoning, a tool call (in the TOOL_CALL_CHUNK shorthand) with its result, and a
  * three-part answer, then RUN_FINISHED.
  */
@@ -28,7 +34,8 @@ export async function startFakeAgUi(): Promise<FakeAgUi> {
 }
 
 async function respond(input: RunAgentInput, response: ServerResponse): Promise<void> {
-  const text = String(input.messages.at(-1)?.content ?? '');
+  const last = input.messages.at(-1);
+  const text = String(last?.content ?? '');
   const status = /\bstatus (\d{3})\b/.exec(text);
   if (status) {
     response.writeHead(Number(status[1]), { 'content-type': 'text/plain' });
@@ -50,6 +57,47 @@ async function respond(input: RunAgentInput, response: ServerResponse): Promise<
     ...deltas.map((delta) => ({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: 'm1', delta }) as BaseEvent),
   ];
   await send({ type: EventType.RUN_STARTED, threadId, runId } as BaseEvent);
+  const finish = (outcome?: unknown) => ({ type: EventType.RUN_FINISHED, threadId, runId, ...(outcome !== undefined && { outcome }) }) as BaseEvent;
+  const end = { type: EventType.TEXT_MESSAGE_END, messageId: 'm1' } as BaseEvent;
+  if (input.resume && input.resume.length > 0) {
+    const given = input.resume.map((entry) => `${entry.interruptId}=${JSON.stringify(entry.payload)}`).join(', ');
+    if (/\bmid-tool\b/.test(text)) await send({ type: EventType.TOOL_CALL_RESULT, messageId: 't2', toolCallId: 'tc-mid', content: '{"found":1}' } as BaseEvent);
+    await send(...message('Resumed ', `with ${given}.`), end, finish({ type: 'success' }));
+    response.end();
+    return;
+  }
+  if (last?.role === 'tool') {
+    await send(...message('The client ', `said ${text}.`), end, finish());
+    response.end();
+    return;
+  }
+  if (/\binterrupt\b/.test(text)) {
+    const interrupts = [
+      { id: 'int-order', reason: 'confirmation', message: 'Place the order?', responseSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } },
+      { id: 'int-note', reason: 'input', message: 'Any note for the courier?' },
+    ];
+    if (/\bmid-tool\b/.test(text)) {
+      await send(
+        { type: EventType.TOOL_CALL_START, toolCallId: 'tc-mid', toolCallName: 'search' } as BaseEvent,
+        { type: EventType.TOOL_CALL_ARGS, toolCallId: 'tc-mid', delta: '{"query":"stock"}' } as BaseEvent,
+        { type: EventType.TOOL_CALL_END, toolCallId: 'tc-mid' } as BaseEvent,
+      );
+    }
+    await send(...message('Before I go on, '), end, finish({ type: 'interrupt', interrupts }));
+    response.end();
+    return;
+  }
+  const clientTool = input.tools[0];
+  if (/\bclient tool\b/.test(text) && clientTool) {
+    await send(
+      { type: EventType.TOOL_CALL_START, toolCallId: 'ct1', toolCallName: clientTool.name } as BaseEvent,
+      { type: EventType.TOOL_CALL_ARGS, toolCallId: 'ct1', delta: '{"precision":"city"}' } as BaseEvent,
+      { type: EventType.TOOL_CALL_END, toolCallId: 'ct1' } as BaseEvent,
+      finish(),
+    );
+    response.end();
+    return;
+  }
   if (/\bfail\b/.test(text)) {
     await send({ type: EventType.RUN_ERROR, message: 'The remote quota is used up.', ...(!/quietly/.test(text) && { code: 'QUOTA_EXCEEDED' }) } as BaseEvent);
     response.end();

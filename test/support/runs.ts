@@ -84,6 +84,7 @@ export function expectRunInvariants(events: AgentEvent[], run: { runId: string; 
   const terminals = events.filter(isTerminal);
   expect(terminals).toHaveLength(1);
   expect(events.at(-1)).toBe(terminals[0]);
+  expect(new Set(events.map((event) => event.seq)).size, 'each event once').toBe(events.length);
   for (const event of rest) expect(typeof event.agentId, `${event.__typename} carries its agent`).toBe('string');
   const executing = events.filter((event) => event.__typename === 'ToolExecuting');
   for (const call of executing) {
@@ -91,7 +92,16 @@ export function expectRunInvariants(events: AgentEvent[], run: { runId: string; 
     expect(completed, `ToolCompleted for ${call.toolName}`).toHaveLength(1);
     expect(events.indexOf(completed[0]!)).toBeGreaterThan(events.indexOf(call));
   }
-  expect(events.filter((event) => event.__typename === 'ToolCompleted')).toHaveLength(executing.length);
+  // A denied call never ran: its ToolCompleted (TOOL_DENIED) has no ToolExecuting.
+  const completed = events.filter((event) => event.__typename === 'ToolCompleted' && event.toolError?.code !== 'TOOL_DENIED');
+  expect(completed).toHaveLength(executing.length);
+  // Every request is followed by its one answer, or by the run's end.
+  for (const requested of events.filter((event) => event.__typename === 'AgentInputRequested')) {
+    const answers = events.filter((event) => event.__typename === 'AgentInputReceived' && event.requestId === requested.request.id);
+    expect(answers.length, `answers to ${requested.request.id}`).toBeLessThanOrEqual(1);
+    if (answers.length === 0) expect(terminals[0]!.__typename).not.toBe('AgentCompleted');
+    else expect(events.indexOf(answers[0]!)).toBeGreaterThan(events.indexOf(requested));
+  }
   const seqs = events.map((event) => event.seq);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   const terminal = terminals[0]!;

@@ -42,7 +42,10 @@ const exampleOperations = () => documentsIn(read('examples/client/src/operations
 const VARIABLES = { id: 'c', conversationId: 'c', afterSeq: 0, last: 100, first: 30, runId: 'r', input: { text: 'hi' } };
 
 const documents: [string, string][] = [
-  ...Object.entries(page).map(([name, document]) => [`web page ${name}`, print(document as DocumentNode)] as [string, string]),
+  // Fragments (PendingInput) are sent only inside the operations that spread them.
+  ...Object.entries(page)
+    .filter(([, document]) => (document as DocumentNode).definitions.some((definition) => definition.kind === 'OperationDefinition'))
+    .map(([name, document]) => [`web page ${name}`, print(document as DocumentNode)] as [string, string]),
   ['GraphiQL prefilled operations', GRAPHIQL_QUERY],
   ['GraphiQL and codegen schema fetch', getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true })],
   ...readmeOperations().map((query, index) => [`README operation ${index + 1}`, query] as [string, string]),

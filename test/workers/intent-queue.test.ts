@@ -66,6 +66,7 @@ describe('the intent queue and workers on Redis', () => {
     logger: pino({ level: 'silent' }),
     leaseMs: 1000,
     sweepIntervalMs: 100,
+    inputTimeoutMs: 60_000,
   };
 
   it('delivers each intent to one consumer, counts it until acknowledged, and creates its group on first use', async () => {

@@ -6,7 +6,8 @@
 import { renderArtifact } from './artifacts.ts';
 import { h, json, uniqueId } from './dom.ts';
 import type { AgentEvent } from './follower.ts';
-import type { ConversationHistoryQuery } from './gql/graphql.ts';
+import type { ConversationHistoryQuery, PendingInputFragment } from './gql/graphql.ts';
+import { InputRequestsView, type Respond } from './input-requests.ts';
 
 type HistoryConversation = NonNullable<ConversationHistoryQuery['conversation']>;
 type HistoryMessage = HistoryConversation['messages'][number];
@@ -32,6 +33,8 @@ export interface ChatViewOptions {
   attachmentNames(messageId: string): readonly string[];
   /** Called whenever the set of unfinished runs changes. */
   onActiveRunsChange(runIds: readonly string[]): void;
+  /** Answers an input request; resolves with what went wrong, or null. */
+  respond: Respond;
 }
 
 export class ChatView {
@@ -40,18 +43,37 @@ export class ChatView {
   private readonly runs = new Map<string, RunView>();
   private readonly messages = new Map<string, HTMLElement>();
   private readonly tools = new Map<string, { status: HTMLElement; body: HTMLElement }>();
+  private readonly requests: InputRequestsView;
+  /** The input requests shown, by run. */
+  private readonly requestsOfRun = new Map<string, string[]>();
   private readonly empty: HTMLElement;
 
   constructor(private readonly options: ChatViewOptions) {
     this.empty = h('p', { class: 'empty' }, 'Ask anything. Pick a surface above to talk to a pillar liaison directly.');
     this.transcript = h('div', { class: 'transcript', role: 'log', 'aria-label': 'Transcript', 'aria-live': 'polite' }, this.empty);
     this.timeline = h('ol', { class: 'timeline' });
+    this.requests = new InputRequestsView(options.respond);
+  }
+
+  /** Requests still open that the events shown do not hold (a conversation reopened from its stored messages). */
+  showPending(requests: readonly PendingInputFragment[]): void {
+    for (const request of requests) this.showRequest(request);
+  }
+
+  private showRequest(request: PendingInputFragment): void {
+    const item = this.requests.show(request, this.options.agentName(request.agentId));
+    if (!item) return;
+    this.requestsOfRun.set(request.runId, [...(this.requestsOfRun.get(request.runId) ?? []), request.id]);
+    this.timeline.append(item);
+    this.scrollTimeline();
   }
 
   reset(): void {
     this.runs.clear();
     this.messages.clear();
     this.tools.clear();
+    this.requests.clear();
+    this.requestsOfRun.clear();
     this.transcript.replaceChildren(this.empty);
     this.timeline.replaceChildren();
     this.emitActiveRuns();
@@ -166,6 +188,15 @@ export class ChatView {
       case 'AgentCancelled':
         this.finish(run, 'cancelled', `Stopped${event.reason ? `: ${event.reason}` : '.'}`);
         break;
+      case 'AgentInputRequested':
+        this.showRequest(event.request);
+        break;
+      case 'AgentInputReceived':
+        this.requests.answered(event.requestId, event.response);
+        break;
+    }
+    if (event.__typename === 'AgentCompleted' || event.__typename === 'AgentFailed' || event.__typename === 'AgentCancelled') {
+      this.requests.closed(event.runId, (runId) => this.requestsOfRun.get(runId) ?? []);
     }
   }
 

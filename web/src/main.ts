@@ -9,7 +9,7 @@ import { h } from './dom.ts';
 import { attachableBytes, fetchSendLimits } from './limits.ts';
 import { EventFollower } from './follower.ts';
 import type { ConversationsQuery, Surface } from './gql/graphql.ts';
-import { Agents, CancelRun, ConversationHistory, Conversations, SendMessage } from './operations.ts';
+import { Agents, CancelRun, ConversationHistory, Conversations, RespondToAgent, SendMessage } from './operations.ts';
 import {
   DevTokenUnavailable,
   devSignIn,
@@ -80,6 +80,13 @@ const view = new ChatView({
   attachmentNames: (messageId) => state.attachments.get(messageId) ?? [],
   onActiveRunsChange: (runIds) => {
     stopButton.hidden = runIds.length === 0;
+  },
+  respond: async (input) => {
+    const client = state.client;
+    if (!client) return 'Not connected.';
+    // The answer shows when its AgentInputReceived arrives, in this tab as in any other.
+    const result = await client.urql.mutation(RespondToAgent, { input }).toPromise();
+    return result.error ? errorText(result.error) : null;
   },
 });
 
@@ -311,6 +318,7 @@ async function openConversation(id: string, { fromLog = true } = {}): Promise<vo
     return;
   }
   view.showHistory(conversation.messages, conversation.runs);
+  view.showPending(conversation.pendingInputs);
   follow(id, conversation.lastSeq);
 }
 
@@ -378,7 +386,7 @@ function conversationItem(conversation: ConversationSummary): HTMLElement {
       { type: 'button', title, 'data-conversation-id': conversation.id, onclick: () => void openConversation(conversation.id) },
       h('span', { class: 'title' }, title),
       h('span', { class: 'details' }, h('time', { datetime: conversation.updatedAt }, details.join(' · '))),
-      conversation.activeRun ? h('span', { class: 'badge' }, 'running') : null,
+      conversation.activeRun ? h('span', { class: 'badge' }, conversation.activeRun.status === 'WAITING' ? 'waiting for you' : 'running') : null,
     ),
   );
 }

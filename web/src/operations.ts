@@ -44,7 +44,21 @@ export const ConversationHistory = graphql(`
       messages(last: $last) { id role text agentId runId seq createdAt }
       runs(last: 200) { id status agentId userMessageId surface attachmentNames }
       activeRun { id status agentId userMessageId }
+      pendingInputs { ...PendingInput }
     }
+  }
+`);
+
+/** An input request as the page shows it: what is asked, and the call in question. */
+export const PendingInput = graphql(`
+  fragment PendingInput on InputRequest {
+    id runId agentId kind status prompt toolCallId toolName arguments options answerSchema expiresAt
+  }
+`);
+
+export const RespondToAgent = graphql(`
+  mutation RespondToAgent($input: RespondToAgentInput!) {
+    respondToAgent(input: $input) { id status response { approved answer comment } }
   }
 `);
 
@@ -73,6 +87,8 @@ export const AgentEvents = graphql(`
       ... on AgentCompleted { message { id role text agentId runId seq createdAt } }
       ... on AgentFailed { error { code message retryable } }
       ... on AgentCancelled { reason }
+      ... on AgentInputRequested { request { ...PendingInput } }
+      ... on AgentInputReceived { requestId response { approved answer comment respondedBy } }
     }
   }
 `);

@@ -10,10 +10,16 @@
  * reasoning -> AgentThinking. AG-UI has no sequence numbers or resume; the gateway adds both.
  * HttpAgent's own runAgent neither rejects on RUN_ERROR nor notices a stream that stops short,
  * so this reads the raw event stream and holds the remote to the protocol itself.
+ *
+ * Human in the loop: the gateway's client tools are offered to the remote in
+ * `RunAgentInput.tools`, and its calls of them become CLIENT_TOOL requests; its interrupts
+ * (RUN_FINISHED with an interrupt outcome) become questions. Either pauses the run; resumed,
+ * the remote is called again with the answers (`RunAgentInput.resume`, and the client tools'
+ * results as tool messages) and goes on from there, never from the start.
  */
 import { HttpAgent, transformChunks } from '@ag-ui/client';
-import { EventType, type BaseEvent, type Message, type RunAgentInput } from '@ag-ui/core';
-import type { AgentContext, AgentDefinition } from '../contract.ts';
+import { EventType, type BaseEvent, type Interrupt, type Message, type ResumeEntry, type RunAgentInput } from '@ag-ui/core';
+import type { AgentContext, AgentDefinition, ResumedWork } from '../contract.ts';
 import { AgentError } from '../errors.ts';
 import { defineAgent, type AgentIdentity } from '../define.ts';
 import { eventsOf } from './observable.ts';
@@ -37,10 +43,12 @@ async function runRemote(options: AgUiAgentOptions, context: AgentContext): Prom
   context.signal.addEventListener('abort', abort, { once: true });
   const translator = new Translator(context);
   try {
+    const input = inputFor(context, await continuation(context, context.resumeFromLog()));
     // transformChunks: the *_CHUNK shorthand some servers send, as START/CONTENT(ARGS)/END.
-    const events = transformChunks()(remote.run(inputFor(context)));
+    const events = transformChunks()(remote.run(input));
     for await (const event of eventsOf<BaseEvent>(events, context.signal)) {
-      if (await translator.apply(event)) return;
+      const finished = await translator.apply(event);
+      if (finished) return await askAll(context, finished.interrupts);
     }
     context.signal.throwIfAborted();
     throw new AgentError('UNAVAILABLE', `The remote agent ${options.id} ended its stream before finishing the run.`, true);
@@ -52,7 +60,60 @@ async function runRemote(options: AgUiAgentOptions, context: AgentContext): Prom
   }
 }
 
-function inputFor(context: AgentContext): RunAgentInput {
+/** What a resumed run hands the remote to go on from its pause: the answers to its interrupts and its client tools' results. */
+interface Continuation {
+  resume: ResumeEntry[];
+  messages: Message[];
+}
+
+/**
+ * The remote's pause as the run's log has it: each interrupt it asked (a question whose details
+ * name it) with its answer, and each client tool it called with the result (taken through
+ * callTool, which finds the frontend's answer and records the call).
+ */
+async function continuation(context: AgentContext, work: ResumedWork): Promise<Continuation | null> {
+  const resume: ResumeEntry[] = [];
+  const messages: Message[] = [];
+  for (const event of work.events) {
+    if (event.type !== 'AgentInputRequested') continue;
+    const { request } = event;
+    const interruptId = (request.arguments as { interruptId?: unknown } | null)?.interruptId;
+    if (request.kind === 'QUESTION' && typeof interruptId === 'string') {
+      const answer = work.answers.get(request.id);
+      resume.push(answer ? { interruptId, status: 'resolved', payload: answer.answer } : { interruptId, status: 'cancelled' });
+    } else if (request.kind === 'CLIENT_TOOL' && request.toolCallId && request.toolName) {
+      const result = await context.callTool(request.toolName, (request.arguments ?? {}) as Record<string, unknown>, { toolCallId: request.toolCallId });
+      const remoteId = request.toolCallId.slice(context.runId.length + 1);
+      messages.push(
+        { id: `${request.id}-call`, role: 'assistant', toolCalls: [{ id: remoteId, type: 'function', function: { name: request.toolName, arguments: JSON.stringify(request.arguments ?? {}) } }] },
+        { id: `${request.id}-result`, role: 'tool', toolCallId: remoteId, content: JSON.stringify(result ?? null) },
+      );
+    }
+  }
+  return resume.length > 0 || messages.length > 0 ? { resume, messages } : null;
+}
+
+/** Asks a person each interrupt of the remote's, all at once: the run pauses until every one is answered. */
+async function askAll(context: AgentContext, interrupts: readonly Interrupt[]): Promise<void> {
+  let pause: unknown = null;
+  for (const interrupt of interrupts) {
+    try {
+      await context.ask({
+        id: interrupt.id,
+        prompt: interrupt.message ?? interrupt.reason,
+        ...(interrupt.responseSchema && { answerSchema: interrupt.responseSchema }),
+        details: { interruptId: interrupt.id, reason: interrupt.reason, ...(interrupt.toolCallId && { toolCallId: interrupt.toolCallId }) },
+      });
+    } catch (error) {
+      // The first question pauses the run; the others are still asked, so that all are open.
+      if (!context.signal.aborted) throw error;
+      pause ??= error;
+    }
+  }
+  if (pause) throw pause;
+}
+
+function inputFor(context: AgentContext, continued: Continuation | null): RunAgentInput {
   const messages: Message[] = context.history.map((message) => ({
     id: message.id,
     role: message.role === 'USER' ? 'user' : 'assistant',
@@ -61,8 +122,12 @@ function inputFor(context: AgentContext): RunAgentInput {
   return {
     threadId: context.conversationId,
     runId: context.runId,
-    messages,
-    tools: [],
+    messages: [...messages, ...(continued?.messages ?? [])],
+    ...(continued && continued.resume.length > 0 && { resume: continued.resume }),
+    // The frontend's tools: a call of one is executed by the client, through the gateway.
+    tools: context.tools
+      .filter((tool) => tool.executedBy === 'client')
+      .map((tool) => ({ name: tool.name, description: tool.description, parameters: tool.inputSchema })),
     context: [],
     state: {},
     forwardedProps: { surface: context.input.surface, projectId: context.input.projectId, context: context.input.context },
@@ -81,14 +146,14 @@ function remoteError(id: string, error: unknown): AgentError {
   return new AgentError('UNAVAILABLE', `The remote agent ${id} is unavailable; retry shortly.`, true);
 }
 
-/** Turns AG-UI events into the run's events; `apply` resolves true once the remote run finished. */
+/** Turns AG-UI events into the run's events; `apply` resolves with the interrupts to ask once the remote run finished. */
 class Translator {
   private readonly toolCalls = new Map<string, { name: string; args: string }>();
   private readonly reasoning = new Map<string, string>();
 
   constructor(private readonly context: AgentContext) {}
 
-  async apply(event: BaseEvent): Promise<boolean> {
+  async apply(event: BaseEvent): Promise<{ interrupts: Interrupt[] } | false> {
     const { context } = this;
     const fields = event as BaseEvent & Record<string, unknown>;
     switch (event.type) {
@@ -108,7 +173,13 @@ class Translator {
         const call = this.toolCalls.get(id);
         if (!call) return false;
         this.toolCalls.delete(id);
-        await context.reportToolCall({ toolCallId: this.qualified(id), toolName: call.name, arguments: parsed(call.args || 'null') });
+        const args = parsed(call.args || 'null');
+        if (context.tools.some((tool) => tool.name === call.name && tool.executedBy === 'client')) {
+          // The frontend runs it: a CLIENT_TOOL request, which pauses the run until it answers.
+          await context.callTool(call.name, (args ?? {}) as Record<string, unknown>, { toolCallId: this.qualified(id) });
+          return false;
+        }
+        await context.reportToolCall({ toolCallId: this.qualified(id), toolName: call.name, arguments: args });
         return false;
       }
       case EventType.TOOL_CALL_RESULT:
@@ -130,8 +201,10 @@ class Translator {
         const code = typeof fields['code'] === 'string' && fields['code'] ? fields['code'] : 'REMOTE_AGENT_ERROR';
         throw new AgentError(code, String(fields['message'] ?? 'The remote agent failed.'), false);
       }
-      case EventType.RUN_FINISHED:
-        return true;
+      case EventType.RUN_FINISHED: {
+        const outcome = fields['outcome'] as { type?: string; interrupts?: Interrupt[] } | undefined;
+        return { interrupts: outcome?.type === 'interrupt' ? (outcome.interrupts ?? []) : [] };
+      }
       default:
         return false;
     }

@@ -4,10 +4,17 @@
  * through the tool registry as ToolExecuting/ToolCompleted pairs, and each step's usage is
  * reported. Nothing is ever re-requested once a step has streamed: the SDK retries only a
  * request that failed before any output. A cancel aborts the HTTP request to the model.
+ *
+ * A tool call that needs a person (approval, or the client's result) pauses the run. Resumed,
+ * the turn goes on from its messages: what the model said and called comes back from the log,
+ * the calls it waited on are settled (approved ones run, denied ones give the model the denial
+ * as their result), and the model is asked for the rest.
  */
 import { NoSuchToolError, jsonSchema, stepCountIs, streamText, tool, type LanguageModel, type ModelMessage, type Tool } from 'ai';
 import type { AgentContext, ToolDescription } from '../contract.ts';
-import { AgentError } from '../errors.ts';
+import type { StoredEvent } from '../../domain/events.ts';
+import { AgentError, ToolDeniedError } from '../errors.ts';
+import { resumedTurn, stepMessages, type ResumedTurn } from './resumed-turn.ts';
 import { show, type ArtifactOf } from '../platform-artifacts.ts';
 import { modelError } from './model-errors.ts';
 
@@ -35,19 +42,40 @@ export interface Decision {
 
 export async function streamModel(context: AgentContext, turn: ModelTurn): Promise<Decision | null> {
   const names = new ModelToolNames();
-  const toolCallIds = new ToolCallIds(context.runId);
+  // A routing decision is asked again (it is not in the log); every other turn picks up from it.
+  const resumed = turn.decisions ? null : resumeFromLog(context);
+  const toolCallIds = new ToolCallIds(context.runId, resumed?.steps.flatMap((step) => step.calls.map((part) => part.toolCallId)) ?? []);
+  /** Runs a call through the registry; a denied call's result, for the model, is the denial. */
+  const runTool = async (description: ToolDescription, args: Record<string, unknown>, toolCallId: string) => {
+    try {
+      const result = await context.callTool(description.name, args, { toolCallId });
+      await show(context, turn.artifacts?.[description.name]?.(result, args) ?? null);
+      return result;
+    } catch (error) {
+      if (error instanceof ToolDeniedError) return denial(error.message);
+      throw error;
+    }
+  };
   const tools: Record<string, Tool> = {};
   for (const description of turn.tools) {
     tools[names.add(description.name)] = tool({
       description: description.description,
       inputSchema: jsonSchema(description.inputSchema as never),
-      execute: async (input, { toolCallId }) => {
-        const args = input as Record<string, unknown>;
-        const result = await context.callTool(description.name, args, { toolCallId: toolCallIds.take(toolCallId) });
-        await show(context, turn.artifacts?.[description.name]?.(result, args) ?? null);
-        return result;
-      },
+      execute: async (input, { toolCallId }) => runTool(description, input as Record<string, unknown>, toolCallIds.take(toolCallId)),
     });
+  }
+  let messages = turn.messages;
+  if (resumed) {
+    // Finished before its run paused (a liaison consulted earlier): its reply is back already.
+    if (!resumed.paused) return null;
+    const last = resumed.steps.at(-1)!;
+    for (const waiting of resumed.waiting) {
+      const description = turn.tools.find((candidate) => candidate.name === waiting.toolName);
+      if (!description) throw new AgentError('UNKNOWN_TOOL', `The resumed turn waited on ${waiting.toolName}, which it no longer offers.`);
+      const output = await runTool(description, waiting.input as Record<string, unknown>, waiting.toolCallId);
+      last.results.push({ toolCallId: waiting.toolCallId, toolName: waiting.toolName, output });
+    }
+    messages = [...turn.messages, ...stepMessages(resumed.steps, (name) => names.modelName(name))];
   }
   for (const [name, decision] of Object.entries(turn.decisions ?? {})) {
     // No execute: a call ends the turn and is the caller's to act on.
@@ -56,7 +84,7 @@ export async function streamModel(context: AgentContext, turn: ModelTurn): Promi
   const result = streamText({
     model: turn.model,
     system: turn.system,
-    messages: turn.messages,
+    messages,
     tools,
     // A refused tool call ends the turn at once: the run fails, so the model must not be asked again.
     stopWhen: [stepCountIs(turn.maxSteps), ({ steps }) => steps.at(-1)?.content.some(isRefusal) ?? false],
@@ -116,6 +144,21 @@ export async function streamModel(context: AgentContext, turn: ModelTurn): Promi
   return decision;
 }
 
+/** What the model gets as the result of a call a person denied. */
+function denial(comment: string): { denied: true; reason: string } {
+  return { denied: true, reason: comment };
+}
+
+/** What this agent's turn did before its run paused, when it paused; null on a run that did not. */
+function resumeFromLog(context: AgentContext): ResumedTurn | null {
+  const { events } = context.resumeFromLog();
+  if (events.length === 0) return null;
+  return resumedTurn(events, (completed: Extract<StoredEvent, { type: 'ToolCompleted' }>) => {
+    if (!completed.error) return completed.result;
+    return completed.error.code === 'TOOL_DENIED' ? denial(completed.error.message) : { error: completed.error.message };
+  });
+}
+
 function isRefusal(part: { type: string; invalid?: boolean; error?: unknown }): boolean {
   return (part.type === 'tool-call' && part.invalid === true) || (part.type === 'tool-error' && part.error instanceof AgentError);
 }
@@ -148,6 +191,11 @@ class ModelToolNames {
   registered(modelName: string): string {
     return this.toRegistry.get(modelName) ?? modelName;
   }
+
+  modelName(registered: string): string {
+    for (const [model, name] of this.toRegistry) if (name === registered) return model;
+    return registered.replace(/[^a-zA-Z0-9_-]/g, '_');
+  }
 }
 
 /**
@@ -155,13 +203,22 @@ class ModelToolNames {
  * and some servers repeat them across the steps of one run.
  */
 class ToolCallIds {
-  private readonly seen = new Map<string, number>();
+  private readonly used: Set<string>;
 
-  constructor(private readonly runId: string) {}
+  /** @param used ids the run's earlier executions gave out already (a resumed run's). */
+  constructor(
+    private readonly runId: string,
+    used: Iterable<string> = [],
+  ) {
+    this.used = new Set(used);
+  }
 
   take(modelId: string): string {
-    const count = (this.seen.get(modelId) ?? 0) + 1;
-    this.seen.set(modelId, count);
-    return `${this.runId}:${modelId}${count > 1 ? `:${count}` : ''}`;
+    for (let count = 1; ; count += 1) {
+      const id = `${this.runId}:${modelId}${count > 1 ? `:${count}` : ''}`;
+      if (this.used.has(id)) continue;
+      this.used.add(id);
+      return id;
+    }
   }
 }

@@ -12,6 +12,7 @@ import { MemoryRateLimiter } from './rate-limiter.ts';
 import { MemoryMessageStore } from './messages.ts';
 import { MemoryRunQueue, MemoryRunStore } from './runs.ts';
 import { MemorySendStore } from './sends.ts';
+import { MemoryInputRequestStore } from './inputs.ts';
 
 export interface MemoryBackendOptions {
   /** How long a settled clientMessageId is remembered (IDEMPOTENCY_TTL_MS). */
@@ -38,6 +39,7 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
     events: new MemoryEventLog(retention),
   };
   const sends = new MemorySendStore(state, options.idempotencyTtlMs);
+  const inputs = new MemoryInputRequestStore(state);
   return {
     kind: 'memory',
     conversations: state.conversations,
@@ -46,6 +48,7 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
     runQueue: state.runQueue,
     events: fencedLog(state.events, leases),
     sends,
+    inputs,
     async deleteConversation(id) {
       // Nothing yields in between: no send or append sees half of it.
       if (!state.conversations.deleteSync(id)) return null;
@@ -53,6 +56,7 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
       state.runQueue.deleteConversationSync(id);
       state.events.deleteConversationSync(id);
       sends.forgetConversationSync(id);
+      inputs.deleteConversationSync(id);
       return state.runs.deleteConversationSync(id);
     },
     ping: async () => undefined,

@@ -41,6 +41,10 @@ export class MemoryRunStore implements RunStore {
   }
 
   async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
+    return this.transitionSync(id, from, patch);
+  }
+
+  transitionSync(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
     const found = this.byId.get(id);
     if (!found || !from.includes(found.status)) return null;
     const updated = Object.freeze({ ...found, ...frozenCopy(patch) });

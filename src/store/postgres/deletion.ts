@@ -2,7 +2,8 @@ import type { Sql } from './sql.ts';
 
 /**
  * Deletes the conversation `id` and everything of it (messages, runs with their fences, its run
- * queue, its events and seq counter, the idempotency keys of its sends) in one transaction.
+ * queue, its events and seq counter, the idempotency keys of its sends, the input requests of
+ * its runs) in one transaction.
  * Answers the ids of its runs, oldest first, or null when there was no such conversation.
  *
  * The order matters under concurrency. Deleting the conversation's row first waits for a send
@@ -25,6 +26,7 @@ export async function deleteConversation(sql: Sql, id: string): Promise<string[]
          messages AS (DELETE FROM messages WHERE conversation_id = $1),
          queue AS (DELETE FROM run_queue WHERE conversation_id = $1),
          keys AS (DELETE FROM idempotency_keys WHERE conversation_id = $1),
+         requests AS (DELETE FROM input_requests WHERE conversation_id = $1),
          runs AS (DELETE FROM runs WHERE conversation_id = $1 RETURNING id, position)
        SELECT array(SELECT id FROM runs ORDER BY position) AS run_ids`,
       [id],

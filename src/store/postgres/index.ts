@@ -9,6 +9,7 @@ import { Housekeeping } from './housekeeping.ts';
 import { PostgresMessageStore } from './messages.ts';
 import { migrate } from './migrations.ts';
 import { PostgresRunQueue, PostgresRunStore } from './runs.ts';
+import { PostgresInputRequestStore } from './inputs.ts';
 import { PostgresSendStore } from './sends.ts';
 import { postgresPool, type Sql } from './sql.ts';
 
@@ -72,6 +73,7 @@ export async function createPostgresRecordStore(database: string | Sql, options:
     runs,
     runQueue: new PostgresRunQueue(sql),
     sends: new PostgresSendStore(sql, options.retention, options.idempotencyTtlMs),
+    inputs: new PostgresInputRequestStore(sql, options.retention),
     events: new PostgresEventLog(sql, options.retention),
     fences: { fence: (runId, holder) => runs.fence(runId, holder) },
     activeRuns: (limit) => runs.active(limit),

@@ -100,6 +100,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX events_by_age ON events (appended_at)`,
     ],
   },
+  {
+    version: 2,
+    name: 'input requests of paused runs; the time a run executed and whether it ended idle',
+    statements: [
+      `ALTER TABLE runs ADD COLUMN active_ms bigint, ADD COLUMN ended_idle boolean`,
+      // request: the request's JSON but its status and response, which change.
+      `CREATE TABLE input_requests (
+        id text PRIMARY KEY,
+        position bigint GENERATED ALWAYS AS IDENTITY,
+        run_id text NOT NULL,
+        conversation_id text NOT NULL,
+        request text NOT NULL,
+        status text NOT NULL,
+        response text,
+        due_at timestamptz
+      )`,
+      `CREATE INDEX input_requests_by_conversation ON input_requests (conversation_id, position)`,
+      `CREATE INDEX input_requests_by_run ON input_requests (run_id)`,
+      `CREATE INDEX input_requests_due ON input_requests (due_at) WHERE due_at IS NOT NULL`,
+    ],
+  },
 ];
 
 /** The advisory lock that instances migrating at once queue on (any constant, this one for this schema). */

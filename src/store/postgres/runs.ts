@@ -1,5 +1,6 @@
 import type { RunQueue, RunStore } from '../interfaces.ts';
-import { ACTIVE_STATUSES, type RunRecord, type RunStatus } from '../../domain/records.ts';
+import type { RunRecord } from '../../domain/records.ts';
+import { ACTIVE_STATUSES, LEASED_STATUSES, type RunStatus } from '../../domain/run-states.ts';
 import { isoOf, isoOrNull, numberOf } from './columns.ts';
 import type { Sql } from './sql.ts';
 
@@ -8,7 +9,7 @@ import type { Sql } from './sql.ts';
  * holds the run (`fence_holder`) and the epoch its appends are checked against (`fence_epoch`).
  */
 const COLUMNS =
-  'id, conversation_id, user_id, tenant_id, agent_id, status, user_message_id, input, created_at, started_at, finished_at, error, cancel_reason, usage';
+  'id, conversation_id, user_id, tenant_id, agent_id, status, user_message_id, input, created_at, started_at, finished_at, error, cancel_reason, usage, active_ms, ended_idle';
 
 interface RunRow {
   id: string;
@@ -25,6 +26,8 @@ interface RunRow {
   error: string | null;
   cancel_reason: string | null;
   usage: string | null;
+  active_ms: string | number | null;
+  ended_idle: boolean | null;
 }
 
 /** Each field of a run, as the columns that hold it. */
@@ -42,6 +45,8 @@ const FIELD_COLUMNS: { [Field in keyof RunRecord]-?: (value: RunRecord[Field]) =
   error: (error) => ({ error: error === null ? null : JSON.stringify(error) }),
   cancelReason: (cancelReason) => ({ cancel_reason: cancelReason }),
   usage: (usage) => ({ usage: usage === undefined ? null : JSON.stringify(usage) }),
+  activeMs: (activeMs) => ({ active_ms: activeMs ?? null }),
+  endedIdle: (endedIdle) => ({ ended_idle: endedIdle ?? null }),
 };
 
 /** The columns and values holding `fields` (those given as undefined left out); an unknown field is refused. */
@@ -109,12 +114,12 @@ export class PostgresRunStore implements RunStore {
     return numberOf(rows[0].fence_epoch);
   }
 
-  /** Up to `limit` runs that have not ended, in any conversation, oldest first: what a recovery looks at. */
+  /** Up to `limit` runs that hold a lease (queued or running), in any conversation, oldest first: what a recovery looks at. */
   async active(limit: number): Promise<RunRecord[]> {
     if (limit <= 0) return [];
     const { rows } = await this.sql.query<RunRow>(
       `SELECT ${COLUMNS} FROM runs WHERE status = ANY($1) ORDER BY position LIMIT $2`,
-      [ACTIVE_STATUSES, limit],
+      [LEASED_STATUSES, limit],
     );
     return rows.map(decode);
   }
@@ -171,5 +176,8 @@ function decode(row: RunRow): RunRecord {
   };
   // NULL is a run stored without usage; the JSON 'null' one whose usage is null.
   if (row.usage !== null) run.usage = JSON.parse(row.usage) as RunRecord['usage'];
+  // Likewise: a run stored without them has neither.
+  if (row.active_ms !== null) run.activeMs = numberOf(row.active_ms);
+  if (row.ended_idle !== null) run.endedIdle = row.ended_idle;
   return run;
 }

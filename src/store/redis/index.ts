@@ -16,6 +16,7 @@ import { RedisMessageStore } from './messages.ts';
 import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
 import { RedisSendStore } from './sends.ts';
+import { RedisInputRequestStore } from './inputs.ts';
 
 /** How long a caller waits for a lock before giving up: twice the longest a dead holder can keep one by default. */
 const LOCK_WAIT_MS = 10_000;
@@ -67,6 +68,7 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     // appends events after checking their fence, and publishes them.
     events,
     sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
+    inputs: new RedisInputRequestStore(redis, stores),
     deleteConversation: (id) => deleteConversation(redis, id),
     ping: () => redis.ping(),
     close: async () => events.close(),

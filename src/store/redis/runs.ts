@@ -1,5 +1,6 @@
 import type { RunQueue, RunStore } from '../interfaces.ts';
 import type { RunRecord, RunStatus } from '../../domain/records.ts';
+import { ACTIVE_STATUSES } from '../../domain/run-states.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
 
 /**
@@ -9,11 +10,22 @@ import { LuaScript, pairs, type RedisConnection, type Reply } from './connection
  * its queue is the list `c:{id}:queue`.
  */
 
+/** A Lua set of run statuses, as the run hash stores them (JSON strings), from the state table. */
+export function luaStatusSet(statuses: readonly string[]): string {
+  return `{${statuses.map((status) => `[${luaString(JSON.stringify(status))}] = true`).join(', ')}}`;
+}
+
+function luaString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /**
  * Lua functions for the scripts here and for the atomic send (./sends.ts): creating a run
- * (`fields`: field, value, … as `encode` makes them), and its conversation's active runs.
+ * (`fields`: field, value, … as `encode` makes them), and its conversation's active runs (the
+ * state table's ACTIVE_STATUSES).
  */
 export const RUN_LUA = `
+local ACTIVE_RUN_STATUSES = ${luaStatusSet(ACTIVE_STATUSES)}
 local function createRun(hash, conversationList, id, fields)
   redis.call('HSET', hash, unpack(fields))
   redis.call('RPUSH', conversationList, id)
@@ -22,7 +34,7 @@ local function activeRuns(queue, prefix)
   local active = {}
   for _, id in ipairs(redis.call('LRANGE', queue, 0, -1)) do
     local status = redis.call('HGET', prefix .. 'run:' .. id, 'status')
-    if status == '"QUEUED"' or status == '"RUNNING"' then active[#active + 1] = id end
+    if ACTIVE_RUN_STATUSES[status] then active[#active + 1] = id end
   end
   return active
 end
