@@ -290,7 +290,8 @@ describe('human in the loop', () => {
 describe('a wait longer than RUN_TIMEOUT_MS', () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startTestServer({ RUN_TIMEOUT_MS: '400', RUN_SWEEP_INTERVAL_MS: '50' }, { agents: [approver], tools: HITL_TOOLS });
+    // A timeout far above the run's own executing time, even on a loaded machine; the wait below outlasts it.
+    server = await startTestServer({ RUN_TIMEOUT_MS: '2000', RUN_SWEEP_INTERVAL_MS: '50' }, { agents: [approver], tools: HITL_TOOLS });
   });
   afterAll(() => server.close());
 
@@ -305,7 +306,7 @@ describe('a wait longer than RUN_TIMEOUT_MS', () => {
         (event) => event.__typename === 'AgentInputRequested',
       );
       // Time itself is what is tested here: the wait must outlast the run's timeout.
-      await new Promise((resolve) => setTimeout(resolve, 900));
+      await new Promise((resolve) => setTimeout(resolve, 2500));
       expect((await gql(RUN, { id: sent.runId })).data.run.status).toBe('WAITING');
       await gql(RESPOND, { input: { requestId: requested!.request.id, answer: 'red' } });
       const events = await recorder.until((received) => received.some(isTerminal), 'the end');
