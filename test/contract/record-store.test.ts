@@ -2,8 +2,10 @@
  * The contract of a store of record (what must last, without the live layer: no fan-out, leases,
  * locks or rate limits), run against every record store "world", each seen through two
  * instances on the same state: for PostgreSQL two pools on one database, as two gateway
- * processes would have. Then what only PostgreSQL has: concurrent migrations, recovery's
- * query of active runs, what group commit saves.
+ * processes would have; for PGlite (PostgreSQL in this process, on a data folder) two stores on
+ * its one connection, as the memory world shares one backend. Then what only PostgreSQL has:
+ * concurrent migrations, recovery's query of active runs, what group commit saves; and how
+ * PGlite's one connection serves many callers at once.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +19,14 @@ import {
   createPostgresRecordStore,
   migrate,
   MIGRATIONS,
+  pgliteSql,
   postgresPool,
   type Migration,
   type PostgresRecordStore,
   type PostgresRecordStoreOptions,
   type Sql,
 } from '../../src/store/postgres/index.ts';
+import { freshDataFolder, removeDataFolders } from '../support/pglite.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, token, until } from './worlds.ts';
 
@@ -81,6 +85,30 @@ const postgresRecordWorld: RecordWorld = {
   },
 };
 
+/**
+ * A new data folder, opened once with PGlite: its one connection is shared by both stores (two
+ * processes cannot share a folder), which migrate it at once, as two instances would.
+ */
+const pgliteRecordWorld: RecordWorld = {
+  name: 'pglite',
+  async instances({ retention, idempotencyTtlMs } = {}) {
+    const sql = await pgliteSql(await freshDataFolder());
+    const [a, b] = await Promise.all([
+      createPostgresRecordStore(sql, options(retention, idempotencyTtlMs)),
+      createPostgresRecordStore(sql, options(retention, idempotencyTtlMs)),
+    ]);
+    return {
+      a,
+      b,
+      close: async () => {
+        await Promise.all([a.close(), b.close()]);
+        await sql.close();
+      },
+    };
+  },
+};
+afterAll(() => removeDataFolders());
+
 const alice: Owner = { userId: 'alice', tenantId: null };
 const bob: Owner = { userId: 'bob', tenantId: null };
 
@@ -127,7 +155,7 @@ const contents = async (on: RecordStore, conversationId: string) => ({
 
 const deltas = (events: readonly { type: string }[]) => events.map((event) => (event as { delta?: string }).delta);
 
-describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of record', (world) => {
+describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the $name store of record', (world) => {
   let instances: RecordInstances;
   let a: RecordStore;
   let b: RecordStore;
@@ -138,10 +166,11 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
     extra.push(made);
     return made;
   };
+  // PGlite initializes its first data folder here, which takes a while on a busy machine.
   beforeAll(async () => {
     instances = await world.instances();
     ({ a, b } = instances);
-  });
+  }, 180_000);
   afterAll(() => instances?.close());
   afterEach(async () => {
     await Promise.all(extra.splice(0).map((made) => made.close()));
@@ -848,3 +877,84 @@ function counting(sql: Sql): Sql & { transactions: number } {
   };
   return counted;
 }
+
+describe("PGlite's one connection, shared by many callers at once", () => {
+  let sql: Sql;
+  beforeAll(async () => {
+    sql = await pgliteSql(await freshDataFolder());
+    await sql.query('CREATE TABLE counted (id int PRIMARY KEY, note text)');
+  }, 180_000);
+  afterAll(() => sql?.close());
+  afterEach(() => sql.query('DELETE FROM counted'));
+
+  const count = async (on: Sql = sql) => Number((await on.query<{ n: string }>('SELECT count(*) AS n FROM counted')).rows[0]!.n);
+
+  it("runs a statement from outside after another caller's open transaction, never inside it", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insertedOnce = new Promise<void>((resolve) => (inserted = resolve));
+    const transaction = sql.transaction(async (tx) => {
+      await tx.query('INSERT INTO counted VALUES (1)');
+      inserted();
+      await held;
+      throw new Error('rolled back');
+    });
+    await insertedOnce;
+    // Asked while the transaction is open: it must neither see its row nor be rolled back with it.
+    const outside = Promise.all([count(), sql.query('INSERT INTO counted VALUES (2)')]);
+    release();
+    await expect(transaction).rejects.toThrow('rolled back');
+    const [seen] = await outside;
+    expect(seen).toBe(0);
+    expect((await sql.query<{ id: number }>('SELECT id FROM counted')).rows).toEqual([{ id: 2 }]);
+  });
+
+  it('serves many concurrent transactions and statements in turn, each transaction whole', async () => {
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 2
+          ? sql.query('INSERT INTO counted VALUES ($1)', [i])
+          : sql.transaction(async (tx) => {
+              const before = await count(tx);
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              await tx.query('INSERT INTO counted VALUES ($1, $2)', [i, String(before)]);
+              // Nobody else's row came in between: the count this transaction saw still holds.
+              expect(await count(tx)).toBe(before + 1);
+            }),
+      ),
+    );
+    expect(await count()).toBe(40);
+  });
+
+  it('joins a transaction from its own Sql, commits when it resolves and rolls it back whole when it throws', async () => {
+    await sql.transaction(async (tx) => {
+      await tx.query('INSERT INTO counted VALUES (1)');
+      await tx.transaction((inner) => inner.query('INSERT INTO counted VALUES (2)'));
+    });
+    await expect(
+      sql.transaction(async (tx) => {
+        await tx.transaction((inner) => inner.query('INSERT INTO counted VALUES (3)'));
+        await tx.query('INSERT INTO counted VALUES (1)'); // a duplicate key
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    expect((await sql.query<{ id: number }>('SELECT id FROM counted ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it("counts rows as node-postgres does: those a SELECT returned, those an INSERT, UPDATE or DELETE touched", async () => {
+    expect((await sql.query('INSERT INTO counted VALUES (1), (2), (3)')).rowCount).toBe(3);
+    expect((await sql.query('SELECT id FROM counted WHERE id > 1')).rowCount).toBe(2);
+    expect((await sql.query('UPDATE counted SET note = $1 WHERE id = 1', ['x'])).rowCount).toBe(1);
+    expect((await sql.query('INSERT INTO counted VALUES (1) ON CONFLICT DO NOTHING')).rowCount).toBe(0);
+    expect((await sql.query('DELETE FROM counted RETURNING id')).rowCount).toBe(3);
+  });
+
+  it("refuses a statement sent past a transaction's own Sql from inside it, which would wait for itself", async () => {
+    await expect(sql.transaction(() => sql.query('SELECT 1'))).rejects.toThrow(/would wait for itself/);
+    await expect(sql.transaction(() => sql.transaction((tx) => tx.query('SELECT 1')))).rejects.toThrow(/would wait for itself/);
+    // Once the transaction is over, what it started may use the connection as anyone does.
+    let later: Promise<unknown> | undefined;
+    await sql.transaction(async () => void (later = new Promise((resolve) => setTimeout(resolve, 5)).then(() => sql.query('SELECT 1'))));
+    await expect(later).resolves.toMatchObject({ rowCount: 1 });
+  });
+});

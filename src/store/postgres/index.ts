@@ -86,4 +86,5 @@ export async function createPostgresRecordStore(database: string | Sql, options:
 }
 
 export { migrate, MIGRATIONS, type Migration } from './migrations.ts';
+export { pgliteSql } from './pglite.ts';
 export { postgresPool, type PostgresPoolOptions, type Sql } from './sql.ts';
