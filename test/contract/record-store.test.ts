@@ -880,8 +880,10 @@ function counting(sql: Sql): Sql & { transactions: number } {
 
 describe("PGlite's one connection, shared by many callers at once", () => {
   let sql: Sql;
+  let folder: string;
   beforeAll(async () => {
-    sql = await pgliteSql(await freshDataFolder());
+    folder = await freshDataFolder();
+    sql = await pgliteSql(folder);
     await sql.query('CREATE TABLE counted (id int PRIMARY KEY, note text)');
   }, 180_000);
   afterAll(() => sql?.close());
@@ -947,6 +949,11 @@ describe("PGlite's one connection, shared by many callers at once", () => {
     expect((await sql.query('UPDATE counted SET note = $1 WHERE id = 1', ['x'])).rowCount).toBe(1);
     expect((await sql.query('INSERT INTO counted VALUES (1) ON CONFLICT DO NOTHING')).rowCount).toBe(0);
     expect((await sql.query('DELETE FROM counted RETURNING id')).rowCount).toBe(3);
+  });
+
+  it('refuses to open its folder a second time, which two connections would damage', async () => {
+    await expect(pgliteSql(folder)).rejects.toThrow(/open in this process already/);
+    await expect(sql.query('SELECT 1')).resolves.toMatchObject({ rowCount: 1 });
   });
 
   it("refuses a statement sent past a transaction's own Sql from inside it, which would wait for itself", async () => {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { pgliteSql } from '../../src/store/postgres/index.ts';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../support/clients.ts';
 import { dataFolderUrl, freshDataFolder, removeDataFolders } from '../support/pglite.ts';
 import { startTestServer, TEST_SECRET } from '../support/server.ts';
@@ -60,14 +61,15 @@ describe('a gateway on a PGlite data folder', () => {
     }
   });
 
-  it('keeps what it acknowledged when its process is killed, for the next process on the folder', { timeout: 180_000 }, async () => {
+  it('keeps what it acknowledged when its process is killed, for the next process on the folder, and refuses the folder to others meanwhile', { timeout: 180_000 }, async () => {
+    const folder = await freshDataFolder();
     const env = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       AUTH_JWT_SECRET: TEST_SECRET,
       AGENT_STEP_DELAY_MS: '0',
       LOG_LEVEL: 'info',
-      DATABASE_URL: dataFolderUrl(await freshDataFolder()),
+      DATABASE_URL: dataFolderUrl(folder),
     };
     const token = await tokenFor(`pglite-${randomUUID()}`);
     let killed: Instance | undefined = await startInstance('first', env);
@@ -76,6 +78,8 @@ describe('a gateway on a PGlite data folder', () => {
       const { sent } = await converse(killed.url, token, { text: 'Hello there' });
       const conversationId = sent.conversation.id;
       const before = (await userClient(killed.url, token)(CONVERSATION, { id: conversationId })).data.conversation;
+      // Two PGlites on one folder would damage it: while the gateway lives, nobody else opens it.
+      await expect(pgliteSql(folder)).rejects.toThrow(/is open in process \d+/);
       await killed.process.kill(); // SIGKILL: no close, no checkpoint
       killed = undefined;
       next = await startInstance('second', env);

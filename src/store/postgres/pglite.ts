@@ -12,7 +12,8 @@
  * The package is loaded when the first folder is opened: nothing else pays for its WebAssembly.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { Sql } from './sql.ts';
 
@@ -26,12 +27,22 @@ const inside = new AsyncLocalStorage<OpenTransaction>();
 
 /**
  * A `Sql` on the PGlite data folder `dataDir` (made, and initialized, when new: the first start
- * takes seconds). One process at a time may have a folder open.
+ * takes seconds). One process at a time may have a folder open, once: PGlite keeps no lock of its
+ * own, and two on one folder would damage it, so the folder holds the pid of the process that has
+ * it open (`LOCK_FILE`), and another is refused while that process lives.
  */
 export async function pgliteSql(dataDir: string): Promise<Sql> {
-  mkdirSync(dataDir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create(dataDir);
+  const folder = resolve(dataDir);
+  mkdirSync(folder, { recursive: true });
+  const unlock = lockFolder(folder);
+  let db: PGlite;
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    db = await PGlite.create(folder);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const outside = (what: string) => {
     const current = inside.getStore();
     if (current?.open && current.db === db) {
@@ -54,8 +65,55 @@ export async function pgliteSql(dataDir: string): Promise<Sql> {
         }
       });
     },
-    close: () => db.close(),
+    async close() {
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
+    },
   };
+}
+
+/** The file in a data folder naming the process that has it open. */
+export const LOCK_FILE = 'agent-gateway.pid';
+
+/** Folders this process has open. */
+const openHere = new Set<string>();
+
+/**
+ * Takes `folder` for this process, refusing it while another live process (or this one) has it
+ * open; a pid left by a process that died, or by an earlier process with this one's pid (a
+ * container's pid 1 after a restart), is stale. Answers how to give the folder back.
+ */
+function lockFolder(folder: string): () => void {
+  if (openHere.has(folder)) throw new Error(`the PGlite data folder ${folder} is open in this process already`);
+  const file = join(folder, LOCK_FILE);
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const holder = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      throw new Error(`the PGlite data folder ${folder} is open in process ${holder}; one process at a time may open it (if that process is not this gateway's, remove ${file})`);
+    }
+    writeFileSync(file, String(process.pid));
+  }
+  openHere.add(folder);
+  return () => {
+    if (!openHere.delete(folder)) return;
+    rmSync(file, { force: true });
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The `Sql` of a transaction in progress. */
