@@ -10,9 +10,26 @@ import { pgliteSql } from '../../src/store/postgres/index.ts';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../support/clients.ts';
 import { dataFolderUrl, freshDataFolder, removeDataFolders } from '../support/pglite.ts';
 import { startTestServer, TEST_SECRET } from '../support/server.ts';
-import { CONVERSATION, startInstance, type Instance } from './support.ts';
+import { spawnGateway, waitForAnnouncedUrl } from '../support/process.ts';
+import { CONVERSATION, waitForReadiness, type Instance } from './support.ts';
 
 afterAll(() => removeDataFolders());
+
+/**
+ * A gateway process on `env`, given longer than a cluster's instances to come up: it compiles
+ * PGlite's WebAssembly and opens the folder first, which a busy machine makes slow.
+ */
+async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  const process = spawnGateway({ ...env, PORT: '0' });
+  try {
+    const url = await waitForAnnouncedUrl(process, 120_000);
+    await waitForReadiness(url, 200, 60_000);
+    return { name, url, process };
+  } catch (error) {
+    await process.kill();
+    throw error;
+  }
+}
 
 /** Sends through `url` and follows the run to its terminal event. */
 async function converse(url: string, token: string, input: Record<string, unknown>) {
@@ -29,7 +46,7 @@ async function converse(url: string, token: string, input: Record<string, unknow
 }
 
 describe('a gateway on a PGlite data folder', () => {
-  it('keeps history and idempotency across a close and a start on the same folder, and goes on from the last seq', { timeout: 180_000 }, async () => {
+  it('keeps history and idempotency across a close and a start on the same folder, and goes on from the last seq', { timeout: 360_000 }, async () => {
     const settings = { DATABASE_URL: dataFolderUrl(await freshDataFolder()) };
     const token = await tokenFor(`pglite-${randomUUID()}`);
     const clientMessageId = randomUUID();
@@ -61,7 +78,7 @@ describe('a gateway on a PGlite data folder', () => {
     }
   });
 
-  it('keeps what it acknowledged when its process is killed, for the next process on the folder, and refuses the folder to others meanwhile', { timeout: 180_000 }, async () => {
+  it('keeps what it acknowledged when its process is killed, for the next process on the folder, and refuses the folder to others meanwhile', { timeout: 360_000 }, async () => {
     const folder = await freshDataFolder();
     const env = {
       NODE_ENV: 'test',
