@@ -1,10 +1,11 @@
 /**
  * `npm run migrate`: applies the store of record's pending migrations to the PostgreSQL at
- * DATABASE_URL, then exits (instances also migrate at start; this is for doing it beforehand).
+ * DATABASE_URL (a server, or a data folder with PGlite), then exits (instances also migrate at
+ * start; this is for doing it beforehand).
  */
 import { loadConfig } from '../src/config.ts';
 import { migrate } from '../src/store/postgres/migrations.ts';
-import { postgresPool } from '../src/store/postgres/sql.ts';
+import { openSql } from '../src/store/postgres/index.ts';
 
 function fail(message: string): never {
   console.error(message);
@@ -18,9 +19,9 @@ const url = (() => {
     fail((error as Error).message);
   }
 })();
-if (!url) fail('DATABASE_URL is not set: name the PostgreSQL to migrate, e.g. DATABASE_URL=postgres://user@host:5432/db npm run migrate');
+if (!url) fail('DATABASE_URL is not set: name the PostgreSQL to migrate, e.g. DATABASE_URL=postgres://user@host:5432/db npm run migrate (or file:///path/to/folder)');
 
-const sql = postgresPool(url);
+const sql = await openSql(url);
 try {
   const applied = await migrate(sql);
   console.log(applied.length > 0 ? `Applied migrations ${applied.join(', ')}.` : 'The schema is up to date.');

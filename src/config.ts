@@ -72,9 +72,12 @@ export const settingsSchema = z.object({
   DATABASE_URL: z
     .string()
     .url()
-    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .regex(/^(postgres(ql)?:\/\/|file:\/\/\/)/, 'DATABASE_URL must be a postgres:// URL, or a file:/// URL of a data folder (an absolute path)')
     .optional()
-    .describe('PostgreSQL (a `postgres://` URL) as the store of record: conversations, messages, runs, idempotency keys and every event; `npm run migrate` applies its schema.'),
+    .describe(
+      'PostgreSQL (a `postgres://` URL) as the store of record: conversations, messages, runs, idempotency keys and every event; `npm run migrate` applies its schema. ' +
+        'A `file:///` URL (an absolute path, e.g. file:///var/lib/agent-gateway) runs that PostgreSQL in this process instead (PGlite), in that data folder: one instance, whose history survives restarts with no server.',
+    ),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
@@ -155,6 +158,11 @@ export const settingsSchema = z.object({
     .describe('JSON list of remote AG-UI agents, each {id, name, description, kind, pillar, url, headers}, added to the registry.'),
 });
 
+/** Whether a DATABASE_URL names a data folder (`file:///…`, opened in this process with PGlite) rather than a PostgreSQL server. */
+export function isDataFolderUrl(url: string): boolean {
+  return url.startsWith('file:');
+}
+
 /** A setting's default, for text that states it (schema descriptions): the one value, never restated. */
 export function settingDefault<K extends keyof typeof settingsSchema.shape>(name: K): z.infer<typeof settingsSchema>[K] {
   return settingsSchema.shape[name].parse(undefined) as z.infer<typeof settingsSchema>[K];
@@ -182,6 +190,12 @@ export function loadConfig(env: Record<string, unknown> = process.env): Config {
   }
   if (Boolean(config.LLM_BASE_URL) !== Boolean(config.LLM_MODEL)) {
     throw new Error('LLM_BASE_URL and LLM_MODEL go together: set both to run the agents on a model, or neither.');
+  }
+  if (config.DATABASE_URL && isDataFolderUrl(config.DATABASE_URL) && config.REDIS_URL) {
+    throw new Error(
+      'DATABASE_URL=file:/// is a data folder that one process opens (PGlite): instances sharing a REDIS_URL cannot share it. ' +
+        'Unset REDIS_URL for one instance, or name a PostgreSQL server (postgres://) for many.',
+    );
   }
   if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL) {
     throw new Error(

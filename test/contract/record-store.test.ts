@@ -2,8 +2,10 @@
  * The contract of a store of record (what must last, without the live layer: no fan-out, leases,
  * locks or rate limits), run against every record store "world", each seen through two
  * instances on the same state: for PostgreSQL two pools on one database, as two gateway
- * processes would have. Then what only PostgreSQL has: concurrent migrations, recovery's
- * query of active runs, what group commit saves.
+ * processes would have; for PGlite (PostgreSQL in this process, on a data folder) two stores on
+ * its one connection, as the memory world shares one backend. Then what only PostgreSQL has,
+ * on a server and on PGlite: concurrent migrations, recovery's query of active runs, what group
+ * commit saves; and how PGlite's one connection serves many callers at once.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +19,14 @@ import {
   createPostgresRecordStore,
   migrate,
   MIGRATIONS,
+  pgliteSql,
   postgresPool,
   type Migration,
   type PostgresRecordStore,
   type PostgresRecordStoreOptions,
   type Sql,
 } from '../../src/store/postgres/index.ts';
+import { dataFolderUrl, freshDataFolder, removeDataFolders } from '../support/pglite.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, token, until } from './worlds.ts';
 
@@ -81,6 +85,30 @@ const postgresRecordWorld: RecordWorld = {
   },
 };
 
+/**
+ * A new data folder, opened once with PGlite: its one connection is shared by both stores (two
+ * processes cannot share a folder), which migrate it at once, as two instances would.
+ */
+const pgliteRecordWorld: RecordWorld = {
+  name: 'pglite',
+  async instances({ retention, idempotencyTtlMs } = {}) {
+    const sql = await pgliteSql(await freshDataFolder());
+    const [a, b] = await Promise.all([
+      createPostgresRecordStore(sql, options(retention, idempotencyTtlMs)),
+      createPostgresRecordStore(sql, options(retention, idempotencyTtlMs)),
+    ]);
+    return {
+      a,
+      b,
+      close: async () => {
+        await Promise.all([a.close(), b.close()]);
+        await sql.close();
+      },
+    };
+  },
+};
+afterAll(() => removeDataFolders());
+
 const alice: Owner = { userId: 'alice', tenantId: null };
 const bob: Owner = { userId: 'bob', tenantId: null };
 
@@ -127,7 +155,7 @@ const contents = async (on: RecordStore, conversationId: string) => ({
 
 const deltas = (events: readonly { type: string }[]) => events.map((event) => (event as { delta?: string }).delta);
 
-describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of record', (world) => {
+describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the $name store of record', (world) => {
   let instances: RecordInstances;
   let a: RecordStore;
   let b: RecordStore;
@@ -138,10 +166,11 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
     extra.push(made);
     return made;
   };
+  // PGlite initializes its first data folder here, which takes a while on a busy machine.
   beforeAll(async () => {
     instances = await world.instances();
     ({ a, b } = instances);
-  });
+  }, 180_000);
   afterAll(() => instances?.close());
   afterEach(async () => {
     await Promise.all(extra.splice(0).map((made) => made.close()));
@@ -366,7 +395,9 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
     });
 
     it('forgets a key once its time is up, and then stores a send with it', async () => {
-      const { a: brief, b: briefB } = await fresh(undefined, 1000); // long enough that the last commit below comes well within it
+      // Long enough for the send after the one that takes the key over to come before it expires
+      // again, on a busy machine (50 ms was not, through a server or PGlite alike).
+      const { a: brief, b: briefB } = await fresh(undefined, 1000);
       const first = newSend(randomUUID());
       expect((await brief.sends.commit(first)).outcome).toBe('stored');
       const again = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });
@@ -631,14 +662,44 @@ describe.each([memoryRecordWorld, postgresRecordWorld])('the $name store of reco
   });
 });
 
-describe('the postgres store of record, beyond the contract', () => {
+/**
+ * Where the tests beyond the contract run: a new database on the server, which each `pool` opens
+ * anew; or a new PGlite folder, opened once, whose one `Sql` every `pool` of it answers.
+ */
+interface Databases {
+  name: string;
+  /** A new, empty database, as a DATABASE_URL. */
+  create(): Promise<string>;
+  connect(url: string): Sql;
+}
+
+const serverDatabases: Databases = {
+  name: 'postgres',
+  create: () => server.createDatabase(),
+  connect: (url) => postgresPool(url),
+};
+
+const pgliteFolders = new Map<string, Sql>();
+const pgliteDatabases: Databases = {
+  name: 'pglite',
+  async create() {
+    const folder = await freshDataFolder();
+    const url = dataFolderUrl(folder);
+    pgliteFolders.set(url, await pgliteSql(folder));
+    return url;
+  },
+  connect: (url) => pgliteFolders.get(url)!,
+};
+
+describe.each([serverDatabases, pgliteDatabases])('the $name store of record, beyond the contract', (databases) => {
   const opened: { close(): Promise<void> }[] = [];
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((each) => each.close()));
+    pgliteFolders.clear();
   });
   const pool = (url: string): Sql => {
-    const sql = postgresPool(url);
-    opened.push(sql);
+    const sql = databases.connect(url);
+    if (!opened.includes(sql)) opened.push(sql);
     return sql;
   };
   const store = async (url: string, sql: Sql = pool(url), more: Partial<PostgresRecordStoreOptions> = {}) => {
@@ -648,7 +709,7 @@ describe('the postgres store of record, beyond the contract', () => {
   };
 
   it('migrates once however many instances start at once, and applies only what is new later', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const pools = Array.from({ length: 6 }, () => pool(url));
     const applied = await Promise.all(pools.map((sql) => migrate(sql)));
     const versions = MIGRATIONS.map((migration) => migration.version);
@@ -663,7 +724,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('rolls a failing migration back whole, recording nothing of it', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const sql = pool(url);
     const broken: Migration = { version: 1, name: 'broken', statements: ['CREATE TABLE half (id int)', 'SELECT * FROM nowhere'] };
     await expect(migrate(sql, [broken])).rejects.toThrow(/nowhere/);
@@ -674,7 +735,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('lists the runs still active in any conversation, oldest first, as a recovery needs them', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const records = await store(url);
     const [c1, c2] = [randomUUID(), randomUUID()];
     const runs = [
@@ -702,7 +763,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('appends a batch of 200 tokens in one transaction, where one by one they take 200', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const counted = counting(pool(url));
     const records = await store(url, counted);
     const batched = randomUUID();
@@ -719,7 +780,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('sweeps events past the retention age and expired keys out of their tables, now and then, and nothing else', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const sql = pool(url);
     const retention = { maxEventsPerConversation: 100, maxAgeMs: 500 };
     const records = await store(url, sql, { retention, idempotencyTtlMs: 1, sweepIntervalMs: 50 });
@@ -738,7 +799,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('deletes a conversation and everything of it, through either pool, and nothing of another', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const [records, other] = [await store(url), await store(url)];
     const doomed = randomUUID();
     const kept = randomUUID();
@@ -764,7 +825,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('deletes a conversation whole while sends and appends race it, leaving a log numbered from 1 without a hole', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const [records, other] = [await store(url), await store(url)];
     const id = randomUUID();
     const first = newSend(id);
@@ -790,7 +851,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('refuses a batch of events of several conversations, storing none of them', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const records = await store(url);
     const [c1, c2] = [randomUUID(), randomUUID()];
     await expect(records.events.appendBatch([token(c1, 'a'), token(c2, 'b')])).rejects.toThrow(/one conversation/);
@@ -798,7 +859,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('refuses a send whose text holds U+0000 (which PostgreSQL text cannot hold), storing nothing of it', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const records = await store(url);
     const conversationId = randomUUID();
     const send = newSend(conversationId);
@@ -809,7 +870,7 @@ describe('the postgres store of record, beyond the contract', () => {
   });
 
   it('refuses a run patch with a field runs do not have, changing nothing', async () => {
-    const url = await server.createDatabase();
+    const url = await databases.create();
     const records = await store(url);
     const created = run(randomUUID());
     await records.runs.create(created);
@@ -820,8 +881,10 @@ describe('the postgres store of record, beyond the contract', () => {
     expect(await records.runs.get(created.id)).toEqual(created);
   });
 
-  it('leaves a pool it was handed open, and closes the one it opened for a URL', async () => {
-    const url = await server.createDatabase();
+  // A PGlite folder is opened once in a process (its one Sql is the one these tests share): the
+  // restart test (test/multi/pglite-restart.test.ts) opens and closes a folder by its URL.
+  it.skipIf(databases.name === 'pglite')('leaves a pool it was handed open, and closes the one it opened for a URL', async () => {
+    const url = await databases.create();
     const sql = pool(url);
     await (await store(url, sql)).close();
     await expect(sql.query('SELECT 1')).resolves.toMatchObject({ rowCount: 1 });
@@ -848,3 +911,91 @@ function counting(sql: Sql): Sql & { transactions: number } {
   };
   return counted;
 }
+
+describe("PGlite's one connection, shared by many callers at once", () => {
+  let sql: Sql;
+  let folder: string;
+  beforeAll(async () => {
+    folder = await freshDataFolder();
+    sql = await pgliteSql(folder);
+    await sql.query('CREATE TABLE counted (id int PRIMARY KEY, note text)');
+  }, 180_000);
+  afterAll(() => sql?.close());
+  afterEach(() => sql.query('DELETE FROM counted'));
+
+  const count = async (on: Sql = sql) => Number((await on.query<{ n: string }>('SELECT count(*) AS n FROM counted')).rows[0]!.n);
+
+  it("runs a statement from outside after another caller's open transaction, never inside it", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insertedOnce = new Promise<void>((resolve) => (inserted = resolve));
+    const transaction = sql.transaction(async (tx) => {
+      await tx.query('INSERT INTO counted VALUES (1)');
+      inserted();
+      await held;
+      throw new Error('rolled back');
+    });
+    await insertedOnce;
+    // Asked while the transaction is open: it must neither see its row nor be rolled back with it.
+    const outside = Promise.all([count(), sql.query('INSERT INTO counted VALUES (2)')]);
+    release();
+    await expect(transaction).rejects.toThrow('rolled back');
+    const [seen] = await outside;
+    expect(seen).toBe(0);
+    expect((await sql.query<{ id: number }>('SELECT id FROM counted')).rows).toEqual([{ id: 2 }]);
+  });
+
+  it('serves many concurrent transactions and statements in turn, each transaction whole', async () => {
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 2
+          ? sql.query('INSERT INTO counted VALUES ($1)', [i])
+          : sql.transaction(async (tx) => {
+              const before = await count(tx);
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              await tx.query('INSERT INTO counted VALUES ($1, $2)', [i, String(before)]);
+              // Nobody else's row came in between: the count this transaction saw still holds.
+              expect(await count(tx)).toBe(before + 1);
+            }),
+      ),
+    );
+    expect(await count()).toBe(40);
+  });
+
+  it('joins a transaction from its own Sql, commits when it resolves and rolls it back whole when it throws', async () => {
+    await sql.transaction(async (tx) => {
+      await tx.query('INSERT INTO counted VALUES (1)');
+      await tx.transaction((inner) => inner.query('INSERT INTO counted VALUES (2)'));
+    });
+    await expect(
+      sql.transaction(async (tx) => {
+        await tx.transaction((inner) => inner.query('INSERT INTO counted VALUES (3)'));
+        await tx.query('INSERT INTO counted VALUES (1)'); // a duplicate key
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    expect((await sql.query<{ id: number }>('SELECT id FROM counted ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it("counts rows as node-postgres does: those a SELECT returned, those an INSERT, UPDATE or DELETE touched", async () => {
+    expect((await sql.query('INSERT INTO counted VALUES (1), (2), (3)')).rowCount).toBe(3);
+    expect((await sql.query('SELECT id FROM counted WHERE id > 1')).rowCount).toBe(2);
+    expect((await sql.query('UPDATE counted SET note = $1 WHERE id = 1', ['x'])).rowCount).toBe(1);
+    expect((await sql.query('INSERT INTO counted VALUES (1) ON CONFLICT DO NOTHING')).rowCount).toBe(0);
+    expect((await sql.query('DELETE FROM counted RETURNING id')).rowCount).toBe(3);
+  });
+
+  it('refuses to open its folder a second time, which two connections would damage', async () => {
+    await expect(pgliteSql(folder)).rejects.toThrow(/open in this process already/);
+    await expect(sql.query('SELECT 1')).resolves.toMatchObject({ rowCount: 1 });
+  });
+
+  it("refuses a statement sent past a transaction's own Sql from inside it, which would wait for itself", async () => {
+    await expect(sql.transaction(() => sql.query('SELECT 1'))).rejects.toThrow(/would wait for itself/);
+    await expect(sql.transaction(() => sql.transaction((tx) => tx.query('SELECT 1')))).rejects.toThrow(/would wait for itself/);
+    // Once the transaction is over, what it started may use the connection as anyone does.
+    let later: Promise<unknown> | undefined;
+    await sql.transaction(async () => void (later = new Promise((resolve) => setTimeout(resolve, 5)).then(() => sql.query('SELECT 1'))));
+    await expect(later).resolves.toMatchObject({ rowCount: 1 });
+  });
+});

@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { isDataFolderUrl } from '../../config.ts';
 import type { RecordLog, RetentionPolicy } from '../event-log.ts';
 import type { RecordStore, RunFences, SendStore } from '../interfaces.ts';
 import type { RunRecord } from '../../domain/records.ts';
@@ -11,7 +13,8 @@ import { migrate } from './migrations.ts';
 import { PostgresRunQueue, PostgresRunStore } from './runs.ts';
 import { PostgresInputRequestStore } from './inputs.ts';
 import { PostgresSendStore } from './sends.ts';
-import { postgresPool, type Sql } from './sql.ts';
+import { pgliteSql } from './pglite.ts';
+import { postgresPool, type PostgresPoolOptions, type Sql } from './sql.ts';
 
 export interface PostgresRecordStoreOptions {
   /** What the log keeps (EVENT_RETENTION_COUNT, EVENT_RETENTION_MS). */
@@ -45,17 +48,17 @@ export interface PostgresRecordStore extends RecordStore {
    * and expired idempotency keys (reads leave them out already). Answers how many of each.
    */
   sweepExpired(): Promise<{ events: number; keys: number }>;
-  /** Stops sweeping and closes the pool it opened for a URL; a `Sql` it was handed is its giver's to close. */
+  /** Stops sweeping and closes the pool (or PGlite) it opened for a URL; a `Sql` it was handed is its giver's to close. */
   close(): Promise<void>;
 }
 
 /**
  * The store of record on the PostgreSQL at `database` (a `postgres://` URL, for which it opens a
- * pool, or a `Sql` of the caller's), once its schema is migrated: many instances starting at
- * once migrate it once.
+ * pool; a `file:///` URL of a data folder, which it opens with PGlite in this process; or a `Sql`
+ * of the caller's), once its schema is migrated: many instances starting at once migrate it once.
  */
 export async function createPostgresRecordStore(database: string | Sql, options: PostgresRecordStoreOptions): Promise<PostgresRecordStore> {
-  const sql = typeof database === 'string' ? postgresPool(database, { logger: options.logger }) : database;
+  const sql = typeof database === 'string' ? await openSql(database, { logger: options.logger }) : database;
   try {
     const applied = await migrate(sql);
     if (applied.length > 0) options.logger?.info({ versions: applied }, 'migrated the PostgreSQL schema');
@@ -87,5 +90,14 @@ export async function createPostgresRecordStore(database: string | Sql, options:
   };
 }
 
+/**
+ * A `Sql` for a DATABASE_URL: a pool for a `postgres://` URL, PGlite in this process for a
+ * `file:///` URL (the absolute path of its data folder).
+ */
+export async function openSql(url: string, options: PostgresPoolOptions = {}): Promise<Sql> {
+  return isDataFolderUrl(url) ? pgliteSql(fileURLToPath(url)) : postgresPool(url, options);
+}
+
 export { migrate, MIGRATIONS, type Migration } from './migrations.ts';
+export { pgliteSql } from './pglite.ts';
 export { postgresPool, type PostgresPoolOptions, type Sql } from './sql.ts';

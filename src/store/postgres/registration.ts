@@ -4,12 +4,15 @@ import { hotTailOf, retentionOf, type BackendRegistration } from '../registratio
 
 /**
  * PostgreSQL as the store of record, when DATABASE_URL is set, with Redis as the live layer
- * (REDIS_URL: any number of instances) or, without it, a live layer in this one process.
+ * (REDIS_URL: any number of instances) or, without it, a live layer in this one process. A
+ * `file:///` DATABASE_URL runs that PostgreSQL in this process on its data folder (PGlite), with
+ * the live layer in this process too (the configuration refuses it with REDIS_URL).
  */
 export const postgresBackend: BackendRegistration = {
   serves: (config) => config.DATABASE_URL !== undefined,
   async create(config, logger) {
-    // Loaded only when used, as the Redis client is: the embedded default does without both.
+    // Loaded only when used, as the Redis client is: the embedded default does without both (and
+    // PGlite is loaded only for a data folder).
     const { createPostgresRecordStore } = await import('./index.ts');
     const record = await createPostgresRecordStore(config.DATABASE_URL!, {
       retention: retentionOf(config),
