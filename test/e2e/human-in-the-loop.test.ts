@@ -178,6 +178,18 @@ describe('human in the loop', () => {
     expectRunInvariants(events, sent);
   });
 
+  it('fails a run that asks what nobody can answer (repeated options, a broken schema) as INVALID_QUESTION, asking nothing', async () => {
+    for (const text of ['bad-question', 'bad-schema']) {
+      const sent = await send(server.url, token, { text, target: { kind: 'LIAISON', agentId: approver.id } });
+      const client = wsClient(server.url, token);
+      opened.push(client);
+      const events = await runEvents(new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq }), sent);
+      expect(events.at(-1), text).toMatchObject({ __typename: 'AgentFailed', error: { code: 'INVALID_QUESTION', retryable: false } });
+      expect(typesOf(events)).not.toContain('AgentInputRequested');
+      expect((await snapshot(sent.conversationId)).pendingInputs).toEqual([]);
+    }
+  });
+
   it('expires an unanswered request and ends the run AgentFailed INPUT_EXPIRED; a late answer is CONFLICT', async () => {
     const { sent, recorder, request } = await untilAsked('expire x 200');
     const events = await runEvents(recorder, sent);
