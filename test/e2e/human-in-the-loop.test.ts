@@ -195,9 +195,11 @@ describe('human in the loop', () => {
     const events = await runEvents(recorder, sent);
     expect(events.at(-1)).toMatchObject({ __typename: 'AgentFailed', error: { code: 'INPUT_EXPIRED' } });
     expectRunInvariants(events, sent);
+    const ended = await snapshot(sent.conversationId);
     const late = await respond({ requestId: request.id, answer: 'yes' });
     expect(codeOf(late)).toBe('CONFLICT');
     expect(late.errors?.[0]?.extensions?.['status']).toBe('EXPIRED');
+    expect(await snapshot(sent.conversationId)).toEqual(ended);
     expect((await statusOf(sent.runId)).status).toBe('FAILED');
   });
 
@@ -209,8 +211,12 @@ describe('human in the loop', () => {
     const events = await runEvents(recorder, sent);
     expect(events.at(-1)).toMatchObject({ __typename: 'AgentCancelled' });
     expectRunInvariants(events, sent);
-    expect(codeOf(await respond({ requestId: request.id, approved: true }))).toBe('CONFLICT');
-    expect((await snapshot(sent.conversationId)).pendingInputs).toEqual([]);
+    const ended = await snapshot(sent.conversationId);
+    expect(ended.pendingInputs).toEqual([]);
+    const conflict = await respond({ requestId: request.id, approved: true });
+    expect(codeOf(conflict)).toBe('CONFLICT');
+    expect(conflict.errors?.[0]?.extensions?.['status']).toBe('CANCELLED');
+    expect(await snapshot(sent.conversationId)).toEqual(ended);
     expect(executions.get('test.transfer cancel-1')).toBeUndefined();
   });
 
