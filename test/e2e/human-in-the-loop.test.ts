@@ -333,3 +333,25 @@ describe('a wait longer than RUN_TIMEOUT_MS', () => {
     }
   });
 });
+
+describe('waiting runs and execution slots', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    // One slot (a worker's concurrency, with workers): a waiting run that held it would block the rest.
+    server = await startTestServer({ WORKER_CONCURRENCY: '1' }, { agents: [approver], tools: HITL_TOOLS });
+  });
+  afterAll(() => server.close());
+
+  it('holds no slot while waiting: other conversations run, and wait, beside it', async () => {
+    const token = await tokenFor('slot-user');
+    const gql = userClient(server.url, token);
+    const target = { kind: 'LIAISON', agentId: approver.id };
+    const waiting = [await send(server.url, token, { text: 'question', target }), await send(server.url, token, { text: 'transfer slot-1', target })];
+    for (const run of waiting) {
+      await expect.poll(async () => (await gql(RUN, { id: run.runId })).data.run.status, { timeout: 10_000 }).toBe('WAITING');
+    }
+    const plain = await send(server.url, token, { text: 'nothing', target });
+    await expect.poll(async () => (await gql(RUN, { id: plain.runId })).data.run.status, { timeout: 10_000 }).toBe('COMPLETED');
+    for (const run of waiting) expect((await gql(RUN, { id: run.runId })).data.run.status).toBe('WAITING');
+  });
+});
