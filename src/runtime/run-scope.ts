@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import type { AgentContext, AgentDirectory, Question } from '../agents/contract.ts';
 import type { AgentId, AttachedFile } from '../domain/product.ts';
 import { AgentError, ToolDeniedError } from '../agents/errors.ts';
@@ -141,6 +142,7 @@ export class RunScope {
     const answered = this.replay.answer(id);
     if (answered) return answered;
     if (!this.replay.wasRequested(id)) {
+      assertAnswerable(ask);
       const now = Date.now();
       const request: InputRequestRecord = {
         id,
@@ -417,6 +419,25 @@ export class RunScope {
 export function requestIdFor(runId: string, key: string): string {
   const hex = createHash('sha256').update(`${runId}\u0000${key}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * A question people can answer: its options, when it has any, are distinct non-empty strings, and
+ * its answer schema is one answers can be checked against. Otherwise the agent is wrong, not the
+ * person: the run fails INVALID_QUESTION rather than waiting for an answer nobody can give.
+ */
+function assertAnswerable(ask: InputAsk): void {
+  if (ask.prompt.trim() === '') throw new AgentError('INVALID_QUESTION', 'A question needs a prompt.', false);
+  const options = ask.options ?? [];
+  if (options.some((option) => typeof option !== 'string' || option === '') || new Set(options).size !== options.length) {
+    throw new AgentError('INVALID_QUESTION', 'The options of a question must be distinct, non-empty strings.', false);
+  }
+  if (ask.answerSchema === undefined) return;
+  try {
+    z.fromJSONSchema(ask.answerSchema as z.core.JSONSchema.JSONSchema);
+  } catch (cause) {
+    throw new AgentError('INVALID_QUESTION', `The answer schema of a question is not a JSON Schema answers can be checked against: ${(cause as Error).message}`, false);
+  }
 }
 
 /** A tool call's outcome as it ended before the run's pause: its result, or the error it threw then. */

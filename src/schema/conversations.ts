@@ -27,7 +27,7 @@ ConversationRef.implement({
     activeRun: t.field({
       type: AgentRunRef,
       nullable: true,
-      description: 'The run executing now, or the next to execute; null when the conversation is idle.',
+      description: 'The run executing now (or waiting for a person: WAITING), or the next to execute; null when the conversation is idle.',
       resolve: (conversation, _args, context) => context.conversations.activeRun(conversation.id),
     }),
     events: t.field({

@@ -178,14 +178,28 @@ describe('human in the loop', () => {
     expectRunInvariants(events, sent);
   });
 
+  it('fails a run that asks what nobody can answer (repeated options, a broken schema) as INVALID_QUESTION, asking nothing', async () => {
+    for (const text of ['bad-question', 'bad-schema']) {
+      const sent = await send(server.url, token, { text, target: { kind: 'LIAISON', agentId: approver.id } });
+      const client = wsClient(server.url, token);
+      opened.push(client);
+      const events = await runEvents(new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq }), sent);
+      expect(events.at(-1), text).toMatchObject({ __typename: 'AgentFailed', error: { code: 'INVALID_QUESTION', retryable: false } });
+      expect(typesOf(events)).not.toContain('AgentInputRequested');
+      expect((await snapshot(sent.conversationId)).pendingInputs).toEqual([]);
+    }
+  });
+
   it('expires an unanswered request and ends the run AgentFailed INPUT_EXPIRED; a late answer is CONFLICT', async () => {
     const { sent, recorder, request } = await untilAsked('expire x 200');
     const events = await runEvents(recorder, sent);
     expect(events.at(-1)).toMatchObject({ __typename: 'AgentFailed', error: { code: 'INPUT_EXPIRED' } });
     expectRunInvariants(events, sent);
+    const ended = await snapshot(sent.conversationId);
     const late = await respond({ requestId: request.id, answer: 'yes' });
     expect(codeOf(late)).toBe('CONFLICT');
     expect(late.errors?.[0]?.extensions?.['status']).toBe('EXPIRED');
+    expect(await snapshot(sent.conversationId)).toEqual(ended);
     expect((await statusOf(sent.runId)).status).toBe('FAILED');
   });
 
@@ -197,8 +211,12 @@ describe('human in the loop', () => {
     const events = await runEvents(recorder, sent);
     expect(events.at(-1)).toMatchObject({ __typename: 'AgentCancelled' });
     expectRunInvariants(events, sent);
-    expect(codeOf(await respond({ requestId: request.id, approved: true }))).toBe('CONFLICT');
-    expect((await snapshot(sent.conversationId)).pendingInputs).toEqual([]);
+    const ended = await snapshot(sent.conversationId);
+    expect(ended.pendingInputs).toEqual([]);
+    const conflict = await respond({ requestId: request.id, approved: true });
+    expect(codeOf(conflict)).toBe('CONFLICT');
+    expect(conflict.errors?.[0]?.extensions?.['status']).toBe('CANCELLED');
+    expect(await snapshot(sent.conversationId)).toEqual(ended);
     expect(executions.get('test.transfer cancel-1')).toBeUndefined();
   });
 
@@ -314,5 +332,27 @@ describe('a wait longer than RUN_TIMEOUT_MS', () => {
     } finally {
       await client.dispose();
     }
+  });
+});
+
+describe('waiting runs and execution slots', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    // One slot (a worker's concurrency, with workers): a waiting run that held it would block the rest.
+    server = await startTestServer({ WORKER_CONCURRENCY: '1' }, { agents: [approver], tools: HITL_TOOLS });
+  });
+  afterAll(() => server.close());
+
+  it('holds no slot while waiting: other conversations run, and wait, beside it', async () => {
+    const token = await tokenFor('slot-user');
+    const gql = userClient(server.url, token);
+    const target = { kind: 'LIAISON', agentId: approver.id };
+    const waiting = [await send(server.url, token, { text: 'question', target }), await send(server.url, token, { text: 'transfer slot-1', target })];
+    for (const run of waiting) {
+      await expect.poll(async () => (await gql(RUN, { id: run.runId })).data.run.status, { timeout: 10_000 }).toBe('WAITING');
+    }
+    const plain = await send(server.url, token, { text: 'nothing', target });
+    await expect.poll(async () => (await gql(RUN, { id: plain.runId })).data.run.status, { timeout: 10_000 }).toBe('COMPLETED');
+    for (const run of waiting) expect((await gql(RUN, { id: run.runId })).data.run.status).toBe('WAITING');
   });
 });

@@ -40,7 +40,10 @@ export const HITL_TOOLS: ToolDefinition[] = [
   },
 ];
 
-/** Does what its message says: "transfer <ref>", "question", "schema", "client", "two <ref>", "expire", "lookup <ref> <size>". */
+/**
+ * Does what its message says: "transfer <ref>", "question", "schema", "client", "two <ref>",
+ * "expire", "lookup <ref> <size>", "bad-question", "bad-schema".
+ */
 export const approver: AgentDefinition = {
   id: 'test.approver',
   kind: 'LIAISON',
@@ -84,6 +87,12 @@ export const approver: AgentDefinition = {
         const where = await context.callTool<{ city: string }>('test.locate', {});
         return context.say(`You are in ${where.city}.`);
       }
+      case 'bad-question':
+        await context.ask({ prompt: 'Pick one', options: ['same', 'same'] });
+        return context.say('Never said.');
+      case 'bad-schema':
+        await context.ask({ prompt: 'How many?', answerSchema: { type: 'no-such-type' } });
+        return context.say('Never said.');
       case 'expire':
         await context.ask({ prompt: 'Quick, yes or no?', options: ['yes', 'no'], expiresInMs: Number(size) || 300 });
         return context.say('Too late to see this.');
