@@ -30,12 +30,14 @@ export default defineConfig({
         },
       },
       {
-        // Once more with PostgreSQL as the store of record and Redis as the live layer.
+        // Once more with PostgreSQL as the store of record and Redis as the live layer, each
+        // gateway handing its runs to a worker beside it (test/support/server.ts).
         extends: true,
         test: {
           name: 'postgres',
           include: ['test/e2e/**/*.test.ts'],
-          exclude: ['test/e2e/shutdown.test.ts'],
+          // As for the workers project below.
+          exclude: ['test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
           env: { TEST_BACKEND: 'postgres' },
           globalSetup: ['test/support/redis-project.ts', 'test/support/postgres-project.ts'],
         },

@@ -123,9 +123,10 @@ describe('PostgreSQL and Redis, when Redis loses its data', () => {
   });
 
   it('holds keys in Redis for what is active or recent only: 200 finished conversations leave as many keys as 20', async () => {
-    // A conversation's hot tail outlives its last event by this window, then expires.
-    const gateway = await start('counting', { REDIS_HOT_WINDOW_MS: '300' });
-    const prefix = env['REDIS_KEY_PREFIX']!;
+    // A conversation's hot tail outlives its last event by this window, then expires. A deployment
+    // of its own (database and key prefix): the other tests' instances are still up.
+    const prefix = `counting-${randomUUID()}:`;
+    const gateway = await start('counting', { REDIS_HOT_WINDOW_MS: '300', REDIS_KEY_PREFIX: prefix, DATABASE_URL: await postgres.createDatabase() });
     const keyCount = async () => {
       // Expiry has no event to await: poll until the tails of the conversations just held are gone.
       await until(async () => ((await admin.keys(`${prefix}*:tail`)).length === 0 ? true : undefined), 'the hot tails to expire');

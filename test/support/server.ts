@@ -40,7 +40,8 @@ export async function startTestServer(
     env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
   }
   if (topology === 'postgres') env['DATABASE_URL'] ??= await onServer(inject('postgresUrl')).createDatabase();
-  if (topology === 'workers') env['RUN_EXECUTION'] ??= 'workers';
+  // With PostgreSQL too: each gateway has a worker beside it, two instances on one store of record.
+  if (topology === 'workers' || topology === 'postgres') env['RUN_EXECUTION'] ??= 'workers';
   const config = loadConfig(env);
   const logger = options.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
   const server = await startServer(config, logger, options);
