@@ -10,7 +10,7 @@ import { AgentError } from '../../src/agents/errors.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
 import { expectRunInvariants, sendAndFollow, typesOf } from '../support/runs.ts';
-import { startTestServer } from '../support/server.ts';
+import { WORKERS_EXECUTE, startTestServer } from '../support/server.ts';
 
 /** Does what its message says, so that each test drives one feature of the context. */
 const workbench: AgentDefinition = {
@@ -98,7 +98,7 @@ describe('custom agents', () => {
     expect((await gql(RUN_USAGE, { id: sent.runId })).data.run).toEqual({ status: 'COMPLETED', usage, error: null });
     const stored = (await gql(COMPLETED_USAGE, { id: sent.conversationId })).data.conversation.events;
     expect(stored.find((event: { __typename: string }) => event.__typename === 'AgentCompleted').usage).toEqual(usage);
-    if (process.env['TEST_BACKEND'] !== 'workers') {
+    if (!WORKERS_EXECUTE) {
       // Counted by the process that executes the run (a worker, in that topology).
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       expect(metrics).toMatch(/agent_gateway_tokens_total\{kind="input"\} [1-9]/);

@@ -8,7 +8,7 @@ import type { RunningServer } from '../../src/server.ts';
 import { EventRecorder, isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { HITL_TOOLS, approver, executions } from '../support/hitl-agents.ts';
 import { expectGapless, expectRunInvariants, send, typesOf, type SentRun } from '../support/runs.ts';
-import { startTestServer } from '../support/server.ts';
+import { SHARED_TOPOLOGY, WORKERS_EXECUTE, sameDeploymentAs, startTestServer } from '../support/server.ts';
 
 export const RESPOND = /* GraphQL */ `
   mutation Respond($input: RespondToAgentInput!) {
@@ -19,7 +19,7 @@ const RUN = `query ($id: ID!) { run(id: $id) { status pendingInputs { id kind st
 const CONVERSATION = `query ($id: ID!) { conversation(id: $id) { lastSeq pendingInputs { id runId status prompt options } } }`;
 const EVENTS = `query ($id: ID!) { conversation(id: $id) { events(first: 1000) { __typename seq runId } } }`;
 
-const shared = process.env['TEST_BACKEND'] === 'redis' || process.env['TEST_BACKEND'] === 'workers';
+const shared = SHARED_TOPOLOGY;
 
 describe('human in the loop', () => {
   let server: RunningServer;
@@ -252,7 +252,7 @@ describe('human in the loop', () => {
   });
 
   it('settles racing answers once: one wins, the others get CONFLICT, and the tool runs once', async () => {
-    const second = shared ? await startTestServer({ ...settings, REDIS_KEY_PREFIX: server.gateway.config.REDIS_KEY_PREFIX }, registries) : server;
+    const second = shared ? await startTestServer({ ...settings, ...sameDeploymentAs(server) }, registries) : server;
     try {
       const { sent, recorder, request } = await untilAsked('transfer race-1');
       const clients = [gql, userClient(second.url, token)];
@@ -280,7 +280,7 @@ describe('human in the loop', () => {
     const sample = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
     // With workers, runs (and so the requests they open) are counted by the worker's own metrics,
     // and an expiry by whichever process swept first; answers always by the gateway taking them.
-    if (process.env['TEST_BACKEND'] !== 'workers') {
+    if (!WORKERS_EXECUTE) {
       expect(sample('agent_gateway_input_requests_total{event="opened"}')).toBeGreaterThan(5);
       expect(sample('agent_gateway_input_requests_total{event="expired"}')).toBeGreaterThanOrEqual(1);
     }

@@ -13,11 +13,24 @@ import { onServer } from './postgres-server.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
+/** The topology the test project runs the suite in (TEST_BACKEND): unset for memory. */
+const TOPOLOGY = process.env['TEST_BACKEND'];
+/** Whether test servers share state through Redis, so that several of them see one deployment. */
+export const SHARED_TOPOLOGY = TOPOLOGY === 'redis' || TOPOLOGY === 'workers' || TOPOLOGY === 'postgres';
+/** Whether a worker beside each test gateway executes its runs (and counts them in metrics of its own). */
+export const WORKERS_EXECUTE = TOPOLOGY === 'workers' || TOPOLOGY === 'postgres';
+
 export interface TestServerOptions extends HostOptions {
   /** Start without AUTH_JWT_SECRET (an ephemeral secret and POST /auth/dev-token, outside production). */
   withoutSecret?: boolean;
   /** Where the gateway logs (silent by default), for tests that check what it logs. */
   logger?: Logger;
+}
+
+/** Settings that put another test server on the deployment of `server` (its state shared). */
+export function sameDeploymentAs(server: RunningServer): Record<string, string> {
+  const { REDIS_KEY_PREFIX, DATABASE_URL } = server.gateway.config;
+  return { REDIS_KEY_PREFIX, ...(DATABASE_URL !== undefined && { DATABASE_URL }) };
 }
 
 export async function startTestServer(
@@ -34,14 +47,13 @@ export async function startTestServer(
     ...overrides,
   };
   if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
-  const topology = process.env['TEST_BACKEND'];
-  if (topology === 'redis' || topology === 'workers' || topology === 'postgres') {
+  if (SHARED_TOPOLOGY) {
     env['REDIS_URL'] ??= inject('redisUrl');
     env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
   }
-  if (topology === 'postgres') env['DATABASE_URL'] ??= await onServer(inject('postgresUrl')).createDatabase();
+  if (TOPOLOGY === 'postgres') env['DATABASE_URL'] ??= await onServer(inject('postgresUrl')).createDatabase();
   // With PostgreSQL too: each gateway has a worker beside it, two instances on one store of record.
-  if (topology === 'workers' || topology === 'postgres') env['RUN_EXECUTION'] ??= 'workers';
+  if (WORKERS_EXECUTE) env['RUN_EXECUTION'] ??= 'workers';
   const config = loadConfig(env);
   const logger = options.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
   const server = await startServer(config, logger, options);
