@@ -54,6 +54,18 @@ export type StoredEvent = NewEvent & {
   timestamp: string;
 };
 
+/** The AgentInputReceived that answering `request` appends, in the name of the agent that asked. */
+export function inputReceived(request: InputRequestRecord, response: InputResponse): NewEvent {
+  return {
+    type: 'AgentInputReceived',
+    conversationId: request.conversationId,
+    runId: request.runId,
+    agentId: request.agentId,
+    requestId: request.id,
+    response,
+  };
+}
+
 /** `body` as an event of a run, emitted by `agentId`; the run's ids win over any field of those names in `body`. */
 export function runEvent(body: EventBody, run: { conversationId: string; id: string }, agentId: string | null): NewEvent {
   const { conversationId, id: runId } = run;

@@ -1,3 +1,4 @@
+import { inputReceived } from '../../domain/events.ts';
 import { ANSWERABLE_STATUSES, allowedFrom } from '../../domain/run-states.ts';
 import { OPEN_INPUT_STATUS, settledBy } from '../../domain/input-states.ts';
 import type { InputRequestRecord, InputResponse, RunRecord } from '../../domain/records.ts';
@@ -69,14 +70,7 @@ export class MemoryInputRequestStore implements InputRequestStore {
       return { outcome: 'settled', request };
     }
     const answered = this.settle(request, settledBy('answer'), response);
-    const event = this.state.events.appendSync({
-      type: 'AgentInputReceived',
-      conversationId: request.conversationId,
-      runId: request.runId,
-      agentId: request.agentId,
-      requestId: request.id,
-      response,
-    });
+    const event = this.state.events.appendSync(inputReceived(request, response));
     const resumed = this.resumeSync(request.runId, lease) !== null;
     return { outcome: 'answered', request: answered, event, resumed };
   }

@@ -6,6 +6,7 @@
  * to QUEUED (the state table's `answer` move): racing answers, through any instance, settle
  * once. The run's lease is the live layer's: the composition gives it one once it has resumed.
  */
+import { inputReceived } from '../../domain/events.ts';
 import { ANSWERABLE_STATUSES, allowedFrom, type RunStatus } from '../../domain/run-states.ts';
 import { OPEN_INPUT_STATUS, settledBy } from '../../domain/input-states.ts';
 import type { InputRequestRecord, InputResponse, RunRecord } from '../../domain/records.ts';
@@ -70,14 +71,7 @@ export class PostgresInputRequestStore implements InputRequestStore {
         `UPDATE input_requests SET status = $2, response = $3, due_at = NULL WHERE id = $1 RETURNING ${COLUMNS}`,
         [id, settledBy('answer'), JSON.stringify(response)],
       );
-      const event = await new PostgresEventLog(tx, this.retention).append({
-        type: 'AgentInputReceived',
-        conversationId: request.conversationId,
-        runId: request.runId,
-        agentId: request.agentId,
-        requestId: request.id,
-        response,
-      });
+      const event = await new PostgresEventLog(tx, this.retention).append(inputReceived(request, response));
       const resumed = (await this.resume(tx, request.runId)) !== null;
       return { outcome: 'answered', request: decode(answered.rows[0]!), event, resumed };
     });

@@ -1,6 +1,6 @@
 import { ANSWERABLE_STATUSES, allowedFrom } from '../../domain/run-states.ts';
 import { OPEN_INPUT_STATUS, settledBy } from '../../domain/input-states.ts';
-import type { NewEvent } from '../../domain/events.ts';
+import { inputReceived } from '../../domain/events.ts';
 import type { InputRequestRecord, InputResponse, RunRecord } from '../../domain/records.ts';
 import type { AnswerOutcome, InputRequestStore, ResumeLease } from '../interfaces.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
@@ -144,14 +144,7 @@ export class RedisInputRequestStore implements InputRequestStore {
     const request = await this.get(id);
     if (!request) return { outcome: 'not-found' };
     const { events, runs, leases } = this.stores;
-    const event: NewEvent = {
-      type: 'AgentInputReceived',
-      conversationId: request.conversationId,
-      runId: request.runId,
-      agentId: request.agentId,
-      requestId: request.id,
-      response,
-    };
+    const event = inputReceived(request, response);
     const reply = await this.redis.eval<Reply[]>(
       ANSWER,
       [...this.keys(request), runs.keys({ id: request.runId, conversationId: request.conversationId })[0], ...events.appendKeys(request.conversationId), ...leases.keys],
