@@ -7,7 +7,8 @@
  * - its appends are announced through the live layer's fan-out once they are durable (append,
  *   then notify: a subscriber never hears of an event the history does not have), and reads
  *   are served by the fan-out's hot tail when it holds them, by the history otherwise;
- * - a send's run gets its lease in the live layer right after the send is stored;
+ * - a send's run gets its lease in the live layer right after the send is stored, and so does a
+ *   run an answer resumes, once the answer is;
  * - fencing moves to the store of record: whenever a lease changes hands, the new holder is
  *   recorded there, and the epoch it answers is what appends are fenced with, checked in the
  *   append's own transaction. Runs the live layer has no lease for (it lost its data, or the
