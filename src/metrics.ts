@@ -14,9 +14,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** By protocol: graphql (agentEvents over WebSocket and SSE), ag-ui, ai-sdk, and the older sockets. */
   readonly activeSubscriptions = new Gauge({
     name: 'agent_gateway_active_subscriptions',
-    help: 'agentEvents subscriptions being served (WebSocket and SSE).',
+    help: 'Event streams being served, by protocol.',
+    labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
 
@@ -42,7 +44,8 @@ export class Metrics {
 
   private readonly eventsDelivered = new Counter({
     name: 'agent_gateway_events_delivered_total',
-    help: 'Events handed to subscribers by this process.',
+    help: 'Events handed to subscribers by this process, by protocol.',
+    labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
 
@@ -85,6 +88,15 @@ export class Metrics {
     buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
     registers: [this.registry],
   });
+
+  /** The delivery counter's child per protocol, looked up once rather than on every event. */
+  private readonly deliveryCounters = new Map<string, Counter.Internal>();
+
+  private deliveredBy(protocol: string): Counter.Internal {
+    let counter = this.deliveryCounters.get(protocol);
+    if (!counter) this.deliveryCounters.set(protocol, (counter = this.eventsDelivered.labels(protocol)));
+    return counter;
+  }
 
   /** What the gauges read when scraped come from: counted then rather than on every change. */
   private readonly sources = new Map<ScrapedGauge, () => number>();
@@ -136,8 +148,16 @@ export class Metrics {
     this.sources.set(name, read);
   }
 
-  recordDelivery(event: StoredEvent): void {
-    this.eventsDelivered.inc();
+  subscriptionOpened(protocol: string): void {
+    this.activeSubscriptions.inc({ protocol });
+  }
+
+  subscriptionClosed(protocol: string): void {
+    this.activeSubscriptions.dec({ protocol });
+  }
+
+  recordDelivery(event: StoredEvent, protocol: string): void {
+    this.deliveredBy(protocol).inc();
     this.deliveryLatency.observe(Math.max(0, Date.now() - Date.parse(event.timestamp)) / 1000);
   }
 }

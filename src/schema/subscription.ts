@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../domain/events.ts';
 import { PUSH, type EventSink, type EventStream, type PushableEvents, type Stoppable } from '../events/event-stream.ts';
-import type { Metrics } from '../metrics.ts';
+import { countedStream } from '../events/counted-stream.ts';
 import { builder, type GraphQLContext } from './builder.ts';
 import { AgentEventRef } from './events.ts';
 
@@ -23,7 +23,7 @@ builder.subscriptionFields((t) => ({
 
 /**
  * The subscription's stream, iterated (Server-Sent Events) or pushed (WebSockets, see
- * event-stream.ts), counted in the metrics while open.
+ * event-stream.ts), counted in the metrics (events/counted-stream.ts).
  */
 async function followEvents(
   context: GraphQLContext,
@@ -32,23 +32,19 @@ async function followEvents(
   runId: string | null,
 ): Promise<PushableEvents> {
   const viewer = await context.viewer();
-  return new FollowedEvents(await context.conversations.follow(viewer, conversationId, afterSeq, runId), context.metrics);
+  const stream = await context.conversations.follow(viewer, conversationId, afterSeq, runId);
+  return new FollowedEvents(countedStream(stream, context.metrics, GRAPHQL_PROTOCOL));
 }
 
-class FollowedEvents implements PushableEvents, EventSink, Stoppable {
-  private open = true;
+/** The label of GraphQL's subscriptions in the metrics, beside the other protocols'. */
+const GRAPHQL_PROTOCOL = 'graphql';
+
+class FollowedEvents implements PushableEvents {
   /** Iterated only: aborted as soon as the client goes away, since a generator waiting for the next event would only notice on that event. */
   private controller: AbortController | null = null;
   private events: AsyncGenerator<StoredEvent> | null = null;
-  private sink: EventSink | null = null;
-  private pushed: Stoppable | null = null;
 
-  constructor(
-    private readonly stream: EventStream,
-    private readonly metrics: Metrics,
-  ) {
-    metrics.activeSubscriptions.inc();
-  }
+  constructor(private readonly stream: EventStream) {}
 
   [Symbol.asyncIterator](): this {
     return this;
@@ -57,49 +53,26 @@ class FollowedEvents implements PushableEvents, EventSink, Stoppable {
   async next(): Promise<IteratorResult<StoredEvent>> {
     try {
       const result = await this.iterate().next();
-      if (result.done) this.close();
-      else this.metrics.recordDelivery(result.value);
+      if (result.done) this.abort();
       return result;
     } catch (error) {
-      this.close();
+      this.abort();
       throw error;
     }
   }
 
   async return(): Promise<IteratorResult<StoredEvent>> {
-    this.close();
+    this.abort();
     return this.iterate().return(undefined);
   }
 
   async throw(error: unknown): Promise<IteratorResult<StoredEvent>> {
-    this.close();
+    this.abort();
     return this.iterate().throw(error);
   }
 
   [PUSH](sink: EventSink): Stoppable {
-    this.sink = sink;
-    this.pushed = this.stream.push(this);
-    return this;
-  }
-
-  stop(): void {
-    this.close();
-    this.pushed?.stop();
-  }
-
-  event(event: StoredEvent): void {
-    this.metrics.recordDelivery(event);
-    this.sink!.event(event);
-  }
-
-  failed(error: unknown): void {
-    this.close();
-    this.sink!.failed(error);
-  }
-
-  completed(): void {
-    this.close();
-    this.sink!.completed();
+    return this.stream.push(sink);
   }
 
   private iterate(): AsyncGenerator<StoredEvent> {
@@ -110,10 +83,7 @@ class FollowedEvents implements PushableEvents, EventSink, Stoppable {
     return this.events;
   }
 
-  private close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.metrics.activeSubscriptions.dec();
+  private abort(): void {
     this.controller?.abort();
   }
 }

@@ -100,7 +100,7 @@ async function untilReady(server: RunningServer, attempts = 200): Promise<void> 
 export async function awaitActiveSubscriptions(server: RunningServer, count: number, rounds = 10_000): Promise<void> {
   for (let round = 0; round < rounds; round += 1) {
     const { values } = await server.gateway.metrics.activeSubscriptions.get();
-    if ((values[0]?.value ?? 0) === count) return;
+    if (values.reduce((sum, { value }) => sum + value, 0) === count) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
   throw new Error(`the server never had ${count} active subscriptions`);
