@@ -48,6 +48,8 @@ const INTERRUPT_ATTEMPTS = 5;
 const DELETE_WAIT_MS = 3000;
 const DELETE_POLL_MS = 20;
 const TITLE_LENGTH = 80;
+/** Events read from the log at a time. */
+const READ_PAGE = 500;
 
 export class ConversationService {
   private readonly deletions: ConversationDeletions;
@@ -187,6 +189,13 @@ export class ConversationService {
     throw new GatewayError('CONFLICT', `The request cannot be answered: ${why}.`, { status: request.status });
   }
 
+  /** The owner's input request, or null for one that does not exist or is someone else's. */
+  async inputRequest(owner: Owner, id: string): Promise<InputRequestRecord | null> {
+    assertId(id, 'requestId');
+    const request = await this.options.backend.inputs.get(id);
+    return request && (await this.conversation(owner, request.conversationId)) ? request : null;
+  }
+
   /** The open requests of a conversation (already checked), oldest first; only the run's with `runId`. */
   async pendingInputs(conversationId: string, runId?: string): Promise<InputRequestRecord[]> {
     const pending = await this.options.backend.inputs.pending(conversationId);
@@ -231,6 +240,23 @@ export class ConversationService {
   events(conversationId: string, afterSeq: number, first: number): Promise<StoredEvent[]> {
     if (afterSeq < 0) throw badInput('afterSeq must not be negative.', 'afterSeq');
     return this.options.backend.events.read(conversationId, afterSeq, clamp(first, 0, 1000, 'first'));
+  }
+
+  /**
+   * A run's events up to `throughSeq` (already checked to be the owner's): what a stream of it
+   * already showed, for a protocol that must re-open what was open when it resumes.
+   */
+  async runEventsThrough(run: RunRecord, throughSeq: number): Promise<StoredEvent[]> {
+    const { events, messages } = this.options.backend;
+    const message = await messages.get(run.userMessageId);
+    const found: StoredEvent[] = [];
+    for (let after = (message?.seq ?? 1) - 1; after < throughSeq; ) {
+      const page = await events.read(run.conversationId, after, READ_PAGE);
+      for (const event of page) if (event.seq <= throughSeq && event.runId === run.id) found.push(event);
+      if (page.length < READ_PAGE) break;
+      after = page[page.length - 1]!.seq;
+    }
+    return found;
   }
 
   /**

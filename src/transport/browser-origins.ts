@@ -12,9 +12,14 @@ import type { Config } from '../config.ts';
 /** Headers that make a browser ask first (preflight): yoga's own, and `Authorization`. */
 const PREFLIGHTED_HEADERS = ['x-graphql-yoga-csrf', 'authorization'];
 
+/** The origins of CORS_ALLOWED_ORIGINS, for GraphQL and the plain HTTP routes (http/cors.ts) alike. */
+export function allowedOrigins(config: Pick<Config, 'CORS_ALLOWED_ORIGINS'>): string[] {
+  return config.CORS_ALLOWED_ORIGINS?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '') ?? [];
+}
+
 export function corsOptions(config: Pick<Config, 'CORS_ALLOWED_ORIGINS'>): YogaServerOptions<object, object>['cors'] {
-  const origins = config.CORS_ALLOWED_ORIGINS?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
-  if (!origins?.length) return false;
+  const origins = allowedOrigins(config);
+  if (!origins.length) return false;
   return { origin: origins, credentials: false };
 }
 

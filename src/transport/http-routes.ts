@@ -1,6 +1,6 @@
 /**
- * The plain HTTP endpoints beside /graphql: the probes (health, readiness, metrics), dev tokens,
- * the limits a send must keep and the web page. Each answers or returns false so the request goes
+ * The plain HTTP endpoints beside /graphql: the other protocols (AG-UI), the probes (health,
+ * readiness, metrics), dev tokens, the limits a send must keep and the web page. Each answers or returns false so the request goes
  * on to yoga.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,7 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gateway } from '../gateway.ts';
+import { createCorsPolicy } from './http/cors.ts';
 import { sendJson as send, type Probes } from './probes.ts';
+import { createAgUiEndpoint } from './protocols/ag-ui.ts';
 import { refuseUnboundedBody } from './request-size.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -24,10 +26,22 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+/** The other protocols' endpoints, each answering or returning false (see protocols/). */
+type ProtocolEndpoint = (request: IncomingMessage, response: ServerResponse, path: string) => Promise<boolean>;
+const PROTOCOL_PATHS = /^\/(ag-ui)(\/|$)/;
+
 export function createHttpRoutes(gateway: Gateway, probe: Probes) {
+  const applyCors = createCorsPolicy(gateway.config);
+  const protocols: ProtocolEndpoint[] = [createAgUiEndpoint(gateway)];
   return async function route(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
-    if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (PROTOCOL_PATHS.test(path)) {
+      if (applyCors(request, response)) return true;
+      if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
+      for (const serve of protocols) if (await serve(request, response, path)) return true;
+      return false;
+    }
+    if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
     if (await probe(path, response)) return true;
     if (path === '/auth/dev-token' && gateway.auth.ephemeral && !gateway.config.production) {
       return issueDevToken(gateway, request, response);

@@ -3,6 +3,8 @@
 export interface SseMessage {
   event: string;
   data: string;
+  /** The message's `id` field, when it has one. */
+  id?: string;
 }
 
 /** Parses a text/event-stream body into its messages, as they arrive. */
@@ -20,6 +22,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         let event = 'message';
+        let id: string | undefined;
         const data: string[] = [];
         for (const line of block.split('\n')) {
           if (line.startsWith(':')) continue; // comment / keep-alive
@@ -28,8 +31,9 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
           const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
           if (field === 'event') event = value;
           else if (field === 'data') data.push(value);
+          else if (field === 'id') id = value;
         }
-        if (data.length > 0 || event !== 'message') yield { event, data: data.join('\n') };
+        if (data.length > 0 || event !== 'message') yield { event, data: data.join('\n'), ...(id !== undefined && { id }) };
       }
     }
   } finally {

@@ -1,0 +1,269 @@
+/**
+ * The AG-UI endpoint (CopilotKit, `@ag-ui/client`'s HttpAgent): `POST /ag-ui` routes the message
+ * as the GraphQL send does, `POST /ag-ui/{agentId}` sends it to that agent. A `RunAgentInput`
+ * in, the run's events out as an AG-UI event stream (ag-ui-events.ts), over the same planes
+ * as GraphQL:
+ * - `threadId` is the conversation; the last message, a user's, is the new message, and its
+ *   `id` the idempotency key: the same input posted again starts nothing and streams that run
+ *   again, from the seq after `Last-Event-ID` when given. `forwardedProps` may carry `surface`,
+ *   `projectId`, `context` and `onActiveRun`, as the GraphQL send takes them.
+ * - Every SSE event carries `id: <seq>`. One of our events may become several AG-UI events; only
+ *   the last of them carries the id, so that a client's Last-Event-ID never passes an event it
+ *   received in part.
+ * - A run that asks a person ends its stream with RUN_FINISHED and an interrupt outcome, one
+ *   interrupt per open request (its id is the request's). `resume` answers them: APPROVAL takes
+ *   `true`/`false` or `{approved, comment}`, QUESTION and CLIENT_TOOL the answer itself; a
+ *   cancelled entry denies an approval and cancels the run otherwise. The run's stream then goes
+ *   on from where it paused.
+ * Errors before the stream starts are HTTP statuses with the contract's code (plain-http.ts);
+ * once it has started, RUN_ERROR with the code.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EventEncoder } from '@ag-ui/encoder';
+import { RunAgentInputSchema } from '@ag-ui/core/schemas';
+import type { Message, ResumeEntry, RunAgentInput } from '@ag-ui/core';
+import { SURFACES, type Surface } from '../../domain/product.ts';
+import type { StoredEvent } from '../../domain/events.ts';
+import type { InputRequestRecord, RunRecord } from '../../domain/records.ts';
+import { GatewayError, badInput, notFound } from '../../errors.ts';
+import { countedStream } from '../../events/counted-stream.ts';
+import type { EventSink, Stoppable } from '../../events/event-stream.ts';
+import type { Principal } from '../../experience/auth.ts';
+import type { ActiveRunPolicy } from '../../experience/validation.ts';
+import type { Gateway } from '../../gateway.ts';
+import { AgUiTranslator } from './ag-ui-events.ts';
+import { answerError, authenticate, lastEventId, readJson } from './plain-http.ts';
+
+const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;
+/** The label of this protocol's streams in the metrics. */
+const PROTOCOL = 'ag-ui';
+const ACTIVE_RUN_POLICIES: readonly ActiveRunPolicy[] = ['ENQUEUE', 'INTERRUPT', 'REJECT'];
+/**
+ * How soon, and then at most how often, a stream whose run has just asked a person checks
+ * whether the run is WAITING yet: the pause is a change of the run's status, which the log
+ * does not carry, and an agent may ask several questions before it pauses.
+ */
+const WAITING_CHECK_FIRST_MS = 10;
+const WAITING_CHECK_MAX_MS = 500;
+
+/** Answers the request when it is for the AG-UI endpoint; false otherwise. */
+export function createAgUiEndpoint(gateway: Gateway) {
+  return async function serveAgUi(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> {
+    const match = PATH.exec(path);
+    if (!match) return false;
+    if (request.method !== 'POST') {
+      answerError(response, new GatewayError('BAD_USER_INPUT', 'POST a RunAgentInput here.'), gateway.logger);
+      return true;
+    }
+    try {
+      const principal = await authenticate(gateway, request);
+      const input = parsedInput(await readJson(request));
+      const resumeFrom = lastEventId(request);
+      const { run, afterSeq } = input.resume?.length
+        ? await resumeRun(gateway, principal, input.threadId, input.resume, resumeFrom)
+        : await startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom);
+      await new RunStream(gateway, principal, run, request, response).start(afterSeq);
+    } catch (error) {
+      answerError(response, error, gateway.logger);
+    }
+    return true;
+  };
+}
+
+function parsedInput(body: unknown): RunAgentInput {
+  const parsed = RunAgentInputSchema.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+    throw badInput(`Not a RunAgentInput: ${problems.join('; ')}`);
+  }
+  return parsed.data as RunAgentInput;
+}
+
+/** Sends the input's last message (idempotently, by its id) and answers with its run. */
+async function startRun(gateway: Gateway, principal: Principal, input: RunAgentInput, agentId: string | null, resumeFrom: number | null) {
+  const last = input.messages.at(-1);
+  if (!last || last.role !== 'user') throw badInput("The last message must be the user's new message.", 'messages');
+  const props = (input.forwardedProps ?? {}) as Record<string, unknown>;
+  const sent = await gateway.conversations.send(principal, {
+    text: textOf(last),
+    conversationId: input.threadId,
+    clientMessageId: last.id,
+    ...(agentId !== null && { target: { kind: 'GUIDE', agentId } }),
+    surface: oneOf(props['surface'], SURFACES, 'forwardedProps.surface') as Surface | null,
+    onActiveRun: oneOf(props['onActiveRun'], ACTIVE_RUN_POLICIES, 'forwardedProps.onActiveRun') as ActiveRunPolicy | null,
+    projectId: typeof props['projectId'] === 'string' ? props['projectId'] : null,
+    context: props['context'] ?? null,
+  });
+  return { run: sent.run, afterSeq: Math.max(resumeFrom ?? sent.afterSeq, sent.afterSeq) };
+}
+
+function textOf(message: Message): string {
+  const { content } = message as { content?: unknown };
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .filter((part): part is { type: 'text'; text: string } => part?.type === 'text' && typeof part.text === 'string')
+      .map((part) => part.text)
+      .join('\n');
+  }
+  return '';
+}
+
+function oneOf(value: unknown, allowed: readonly string[], field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string' && allowed.includes(value)) return value;
+  throw badInput(`${field} must be one of ${allowed.join(', ')}.`, field);
+}
+
+/** Answers the run's interrupts; its stream goes on from where it paused (or after `resumeFrom`). */
+async function resumeRun(gateway: Gateway, principal: Principal, threadId: string, entries: readonly ResumeEntry[], resumeFrom: number | null) {
+  const { conversations } = gateway;
+  if (!(await conversations.conversation(principal, threadId))) throw notFound('Conversation');
+  const requests: InputRequestRecord[] = [];
+  for (const entry of entries) {
+    const request = await conversations.inputRequest(principal, entry.interruptId);
+    if (!request || request.conversationId !== threadId) throw notFound('Interrupt');
+    requests.push(request);
+  }
+  const runId = requests[0]!.runId;
+  if (requests.some((request) => request.runId !== runId)) throw badInput('resume answers the interrupts of one run.', 'resume');
+  // Nothing of the run comes between its pause and these answers: the stream goes on from here.
+  const pausedAt = await conversations.lastSeq(threadId);
+  for (const [index, entry] of entries.entries()) {
+    const request = requests[index]!;
+    if (entry.status === 'cancelled' && request.kind !== 'APPROVAL') {
+      await conversations.cancel(principal, runId);
+      break;
+    }
+    await conversations.respond(principal, { requestId: request.id, ...answerOf(request, entry) });
+  }
+  const run = await conversations.run(principal, runId);
+  if (!run) throw notFound('Run');
+  return { run, afterSeq: resumeFrom ?? pausedAt };
+}
+
+function answerOf(request: InputRequestRecord, entry: ResumeEntry): { approved?: boolean; answer?: unknown; comment?: string } {
+  if (request.kind !== 'APPROVAL') return { answer: entry.payload ?? null };
+  if (entry.status === 'cancelled') return { approved: false, comment: 'Cancelled.' };
+  const payload = entry.payload as unknown;
+  if (typeof payload === 'boolean') return { approved: payload };
+  const { approved, comment } = (payload ?? {}) as { approved?: unknown; comment?: unknown };
+  if (typeof approved !== 'boolean') throw badInput('An approval is resumed with true, false or {approved, comment}.', 'resume.payload');
+  return { approved, ...(typeof comment === 'string' && { comment }) };
+}
+
+/** One run's events from after a seq, written to one response as AG-UI events. */
+class RunStream implements EventSink {
+  private readonly encoder: EventEncoder;
+  private readonly binary: boolean;
+  private readonly translator: AgUiTranslator;
+  /** Requests the run opened and nobody has answered yet, as far as this stream has seen. */
+  private readonly open = new Set<string>();
+  private pushed: Stoppable | null = null;
+  private waitingCheck: NodeJS.Timeout | undefined;
+  private checkDelayMs = WAITING_CHECK_FIRST_MS;
+  private lastSeq = 0;
+  private ended = false;
+
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly principal: Principal,
+    private readonly run: RunRecord,
+    request: IncomingMessage,
+    private readonly response: ServerResponse,
+  ) {
+    this.encoder = new EventEncoder({ accept: request.headers.accept ?? '' });
+    this.binary = this.encoder.getContentType() !== 'text/event-stream';
+    this.translator = new AgUiTranslator(run.conversationId, run.id);
+  }
+
+  async start(afterSeq: number): Promise<void> {
+    const { conversations, metrics } = this.gateway;
+    // What the client already has of the run, so that the stream re-opens what is still open.
+    for (const event of await conversations.runEventsThrough(this.run, afterSeq)) this.note(event);
+    const events = await conversations.follow(this.principal, this.run.conversationId, afterSeq, this.run.id);
+    this.response.writeHead(200, { 'content-type': this.encoder.getContentType(), 'cache-control': 'no-cache', connection: 'keep-alive' });
+    this.lastSeq = afterSeq;
+    this.write(this.translator.opening(), afterSeq);
+    this.response.on('close', () => this.end());
+    this.pushed = countedStream(events, metrics, PROTOCOL).push(this);
+    if (this.open.size > 0) this.armWaitingCheck();
+  }
+
+  event(event: StoredEvent): void {
+    this.lastSeq = event.seq;
+    this.write(this.note(event), event.seq);
+    if (this.open.size > 0) this.armWaitingCheck();
+  }
+
+  failed(error: unknown): void {
+    const code = error instanceof GatewayError ? error.code : 'INTERNAL_SERVER_ERROR';
+    const message = error instanceof GatewayError ? error.message : 'The stream failed.';
+    if (!(error instanceof GatewayError)) this.gateway.logger.error({ err: error }, 'an AG-UI stream failed');
+    this.write([{ type: 'RUN_ERROR', message, code } as never], this.lastSeq);
+    this.end();
+  }
+
+  completed(): void {
+    this.end();
+  }
+
+  /** Translates `event`, keeping count of the requests it opens and answers. */
+  private note(event: StoredEvent) {
+    if (event.type === 'AgentInputRequested') this.open.add(event.request.id);
+    if (event.type === 'AgentInputReceived') this.open.delete(event.requestId);
+    return this.translator.translate(event);
+  }
+
+  private write(events: ReturnType<AgUiTranslator['translate']>, seq: number): void {
+    if (this.ended || events.length === 0) return;
+    const { response, encoder } = this;
+    if (this.binary) {
+      for (const event of events) response.write(encoder.encodeBinary(event));
+    } else {
+      let frames = '';
+      for (let index = 0; index < events.length; index += 1) {
+        if (index === events.length - 1) frames += `id: ${seq}\n`;
+        frames += encoder.encodeSSE(events[index]!);
+      }
+      response.write(frames);
+    }
+    // A client that reads too slowly is cut off rather than buffered without bound: it resumes
+    // with Last-Event-ID.
+    if (response.writableLength > this.gateway.config.WS_MAX_BUFFERED_BYTES) this.end();
+  }
+
+  /** Checks, soon and then less often, whether the run has paused on its open requests. */
+  private armWaitingCheck(): void {
+    if (this.ended) return;
+    clearTimeout(this.waitingCheck);
+    this.waitingCheck = setTimeout(() => {
+      this.endIfWaiting().catch((error: unknown) => this.failed(error));
+    }, this.checkDelayMs);
+  }
+
+  private async endIfWaiting(): Promise<void> {
+    const { conversations } = this.gateway;
+    const run = await conversations.run(this.principal, this.run.id);
+    if (this.ended || !run) return;
+    if (run.status !== 'WAITING') {
+      if (run.status === 'RUNNING') {
+        this.checkDelayMs = Math.min(this.checkDelayMs * 2, WAITING_CHECK_MAX_MS);
+        this.armWaitingCheck();
+      }
+      return;
+    }
+    const pending = await conversations.pendingInputs(this.run.conversationId, this.run.id);
+    if (this.ended || pending.length === 0) return;
+    this.write(this.translator.interrupted(pending), this.lastSeq);
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.waitingCheck);
+    this.pushed?.stop();
+    this.response.end();
+  }
+}
