@@ -55,6 +55,16 @@ export interface RunInput {
   surface: Surface;
   projectId: string | null;
   context: Record<string, unknown> | null;
+  /** Tools the frontend offered for this run, which it runs itself: a call of one is a CLIENT_TOOL request. */
+  clientTools?: ClientTool[];
+}
+
+/** A tool a frontend offers with its message (AG-UI's `RunAgentInput.tools`). */
+export interface ClientTool {
+  name: string;
+  description: string;
+  /** JSON Schema of the tool's input (an object). */
+  inputSchema: Record<string, unknown>;
 }
 
 export interface RunRecord {

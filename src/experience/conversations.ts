@@ -77,7 +77,13 @@ export class ConversationService {
       owner,
       agentId,
       userMessageId: ids.messageId,
-      input: { text: send.text, surface: send.surface, projectId: send.projectId, context: send.context },
+      input: {
+        text: send.text,
+        surface: send.surface,
+        projectId: send.projectId,
+        context: send.context,
+        ...(send.clientTools && { clientTools: send.clientTools }),
+      },
     });
     const newSend: NewSend = {
       idempotencyKey: send.clientMessageId === null ? null : `send:${ownerKey(owner)}:${send.clientMessageId}`,

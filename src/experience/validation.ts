@@ -2,7 +2,9 @@
  * Checks a send before anything is stored: every limit of the contract, with a message that
  * names the field. Enum values and required fields are already enforced by the GraphQL schema.
  */
+import { z } from 'zod';
 import type { AttachedFile, Surface } from '../domain/product.ts';
+import type { ClientTool } from '../domain/records.ts';
 import { badInput } from '../errors.ts';
 import type { AgentTarget } from './routing.ts';
 
@@ -24,6 +26,8 @@ export interface SendInput {
   onActiveRun?: ActiveRunPolicy | null;
   projectId?: string | null;
   context?: unknown;
+  /** Tools the frontend runs itself, offered for this run. */
+  clientTools?: readonly ClientTool[] | null;
 }
 
 export interface ValidSend {
@@ -35,6 +39,7 @@ export interface ValidSend {
   onActiveRun: ActiveRunPolicy;
   projectId: string | null;
   context: Record<string, unknown> | null;
+  clientTools: ClientTool[] | null;
 }
 
 /** Ids the service accepts: client-chosen conversation ids and every id it makes itself. */
@@ -67,7 +72,36 @@ export function validateSend(input: SendInput, limits: InputLimits): ValidSend {
     onActiveRun: input.onActiveRun ?? 'ENQUEUE',
     projectId: input.projectId ?? null,
     context: validateContext(input.context, limits),
+    clientTools: validateClientTools(input.clientTools, limits),
   };
+}
+
+/** Names as the models' APIs accept them (OpenAI's rule, the strictest in use). */
+const CLIENT_TOOL_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const MAX_CLIENT_TOOLS = 64;
+
+function validateClientTools(tools: readonly ClientTool[] | null | undefined, limits: InputLimits): ClientTool[] | null {
+  if (!tools || tools.length === 0) return null;
+  if (tools.length > MAX_CLIENT_TOOLS) throw badInput(`At most ${MAX_CLIENT_TOOLS} client tools.`, 'tools');
+  const names = new Set<string>();
+  for (const tool of tools) {
+    if (!CLIENT_TOOL_NAME.test(tool.name) || names.has(tool.name)) {
+      throw badInput(`Client tool names must be unique, of letters, digits, "_", "." or "-", starting with a letter: ${JSON.stringify(tool.name)}.`, 'tools');
+    }
+    names.add(tool.name);
+    if (typeof tool.inputSchema !== 'object' || tool.inputSchema === null || tool.inputSchema['type'] !== 'object') {
+      throw badInput(`The input schema of client tool ${tool.name} must be a JSON Schema of type "object".`, 'tools');
+    }
+    try {
+      z.fromJSONSchema(tool.inputSchema as z.core.JSONSchema.JSONSchema);
+    } catch {
+      throw badInput(`The input schema of client tool ${tool.name} is not a JSON Schema.`, 'tools');
+    }
+  }
+  if (Buffer.byteLength(JSON.stringify(tools), 'utf8') > limits.maxContextBytes) {
+    throw badInput(`The client tools must be at most ${limits.maxContextBytes} bytes of JSON.`, 'tools');
+  }
+  return tools.map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
 }
 
 function validateContext(context: unknown, limits: InputLimits): Record<string, unknown> | null {

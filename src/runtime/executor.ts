@@ -220,7 +220,7 @@ export class Executor {
         execution.controller.abort();
       }),
       agents,
-      tools: this.options.tools,
+      tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,
       stepDelayMs: this.options.stepDelayMs,
       onUsage: this.options.onUsage,

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ToolDescription } from '../agents/contract.ts';
 import type { AttachedFile } from '../domain/product.ts';
-import type { MessageRecord, RunInput } from '../domain/records.ts';
+import type { ClientTool, MessageRecord, RunInput } from '../domain/records.ts';
 
 /** What a tool may read of the run that calls it. */
 export interface ToolScope {
@@ -90,6 +90,24 @@ export class ToolRegistry {
     if (this.approvals === 'all' || this.approvals.has(name)) return 'approve';
     const needs = typeof tool.needsApproval === 'function' ? await tool.needsApproval(args, context) : (tool.needsApproval ?? false);
     return needs ? 'approve' : 'run';
+  }
+
+  /**
+   * This registry with the tools a frontend offered for one run, each a client tool (its calls
+   * are CLIENT_TOOL requests). A registered tool of the same name keeps its place: a frontend
+   * cannot stand in for a tool of the server's.
+   */
+  withClientTools(offered: readonly ClientTool[] | undefined): ToolRegistry {
+    const added = (offered ?? []).filter((tool) => !this.tools.has(tool.name));
+    if (added.length === 0) return this;
+    const registry = new ToolRegistry([], this.approvals);
+    for (const [name, tool] of this.tools) registry.tools.set(name, tool);
+    for (const tool of added) {
+      // Checked when the message was sent (experience/validation.ts).
+      const validate = z.fromJSONSchema(tool.inputSchema as z.core.JSONSchema.JSONSchema);
+      registry.tools.set(tool.name, { definition: { ...tool, executedBy: 'client' }, validate });
+    }
+    return registry;
   }
 
   private register(tool: ToolDefinition): void {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { SALES_CSV } from '../clients/whole-run.ts';
 import { tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
+import { metricValue } from '../support/metrics.ts';
 import { HITL_TOOLS, approver, executions } from '../support/hitl-agents.ts';
 import { followRun, type SentRun } from '../support/runs.ts';
 import { SHARED_TOPOLOGY, sameDeploymentAs, startTestServer } from '../support/server.ts';
@@ -84,6 +85,8 @@ describe('the AG-UI endpoint', () => {
 
   it('streams a run as GraphQL shows it: the same text, tool calls and end, each event valid AG-UI', async () => {
     const threadId = `agui-${randomUUID()}`;
+    const delivered = () => metricValue(server.url, 'agent_gateway_events_delivered_total', { protocol: 'ag-ui' });
+    const before = await delivered();
     const { events } = await runWithClient(endpoint(), token, insightsInput(threadId));
     expectValidEvents(events);
     expect(events[0]).toMatchObject({ type: EventType.RUN_STARTED, threadId });
@@ -100,6 +103,9 @@ describe('the AG-UI endpoint', () => {
     const results = events.filter((event) => event.type === EventType.TOOL_CALL_RESULT).map((event) => event['toolCallId']);
     expect(results).toEqual(ours('ToolCompleted').map((event) => event['toolCallId']));
     expect(ours('AgentCompleted')).toHaveLength(1);
+    // Counted under its protocol, every event of the run (its user message's too); the stream is closed.
+    expect(await delivered()).toBe(before + graphql.length);
+    expect(await metricValue(server.url, 'agent_gateway_active_subscriptions', { protocol: 'ag-ui' })).toBe(0);
     // Each agent's part is a step of its name.
     expect(events.find((event) => event.type === EventType.STEP_STARTED)?.['stepName']).toBe(graphql.find((event) => event.__typename === 'AgentStarted')?.agentId);
   });
@@ -185,6 +191,29 @@ describe('the AG-UI endpoint', () => {
     }
   });
 
+  it("offers the input's tools to the agent: a call of one is shown as a tool call, and a tool message answers it", async () => {
+    const threadId = `agui-${randomUUID()}`;
+    const tools = [{ name: 'confirmTheme', description: 'Asks the user for a theme.', parameters: { type: 'object', properties: { reason: { type: 'string' } } } }];
+    const first = inputOf(threadId, 'frontend confirmTheme', { tools });
+    const asked = await runWithClient(endpoint(`/ag-ui/${approver.id}`), token, first);
+    expectValidEvents(asked.events);
+    const call = asked.events.find((event) => event.type === EventType.TOOL_CALL_START)!;
+    expect(call['toolCallName']).toBe('confirmTheme');
+    expect(asked.events.find((event) => event.type === EventType.TOOL_CALL_ARGS)?.['delta']).toBe(JSON.stringify({ reason: 'asked' }));
+    expect(asked.events.at(-1)).toMatchObject({ outcome: { type: 'interrupt', interrupts: [{ reason: 'client_tool', toolCallId: call['toolCallId'] }] } });
+
+    const answered = await postRaw(endpoint(`/ag-ui/${approver.id}`), token, {
+      ...first,
+      runId: randomUUID(),
+      messages: [...first.messages, { id: `result-${randomUUID()}`, role: 'tool', toolCallId: call['toolCallId'], content: '"dark"' }],
+    });
+    const events = answered.events.map((entry) => entry.event);
+    expectValidEvents(events);
+    expect(events.filter((event) => event.type === EventType.TOOL_CALL_START)).toEqual([]);
+    expect(events.find((event) => event.type === EventType.TOOL_CALL_RESULT)).toMatchObject({ toolCallId: call['toolCallId'], content: '"dark"' });
+    expect(textOf(events)).toBe('The frontend said "dark".');
+  });
+
   it('refuses bad input in its own form and stores nothing', async () => {
     const threadId = `agui-${randomUUID()}`;
     const conversation = async () => (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { id } }`, { id: threadId })).data.conversation;
@@ -200,6 +229,10 @@ describe('the AG-UI endpoint', () => {
     const unknownAgent = await postRaw(endpoint('/ag-ui/no-such-agent'), token, inputOf(threadId, 'hello'));
     expect(unknownAgent.status).toBe(400);
     expect(unknownAgent.body.error.code).toBe('BAD_USER_INPUT');
+
+    const badTool = await postRaw(endpoint(), token, inputOf(threadId, 'hello', { tools: [{ name: 'no spaces allowed', description: '', parameters: { type: 'object' } }] }));
+    expect(badTool.status).toBe(400);
+    expect(badTool.body.error.code).toBe('BAD_USER_INPUT');
 
     const noUserMessage = await postRaw(endpoint(), token, { ...inputOf(threadId, 'x'), messages: [{ id: 'a', role: 'assistant', content: 'hi' }] });
     expect(noUserMessage.body.error.code).toBe('BAD_USER_INPUT');

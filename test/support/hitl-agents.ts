@@ -41,7 +41,7 @@ export const HITL_TOOLS: ToolDefinition[] = [
 ];
 
 /**
- * Does what its message says: "transfer <ref>", "question", "schema", "client", "two <ref>",
+ * Does what its message says: "transfer <ref>", "question", "schema", "client", "frontend <tool>", "two <ref>",
  * "expire", "lookup <ref> <size>", "bad-question", "bad-schema".
  */
 export const approver: AgentDefinition = {
@@ -82,6 +82,11 @@ export const approver: AgentDefinition = {
           answerSchema: { type: 'object', properties: { count: { type: 'integer', minimum: 1 } }, required: ['count'] },
         })) as { count: number };
         return context.say(`Counting ${answer.count}.`);
+      }
+      case 'frontend': {
+        // A tool the frontend offered with the message (AG-UI's RunAgentInput.tools).
+        const result = await context.callTool<unknown>(ref, { reason: 'asked' });
+        return context.say(`The frontend said ${JSON.stringify(result)}.`);
       }
       case 'client': {
         const where = await context.callTool<{ city: string }>('test.locate', {});

@@ -70,6 +70,8 @@ export class AgUiTranslator {
         ];
       }
       case 'ToolExecuting':
+        // A client tool's call was shown when it was requested; this is its answer being taken.
+        if (this.startedCalls.has(event.toolCallId)) return [];
         return [...this.closeMessage(), ...this.toolCall(event.toolCallId, event.toolName, event.arguments)];
       case 'ToolCompleted': {
         const events = this.closeMessage();

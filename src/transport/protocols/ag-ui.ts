@@ -15,6 +15,9 @@
  *   `true`/`false` or `{approved, comment}`, QUESTION and CLIENT_TOOL the answer itself; a
  *   cancelled entry denies an approval and cancels the run otherwise. The run's stream then goes
  *   on from where it paused.
+ * - `tools` are the frontend's: offered to the agent for this run, a call of one is a CLIENT_TOOL
+ *   request, shown as a tool call; its result comes back as a tool message of that call's id (or
+ *   as a resume entry of the interrupt).
  * Errors before the stream starts are HTTP statuses with the contract's code (plain-http.ts);
  * once it has started, RUN_ERROR with the code.
  */
@@ -59,8 +62,9 @@ export function createAgUiEndpoint(gateway: Gateway) {
       const principal = await authenticate(gateway, request);
       const input = parsedInput(await readJson(request));
       const resumeFrom = lastEventId(request);
-      const { run, afterSeq } = input.resume?.length
-        ? await resumeRun(gateway, principal, input.threadId, input.resume, resumeFrom)
+      const answers = [...(input.resume ?? []), ...(await clientToolResults(gateway, principal, input))];
+      const { run, afterSeq } = answers.length
+        ? await resumeRun(gateway, principal, input.threadId, answers, resumeFrom)
         : await startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom);
       await new RunStream(gateway, principal, run, request, response).start(afterSeq);
     } catch (error) {
@@ -93,8 +97,39 @@ async function startRun(gateway: Gateway, principal: Principal, input: RunAgentI
     onActiveRun: oneOf(props['onActiveRun'], ACTIVE_RUN_POLICIES, 'forwardedProps.onActiveRun') as ActiveRunPolicy | null,
     projectId: typeof props['projectId'] === 'string' ? props['projectId'] : null,
     context: props['context'] ?? null,
+    clientTools: input.tools.map((tool) => ({
+      name: tool.name,
+      description: tool.description,
+      inputSchema: (tool.parameters as Record<string, unknown> | undefined) ?? { type: 'object', properties: {} },
+    })),
   });
   return { run: sent.run, afterSeq: Math.max(resumeFrom ?? sent.afterSeq, sent.afterSeq) };
+}
+
+/**
+ * The results of client tools the input carries as tool messages (how AG-UI frontends answer
+ * their tools' calls), for the run's open CLIENT_TOOL requests: each answers its request as a
+ * resume entry would.
+ */
+async function clientToolResults(gateway: Gateway, principal: Principal, input: RunAgentInput): Promise<ResumeEntry[]> {
+  const results = input.messages.filter((message): message is Extract<Message, { role: 'tool' }> => message.role === 'tool');
+  if (results.length === 0 || !(await gateway.conversations.conversation(principal, input.threadId))) return [];
+  const pending = await gateway.conversations.pendingInputs(input.threadId);
+  const entries: ResumeEntry[] = [];
+  for (const request of pending) {
+    const result = request.kind === 'CLIENT_TOOL' && results.find((message) => message.toolCallId === request.toolCallId);
+    if (result) entries.push({ interruptId: request.id, status: 'resolved', payload: parsedContent(result.content) });
+  }
+  return entries;
+}
+
+function parsedContent(content: unknown): unknown {
+  if (typeof content !== 'string') return content;
+  try {
+    return JSON.parse(content);
+  } catch {
+    return content;
+  }
 }
 
 function textOf(message: Message): string {
