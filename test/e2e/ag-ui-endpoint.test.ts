@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { HttpAgent } from '@ag-ui/client';
 import { EventType, type BaseEvent, type RunAgentInput } from '@ag-ui/core';
 import { EventSchemas } from '@ag-ui/core/schemas';
+import { AGUI_MEDIA_TYPE, decode } from '@ag-ui/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { SALES_CSV } from '../clients/whole-run.ts';
@@ -212,6 +213,44 @@ describe('the AG-UI endpoint', () => {
     expect(events.filter((event) => event.type === EventType.TOOL_CALL_START)).toEqual([]);
     expect(events.find((event) => event.type === EventType.TOOL_CALL_RESULT)).toMatchObject({ toolCallId: call['toolCallId'], content: '"dark"' });
     expect(textOf(events)).toBe('The frontend said "dark".');
+  });
+
+  it('answers in protobuf when the client asks for it, the same events as over SSE', async () => {
+    const input = insightsInput(`agui-${randomUUID()}`);
+    const sse = await postRaw(endpoint(), token, input);
+    const response = await fetch(endpoint(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: AGUI_MEDIA_TYPE, authorization: `Bearer ${token}` },
+      body: JSON.stringify(input),
+    });
+    expect(response.headers.get('content-type')).toBe(AGUI_MEDIA_TYPE);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const decoded: AgEvent[] = [];
+    // Each message is prefixed with its length, 4 bytes big-endian.
+    for (let offset = 0; offset < bytes.length; ) {
+      const length = new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0, false);
+      decoded.push(decode(bytes.subarray(offset + 4, offset + 4 + length)) as AgEvent);
+      offset += 4 + length;
+    }
+    expect(decoded.map((event) => event.type)).toEqual(sse.events.map((entry) => entry.event.type));
+    expect(textOf(decoded)).toBe(textOf(sse.events.map((entry) => entry.event)));
+  });
+
+  it('lets pages of the allowed origins call it, as /graphql does', async () => {
+    const allowing = await startTestServer({ CORS_ALLOWED_ORIGINS: 'https://app.example' });
+    try {
+      const preflight = await fetch(`${allowing.url}/ag-ui`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+      const other = await fetch(`${allowing.url}/ag-ui`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await allowing.close();
+    }
   });
 
   it('refuses bad input in its own form and stores nothing', async () => {
