@@ -6,12 +6,13 @@
  * is read from /proc; the model server and the clients run here, outside the measurement.
  * Usage: npm run bench:agents [-- --tokens 1000 --runs 5 --rounds 4]
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
 import { startFakeLlm } from '../test/support/fake-llm.ts';
 import { freePort, spawnGateway, waitForHealthy } from '../test/support/process.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
+import { cpuSeconds } from './support/cpu.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -21,14 +22,6 @@ const { values: options } = parseArgs({
   },
 });
 const tokens = Number(options.tokens);
-
-/** The process's user + system CPU time in seconds, from /proc/<pid>/stat (clock ticks of 1/100 s). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const llm = await startFakeLlm();
 const port = await freePort();

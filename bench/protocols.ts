@@ -1,0 +1,104 @@
+/**
+ * What each protocol's adapter costs the gateway: events per server CPU-second for the same runs
+ * (the deterministic `bench.tokens` agent streaming N tokens, one run at a time, one subscriber),
+ * followed through GraphQL (graphql-ws) and through each other protocol, in alternating rounds of
+ * one run so that whatever else the machine does weighs on all alike. The gateway runs as its own
+ * process and its CPU time is read from /proc; the clients run here, outside the measurement.
+ * Usage: npx tsx bench/protocols.ts [-- --tokens 1000 --runs 5 --rounds 4]
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
+import { freePort, spawnGateway, waitForHealthy } from '../test/support/process.ts';
+import { TEST_SECRET } from '../test/support/server.ts';
+import { readSse } from '../test/support/sse.ts';
+import { cpuSeconds } from './support/cpu.ts';
+
+const { values: options } = parseArgs({
+  options: {
+    tokens: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '4' },
+  },
+});
+const tokens = Number(options.tokens);
+const AGENT = 'bench.tokens';
+
+const port = await freePort();
+const url = `http://127.0.0.1:${port}`;
+const gateway = spawnGateway(
+  { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), AUTH_JWT_SECRET: TEST_SECRET, AGENT_STEP_DELAY_MS: '0', SEND_RATE_LIMIT: '1000000', LOG_LEVEL: 'silent' },
+  'bench/support/token-gateway.ts',
+);
+
+/** One run followed to its end through a protocol; resolves with the events (or frames) received. */
+type Follow = (token: string) => Promise<number>;
+
+async function overGraphQL(token: string): Promise<number> {
+  const sent = (await userClient(url, token)(SEND, { input: { text: `tokens ${tokens}`, target: { kind: 'LIAISON', agentId: AGENT } } })).data.sendAgentMessage;
+  const client = wsClient(url, token);
+  const recorder = new EventRecorder(client, { conversationId: sent.conversation.id, afterSeq: sent.afterSeq });
+  const received = await recorder.untilTerminals(1);
+  if (received.at(-1)?.__typename !== 'AgentCompleted') throw new Error(`a run ended ${JSON.stringify(received.at(-1))}`);
+  recorder.stop();
+  await client.dispose();
+  return received.length;
+}
+
+async function overAgUi(token: string): Promise<number> {
+  const response = await fetch(`${url}/ag-ui/${AGENT}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ threadId: randomUUID(), runId: randomUUID(), messages: [{ id: randomUUID(), role: 'user', content: `tokens ${tokens}` }], tools: [], context: [] }),
+  });
+  let events = 0;
+  let last = '';
+  // Our events, counted as the messages that carry an id (one per event of ours).
+  for await (const message of readSse(response.body!)) {
+    if (message.id !== undefined) events += 1;
+    last = message.data;
+  }
+  if (!last.includes('RUN_FINISHED')) throw new Error(`an AG-UI run ended ${last}`);
+  return events;
+}
+
+const phases: { name: string; follow: Follow; events: number; cpu: number }[] = [
+  { name: 'GraphQL (graphql-ws)', follow: overGraphQL, events: 0, cpu: 0 },
+  { name: 'AG-UI (SSE)', follow: overAgUi, events: 0, cpu: 0 },
+];
+
+try {
+  await waitForHealthy(url, gateway);
+  const token = await tokenFor('bench-protocols');
+  const pid = gateway.child.pid!;
+  for (const phase of phases) await phase.follow(token); // warm up every path
+  for (let round = 0; round < Number(options.rounds); round += 1) {
+    for (const phase of phases) {
+      for (let run = 0; run < Number(options.runs); run += 1) {
+        const before = await cpuSeconds(pid);
+        phase.events += await phase.follow(token);
+        phase.cpu += (await cpuSeconds(pid)) - before;
+      }
+    }
+  }
+} finally {
+  await gateway.kill();
+}
+
+const graphql = phases[0]!.events / phases[0]!.cpu;
+const report = {
+  date: new Date().toISOString(),
+  node: process.version,
+  tokensPerRun: tokens,
+  phases: phases.map(({ name, events, cpu }) => ({
+    name,
+    events,
+    cpuSeconds: Number(cpu.toFixed(2)),
+    eventsPerCpuSecond: Math.round(events / cpu),
+    /** Above 1: the protocol delivers more events per server CPU-second than GraphQL. */
+    vsGraphQL: Number((events / cpu / graphql).toFixed(2)),
+  })),
+};
+console.table(report.phases);
+await writeFile(new URL('./results/protocols.local.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
