@@ -64,6 +64,9 @@ export const settingsSchema = z.object({
   AUTH_JWKS_COOLDOWN_MS: int(30_000).describe(
     'Least time between two fetches of AUTH_JWKS_URL prompted by an unknown key id or a failed fetch: made-up key ids cannot flood the identity provider.',
   ),
+  AUTH_TOKEN_CACHE_MS: int(60_000).describe(
+    "How long a verified token is trusted without checking its signature again (never past its exp; 0: every request is checked). Bounds how long a key removed from the identity provider's key set still lets its tokens in.",
+  ),
   AUTH_JWKS_CACHE_MS: int(600_000).describe('How long a fetched key set is used before it is fetched again (known keys keep working while the provider is unreachable).'),
   CORS_ALLOWED_ORIGINS: z
     .string()

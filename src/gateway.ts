@@ -61,7 +61,7 @@ export async function createGateway(config: Config, logger: Logger, options: Hos
     backend,
     runtime,
     conversations,
-    auth: new Authenticator(authSettings(config, signing), logger),
+    auth: new Authenticator(authSettings(config, signing), logger, (check) => metrics.recordTokenCheck(check)),
     agents: registries.agents.list(),
     registries,
     metrics,

@@ -28,6 +28,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly tokenChecks = new Counter({
+    name: 'agent_gateway_token_checks_total',
+    help: 'Bearer tokens accepted, by whether their signature was verified now or trusted from an earlier verification (AUTH_TOKEN_CACHE_MS).',
+    labelNames: ['check'] as const,
+    registers: [this.registry],
+  });
+
   private readonly runs = new Counter({
     name: 'agent_gateway_runs_total',
     help: 'Runs that entered each status.',
@@ -118,6 +125,10 @@ export class Metrics {
         },
       });
     }
+  }
+
+  recordTokenCheck(check: 'verified' | 'cached'): void {
+    this.tokenChecks.inc({ check });
   }
 
   recordRunStatus(status: RunStatus): void {

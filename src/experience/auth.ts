@@ -5,6 +5,7 @@
  * dev secret (dev-secret.ts) is used so that the dev-token endpoint, the web page and GraphiQL
  * work at once.
  */
+import { LRUCache } from 'lru-cache';
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -29,6 +30,8 @@ export interface AuthSettings {
   algorithms: string[];
   /** The claim that holds the tenant id. */
   tenantClaim: string;
+  /** How long a verified token is trusted before its signature is checked again (0: never trusted). */
+  tokenCacheMs: number;
 }
 
 /** The settings, from the configuration and the signing secret (dev-secret.ts's signingSecret). */
@@ -43,18 +46,34 @@ export function authSettings(config: Config, signing: { secret: string | null; d
     audience: config.AUTH_AUDIENCE,
     algorithms: config.AUTH_JWT_ALGORITHMS.split(',').map((algorithm) => algorithm.trim()),
     tenantClaim: config.AUTH_TENANT_CLAIM,
+    tokenCacheMs: config.AUTH_TOKEN_CACHE_MS,
   };
 }
 
 const SHARED_SECRET_ALGORITHM = 'HS256';
+/** Verified tokens kept at most; the least recently used go first. */
+const TOKEN_CACHE_ENTRIES = 10_000;
+
+/** Whether a token's signature was checked now, or trusted from an earlier check. */
+export type TokenCheck = 'verified' | 'cached';
 
 export class Authenticator {
   private readonly secretKey: Uint8Array | null;
   private readonly providerKeys: KeyResolver | null;
+  /**
+   * Tokens already verified, by the whole token (the key is exactly what was signed, so no two
+   * tokens share an entry), each until its exp or for tokenCacheMs, whichever comes first: a
+   * client sends the same token with every request, and checking its signature again each time
+   * was a tenth of the gateway's busy CPU. A changed shared secret takes a restart, which empties
+   * the cache; a key the identity provider stopped publishing still admits the tokens checked
+   * with it for at most tokenCacheMs.
+   */
+  private readonly verified = new LRUCache<string, { principal: Principal; until: number }>({ max: TOKEN_CACHE_ENTRIES });
 
   constructor(
     private readonly settings: AuthSettings,
     logger: Logger,
+    private readonly onCheck: (check: TokenCheck) => void = () => undefined,
   ) {
     this.ephemeral = settings.devSecret;
     this.secretKey = settings.secret === null ? null : new TextEncoder().encode(settings.secret);
@@ -71,12 +90,24 @@ export class Authenticator {
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match?.[1]) throw unauthenticated('Malformed authorization: expected "Bearer <jwt>".');
+    const token = match[1];
+    const now = Date.now();
+    const known = this.verified.get(token);
+    if (known && known.until > now) {
+      this.onCheck('cached');
+      return known.principal;
+    }
     try {
-      const payload = await this.verify(match[1]);
+      const payload = await this.verify(token);
       if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthenticated('The token has no "sub" claim.');
       const tenant = payload[this.settings.tenantClaim];
       const tenantId = typeof tenant === 'string' && tenant !== '' ? tenant : null;
-      return { userId: payload.sub, tenantId, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+      const principal = { userId: payload.sub, tenantId, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+      this.onCheck('verified');
+      if (this.settings.tokenCacheMs > 0) {
+        this.verified.set(token, { principal, until: Math.min(principal.expiresAt ?? Infinity, now + this.settings.tokenCacheMs) });
+      }
+      return principal;
     } catch (error) {
       if (error instanceof GatewayError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired.');

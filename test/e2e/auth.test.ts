@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { EventRecorder, SEND, closeCodeOf, tokenFor, userClient, wsClient, type GraphQLResponse } from '../support/clients.ts';
+import { metricValue } from '../support/metrics.ts';
 import { spawnGateway } from '../support/process.ts';
 import { TEST_SECRET, startTestServer } from '../support/server.ts';
 
@@ -135,6 +136,28 @@ describe('authentication with a configured secret', () => {
       await client.dispose();
       expect(code, label).toBe(4403);
     }
+  });
+
+  it("checks a token's signature once for all the requests and sockets it comes with", async () => {
+    const checks = async () => ({
+      verified: await metricValue(server.url, 'agent_gateway_token_checks_total', { check: 'verified' }),
+      cached: await metricValue(server.url, 'agent_gateway_token_checks_total', { check: 'cached' }),
+    });
+    const token = await tokenFor(`cached-${Date.now()}`);
+    const before = await checks();
+    const gql = userClient(server.url, token);
+    const sent = await gql(SEND, { input: { text: 'Hello there' } });
+    const { conversation, afterSeq } = sent.data.sendAgentMessage;
+    for (let request = 0; request < 3; request += 1) expect((await gql(VIEWER)).errors).toBeUndefined();
+    const client = wsClient(server.url, token);
+    const recorder = new EventRecorder(client, { conversationId: conversation.id, afterSeq });
+    await recorder.untilTerminals(1);
+    recorder.stop();
+    await client.dispose();
+    const after = await checks();
+    // The send, three queries and a socket: one verification, four trusted from it.
+    expect(after.verified - before.verified).toBe(1);
+    expect(after.cached - before.cached).toBe(4);
   });
 
   it('closes an open WebSocket with 4403 when its token expires; a fresh token resumes with afterSeq', async () => {
