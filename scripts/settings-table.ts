@@ -1,7 +1,7 @@
 /**
- * Prints README.md's settings table from `settingsSchema` in src/config.ts, each setting's one
+ * Prints docs/settings.md's settings table from `settingsSchema` in src/config.ts, each setting's one
  * source: its name, default and one-line meaning (`.describe`). Run it after adding a setting.
- *   tsx scripts/settings-table.ts           rewrite the table between the README's markers
+ *   tsx scripts/settings-table.ts           rewrite the table between the page's markers
  *   tsx scripts/settings-table.ts --check   exit 1 (saying what to run) when the table is stale
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { settingsSchema } from '../src/config.ts';
 
+/** Where the table is, from the project's root. */
+export const SETTINGS_PAGE = 'docs/settings.md';
 export const START = '<!-- settings-table: printed by `npm run settings` from src/config.ts; edit there -->';
 export const END = '<!-- /settings-table -->';
 
@@ -21,12 +23,12 @@ export function settingsTable(): string {
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
-/** The README with its table replaced by the current one; throws when the markers are missing. */
-export function withCurrentTable(readme: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start === -1 || end < start) throw new Error(`README.md lacks the settings table's markers:\n${START}\n${END}`);
-  return `${readme.slice(0, start + START.length)}\n${settingsTable()}\n${readme.slice(end)}`;
+/** The page with its table replaced by the current one; throws when the markers are missing. */
+export function withCurrentTable(page: string): string {
+  const start = page.indexOf(START);
+  const end = page.indexOf(END);
+  if (start === -1 || end < start) throw new Error(`${SETTINGS_PAGE} lacks the settings table's markers:\n${START}\n${END}`);
+  return `${page.slice(0, start + START.length)}\n${settingsTable()}\n${page.slice(end)}`;
 }
 
 function defaultOf(name: string, field: z.ZodType): string {
@@ -59,15 +61,15 @@ function choicesOf(field: z.ZodType): string[] {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const target = fileURLToPath(new URL('../README.md', import.meta.url));
-  const readme = await readFile(target, 'utf8');
-  const current = withCurrentTable(readme);
+  const target = fileURLToPath(new URL(`../${SETTINGS_PAGE}`, import.meta.url));
+  const page = await readFile(target, 'utf8');
+  const current = withCurrentTable(page);
   if (process.argv.includes('--check')) {
-    if (current !== readme) {
-      console.error("README.md's settings table is stale (it differs from src/config.ts): run `npm run settings` and commit README.md.");
+    if (current !== page) {
+      console.error(`${SETTINGS_PAGE}'s settings table is stale (it differs from src/config.ts): run \`npm run settings\` and commit ${SETTINGS_PAGE}.`);
       process.exit(1);
     }
-    console.log("README.md's settings table is up to date.");
+    console.log(`${SETTINGS_PAGE}'s settings table is up to date.`);
   } else {
     await writeFile(target, current);
     console.log(`Wrote the settings table in ${target}`);

@@ -1,14 +1,15 @@
 /**
  * A newcomer's first steps, as README.md's quick start writes them, on a copy of the repository
  * as a clone would have it (its tracked files only: nothing built, generated or installed), then
- * examples/client against the gateway it started, and the README's curl example.
+ * the README's client snippet, examples/client against the gateway it started, and the curl
+ * example of docs/clients.md.
  *
  * One liberty for speed: the copy's root `npm install` is a link to this checkout's node_modules,
  * which the same package-lock.json installed. examples/client installs for real (from npm's
  * cache when it can).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,10 +18,18 @@ import { PROJECT_ROOT, spawnNpmScript, waitForAnnouncedUrl, type ServerProcess }
 
 const run = promisify(execFile);
 const README = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+const CLIENTS_PAGE = readFileSync(join(PROJECT_ROOT, 'docs/clients.md'), 'utf8');
 
-/** The commands of a fenced block that follows `marker` in the README, comments left out. */
-function readmeCommands(marker: string): string[] {
-  const block = README.slice(README.indexOf(marker)).match(/```sh\n([\s\S]*?)```/)?.[1] ?? '';
+/** The fenced block of `language` that follows `marker` in `page`. */
+function blockAfter(page: string, marker: string, language: string): string {
+  const start = page.indexOf(marker);
+  if (start === -1) throw new Error(`no ${marker} in the page`);
+  return page.slice(start).match(new RegExp(`\`\`\`${language}\n([\\s\\S]*?)\`\`\``))?.[1] ?? '';
+}
+
+/** The commands of a fenced block that follows `marker` in `page`, comments left out. */
+function commandsAfter(marker: string, page = README): string[] {
+  const block = blockAfter(page, marker, 'sh');
   return block
     .split('\n')
     .map((line) => line.replace(/\s+#.*$/, '').trim())
@@ -62,7 +71,7 @@ describe("the README's quick start on a fresh clone", () => {
   });
 
   it('says what this test does', () => {
-    expect(readmeCommands('<!-- quick-start')).toEqual([
+    expect(commandsAfter('<!-- quick-start')).toEqual([
       'git clone <repository-url> agent-gateway && cd agent-gateway',
       'npm install',
       'npm start',
@@ -93,15 +102,31 @@ describe("the README's quick start on a fresh clone", () => {
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('AgentCancelled: Cancelled by the user.');
   });
 
-  it("the README's curl example ends by itself after the run's terminal event", async () => {
-    const script = readmeCommands('From a shell, send a message').join('\n').replaceAll('localhost:4000', url.replace('http://', ''));
+  it("the README's client snippet prints the run's reply as it streams, and ends with the run", async () => {
+    const snippet = join(clone, 'readme-client.mjs');
+    writeFileSync(snippet, blockAfter(README, '<!-- client-snippet', 'js').replace("'http://127.0.0.1:4000'", JSON.stringify(url)));
+    const { stdout } = await run('node', [snippet], { cwd: clone, env: baseEnv() });
+    const token = ((await (await fetch(`${url}/auth/dev-token`, { method: 'POST', body: JSON.stringify({ userId: 'me' }) })).json()) as { token: string }).token;
+    const answer = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ conversations(first: 1) { messages(last: 1) { role text } } }' }),
+    });
+    const [conversation] = ((await answer.json()) as { data: { conversations: { messages: { role: string; text: string }[] }[] } }).data.conversations;
+    expect(conversation!.messages[0]!.role).toBe('AGENT');
+    expect(stdout).toBe(conversation!.messages[0]!.text);
+    expect(stdout.length).toBeGreaterThan(0);
+  });
+
+  it("docs/clients.md's curl example ends by itself after the run's terminal event", async () => {
+    const script = commandsAfter('From a shell, send a message', CLIENTS_PAGE).join('\n').replaceAll('localhost:4000', url.replace('http://', ''));
     const { stdout } = await run('bash', ['-c', `set -euo pipefail\n${script}`], { env: baseEnv(), maxBuffer: 16 << 20 });
     expect(stdout).toContain('"__typename":"AgentCompleted"');
     expect(stdout.trimEnd().split('\n').slice(-2)).toEqual(['event: complete', 'data:']);
   });
 
-  it("the README's snippets marked as taken from examples/client are in it, as shown", () => {
-    const snippets = [...README.matchAll(/<!-- from (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
+  it("docs/clients.md's snippets marked as taken from examples/client are in it, as shown", () => {
+    const snippets = [...CLIENTS_PAGE.matchAll(/<!-- from (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
     expect(snippets.length).toBeGreaterThan(4);
     for (const [, path, snippet] of snippets) {
       expect(readFileSync(join(clone, path!), 'utf8'), path).toContain(snippet);

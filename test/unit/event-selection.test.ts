@@ -1,7 +1,7 @@
 /**
  * The compiled execution of subscription selections (transport/event-selection.ts) must answer
  * exactly as graphql-js does: for every event type, for the selections the web page, GraphiQL,
- * the README and the example client send, and for events that fail (with the errors masked the same way).
+ * the client docs and the example client send, and for events that fail (with the errors masked the same way).
  */
 import { readFileSync } from 'node:fs';
 import { execute, parse, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
@@ -15,11 +15,11 @@ import { GRAPHIQL_QUERY } from '../../src/transport/yoga.ts';
 import { AgentEvents } from '../../web/src/operations.ts';
 import { capturingLogger } from '../support/logs.ts';
 
-/** The subscriptions the README and the example client show, read from where they are written. */
+/** The subscriptions the client docs and the example client show, read from where they are written. */
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 const subscriptionsIn = (path: string) =>
   [...read(path).matchAll(/graphql\(`([^`]*)`\)/g)].map((match) => match[1]!).filter((text) => text.includes('subscription'));
-const [README_FOLLOW_RUN] = subscriptionsIn('README.md');
+const [DOCS_FOLLOW_RUN] = subscriptionsIn('docs/clients.md');
 const [EXAMPLE_FOLLOW_RUN] = subscriptionsIn('examples/client/src/operations.ts');
 
 /** Selection variables and skipped fields, with a fragment: shapes the shared execution keys apart. */
@@ -75,7 +75,7 @@ const BROKEN = [
 const SELECTIONS: [string, DocumentNode, string | undefined, Record<string, unknown>][] = [
   ['the web page', AgentEvents as DocumentNode, undefined, { conversationId: 'c-1', afterSeq: 0 }],
   ['GraphiQL', parse(GRAPHIQL_QUERY), 'Follow', {}],
-  ['the README', parse(README_FOLLOW_RUN!), undefined, { conversationId: 'c-1', runId: 'r-1' }],
+  ['docs/clients.md', parse(DOCS_FOLLOW_RUN!), undefined, { conversationId: 'c-1', runId: 'r-1' }],
   ['the example client', parse(EXAMPLE_FOLLOW_RUN!), undefined, { conversationId: 'c-1', runId: 'r-1' }],
   ['selection variables and fragments', parse(WITH_VARIABLES), undefined, { conversationId: 'c-1', withDelta: true }],
   ['other selection variables', parse(WITH_VARIABLES), undefined, { conversationId: 'c-1', withDelta: false, skipUsage: true }],
@@ -126,7 +126,7 @@ describe('compiled event selections', () => {
   }
 
   it('compiles each document once, and falls back to graphql-js for what does not compile', () => {
-    const args: ExecutionArgs = { schema, document: parse(README_FOLLOW_RUN!), variableValues: { conversationId: 'c-1' } };
+    const args: ExecutionArgs = { schema, document: parse(DOCS_FOLLOW_RUN!), variableValues: { conversationId: 'c-1' } };
     expect(eventSelectionFor({ ...args, variableValues: { conversationId: 'c-2' } })).toBe(eventSelectionFor(args));
     const unknownOperation = eventSelectionFor({ ...args, operationName: 'NoSuchOperation' });
     expect(unknownOperation.compiled).toBe(false);

@@ -1,10 +1,10 @@
 /**
  * The operation limits' defaults leave room for every document we know clients send: the web
  * page's operations (and so the typed client generated from them), GraphiQL's prefilled ones and
- * its schema fetch, every operation in the README and in examples/. Each must pass with every
+ * its schema fetch, every operation in the README, docs/ and examples/. Each must pass with every
  * limit halved.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { getIntrospectionQuery, print, type DocumentNode, type GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
@@ -28,11 +28,20 @@ const half = {
 const documentsIn = (text: string) => [...text.matchAll(/graphql\(`([^`]*)`\)/g)].map((match) => match[1]!);
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
-/** Operations in the README: JSON bodies of its curl examples and graphql(`…`) documents. */
-function readmeOperations(): string[] {
-  const readme = read('README.md');
-  const fromCurl = [...readme.matchAll(/"query":("(?:[^"\\]|\\.)*")/g)].map((match) => JSON.parse(match[1]!) as string);
-  return [...fromCurl, ...documentsIn(readme)];
+/** The README and the pages of docs/, where operations are shown. */
+const DOCUMENTATION = ['README.md', ...readdirSync(new URL('../../docs/', import.meta.url)).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+
+/**
+ * Operations in the documentation: JSON bodies of its curl examples, the README's client
+ * snippet (quoted queries) and graphql(`…`) documents.
+ */
+function documentedOperations(): string[] {
+  return DOCUMENTATION.flatMap((path) => {
+    const text = read(path);
+    const fromCurl = [...text.matchAll(/"query":("(?:[^"\\]|\\.)*")/g)].map((match) => JSON.parse(match[1]!) as string);
+    const quoted = [...text.matchAll(/'((?:mutation|subscription|query) [^']*)'/g)].map((match) => match[1]!);
+    return [...fromCurl, ...quoted, ...documentsIn(text)];
+  });
 }
 
 /** The typed Node client in examples/ (its generated code is not checked in, so read as text). */
@@ -48,7 +57,7 @@ const documents: [string, string][] = [
     .map(([name, document]) => [`web page ${name}`, print(document as DocumentNode)] as [string, string]),
   ['GraphiQL prefilled operations', GRAPHIQL_QUERY],
   ['GraphiQL and codegen schema fetch', getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true })],
-  ...readmeOperations().map((query, index) => [`README operation ${index + 1}`, query] as [string, string]),
+  ...documentedOperations().map((query, index) => [`documented operation ${index + 1}`, query] as [string, string]),
   ...exampleOperations().map((query, index) => [`examples/client operation ${index + 1}`, query] as [string, string]),
 ];
 
@@ -59,7 +68,7 @@ describe('operation limit defaults', () => {
 
   it('finds the documents, and checks them against the limits', () => {
     expect(documents.length).toBeGreaterThanOrEqual(12);
-    expect(readmeOperations().length).toBeGreaterThanOrEqual(4);
+    expect(documentedOperations().length).toBeGreaterThanOrEqual(6);
     expect(exampleOperations().length).toBeGreaterThanOrEqual(3);
     const aliases = Array.from({ length: half.MAX_OPERATION_ALIASES + 1 }, (_, index) => `a${index}: viewer { id }`);
     expect(validate(schema, parse(`{ ${aliases.join(' ')} }`)).map((error) => error.extensions['limit'])).toEqual(['MAX_OPERATION_ALIASES']);

@@ -1,9 +1,9 @@
-/** The README's settings table, printed from settingsSchema: one row per setting, in step with it. */
+/** The settings table of docs/settings.md, printed from settingsSchema: one row per setting, in step with it. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { settingsSchema } from '../../src/config.ts';
-import { settingsTable, withCurrentTable } from '../../scripts/settings-table.ts';
+import { SETTINGS_PAGE, settingsTable, withCurrentTable } from '../../scripts/settings-table.ts';
 import { PROJECT_ROOT } from '../support/process.ts';
 
 it('has one row per setting with its default and meaning', () => {
@@ -15,8 +15,8 @@ it('has one row per setting with its default and meaning', () => {
   expect(rows.find((row) => row.startsWith('| `LOG_LEVEL` |'))).toContain('One of `fatal`, `error`');
 });
 
-it('is current in README.md, which has it once', () => {
-  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
-  expect(withCurrentTable(readme)).toBe(readme);
-  expect(readme.split('| Variable | Default | Meaning |')).toHaveLength(2);
+it('is current in its page, which has it once', () => {
+  const page = readFileSync(join(PROJECT_ROOT, SETTINGS_PAGE), 'utf8');
+  expect(withCurrentTable(page)).toBe(page);
+  expect(page.split('| Variable | Default | Meaning |')).toHaveLength(2);
 });
