@@ -49,3 +49,25 @@ export function publishedAt(frame: string): number {
   const start = frame.indexOf('"delta":"');
   return start < 0 ? NaN : Number.parseFloat(frame.slice(start + 9, start + 30));
 }
+
+/** What every server's bench agent streams: word-sized deltas, as a model's reply arrives. */
+export const RUN_DELTA = 'word ';
+
+/** Events a run of `tokens` tokens delivers: ours has MessageCreated, AgentStarted and the terminal event besides. */
+export const eventsPerRun = (tokens: number) => tokens + 3;
+
+const runSeqs = new Map<string, number>();
+
+/**
+ * A run as the baselines (the floor, the typical stack) stream it: `eventsPerRun(tokens)` events,
+ * one per macrotask, as a model's deltas come in one network read at a time and as ours' bench
+ * agent streams them.
+ */
+export async function streamRun(conversationId: string, tokens: number, publish: (event: BenchEvent) => unknown): Promise<void> {
+  for (let index = 0; index < eventsPerRun(tokens); index += 1) {
+    const seq = (runSeqs.get(conversationId) ?? 0) + 1;
+    runSeqs.set(conversationId, seq);
+    await publish({ ...benchEvent(conversationId, seq), delta: RUN_DELTA });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -22,6 +22,9 @@ let received = 0;
 /** [publish time, latency] in ms, per delivered event, while recording. */
 let latencies: [number, number][] | null = null;
 let target: { count: number; reached: () => void } | null = null;
+/** Events received per conversation since the last reset, and who waits for a count of them. */
+const byConversation = new Map<string, number>();
+const conversationTargets = new Map<string, { count: number; reached: () => void }>();
 
 function open(args: OpenArgs, conversationId: string): Promise<void> {
   const graphqlWs = args.protocol === 'graphql-ws';
@@ -46,6 +49,10 @@ function open(args: OpenArgs, conversationId: string): Promise<void> {
       if (!frame.includes('"agentEvents"')) return console.error('unexpected frame', frame.slice(0, 300));
       connection.received += 1;
       received += 1;
+      const ofConversation = (byConversation.get(conversationId) ?? 0) + 1;
+      byConversation.set(conversationId, ofConversation);
+      const waiter = conversationTargets.get(conversationId);
+      if (waiter && ofConversation >= waiter.count) waiter.reached();
       if (latencies) {
         const now = wallClockMs();
         const at = publishedAt(frame);
@@ -67,6 +74,7 @@ serveRequests({
   listening: () => connections.filter((connection) => connection.received > 0).length,
   reset(args: { latency?: boolean }) {
     received = 0;
+    byConversation.clear();
     for (const connection of connections) connection.received = 0;
     latencies = args.latency ? [] : null;
   },
@@ -74,6 +82,16 @@ serveRequests({
   until(args: { count: number }) {
     if (received >= args.count) return received;
     return new Promise((resolve) => (target = { count: args.count, reached: () => ((target = null), resolve(received)) }));
+  },
+  /** Resolves once the conversation's connections have received `count` events since the last reset. */
+  untilConversation(args: { conversationId: string; count: number }) {
+    if ((byConversation.get(args.conversationId) ?? 0) >= args.count) return args.count;
+    return new Promise((resolve) =>
+      conversationTargets.set(args.conversationId, {
+        count: args.count,
+        reached: () => (conversationTargets.delete(args.conversationId), resolve(args.count)),
+      }),
+    );
   },
   latencies: () => latencies ?? [],
   close() {

@@ -11,10 +11,13 @@ import { followConversation } from '../../src/events/follow.ts';
 import { TERMINAL_EVENT_TYPES } from '../../src/domain/events.ts';
 import { RunAppender } from '../../src/runtime/run-appender.ts';
 import { startServer } from '../../src/server.ts';
-import { deltaFor } from '../event.ts';
+import type { AgentDefinition } from '../../src/agents/contract.ts';
+import { RUN_DELTA, deltaFor } from '../event.ts';
 import { serveBench } from './common.ts';
 
 export const BENCH_USER = 'bench';
+/** The runs benchmark's agent: `tokens N` streams N deltas, one per macrotask, as a model's reply comes in. */
+export const TOKENS_AGENT = 'bench.tokens';
 const owner = { userId: BENCH_USER, tenantId: null };
 
 const config = loadConfig({
@@ -23,13 +26,29 @@ const config = loadConfig({
   AUTH_JWT_SECRET: process.env['BENCH_SECRET']!,
   AGENT_STEP_DELAY_MS: '0',
   SEND_RATE_LIMIT: '100000000',
+  // The runs benchmark queues a conversation's runs all at once when nobody watches them.
+  MAX_QUEUED_RUNS_PER_CONVERSATION: '100000',
   // Every bench subscriber is one user: the per-user socket limit would refuse all but 20.
   WS_MAX_SOCKETS_PER_USER: '1000000',
   LOG_LEVEL: 'silent',
   REDIS_URL: process.env['REDIS_URL'],
   DATABASE_URL: process.env['DATABASE_URL'],
 });
-const server = await startServer(config, pino({ level: 'silent' }));
+const tokensAgent: AgentDefinition = {
+  id: TOKENS_AGENT,
+  kind: 'LIAISON',
+  pillar: null,
+  name: 'Tokens',
+  description: 'Streams N word deltas, one per macrotask.',
+  async run(context) {
+    const count = Number(/tokens (\d+)/.exec(context.input.text)?.[1] ?? 0);
+    for (let index = 0; index < count; index += 1) {
+      await context.stream(RUN_DELTA);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  },
+};
+const server = await startServer(config, pino({ level: 'silent' }), { agents: [tokensAgent] });
 const { backend, conversations } = server.gateway;
 
 /** Sends one message and waits for its run's terminal event. */

@@ -10,7 +10,7 @@ import { createPubSub, createSchema, createYoga } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
-import { benchEvent, type BenchEvent } from '../event.ts';
+import { benchEvent, streamRun, type BenchEvent } from '../event.ts';
 import { serveBench } from './common.ts';
 
 const redisUrl = process.env['REDIS_URL']!;
@@ -24,8 +24,16 @@ const yoga = createYoga({
       type Query { ok: Boolean }
       type AgentToken { id: ID! seq: Int! conversationId: ID! runId: ID! agentId: ID timestamp: String! delta: String! }
       type Subscription { agentEvents(conversationId: ID!): AgentToken! }
+      type Mutation { run(conversationId: ID!, tokens: Int!): Boolean! }
     `,
     resolvers: {
+      Mutation: {
+        // A send for the runs benchmark: answered at once, the run's events published as they come.
+        run: (_: unknown, args: { conversationId: string; tokens: number }) => {
+          void streamRun(args.conversationId, args.tokens, (event) => pubSub.publish('agentEvents', args.conversationId, event));
+          return true;
+        },
+      },
       Subscription: {
         agentEvents: {
           subscribe: (_: unknown, args: { conversationId: string }) => pubSub.subscribe('agentEvents', args.conversationId),
