@@ -3,38 +3,41 @@
  * workers) with its own agents and tools beside, or in place of, the built-in ones.
  *
  *   import { startServer, AgentError } from 'agent-gateway';
- *   await startServer({ agents: [myAgent], config: { PORT: 4000 } });
+ *   await startServer({ agents: [myAgent], settings: { port: 4000 } });
  *
  * Gateways and their workers must be given the same agents and tools.
  */
-import { pino, type Logger } from 'pino';
-import { loadConfig, type Settings } from './config.ts';
+import type { Logger } from 'pino';
+import { configFrom, loggerFrom, type LogSink } from './application-options.ts';
 import type { HostOptions } from './runtime-host.ts';
+import type { SettingsOptions } from './settings-options.ts';
 import { startServer as startGatewayServer, type RunningServer } from './server.ts';
 import { startWorker as startWorkerProcess, type RunningWorker } from './worker-process.ts';
 
 export interface StartOptions extends HostOptions {
-  /** Settings (as in the README's tables) over those of the environment. */
-  config?: Partial<Settings>;
-  /** Where to log (default: pino at LOG_LEVEL). */
-  logger?: Logger;
+  /** Settings (docs/settings.md) in camelCase, over the environment variables of their names. */
+  settings?: SettingsOptions;
+  /** Where to log: a pino logger, or any logger with error, warn and info (default: pino to stdout at logLevel). */
+  logger?: Logger | LogSink;
 }
 
 /** Starts a gateway: GraphQL over HTTP, WebSocket and SSE, health, metrics and the web page on one port. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
-  const config = loadConfig({ ...process.env, ...options.config });
-  return startGatewayServer(config, options.logger ?? pino({ name: 'agent-gateway', level: config.LOG_LEVEL }), options);
+  const config = configFrom(options.settings);
+  return startGatewayServer(config, loggerFrom(options.logger, config, 'agent-gateway'), options);
 }
 
 /** Starts a worker that executes the runs gateways with RUN_EXECUTION=workers hand over (needs REDIS_URL). */
 export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
-  const config = loadConfig({ ...process.env, ...options.config });
-  return startWorkerProcess(config, options.logger ?? pino({ name: 'agent-gateway-worker', level: config.LOG_LEVEL }), options);
+  const config = configFrom(options.settings);
+  return startWorkerProcess(config, loggerFrom(options.logger, config, 'agent-gateway-worker'), options);
 }
 
 export type { RunningServer } from './server.ts';
 export type { RunningWorker } from './worker-process.ts';
-export type { Config, Settings } from './config.ts';
+export type { Config } from './config.ts';
+export type { SettingsOptions } from './settings-options.ts';
+export type { LogSink } from './application-options.ts';
 export type { BackendFactory } from './runtime-host.ts';
 export { composeBackend } from './store/compose.ts';
 export type { Backend, EventFanout, LiveLayer, RecordStore, RunFences } from './store/interfaces.ts';

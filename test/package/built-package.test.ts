@@ -110,7 +110,7 @@ describe('the built package', () => {
         // Real types, not a silent any: a wrong use must fail.
         `const echo: AgentDefinition = { id: 'app.echo', kind: 'LIAISON', pillar: null, name: 'Echo', description: 'Echo.',`,
         `  async run(context) { await context.say(context.input.text); } };`,
-        `export const start = (server: typeof startServer) => server({ agents: [echo], config: { PORT: 0 } });`,
+        `export const start = (server: typeof startServer) => server({ agents: [echo], settings: { port: 0 } });`,
         `// @ts-expect-error AGENT_ID_PATTERN is a RegExp`,
         `export const wrong: number = null as unknown as typeof AGENT_ID_PATTERN;`,
       ].join('\n'),

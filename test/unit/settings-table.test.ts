@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { settingsSchema } from '../../src/config.ts';
-import { SETTINGS_PAGE, settingsTable, withCurrentTable } from '../../scripts/settings-table.ts';
+import { SETTINGS_PAGE, settingsTable, withCurrentTable } from '../../scripts/print-settings.ts';
 import { PROJECT_ROOT } from '../support/process.ts';
 
 it('has one row per setting with its default and meaning', () => {
