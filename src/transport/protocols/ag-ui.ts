@@ -30,16 +30,15 @@ import type { StoredEvent } from '../../domain/events.ts';
 import type { InputRequestRecord, RunRecord } from '../../domain/records.ts';
 import { GatewayError, badInput, notFound } from '../../errors.ts';
 import type { Principal } from '../../experience/auth.ts';
-import type { ActiveRunPolicy } from '../../experience/validation.ts';
+import { ACTIVE_RUN_POLICIES, type ActiveRunPolicy } from '../../experience/validation.ts';
 import type { Gateway } from '../../gateway.ts';
 import { AgUiTranslator } from './ag-ui-events.ts';
-import { answerError, authenticate, lastEventId, readJson } from './plain-http.ts';
+import { answerError, authenticate, lastEventId, readJson, streamError } from './plain-http.ts';
 import { RunUntilPause, type RunOutput } from './run-until-pause.ts';
 
 const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;
 /** The label of this protocol's streams in the metrics. */
 const PROTOCOL = 'ag-ui';
-const ACTIVE_RUN_POLICIES: readonly ActiveRunPolicy[] = ['ENQUEUE', 'INTERRUPT', 'REJECT'];
 
 /** Answers the request when it is for the AG-UI endpoint; false otherwise. */
 export function createAgUiEndpoint(gateway: Gateway) {
@@ -221,9 +220,7 @@ class RunStream implements RunOutput {
   }
 
   failed(error: unknown): void {
-    const code = error instanceof GatewayError ? error.code : 'INTERNAL_SERVER_ERROR';
-    const message = error instanceof GatewayError ? error.message : 'The stream failed.';
-    if (!(error instanceof GatewayError)) this.gateway.logger.error({ err: error }, 'an AG-UI stream failed');
+    const { code, message } = streamError(error, this.gateway.logger, PROTOCOL);
     this.write([{ type: 'RUN_ERROR', message, code } as never], this.lastSeq);
   }
 
