@@ -6,7 +6,16 @@
  * through the next post, and refusals that store nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { DefaultChatTransport, isToolUIPart, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
+import {
+  DefaultChatTransport,
+  isToolUIPart,
+  lastAssistantMessageIsCompleteWithToolCalls as waitingForClientTools,
+  parseJsonEventStream,
+  readUIMessageStream,
+  uiMessageChunkSchema,
+  type UIMessage,
+  type UIMessageChunk,
+} from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDefinition } from '../../src/agents/contract.ts';
 import type { ToolDefinition } from '../../src/runtime/tools.ts';
@@ -148,6 +157,8 @@ describe('the AI SDK endpoint', () => {
     for await (const state of readUIMessageStream({ stream: new ReadableStream({ start: (c) => (chunks.forEach((chunk) => c.enqueue(chunk)), c.close()) }) })) message = state;
     expect(message).toMatchObject({ id: run.id, role: 'assistant', metadata: { status: 'COMPLETED' } });
     expect(textOf(message!)).toBe(completed!['message'].text);
+    // Its tools' results end steps: a client that sends automatically once its tools have run does not post it again.
+    expect(waitingForClientTools({ messages: [message!] })).toBe(false);
     // Counted under its protocol, every event of the run; the stream is closed.
     expect(await delivered()).toBe(before + graphql.length);
     expect(await metricValue(server.url, 'agent_gateway_active_subscriptions', { protocol: 'ai-sdk' })).toBe(0);
@@ -161,6 +172,21 @@ describe('the AI SDK endpoint', () => {
     expect(again.chunks).toEqual(first.chunks);
     expect(first.chunks.at(-1)?.type).toBe('finish');
     expect(await runsOf(chatId)).toHaveLength(1);
+  });
+
+  it('ends a failed run with an error chunk that starts with its code, and a cancelled one with abort', async () => {
+    const failing = await post(chatRequest(`aisdk-${randomUUID()}`, 'bad-question', { agentId: approver.id }));
+    expect(failing.chunks.at(-1)).toEqual({ type: 'error', errorText: expect.stringMatching(/^INVALID_QUESTION: /) });
+
+    const chatId = `aisdk-${randomUUID()}`;
+    const body = chatRequest(chatId, 'question', { agentId: approver.id });
+    await post(body);
+    const [run] = await runsOf(chatId);
+    const cancelled = await userClient(server.url, token)(`mutation ($id: ID!) { cancelAgentRun(runId: $id) { status } }`, { id: run.id });
+    expect(cancelled.data.cancelAgentRun.status).toBe('CANCELLED');
+    const graphql = await followRun(server.url, token, { conversationId: chatId, runId: run.id, afterSeq: 0 } as SentRun);
+    const again = await post(body);
+    expect(again.chunks.at(-1)).toEqual({ type: 'abort', reason: graphql.at(-1)!['reason'] });
   });
 
   it("resumes a chat's active run where the transport reconnects: the whole run, its rest as it comes", async () => {
@@ -188,7 +214,9 @@ describe('the AI SDK endpoint', () => {
 
   it("asks for an approval as the AI SDK's tool approval, answered in the next post: the tool runs once", async () => {
     const ref = `aisdk-${randomUUID()}`;
-    const chat = new TestChat({ api: api(), token, body: { agentId: approver.id } });
+    const posted: string[] = [];
+    const recording: typeof fetch = (input, init) => (posted.push(String(init?.body)), fetch(input, init));
+    const chat = new TestChat({ api: api(), token, body: { agentId: approver.id }, fetch: recording });
     await chat.sendMessage({ text: `transfer ${ref}` });
     const [run] = await runsOf(chat.id);
     expect(run.status).toBe('WAITING');
@@ -207,6 +235,14 @@ describe('the AI SDK endpoint', () => {
     expect(textOf(answered)).toBe('Transferred 5.');
     expect(executions.get(`test.transfer ${ref}`)).toBe(1);
     expect(await runsOf(chat.id)).toEqual([{ id: run.id, status: 'COMPLETED' }]);
+
+    // The answering post again: the same rest of the run, and nothing runs or starts again.
+    const again = await post(JSON.parse(posted.at(-1)!));
+    expect(again.chunks[0]).toEqual({ type: 'start', messageId: run.id });
+    expect(ofType(again.chunks, 'tool-output-available')).toEqual([expect.objectContaining({ output: { transferred: 5 } })]);
+    expect(textIn(again.chunks)).toBe('Transferred 5.');
+    expect(executions.get(`test.transfer ${ref}`)).toBe(1);
+    expect(await runsOf(chat.id)).toHaveLength(1);
   });
 
   it('denies an approval with its reason: the tool never runs, the agent goes on', async () => {
@@ -228,9 +264,13 @@ describe('the AI SDK endpoint', () => {
     expect(calls).toEqual(['test.locate']);
     const call = chat.reply.parts.find(isToolUIPart)!;
     expect(call).toMatchObject({ state: 'input-available' });
+    expect(waitingForClientTools({ messages: chat.messages })).toBe(false);
     await chat.addToolOutput({ tool: 'test.locate', toolCallId: call.toolCallId, output: { city: 'Porto' } });
+    // What `sendAutomaticallyWhen` would check, and then post.
+    expect(waitingForClientTools({ messages: chat.messages })).toBe(true);
     await chat.sendMessage();
     expect(textOf(chat.reply)).toBe('You are in Porto.');
+    expect(waitingForClientTools({ messages: chat.messages })).toBe(false);
     expect(chat.reply.parts.filter(isToolUIPart)).toHaveLength(1);
     expect((await runsOf(chat.id))[0].status).toBe('COMPLETED');
   });

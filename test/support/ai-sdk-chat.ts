@@ -25,12 +25,12 @@ class MemoryChatState implements ChatState<UIMessage> {
 }
 
 export class TestChat extends AbstractChat<UIMessage> {
-  constructor(init: Omit<ChatInit<UIMessage>, 'messages' | 'transport'> & { api: string; token: string; body?: object }) {
-    const { api, token, body, ...rest } = init;
+  constructor(init: Omit<ChatInit<UIMessage>, 'messages' | 'transport'> & { api: string; token: string; body?: object; fetch?: typeof fetch }) {
+    const { api, token, body, fetch, ...rest } = init;
     super({
       ...rest,
       state: new MemoryChatState(),
-      transport: new DefaultChatTransport({ api, headers: { authorization: `Bearer ${token}` }, ...(body && { body }) }),
+      transport: new DefaultChatTransport({ api, headers: { authorization: `Bearer ${token}` }, ...(body && { body }), ...(fetch && { fetch }) }),
     });
   }
 

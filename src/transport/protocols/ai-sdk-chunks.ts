@@ -31,6 +31,9 @@ export interface FinishMetadata {
   usage?: unknown;
 }
 
+/** The chunks that end a stream: no step starts before them. */
+const ENDING_CHUNKS: ReadonlySet<UIMessageChunk['type']> = new Set(['finish', 'error', 'abort']);
+
 export class AiSdkTranslator {
   /** The text part open since its first token, if any. */
   private openTextId: string | null = null;
@@ -40,16 +43,32 @@ export class AiSdkTranslator {
   private readonly approvalCalls = new Set<string>();
   /** Questions asked, so that an answer can update the part that asked. */
   private readonly questions = new Map<string, InputRequestRecord>();
+  /** Whether the last chunks were a tool's result: what comes next is a new step. */
+  private afterToolResult = false;
 
   constructor(private readonly runId: string) {}
 
-  /** What every stream of the run opens with: the assistant message, whose id is the run's. */
+  /** What every stream of the run opens with: the assistant message, whose id is the run's, and a step of it. */
   opening(): UIMessageChunk[] {
-    return [{ type: 'start', messageId: this.runId }];
+    this.afterToolResult = false;
+    return [{ type: 'start', messageId: this.runId }, { type: 'start-step' }];
   }
 
-  /** The chunks for one of the run's events (often none or several). */
+  /**
+   * The chunks for one of the run's events (often none or several). What follows a tool's result
+   * is a new step, as in the AI SDK's own agents (a step ends with its tools' results): its
+   * clients tell calls still waiting for the client by the last step's tool parts
+   * (lastAssistantMessageIsCompleteWithToolCalls), and would otherwise post a finished run again.
+   */
   translate(event: StoredEvent): UIMessageChunk[] {
+    const chunks = this.chunksOf(event);
+    if (chunks.length === 0) return chunks;
+    const newStep = this.afterToolResult && event.type !== 'ToolCompleted' && !ENDING_CHUNKS.has(chunks.at(-1)!.type);
+    this.afterToolResult = event.type === 'ToolCompleted';
+    return newStep ? [{ type: 'finish-step' }, { type: 'start-step' }, ...chunks] : chunks;
+  }
+
+  private chunksOf(event: StoredEvent): UIMessageChunk[] {
     switch (event.type) {
       case 'AgentToken': {
         if (event.delta === '') return [];
@@ -97,7 +116,7 @@ export class AiSdkTranslator {
       }
       case 'AgentCompleted': {
         const metadata: FinishMetadata = { status: 'COMPLETED', agentMessageId: event.message.id, ...(event.usage && { usage: event.usage }) };
-        return [...this.closeText(), { type: 'finish', finishReason: 'stop', messageMetadata: metadata }];
+        return [...this.closeText(), { type: 'finish-step' }, { type: 'finish', finishReason: 'stop', messageMetadata: metadata }];
       }
       case 'AgentFailed':
         return [...this.closeText(), { type: 'error', errorText: `${event.error.code}: ${event.error.message}` }];
@@ -115,7 +134,7 @@ export class AiSdkTranslator {
     // 'tool-calls' when the client has calls to approve or run, as the AI SDK's own agents finish then.
     const finishReason: FinishReason = requests.some(isToolCall) ? 'tool-calls' : 'other';
     const metadata: FinishMetadata = { status: 'WAITING' };
-    return [...this.closeText(), { type: 'finish', finishReason, messageMetadata: metadata }];
+    return [...this.closeText(), { type: 'finish-step' }, { type: 'finish', finishReason, messageMetadata: metadata }];
   }
 
   private asked(request: InputRequestRecord): UIMessageChunk[] {
