@@ -177,6 +177,9 @@ describe('the AI SDK endpoint', () => {
   it('ends a failed run with an error chunk that starts with its code, and a cancelled one with abort', async () => {
     const failing = await post(chatRequest(`aisdk-${randomUUID()}`, 'bad-question', { agentId: approver.id }));
     expect(failing.chunks.at(-1)).toEqual({ type: 'error', errorText: expect.stringMatching(/^INVALID_QUESTION: /) });
+    // A tool's error is the tool part's, with its code too.
+    const badCall = await post(chatRequest(`aisdk-${randomUUID()}`, 'lookup x many', { agentId: approver.id }));
+    expect(ofType(badCall.chunks, 'tool-output-error')).toEqual([expect.objectContaining({ errorText: expect.stringMatching(/^INVALID_TOOL_INPUT: /) })]);
 
     const chatId = `aisdk-${randomUUID()}`;
     const body = chatRequest(chatId, 'question', { agentId: approver.id });
@@ -310,6 +313,8 @@ describe('the AI SDK endpoint', () => {
     const resume = (as: string, id = chatId) => fetch(api(`/ai-sdk/chat/${id}/stream`), { headers: { authorization: `Bearer ${as}` } });
     expect((await resume(token)).status).toBe(200);
     expect((await resume(other)).status).toBe(204);
+    // The owner's next message may refuse to wait behind it: CONFLICT, and nothing stored.
+    expect(await post(chatRequest(chatId, 'hello', { onActiveRun: 'REJECT' }))).toMatchObject({ status: 409, error: { code: 'CONFLICT' } });
     expect(await runsOf(chatId)).toHaveLength(1);
   });
 
@@ -318,7 +323,10 @@ describe('the AI SDK endpoint', () => {
     const refusal = async (body: unknown) => (await post(body)).error;
 
     expect(await refusal({ id: chatId, messages: 'not a list' })).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('messages') });
-    expect(await refusal({ id: chatId, messages: [{ id: 'a', role: 'robot', parts: [] }] })).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await refusal({ id: chatId, messages: [{ id: 'a', role: 'robot', parts: [] }] })).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringContaining('messages.0.role'),
+    });
     expect(await refusal({ id: chatId, messages: [] })).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await refusal(chatRequest(chatId, 'hello', { agentId: 'no-such-agent' }))).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await refusal(chatRequest(chatId, 'hello', { surface: 'NOWHERE' }))).toMatchObject({ code: 'BAD_USER_INPUT' });

@@ -23,7 +23,7 @@ import { isToolUIPart, pipeUIMessageStreamToResponse, safeValidateUIMessages, ty
 import { z } from 'zod';
 import { SURFACES } from '../../domain/product.ts';
 import type { InputRequestRecord, RunRecord } from '../../domain/records.ts';
-import { GatewayError, badInput, notFound } from '../../errors.ts';
+import { badInput, notFound } from '../../errors.ts';
 import type { Principal } from '../../experience/auth.ts';
 import type { AnswerInput } from '../../experience/input-answers.ts';
 import { ACTIVE_RUN_POLICIES } from '../../experience/validation.ts';
@@ -62,7 +62,7 @@ export function createAiSdkEndpoint(gateway: Gateway) {
     if (!resume && !CHAT_PATH.test(path)) return false;
     try {
       if (resume) {
-        if (request.method !== 'GET') throw new GatewayError('BAD_USER_INPUT', "GET this path to resume a chat's stream.");
+        if (request.method !== 'GET') throw badInput("GET this path to resume a chat's stream.");
         const principal = await authenticate(gateway, request);
         const run = await activeRunOf(gateway, principal, chatIdOf(resume[1]!));
         if (!run) {
@@ -72,7 +72,7 @@ export function createAiSdkEndpoint(gateway: Gateway) {
         await streamRun(gateway, principal, run, await gateway.conversations.runStart(run), response);
         return true;
       }
-      if (request.method !== 'POST') throw new GatewayError('BAD_USER_INPUT', 'POST a chat request here.');
+      if (request.method !== 'POST') throw badInput('POST a chat request here.');
       const principal = await authenticate(gateway, request);
       const body = await parsedBody(await readJson(request));
       const { run, afterSeq } =
