@@ -65,7 +65,14 @@ function chatRequest(chatId: string, text: string, extra: Record<string, unknown
   return { ...extra, id: chatId, messages: [userMessage(text)], trigger: 'submit-message', messageId: undefined };
 }
 
-const dataRequest = (chatId: string) => chatRequest(chatId, 'What trends are in this data?', { context: { files: [{ name: 'sales.csv', content: SALES_CSV }] } });
+const QUESTION = 'What trends are in this data?';
+const dataRequest = (chatId: string) => chatRequest(chatId, QUESTION, { context: { files: [{ name: 'sales.csv', content: SALES_CSV }] } });
+/** The same, the file attached as useChat's sendMessage({text, files}) attaches it. */
+function fileRequest(chatId: string) {
+  const url = `data:text/csv;base64,${Buffer.from(SALES_CSV).toString('base64')}`;
+  const message: UIMessage = { id: `message-${randomUUID()}`, role: 'user', parts: [{ type: 'file', mediaType: 'text/csv', filename: 'sales.csv', url }, { type: 'text', text: QUESTION }] };
+  return { id: chatId, messages: [message], trigger: 'submit-message' };
+}
 
 /** The chunks of one UI message stream, each checked by the AI SDK's own schema. */
 async function chunksOf(stream: ReadableStream<Uint8Array>): Promise<UIMessageChunk[]> {
@@ -129,7 +136,7 @@ describe('the AI SDK endpoint', () => {
     const chatId = `aisdk-${randomUUID()}`;
     const delivered = () => metricValue(server.url, 'agent_gateway_events_delivered_total', { protocol: 'ai-sdk' });
     const before = await delivered();
-    const { chunks, wire } = await post(dataRequest(chatId));
+    const { chunks, wire } = await post(fileRequest(chatId));
     expect(wire.endsWith('data: [DONE]\n\n')).toBe(true);
     const [run] = await runsOf(chatId);
     expect(chunks[0]).toEqual({ type: 'start', messageId: run.id });
@@ -139,9 +146,10 @@ describe('the AI SDK endpoint', () => {
     expect(textIn(chunks)).toBe(ours('AgentToken').map((event) => event['delta']).join(''));
     const calls = ofType(chunks, 'tool-input-available').map((chunk) => [chunk.toolCallId, chunk.toolName, chunk.input]);
     expect(calls).toEqual(ours('ToolExecuting').map((event) => [event['toolCallId'], event['toolName'], event['arguments']]));
-    expect(calls.length).toBeGreaterThan(0);
+    expect(calls[0]).toEqual([expect.any(String), 'insights.profile_csv', { name: 'sales.csv' }]);
     const outputs = ofType(chunks, 'tool-output-available').map((chunk) => [chunk.toolCallId, chunk.output]);
     expect(outputs).toEqual(ours('ToolCompleted').map((event) => [event['toolCallId'], event['result']]));
+    expect(outputs[0]![1]).toMatchObject({ rowCount: 3 });
     const artifacts = chunks.filter((chunk) => chunk.type === 'data-artifact');
     expect(artifacts.map((chunk) => (chunk as { id: string }).id)).toEqual(ours('AgentArtifact').map((event) => event['artifactId']));
     expect(artifacts.length).toBeGreaterThan(0);
@@ -335,6 +343,10 @@ describe('the AI SDK endpoint', () => {
       message: expect.stringContaining("user's new message"),
     });
     expect(await refusal(chatRequest(chatId, '   '))).toMatchObject({ code: 'BAD_USER_INPUT' });
+    const withFile = (url: string): UIMessage => ({ ...userMessage('Read this.'), parts: [{ type: 'file', mediaType: 'image/png', filename: 'a.png', url }, { type: 'text', text: 'Read this.' }] });
+    for (const url of ['data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'https://files.example/a.png']) {
+      expect(await refusal({ id: chatId, messages: [withFile(url)] })).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('a.png') });
+    }
     const notJson = await fetch(api(), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{' });
     expect(notJson.status).toBe(400);
     expect((await notJson.json()).error.code).toBe('BAD_USER_INPUT');

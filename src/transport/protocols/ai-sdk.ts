@@ -5,7 +5,7 @@
  * - `id` is the conversation. When the last message is the user's, it is the new message and its
  *   id the idempotency key: the same body posted again starts nothing and streams that run again.
  *   The body may carry `agentId`, `surface`, `projectId`, `context` and `onActiveRun`, as the
- *   GraphQL send takes them.
+ *   GraphQL send takes them; the message's text files are attached files (`context.files`).
  * - Each run is one assistant message whose id is the run's. When the last message is that
  *   assistant message, the post answers the run's requests and streams the run on from its pause:
  *   an approval is answered by its tool part's `approval` (state approval-responded), a client
@@ -21,7 +21,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isToolUIPart, pipeUIMessageStreamToResponse, safeValidateUIMessages, type UIMessage, type UIMessageChunk } from 'ai';
 import { z } from 'zod';
-import { SURFACES } from '../../domain/product.ts';
+import { SURFACES, type AttachedFile } from '../../domain/product.ts';
 import type { InputRequestRecord, RunRecord } from '../../domain/records.ts';
 import { badInput, notFound } from '../../errors.ts';
 import type { Principal } from '../../experience/auth.ts';
@@ -36,6 +36,8 @@ const CHAT_PATH = /^\/ai-sdk\/chat\/?$/;
 const RESUME_PATH = /^\/ai-sdk\/chat\/([^/]+)\/stream\/?$/;
 /** The label of this protocol's streams in the metrics. */
 const PROTOCOL = 'ai-sdk';
+/** Attached files are text: anything that is not UTF-8 is refused rather than garbled. */
+const TEXT = new TextDecoder('utf-8', { fatal: true });
 /** Events read at a time when looking for where a continued run goes on. */
 const READ_PAGE = 100;
 
@@ -122,6 +124,7 @@ async function activeRunOf(gateway: Gateway, principal: Principal, chatId: strin
 async function startRun(gateway: Gateway, principal: Principal, body: ChatRequest) {
   const last = body.messages.at(-1)!;
   if (last.role !== 'user') throw badInput("The last message must be the user's new message, or the assistant's with answers.", 'messages');
+  const files = await filesOf(last);
   const sent = await gateway.conversations.send(principal, {
     text: last.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n'),
     conversationId: body.id,
@@ -130,9 +133,40 @@ async function startRun(gateway: Gateway, principal: Principal, body: ChatReques
     surface: body.surface ?? null,
     onActiveRun: body.onActiveRun ?? null,
     projectId: body.projectId ?? null,
-    context: body.context ?? null,
+    context: withFiles(body.context ?? null, files),
   });
   return { run: sent.run, afterSeq: sent.afterSeq };
+}
+
+/**
+ * The message's file parts as attached files (`context.files`): what useChat's
+ * `sendMessage({text, files})` sends, each file's content in a data: URL. Agents read text;
+ * anything else, and a file behind a URL the gateway would have to fetch, is refused.
+ */
+async function filesOf(message: UIMessage): Promise<AttachedFile[]> {
+  const files: AttachedFile[] = [];
+  for (const part of message.parts) {
+    if (part.type !== 'file') continue;
+    const name = part.filename ?? 'attachment';
+    if (!part.url.startsWith('data:')) throw badInput(`File ${name} must come as a data: URL.`, 'messages');
+    let content: string;
+    try {
+      // fetch decodes a data: URL (base64 or not) in place, without any request.
+      content = TEXT.decode(await (await fetch(part.url)).arrayBuffer());
+    } catch {
+      throw badInput(`File ${name} is not text in a data: URL: attach text files (CSV, JSON, plain text…).`, 'messages');
+    }
+    files.push({ name, content });
+  }
+  return files;
+}
+
+/** `files` added to the context's own; a context that is not an object is left for the send to refuse. */
+function withFiles(context: unknown, files: readonly AttachedFile[]): unknown {
+  if (files.length === 0 || (context !== null && (typeof context !== 'object' || Array.isArray(context)))) return context;
+  const given = (context ?? {}) as Record<string, unknown>;
+  const existing = given['files'];
+  return { ...given, files: existing === undefined ? files : Array.isArray(existing) ? [...existing, ...files] : existing };
 }
 
 /**
