@@ -25,7 +25,7 @@ import { TestChat, textOf } from '../support/ai-sdk-chat.ts';
 import { tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
 import { HITL_TOOLS, approver, executions } from '../support/hitl-agents.ts';
 import { metricValue } from '../support/metrics.ts';
-import { followRun, type SentRun } from '../support/runs.ts';
+import { followRun, send, type SentRun } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
 const RUNS = `query ($id: ID!) { conversation(id: $id) { runs(last: 10) { id status } } }`;
@@ -66,7 +66,8 @@ function chatRequest(chatId: string, text: string, extra: Record<string, unknown
 }
 
 const QUESTION = 'What trends are in this data?';
-const dataRequest = (chatId: string) => chatRequest(chatId, QUESTION, { context: { files: [{ name: 'sales.csv', content: SALES_CSV }] } });
+const SALES_FILES = { files: [{ name: 'sales.csv', content: SALES_CSV }] };
+const dataRequest = (chatId: string) => chatRequest(chatId, QUESTION, { context: SALES_FILES });
 /** The same, the file attached as useChat's sendMessage({text, files}) attaches it. */
 function fileRequest(chatId: string) {
   const url = `data:text/csv;base64,${Buffer.from(SALES_CSV).toString('base64')}`;
@@ -359,6 +360,26 @@ describe('the AI SDK endpoint', () => {
       code: 'BAD_USER_INPUT',
     });
     expect(await runsOf(chatId)).toHaveLength(1);
+  });
+
+  it('breaks the stream of a client that falls too far behind, rather than end its message short', async () => {
+    const small = await startTestServer({ WS_MAX_BUFFERED_BYTES: '1024' });
+    try {
+      const chatId = `aisdk-${randomUUID()}`;
+      const body = dataRequest(chatId);
+      // The run, over before it is posted: the post replays it all at once, far faster than it is sent.
+      const sent = await send(small.url, token, { text: QUESTION, conversationId: chatId, clientMessageId: body.messages[0]!.id, context: SALES_FILES });
+      await followRun(small.url, token, sent);
+      const read = fetch(`${small.url}/ai-sdk/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      }).then((response) => response.text());
+      await expect(read).rejects.toThrow();
+      expect(await metricValue(small.url, 'agent_gateway_active_subscriptions', { protocol: 'ai-sdk' })).toBe(0);
+    } finally {
+      await small.close();
+    }
   });
 
   it('lets pages of the allowed origins call it, as /graphql does', async () => {

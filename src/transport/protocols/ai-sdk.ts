@@ -247,11 +247,12 @@ async function streamRun(gateway: Gateway, principal: Principal, run: RunRecord,
           if (closed) return;
           for (const chunk of chunks) controller.enqueue(chunk);
           // A client that reads too slowly is cut off rather than buffered without bound: its
-          // connection breaks (not a clean end, which would pass for the whole message), and the
-          // AI SDK resumes a broken stream.
+          // connection breaks, so that it sees a failed stream rather than a message ended short,
+          // and resumes.
           if ((controller.desiredSize ?? 0) < 0) {
-            events.stop();
+            closed = true;
             response.destroy();
+            events.stop();
           }
         };
         enqueue(translator.opening());
