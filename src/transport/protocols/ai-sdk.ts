@@ -19,7 +19,7 @@
  * once it has started, an `error` chunk whose text starts with the code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isToolUIPart, pipeUIMessageStreamToResponse, safeValidateUIMessages, type UIMessage, type UIMessageChunk } from 'ai';
+import { UI_MESSAGE_STREAM_HEADERS, isToolUIPart, safeValidateUIMessages, type UIMessage, type UIMessageChunk } from 'ai';
 import { z } from 'zod';
 import { SURFACES, type AttachedFile } from '../../domain/product.ts';
 import type { InputRequestRecord, RunRecord } from '../../domain/records.ts';
@@ -36,6 +36,8 @@ const CHAT_PATH = /^\/ai-sdk\/chat\/?$/;
 const RESUME_PATH = /^\/ai-sdk\/chat\/([^/]+)\/stream\/?$/;
 /** The label of this protocol's streams in the metrics. */
 const PROTOCOL = 'ai-sdk';
+/** How the AI SDK's stream ends, after its last chunk. */
+const STREAM_END = 'data: [DONE]\n\n';
 /** Attached files are text: anything that is not UTF-8 is refused rather than garbled. */
 const TEXT = new TextDecoder('utf-8', { fatal: true });
 /** Events read at a time when looking for where a continued run goes on. */
@@ -233,50 +235,42 @@ async function seqBeforeFirstAnswer(gateway: Gateway, run: RunRecord, askedSeq: 
   }
 }
 
-/** Writes the run's events after `afterSeq` as a UI message stream, until the run ends or pauses. */
+/**
+ * Writes the run's events after `afterSeq` as a UI message stream, until the run ends or pauses.
+ * The chunks are written as the ai package's JsonToSseTransformStream writes them, with its
+ * headers, but straight to the response: through its web streams (pipeUIMessageStreamToResponse)
+ * the gateway spent twice the CPU per event (bench/protocols.ts).
+ */
 async function streamRun(gateway: Gateway, principal: Principal, run: RunRecord, afterSeq: number, response: ServerResponse): Promise<void> {
   const events = await RunUntilPause.open(gateway, principal, run, afterSeq, PROTOCOL);
   const translator = new AiSdkTranslator(run.id);
   // What the client already has of the run: the calls it was shown, the questions it was asked.
   for (const event of events.earlier) translator.translate(event);
-  let closed = false;
-  const stream = new ReadableStream<UIMessageChunk>(
-    {
-      start(controller) {
-        const enqueue = (chunks: readonly UIMessageChunk[]) => {
-          if (closed) return;
-          for (const chunk of chunks) controller.enqueue(chunk);
-          // A client that reads too slowly is cut off rather than buffered without bound: its
-          // connection breaks, so that it sees a failed stream rather than a message ended short,
-          // and resumes.
-          if ((controller.desiredSize ?? 0) < 0) {
-            closed = true;
-            response.destroy();
-            events.stop();
-          }
-        };
-        enqueue(translator.opening());
-        events.start({
-          event: (event) => enqueue(translator.translate(event)),
-          paused: (pending) => enqueue(translator.paused(pending)),
-          failed: (error) => {
-            const { code, message } = streamError(error, gateway.logger, PROTOCOL);
-            enqueue([{ type: 'error', errorText: `${code}: ${message}` }]);
-          },
-          ended: () => {
-            if (closed) return;
-            closed = true;
-            controller.close();
-          },
-        });
-      },
-      cancel() {
-        closed = true;
-        events.stop();
-      },
+  const write = (chunks: readonly UIMessageChunk[]) => {
+    if (chunks.length === 0 || response.destroyed) return;
+    let frames = '';
+    for (const chunk of chunks) frames += `data: ${JSON.stringify(chunk)}\n\n`;
+    response.write(frames);
+    // A client that reads too slowly is cut off rather than buffered without bound: its
+    // connection breaks, so that it sees a failed stream rather than a message ended short,
+    // and resumes.
+    if (response.writableLength > gateway.config.WS_MAX_BUFFERED_BYTES) {
+      response.destroy();
+      events.stop();
+    }
+  };
+  response.writeHead(200, UI_MESSAGE_STREAM_HEADERS);
+  write(translator.opening());
+  response.on('close', () => events.stop());
+  events.start({
+    event: (event) => write(translator.translate(event)),
+    paused: (pending) => write(translator.paused(pending)),
+    failed: (error) => {
+      const { code, message } = streamError(error, gateway.logger, PROTOCOL);
+      write([{ type: 'error', errorText: `${code}: ${message}` }]);
     },
-    // Bounded in bytes of JSON, as a WebSocket's send buffer is.
-    { highWaterMark: gateway.config.WS_MAX_BUFFERED_BYTES, size: (chunk) => JSON.stringify(chunk).length },
-  );
-  await pipeUIMessageStreamToResponse({ response, stream });
+    ended: () => {
+      if (!response.destroyed) response.end(STREAM_END);
+    },
+  });
 }
