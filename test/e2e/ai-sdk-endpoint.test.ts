@@ -285,6 +285,14 @@ describe('the AI SDK endpoint', () => {
     expect(waitingForClientTools({ messages: chat.messages })).toBe(false);
     expect(chat.reply.parts.filter(isToolUIPart)).toHaveLength(1);
     expect((await runsOf(chat.id))[0].status).toBe('COMPLETED');
+
+    // A client tool that fails answers with its error, which the agent is given as the result.
+    const failing = new TestChat({ api: api(), token, body: { agentId: approver.id } });
+    await failing.sendMessage({ text: 'client' });
+    const failed = failing.reply.parts.find(isToolUIPart)!;
+    await failing.addToolOutput({ tool: 'test.locate', toolCallId: failed.toolCallId, state: 'output-error', errorText: 'No location.' });
+    await failing.sendMessage();
+    expect(failing.reply.parts.find(isToolUIPart)).toMatchObject({ output: { error: 'No location.' } });
   });
 
   it('asks a question as a data part, answered by `answers` in the next post and updated in place', async () => {
