@@ -17,18 +17,19 @@
  *   client adds; a question is a `data-question` part (id: the request's), updated in place with
  *   its answer once it has one;
  * - a failure is an `error` chunk whose text starts with our error code ("TIMEOUT: …"), a
- *   cancellation an `abort` chunk, and a pause a `finish` whose metadata says WAITING.
+ *   cancellation an `abort` chunk, and a pause a `finish` whose metadata says WAITING;
+ * - what follows a tool's result is a new step (`translate`).
  */
 import type { FinishReason, UIMessageChunk } from 'ai';
 import type { StoredEvent } from '../../domain/events.ts';
-import type { InputRequestRecord, InputResponse, RunStatus } from '../../domain/records.ts';
+import type { InputRequestRecord, InputResponse, RunStatus, TokenUsage } from '../../domain/records.ts';
 
 /** What a frontend finds in the assistant message's metadata once a stream of it finishes. */
-export interface FinishMetadata {
+interface FinishMetadata {
   status: Extract<RunStatus, 'COMPLETED' | 'WAITING'>;
   /** The agent's message, as GraphQL's history shows it (COMPLETED only). */
   agentMessageId?: string;
-  usage?: unknown;
+  usage?: TokenUsage;
 }
 
 /** The chunks that end a stream: no step starts before them. */

@@ -15,6 +15,7 @@ import type { EventSink, EventStream, Stoppable } from '../../events/event-strea
 import type { Principal } from '../../experience/auth.ts';
 import type { Gateway } from '../../gateway.ts';
 
+/** How soon after a request a stream first checks whether the run waits, and at most how long it then goes between checks. */
 const WAITING_CHECK_FIRST_MS = 10;
 const WAITING_CHECK_MAX_MS = 500;
 
