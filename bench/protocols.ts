@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { parseJsonEventStream, uiMessageChunkSchema } from 'ai';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
 import { freePort, spawnGateway, waitForHealthy } from '../test/support/process.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
@@ -63,9 +64,29 @@ async function overAgUi(token: string): Promise<number> {
   return events;
 }
 
+async function overAiSdk(token: string): Promise<number> {
+  const response = await fetch(`${url}/ai-sdk/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ id: randomUUID(), messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text: `tokens ${tokens}` }] }], agentId: AGENT }),
+  });
+  const reader = parseJsonEventStream({ stream: response.body!, schema: uiMessageChunkSchema }).getReader();
+  let deltas = 0;
+  let last = '';
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    if (!read.value.success) throw read.value.error;
+    if (read.value.value.type === 'text-delta') deltas += 1;
+    last = read.value.value.type;
+  }
+  if (last !== 'finish') throw new Error(`an AI SDK run ended with ${last}`);
+  // Counted as AG-UI's are: one per token, the start and the end.
+  return deltas + 2;
+}
+
 const phases: { name: string; follow: Follow; events: number; cpu: number }[] = [
   { name: 'GraphQL (graphql-ws)', follow: overGraphQL, events: 0, cpu: 0 },
   { name: 'AG-UI (SSE)', follow: overAgUi, events: 0, cpu: 0 },
+  { name: 'AI SDK UI (SSE)', follow: overAiSdk, events: 0, cpu: 0 },
 ];
 
 try {

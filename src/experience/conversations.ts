@@ -253,16 +253,21 @@ export class ConversationService {
    * already showed, for a protocol that must re-open what was open when it resumes.
    */
   async runEventsThrough(run: RunRecord, throughSeq: number): Promise<StoredEvent[]> {
-    const { events, messages } = this.options.backend;
-    const message = await messages.get(run.userMessageId);
+    const { events } = this.options.backend;
     const found: StoredEvent[] = [];
-    for (let after = (message?.seq ?? 1) - 1; after < throughSeq; ) {
+    for (let after = await this.runStart(run); after < throughSeq; ) {
       const page = await events.read(run.conversationId, after, READ_PAGE);
       for (const event of page) if (event.seq <= throughSeq && event.runId === run.id) found.push(event);
       if (page.length < READ_PAGE) break;
       after = page[page.length - 1]!.seq;
     }
     return found;
+  }
+
+  /** The seq just before a run's first event, its MessageCreated (the run already checked): following the run from there gives all of it. */
+  async runStart(run: RunRecord): Promise<number> {
+    const message = await this.options.backend.messages.get(run.userMessageId);
+    return (message?.seq ?? 1) - 1;
   }
 
   /**

@@ -15,7 +15,8 @@ export interface InputLimits {
   maxClientMessageIdLength: number;
 }
 
-export type ActiveRunPolicy = 'ENQUEUE' | 'INTERRUPT' | 'REJECT';
+export const ACTIVE_RUN_POLICIES = ['ENQUEUE', 'INTERRUPT', 'REJECT'] as const;
+export type ActiveRunPolicy = (typeof ACTIVE_RUN_POLICIES)[number];
 
 export interface SendInput {
   text: string;

@@ -1,7 +1,7 @@
 /**
- * The plain HTTP endpoints beside /graphql: the other protocols (AG-UI), the probes (health,
- * readiness, metrics), dev tokens, the limits a send must keep and the web page. Each answers or returns false so the request goes
- * on to yoga.
+ * The plain HTTP endpoints beside /graphql: the other protocols (AG-UI, the AI SDK's chat
+ * stream), the probes (health, readiness, metrics), dev tokens, the limits a send must keep and
+ * the web page. Each answers or returns false so the request goes on to yoga.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +11,7 @@ import type { Gateway } from '../gateway.ts';
 import { createCorsPolicy } from './http/cors.ts';
 import { sendJson as send, type Probes } from './probes.ts';
 import { createAgUiEndpoint } from './protocols/ag-ui.ts';
+import { createAiSdkEndpoint } from './protocols/ai-sdk.ts';
 import { refuseUnboundedBody } from './request-size.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -28,11 +29,11 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** The other protocols' endpoints, each answering or returning false (see protocols/). */
 type ProtocolEndpoint = (request: IncomingMessage, response: ServerResponse, path: string) => Promise<boolean>;
-const PROTOCOL_PATHS = /^\/(ag-ui)(\/|$)/;
+const PROTOCOL_PATHS = /^\/(ag-ui|ai-sdk)(\/|$)/;
 
 export function createHttpRoutes(gateway: Gateway, probe: Probes) {
   const applyCors = createCorsPolicy(gateway.config);
-  const protocols: ProtocolEndpoint[] = [createAgUiEndpoint(gateway)];
+  const protocols: ProtocolEndpoint[] = [createAgUiEndpoint(gateway), createAiSdkEndpoint(gateway)];
   return async function route(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (PROTOCOL_PATHS.test(path)) {

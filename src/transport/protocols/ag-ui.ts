@@ -29,25 +29,16 @@ import { SURFACES, type Surface } from '../../domain/product.ts';
 import type { StoredEvent } from '../../domain/events.ts';
 import type { InputRequestRecord, RunRecord } from '../../domain/records.ts';
 import { GatewayError, badInput, notFound } from '../../errors.ts';
-import { countedStream } from '../../events/counted-stream.ts';
-import type { EventSink, Stoppable } from '../../events/event-stream.ts';
 import type { Principal } from '../../experience/auth.ts';
-import type { ActiveRunPolicy } from '../../experience/validation.ts';
+import { ACTIVE_RUN_POLICIES, type ActiveRunPolicy } from '../../experience/validation.ts';
 import type { Gateway } from '../../gateway.ts';
 import { AgUiTranslator } from './ag-ui-events.ts';
-import { answerError, authenticate, lastEventId, readJson } from './plain-http.ts';
+import { answerError, authenticate, lastEventId, readJson, streamError } from './plain-http.ts';
+import { RunUntilPause, type RunOutput } from './run-until-pause.ts';
 
 const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;
 /** The label of this protocol's streams in the metrics. */
 const PROTOCOL = 'ag-ui';
-const ACTIVE_RUN_POLICIES: readonly ActiveRunPolicy[] = ['ENQUEUE', 'INTERRUPT', 'REJECT'];
-/**
- * How soon, and then at most how often, a stream whose run has just asked a person checks
- * whether the run is WAITING yet: the pause is a change of the run's status, which the log
- * does not carry, and an agent may ask several questions before it pauses.
- */
-const WAITING_CHECK_FIRST_MS = 10;
-const WAITING_CHECK_MAX_MS = 500;
 
 /** Answers the request when it is for the AG-UI endpoint; false otherwise. */
 export function createAgUiEndpoint(gateway: Gateway) {
@@ -187,18 +178,13 @@ function answerOf(request: InputRequestRecord, entry: ResumeEntry): { approved?:
   return { approved, ...(typeof comment === 'string' && { comment }) };
 }
 
-/** One run's events from after a seq, written to one response as AG-UI events. */
-class RunStream implements EventSink {
+/** One run's events from after a seq (run-until-pause.ts), written to one response as AG-UI events. */
+class RunStream implements RunOutput {
   private readonly encoder: EventEncoder;
   private readonly binary: boolean;
   private readonly translator: AgUiTranslator;
-  /** Requests the run opened and nobody has answered yet, as far as this stream has seen. */
-  private readonly open = new Set<string>();
-  private pushed: Stoppable | null = null;
-  private waitingCheck: NodeJS.Timeout | undefined;
-  private checkDelayMs = WAITING_CHECK_FIRST_MS;
+  private events: RunUntilPause | null = null;
   private lastSeq = 0;
-  private ended = false;
 
   constructor(
     private readonly gateway: Gateway,
@@ -213,45 +199,37 @@ class RunStream implements EventSink {
   }
 
   async start(afterSeq: number): Promise<void> {
-    const { conversations, metrics } = this.gateway;
+    const events = await RunUntilPause.open(this.gateway, this.principal, this.run, afterSeq, PROTOCOL);
+    this.events = events;
     // What the client already has of the run, so that the stream re-opens what is still open.
-    for (const event of await conversations.runEventsThrough(this.run, afterSeq)) this.note(event);
-    const events = await conversations.follow(this.principal, this.run.conversationId, afterSeq, this.run.id);
+    for (const event of events.earlier) this.translator.translate(event);
     this.response.writeHead(200, { 'content-type': this.encoder.getContentType(), 'cache-control': 'no-cache', connection: 'keep-alive' });
     this.lastSeq = afterSeq;
     this.write(this.translator.opening(), afterSeq);
-    this.response.on('close', () => this.end());
-    this.pushed = countedStream(events, metrics, PROTOCOL).push(this);
-    if (this.open.size > 0) this.armWaitingCheck();
+    this.response.on('close', () => events.stop());
+    events.start(this);
   }
 
   event(event: StoredEvent): void {
     this.lastSeq = event.seq;
-    this.write(this.note(event), event.seq);
-    if (this.open.size > 0) this.armWaitingCheck();
+    this.write(this.translator.translate(event), event.seq);
+  }
+
+  paused(pending: readonly InputRequestRecord[]): void {
+    this.write(this.translator.interrupted(pending), this.lastSeq);
   }
 
   failed(error: unknown): void {
-    const code = error instanceof GatewayError ? error.code : 'INTERNAL_SERVER_ERROR';
-    const message = error instanceof GatewayError ? error.message : 'The stream failed.';
-    if (!(error instanceof GatewayError)) this.gateway.logger.error({ err: error }, 'an AG-UI stream failed');
+    const { code, message } = streamError(error, this.gateway.logger, PROTOCOL);
     this.write([{ type: 'RUN_ERROR', message, code } as never], this.lastSeq);
-    this.end();
   }
 
-  completed(): void {
-    this.end();
-  }
-
-  /** Translates `event`, keeping count of the requests it opens and answers. */
-  private note(event: StoredEvent) {
-    if (event.type === 'AgentInputRequested') this.open.add(event.request.id);
-    if (event.type === 'AgentInputReceived') this.open.delete(event.requestId);
-    return this.translator.translate(event);
+  ended(): void {
+    this.response.end();
   }
 
   private write(events: ReturnType<AgUiTranslator['translate']>, seq: number): void {
-    if (this.ended || events.length === 0) return;
+    if (events.length === 0 || this.response.writableEnded) return;
     const { response, encoder } = this;
     if (this.binary) {
       for (const event of events) response.write(encoder.encodeBinary(event));
@@ -265,40 +243,6 @@ class RunStream implements EventSink {
     }
     // A client that reads too slowly is cut off rather than buffered without bound: it resumes
     // with Last-Event-ID.
-    if (response.writableLength > this.gateway.config.WS_MAX_BUFFERED_BYTES) this.end();
-  }
-
-  /** Checks, soon and then less often, whether the run has paused on its open requests. */
-  private armWaitingCheck(): void {
-    if (this.ended) return;
-    clearTimeout(this.waitingCheck);
-    this.waitingCheck = setTimeout(() => {
-      this.endIfWaiting().catch((error: unknown) => this.failed(error));
-    }, this.checkDelayMs);
-  }
-
-  private async endIfWaiting(): Promise<void> {
-    const { conversations } = this.gateway;
-    const run = await conversations.run(this.principal, this.run.id);
-    if (this.ended || !run) return;
-    if (run.status !== 'WAITING') {
-      if (run.status === 'RUNNING') {
-        this.checkDelayMs = Math.min(this.checkDelayMs * 2, WAITING_CHECK_MAX_MS);
-        this.armWaitingCheck();
-      }
-      return;
-    }
-    const pending = await conversations.pendingInputs(this.run.conversationId, this.run.id);
-    if (this.ended || pending.length === 0) return;
-    this.write(this.translator.interrupted(pending), this.lastSeq);
-    this.end();
-  }
-
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.waitingCheck);
-    this.pushed?.stop();
-    this.response.end();
+    if (response.writableLength > this.gateway.config.WS_MAX_BUFFERED_BYTES) this.events?.stop();
   }
 }

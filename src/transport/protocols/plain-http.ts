@@ -65,3 +65,10 @@ export function lastEventId(request: IncomingMessage): number | null {
   if (!Number.isSafeInteger(value) || value < 0) throw badInput('Last-Event-ID must be a seq: a non-negative integer.');
   return value;
 }
+
+/** What a client is told of an error once its stream has started: the code and message; anything unexpected is masked and logged. */
+export function streamError(error: unknown, logger: Logger, protocol: string): { code: string; message: string } {
+  if (error instanceof GatewayError) return { code: error.code, message: error.message };
+  logger.error({ err: error, protocol }, 'a stream failed');
+  return { code: 'INTERNAL_SERVER_ERROR', message: 'The stream failed.' };
+}
