@@ -135,7 +135,7 @@ describe('the older sockets', () => {
     expect(calls.length).toBeGreaterThan(0);
   });
 
-  it('resumes after a cut with after_seq: the rest exactly once, then what comes live', async () => {
+  it('resumes after a cut with after_seq: the rest exactly once, then what comes live, until deleted', async () => {
     const message = insightsMessage();
     const first = await openSocket(AGENT_WS);
     first.sendJson(message);
@@ -153,9 +153,13 @@ describe('the older sockets', () => {
     // Then it follows live: a message sent through GraphQL streams to it.
     const next = await send(server.url, token, { text: 'And the outcomes?', conversationId: message.conversation_id });
     const live = await framesUntil(resumed, isAgentWsEnd);
-    resumed.close();
     expect(live[0]).toMatchObject({ type: 'user_message', seq: whole.at(-1)!.seq + 1, run_id: next.runId });
     expectSeqAndRunOnEvery(live, next.runId);
+
+    // Deleted, the conversation is no longer followed: NOT_FOUND, as a GraphQL subscription ends.
+    await userClient(server.url, token)(`mutation ($id: ID!) { deleteConversation(id: $id) }`, { id: message.conversation_id });
+    expect(await resumed.nextMessage()).toMatchObject({ type: 'error', seq: live.at(-1)!['seq'], run_id: null, data: { code: 'NOT_FOUND' } });
+    resumed.close();
   });
 
   it('starts one run for a client_message_id sent twice, through either socket', async () => {
