@@ -281,7 +281,7 @@ describe('the older sockets', () => {
     expect(data.conversation.lastSeq).toBe(ownerFrames.at(-1)!['seq']);
   });
 
-  it('closes a socket that sends a frame that is not JSON with 4400, and the others go on', async () => {
+  it('closes a socket that sends a frame that cannot be read (or asks for after_seq alone) with 4400, and the others go on', async () => {
     const going = await openSocket(AGENT_WS);
     going.sendJson(insightsMessage());
     const broken = await openSocket(AGENT_WS);
@@ -292,6 +292,10 @@ describe('the older sockets', () => {
     unknownType.sendJson({ type: 'agent.shout', payload: {} });
     expect((await unknownType.nextMessage<Frame>())).toMatchObject({ type: 'error', data: { code: 'BAD_USER_INPUT' } });
     expect((await unknownType.closed).code).toBe(4400);
+    // after_seq without the conversation it is a seq of cannot be followed.
+    const unanchored = await openSocket(AGENT_WS, { after_seq: '3' });
+    expect(await unanchored.nextMessage<Frame>()).toMatchObject({ type: 'error', data: { code: 'BAD_USER_INPUT', field: 'after_seq' } });
+    expect((await unanchored.closed).code).toBe(4400);
     expect((await framesUntil(going, isAgentWsEnd)).at(-1)!['type']).toBe('complete');
     going.close();
   });

@@ -13,8 +13,8 @@
  *   under a name such a client may not survive. `events=all` in the query opts in to the rest.
  *
  * Every frame out carries `seq` and `run_id`. An event's frame has the event's own; any other
- * frame (an error, a pong) repeats the last seq the socket delivered, so that a client resuming
- * with the last seq it saw never skips an event, and names the run it is about, or null.
+ * frame (an error, a pong) has `run_id: null` and repeats the last seq the socket delivered, so
+ * that a client resuming with the last seq it saw never skips an event.
  */
 import { z } from 'zod';
 import type { AgentDefinition } from '../../agents/contract.ts';
@@ -38,10 +38,9 @@ export type SeedCommand =
 /** An error as a frame shows it: the contract's code, a message, and what the error adds (field, retryAfterMs). */
 export type ErrorBody = { code: string; message: string } & Record<string, unknown>;
 
-/** Where a frame that is not an event stands: the last seq delivered, the run and conversation it is about. */
+/** Where a frame that is not an event stands: the last seq delivered, and the conversation followed. */
 export interface FramePlace {
   seq: number;
-  runId: string | null;
   conversationId: string | null;
 }
 
@@ -190,7 +189,7 @@ export class AgentWsDialect implements SeedDialect {
 
   private other(type: string, message: string, data: unknown, place: FramePlace): Frame {
     const timestamp = new Date().toISOString();
-    return { agent_type: null, pillar: null, message, conversation_id: place.conversationId, type, data, timestamp, seq: place.seq, run_id: place.runId };
+    return { agent_type: null, pillar: null, message, conversation_id: place.conversationId, type, data, timestamp, seq: place.seq, run_id: null };
   }
 
   /** The frame's type, its readable text and its data. */
@@ -306,11 +305,11 @@ export class RuntimeDialect implements SeedDialect {
   }
 
   errorFrame(error: ErrorBody, place: FramePlace): Frame {
-    return { type: 'error', data: { ...error, conversation_id: place.conversationId }, timestamp: new Date().toISOString(), seq: place.seq, run_id: place.runId };
+    return { type: 'error', data: { ...error, conversation_id: place.conversationId }, timestamp: new Date().toISOString(), seq: place.seq, run_id: null };
   }
 
   pongFrame(place: FramePlace): Frame {
-    return { type: 'pong', data: {}, timestamp: new Date().toISOString(), seq: place.seq, run_id: place.runId };
+    return { type: 'pong', data: {}, timestamp: new Date().toISOString(), seq: place.seq, run_id: null };
   }
 
   /** The event type and data, or null for an event this socket leaves out. */

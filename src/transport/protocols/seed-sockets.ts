@@ -71,13 +71,17 @@ export function createSeedSockets(gateway: Gateway, wsServer: WebSocketServer, s
   async function admit(request: IncomingMessage, socket: Duplex, head: Buffer, path: string): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const opening = openingOf(request, url);
-    const principal = await gateway.auth.authenticate(opening.authorization).catch((error: unknown) => error as Error);
+    const checked = await gateway.auth.authenticate(opening.authorization).then(
+      (principal) => ({ principal }),
+      (error: unknown) => ({ refusal: error }),
+    );
     wsServer.handleUpgrade(request, socket, head, (ws) => {
       const dialect: SeedDialect = path === AGENT_WS_PATH ? new AgentWsDialect(gateway.agents) : new RuntimeDialect(opening.allEvents);
-      if (principal instanceof Error) {
-        refuse(ws, dialect, principal, CloseCode.Forbidden, 'Forbidden');
+      if ('refusal' in checked) {
+        refuse(ws, dialect, checked.refusal, CloseCode.Forbidden, 'Forbidden');
         return;
       }
+      const { principal } = checked;
       if (opening.afterSeq !== null && opening.conversationId === null) {
         refuse(ws, dialect, badInput('after_seq needs conversation_id: the conversation to resume.', 'after_seq'), CloseCode.BadRequest, 'Bad request');
         return;
@@ -93,7 +97,7 @@ export function createSeedSockets(gateway: Gateway, wsServer: WebSocketServer, s
   }
 
   function refuse(ws: WebSocket, dialect: SeedDialect, error: unknown, code: number, reason: string): void {
-    ws.send(JSON.stringify(dialect.errorFrame(errorBody(error, logger), { seq: 0, runId: null, conversationId: null })));
+    ws.send(JSON.stringify(dialect.errorFrame(errorBody(error, logger), { seq: 0, conversationId: null })));
     ws.close(code, reason);
   }
 
@@ -108,7 +112,7 @@ export function createSeedSockets(gateway: Gateway, wsServer: WebSocketServer, s
   };
 }
 
-/** `after_seq` and `events` are checked once admitted (a refusal is a frame); the rest is taken as it is. */
+/** `after_seq` is checked once admitted, so that its refusal can be a frame. */
 function openingOf(request: IncomingMessage, url: URL): Opening {
   const header = request.headers.authorization;
   const token = url.searchParams.get('session_token');
@@ -182,7 +186,8 @@ class SeedSocket {
   }
 
   private received(data: RawData): void {
-    if (!this.screen.admit(undefined)) return;
+    // Frames that came with one the socket was closed for are not handled.
+    if (this.ended || !this.screen.admit(undefined)) return;
     let command: SeedCommand;
     try {
       command = this.dialect.command(frameOf(data));
@@ -190,6 +195,7 @@ class SeedSocket {
       if (error instanceof MalformedFrame) {
         this.sendError(badInput(error.message), null);
         this.ws.close(CloseCode.BadRequest, 'Invalid message received');
+        this.end();
         return;
       }
       this.sendError(error, null);
@@ -267,7 +273,7 @@ class SeedSocket {
   }
 
   private place(conversationId: string | null) {
-    return { seq: this.lastSeq, runId: null, conversationId: conversationId ?? this.conversationId };
+    return { seq: this.lastSeq, conversationId: conversationId ?? this.conversationId };
   }
 
   private write(frame: Frame): void {
