@@ -1,7 +1,8 @@
 /**
  * What each protocol's adapter costs the gateway: events per server CPU-second for the same runs
  * (the deterministic `bench.tokens` agent streaming N tokens, one run at a time, one subscriber),
- * followed through GraphQL (graphql-ws) and through each other protocol, in alternating rounds of
+ * followed through GraphQL (graphql-ws) and through each other protocol (AG-UI, the older
+ * /api/ws/agent socket), in alternating rounds of
  * one run so that whatever else the machine does weighs on all alike. The gateway runs as its own
  * process and its CPU time is read from /proc; the clients run here, outside the measurement.
  * Usage: npx tsx bench/protocols.ts [-- --tokens 1000 --runs 5 --rounds 4]
@@ -13,6 +14,7 @@ import { parseJsonEventStream, uiMessageChunkSchema } from 'ai';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
 import { freePort, spawnGateway, waitForHealthy } from '../test/support/process.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
+import { RawJsonSocket } from '../test/support/raw-ws.ts';
 import { readSse } from '../test/support/sse.ts';
 import { cpuSeconds } from './support/cpu.ts';
 
@@ -83,10 +85,26 @@ async function overAiSdk(token: string): Promise<number> {
   return deltas + 2;
 }
 
+async function overOlderSocket(token: string): Promise<number> {
+  const socket = new RawJsonSocket(url, `/api/ws/agent?session_token=${token}`);
+  await socket.opened();
+  socket.sendJson({ agent_id: AGENT, message: `tokens ${tokens}` });
+  // Every event of the run is a frame, from the user's message to `complete`.
+  for (let frames = 1; ; frames += 1) {
+    const frame = await socket.nextMessage<{ type: string }>();
+    if (frame.type === 'complete') {
+      socket.close();
+      return frames;
+    }
+    if (frame.type === 'error' || frame.type === 'cancelled') throw new Error(`a run on /api/ws/agent ended ${JSON.stringify(frame)}`);
+  }
+}
+
 const phases: { name: string; follow: Follow; events: number; cpu: number }[] = [
   { name: 'GraphQL (graphql-ws)', follow: overGraphQL, events: 0, cpu: 0 },
   { name: 'AG-UI (SSE)', follow: overAgUi, events: 0, cpu: 0 },
   { name: 'AI SDK UI (SSE)', follow: overAiSdk, events: 0, cpu: 0 },
+  { name: 'older socket (/api/ws/agent)', follow: overOlderSocket, events: 0, cpu: 0 },
 ];
 
 try {

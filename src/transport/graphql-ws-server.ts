@@ -22,7 +22,7 @@ import {
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Stoppable } from '../events/event-stream.ts';
-import { batchWritesThisTick, flushHeldWrites } from './tick-writes.ts';
+import { sendWithinBacklog } from './tick-writes.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
@@ -323,13 +323,7 @@ class ProtocolConnection<State> implements Connection<State> {
   send(frame: string): void {
     const { socket } = this;
     if (this.ended || socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > this.policy.maxBufferedBytes) {
-      // Frames held back for this tick's write count only once the client has not taken them.
-      flushHeldWrites(socket);
-      if (socket.bufferedAmount > this.policy.maxBufferedBytes) return this.tooSlow();
-    }
-    batchWritesThisTick(socket);
-    socket.send(frame);
+    if (!sendWithinBacklog(socket, frame, this.policy.maxBufferedBytes)) this.tooSlow();
   }
 
   private tooSlow(): void {

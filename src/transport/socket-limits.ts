@@ -16,13 +16,13 @@ import type { FrameScreen } from './graphql-ws-server.ts';
  */
 export const CLOSE_TOO_MANY = 4429;
 
-const SERVER_ONLY_MESSAGES = new Set(['next', 'error', 'connection_ack']);
+/** The frames graphql-transport-ws allows only from the server. */
+export const GRAPHQL_WS_SERVER_ONLY = new Set(['next', 'error', 'connection_ack']);
 
 /**
  * Screens one socket's frames before the protocol handles them: a socket over `maxPerSecond`
- * (a token bucket holding one second's worth) is closed with 4429, and one sending a frame that
- * graphql-transport-ws allows only from the server (next, error, connection_ack) with 4400;
- * nothing more it sent is handled.
+ * (a token bucket holding one second's worth) is closed with 4429, and one sending a frame its
+ * protocol allows only from the server (`serverOnly`) with 4400; nothing more it sent is handled.
  */
 export class IncomingFrames implements FrameScreen {
   private allowance: number;
@@ -33,6 +33,7 @@ export class IncomingFrames implements FrameScreen {
     private readonly socket: WebSocket,
     private readonly maxPerSecond: number,
     private readonly logger: Logger,
+    private readonly serverOnly: ReadonlySet<string> = new Set(),
   ) {
     this.allowance = maxPerSecond;
   }
@@ -44,7 +45,7 @@ export class IncomingFrames implements FrameScreen {
     this.checkedAt = now;
     if (this.allowance < 1) return this.refuse(CLOSE_TOO_MANY, `Too many messages: at most ${this.maxPerSecond} a second`);
     this.allowance -= 1;
-    if (type !== undefined && SERVER_ONLY_MESSAGES.has(type)) return this.refuse(CloseCode.BadRequest, `Unexpected message of type ${type} from a client`);
+    if (type !== undefined && this.serverOnly.has(type)) return this.refuse(CloseCode.BadRequest, `Unexpected message of type ${type} from a client`);
     return true;
   }
 
@@ -54,6 +55,18 @@ export class IncomingFrames implements FrameScreen {
     this.socket.close(code, reason);
     return false;
   }
+}
+
+/**
+ * Closes the socket with 4403 when its token expires, as the contract says for every WebSocket
+ * (the client refreshes its token and resumes). The timer, to clear when the socket closes, or
+ * undefined for a token without `exp`.
+ */
+export function closeWhenTokenExpires(socket: WebSocket, expiresAt: number | null): NodeJS.Timeout | undefined {
+  if (expiresAt === null) return undefined;
+  // setTimeout takes at most 2^31-1 ms; tokens living longer than ~24 days are re-checked then.
+  const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+  return setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), delay);
 }
 
 /** Counts each user's open sockets on this instance, admitting up to `maxPerUser`. */

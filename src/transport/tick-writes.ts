@@ -42,3 +42,19 @@ export function flushHeldWrites(socket: WebSocket): void {
 function flush(): void {
   for (const stream of corked.splice(0)) stream.uncork();
 }
+
+/**
+ * Sends `frame` unless the client has fallen more than `maxBufferedBytes` behind: false then,
+ * and the caller closes the socket (1013) so that the client resumes rather than being
+ * buffered for without bound. Frames held back for this tick count only once flushed and
+ * still untaken.
+ */
+export function sendWithinBacklog(socket: WebSocket, frame: string, maxBufferedBytes: number): boolean {
+  if (socket.bufferedAmount > maxBufferedBytes) {
+    flushHeldWrites(socket);
+    if (socket.bufferedAmount > maxBufferedBytes) return false;
+  }
+  batchWritesThisTick(socket);
+  socket.send(frame);
+  return true;
+}

@@ -1,12 +1,11 @@
 /**
- * graphql-ws (graphql-transport-ws) on the shared port. Authentication happens once, at
- * connection_init; the socket is closed with 4403 when the token expires. Every operation is
+ * graphql-ws (graphql-transport-ws) on the shared port, beside the older sockets
+ * (protocols/seed-sockets.ts). Authentication happens once, at connection_init; the socket is closed with 4403 when the token expires. Every operation is
  * parsed, validated and limited through yoga's envelop, and its errors masked as over HTTP;
  * queries and mutations run through envelop too, subscriptions through the shared execution.
  */
 import type { Server } from 'node:http';
 import { GraphQLError, OperationTypeNode, getOperationAST } from 'graphql';
-import { CloseCode } from 'graphql-ws';
 import { WebSocketServer } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
@@ -14,8 +13,9 @@ import { SocketContext, authorizationFrom } from './context.ts';
 import { clientErrorMasking, toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
 import { operationRefusal } from './operation-limits.ts';
+import { createSeedSockets } from './protocols/seed-sockets.ts';
 import type { SharedEventExecution } from './shared-execution.ts';
-import { IncomingFrames, OperationsPerSocket, SocketsPerUser } from './socket-limits.ts';
+import { GRAPHQL_WS_SERVER_ONLY, IncomingFrames, OperationsPerSocket, SocketsPerUser, closeWhenTokenExpires } from './socket-limits.ts';
 import type { Yoga } from './yoga.ts';
 
 /** What an admitted socket holds: who it is, and the timer that closes it when their token expires. */
@@ -38,14 +38,21 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
   const { config, logger, metrics } = gateway;
   const maskError = clientErrorMasking(config.production, logger);
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
-  httpServer.on('upgrade', (request, socket, head) => {
-    if (new URL(request.url ?? '/', 'http://localhost').pathname !== yoga.graphqlEndpoint) {
-      socket.destroy();
-      return;
-    }
-    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
-  });
+  // One count for every WebSocket of a user, whichever protocol it speaks.
   const socketsPerUser = new SocketsPerUser(config.WS_MAX_SOCKETS_PER_USER, logger);
+  // The older sockets share the server (its payload limit, and the shutdown that closes its
+  // clients) but are handed over directly rather than through 'connection', which is graphql-ws's.
+  const seedSockets = createSeedSockets(gateway, wsServer, socketsPerUser);
+  httpServer.on('upgrade', (request, socket, head) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === yoga.graphqlEndpoint) {
+      wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+    } else if (seedSockets.serves(path)) {
+      seedSockets.upgrade(request, socket, head, path);
+    } else {
+      socket.destroy();
+    }
+  });
   const operationsPerSocket = new OperationsPerSocket(config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, logger);
 
   serveGraphQLWs<SocketState>(
@@ -60,12 +67,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         }
         if (socket.readyState !== socket.OPEN) return false;
         if (!socketsPerUser.admit(socket, principal.userId)) return false;
-        let expiryTimer: NodeJS.Timeout | undefined;
-        if (principal.expiresAt !== null) {
-          // setTimeout takes at most 2^31-1 ms; tokens living longer than ~24 days are re-checked then.
-          const delay = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
-          expiryTimer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), delay);
-        }
+        const expiryTimer = closeWhenTokenExpires(socket, principal.expiresAt);
         return { principal, context: new SocketContext(gateway, principal), expiryTimer };
       },
       onSubscribe: async (connection, payload) => {
@@ -119,7 +121,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
     {
       keepAliveMs: KEEP_ALIVE_MS,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
-      screenFor: (socket) => new IncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger),
+      screenFor: (socket) => new IncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger, GRAPHQL_WS_SERVER_ONLY),
       onSlowConsumer: (_socket, bufferedAmount) => {
         metrics.slowConsumersClosed.inc();
         logger.warn({ bufferedAmount }, 'closing a WebSocket that fell too far behind (1013)');

@@ -1,14 +1,15 @@
 /**
  * A client that stops reading is closed with 1013 once its unsent data passes
  * WS_MAX_BUFFERED_BYTES, whatever its number of subscriptions: once, and with its subscriptions
- * ended at once, while the others on the conversation go on.
+ * ended at once, while the others on the conversation go on. The older sockets (seed-sockets.ts)
+ * are bounded the same way, and resume with after_seq.
  */
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
-import { EVENTS, EventRecorder, tokenFor, wsClient } from '../support/clients.ts';
+import { EVENTS, EventRecorder, tokenFor, userClient, wsClient } from '../support/clients.ts';
 import { metricValue } from '../support/metrics.ts';
-import { RawGraphQLSocket } from '../support/raw-ws.ts';
+import { RawGraphQLSocket, RawJsonSocket } from '../support/raw-ws.ts';
 import { send, type SentRun } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -84,5 +85,33 @@ describe('slow consumers', () => {
       recorder.stop();
       await client.dispose();
     }
+  });
+
+  it('closes a stalled older socket with 1013, and it resumes with after_seq from the last frame it read', async () => {
+    const token = await tokenFor('stalls-seed');
+    const first = await send(server.url, token, { text: 'Hello' });
+    const before = await closedSlow();
+    const query = (afterSeq: number) => new URLSearchParams({ session_token: token, conversation_id: first.conversationId, after_seq: String(afterSeq) });
+    const socket = new RawJsonSocket(server.url, `/api/ws/agent?${query(first.afterSeq)}`);
+    await socket.nextMessage();
+    (socket.socket as unknown as { _socket: Socket })._socket.pause();
+    await sendUntilClosed(token, first.conversationId, before);
+    (socket.socket as unknown as { _socket: Socket })._socket.resume();
+    expect((await socket.closed).code).toBe(1013);
+    expect((await closedSlow()) - before).toBe(1);
+
+    const read: number[] = [];
+    for (;;) {
+      const frame = await socket.nextMessage<{ seq: number }>().catch(() => null);
+      if (!frame) break;
+      read.push(frame.seq);
+    }
+    const lastSeq = (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { lastSeq } }`, { id: first.conversationId })).data.conversation.lastSeq;
+    const resumed = new RawJsonSocket(server.url, `/api/ws/agent?${query(read.at(-1) ?? first.afterSeq + 1)}`);
+    const rest: number[] = [];
+    while (rest.at(-1) !== lastSeq) rest.push((await resumed.nextMessage<{ seq: number }>()).seq);
+    resumed.close();
+    // Every event once, in order, across the cut.
+    expect([first.afterSeq + 1, ...read, ...rest]).toEqual(Array.from({ length: lastSeq - first.afterSeq }, (_, index) => first.afterSeq + 1 + index));
   });
 });

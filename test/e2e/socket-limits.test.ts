@@ -2,12 +2,13 @@
  * Bounds per socket and per user: each refusal hits only what is over its limit (one subscribe,
  * one new socket, one flooding socket), with the contract's code or a documented close code,
  * is logged once, and leaves everyone else, the same user's other sockets included, served.
+ * The older sockets (/api/ws/agent, /api/runtime/agent) are bounded by the same limits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { EVENTS, SEND, tokenFor, userClient } from '../support/clients.ts';
 import { capturingLogger } from '../support/logs.ts';
-import { RawGraphQLSocket } from '../support/raw-ws.ts';
+import { RawGraphQLSocket, RawJsonSocket } from '../support/raw-ws.ts';
 import { startTestServer } from '../support/server.ts';
 
 const isCompleted = (id: string) => (message: any) =>
@@ -113,5 +114,22 @@ describe('limits per socket and per user', () => {
     expect(await calm.nextMessage((message: any) => message.type === 'pong')).toEqual({ type: 'pong' });
     calm.close();
     await calm.closed;
+  });
+
+  it("counts a user's older sockets with their GraphQL ones, and closes a flooding one with 4429", async () => {
+    const token = await tokenFor('older-tabs');
+    const graphql = new RawGraphQLSocket(server.url);
+    await graphql.init(token);
+    const older = new RawJsonSocket(server.url, `/api/ws/agent?session_token=${token}`);
+    await older.opened();
+    const third = new RawJsonSocket(server.url, `/api/runtime/agent?session_token=${token}`);
+    expect(await third.closed).toMatchObject({ code: 4429 });
+
+    for (let index = 0; index < 200; index += 1) older.sendJson({ type: 'ping' });
+    expect(await older.closed).toMatchObject({ code: 4429 });
+    graphql.sendJson({ type: 'ping' });
+    expect(await graphql.nextMessage((message: any) => message.type === 'pong')).toEqual({ type: 'pong' });
+    graphql.close();
+    await graphql.closed;
   });
 });

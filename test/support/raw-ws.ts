@@ -1,6 +1,7 @@
 /**
- * A bare `ws` socket speaking graphql-transport-ws by hand, to send what the graphql-ws client
- * never would (malformed frames) and observe exactly what the server answers.
+ * Bare `ws` sockets exchanging JSON frames by hand, to send what a protocol's client never would
+ * (malformed frames) and observe exactly what the server answers: any path (the older sockets),
+ * or graphql-transport-ws on /graphql.
  */
 import WebSocket from 'ws';
 
@@ -9,15 +10,16 @@ export interface RawClose {
   reason: string;
 }
 
-export class RawGraphQLSocket {
+export class RawJsonSocket {
   readonly socket: WebSocket;
   readonly closed: Promise<RawClose>;
   private readonly inbox: unknown[] = [];
   private waiters: { check: (message: unknown) => boolean; resolve: (message: unknown) => void; reject: (error: Error) => void }[] = [];
   private closeInfo: RawClose | null = null;
 
-  constructor(baseUrl: string) {
-    this.socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  /** Opens `path` (with its query) on the server at `baseUrl`. */
+  constructor(baseUrl: string, path: string, options: { protocol?: string; headers?: Record<string, string> } = {}) {
+    this.socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${path}`, options.protocol ?? [], { headers: options.headers ?? {} });
     this.socket.on('message', (data) => {
       const message: unknown = JSON.parse(String(data));
       const waiter = this.waiters.find((candidate) => candidate.check(message));
@@ -46,13 +48,6 @@ export class RawGraphQLSocket {
     });
   }
 
-  /** Opens, sends connection_init with the token and awaits connection_ack. */
-  async init(token: string): Promise<void> {
-    await this.opened();
-    this.sendJson({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
-    await this.nextMessage((message) => (message as { type?: string }).type === 'connection_ack');
-  }
-
   sendJson(message: unknown): void {
     this.socket.send(JSON.stringify(message));
   }
@@ -71,5 +66,19 @@ export class RawGraphQLSocket {
 
   close(): void {
     this.socket.close();
+  }
+}
+
+/** graphql-transport-ws on /graphql, spoken by hand. */
+export class RawGraphQLSocket extends RawJsonSocket {
+  constructor(baseUrl: string) {
+    super(baseUrl, '/graphql', { protocol: 'graphql-transport-ws' });
+  }
+
+  /** Opens, sends connection_init with the token and awaits connection_ack. */
+  async init(token: string): Promise<void> {
+    await this.opened();
+    this.sendJson({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+    await this.nextMessage((message) => (message as { type?: string }).type === 'connection_ack');
   }
 }

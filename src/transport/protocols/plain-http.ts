@@ -1,7 +1,8 @@
 /**
  * What the protocols served over plain HTTP (AG-UI, the AI SDK's chat stream) share: the bearer
  * token, a JSON body, and errors as a status with the contract's code, answered before a stream
- * starts. Once a stream has started, each protocol reports errors in its own form.
+ * starts. Once a stream has started, each protocol reports errors in its own form (from
+ * errorBody, which the older sockets use too).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -35,20 +36,23 @@ const STATUS_OF: Record<GatewayError['code'], number> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
-/** The error as JSON `{error: {code, message, …}}` with its status; anything unexpected is masked and logged with an id. */
+/**
+ * The error as a client of any protocol may see it: a GatewayError's code, message and
+ * extensions; anything unexpected masked as INTERNAL_SERVER_ERROR and logged with an id.
+ */
+export function errorBody(error: unknown, logger: Logger): { code: string; message: string } & Record<string, unknown> {
+  if (error instanceof GatewayError) return { code: error.code, message: error.message, ...error.extensions };
+  const errorId = randomUUID();
+  logger.error({ err: error, errorId }, 'unexpected error');
+  return { code: 'INTERNAL_SERVER_ERROR', message: `Internal server error (error id ${errorId}).`, errorId };
+}
+
+/** The error as JSON `{error: {code, message, …}}` with its status (errorBody). */
 export function answerError(response: ServerResponse, error: unknown, logger: Logger): void {
-  let status = 500;
-  let body: Record<string, unknown>;
-  if (error instanceof GatewayError) {
-    status = STATUS_OF[error.code];
-    body = { code: error.code, message: error.message, ...error.extensions };
-    const retryAfterMs = error.extensions['retryAfterMs'];
-    if (typeof retryAfterMs === 'number') response.setHeader('retry-after', Math.ceil(retryAfterMs / 1000));
-  } else {
-    const errorId = randomUUID();
-    logger.error({ err: error, errorId }, 'unexpected error');
-    body = { code: 'INTERNAL_SERVER_ERROR', message: `Internal server error (error id ${errorId}).`, errorId };
-  }
+  const body = errorBody(error, logger);
+  const status = error instanceof GatewayError ? STATUS_OF[error.code] : 500;
+  const retryAfterMs = body['retryAfterMs'];
+  if (typeof retryAfterMs === 'number') response.setHeader('retry-after', Math.ceil(retryAfterMs / 1000));
   if (response.headersSent) {
     response.end();
     return;
