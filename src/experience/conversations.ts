@@ -16,6 +16,7 @@ import { repeats, responseFor, type AnswerInput } from './input-answers.ts';
 import type { AgentDirectory } from '../agents/contract.ts';
 import { ConversationDeletions } from './deletions.ts';
 import { routeMessage } from './routing.ts';
+import { ATTR, activeCarrier, annotateActiveSpan } from '../tracing/spans.ts';
 import { assertId, validateSend, type InputLimits, type SendInput, type ValidSend } from './validation.ts';
 
 export interface ConversationServiceOptions {
@@ -71,6 +72,10 @@ export class ConversationService {
     await runtime.admit(); // too many runs waiting overall answers RATE_LIMITED, storing nothing
     const ids = freshIds(send);
     const now = new Date().toISOString();
+    // The send's trace (the protocol adapter's span, continuing the client's traceparent) goes
+    // with the run, for its executions to continue; annotated with what the send is about.
+    annotateActiveSpan({ [ATTR.conversationId]: ids.conversationId, [ATTR.runId]: ids.runId, [ATTR.agentId]: agentId });
+    const trace = activeCarrier();
     const { run, lease } = runtime.draft({
       runId: ids.runId,
       conversationId: ids.conversationId,
@@ -83,6 +88,7 @@ export class ConversationService {
         projectId: send.projectId,
         context: send.context,
         ...(send.clientTools && { clientTools: send.clientTools }),
+        ...(trace && { trace }),
       },
     });
     const newSend: NewSend = {
@@ -182,6 +188,7 @@ export class ConversationService {
     if (!request || !(await this.conversation(owner, request.conversationId))) throw notFound('Input request');
     if (request.status !== 'PENDING') return this.settledAnswer(request, input, owner);
     const response = responseFor(request, input, owner.userId, { maxAnswerBytes: limits.maxContextBytes, maxCommentLength: limits.maxTextLength });
+    annotateActiveSpan({ [ATTR.conversationId]: request.conversationId, [ATTR.runId]: request.runId });
     const outcome = await runtime.answer(request.id, response);
     if (outcome.outcome === 'not-found') throw notFound('Input request');
     if (outcome.outcome === 'settled') return this.settledAnswer(outcome.request, input, owner);

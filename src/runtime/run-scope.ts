@@ -16,6 +16,7 @@ import { deepFreeze } from '../domain/frozen.ts';
 import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, InputKind, InputRequestRecord, InputResponse, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
+import { ATTR, addSpanEvent, inSpan } from '../tracing/spans.ts';
 
 export class ToolError extends Error {
   constructor(
@@ -163,6 +164,7 @@ export class RunScope {
       };
       const opened = await inputs.open(request);
       await this.appendStored(agentId, { type: 'AgentInputRequested', request: opened });
+      addSpanEvent('input requested', { 'agent_gateway.input.id': id, 'agent_gateway.input.kind': ask.kind });
       this.options.onInputOpened?.();
     }
     this.options.pause();
@@ -264,11 +266,19 @@ export class RunScope {
       scope.reply += delta;
       scope.replyAgentId = agentId;
     };
+    // A pause or a cancel stops an agent (or a tool) without its failing.
+    const notStopped = () => !signal.aborted;
     const runAgent = async (to: AgentId, reason: string, into: Capture | null) => {
       const agent = agents.get(to);
       if (!agent) throw new AgentError('UNKNOWN_AGENT', `There is no agent "${to}" to hand the message to.`, false);
       await scope.emit(agentId, { type: 'AgentHandoff', fromAgentId: agentId, toAgentId: to, reason });
-      await agent.run(scope.contextFor(to, history, into));
+      // The agent handed to works in a span of its own, within the handing agent's.
+      await inSpan(
+        `invoke_agent ${to}`,
+        { [ATTR.operation]: 'invoke_agent', [ATTR.agentId]: to, [ATTR.agentName]: agent.name, [ATTR.conversationId]: run.conversationId, [ATTR.runId]: run.id },
+        () => agent.run(scope.contextFor(to, history, into)),
+        notStopped,
+      );
     };
     return {
       agentId,
@@ -341,7 +351,12 @@ export class RunScope {
             durationMs: Math.round(performance.now() - started),
           });
         try {
-          const result = await tools.execute(toolName, args, { files, history, signal });
+          const result = await inSpan(
+            `execute_tool ${toolName}`,
+            { [ATTR.operation]: 'execute_tool', [ATTR.toolName]: toolName, [ATTR.toolCallId]: toolCallId },
+            () => tools.execute(toolName, args, { files, history, signal }),
+            notStopped,
+          );
           await completed(result ?? null, null);
           return result as T;
         } catch (cause) {

@@ -36,6 +36,7 @@ import type { ActiveRunPolicy } from '../../experience/validation.ts';
 import type { Gateway } from '../../gateway.ts';
 import { AgUiTranslator } from './ag-ui-events.ts';
 import { answerError, authenticate, lastEventId, readJson } from './plain-http.ts';
+import { carrierFrom, inRequestSpan } from '../operation-spans.ts';
 
 const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;
 /** The label of this protocol's streams in the metrics. */
@@ -63,9 +64,12 @@ export function createAgUiEndpoint(gateway: Gateway) {
       const input = parsedInput(await readJson(request));
       const resumeFrom = lastEventId(request);
       const answers = [...(input.resume ?? []), ...(await clientToolResults(gateway, principal, input))];
-      const { run, afterSeq } = answers.length
-        ? await resumeRun(gateway, principal, input.threadId, answers, resumeFrom)
-        : await startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom);
+      // The send (or the answers) in a span continuing the client's traceparent; not the stream, which lasts the run.
+      const { run, afterSeq } = await inRequestSpan('POST /ag-ui', carrierFrom(request.headers), () =>
+        answers.length
+          ? resumeRun(gateway, principal, input.threadId, answers, resumeFrom)
+          : startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom),
+      );
       await new RunStream(gateway, principal, run, request, response).start(afterSeq);
     } catch (error) {
       answerError(response, error, gateway.logger);
