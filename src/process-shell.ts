@@ -14,7 +14,6 @@
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from './config.ts';
 import { startTracing, type Tracing } from './tracing/sdk.ts';
-import { traceLogFields } from './tracing/spans.ts';
 
 export interface StartedProcess {
   /** Graceful stop: whatever the process is doing ends per the contract, then its resources are released. */
@@ -40,7 +39,7 @@ export async function runProcess(
     const config = loadConfig();
     // Before anything else starts, so that every span of the process is exported (OTEL_* settings).
     tracing = await startTracing(name);
-    logger = pino({ name, level: config.LOG_LEVEL, ...(tracing && { mixin: traceLogFields }) });
+    logger = pino({ name, level: config.LOG_LEVEL });
     started = await start(config, logger);
   } catch (error) {
     logger.fatal((error as Error).message);

@@ -4,6 +4,7 @@
  * process has for runs (a worker's concurrency), which the scheduler takes before starting one.
  */
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { AgentDirectory } from '../agents/contract.ts';
 import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
@@ -144,11 +145,10 @@ export class Executor {
     const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
     heartbeat.unref();
     const spans = new RunSpans(run, this.options.agents.get(run.agentId)?.name, resumed);
-    execution.done = spans
-      .within(() => this.execute(run, leaseEpoch, execution, resumed, spans))
+    execution.done = this.execute(run, leaseEpoch, execution, resumed, spans)
       .catch((error: unknown) => {
         // Taken over (and said so): what failed is an append refused on purpose.
-        if (!execution.leaseLost) this.options.logger.error({ err: error, runId: run.id }, 'run execution failed');
+        if (!execution.leaseLost) spans.logger(this.options.logger).error({ err: error, runId: run.id }, 'run execution failed');
       })
       .finally(() => {
         spans.end();
@@ -197,7 +197,8 @@ export class Executor {
 
   private async execute(run: RunRecord, leaseEpoch: number, execution: Execution, resumed: boolean, spans: RunSpans): Promise<void> {
     const { signal } = execution.controller;
-    const { backend, agents, logger, holder, leaseMs, runTimeoutMs } = this.options;
+    const { backend, agents, holder, leaseMs, runTimeoutMs } = this.options;
+    const logger = spans.logger(this.options.logger);
     // Only the time it executes counts: what it spent before its pauses, and this execution.
     const began = performance.now();
     const spentBefore = run.activeMs ?? 0;
@@ -241,6 +242,7 @@ export class Executor {
       ...(replay && { replay }),
       pause: () => execution.controller.abort(new RunPause()),
       onInputOpened: () => this.options.onInput?.({ type: 'opened' }),
+      trace: spans.context,
     });
     if (outcome.status === 'COMPLETED') {
       try {
@@ -252,7 +254,7 @@ export class Executor {
         // The run's last batches: their failure is the run's, as an append's always was.
         await scope.flush();
       } catch (error) {
-        outcome = this.outcomeOf(error, signal, run);
+        outcome = this.outcomeOf(error, signal, run, logger);
       } finally {
         clearTimeout(timer);
       }
@@ -301,8 +303,7 @@ export class Executor {
   }
 
   /** How the run ends after its agent threw `error` (nothing of its own when it was stopped or paused). */
-  private outcomeOf(error: unknown, signal: AbortSignal, run: RunRecord): Partial<RunRecord> {
-    const { logger } = this.options;
+  private outcomeOf(error: unknown, signal: AbortSignal, run: RunRecord, logger: Logger): Partial<RunRecord> {
     if (signal.aborted) return { status: 'COMPLETED' };
     if (error instanceof AgentError) return { status: 'FAILED', error: error.toInfo() };
     if (error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {

@@ -7,10 +7,11 @@
  *   queue                  from when the run was queued (sent, or answered after a pause) to now
  *   invoke_agent <agent>   this execution; the seq range it appended, how it ended
  */
-import { context, trace, type Context, type Span } from '@opentelemetry/api';
+import { trace, type Context, type Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
 import type { StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, RunRecord } from '../domain/records.ts';
-import { ATTR, contextOf, failSpan, tracer } from '../tracing/spans.ts';
+import { ATTR, contextOf, failSpan, traceLogFields, tracer } from '../tracing/spans.ts';
 
 export class RunSpans {
   private readonly span: Span;
@@ -68,8 +69,9 @@ export class RunSpans {
     this.span.end();
   }
 
-  /** Runs `work` within the execution's span. */
-  within<T>(work: () => T): T {
-    return context.with(this.context, work);
+  /** `logger`, its lines carrying the ids of the execution's span when it records (tracing on). */
+  logger(logger: Logger): Logger {
+    const fields = traceLogFields(this.context);
+    return fields ? logger.child(fields) : logger;
   }
 }

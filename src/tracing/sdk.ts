@@ -22,8 +22,8 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
 }
 
 /**
- * Registers a tracer provider exporting over OTLP/HTTP (with the W3C trace-context propagator
- * and an AsyncLocalStorage context manager) and resolves with it; null, loading nothing, when
+ * Registers a tracer provider exporting over OTLP/HTTP, with the W3C trace-context propagator,
+ * and resolves with it; null, loading nothing, when
  * tracing is not configured. `serviceName` is the default that OTEL_SERVICE_NAME overrides.
  */
 export async function startTracing(serviceName: string): Promise<Tracing | null> {
@@ -44,6 +44,7 @@ export async function startTracing(serviceName: string): Promise<Tracing | null>
     .merge(resourceFromAttributes({ 'service.name': serviceName }))
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
-  provider.register();
+  // No context manager: spans are given their parents explicitly (see spans.ts for why).
+  provider.register({ contextManager: null });
   return { shutdown: () => provider.shutdown() };
 }

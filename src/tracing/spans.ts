@@ -4,11 +4,18 @@
  * tracer and no-op propagator: spans record nothing and carriers stay empty. An application that
  * embeds the gateway as a library and registers an SDK of its own gets these spans in its traces.
  *
+ * Every span is given its parent explicitly (a `Context`), never through an "active" context:
+ * on Node 20, the context manager that tracks one (AsyncLocalStorage) runs a hook for every
+ * promise of the process once enabled, which cost about a quarter of the CPU of streaming a
+ * run's events (bench/tracing.ts), for the few spans a run has.
+ *
  * Names follow the OpenTelemetry GenAI semantic conventions (`invoke_agent <agent>`,
  * `execute_tool <tool>`, `chat <model>`, `gen_ai.*` attributes); what is the gateway's own is
  * under `agent_gateway.*`.
  */
 import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace, type Context, type Span } from '@opentelemetry/api';
+
+export type { Context as TraceContext } from '@opentelemetry/api';
 
 export const tracer = trace.getTracer('agent-gateway');
 
@@ -35,43 +42,50 @@ export const ATTR = {
   lastSeq: 'agent_gateway.seq.last',
 } as const;
 
+type Attributes = Record<string, string | number | boolean>;
+
+/**
+ * The context a caller that passes none works in: the root one, unless an application that
+ * embeds the gateway registered a context manager of its own (then whatever span it has open).
+ */
+export function ambientContext(): Context {
+  return context.active();
+}
+
 /** A W3C trace context as text: `traceparent` and, when there is one, `tracestate`. */
 export type TraceCarrier = Record<string, string>;
 
 /**
- * The active trace context as a carrier to store or send on; undefined when there is none to
- * carry (tracing off, or nothing active), so that nothing is stored or sent then.
+ * `parent` as a carrier to store or send on; undefined when there is nothing to carry (tracing
+ * off, or no span in it), so that nothing is stored or sent then.
  */
-export function activeCarrier(): TraceCarrier | undefined {
+export function carrierOf(parent: Context): TraceCarrier | undefined {
   const carrier: TraceCarrier = {};
-  propagation.inject(context.active(), carrier);
+  propagation.inject(parent, carrier);
   return carrier['traceparent'] === undefined ? undefined : carrier;
 }
 
-/** Headers that carry the active trace context to a remote service (none when tracing is off). */
-export function traceHeaders(): TraceCarrier {
-  return activeCarrier() ?? {};
+/** Headers that carry `parent` to a remote service (none when tracing is off). */
+export function traceHeaders(parent: Context): TraceCarrier {
+  return carrierOf(parent) ?? {};
 }
 
-/** The context a carrier (stored with a run, or from a client's headers) continues; the root one without. */
-export function contextOf(carrier: Readonly<Record<string, unknown>> | undefined): Context {
-  if (!carrier) return ROOT_CONTEXT;
-  const text: TraceCarrier = {};
-  for (const key of ['traceparent', 'tracestate']) {
-    const value = carrier[key];
-    if (typeof value === 'string') text[key] = value;
-  }
-  return text['traceparent'] === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, text);
+/** The context a carrier (stored with a run, or a client's) continues, on top of `base`; `base` itself without one. */
+export function contextOf(carrier: Readonly<Record<string, unknown>> | undefined, base: Context = ROOT_CONTEXT): Context {
+  const traceparent = carrier?.['traceparent'];
+  if (typeof traceparent !== 'string' || traceparent === '') return base;
+  const tracestate = carrier?.['tracestate'];
+  return propagation.extract(base, { traceparent, ...(typeof tracestate === 'string' && tracestate !== '' && { tracestate }) });
 }
 
-/** Attributes on the active span (a send's, say: which conversation and run it is about). */
-export function annotateActiveSpan(attributes: Record<string, string | number | boolean>): void {
-  trace.getActiveSpan()?.setAttributes(attributes);
+/** Attributes on the span of `where` (a send's: which conversation and run it is about). */
+export function annotate(where: Context, attributes: Attributes): void {
+  trace.getSpan(where)?.setAttributes(attributes);
 }
 
-/** An event on the active span (a run's pause, say). */
-export function addSpanEvent(name: string, attributes: Record<string, string | number | boolean>): void {
-  trace.getActiveSpan()?.addEvent(name, attributes);
+/** An event on the span of `where` (an agent asking a person, say). */
+export function addSpanEvent(where: Context, name: string, attributes: Attributes): void {
+  trace.getSpan(where)?.addEvent(name, attributes);
 }
 
 /** Marks a span as failed with `error` (its code, when it has one, as error.type). */
@@ -82,31 +96,47 @@ export function failSpan(span: Span, error: unknown, code?: string): void {
 }
 
 /**
- * Runs `work` in a child span of the active one, which ends when `work` settles; a rejection
- * marks it failed unless `failed` says the error is no failure of its (a pause, a cancel).
+ * Runs `work` in a child span of `parent`'s, given the child's context; the span ends when
+ * `work` settles. A rejection marks it failed unless `failed` says the error is no failure of
+ * its (a pause, a cancel).
  */
 export async function inSpan<T>(
   name: string,
-  attributes: Record<string, string | number | boolean>,
-  work: (span: Span) => Promise<T>,
+  attributes: Attributes,
+  parent: Context,
+  work: (within: Context) => Promise<T>,
   failed: (error: unknown) => boolean = () => true,
 ): Promise<T> {
-  return tracer.startActiveSpan(name, { attributes }, async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      if (failed(error)) failSpan(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  const span = tracer.startSpan(name, { attributes }, parent);
+  try {
+    return await work(trace.setSpan(parent, span));
+  } catch (error) {
+    if (failed(error)) failSpan(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
-/** The active span's ids for a log line (pino's mixin), so that logs and traces meet; none outside a span. */
-export function traceLogFields(): { trace_id?: string; span_id?: string } {
-  const span = trace.getActiveSpan();
-  if (!span) return {};
+/** The ids of the span of `where`, for log lines (none when it records nothing). */
+export function traceLogFields(where: Context): { trace_id: string; span_id: string } | null {
+  const span = trace.getSpan(where);
+  if (!span?.isRecording()) return null;
   const { traceId, spanId } = span.spanContext();
   return { trace_id: traceId, span_id: spanId };
+}
+
+/**
+ * The trace context each agent context of a run works in (its agent's span), kept beside it so
+ * that the agent contract need not carry it: model calls and remote agents find theirs here.
+ */
+const agentTraces = new WeakMap<object, Context>();
+
+export function bindTraceContext(agentContext: object, where: Context): void {
+  agentTraces.set(agentContext, where);
+}
+
+/** The trace context `agentContext` works in; the root one for a context no run made (a test's). */
+export function traceContextOf(agentContext: object): Context {
+  return agentTraces.get(agentContext) ?? ROOT_CONTEXT;
 }

@@ -2,25 +2,27 @@
  * A span per GraphQL query or mutation (over HTTP and over WebSocket), named as the GraphQL
  * semantic conventions name it (`mutation Send`), continuing the client's trace when the request
  * carries a W3C `traceparent`: the HTTP request's header, or for a WebSocket the one its
- * connection gave (connectionParams.traceparent, or the upgrade request's header). Resolvers run
- * within it, so a send's run continues this trace (experience/conversations.ts stores it).
+ * connection gave (connectionParams.traceparent, or the upgrade request's header). Its context is
+ * the resolvers' `trace`, which a send hands on to its run (experience/conversations.ts).
  *
  * Subscriptions get no span: one lives for hours and delivers each event to many subscribers
  * through one shared execution; a span per delivery would cost on the hottest path and belong to
  * no run's trace (delivery is measured by the metrics instead).
  */
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, propagation, trace, type Context } from '@opentelemetry/api';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { GatewayError } from '../errors.ts';
-import { failSpan, tracer, type TraceCarrier } from '../tracing/spans.ts';
+import { ambientContext, contextOf, failSpan, tracer, type TraceCarrier } from '../tracing/spans.ts';
 
 /** What an operation's context may carry its client's trace context in. */
 interface TracedContext {
   /** An HTTP request's (yoga puts it in the context). */
   request?: Request;
   /** A WebSocket's, from its connection (src/transport/websocket.ts). */
-  trace?: TraceCarrier;
+  traceCarrier?: TraceCarrier;
+  /** The operation's span context, set here for the resolvers. */
+  trace?: Context;
 }
 
 /** Whether a process registered an OpenTelemetry SDK (its propagator): otherwise spans are left out altogether. */
@@ -43,36 +45,37 @@ export function carrierFrom(fields: Readonly<Record<string, unknown>> | undefine
  * Runs `work` (what a protocol's request does before it streams: a send, an answer) in a SERVER
  * span named `name`, continuing the client's trace from `carrier`.
  */
-export function inRequestSpan<T>(name: string, carrier: TraceCarrier | undefined, work: () => Promise<T>): Promise<T> {
-  const parent = carrier ? propagation.extract(context.active(), carrier) : context.active();
-  return tracer.startActiveSpan(name, { kind: SpanKind.SERVER }, parent, async (span) => {
-    try {
-      return await work();
-    } catch (error) {
-      failSpan(span, error, error instanceof GatewayError ? error.code : undefined);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+export async function inRequestSpan<T>(name: string, carrier: TraceCarrier | undefined, work: (within: Context) => Promise<T>): Promise<T> {
+  const parent = contextOf(carrier, ambientContext());
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
+  try {
+    return await work(trace.setSpan(parent, span));
+  } catch (error) {
+    failSpan(span, error, error instanceof GatewayError ? error.code : undefined);
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 export function useOperationSpans(): Plugin<TracedContext> {
   return {
-    onExecute({ args, setExecuteFn, executeFn }) {
+    onExecute({ args, extendContext }) {
       const operation = getOperationAST(args.document, args.operationName);
       if (!operation) return;
       const type = operation.operation;
       const name = operation.name?.value;
-      const { request, trace: socketCarrier } = args.contextValue;
-      const carrier = request ? carrierFrom({ traceparent: request.headers.get('traceparent'), tracestate: request.headers.get('tracestate') }) : socketCarrier;
-      const parent = carrier ? propagation.extract(context.active(), carrier) : context.active();
-      const span = tracer.startSpan(name ? `${type} ${name}` : type, {
-        kind: SpanKind.SERVER,
-        attributes: { 'graphql.operation.type': type, ...(name && { 'graphql.operation.name': name }) },
-      }, parent);
-      const within = trace.setSpan(parent, span);
-      setExecuteFn((executeArgs) => context.with(within, () => executeFn(executeArgs)));
+      const { request, traceCarrier } = args.contextValue;
+      const carrier = request
+        ? carrierFrom({ traceparent: request.headers.get('traceparent'), tracestate: request.headers.get('tracestate') })
+        : traceCarrier;
+      const parent = contextOf(carrier, ambientContext());
+      const span = tracer.startSpan(
+        name ? `${type} ${name}` : type,
+        { kind: SpanKind.SERVER, attributes: { 'graphql.operation.type': type, ...(name && { 'graphql.operation.name': name }) } },
+        parent,
+      );
+      extendContext({ trace: trace.setSpan(parent, span) });
       return {
         onExecuteDone({ result }) {
           const errors = 'errors' in result ? result.errors : undefined;

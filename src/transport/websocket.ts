@@ -85,7 +85,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         if (overLimit) return [overLimit];
         const state = connection.state!;
         const principal = state.principal;
-        const enveloped = yoga.getEnveloped({ principal, trace: state.trace, params: payload } as never);
+        const enveloped = yoga.getEnveloped({ principal, traceCarrier: state.trace, params: payload } as never);
         let document;
         try {
           document = enveloped.parse(payload.query);

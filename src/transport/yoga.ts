@@ -15,7 +15,7 @@ import type { SharedEventExecution } from './shared-execution.ts';
 export interface TransportContext {
   principal?: Principal;
   /** The trace context a WebSocket's client gave (see operation-spans.ts). */
-  trace?: TraceCarrier;
+  traceCarrier?: TraceCarrier;
 }
 
 export type Yoga = YogaServerInstance<TransportContext, GraphQLContext>;

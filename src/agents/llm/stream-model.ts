@@ -18,6 +18,7 @@ import { resumedTurn, stepMessages, type ResumedTurn } from './resumed-turn.ts';
 import { show, type ArtifactOf } from '../platform-artifacts.ts';
 import { modelError } from './model-errors.ts';
 import { tracedModel } from './traced-model.ts';
+import { traceContextOf } from '../../tracing/spans.ts';
 
 export interface ModelTurn {
   model: LanguageModel;
@@ -83,7 +84,7 @@ export async function streamModel(context: AgentContext, turn: ModelTurn): Promi
     tools[names.add(name)] = tool({ description: decision.description, inputSchema: jsonSchema(decision.inputSchema as never) });
   }
   const result = streamText({
-    model: tracedModel(turn.model),
+    model: tracedModel(turn.model, traceContextOf(context)),
     system: turn.system,
     messages,
     tools,

@@ -5,7 +5,7 @@
  * run's trace. A multi-step turn makes one call, so one span, per step. With tracing off the
  * span is the API's no-op one and no header is added.
  */
-import { SpanKind, context, propagation, trace, type Span } from '@opentelemetry/api';
+import { SpanKind, propagation, trace, type Context, type Span } from '@opentelemetry/api';
 import { wrapLanguageModel, type LanguageModel, type LanguageModelMiddleware } from 'ai';
 import { ATTR, failSpan, tracer } from '../../tracing/spans.ts';
 
@@ -13,31 +13,37 @@ type CallOptions = Parameters<NonNullable<LanguageModelMiddleware['wrapStream']>
 type StreamResult = Awaited<ReturnType<NonNullable<LanguageModelMiddleware['wrapStream']>>>;
 type StreamPart = StreamResult['stream'] extends ReadableStream<infer Part> ? Part : never;
 
-const middleware: LanguageModelMiddleware = {
-  specificationVersion: 'v3',
-  async wrapStream({ params, model }) {
-    const span = tracer.startSpan(`chat ${model.modelId}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { [ATTR.operation]: 'chat', [ATTR.provider]: model.provider, [ATTR.requestModel]: model.modelId },
-    });
-    const callContext = trace.setSpan(context.active(), span);
-    const headers: Record<string, string | undefined> = { ...params.headers };
-    propagation.inject(callContext, headers);
-    const ending = new SpanEnding(span, params);
-    try {
-      const result = await context.with(callContext, () => model.doStream({ ...params, headers }));
-      return { ...result, stream: result.stream.pipeThrough(ending.observer()) };
-    } catch (error) {
-      ending.fail(error);
-      throw error;
-    }
-  },
-};
+/** A span per call of the model, a child of `parent`'s (the calling agent's). */
+function spanPerCall(parent: Context): LanguageModelMiddleware {
+  return {
+    specificationVersion: 'v3',
+    async wrapStream({ params, model }) {
+      const span = tracer.startSpan(
+        `chat ${model.modelId}`,
+        { kind: SpanKind.CLIENT, attributes: { [ATTR.operation]: 'chat', [ATTR.provider]: model.provider, [ATTR.requestModel]: model.modelId } },
+        parent,
+      );
+      const headers: Record<string, string | undefined> = { ...params.headers };
+      propagation.inject(trace.setSpan(parent, span), headers);
+      const ending = new SpanEnding(span, params);
+      try {
+        const result = await model.doStream({ ...params, headers });
+        return { ...result, stream: result.stream.pipeThrough(ending.observer()) };
+      } catch (error) {
+        ending.fail(error);
+        throw error;
+      }
+    },
+  };
+}
 
-/** `model` with a span per call; a model given by id (resolved by the AI SDK's global provider) is left as it is. */
-export function tracedModel(model: LanguageModel): LanguageModel {
+/**
+ * `model` with a span per call under `parent`; a model given by id (resolved by the AI SDK's
+ * global provider) is left as it is.
+ */
+export function tracedModel(model: LanguageModel, parent: Context): LanguageModel {
   if (typeof model === 'string' || model.specificationVersion !== 'v3') return model;
-  return wrapLanguageModel({ model, middleware });
+  return wrapLanguageModel({ model, middleware: spanPerCall(parent) });
 }
 
 /** Ends a call's span once, when its stream finishes, fails, or the call is aborted. */
