@@ -3,7 +3,8 @@
  * exported over OTLP/HTTP (JSON) to a receiver here: a client's traceparent on the send, the
  * gateway's operation span, the worker's queue and agent spans with their model calls (GenAI
  * attributes) and tool call, a pause for an approval and the resumed execution in the same
- * trace, every span's parent present. And with tracing off: nothing carried, SDK not loaded.
+ * trace, every span's parent present; an AG-UI request's trace carried on to a remote AG-UI
+ * agent. And with tracing off: nothing carried, the SDK not loaded.
  */
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { propagation } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing } from '../../src/tracing/sdk.ts';
 import { SEND, tokenFor, userClient, wsClient } from '../support/clients.ts';
+import { startFakeAgUi, type FakeAgUi } from '../support/fake-ag-ui.ts';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
 import { startRecordingServer, type RecordingServer } from '../support/recording-server.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
@@ -30,6 +32,10 @@ const ANSWER_SPAN_ID = '0ba902b700f067aa';
 
 const RUN = `query ($id: ID!) { run(id: $id) { status pendingInputs { id } } }`;
 const RESPOND = `mutation Respond($id: ID!) { respondToAgent(input: { requestId: $id, approved: true }) { status } }`;
+
+/** The trace of an AG-UI client's request to a remote agent. */
+const AG_UI_TRACE_ID = '5b8aa5a2d2c872e8321cf37308d69df2';
+const AG_UI_SPAN_ID = '051581bf3cb55c13';
 
 /** One span as the receiver decoded it, with the service that exported it. */
 interface Span {
@@ -107,17 +113,19 @@ async function untilSpans(receiver: RecordingServer<OtlpExport>, traceId: string
 
 const named = (spans: Span[], name: string) => spans.filter((span) => span.name === name);
 
-describe('tracing on: one run across a gateway and a worker', () => {
+describe('tracing on: a gateway and a worker exporting over OTLP', () => {
   let redis: TestRedis;
   let llm: FakeLlm;
+  let remote: FakeAgUi;
   let receiver: RecordingServer<OtlpExport>;
   let gateway: Instance;
   let worker: Instance;
 
   beforeAll(async () => {
-    [redis, llm, receiver] = await Promise.all([
+    [redis, llm, remote, receiver] = await Promise.all([
       startRedis(),
       startFakeLlm(),
+      startFakeAgUi(),
       startRecordingServer<OtlpExport>(async (_body, response) => {
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('{}');
@@ -128,6 +136,7 @@ describe('tracing on: one run across a gateway and a worker', () => {
       LLM_BASE_URL: llm.url,
       LLM_MODEL: 'fake-model',
       TOOLS_REQUIRING_APPROVAL: 'insights.profile_csv',
+      REMOTE_AGENTS: JSON.stringify([{ id: 'remote.research', name: 'Research', description: 'Runs elsewhere.', url: remote.url }]),
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.origin,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       // Spans go out a moment after they end, not after the default 5 s.
@@ -137,7 +146,7 @@ describe('tracing on: one run across a gateway and a worker', () => {
   });
   afterAll(async () => {
     await Promise.all([gateway, worker].filter(Boolean).map((each) => each.process.kill()));
-    await Promise.all([redis?.stop(), llm?.close(), receiver?.close()]);
+    await Promise.all([redis?.stop(), llm?.close(), remote?.close(), receiver?.close()]);
   });
 
   it('continues the client trace from the send through the pause to the end, with no span missing its parent', async () => {
@@ -218,6 +227,24 @@ describe('tracing on: one run across a gateway and a worker', () => {
 
     const modelParents = llm.requests.map((request) => String(request.headers['traceparent']).split('-'));
     expect(modelParents.filter(([, traceId]) => traceId === CLIENT_TRACE_ID).map(([, , spanId]) => spanId).sort()).toEqual(chats.map((chat) => chat.spanId).sort());
+  });
+
+  it('continues an AG-UI request\'s trace and carries it on to a remote AG-UI agent', async () => {
+    const token = await tokenFor(`user-${randomUUID()}`);
+    const response = await fetch(`${gateway.url}/ag-ui/remote.research`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}`, traceparent: `00-${AG_UI_TRACE_ID}-${AG_UI_SPAN_ID}-01` },
+      body: JSON.stringify({ threadId: randomUUID(), runId: randomUUID(), messages: [{ id: randomUUID(), role: 'user', content: 'Hello' }], tools: [], context: [] }),
+    });
+    expect(await response.text()).toContain('RUN_FINISHED');
+    const spans = await untilSpans(receiver, AG_UI_TRACE_ID, (all) => named(all, 'invoke_agent remote.research').length === 1 && named(all, 'POST /ag-ui').length === 1);
+    const [request] = named(spans, 'POST /ag-ui');
+    const [execution] = named(spans, 'invoke_agent remote.research');
+    expect(request).toMatchObject({ service: 'agent-gateway', parentSpanId: AG_UI_SPAN_ID });
+    expect(execution).toMatchObject({ service: 'agent-gateway-worker', parentSpanId: request!.spanId });
+    // The remote agent was called within the execution's span.
+    const called = remote.requests.map((each) => String(each.headers['traceparent']).split('-')).filter(([, traceId]) => traceId === AG_UI_TRACE_ID);
+    expect(called.map(([, , spanId]) => spanId)).toEqual([execution!.spanId]);
   });
 });
 
