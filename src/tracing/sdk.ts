@@ -16,7 +16,7 @@ export interface Tracing {
 }
 
 /** Whether `env` turns tracing on: an endpoint is set and nothing turns the SDK off. */
-export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   const endpoint = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_ENDPOINT'];
   return Boolean(endpoint) && env['OTEL_SDK_DISABLED'] !== 'true' && env['OTEL_TRACES_EXPORTER'] !== 'none';
 }
