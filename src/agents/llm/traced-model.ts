@@ -49,12 +49,16 @@ export function tracedModel(model: LanguageModel, parent: Context): LanguageMode
 /** Ends a call's span once, when its stream finishes, fails, or the call is aborted. */
 class SpanEnding {
   private ended = false;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = () => this.end();
 
   constructor(
     private readonly span: Span,
     params: CallOptions,
   ) {
-    params.abortSignal?.addEventListener('abort', () => this.end(), { once: true });
+    // A cancel, a timeout or a pause stops reading the stream: the span ends there.
+    this.signal = params.abortSignal;
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   observer(): TransformStream<StreamPart, StreamPart> {
@@ -95,6 +99,7 @@ class SpanEnding {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
     this.span.end();
   }
 }
