@@ -5,8 +5,7 @@
  * the same `say` the built-in agents use. Like the process entries, it traces when an OTLP
  * endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT: bench/tracing.ts).
  */
-import { startServer, type AgentDefinition } from '../../src/index.ts';
-import { startTracing } from '../../src/tracing/sdk.ts';
+import { startServer, startTracing, type AgentDefinition } from '../../src/index.ts';
 
 const tokens: AgentDefinition = {
   id: 'bench.tokens',
