@@ -21,7 +21,9 @@ const tokens: AgentDefinition = {
 
 const tracing = await startTracing('agent-gateway');
 const server = await startServer({ agents: [tokens] });
-process.once('SIGTERM', () => void server.close().then(async () => {
-  await tracing?.shutdown();
-  process.exit(0);
-}));
+process.once('SIGTERM', () => {
+  void server
+    .close()
+    .then(() => tracing?.shutdown())
+    .then(() => process.exit(0));
+});
