@@ -70,12 +70,21 @@ export function traceHeaders(parent: Context): TraceCarrier {
   return carrierOf(parent) ?? {};
 }
 
-/** The context a carrier (stored with a run, or a client's) continues, on top of `base`; `base` itself without one. */
-export function contextOf(carrier: Readonly<Record<string, unknown>> | undefined, base: Context = ROOT_CONTEXT): Context {
-  const traceparent = carrier?.['traceparent'];
-  if (typeof traceparent !== 'string' || traceparent === '') return base;
-  const tracestate = carrier?.['tracestate'];
-  return propagation.extract(base, { traceparent, ...(typeof tracestate === 'string' && tracestate !== '' && { tracestate }) });
+/**
+ * The W3C trace-context fields of `fields` (a run's stored carrier, Node's request headers, a
+ * WebSocket's connectionParams), when a traceparent is among them.
+ */
+export function carrierFrom(fields: Readonly<Record<string, unknown>> | undefined): TraceCarrier | undefined {
+  const traceparent = fields?.['traceparent'];
+  if (typeof traceparent !== 'string' || traceparent === '') return undefined;
+  const tracestate = fields?.['tracestate'];
+  return { traceparent, ...(typeof tracestate === 'string' && tracestate !== '' && { tracestate }) };
+}
+
+/** The context a carrier continues, on top of `base`; `base` itself without one. */
+export function contextOf(fields: Readonly<Record<string, unknown>> | undefined, base: Context = ROOT_CONTEXT): Context {
+  const carrier = carrierFrom(fields);
+  return carrier ? propagation.extract(base, carrier) : base;
 }
 
 /** Attributes on the span of `where` (a send's: which conversation and run it is about). */

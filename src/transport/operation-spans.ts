@@ -9,6 +9,7 @@
  * through one shared execution; a span per delivery would cost on the hottest path and belong to
  * no run's trace (delivery is measured by the metrics instead).
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { SpanKind, SpanStatusCode, propagation, trace, type Context } from '@opentelemetry/api';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -31,22 +32,11 @@ export function tracingRegistered(): boolean {
 }
 
 /**
- * The W3C trace-context fields of `fields` (Node's request headers, a WebSocket's
- * connectionParams), when a traceparent is among them.
- */
-export function carrierFrom(fields: Readonly<Record<string, unknown>> | undefined): TraceCarrier | undefined {
-  const traceparent = fields?.['traceparent'];
-  if (typeof traceparent !== 'string' || traceparent === '') return undefined;
-  const tracestate = fields?.['tracestate'];
-  return { traceparent, ...(typeof tracestate === 'string' && tracestate !== '' && { tracestate }) };
-}
-
-/**
  * Runs `work` (what a protocol's request does before it streams: a send, an answer) in a SERVER
- * span named `name`, continuing the client's trace from `carrier`.
+ * span named `name`, continuing the client's trace from its request's `headers`.
  */
-export async function inRequestSpan<T>(name: string, carrier: TraceCarrier | undefined, work: (within: Context) => Promise<T>): Promise<T> {
-  const parent = contextOf(carrier, ambientContext());
+export async function inRequestSpan<T>(name: string, headers: IncomingHttpHeaders, work: (within: Context) => Promise<T>): Promise<T> {
+  const parent = contextOf(headers, ambientContext());
   const span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
   try {
     return await work(trace.setSpan(parent, span));
@@ -66,10 +56,8 @@ export function useOperationSpans(): Plugin<TracedContext> {
       const type = operation.operation;
       const name = operation.name?.value;
       const { request, traceCarrier } = args.contextValue;
-      const carrier = request
-        ? carrierFrom({ traceparent: request.headers.get('traceparent'), tracestate: request.headers.get('tracestate') })
-        : traceCarrier;
-      const parent = contextOf(carrier, ambientContext());
+      const fields = request ? { traceparent: request.headers.get('traceparent'), tracestate: request.headers.get('tracestate') } : traceCarrier;
+      const parent = contextOf(fields, ambientContext());
       const span = tracer.startSpan(
         name ? `${type} ${name}` : type,
         { kind: SpanKind.SERVER, attributes: { 'graphql.operation.type': type, ...(name && { 'graphql.operation.name': name }) } },

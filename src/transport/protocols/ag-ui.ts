@@ -36,7 +36,7 @@ import type { ActiveRunPolicy } from '../../experience/validation.ts';
 import type { Gateway } from '../../gateway.ts';
 import { AgUiTranslator } from './ag-ui-events.ts';
 import { answerError, authenticate, lastEventId, readJson } from './plain-http.ts';
-import { carrierFrom, inRequestSpan } from '../operation-spans.ts';
+import { inRequestSpan } from '../operation-spans.ts';
 import type { TraceContext } from '../../tracing/spans.ts';
 
 const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;
@@ -66,7 +66,7 @@ export function createAgUiEndpoint(gateway: Gateway) {
       const resumeFrom = lastEventId(request);
       const answers = [...(input.resume ?? []), ...(await clientToolResults(gateway, principal, input))];
       // The send (or the answers) in a span continuing the client's traceparent; not the stream, which lasts the run.
-      const { run, afterSeq } = await inRequestSpan('POST /ag-ui', carrierFrom(request.headers), (within) =>
+      const { run, afterSeq } = await inRequestSpan('POST /ag-ui', request.headers, (within) =>
         answers.length
           ? resumeRun(gateway, principal, input.threadId, answers, resumeFrom, within)
           : startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom, within),
