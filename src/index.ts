@@ -33,6 +33,12 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   return startWorkerProcess(config, loggerFrom(options.logger, config, 'agent-gateway-worker'), options);
 }
 
+/**
+ * Starts OpenTelemetry tracing as `npm start` and `npm run worker` do, from the OTEL_* variables
+ * (docs/tracing.md): call it before starting the gateway. Without an OTLP endpoint it does
+ * nothing and loads nothing. An application with an SDK of its own registers that instead.
+ */
+export { startTracing, type Tracing } from './tracing/sdk.ts';
 export type { RunningServer } from './server.ts';
 export type { RunningWorker } from './worker-process.ts';
 export type { Config } from './config.ts';

@@ -13,6 +13,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from './config.ts';
+import { startTracing, type Tracing } from './tracing/sdk.ts';
 
 export interface StartedProcess {
   /** Graceful stop: whatever the process is doing ends per the contract, then its resources are released. */
@@ -33,8 +34,11 @@ export async function runProcess(
   const bootLogger = pino({ name });
   let logger: Logger = bootLogger;
   let started: StartedProcess;
+  let tracing: Tracing | null = null;
   try {
     const config = loadConfig();
+    // Before anything else starts, so that every span of the process is exported (OTEL_* settings).
+    tracing = await startTracing(name);
     logger = pino({ name, level: config.LOG_LEVEL });
     started = await start(config, logger);
   } catch (error) {
@@ -55,13 +59,17 @@ export async function runProcess(
     countedAt = now;
     if (first) {
       logger.info({ signal }, 'shutting down');
-      started.stop().then(
-        () => process.exit(hurried ? 1 : 0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+      started
+        .stop()
+        // The spans of the runs that ended during the stop are exported before the process goes.
+        .then(() => tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not export the last spans')))
+        .then(
+          () => process.exit(hurried ? 1 : 0),
+          (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
     } else if (!hurried) {
       hurried = true;
       logger.warn({ signal }, 'stopping at once');

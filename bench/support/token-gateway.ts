@@ -2,9 +2,10 @@
  * The gateway the agent-overhead benchmark measures, as its own process (so that its CPU time
  * is its own): the settings' agents (the liaisons on LLM_MODEL) plus `bench.tokens`, a
  * deterministic agent that streams as many word tokens as its message asks ("tokens N") through
- * the same `say` the built-in agents use.
+ * the same `say` the built-in agents use. Like the process entries, it traces when an OTLP
+ * endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT: bench/tracing.ts).
  */
-import { startServer, type AgentDefinition } from '../../src/index.ts';
+import { startServer, startTracing, type AgentDefinition } from '../../src/index.ts';
 
 const tokens: AgentDefinition = {
   id: 'bench.tokens',
@@ -18,5 +19,11 @@ const tokens: AgentDefinition = {
   },
 };
 
+const tracing = await startTracing('agent-gateway');
 const server = await startServer({ agents: [tokens] });
-process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+process.once('SIGTERM', () => {
+  void server
+    .close()
+    .then(() => tracing?.shutdown())
+    .then(() => process.exit(0));
+});

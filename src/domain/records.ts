@@ -57,6 +57,12 @@ export interface RunInput {
   context: Record<string, unknown> | null;
   /** Tools the frontend offered for this run, which it runs itself: a call of one is a CLIENT_TOOL request. */
   clientTools?: ClientTool[];
+  /**
+   * The W3C trace context of the send (`traceparent`, `tracestate`) when tracing is on: stored
+   * with the run so that its executions, wherever and however late (after a pause), continue the
+   * send's trace. Absent when tracing is off.
+   */
+  trace?: Record<string, string>;
 }
 
 /** A tool a frontend offers with its message (AG-UI's `RunAgentInput.tools`). */

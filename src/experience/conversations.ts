@@ -16,6 +16,7 @@ import { repeats, responseFor, type AnswerInput } from './input-answers.ts';
 import type { AgentDirectory } from '../agents/contract.ts';
 import { ConversationDeletions } from './deletions.ts';
 import { routeMessage } from './routing.ts';
+import { ATTR, ambientContext, annotate, carrierOf, type TraceContext } from '../tracing/spans.ts';
 import { assertId, validateSend, type InputLimits, type SendInput, type ValidSend } from './validation.ts';
 
 export interface ConversationServiceOptions {
@@ -63,7 +64,7 @@ export class ConversationService {
    * the idempotency key, when there is one), then gets the run moving. A repeat of a key gets
    * what the first send stored, whatever became of the sender.
    */
-  async send(owner: Owner, input: SendInput): Promise<SendResult> {
+  async send(owner: Owner, input: SendInput, where: TraceContext = ambientContext()): Promise<SendResult> {
     const { backend, runtime, limits } = this.options;
     const send = validateSend(input, limits);
     const agentId = routeMessage(this.options.agents, send.target, send.surface);
@@ -71,6 +72,11 @@ export class ConversationService {
     await runtime.admit(); // too many runs waiting overall answers RATE_LIMITED, storing nothing
     const ids = freshIds(send);
     const now = new Date().toISOString();
+    // The send's trace (`where`: the protocol adapter's span, continuing the client's
+    // traceparent) goes with the run, for its executions to continue; annotated with what the
+    // send is about.
+    annotate(where, { [ATTR.conversationId]: ids.conversationId, [ATTR.runId]: ids.runId, [ATTR.agentId]: agentId });
+    const trace = carrierOf(where);
     const { run, lease } = runtime.draft({
       runId: ids.runId,
       conversationId: ids.conversationId,
@@ -83,6 +89,7 @@ export class ConversationService {
         projectId: send.projectId,
         context: send.context,
         ...(send.clientTools && { clientTools: send.clientTools }),
+        ...(trace && { trace }),
       },
     });
     const newSend: NewSend = {
@@ -175,13 +182,14 @@ export class ConversationService {
    * except that repeating the response it has returns it unchanged. Of racing answers, one is
    * stored; the others get CONFLICT. Nothing is stored for any refusal.
    */
-  async respond(owner: Owner, input: AnswerInput): Promise<InputRequestRecord> {
+  async respond(owner: Owner, input: AnswerInput, where: TraceContext = ambientContext()): Promise<InputRequestRecord> {
     const { backend, runtime, limits } = this.options;
     assertId(input.requestId, 'requestId');
     const request = await backend.inputs.get(input.requestId);
     if (!request || !(await this.conversation(owner, request.conversationId))) throw notFound('Input request');
     if (request.status !== 'PENDING') return this.settledAnswer(request, input, owner);
     const response = responseFor(request, input, owner.userId, { maxAnswerBytes: limits.maxContextBytes, maxCommentLength: limits.maxTextLength });
+    annotate(where, { [ATTR.conversationId]: request.conversationId, [ATTR.runId]: request.runId });
     const outcome = await runtime.answer(request.id, response);
     if (outcome.outcome === 'not-found') throw notFound('Input request');
     if (outcome.outcome === 'settled') return this.settledAnswer(outcome.request, input, owner);

@@ -4,16 +4,19 @@
  * process has for runs (a worker's concurrency), which the scheduler takes before starting one.
  */
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { AgentDirectory } from '../agents/contract.ts';
 import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
 import { LeaseLostError, withAppend, type EventLog } from '../store/event-log.ts';
+import type { StoredEvent } from '../domain/events.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunPause, RunScope } from './run-scope.ts';
 import { readReplay, type RunReplay } from './replay.ts';
 import { moveRun } from './run-transitions.ts';
+import { RunSpans } from './run-spans.ts';
 import type { ToolRegistry } from './tools.ts';
 
 export interface ExecutorOptions extends RuntimeBase {
@@ -141,12 +144,14 @@ export class Executor {
     const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), generation, leaseLost: false };
     const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
     heartbeat.unref();
-    execution.done = this.execute(run, leaseEpoch, execution, resumed)
+    const spans = new RunSpans(run, this.options.agents.get(run.agentId)?.name, resumed);
+    execution.done = this.execute(run, leaseEpoch, execution, resumed, spans)
       .catch((error: unknown) => {
         // Taken over (and said so): what failed is an append refused on purpose.
-        if (!execution.leaseLost) this.options.logger.error({ err: error, runId: run.id }, 'run execution failed');
+        if (!execution.leaseLost) spans.logger(this.options.logger).error({ err: error, runId: run.id }, 'run execution failed');
       })
       .finally(() => {
+        spans.end();
         clearInterval(heartbeat);
         this.executing.delete(run.id);
         this.notify();
@@ -190,9 +195,10 @@ export class Executor {
     }
   }
 
-  private async execute(run: RunRecord, leaseEpoch: number, execution: Execution, resumed: boolean): Promise<void> {
+  private async execute(run: RunRecord, leaseEpoch: number, execution: Execution, resumed: boolean, spans: RunSpans): Promise<void> {
     const { signal } = execution.controller;
-    const { backend, agents, logger, holder, leaseMs, runTimeoutMs } = this.options;
+    const { backend, agents, holder, leaseMs, runTimeoutMs } = this.options;
+    const logger = spans.logger(this.options.logger);
     // Only the time it executes counts: what it spent before its pauses, and this execution.
     const began = performance.now();
     const spentBefore = run.activeMs ?? 0;
@@ -206,6 +212,8 @@ export class Executor {
     let replay: RunReplay | undefined;
     try {
       replay = resumed ? await readReplay(backend, run) : undefined;
+      // Queued since the send, or since the answer that resumed it.
+      spans.queued(replay ? Math.max(...[...replay.allAnswers.values()].map((answer) => Date.parse(answer.respondedAt))) : Date.parse(run.createdAt));
     } catch (error) {
       logger.warn({ err: error, runId: run.id }, 'could not read back what a resumed run did before its pause');
       outcome = { status: 'FAILED', error: { code: 'REPLAY_UNAVAILABLE', message: 'What the run did before its pause could not be read back.', retryable: true } };
@@ -213,12 +221,17 @@ export class Executor {
     const scope = new RunScope({
       run,
       files: filesOf(run.input),
-      events: fencedAppends(backend.events, leaseEpoch, () => {
-        if (execution.leaseLost) return;
-        logger.warn({ runId: run.id }, 'another instance took over a run executing here; its append was refused and it stops');
-        execution.leaseLost = true;
-        execution.controller.abort();
-      }),
+      events: fencedAppends(
+        backend.events,
+        leaseEpoch,
+        () => {
+          if (execution.leaseLost) return;
+          logger.warn({ runId: run.id }, 'another instance took over a run executing here; its append was refused and it stops');
+          execution.leaseLost = true;
+          execution.controller.abort();
+        },
+        (events) => spans.stored(events),
+      ),
       agents,
       tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,
@@ -229,6 +242,7 @@ export class Executor {
       ...(replay && { replay }),
       pause: () => execution.controller.abort(new RunPause()),
       onInputOpened: () => this.options.onInput?.({ type: 'opened' }),
+      trace: spans.context,
     });
     if (outcome.status === 'COMPLETED') {
       try {
@@ -240,7 +254,7 @@ export class Executor {
         // The run's last batches: their failure is the run's, as an append's always was.
         await scope.flush();
       } catch (error) {
-        outcome = this.outcomeOf(error, signal, run);
+        outcome = this.outcomeOf(error, signal, run, logger);
       } finally {
         clearTimeout(timer);
       }
@@ -252,12 +266,12 @@ export class Executor {
     const activeMs = spentBefore + Math.round(performance.now() - began);
     if (signal.reason instanceof RunPause && !execution.leaseLost) {
       const paused = await this.pause(run, scope, activeMs);
-      if (paused === 'paused') return;
+      if (paused === 'paused') return spans.settle('WAITING');
       // Its request (or what came before it) was not stored: it cannot wait, it fails as any run whose appends failed.
       if (paused === 'unstored') outcome = { status: 'FAILED', error: UNSTORED };
     }
     // Taken over: the survivor ends the run; we write nothing more.
-    if (execution.leaseLost) return;
+    if (execution.leaseLost) return spans.settle('LEASE_LOST');
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
     // how it ends; the executor always appends the terminal event, after the agent has stopped.
     const { status, ...decision } = outcome;
@@ -273,6 +287,7 @@ export class Executor {
     if (!decided && scope.usage) await backend.runs.transition(run.id, ['CANCELLED', 'FAILED'], { usage: scope.usage });
     const finished = decided ?? (await backend.runs.get(run.id));
     if (!finished) throw new Error(`run ${run.id} vanished while executing`);
+    spans.settle(finished.status, finished.error);
     // A survivor that took the lease over appends the terminal event; we must not add another.
     if (execution.leaseLost || !(await backend.leases.renew(run.id, holder, leaseMs))) return;
     await scope.closeOpenToolCalls(
@@ -288,8 +303,7 @@ export class Executor {
   }
 
   /** How the run ends after its agent threw `error` (nothing of its own when it was stopped or paused). */
-  private outcomeOf(error: unknown, signal: AbortSignal, run: RunRecord): Partial<RunRecord> {
-    const { logger } = this.options;
+  private outcomeOf(error: unknown, signal: AbortSignal, run: RunRecord, logger: Logger): Partial<RunRecord> {
     if (signal.aborted) return { status: 'COMPLETED' };
     if (error instanceof AgentError) return { status: 'FAILED', error: error.toInfo() };
     if (error instanceof GatewayError && error.code === 'SERVICE_UNAVAILABLE') {
@@ -362,13 +376,19 @@ export function filesOf(input: RunInput): AttachedFile[] {
   return Array.isArray(files) ? (files as AttachedFile[]) : [];
 }
 
-/** `log`, appending fenced with `leaseEpoch`; told through `onRefused` when an append is refused. */
-function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void): EventLog {
+/** `log`, appending fenced with `leaseEpoch`; told through `onRefused` when an append is refused, through `onStored` of what was stored. */
+function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void, onStored: (events: readonly StoredEvent[]) => void): EventLog {
   return withAppend(log, (events) =>
-    log.appendBatch(events, leaseEpoch).catch((error: unknown) => {
-      if (error instanceof LeaseLostError) onRefused();
-      throw error;
-    }),
+    log.appendBatch(events, leaseEpoch).then(
+      (stored) => {
+        onStored(stored);
+        return stored;
+      },
+      (error: unknown) => {
+        if (error instanceof LeaseLostError) onRefused();
+        throw error;
+      },
+    ),
   );
 }
 

@@ -16,6 +16,7 @@ import { deepFreeze } from '../domain/frozen.ts';
 import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, InputKind, InputRequestRecord, InputResponse, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
 import { ToolInputError, type ToolRegistry } from './tools.ts';
+import { ATTR, addSpanEvent, bindTraceContext, inSpan, type TraceContext } from '../tracing/spans.ts';
 
 export class ToolError extends Error {
   constructor(
@@ -48,6 +49,8 @@ export interface RunScopeOptions {
   pause(): void;
   /** Told of every request opened (for metrics). */
   onInputOpened?: () => void;
+  /** The trace context of the run's execution (its span), which its agents' spans go under. */
+  trace: TraceContext;
 }
 
 /** Why a run's signal was aborted when its agent asked a person: the run waits, it did not fail. */
@@ -132,7 +135,7 @@ export class RunScope {
    * execution; otherwise the request is opened (once: its id is made from the run and the ask)
    * and the run pauses, which this throws.
    */
-  async awaitInput(agentId: string, ask: InputAsk): Promise<InputResponse> {
+  async awaitInput(agentId: string, ask: InputAsk, where: TraceContext = this.options.trace): Promise<InputResponse> {
     const { run, inputs, inputTimeoutMs } = this.options;
     this.throwUnlessPausing();
     this.asked = true;
@@ -163,6 +166,7 @@ export class RunScope {
       };
       const opened = await inputs.open(request);
       await this.appendStored(agentId, { type: 'AgentInputRequested', request: opened });
+      addSpanEvent(where, 'input requested', { 'agent_gateway.input.id': id, 'agent_gateway.input.kind': ask.kind });
       this.options.onInputOpened?.();
     }
     this.options.pause();
@@ -243,8 +247,11 @@ export class RunScope {
     this.openToolCalls.clear();
   }
 
-  /** The context `agentId` works in; every agent of the run sees the same history. */
-  contextFor(agentId: AgentId, history: readonly MessageRecord[], capture: Capture | null = null): AgentContext {
+  /**
+   * The context `agentId` works in; every agent of the run sees the same history. Its spans go
+   * under `where` (the execution's, or the span of the hand-off to it).
+   */
+  contextFor(agentId: AgentId, history: readonly MessageRecord[], capture: Capture | null = null, where: TraceContext = this.options.trace): AgentContext {
     const { run, files, signal, stepDelayMs, tools, agents } = this.options;
     const scope = this;
     const pause = async () => {
@@ -264,13 +271,22 @@ export class RunScope {
       scope.reply += delta;
       scope.replyAgentId = agentId;
     };
+    // A pause or a cancel stops an agent (or a tool) without its failing.
+    const notStopped = () => !signal.aborted;
     const runAgent = async (to: AgentId, reason: string, into: Capture | null) => {
       const agent = agents.get(to);
       if (!agent) throw new AgentError('UNKNOWN_AGENT', `There is no agent "${to}" to hand the message to.`, false);
       await scope.emit(agentId, { type: 'AgentHandoff', fromAgentId: agentId, toAgentId: to, reason });
-      await agent.run(scope.contextFor(to, history, into));
+      // The agent handed to works in a span of its own, within the handing agent's.
+      await inSpan(
+        `invoke_agent ${to}`,
+        { [ATTR.operation]: 'invoke_agent', [ATTR.agentId]: to, [ATTR.agentName]: agent.name, [ATTR.conversationId]: run.conversationId, [ATTR.runId]: run.id },
+        where,
+        (within) => agent.run(scope.contextFor(to, history, into, within)),
+        notStopped,
+      );
     };
-    return {
+    const context: AgentContext = {
       agentId,
       runId: run.id,
       conversationId: run.conversationId,
@@ -306,7 +322,7 @@ export class RunScope {
         if (gate !== 'run') {
           const kind = gate === 'client' ? 'CLIENT_TOOL' : 'APPROVAL';
           const prompt = gate === 'client' ? `Run ${toolName} in the client and give its result.` : `Allow ${toolName} to run?`;
-          const response = await scope.awaitInput(agentId, { kind, prompt, toolCallId, toolName, arguments: args });
+          const response = await scope.awaitInput(agentId, { kind, prompt, toolCallId, toolName, arguments: args }, where);
           if (gate === 'approve' && response.approved !== true) {
             const message = response.comment ?? 'The call was denied.';
             await scope.append(agentId, {
@@ -341,7 +357,13 @@ export class RunScope {
             durationMs: Math.round(performance.now() - started),
           });
         try {
-          const result = await tools.execute(toolName, args, { files, history, signal });
+          const result = await inSpan(
+            `execute_tool ${toolName}`,
+            { [ATTR.operation]: 'execute_tool', [ATTR.toolName]: toolName, [ATTR.toolCallId]: toolCallId },
+            where,
+            () => tools.execute(toolName, args, { files, history, signal }),
+            notStopped,
+          );
           await completed(result ?? null, null);
           return result as T;
         } catch (cause) {
@@ -368,7 +390,7 @@ export class RunScope {
           ...(question.options && { options: question.options }),
           ...(question.answerSchema && { answerSchema: question.answerSchema }),
           ...(question.expiresInMs !== undefined && { expiresInMs: question.expiresInMs }),
-        });
+        }, where);
         return response.answer;
       },
       resumeFromLog() {
@@ -412,6 +434,9 @@ export class RunScope {
         return into.text;
       },
     };
+    // Found there by what the agent calls for it (a model, a remote agent), to go under its span.
+    bindTraceContext(context, where);
+    return context;
   }
 }
 

@@ -4,6 +4,7 @@ import type { AgentDefinition } from '../agents/contract.ts';
 import type { ConversationService } from '../experience/conversations.ts';
 import type { Principal } from '../experience/auth.ts';
 import type { Metrics } from '../metrics.ts';
+import type { TraceContext } from '../tracing/spans.ts';
 
 /** What every resolver is given: the caller (checked lazily) and the planes' entry points. */
 export interface GraphQLContext {
@@ -12,6 +13,8 @@ export interface GraphQLContext {
   conversations: ConversationService;
   agents: readonly AgentDefinition[];
   metrics: Metrics;
+  /** The operation's span context (transport/operation-spans.ts), when tracing is on: a send's run continues it. */
+  trace?: TraceContext;
 }
 
 export const builder = new SchemaBuilder<{

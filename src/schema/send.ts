@@ -57,12 +57,12 @@ builder.mutationFields((t) => ({
     description:
       'Answers an input request of your conversation. BAD_USER_INPUT when the answer does not fit; CONFLICT when the request is no longer PENDING (repeating its response returns it unchanged); NOT_FOUND for anyone else.',
     args: { input: t.arg({ type: RespondToAgentInput, required: true }) },
-    resolve: async (_root, { input }, context) => context.conversations.respond(await context.viewer(), input),
+    resolve: async (_root, { input }, context) => context.conversations.respond(await context.viewer(), input, context.trace),
   }),
   sendAgentMessage: t.field({
     type: SendAgentMessagePayload,
     args: { input: t.arg({ type: SendAgentMessageInput, required: true }) },
-    resolve: async (_root, { input }, context) => context.conversations.send(await context.viewer(), input),
+    resolve: async (_root, { input }, context) => context.conversations.send(await context.viewer(), input, context.trace),
   }),
   cancelAgentRun: t.field({
     type: AgentRunRef,

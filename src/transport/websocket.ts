@@ -6,12 +6,14 @@
  */
 import type { Server } from 'node:http';
 import { GraphQLError, OperationTypeNode, getOperationAST } from 'graphql';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../experience/auth.ts';
 import type { Gateway } from '../gateway.ts';
 import { SocketContext, authorizationFrom } from './context.ts';
 import { clientErrorMasking, toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
+import { tracingRegistered } from './operation-spans.ts';
+import { carrierFrom, type TraceCarrier } from '../tracing/spans.ts';
 import { operationRefusal } from './operation-limits.ts';
 import { createSeedSockets } from './protocols/seed-sockets.ts';
 import type { SharedEventExecution } from './shared-execution.ts';
@@ -21,6 +23,8 @@ import type { Yoga } from './yoga.ts';
 /** What an admitted socket holds: who it is, and the timer that closes it when their token expires. */
 interface SocketState {
   principal: Principal;
+  /** The client's trace context, which its queries and mutations continue (see operation-spans.ts). */
+  trace: TraceCarrier | undefined;
   context: SocketContext;
   expiryTimer: NodeJS.Timeout | undefined;
 }
@@ -38,6 +42,9 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
   const { config, logger, metrics } = gateway;
   const maskError = clientErrorMasking(config.production, logger);
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
+  /** The upgrade requests' trace contexts until connection_init, kept only when tracing is on. */
+  const upgradeTraces = new WeakMap<WebSocket, TraceCarrier>();
+  const tracing = tracingRegistered();
   // One count for every WebSocket of a user, whichever protocol it speaks.
   const socketsPerUser = new SocketsPerUser(config.WS_MAX_SOCKETS_PER_USER, logger);
   // The older sockets share the server (its payload limit, and the shutdown that closes its
@@ -46,7 +53,11 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
   httpServer.on('upgrade', (request, socket, head) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === yoga.graphqlEndpoint) {
-      wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+      wsServer.handleUpgrade(request, socket, head, (ws) => {
+        const carrier = tracing ? carrierFrom(request.headers) : undefined;
+        if (carrier) upgradeTraces.set(ws, carrier);
+        wsServer.emit('connection', ws, request);
+      });
     } else if (seedSockets.serves(path)) {
       seedSockets.upgrade(request, socket, head, path);
     } else {
@@ -67,15 +78,17 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         }
         if (socket.readyState !== socket.OPEN) return false;
         if (!socketsPerUser.admit(socket, principal.userId)) return false;
+
         const expiryTimer = closeWhenTokenExpires(socket, principal.expiresAt);
-        return { principal, context: new SocketContext(gateway, principal), expiryTimer };
+        const trace = tracing ? (carrierFrom(connectionParams) ?? upgradeTraces.get(socket)) : undefined;
+        return { principal, trace, context: new SocketContext(gateway, principal), expiryTimer };
       },
       onSubscribe: async (connection, payload) => {
         const overLimit = operationsPerSocket.refusal(connection.socket, connection.openOperations);
         if (overLimit) return [overLimit];
         const state = connection.state!;
         const principal = state.principal;
-        const enveloped = yoga.getEnveloped({ principal, params: payload } as never);
+        const enveloped = yoga.getEnveloped({ principal, traceCarrier: state.trace, params: payload } as never);
         let document;
         try {
           document = enveloped.parse(payload.query);

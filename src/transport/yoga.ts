@@ -7,11 +7,15 @@ import { createContext } from './context.ts';
 import { documentCaches } from './document-cache.ts';
 import { clientErrorMasking, useContractErrorCodes } from './errors.ts';
 import { useOperationLimits } from './operation-limits.ts';
+import { tracingRegistered, useOperationSpans } from './operation-spans.ts';
+import type { TraceCarrier } from '../tracing/spans.ts';
 import type { SharedEventExecution } from './shared-execution.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
 export interface TransportContext {
   principal?: Principal;
+  /** The trace context a WebSocket's client gave (see operation-spans.ts). */
+  traceCarrier?: TraceCarrier;
 }
 
 export type Yoga = YogaServerInstance<TransportContext, GraphQLContext>;
@@ -91,6 +95,8 @@ export function createYogaServer(gateway: Gateway, sharedEvents: SharedEventExec
       ...useOperationLimits(gateway.config),
       useContractErrorCodes(logger),
       sharedEvents.plugin(),
+      // Only with an SDK registered: without one, operations pay nothing for tracing.
+      ...(tracingRegistered() ? [useOperationSpans()] : []),
     ],
     context: ({ request, principal }) =>
       createContext(gateway, () =>

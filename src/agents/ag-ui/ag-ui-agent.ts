@@ -23,6 +23,7 @@ import type { AgentContext, AgentDefinition, ResumedWork } from '../contract.ts'
 import { AgentError } from '../errors.ts';
 import { defineAgent, type AgentIdentity } from '../define.ts';
 import { eventsOf } from './observable.ts';
+import { traceContextOf, traceHeaders } from '../../tracing/spans.ts';
 
 export interface AgUiAgentOptions extends AgentIdentity {
   /** The AG-UI endpoint (POST, answering Server-Sent Events). */
@@ -36,7 +37,9 @@ export function agUiAgent(options: AgUiAgentOptions): AgentDefinition {
 }
 
 async function runRemote(options: AgUiAgentOptions, context: AgentContext): Promise<void> {
-  const remote = new HttpAgent({ url: options.url, headers: options.headers ?? {}, threadId: context.conversationId, fetch: endingQuietly });
+  // The trace context goes along, so that a traced remote agent continues the run's trace.
+  const headers = { ...options.headers, ...traceHeaders(traceContextOf(context)) };
+  const remote = new HttpAgent({ url: options.url, headers, threadId: context.conversationId, fetch: endingQuietly });
   // Cancel, INTERRUPT, timeout and shutdown all abort the request to the remote agent.
   remote.abortController = new AbortController();
   const abort = () => remote.abortController.abort(context.signal.reason);

@@ -17,6 +17,8 @@ import { AgentError, ToolDeniedError } from '../errors.ts';
 import { resumedTurn, stepMessages, type ResumedTurn } from './resumed-turn.ts';
 import { show, type ArtifactOf } from '../platform-artifacts.ts';
 import { modelError } from './model-errors.ts';
+import { tracedModel } from './traced-model.ts';
+import { traceContextOf } from '../../tracing/spans.ts';
 
 export interface ModelTurn {
   model: LanguageModel;
@@ -82,7 +84,7 @@ export async function streamModel(context: AgentContext, turn: ModelTurn): Promi
     tools[names.add(name)] = tool({ description: decision.description, inputSchema: jsonSchema(decision.inputSchema as never) });
   }
   const result = streamText({
-    model: turn.model,
+    model: tracedModel(turn.model, traceContextOf(context)),
     system: turn.system,
     messages,
     tools,

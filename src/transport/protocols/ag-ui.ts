@@ -35,6 +35,8 @@ import type { Gateway } from '../../gateway.ts';
 import { AgUiTranslator } from './ag-ui-events.ts';
 import { answerError, authenticate, lastEventId, readJson, streamError } from './plain-http.ts';
 import { RunUntilPause, type RunOutput } from './run-until-pause.ts';
+import { inRequestSpan } from '../operation-spans.ts';
+import type { TraceContext } from '../../tracing/spans.ts';
 
 const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;
 /** The label of this protocol's streams in the metrics. */
@@ -54,9 +56,12 @@ export function createAgUiEndpoint(gateway: Gateway) {
       const input = parsedInput(await readJson(request));
       const resumeFrom = lastEventId(request);
       const answers = [...(input.resume ?? []), ...(await clientToolResults(gateway, principal, input))];
-      const { run, afterSeq } = answers.length
-        ? await resumeRun(gateway, principal, input.threadId, answers, resumeFrom)
-        : await startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom);
+      // The send (or the answers) in a span continuing the client's traceparent; not the stream, which lasts the run.
+      const { run, afterSeq } = await inRequestSpan('POST /ag-ui', request.headers, (within) =>
+        answers.length
+          ? resumeRun(gateway, principal, input.threadId, answers, resumeFrom, within)
+          : startRun(gateway, principal, input, match[1] ? decodeURIComponent(match[1]) : null, resumeFrom, within),
+      );
       await new RunStream(gateway, principal, run, request, response).start(afterSeq);
     } catch (error) {
       answerError(response, error, gateway.logger);
@@ -75,7 +80,7 @@ function parsedInput(body: unknown): RunAgentInput {
 }
 
 /** Sends the input's last message (idempotently, by its id) and answers with its run. */
-async function startRun(gateway: Gateway, principal: Principal, input: RunAgentInput, agentId: string | null, resumeFrom: number | null) {
+async function startRun(gateway: Gateway, principal: Principal, input: RunAgentInput, agentId: string | null, resumeFrom: number | null, where: TraceContext) {
   const last = input.messages.at(-1);
   if (!last || last.role !== 'user') throw badInput("The last message must be the user's new message.", 'messages');
   const props = (input.forwardedProps ?? {}) as Record<string, unknown>;
@@ -93,7 +98,7 @@ async function startRun(gateway: Gateway, principal: Principal, input: RunAgentI
       description: tool.description,
       inputSchema: (tool.parameters as Record<string, unknown> | undefined) ?? { type: 'object', properties: {} },
     })),
-  });
+  }, where);
   return { run: sent.run, afterSeq: Math.max(resumeFrom ?? sent.afterSeq, sent.afterSeq) };
 }
 
@@ -142,7 +147,14 @@ function oneOf(value: unknown, allowed: readonly string[], field: string): strin
 }
 
 /** Answers the run's interrupts; its stream goes on from where it paused (or after `resumeFrom`). */
-async function resumeRun(gateway: Gateway, principal: Principal, threadId: string, entries: readonly ResumeEntry[], resumeFrom: number | null) {
+async function resumeRun(
+  gateway: Gateway,
+  principal: Principal,
+  threadId: string,
+  entries: readonly ResumeEntry[],
+  resumeFrom: number | null,
+  where: TraceContext,
+) {
   const { conversations } = gateway;
   if (!(await conversations.conversation(principal, threadId))) throw notFound('Conversation');
   const requests: InputRequestRecord[] = [];
@@ -161,7 +173,7 @@ async function resumeRun(gateway: Gateway, principal: Principal, threadId: strin
       await conversations.cancel(principal, runId);
       break;
     }
-    await conversations.respond(principal, { requestId: request.id, ...answerOf(request, entry) });
+    await conversations.respond(principal, { requestId: request.id, ...answerOf(request, entry) }, where);
   }
   const run = await conversations.run(principal, runId);
   if (!run) throw notFound('Run');
