@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { configFrom, loggerFrom, type LogSink } from './application-options.ts';
 import type { HostOptions } from './runtime-host.ts';
 import type { SettingsOptions } from './settings-options.ts';
-import { startServer as startGatewayServer, type RunningServer } from './server.ts';
+import { createGatewayHandler as mountGatewayHandler, startServer as startGatewayServer, type GatewayHandler, type RunningServer } from './server.ts';
 import { startWorker as startWorkerProcess, type RunningWorker } from './worker-process.ts';
 
 export interface StartOptions extends HostOptions {
@@ -27,6 +27,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   return startGatewayServer(config, loggerFrom(options.logger, config, 'agent-gateway'), options);
 }
 
+/**
+ * The gateway as handlers for the application's own server: `handleRequest(request, response,
+ * next?)` as Node request handler or Express middleware, and `attach(server)` (or
+ * `handleUpgrade`) for its WebSockets. Settings that concern listening (host, port) do not apply.
+ */
+export async function createGatewayHandler(options: StartOptions & { webPage?: boolean } = {}): Promise<GatewayHandler> {
+  const config = configFrom(options.settings);
+  return mountGatewayHandler(config, loggerFrom(options.logger, config, 'agent-gateway'), options);
+}
+
 /** Starts a worker that executes the runs gateways with RUN_EXECUTION=workers hand over (needs REDIS_URL). */
 export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
   const config = configFrom(options.settings);
@@ -39,7 +49,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
  * nothing and loads nothing. An application with an SDK of its own registers that instead.
  */
 export { startTracing, type Tracing } from './tracing/sdk.ts';
-export type { RunningServer } from './server.ts';
+export type { CloseOptions, GatewayHandler, RunningServer } from './server.ts';
 export type { RunningWorker } from './worker-process.ts';
 export type { Config } from './config.ts';
 export type { SettingsOptions } from './settings-options.ts';

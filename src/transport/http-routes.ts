@@ -1,7 +1,8 @@
 /**
  * The plain HTTP endpoints beside /graphql: the other protocols (AG-UI, the AI SDK's chat
  * stream), the probes (health, readiness, metrics), dev tokens, the limits a send must keep and
- * the web page. Each answers or returns false so the request goes on to yoga.
+ * the web page, and GraphQL over HTTP and SSE at /graphql (yoga), as one table of routes. A
+ * request none of them takes is not the gateway's: the application serving it answers.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import { sendJson as send, type Probes } from './probes.ts';
 import { createAgUiEndpoint } from './protocols/ag-ui.ts';
 import { createAiSdkEndpoint } from './protocols/ai-sdk.ts';
 import { refuseUnboundedBody } from './request-size.ts';
+import type { Yoga } from './yoga.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -29,30 +31,67 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** The other protocols' endpoints, each answering or returning false (see protocols/). */
 type ProtocolEndpoint = (request: IncomingMessage, response: ServerResponse, path: string) => Promise<boolean>;
-const PROTOCOL_PATHS = /^\/(ag-ui|ai-sdk)(\/|$)/;
 
-export function createHttpRoutes(gateway: Gateway, probe: Probes) {
+/**
+ * One route: the paths it takes, whether browsers on other origins may call it (the CORS policy
+ * the GraphQL path has), and what answers it (false: not this route's after all).
+ */
+interface Route {
+  matches(path: string, method: string): boolean;
+  cors: boolean;
+  serve(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> | boolean;
+}
+
+export interface HttpRouteOptions {
+  /** GraphQL over HTTP and SSE, at its endpoint. */
+  yoga: Yoga;
+  /** Serve the chat page at `/` (and its assets). */
+  webPage: boolean;
+}
+
+export function createHttpRoutes(gateway: Gateway, probe: Probes, options: HttpRouteOptions) {
+  const { yoga } = options;
   const applyCors = createCorsPolicy(gateway.config);
   const protocols: ProtocolEndpoint[] = [createAgUiEndpoint(gateway), createAiSdkEndpoint(gateway)];
+  const devTokens = gateway.auth.ephemeral && !gateway.config.production;
+  const routes: Route[] = [
+    {
+      matches: (path) => /^\/(ag-ui|ai-sdk)(\/|$)/.test(path),
+      cors: true,
+      async serve(request, response, path) {
+        for (const serve of protocols) if (await serve(request, response, path)) return true;
+        return false;
+      },
+    },
+    { matches: (path) => path === '/healthz' || path === '/readyz' || path === '/metrics', cors: false, serve: (_, response, path) => probe(path, response) },
+    { matches: (path) => devTokens && path === '/auth/dev-token', cors: false, serve: (request, response) => issueDevToken(gateway, request, response) },
+    {
+      // The page checks what it sends against this gateway's settings, not a copy of their defaults.
+      matches: (path, method) => path === '/limits' && method === 'GET',
+      cors: false,
+      serve: (_, response) => send(response, 200, { maxTextLength: gateway.config.MAX_TEXT_LENGTH, maxContextBytes: gateway.config.MAX_CONTEXT_BYTES }),
+    },
+    { matches: (path, method) => options.webPage && method === 'GET' && !path.startsWith(yoga.graphqlEndpoint), cors: false, serve: (_, response, path) => serveWebPage(path, response) },
+    {
+      // Yoga answers CORS for its endpoint itself (browser-origins.ts).
+      matches: (path) => path === yoga.graphqlEndpoint,
+      cors: false,
+      serve: async (request, response) => {
+        await yoga(request, response);
+        return true;
+      },
+    },
+  ];
+  /** Answers the request and returns true when it is one of the gateway's; false leaves it to whoever serves the rest. */
   return async function route(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (PROTOCOL_PATHS.test(path)) {
-      if (applyCors(request, response)) return true;
-      if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
-      for (const serve of protocols) if (await serve(request, response, path)) return true;
-      return false;
-    }
+    const method = request.method ?? 'GET';
+    const taker = routes.find((each) => each.matches(path, method));
+    if (!taker) return false;
+    if (taker.cors && applyCors(request, response)) return true;
+    // Every body is bounded, /graphql's too, before anything reads it.
     if (refuseUnboundedBody(request, response, gateway.config.MAX_REQUEST_BYTES)) return true;
-    if (await probe(path, response)) return true;
-    if (path === '/auth/dev-token' && gateway.auth.ephemeral && !gateway.config.production) {
-      return issueDevToken(gateway, request, response);
-    }
-    // The page checks what it sends against this gateway's settings, not a copy of their defaults.
-    if (path === '/limits' && request.method === 'GET') {
-      return send(response, 200, { maxTextLength: gateway.config.MAX_TEXT_LENGTH, maxContextBytes: gateway.config.MAX_CONTEXT_BYTES });
-    }
-    if (request.method === 'GET' && !path.startsWith('/graphql')) return serveWebPage(path, response);
-    return false;
+    return taker.serve(request, response, path);
   };
 }
 

@@ -4,7 +4,8 @@
  * parsed, validated and limited through yoga's envelop, and its errors masked as over HTTP;
  * queries and mutations run through envelop too, subscriptions through the shared execution.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError, OperationTypeNode, getOperationAST } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../experience/auth.ts';
@@ -38,7 +39,14 @@ function withoutHttpDetail(error: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions });
 }
 
-export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gateway, sharedEvents: SharedEventExecution): WebSocketServer {
+/** The gateway's WebSockets: the server holding them, and what takes an upgrade request for one of their paths. */
+export interface GatewayWebSockets {
+  wsServer: WebSocketServer;
+  /** Takes the upgrade when it is for /graphql or an older socket's path; false leaves it to the caller. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
+
+export function createWebSockets(yoga: Yoga, gateway: Gateway, sharedEvents: SharedEventExecution): GatewayWebSockets {
   const { config, logger, metrics } = gateway;
   const maskError = clientErrorMasking(config.production, logger);
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
@@ -50,7 +58,7 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
   // The older sockets share the server (its payload limit, and the shutdown that closes its
   // clients) but are handed over directly rather than through 'connection', which is graphql-ws's.
   const seedSockets = createSeedSockets(gateway, wsServer, socketsPerUser);
-  httpServer.on('upgrade', (request, socket, head) => {
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === yoga.graphqlEndpoint) {
       wsServer.handleUpgrade(request, socket, head, (ws) => {
@@ -58,12 +66,14 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
         if (carrier) upgradeTraces.set(ws, carrier);
         wsServer.emit('connection', ws, request);
       });
-    } else if (seedSockets.serves(path)) {
-      seedSockets.upgrade(request, socket, head, path);
-    } else {
-      socket.destroy();
+      return true;
     }
-  });
+    if (seedSockets.serves(path)) {
+      seedSockets.upgrade(request, socket, head, path);
+      return true;
+    }
+    return false;
+  };
   const operationsPerSocket = new OperationsPerSocket(config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, logger);
 
   serveGraphQLWs<SocketState>(
@@ -143,5 +153,5 @@ export function attachWebSockets(httpServer: Server, yoga: Yoga, gateway: Gatewa
       onProtocolViolation: (error) => logger.warn({ reason: error.message }, 'a WebSocket broke the protocol'),
     },
   );
-  return wsServer;
+  return { wsServer, handleUpgrade };
 }
