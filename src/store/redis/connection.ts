@@ -14,10 +14,9 @@ import type { Logger } from 'pino';
 import { ErrorReply } from 'redis';
 import { GatewayError } from '../../errors.ts';
 import { RedisKeys } from './keys.ts';
-import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink } from './link.ts';
+import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink, type Reply } from './link.ts';
 
-/** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
-export type Reply = string | number | null | Reply[];
+export type { Reply };
 
 export interface RedisConnectionOptions {
   /** One Redis (REDIS_URL), or… */

@@ -8,7 +8,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { createClient, createCluster } from 'redis';
-import type { Reply } from './connection.ts';
+/** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
+export type Reply = string | number | null | Reply[];
 
 export type RedisClient = ReturnType<typeof createClient>;
 type RedisCluster = ReturnType<typeof createCluster>;
