@@ -189,9 +189,6 @@ function checkCluster(config: z.infer<typeof settingsSchema>): void {
   if (config.REDIS_KEY_PREFIX.includes('{')) {
     throw new Error('REDIS_KEY_PREFIX must not hold `{` with REDIS_CLUSTER_NODES: it would be the hash tag of every key, all in one slot.');
   }
-  if (config.RUN_EXECUTION === 'workers') {
-    throw new Error('RUN_EXECUTION=workers needs REDIS_URL for now: the intent queue to workers is not yet served on a Redis Cluster.');
-  }
 }
 
 /** A setting's default, for text that states it (schema descriptions): the one value, never restated. */
@@ -229,9 +226,9 @@ export function loadConfig(env: Record<string, unknown> = process.env): Config {
     );
   }
   if (config.REDIS_CLUSTER_NODES) checkCluster(config);
-  if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL) {
+  if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
     throw new Error(
-      'RUN_EXECUTION=workers requires REDIS_URL: gateways hand runs to workers through Redis ' +
+      'RUN_EXECUTION=workers requires REDIS_URL (or REDIS_CLUSTER_NODES): gateways hand runs to workers through Redis ' +
         '(without Redis, leave RUN_EXECUTION unset and the gateway executes runs itself).',
     );
   }

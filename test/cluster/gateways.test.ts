@@ -1,7 +1,7 @@
 /**
  * Gateways on a Redis Cluster (REDIS_CLUSTER_NODES) beside PostgreSQL, end to end through real
  * clients: two instances of one deployment, a run sent through one and followed on both, sends
- * repeated through either, many conversations at once. Only this file runs on the cluster end to
+ * repeated through either, many conversations at once, runs handed to a worker. Only this file runs on the cluster end to
  * end (the whole e2e suite once more would cost minutes); the contract suites run on it too.
  */
 import { randomUUID } from 'node:crypto';
@@ -19,10 +19,11 @@ describe('gateways on a Redis Cluster', () => {
   let a: RunningServer;
   let b: RunningServer;
   let token: string;
+  let deployment: Record<string, string>;
 
   beforeAll(async () => {
     [cluster, postgres] = await Promise.all([startRedisCluster(), startPostgres()]);
-    const deployment = {
+    deployment = {
       REDIS_CLUSTER_NODES: cluster.urls.join(','),
       DATABASE_URL: await postgres.createDatabase(),
       REDIS_KEY_PREFIX: `agw-test-${randomUUID()}:`,
@@ -77,5 +78,20 @@ describe('gateways on a Redis Cluster', () => {
       expectRunInvariants(events, sends[i]!);
       expectGapless(events, sends[i]!.afterSeq + 1);
     });
+  });
+
+  it('hands runs to a worker through the intent queue on the cluster', async () => {
+    // A gateway that executes nothing itself, with a worker beside it (test/support/server.ts).
+    const handing = await startTestServer({ ...deployment, RUN_EXECUTION: 'workers' });
+    try {
+      const sends = await Promise.all(Array.from({ length: 3 }, (_, i) => send(handing.url, token, { text: `Worked ${i}` })));
+      const followed = await Promise.all(sends.map((sent) => follow(a, sent)));
+      followed.forEach((events, i) => {
+        expectRunInvariants(events, sends[i]!);
+        expect(events.at(-1)!.__typename).toBe('AgentCompleted');
+      });
+    } finally {
+      await handing.close();
+    }
   });
 });
