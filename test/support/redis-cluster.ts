@@ -5,7 +5,7 @@
  * cluster_state:ok. Stopped (SIGKILL) and removed after the tests.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,12 +19,31 @@ export interface TestRedisCluster {
   urls: string[];
   /** Each primary's URL with the keys it holds whose names start with `prefix`. */
   keysPerPrimary(prefix: string): Promise<Map<string, string[]>>;
+  /** SIGKILL of one node (by URL): its replica takes over once the others mark it failed. */
+  kill(url: string): Promise<void>;
+  /** Resolves once every node still running counts `dead` failed and says cluster_state:ok: its replica took over. */
+  untilFailedOver(dead: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 const NODES = 6;
 
-export async function startRedisCluster(): Promise<TestRedisCluster> {
+function nodeDir(dir: string, port: number): string {
+  const path = join(dir, String(port));
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+export interface TestRedisClusterOptions {
+  /**
+   * How long a node may not answer before the others count it failed and its replica takes
+   * over (cluster-node-timeout; Redis' default is 15 s). Short only for tests that kill a node:
+   * on a busy machine a short timeout fails nodes that were merely slow.
+   */
+  nodeTimeoutMs?: number;
+}
+
+export async function startRedisCluster(options: TestRedisClusterOptions = {}): Promise<TestRedisCluster> {
   const binary = findRedisServer();
   if (!binary) throw new Error('These tests start a Redis Cluster, which needs redis-server (and redis-cli beside it) on PATH, or REDIS_SERVER_BIN.');
   const dir = mkdtempSync(join(tmpdir(), 'agw-redis-cluster-'));
@@ -54,11 +73,13 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
           '--cluster-port', String(busPort),
           '--bind', '127.0.0.1',
           '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--dir', dir,
+          // A directory per node: a replica's full sync writes its RDB file there.
+          '--cluster-config-file', join(nodeDir(dir, port), 'nodes.conf'),
+          '--dir', nodeDir(dir, port),
           '--save', '',
           '--appendonly', 'no',
           '--daemonize', 'no',
+          ...(options.nodeTimeoutMs === undefined ? [] : ['--cluster-node-timeout', String(options.nodeTimeoutMs)]),
         ]),
       );
     }
@@ -66,20 +87,49 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     await run(cli, ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes']);
     const urls = ports.map((port) => `redis://127.0.0.1:${port}`);
     await Promise.all(urls.map((url) => untilClusterOk(url)));
-    return { urls, keysPerPrimary: (prefix) => keysPerPrimary(urls, prefix), stop };
+    const kill = async (url: string) => {
+      const child = children[urls.indexOf(url)];
+      if (!child) throw new Error(`${url} is no node of this cluster`);
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    };
+    const alive = () => urls.filter((_, i) => children[i]!.exitCode === null && children[i]!.signalCode === null);
+    return {
+      urls,
+      keysPerPrimary: (prefix) => keysPerPrimary(alive(), prefix),
+      kill,
+      untilFailedOver: async (dead) => void (await Promise.all(alive().map((url) => untilClusterOk(url, new URL(dead).host)))),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-/** Asks the node until it says cluster_state:ok (the cluster has no event to await for it). */
-async function untilClusterOk(url: string, timeoutMs = 30_000): Promise<void> {
+/**
+ * Asks the node until it says cluster_state:ok and, for a replica, that its link to its primary
+ * is up (a replica that never synced would not take over); with `failed` (host:port), once it
+ * counts that node failed too (until then a dead primary's slots still look served). The
+ * cluster has no event to await.
+ */
+async function untilClusterOk(url: string, failed?: string, timeoutMs = 30_000): Promise<void> {
   const client = createClient({ url });
   await client.connect();
+  const ready = async () => {
+    if (failed !== undefined) {
+      const line = (await client.sendCommand<string>(['CLUSTER', 'NODES'])).split('\n').find((each) => each.includes(` ${failed}@`));
+      if (!line || !/\bfail\b(?!\?)/.test(line.split(' ')[2] ?? '')) return false;
+    }
+    if (!/^cluster_state:ok\b/m.test(await client.sendCommand<string>(['CLUSTER', 'INFO']))) return false;
+    const replication = await client.sendCommand<string>(['INFO', 'replication']);
+    return /^role:master\b/m.test(replication) || /^master_link_status:up\b/m.test(replication);
+  };
   try {
     const deadline = Date.now() + timeoutMs;
-    while (!/^cluster_state:ok\b/m.test(await client.sendCommand<string>(['CLUSTER', 'INFO']))) {
+    while (!(await ready())) {
       if (Date.now() > deadline) throw new Error(`${url} never said cluster_state:ok`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

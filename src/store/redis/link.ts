@@ -153,6 +153,7 @@ export class ClusterRedisLink implements RedisLink {
     });
     this.cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'commands'));
     this.cluster.on('node-error', (error: unknown) => this.events.emit('failure', error, 'commands'));
+    this.cluster.on('node-reconnecting', () => this.rediscover());
     // A new node client (a new primary after a failover, a first sharded subscription client)
     // may carry subscriptions that moved to it: they count as re-established.
     this.cluster.on('node-ready', () => {
@@ -221,6 +222,20 @@ export class ClusterRedisLink implements RedisLink {
 
   async close() {
     await closeGently(this.cluster);
+  }
+
+  /**
+   * Asks the cluster for its slots again. node-redis does so only when a node answers MOVED or
+   * ASK: a primary that died would keep its slots (and its sharded subscriptions) in the
+   * client's map for as long as it stays down, failing their commands after its replica has taken
+   * over. So every reconnection attempt to a node asks again, until the map no longer names it;
+   * the subscriptions it held are then made again on the new primary (its `node-ready`).
+   */
+  private rediscover(): void {
+    const live = this.cluster.masters.find((master) => master.client?.isReady)?.client;
+    if (!live || !this.cluster.isOpen) return;
+    // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
+    this.cluster._slots.rediscover(live).catch((error: unknown) => this.events.emit('failure', error, 'commands'));
   }
 
   /**
