@@ -19,6 +19,8 @@ export interface TestRedisCluster {
   urls: string[];
   /** Each primary's URL with the keys it holds whose names start with `prefix`. */
   keysPerPrimary(prefix: string): Promise<Map<string, string[]>>;
+  /** Moves the slot of `key` (with its keys) to the primary `to`, in place, as resharding does; returns where it was. */
+  migrateSlotOf(key: string, to: string): Promise<string>;
   /** SIGKILL of one node (by URL): its replica takes over once the others mark it failed. */
   kill(url: string): Promise<void>;
   /** Resolves once every node still running counts `dead` failed and says cluster_state:ok: its replica took over. */
@@ -99,6 +101,7 @@ export async function startRedisCluster(options: TestRedisClusterOptions = {}): 
     return {
       urls,
       keysPerPrimary: (prefix) => keysPerPrimary(alive(), prefix),
+      migrateSlotOf: (key, to) => migrateSlotOf(alive(), key, to),
       kill,
       untilFailedOver: async (dead) => void (await Promise.all(alive().map((url) => untilClusterOk(url, new URL(dead).host)))),
       stop,
@@ -151,4 +154,40 @@ async function keysPerPrimary(urls: readonly string[], prefix: string): Promise<
     }
   }
   return out;
+}
+
+/** CLUSTER SETSLOT's steps for one slot, from its owner to the primary `to`, keys and all. */
+async function migrateSlotOf(urls: readonly string[], key: string, to: string): Promise<string> {
+  const clients = new Map<string, ReturnType<typeof createClient>>();
+  for (const url of urls) {
+    const client = createClient({ url });
+    await client.connect();
+    clients.set(url, client);
+  }
+  try {
+    const target = clients.get(to)!;
+    const slot = Number(await target.sendCommand(['CLUSTER', 'KEYSLOT', key]));
+    const ids = new Map<string, string>();
+    for (const [url, client] of clients) ids.set(url, String(await client.sendCommand(['CLUSTER', 'MYID'])));
+    let from: string | undefined;
+    for (const [url, client] of clients) {
+      const owner = (await client.sendCommand<[number, number, [string, number, string]][]>(['CLUSTER', 'SLOTS'])).find(([start, end]) => start <= slot && slot <= end);
+      if (owner && owner[2][2] === ids.get(url)) from = url;
+    }
+    if (!from) throw new Error(`no primary owns slot ${slot}`);
+    if (from === to) throw new Error(`${to} owns slot ${slot} already`);
+    const source = clients.get(from)!;
+    const { port } = new URL(to);
+    await target.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', ids.get(from)!]);
+    await source.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', ids.get(to)!]);
+    for (;;) {
+      const keys = await source.sendCommand<string[]>(['CLUSTER', 'GETKEYSINSLOT', String(slot), '100']);
+      if (keys.length === 0) break;
+      await source.sendCommand(['MIGRATE', '127.0.0.1', port, '', '0', '5000', 'KEYS', ...keys]);
+    }
+    for (const client of [target, source, ...clients.values()]) await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', ids.get(to)!]).catch(() => undefined);
+    return from;
+  } finally {
+    for (const client of clients.values()) client.destroy();
+  }
 }

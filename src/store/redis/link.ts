@@ -249,6 +249,15 @@ export class ClusterRedisLink implements RedisLink {
       this.watched.add(client);
       client.on('error', (error: unknown) => this.events.emit('failure', error, 'subscriptions'));
       client.on('ready', () => this.events.emit('subscriptions-ready'));
+      // A primary that gives a slot away (resharding) ends its sharded subscriptions there, and
+      // node-redis 5 drops them without subscribing on the new owner (node-redis #3311, fixed in
+      // 6): look up the new owner, then every channel is subscribed again where it now lives.
+      client.on('sharded-channel-moved', () => {
+        this.cluster._slots.rediscover(client).then(
+          () => this.events.emit('subscriptions-ready'),
+          (error: unknown) => this.events.emit('failure', error, 'subscriptions'),
+        );
+      });
     }
   }
 }
