@@ -153,7 +153,7 @@ export class ClusterRedisLink implements RedisLink {
     });
     this.cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'commands'));
     this.cluster.on('node-error', (error: unknown) => this.events.emit('failure', error, 'commands'));
-    this.cluster.on('node-reconnecting', () => this.rediscover());
+    this.cluster.on('node-reconnecting', () => rediscover(this.cluster, this.events));
     // A new node client (a new primary after a failover, a first sharded subscription client)
     // may carry subscriptions that moved to it: they count as re-established.
     this.cluster.on('node-ready', () => {
@@ -203,6 +203,7 @@ export class ClusterRedisLink implements RedisLink {
     // A cluster client of its own: a blocked read holds only its own connection to that primary.
     const cluster = this.cluster.duplicate();
     cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'blocking'));
+    cluster.on('node-reconnecting', () => rediscover(cluster, this.events));
     let ready = false;
     const connected = cluster.connect().then(
       () => void (ready = true),
@@ -222,20 +223,6 @@ export class ClusterRedisLink implements RedisLink {
 
   async close() {
     await closeGently(this.cluster);
-  }
-
-  /**
-   * Asks the cluster for its slots again. node-redis does so only when a node answers MOVED or
-   * ASK: a primary that died would keep its slots (and its sharded subscriptions) in the
-   * client's map for as long as it stays down, failing their commands after its replica has taken
-   * over. So every reconnection attempt to a node asks again, until the map no longer names it;
-   * the subscriptions it held are then made again on the new primary (its `node-ready`).
-   */
-  private rediscover(): void {
-    const live = this.cluster.masters.find((master) => master.client?.isReady)?.client;
-    if (!live || !this.cluster.isOpen) return;
-    // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
-    this.cluster._slots.rediscover(live).catch((error: unknown) => this.events.emit('failure', error, 'commands'));
   }
 
   /**
@@ -260,6 +247,20 @@ export class ClusterRedisLink implements RedisLink {
       });
     }
   }
+}
+
+/**
+ * Asks the cluster for its slots again. node-redis does so only when a node answers MOVED or
+ * ASK: a primary that died would keep its slots (and its sharded subscriptions) in the client's
+ * map for as long as it stays down, failing their commands after its replica has taken over. So
+ * every reconnection attempt to a node asks again, until the map no longer names it; the
+ * subscriptions it held are then made again on the new primary (its `node-ready`).
+ */
+function rediscover(cluster: RedisCluster, events: EventEmitter): void {
+  const live = cluster.masters.find((master) => master.client?.isReady)?.client;
+  if (!live || !cluster.isOpen) return;
+  // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
+  cluster._slots.rediscover(live).catch((error: unknown) => events.emit('failure', error, 'commands'));
 }
 
 /** Resolves once `emitter` emits `event`, or after `timeoutMs`. */
