@@ -82,6 +82,14 @@ export const settingsSchema = z.object({
         'A `file:///` URL (an absolute path, e.g. file:///var/lib/agent-gateway) runs that PostgreSQL in this process instead (PGlite), in that data folder: one instance, whose history survives restarts with no server.',
     ),
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
+    .pipe(z.array(z.string().url()).min(1))
+    .optional()
+    .describe(
+      'Instead of REDIS_URL, a Redis Cluster (comma-separated redis:// URLs of some of its nodes) as the live layer beside DATABASE_URL: each conversation in one slot, its events fanned out over sharded pub/sub.',
+    ),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
   REDIS_LOCK_TTL_MS: int(5_000, 100).describe('How long a Redis lock outlives an instance that died holding it (its holder extends it while alive).'),
@@ -166,6 +174,23 @@ export function isDataFolderUrl(url: string): boolean {
   return url.startsWith('file:');
 }
 
+/**
+ * What a Redis Cluster can serve so far: the live layer beside a PostgreSQL server. The Redis
+ * store of record (events, sends, runs) still has scripts that span several slots.
+ */
+function checkCluster(config: z.infer<typeof settingsSchema>): void {
+  if (config.REDIS_URL) throw new Error('REDIS_URL and REDIS_CLUSTER_NODES name two different Redis deployments: set one of them.');
+  if (!config.DATABASE_URL || isDataFolderUrl(config.DATABASE_URL)) {
+    throw new Error(
+      'REDIS_CLUSTER_NODES needs DATABASE_URL naming a PostgreSQL server (postgres://): on a Redis Cluster the gateway keeps ' +
+        'its live layer, with PostgreSQL as the store of record (the Redis store of record needs REDIS_URL, one primary).',
+    );
+  }
+  if (config.REDIS_KEY_PREFIX.includes('{')) {
+    throw new Error('REDIS_KEY_PREFIX must not hold `{` with REDIS_CLUSTER_NODES: it would be the hash tag of every key, all in one slot.');
+  }
+}
+
 /** A setting's default, for text that states it (schema descriptions): the one value, never restated. */
 export function settingDefault<K extends keyof typeof settingsSchema.shape>(name: K): z.infer<typeof settingsSchema>[K] {
   return settingsSchema.shape[name].parse(undefined) as z.infer<typeof settingsSchema>[K];
@@ -200,9 +225,10 @@ export function loadConfig(env: Record<string, unknown> = process.env): Config {
         'Unset REDIS_URL for one instance, or name a PostgreSQL server (postgres://) for many.',
     );
   }
-  if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL) {
+  if (config.REDIS_CLUSTER_NODES) checkCluster(config);
+  if (config.RUN_EXECUTION === 'workers' && !config.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
     throw new Error(
-      'RUN_EXECUTION=workers requires REDIS_URL: gateways hand runs to workers through Redis ' +
+      'RUN_EXECUTION=workers requires REDIS_URL (or REDIS_CLUSTER_NODES): gateways hand runs to workers through Redis ' +
         '(without Redis, leave RUN_EXECUTION unset and the gateway executes runs itself).',
     );
   }

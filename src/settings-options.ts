@@ -95,6 +95,11 @@ export interface SettingsOptions {
    */
   redisUrl?: string;
   /**
+   * Instead of REDIS_URL, a Redis Cluster (comma-separated redis:// URLs of some of its nodes) as the live layer beside DATABASE_URL: each conversation in one slot, its events fanned out over sharded pub/sub.
+   * Environment variable: `REDIS_CLUSTER_NODES`.
+   */
+  redisClusterNodes?: string;
+  /**
    * Prepended to every Redis key and channel, so that deployments can share one Redis.
    * @defaultValue `agw:`
    * Environment variable: `REDIS_KEY_PREFIX`.

@@ -4,23 +4,27 @@
  * making its own would reject every token (and every dev token) issued by the others.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import type { Config } from '../config.ts';
 
 export function randomDevSecret(): string {
   return randomBytes(48).toString('base64url');
 }
 
-/** The dev secret every instance on this Redis uses: the first to ask stores its own. */
-export async function sharedDevSecret(redisUrl: string, keyPrefix: string): Promise<string> {
+/** The dev secret every instance on this Redis (a URL, or a cluster's nodes) uses: the first to ask stores its own. */
+export async function sharedDevSecret(redis: string | readonly string[], keyPrefix: string): Promise<string> {
   // One attempt: without the shared secret this instance could verify no other's tokens.
-  const client = createClient({ url: redisUrl, socket: { reconnectStrategy: false, connectTimeout: 5000 } });
+  const socket = { reconnectStrategy: false, connectTimeout: 5000 } as const;
+  const client =
+    typeof redis === 'string'
+      ? createClient({ url: redis, socket })
+      : createCluster({ rootNodes: redis.map((url) => ({ url })), defaults: { socket } });
   client.on('error', () => undefined); // connect() rejects with the same error
   try {
     await client.connect();
   } catch (error) {
     throw new Error(
-      `No AUTH_JWT_SECRET, and Redis (REDIS_URL) did not answer to share a dev secret with the other instances: ` +
+      `No AUTH_JWT_SECRET, and Redis (REDIS_URL or REDIS_CLUSTER_NODES) did not answer to share a dev secret with the other instances: ` +
         `${(error as Error).message}. Start Redis, or set AUTH_JWT_SECRET (the same on every instance).`,
     );
   }
@@ -44,6 +48,7 @@ export async function signingSecret(config: Config): Promise<{ secret: string | 
   if (config.AUTH_JWT_SECRET) return { secret: config.AUTH_JWT_SECRET, dev: false };
   // Tokens come from the identity provider alone: no secret, so no dev tokens either.
   if (config.AUTH_JWKS_URL) return { secret: null, dev: false };
-  const secret = config.REDIS_URL ? await sharedDevSecret(config.REDIS_URL, config.REDIS_KEY_PREFIX) : randomDevSecret();
+  const redis = config.REDIS_CLUSTER_NODES ?? config.REDIS_URL;
+  const secret = redis ? await sharedDevSecret(redis, config.REDIS_KEY_PREFIX) : randomDevSecret();
   return { secret, dev: true };
 }

@@ -14,9 +14,9 @@ import type { Backend } from '../../src/store/interfaces.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { MAX_QUEUED_EVENTS, RunAppender } from '../../src/runtime/run-appender.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, memoryWorld, postgresRedisWorld, redisWorld, token, until, type Instances, type World } from './worlds.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, memoryWorld, postgresClusterWorld, postgresRedisWorld, redisWorld, token, until, type Instances, type World } from './worlds.ts';
 
-const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld()];
+const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld(), postgresClusterWorld()];
 
 const deltas = (events: readonly StoredEvent[]) => events.map((event) => (event.type === 'AgentToken' ? event.delta : event.type));
 const numbered = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);

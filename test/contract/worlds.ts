@@ -1,7 +1,7 @@
 /**
  * The backends the contract suite runs against. A "world" is shared state; `instances` gives two
  * backends on it, as two gateway processes would have: for memory both are the same object,
- * for Redis two sets of connections to one Redis under one key prefix.
+ * for Redis two sets of connections to one Redis (or one Redis Cluster) under one key prefix.
  */
 import { randomUUID } from 'node:crypto';
 import { settingDefault } from '../../src/config.ts';
@@ -14,9 +14,10 @@ import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { composeBackend } from '../../src/store/compose.ts';
 import { hotTailOf } from '../../src/store/registration.ts';
 import { createPostgresRecordStore } from '../../src/store/postgres/index.ts';
-import { createRedisBackend, createRedisLiveLayer } from '../../src/store/redis/index.ts';
+import { createRedisBackend, createRedisLiveLayer, type RedisTarget } from '../../src/store/redis/index.ts';
 import type { RunRecord } from '../../src/domain/records.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
+import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
 export const DEFAULT_RETENTION: RetentionPolicy = { maxEventsPerConversation: 10_000, maxAgeMs: 3600_000 };
@@ -77,12 +78,29 @@ export function redisWorld(): World & { redis(): TestRedis } {
  * one database and two sets of connections to one Redis under one key prefix.
  */
 export function postgresRedisWorld(): World {
-  let redis: TestRedis | undefined;
+  return postgresLiveLayerWorld('postgres+redis', async () => {
+    const redis = await startRedis();
+    return { target: redis.url, stop: () => redis.stop() };
+  });
+}
+
+/** As `postgresRedisWorld`, with a Redis Cluster of three primaries (and their replicas) as the live layer. */
+export function postgresClusterWorld(): World & { cluster(): TestRedisCluster } {
+  let cluster: TestRedisCluster | undefined;
+  const world = postgresLiveLayerWorld('postgres+cluster', async () => {
+    cluster = await startRedisCluster();
+    return { target: { clusterNodes: cluster.urls }, stop: () => cluster!.stop() };
+  });
+  return { ...world, cluster: () => cluster! };
+}
+
+function postgresLiveLayerWorld(name: string, startRedisOf: () => Promise<{ target: RedisTarget; stop(): Promise<void> }>): World {
+  let redis: { target: RedisTarget; stop(): Promise<void> } | undefined;
   let postgres: TestPostgres | undefined;
   return {
-    name: 'postgres+redis',
+    name,
     async setup() {
-      [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+      [redis, postgres] = await Promise.all([startRedisOf(), startPostgres()]);
     },
     async teardown() {
       await Promise.all([redis?.stop(), postgres?.stop()]);
@@ -93,7 +111,7 @@ export function postgresRedisWorld(): World {
       const instance = async () =>
         composeBackend(
           await createPostgresRecordStore(database, { retention, idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs }),
-          await createRedisLiveLayer(redis!.url, { keyPrefix, lockTtlMs: BACKEND_SETTINGS.lockTtlMs, hotTail: hotTailOf(retention, retention.maxAgeMs) }),
+          await createRedisLiveLayer(redis!.target, { keyPrefix, lockTtlMs: BACKEND_SETTINGS.lockTtlMs, hotTail: hotTailOf(retention, retention.maxAgeMs) }),
         );
       const a = await instance();
       const b = await instance();

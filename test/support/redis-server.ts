@@ -73,7 +73,7 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
   };
 }
 
-function findRedisServer(): string | null {
+export function findRedisServer(): string | null {
   const candidates = process.env['REDIS_SERVER_BIN']
     ? [process.env['REDIS_SERVER_BIN']]
     : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'redis-server'));
@@ -89,7 +89,7 @@ function findRedisServer(): string | null {
 }
 
 /** Starts redis-server and resolves once it accepts connections. */
-function launch(binary: string, args: string[]): Promise<ChildProcess> {
+export function launch(binary: string, args: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

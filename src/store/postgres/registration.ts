@@ -4,7 +4,7 @@ import { hotTailOf, retentionOf, type BackendRegistration } from '../registratio
 
 /**
  * PostgreSQL as the store of record, when DATABASE_URL is set, with Redis as the live layer
- * (REDIS_URL: any number of instances) or, without it, a live layer in this one process. A
+ * (REDIS_URL, or a Redis Cluster with REDIS_CLUSTER_NODES: any number of instances) or, without it, a live layer in this one process. A
  * `file:///` DATABASE_URL runs that PostgreSQL in this process on its data folder (PGlite), with
  * the live layer in this process too (the configuration refuses it with REDIS_URL).
  */
@@ -20,9 +20,10 @@ export const postgresBackend: BackendRegistration = {
       logger: logger.child({ component: 'postgres' }),
     });
     let live;
-    if (config.REDIS_URL) {
+    const redis = config.REDIS_CLUSTER_NODES ? { clusterNodes: config.REDIS_CLUSTER_NODES } : config.REDIS_URL;
+    if (redis) {
       const { createRedisLiveLayer } = await import('../redis/index.ts');
-      live = await createRedisLiveLayer(config.REDIS_URL, {
+      live = await createRedisLiveLayer(redis, {
         keyPrefix: config.REDIS_KEY_PREFIX,
         lockTtlMs: config.REDIS_LOCK_TTL_MS,
         logger: logger.child({ component: 'redis' }),

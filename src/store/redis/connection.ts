@@ -1,25 +1,28 @@
 /**
- * One process's connections to Redis: a command connection shared by every store, and one
- * subscriber connection shared by every pub/sub listener of the process (the event log's
- * doorbells and the control channel), with a subscription per channel, reference-counted.
+ * One process's connections to Redis (one server, or a Redis Cluster: see ./link.ts): commands
+ * shared by every store, and the subscriptions of every pub/sub listener of the process (the
+ * event log's doorbells and the control channel), one per channel, reference-counted.
  *
  * Commands fail fast while Redis is unreachable (no offline queue): callers get a
- * SERVICE_UNAVAILABLE GatewayError at once instead of hanging, and both connections reconnect
- * by themselves with a capped backoff. After the subscriber reconnects, every channel is
- * subscribed again and the `resubscribed` hooks run, so that listeners can catch up from the log.
+ * SERVICE_UNAVAILABLE GatewayError at once instead of hanging, and the connections reconnect
+ * by themselves with a capped backoff. After subscriptions are re-established, every channel is
+ * subscribed again and the `onSubscribed` hooks run, so that listeners can catch up from the log.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { createClient, ErrorReply } from 'redis';
+import { ErrorReply } from 'redis';
 import { GatewayError } from '../../errors.ts';
+import { RedisKeys } from './keys.ts';
+import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink, type Reply } from './link.ts';
 
-export type RedisClient = ReturnType<typeof createClient>;
-/** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
-export type Reply = string | number | null | Reply[];
+export type { Reply };
 
 export interface RedisConnectionOptions {
-  url: string;
+  /** One Redis (REDIS_URL), or… */
+  url?: string;
+  /** …the nodes to discover a Redis Cluster from (REDIS_CLUSTER_NODES). */
+  clusterNodes?: readonly string[];
   /** Prepended to every key and channel, so that several deployments (or tests) can share a Redis. */
   keyPrefix: string;
   logger?: Logger;
@@ -52,12 +55,27 @@ export function unavailable(error: unknown): unknown {
 /** A Lua script run by its SHA1, sent whole once when Redis does not know it (e.g. after a restart). */
 export class LuaScript {
   readonly sha: string;
+  private shardedVariant: LuaScript | undefined;
+
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /**
+   * The script for sharded pub/sub (a cluster): its doorbells rung with SPUBLISH, which reaches
+   * the subscribers of the channel's shard, where PUBLISH would reach only plain subscribers.
+   */
+  get sharded(): LuaScript {
+    this.shardedVariant ??= this.source.includes("redis.call('PUBLISH'")
+      ? new LuaScript(this.source.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'"))
+      : this;
+    return this.shardedVariant;
   }
 }
 
 type ChannelListener = (message: string) => void;
+/** Which of the process's connections: commands, or subscriptions (see ./link.ts). */
+type Side = 'commands' | 'subscriptions';
 
 interface ChannelState {
   listeners: Set<ChannelListener>;
@@ -66,65 +84,68 @@ interface ChannelState {
 }
 
 export class RedisConnection {
-  readonly client: RedisClient;
-  readonly subscriber: RedisClient;
-  readonly prefix: string;
+  readonly keys: RedisKeys;
+  private readonly link: RedisLink;
   private readonly logger: Logger | undefined;
   private readonly channels = new Map<string, ChannelState>();
   /** Told of channels once their subscription is (again) in place: listeners may have missed messages. */
   private readonly hooks = new EventEmitter().setMaxListeners(0);
   private closed = false;
-  private readonly outage = { client: false, subscriber: false };
+  private readonly outage: Record<Side, boolean> = { commands: false, subscriptions: false };
   private readonly commandTimeoutMs: number;
 
   constructor(options: RedisConnectionOptions) {
-    this.prefix = options.keyPrefix;
     this.logger = options.logger;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
-    this.client = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: options.connectTimeoutMs ?? 2000,
-        // Keep trying for as long as the process lives: an outage ends, and we want to be back at once.
-        reconnectStrategy: (retries) => Math.min(50 * 2 ** Math.min(retries, 10), maxDelay) + Math.floor(Math.random() * 50),
-      },
-    });
-    this.subscriber = this.client.duplicate();
-    this.watch(this.client, 'client');
-    this.watch(this.subscriber, 'subscriber');
-    this.subscriber.on('ready', () => this.resubscribe());
-    this.client.once('ready', () => void this.checkDurability());
+    const linkOptions = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      // Keep trying for as long as the process lives: an outage ends, and we want to be back at once.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), maxDelay) + Math.floor(Math.random() * 50),
+    };
+    if (options.clusterNodes && options.clusterNodes.length > 0) this.link = new ClusterRedisLink(options.clusterNodes, linkOptions);
+    else if (options.url) this.link = new SingleRedisLink(options.url, linkOptions);
+    else throw new Error('A Redis connection needs a URL or the nodes of a cluster.');
+    this.keys = new RedisKeys(options.keyPrefix, this.link.sharded);
+    this.watch();
+    this.link.events.on('subscriptions-ready', () => this.resubscribe());
+    this.link.events.once('commands-ready', () => void this.checkDurability());
   }
 
   /** Starts connecting; resolves once both connections are ready (they keep retrying until then). */
   async connect(): Promise<void> {
-    await Promise.all([this.client.connect(), this.subscriber.connect()]);
+    await this.link.connect();
   }
 
   get isReady(): boolean {
-    return this.client.isReady && this.subscriber.isReady;
+    return this.link.commandsReady && this.link.subscriptionsReady;
+  }
+
+  get prefix(): string {
+    return this.keys.prefix;
   }
 
   key(...parts: string[]): string {
-    return this.prefix + parts.join(':');
+    return this.keys.key(...parts);
   }
 
   /** The keys of one conversation share a hash tag, so that its scripts stay in one slot. */
-  conversationKey(conversationId: string, suffix?: string): string {
-    return `${this.prefix}c:{${conversationId}}${suffix === undefined ? '' : `:${suffix}`}`;
+  conversationKey(conversationId: string, suffix?: Parameters<RedisKeys['conversation']>[1]): string {
+    return this.keys.conversation(conversationId, suffix);
   }
 
-  /** Sends one command, failing fast with SERVICE_UNAVAILABLE when Redis cannot be reached. */
-  async command<T extends Reply = Reply>(args: (string | number)[]): Promise<T> {
-    if (!this.client.isReady) throw unavailable(new Error('not connected'));
+  /**
+   * Sends one command, failing fast with SERVICE_UNAVAILABLE when Redis cannot be reached. On a
+   * cluster it goes to the primary that owns `key`: the command's first argument unless said.
+   */
+  async command<T extends Reply = Reply>(args: (string | number)[], key: string | undefined = args[1]?.toString()): Promise<T> {
+    if (!this.link.commandsReady) throw unavailable(new Error('not connected'));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no reply within ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs);
     });
     try {
-      return await Promise.race([this.client.sendCommand<T>(args.map(String)), timeout]);
+      return await Promise.race([this.link.send<T>(key, args.map(String)), timeout]);
     } catch (error) {
       throw unavailable(error);
     } finally {
@@ -132,34 +153,43 @@ export class RedisConnection {
     }
   }
 
-  /** Runs a Lua script (EVALSHA, falling back to EVAL when Redis lost its script cache). */
+  /**
+   * Runs a Lua script (EVALSHA, falling back to EVAL when Redis lost its script cache). On a
+   * cluster all its keys must be in one slot, the slot of the primary it runs on.
+   */
   async eval<T extends Reply = Reply>(script: LuaScript, keys: string[], args: (string | number)[]): Promise<T> {
+    const run = this.link.sharded ? script.sharded : script;
     const tail = [String(keys.length), ...keys, ...args.map(String)];
     try {
-      return await this.command<T>(['EVALSHA', script.sha, ...tail]);
+      return await this.command<T>(['EVALSHA', run.sha, ...tail], keys[0]);
     } catch (error) {
       if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.command<T>(['EVAL', script.source, ...tail]);
+      return this.command<T>(['EVAL', run.source, ...tail], keys[0]);
     }
+  }
+
+  /** A connection of its own for commands that block, so that they hold up nothing else. */
+  blocking(): BlockingLink {
+    return this.link.blocking();
   }
 
   /** Resolves once the command connection is ready (at once when it is). */
   whenReady(): Promise<void> {
-    if (this.client.isReady || this.closed) return Promise.resolve();
+    if (this.link.commandsReady || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.client.off('ready', done);
+        this.link.events.off('commands-ready', done);
         this.hooks.off('closed', done);
         resolve();
       };
-      this.client.on('ready', done);
+      this.link.events.on('commands-ready', done);
       this.hooks.on('closed', done);
     });
   }
 
   /**
-   * Listens to a channel through the process's one subscriber connection: the first listener of
-   * a channel subscribes, the last one to leave unsubscribes. `onSubscribed` runs whenever the
+   * Listens to a channel through the process's subscriptions: the first listener of a channel
+   * subscribes, the last one to leave unsubscribes. `onSubscribed` hooks run whenever the
    * subscription has just been (re)established, as listeners may have missed messages before.
    */
   listen(channel: string, listener: ChannelListener): () => void {
@@ -189,7 +219,7 @@ export class RedisConnection {
       this.channels.delete(channel);
       if (this.closed) return;
       // While disconnected node-redis holds pub/sub commands until it is back: no leak either way.
-      this.subscriber.unsubscribe(channel, owned.dispatch).catch(() => undefined);
+      this.link.unsubscribe(channel, owned.dispatch).catch(() => undefined);
     };
   }
 
@@ -199,19 +229,20 @@ export class RedisConnection {
     return () => void this.hooks.off('subscribed', hook);
   }
 
+  /** Publishes on a channel (sharded on a cluster, as `listen` subscribes). */
   async publish(channel: string, message: string): Promise<void> {
-    await this.command(['PUBLISH', channel, message]);
+    await this.command([this.link.sharded ? 'SPUBLISH' : 'PUBLISH', channel, message]);
   }
 
   async ping(timeoutMs = 1000): Promise<void> {
-    if (!this.client.isReady) throw new Error('Redis command connection is not connected');
-    if (!this.subscriber.isReady) throw new Error('Redis subscriber connection is not connected');
+    if (!this.link.commandsReady) throw new Error('Redis command connection is not connected');
+    if (!this.link.subscriptionsReady) throw new Error('Redis subscriber connection is not connected');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([this.client.sendCommand(['PING']), timeout]);
+      await Promise.race([this.link.ping(), timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -222,7 +253,7 @@ export class RedisConnection {
     this.closed = true;
     this.hooks.emit('closed');
     this.channels.clear();
-    await Promise.all([closeClient(this.client), closeClient(this.subscriber)]);
+    await this.link.close();
   }
 
   /**
@@ -232,7 +263,7 @@ export class RedisConnection {
    */
   private async checkDurability(): Promise<void> {
     try {
-      const info = `${await this.client.sendCommand<string>(['INFO', 'persistence'])}\n${await this.client.sendCommand<string>(['INFO', 'memory'])}`;
+      const info = `${await this.link.info('persistence')}\n${await this.link.info('memory')}`;
       const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
       if (field('aof_enabled') === '0') {
         this.logger?.warn('Redis runs without appendonly: events acknowledged shortly before a Redis crash can be lost (see the README, "Configuring Redis for durability")');
@@ -250,11 +281,11 @@ export class RedisConnection {
     if (this.closed) return;
     // Sent at once, or as soon as the connection is back; should it be lost with a dropped
     // connection, `resubscribe` sends it again once reconnected.
-    this.subscriber.subscribe(channel, state.dispatch).then(
+    this.link.subscribe(channel, state.dispatch).then(
       () => {
         if (this.channels.get(channel) === state) this.hooks.emit('subscribed', channel);
         // Everyone left while the SUBSCRIBE was on its way: undo it.
-        else this.subscriber.unsubscribe(channel, state.dispatch).catch(() => undefined);
+        else this.link.unsubscribe(channel, state.dispatch).catch(() => undefined);
       },
       (error: unknown) => this.logger?.debug({ err: error, channel }, 'subscribing failed; retrying once reconnected'),
     );
@@ -269,34 +300,22 @@ export class RedisConnection {
     for (const [channel, state] of this.channels) this.subscribe(channel, state);
   }
 
-  private watch(client: RedisClient, name: 'client' | 'subscriber'): void {
-    client.on('error', (error: unknown) => {
-      if (this.outage[name] || this.closed) return;
-      this.outage[name] = true;
-      this.logger?.warn({ err: error, connection: name }, 'lost the connection to Redis; reconnecting');
+  private watch(): void {
+    this.link.events.on('failure', (error: unknown, side: Side | 'blocking') => {
+      // The intent queue's blocking connection retries by itself, and its caller sees the outage.
+      if (side === 'blocking') return void this.logger?.debug({ err: error }, 'the intent queue connection to Redis failed; reconnecting');
+      if (this.outage[side] || this.closed) return;
+      this.outage[side] = true;
+      this.logger?.warn({ err: error, connection: side }, 'lost the connection to Redis; reconnecting');
     });
-    client.on('ready', () => {
-      if (!this.outage[name]) return;
-      this.outage[name] = false;
-      this.logger?.info({ connection: name }, 'reconnected to Redis');
-    });
+    const back = (side: Side) => () => {
+      if (!this.outage[side]) return;
+      this.outage[side] = false;
+      this.logger?.info({ connection: side }, 'reconnected to Redis');
+    };
+    this.link.events.on('commands-ready', back('commands'));
+    this.link.events.on('subscriptions-ready', back('subscriptions'));
   }
-}
-
-async function closeClient(client: RedisClient): Promise<void> {
-  if (!client.isOpen) return;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.close(),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, 1000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (client.isOpen) client.destroy();
 }
 
 /** Decodes a flat [field, value, field, value, …] reply into an object. */

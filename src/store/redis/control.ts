@@ -10,7 +10,7 @@ export class RedisControlChannel implements ControlChannel {
   private readonly channel: string;
 
   constructor(private readonly redis: RedisConnection) {
-    this.channel = redis.key('control');
+    this.channel = redis.keys.control;
   }
 
   async publish(message: ControlMessage) {

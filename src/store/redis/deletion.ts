@@ -36,7 +36,8 @@ return out
 /** Deletes the conversation `id` and everything of it; the ids of its runs, or null when there was none. */
 export async function deleteConversation(redis: RedisConnection, id: string): Promise<string[] | null> {
   const keys = [
-    ...['', 'msgs', 'runs', 'queue', 'ev', 'seq', 'idem', 'requests', 'inputs'].map((suffix) => redis.conversationKey(id, suffix || undefined)),
+    redis.conversationKey(id),
+    ...(['msgs', 'runs', 'queue', 'ev', 'seq', 'idem', 'requests', 'inputs'] as const).map((part) => redis.conversationKey(id, part)),
     redis.key('inputs-due'),
   ];
   const reply = await redis.eval<Reply[]>(DELETE, keys, [redis.prefix]);

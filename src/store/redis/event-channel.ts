@@ -194,8 +194,7 @@ export class RedisEventChannel {
   }
 
   private conversationOf(channel: string): string | null {
-    const match = /^c:\{(.*)\}:bell$/.exec(channel.slice(this.redis.prefix.length));
-    return channel.startsWith(this.redis.prefix) && match ? (match[1] ?? null) : null;
+    return this.redis.keys.conversationOf(channel, 'bell');
   }
 }
 

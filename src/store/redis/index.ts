@@ -80,17 +80,24 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
  * The live layer on Redis alone, for a store of record elsewhere (PostgreSQL): fan-out, control
  * messages, leases, locks, rate limits and the intent queue, shared by every instance on it.
  */
-export async function createRedisLiveLayer(url: string, options: RedisLiveLayerOptions): Promise<RedisLiveLayer> {
-  return redisLiveLayer(await connect(url, options), options);
+export async function createRedisLiveLayer(target: RedisTarget, options: RedisLiveLayerOptions): Promise<RedisLiveLayer> {
+  return redisLiveLayer(await connect(target, options), options);
 }
+
+/** One Redis (its URL), or a Redis Cluster (some of its nodes' URLs). */
+export type RedisTarget = string | { clusterNodes: readonly string[] };
 
 export interface RedisLiveLayerOptions extends Omit<RedisBackendOptions, 'retention' | 'idempotencyTtlMs'> {
   /** The hot tail of the history whose appends it fans out (see ./hot-tail.ts). */
   hotTail: HotTailOptions;
 }
 
-async function connect(url: string, options: Pick<RedisBackendOptions, 'keyPrefix' | 'logger' | 'waitForConnection'>): Promise<RedisConnection> {
-  const redis = new RedisConnection({ url, keyPrefix: options.keyPrefix, logger: options.logger });
+async function connect(target: RedisTarget, options: Pick<RedisBackendOptions, 'keyPrefix' | 'logger' | 'waitForConnection'>): Promise<RedisConnection> {
+  const redis = new RedisConnection({
+    ...(typeof target === 'string' ? { url: target } : { clusterNodes: target.clusterNodes }),
+    keyPrefix: options.keyPrefix,
+    logger: options.logger,
+  });
   const connecting = redis.connect();
   if (options.waitForConnection === false) {
     connecting.catch((error: unknown) => options.logger?.warn({ err: error }, 'gave up connecting to Redis'));
@@ -110,15 +117,15 @@ return ARGV[1]
 
 /** The generation of the data in Redis: a key that is there until that data is lost. */
 async function liveGeneration(redis: RedisConnection): Promise<string> {
-  return String(await redis.eval(GENERATION, [redis.key('generation')], [randomUUID()]));
+  return String(await redis.eval(GENERATION, [redis.keys.generation], [randomUUID()]));
 }
 
 /** The live layer on `redis`, which it closes when it closes. */
 function redisLiveLayer(redis: RedisConnection, options: Pick<RedisLiveLayerOptions, 'lockTtlMs' | 'logger'> & Partial<RedisLiveLayerOptions>): RedisLiveLayer & { leases: RedisRunLeases } {
-  const intents = new RedisIntentQueue(redis, options.logger);
+  const intents = new RedisIntentQueue(redis);
   const tails: RedisHotTail[] = [];
   return {
-    kind: 'redis',
+    kind: redis.keys.cluster ? 'cluster' : 'redis',
     leases: new RedisRunLeases(redis),
     locks: new RedisLockService(redis, { ttlMs: options.lockTtlMs, waitMs: LOCK_WAIT_MS, logger: options.logger }),
     rateLimiter: new RedisRateLimiter(redis),

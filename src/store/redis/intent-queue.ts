@@ -8,10 +8,10 @@
  * a connection of their own, made on first claim: only workers claim, and a blocking read must
  * not hold up the process's other commands.
  */
-import type { Logger } from 'pino';
 import { ErrorReply } from 'redis';
 import type { ClaimedIntent, IntentQueue, QueuedIntent } from '../interfaces.ts';
-import { LuaScript, pairs, unavailable, type RedisClient, type RedisConnection, type Reply } from './connection.ts';
+import { LuaScript, pairs, unavailable, type RedisConnection, type Reply } from './connection.ts';
+import type { BlockingLink } from './link.ts';
 
 const GROUP = 'workers';
 
@@ -35,14 +35,11 @@ const CLAIM_GRACE_MS = 5000;
 
 export class RedisIntentQueue implements IntentQueue {
   private readonly stream: string;
-  private blocking: RedisClient | null = null;
+  private blocking: BlockingLink | null = null;
   private closed = false;
 
-  constructor(
-    private readonly redis: RedisConnection,
-    private readonly logger?: Logger,
-  ) {
-    this.stream = redis.key('intents');
+  constructor(private readonly redis: RedisConnection) {
+    this.stream = redis.keys.intents;
   }
 
   async append(intent: QueuedIntent) {
@@ -83,7 +80,7 @@ export class RedisIntentQueue implements IntentQueue {
   close(): void {
     this.closed = true;
     // Nothing is under way on it by now (its only user, a worker's claim loop, has stopped).
-    if (this.blocking?.isOpen) this.blocking.destroy();
+    this.blocking?.destroy();
     this.blocking = null;
   }
 
@@ -93,7 +90,7 @@ export class RedisIntentQueue implements IntentQueue {
       return await command();
     } catch (error) {
       if (!(error instanceof ErrorReply) || !error.message.startsWith('NOGROUP')) throw error;
-      await this.redis.command(['XGROUP', 'CREATE', this.stream, GROUP, '0', 'MKSTREAM']).catch((cause: unknown) => {
+      await this.redis.command(['XGROUP', 'CREATE', this.stream, GROUP, '0', 'MKSTREAM'], this.stream).catch((cause: unknown) => {
         if (!(cause instanceof ErrorReply) || !cause.message.startsWith('BUSYGROUP')) throw cause;
       });
       return command();
@@ -103,14 +100,14 @@ export class RedisIntentQueue implements IntentQueue {
   /** A command on the blocking connection, failing fast (SERVICE_UNAVAILABLE) while it is not connected. */
   private async blockingCommand(args: (string | number)[], blockMs: number): Promise<Reply> {
     const client = this.blockingClient();
-    if (!client.isReady) await whenReady(client, blockMs);
+    if (!client.isReady) await client.whenReady(blockMs);
     if (!client.isReady) throw unavailable(new Error('not connected'));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no reply within ${blockMs + CLAIM_GRACE_MS} ms`)), blockMs + CLAIM_GRACE_MS);
     });
     try {
-      return await Promise.race([client.sendCommand<Reply>(args.map(String)), timeout]);
+      return await Promise.race([client.send<Reply>(this.stream, args.map(String)), timeout]);
     } catch (error) {
       throw unavailable(error);
     } finally {
@@ -118,28 +115,12 @@ export class RedisIntentQueue implements IntentQueue {
     }
   }
 
-  private blockingClient(): RedisClient {
+  private blockingClient(): BlockingLink {
     if (this.blocking) return this.blocking;
     if (this.closed) throw unavailable(new Error('closed'));
-    const client = this.redis.client.duplicate();
-    client.on('error', (error: unknown) => this.logger?.debug({ err: error }, 'the intent queue connection to Redis failed; reconnecting'));
-    client.connect().catch((error: unknown) => this.logger?.warn({ err: error }, 'gave up connecting the intent queue to Redis'));
-    this.blocking = client;
-    return client;
+    this.blocking = this.redis.blocking();
+    return this.blocking;
   }
-}
-
-/** Resolves once `client` is ready, or after `timeoutMs`. */
-function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      client.off('ready', done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    client.on('ready', done);
-  });
 }
 
 /** Decodes stream entries ([[id, [field, value, …]], …]); entries deleted meanwhile come without fields. */

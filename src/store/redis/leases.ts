@@ -91,7 +91,7 @@ export class RedisRunLeases implements RunLeases {
   readonly keys: [string, string, string, string];
 
   constructor(private readonly redis: RedisConnection) {
-    this.keys = [redis.key('leases'), redis.key('lease-info'), redis.key('lease-epoch'), redis.key('lease-epochs')];
+    this.keys = redis.keys.leases;
   }
 
   /** Where each run's lease epoch is: appends fenced with an epoch check it (see RedisEventLog). */

@@ -39,7 +39,7 @@ export class RedisLockService implements LockService {
   ) {}
 
   async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const lock = this.redis.key('lock', key);
+    const lock = this.redis.keys.lock(key);
     const token = randomUUID();
     await this.acquire(lock, token, key);
     const extender = setInterval(() => {

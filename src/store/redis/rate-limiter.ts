@@ -17,7 +17,7 @@ export class RedisRateLimiter implements RateLimiter {
   constructor(private readonly redis: RedisConnection) {}
 
   async hit(key: string, limit: number, windowMs: number) {
-    const [count, ttl] = await this.redis.eval<[number, number]>(HIT, [this.redis.key('rate', key)], [windowMs]);
+    const [count, ttl] = await this.redis.eval<[number, number]>(HIT, [this.redis.keys.rateWindow(key)], [windowMs]);
     return Number(count) <= limit ? { allowed: true, retryAfterMs: 0 } : { allowed: false, retryAfterMs: Number(ttl) };
   }
 }

@@ -1,0 +1,294 @@
+/**
+ * The seam between one Redis and a Redis Cluster: what RedisConnection needs of node-redis,
+ * given by a single client (with a second one for pub/sub) or by a cluster client. Everything
+ * above it is the same code: commands and scripts are routed by their first key (all keys of a
+ * call are in one slot, see ./keys.ts), and on a cluster pub/sub is sharded (SSUBSCRIBE and
+ * SPUBLISH): a message goes only to the shard that owns its channel's slot, where plain PUBLISH
+ * would be copied to every node over the cluster bus.
+ */
+import { EventEmitter } from 'node:events';
+import { createClient, createCluster } from 'redis';
+/** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
+export type Reply = string | number | null | Reply[];
+
+export type RedisClient = ReturnType<typeof createClient>;
+type RedisCluster = ReturnType<typeof createCluster>;
+type Listener = (message: string) => void;
+
+export interface LinkOptions {
+  connectTimeoutMs: number;
+  reconnectStrategy: (retries: number) => number;
+}
+
+/** How a process reaches Redis: commands, pub/sub, and a connection of its own for blocking reads. */
+export interface RedisLink {
+  /** Whether pub/sub is sharded (a cluster): scripts then ring their doorbells with SPUBLISH. */
+  readonly sharded: boolean;
+  /** Whether a command can be sent now (else it fails at once: there is no offline queue). */
+  readonly commandsReady: boolean;
+  readonly subscriptionsReady: boolean;
+  connect(): Promise<void>;
+  /** Sends one command to the node that owns `key` (any node for a command without keys). */
+  send<T extends Reply>(key: string | undefined, args: string[]): Promise<T>;
+  /** The PING of every node that holds data (the primaries of a cluster). */
+  ping(): Promise<void>;
+  /** INFO `section` of one node (enough to tell how the deployment is configured). */
+  info(section: string): Promise<string>;
+  subscribe(channel: string, listener: Listener): Promise<void>;
+  unsubscribe(channel: string, listener: Listener): Promise<void>;
+  /**
+   * Events: `commands-ready` (the command side is (again) connected), `subscriptions-ready`
+   * (subscriptions were (re)established: messages may have been missed), and `failure` with the
+   * error and `'commands' | 'subscriptions' | 'blocking'` (not `error`, which throws when unheard).
+   */
+  readonly events: EventEmitter;
+  /** A separate link for commands that block (XREADGROUP BLOCK), so that they hold up nothing else. */
+  blocking(): BlockingLink;
+  close(): Promise<void>;
+}
+
+export interface BlockingLink {
+  readonly isReady: boolean;
+  send<T extends Reply>(key: string, args: string[]): Promise<T>;
+  /** Resolves once ready, or after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<void>;
+  destroy(): void;
+}
+
+/** One Redis: a command client, and a duplicate that holds the subscriptions. */
+export class SingleRedisLink implements RedisLink {
+  readonly sharded = false;
+  readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly client: RedisClient;
+  private readonly subscriber: RedisClient;
+
+  constructor(url: string, options: LinkOptions) {
+    this.client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: options.reconnectStrategy },
+    });
+    this.subscriber = this.client.duplicate();
+    this.client.on('error', (error: unknown) => this.events.emit('failure', error, 'commands'));
+    this.subscriber.on('error', (error: unknown) => this.events.emit('failure', error, 'subscriptions'));
+    this.client.on('ready', () => this.events.emit('commands-ready'));
+    this.subscriber.on('ready', () => this.events.emit('subscriptions-ready'));
+  }
+
+  get commandsReady() {
+    return this.client.isReady;
+  }
+
+  get subscriptionsReady() {
+    return this.subscriber.isReady;
+  }
+
+  async connect() {
+    await Promise.all([this.client.connect(), this.subscriber.connect()]);
+  }
+
+  send<T extends Reply>(_key: string | undefined, args: string[]): Promise<T> {
+    return this.client.sendCommand<T>(args);
+  }
+
+  async ping() {
+    await this.client.sendCommand(['PING']);
+  }
+
+  info(section: string) {
+    return this.client.sendCommand<string>(['INFO', section]);
+  }
+
+  async subscribe(channel: string, listener: Listener) {
+    await this.subscriber.subscribe(channel, listener);
+  }
+
+  async unsubscribe(channel: string, listener: Listener) {
+    await this.subscriber.unsubscribe(channel, listener);
+  }
+
+  blocking(): BlockingLink {
+    const client = this.client.duplicate();
+    client.on('error', (error: unknown) => this.events.emit('failure', error, 'blocking'));
+    client.connect().catch(() => undefined); // it keeps retrying; callers see it not ready meanwhile
+    return {
+      get isReady() {
+        return client.isReady;
+      },
+      send: <T extends Reply>(_key: string, args: string[]) => client.sendCommand<T>(args),
+      whenReady: (timeoutMs) => whenEmitted(client, 'ready', timeoutMs),
+      destroy: () => {
+        if (client.isOpen) client.destroy();
+      },
+    };
+  }
+
+  async close() {
+    await Promise.all([closeGently(this.client), closeGently(this.subscriber)]);
+  }
+}
+
+/**
+ * A Redis Cluster through node-redis' cluster client, which keeps a connection per primary,
+ * follows MOVED and ASK, and a sharded subscription client per primary that owns subscribed
+ * channels. Reading from replicas is off: the event log must be read where it was written.
+ */
+export class ClusterRedisLink implements RedisLink {
+  readonly sharded = true;
+  readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly cluster: RedisCluster;
+  /** The sharded subscription clients already watched for reconnections. */
+  private readonly watched = new WeakSet<object>();
+
+  constructor(
+    urls: readonly string[],
+    options: LinkOptions,
+  ) {
+    this.cluster = createCluster({
+      rootNodes: urls.map((url) => ({ url })),
+      defaults: {
+        disableOfflineQueue: true,
+        socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: options.reconnectStrategy },
+      },
+    });
+    this.cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'commands'));
+    this.cluster.on('node-error', (error: unknown) => this.events.emit('failure', error, 'commands'));
+    this.cluster.on('node-reconnecting', () => rediscover(this.cluster, this.events));
+    // A new node client (a new primary after a failover, a first sharded subscription client)
+    // may carry subscriptions that moved to it: they count as re-established.
+    this.cluster.on('node-ready', () => {
+      this.watchSubscriptionClients();
+      this.events.emit('commands-ready');
+      this.events.emit('subscriptions-ready');
+    });
+  }
+
+  get commandsReady() {
+    return this.cluster.isOpen;
+  }
+
+  get subscriptionsReady() {
+    return this.cluster.isOpen && this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.client.isReady);
+  }
+
+  async connect() {
+    await this.cluster.connect();
+    this.events.emit('commands-ready');
+  }
+
+  send<T extends Reply>(key: string | undefined, args: string[]): Promise<T> {
+    return this.cluster.sendCommand<T>(key, false, args);
+  }
+
+  async ping() {
+    await Promise.all(this.cluster.masters.map(async (master) => (await this.cluster.nodeClient(master)).sendCommand(['PING'])));
+  }
+
+  async info(section: string) {
+    const master = this.cluster.masters[0];
+    if (!master) throw new Error('the cluster has no primary');
+    return (await this.cluster.nodeClient(master)).sendCommand<string>(['INFO', section]);
+  }
+
+  async subscribe(channel: string, listener: Listener) {
+    await this.cluster.sSubscribe(channel, listener);
+    this.watchSubscriptionClients();
+  }
+
+  async unsubscribe(channel: string, listener: Listener) {
+    await this.cluster.sUnsubscribe(channel, listener);
+  }
+
+  blocking(): BlockingLink {
+    // A cluster client of its own: a blocked read holds only its own connection to that primary.
+    const cluster = this.cluster.duplicate();
+    cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'blocking'));
+    cluster.on('node-reconnecting', () => rediscover(cluster, this.events));
+    let ready = false;
+    const connected = cluster.connect().then(
+      () => void (ready = true),
+      () => undefined,
+    );
+    return {
+      get isReady() {
+        return ready && cluster.isOpen;
+      },
+      send: <T extends Reply>(key: string, args: string[]) => cluster.sendCommand<T>(key, false, args),
+      whenReady: (timeoutMs) => Promise.race([connected, new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]),
+      destroy: () => {
+        if (cluster.isOpen) cluster.destroy();
+      },
+    };
+  }
+
+  async close() {
+    await closeGently(this.cluster);
+  }
+
+  /**
+   * node-redis subscribes again by itself when a sharded subscription client reconnects; its
+   * `ready` then says that messages may have been missed meanwhile.
+   */
+  private watchSubscriptionClients(): void {
+    for (const master of this.cluster.masters) {
+      const client = master.pubSub?.client;
+      if (!client || this.watched.has(client)) continue;
+      this.watched.add(client);
+      client.on('error', (error: unknown) => this.events.emit('failure', error, 'subscriptions'));
+      client.on('ready', () => this.events.emit('subscriptions-ready'));
+      // A primary that gives a slot away (resharding) ends its sharded subscriptions there, and
+      // node-redis 5 drops them without subscribing on the new owner (node-redis #3311, fixed in
+      // 6): look up the new owner, then every channel is subscribed again where it now lives.
+      client.on('sharded-channel-moved', () => {
+        this.cluster._slots.rediscover(client).then(
+          () => this.events.emit('subscriptions-ready'),
+          (error: unknown) => this.events.emit('failure', error, 'subscriptions'),
+        );
+      });
+    }
+  }
+}
+
+/**
+ * Asks the cluster for its slots again. node-redis does so only when a node answers MOVED or
+ * ASK: a primary that died would keep its slots (and its sharded subscriptions) in the client's
+ * map for as long as it stays down, failing their commands after its replica has taken over. So
+ * every reconnection attempt to a node asks again, until the map no longer names it; the
+ * subscriptions it held are then made again on the new primary (its `node-ready`).
+ */
+function rediscover(cluster: RedisCluster, events: EventEmitter): void {
+  const live = cluster.masters.find((master) => master.client?.isReady)?.client;
+  if (!live || !cluster.isOpen) return;
+  // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
+  cluster._slots.rediscover(live).catch((error: unknown) => events.emit('failure', error, 'commands'));
+}
+
+/** Resolves once `emitter` emits `event`, or after `timeoutMs`. */
+function whenEmitted(emitter: EventEmitter, event: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      emitter.off(event, done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    emitter.on(event, done);
+  });
+}
+
+/** Closes a client (or cluster), waiting at most a second for its replies before dropping it. */
+async function closeGently(client: RedisClient | RedisCluster): Promise<void> {
+  if (!client.isOpen) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.close(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 1000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (client.isOpen) client.destroy();
+}
