@@ -3,7 +3,7 @@
  * default. Anything invalid stops the process at start with a message naming the setting.
  */
 import { z } from 'zod';
-import { AGENT_ID_PATTERN } from './domain/product.ts';
+import { AGENT_ID_PATTERN, AGENT_KINDS, PILLARS } from './domain/product.ts';
 
 const ALGORITHM = String.raw`(?:(?:RS|PS|ES)(?:256|384|512)|EdDSA)`;
 /** A comma-separated list of asymmetric JWS algorithms: a key set never holds shared secrets. */
@@ -16,8 +16,8 @@ const remoteAgentSchema = z.object({
   id: z.string().regex(AGENT_ID_PATTERN, `an agent id must match ${AGENT_ID_PATTERN}`),
   name: z.string().min(1),
   description: z.string().default(''),
-  kind: z.enum(['GUIDE', 'LIAISON']).default('LIAISON'),
-  pillar: z.enum(['CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES']).nullable().default(null),
+  kind: z.enum(AGENT_KINDS).default('LIAISON'),
+  pillar: z.enum(PILLARS).nullable().default(null),
   url: z.string().url(),
   headers: z.record(z.string(), z.string()).default({}),
 });

@@ -3,7 +3,7 @@
  * itself, hands off to one liaison, or has several collaborate. The words are documented in
  * the README; keep the two in step.
  */
-import type { Pillar } from '../domain/product.ts';
+import { PILLARS, type Pillar } from '../domain/product.ts';
 
 export type GuideDecision =
   | { mode: 'answer' }
@@ -17,8 +17,8 @@ export const PILLAR_WORDS: Record<Pillar, RegExp> = {
   CONTENT: /\b(documents?|docs?|contents?|pars(e|es|ed|ing)|outline|files?)\b/i,
 };
 
-/** The order collaborators speak in: content first, then what builds on it. */
-const PILLAR_ORDER: Pillar[] = ['CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES'];
+/** Collaborators speak in the pillars' order: content first, then what builds on it. */
+const PILLAR_ORDER: readonly Pillar[] = PILLARS;
 
 export function decide(text: string): GuideDecision {
   const pillars = PILLAR_ORDER.filter((pillar) => PILLAR_WORDS[pillar].test(text));

@@ -4,8 +4,7 @@
  * whole set. Routing takes the guide and the pillar liaisons from here.
  */
 import { type AgentDefinition, type AgentDirectory } from './contract.ts';
-import { AGENT_ID_PATTERN, type AgentId } from '../domain/product.ts';
-import type { Pillar } from '../domain/product.ts';
+import { AGENT_ID_PATTERN, AGENT_KINDS, PILLARS, type AgentId, type Pillar } from '../domain/product.ts';
 
 /**
  * What an application passes as `agents`: a list adds to the defaults (an agent with a default's
@@ -49,13 +48,14 @@ export class AgentRegistry implements AgentDirectory {
   }
 }
 
-const PILLARS: readonly (Pillar | null)[] = ['CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES', null];
+/** What an agent's pillar may be: one of the pillars, or none. */
+const AGENT_PILLARS: readonly (Pillar | null)[] = [...PILLARS, null];
 
 function assertValidAgent(agent: AgentDefinition): void {
   if (typeof agent.id !== 'string' || !AGENT_ID_PATTERN.test(agent.id)) {
     throw new Error(`Agent id ${JSON.stringify(agent.id)} must match ${AGENT_ID_PATTERN}.`);
   }
-  if (agent.kind !== 'GUIDE' && agent.kind !== 'LIAISON') throw new Error(`Agent "${agent.id}": kind must be GUIDE or LIAISON.`);
-  if (!PILLARS.includes(agent.pillar ?? null)) throw new Error(`Agent "${agent.id}": pillar must be one of ${PILLARS.join(', ')}.`);
+  if (!AGENT_KINDS.includes(agent.kind)) throw new Error(`Agent "${agent.id}": kind must be ${AGENT_KINDS.join(' or ')}.`);
+  if (!AGENT_PILLARS.includes(agent.pillar ?? null)) throw new Error(`Agent "${agent.id}": pillar must be one of ${AGENT_PILLARS.join(', ')}.`);
   if (typeof agent.run !== 'function') throw new Error(`Agent "${agent.id}" has no run function.`);
 }

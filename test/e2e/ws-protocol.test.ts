@@ -175,8 +175,12 @@ describe('the graphql-transport-ws protocol', () => {
       (message) => isFrame('next', 'replay')(message) && ['AgentCompleted', 'AgentFailed'].includes((message as Frame).payload.data.agentEvents.__typename),
     );
     raw.close();
-    expect(frames.filter((frame) => frame.type === 'next').length).toBeGreaterThan(5);
-    expect(writes - before).toBe(1);
+    const nexts = frames.filter((frame) => frame.type === 'next').length;
+    expect(nexts).toBeGreaterThan(5);
+    // One write per tick: the replay is one read of the log, so one write; on a shared deployment
+    // a late announcement of the run's last events can make the follower read once more, in a
+    // tick of its own (seen under load on PostgreSQL). Unbatched, it would be one write per frame.
+    expect(writes - before).toBeLessThanOrEqual(2);
   });
 
   it('serves the real graphql-ws client: a subscription it completes leaves nothing open', async () => {

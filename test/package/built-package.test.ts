@@ -1,10 +1,11 @@
 /**
  * The library as an application gets it: `npm run build`'s dist/, reached through package.json
  * `exports` from an application of its own (a plain `.mjs` run by node, no TypeScript loader),
- * and its declarations from a TypeScript application that type-checks without our sources.
+ * its declarations from a TypeScript application that type-checks without our sources, and the
+ * tarball `npm pack` makes, installed from the registry's packages into an empty folder.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,5 +123,40 @@ describe('the built package', () => {
     writeFileSync(join(application, 'tsconfig.json'), JSON.stringify(config));
     const checked = await run(process.execPath, [tsc, '-p', '.'], { cwd: application }).catch((error: { stdout: string }) => error);
     expect(checked.stdout).toBe('');
+  });
+
+  it('packs into a tarball that installs in an empty folder and serves, its chat page built in', { timeout: 240_000 }, async () => {
+    // What `npm pack`'s prepack does (dist/ is built above; the page only when stale), then the pack itself.
+    await run(process.execPath, ['--import', 'tsx', 'scripts/ensure-web-build.ts'], { cwd: PROJECT_ROOT });
+    const folder = mkdtempSync(join(tmpdir(), 'agw-packed-'));
+    try {
+      const packed = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', folder], { cwd: PROJECT_ROOT, maxBuffer: 16 << 20 });
+      const tarball = join(folder, packed.stdout.trim().split('\n').at(-1)!);
+      const consumer = join(folder, 'app');
+      mkdirSync(consumer);
+      writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'graphql@16'], { cwd: consumer, maxBuffer: 16 << 20 });
+      // The page ships built: the tools that build it are not the application's to install.
+      expect(existsSync(join(consumer, 'node_modules/vite'))).toBe(false);
+      expect(existsSync(join(consumer, 'node_modules/agent-gateway/web/dist/index.html'))).toBe(true);
+      writeFileSync(join(consumer, 'app.mjs'), APPLICATION);
+      const app = spawnProcess(process.execPath, ['app.mjs'], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET }, false, consumer);
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          app.child.stdout?.on('data', () => {
+            const found = /listening on (\S+)/.exec(app.output());
+            if (found) resolve(found[1]!);
+          });
+          void app.exited.then((exit) => reject(new Error(`the application exited (${JSON.stringify(exit)}):\n${app.output()}`)));
+        });
+        expect((await fetch(`${url}/`)).headers.get('content-type')).toContain('text/html');
+        const { events } = await sendAndFollow(url, await tokenFor('packed-user'), { text: 'hello', target: { kind: 'LIAISON', agentId: 'app.echo' } });
+        expect(events.at(-1)).toMatchObject({ __typename: 'AgentCompleted', message: { text: 'You said: hello' } });
+      } finally {
+        await app.kill();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

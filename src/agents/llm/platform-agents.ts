@@ -11,7 +11,7 @@ import { defineAgent } from '../define.ts';
 import { PLATFORM_ARTIFACTS } from '../platform-artifacts.ts';
 import { guide } from '../guide.ts';
 import { LIAISONS } from '../liaisons/index.ts';
-import type { Pillar } from '../../domain/product.ts';
+import { PILLARS, type Pillar } from '../../domain/product.ts';
 import { llmAgent } from './llm-agent.ts';
 import { conversationMessages } from './messages.ts';
 import { streamModel } from './stream-model.ts';
@@ -21,8 +21,6 @@ export interface ModelSettings {
   maxSteps: number;
   maxRetries: number;
 }
-
-const PILLARS: readonly Pillar[] = ['CONTENT', 'INSIGHTS', 'JOURNEY', 'OUTCOMES'];
 
 const PILLAR_TOOLS: Record<Pillar, readonly string[]> = {
   CONTENT: ['content.outline_document'],
