@@ -26,6 +26,7 @@ export async function sharedDevSecret(redis: string | readonly string[], keyPref
     throw new Error(
       `No AUTH_JWT_SECRET, and Redis (REDIS_URL or REDIS_CLUSTER_NODES) did not answer to share a dev secret with the other instances: ` +
         `${(error as Error).message}. Start Redis, or set AUTH_JWT_SECRET (the same on every instance).`,
+      { cause: error },
     );
   }
   try {

@@ -253,6 +253,8 @@ export class RunScope {
    */
   contextFor(agentId: AgentId, history: readonly MessageRecord[], capture: Capture | null = null, where: TraceContext = this.options.trace): AgentContext {
     const { run, files, signal, stepDelayMs, tools, agents } = this.options;
+    // The context's methods below are called on the context (their `this`): they reach the scope by this name.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const scope = this;
     const pause = async () => {
       // Even with no delay, yield to the event loop so one fast run cannot starve the others.

@@ -56,7 +56,7 @@ export class Scheduler {
         if (head.status === 'QUEUED') {
           if (!executor.reserve()) return { outcome: 'busy', runId: head.id };
           let started = null;
-          let leaseEpoch = 0;
+          let leaseEpoch: number;
           try {
             // Ours from now: renewed while it executes here, taken over by a survivor if we die.
             leaseEpoch = await backend.leases.acquire(head.id, conversationId, holder, leaseMs);

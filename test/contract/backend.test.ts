@@ -39,7 +39,7 @@ function run(conversationId: string, overrides: Partial<RunRecord> = {}): RunRec
       text: 'hello',
       surface: 'HOME',
       projectId: null,
-      context: { files: [], nested: { list: [1, 2.5, 'three'], empty: {}, big: 12345678901234567890, nothing: null } },
+      context: { files: [], nested: { list: [1, 2.5, 'three'], empty: {}, big: 12345678901234567168, nothing: null } },
     },
     createdAt: iso(0),
     startedAt: null,

@@ -124,7 +124,7 @@ function message(conversationId: string, seq: number, text = `message ${seq}`): 
 
 /** A queued run of alice's, its input holding nested values of every JSON kind. */
 function run(conversationId: string, overrides: Partial<RunRecord> = {}): RunRecord {
-  const context = { files: [], nested: { list: [1, 2.5, 'three'], empty: {}, big: 12345678901234567890, nothing: null, quote: 'a "b" \\ \u0000 é' } };
+  const context = { files: [], nested: { list: [1, 2.5, 'three'], empty: {}, big: 12345678901234567168, nothing: null, quote: 'a "b" \\ \u0000 é' } };
   return helloRun(conversationId, { owner: alice, createdAt: iso(0), input: { text: 'hello', surface: 'HOME', projectId: 'p1', context }, ...overrides });
 }
 

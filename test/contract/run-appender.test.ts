@@ -203,7 +203,7 @@ describe('appending a run in batches on Redis', () => {
     await appender.flush();
     // Hold every write, so that the next batch is in flight when its connection goes.
     await admin.sendCommand(['CLIENT', 'PAUSE', '60000', 'WRITE']);
-    let flushed: Promise<unknown> = Promise.resolve();
+    let flushed: Promise<unknown>;
     try {
       for (const delta of numbered('after', 10)) await appender.emit(token(conversationId, delta));
       flushed = appender.flush().catch((error: unknown) => error);

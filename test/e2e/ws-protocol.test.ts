@@ -160,7 +160,7 @@ describe('the graphql-transport-ws protocol', () => {
     // Writes counted where they leave the process: the server's end of the TCP connection.
     let writes = 0;
     server.httpServer.once('upgrade', (_request, socket: Socket) => {
-      const { _write: write, _writev: writev } = socket as Socket & { _write: Function; _writev: Function };
+      const { _write: write, _writev: writev } = socket as Socket & { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
       Object.assign(socket, {
         _write: (...args: unknown[]) => ((writes += 1), write.apply(socket, args)),
         _writev: (...args: unknown[]) => ((writes += 1), writev.apply(socket, args)),

@@ -57,7 +57,7 @@ export async function startInstance(name: string, env: Record<string, string>, o
 /** Polls /readyz until it answers `status` (bounded): readiness has no other signal to await. */
 export async function waitForReadiness(url: string, status: 200 | 503, deadlineMs = 20_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
-  let last = 0;
+  let last: number;
   for (;;) {
     try {
       last = (await fetch(`${url}/readyz`)).status;

@@ -34,7 +34,7 @@ const ABBREVIATIONS: ReadonlySet<string> = new Set([
 const WORD = /\p{N}+(?:[.,]\p{N}+)+|[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;
 
 /** A sentence ends at . ! or ? (plus closing quotes/brackets) when the next one starts uppercase or with a digit. */
-const SENTENCE_END = /[.!?]+["'”’)\]]*\s+(?=["'“‘(\[]?[\p{Lu}\p{N}])/gu;
+const SENTENCE_END = /[.!?]+["'”’)\]]*\s+(?=["'“‘([]?[\p{Lu}\p{N}])/gu;
 
 export function wordsOf(text: string): string[] {
   return text.match(WORD) ?? [];
@@ -90,7 +90,7 @@ export function topTerms(text: string, limit: number, minCount = 1): string[] {
 }
 
 function endsWithAbbreviation(sentence: string): boolean {
-  const lastWord = /(\S+)\.$/.exec(sentence)?.[1]?.replace(/^["'“‘(\[]+/, '');
+  const lastWord = /(\S+)\.$/.exec(sentence)?.[1]?.replace(/^["'“‘([]+/, '');
   if (lastWord === undefined) return false;
   return /^\p{L}$/u.test(lastWord) || ABBREVIATIONS.has(lastWord.toLowerCase());
 }
