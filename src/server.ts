@@ -11,12 +11,12 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import type { HostOptions } from './runtime-host.ts';
-import { createHttpRoutes } from './transport/http-routes.ts';
-import { listen } from './transport/listen.ts';
-import { createProbes } from './transport/probes.ts';
-import { SharedEventExecution } from './transport/shared-execution.ts';
-import { createWebSockets } from './transport/websocket.ts';
-import { createYogaServer } from './transport/yoga.ts';
+import { createHttpRoutes } from './transport/http/routes.ts';
+import { listen } from './transport/http/listen.ts';
+import { createProbes } from './transport/http/probes.ts';
+import { SharedEventExecution } from './transport/fan-out/shared-execution.ts';
+import { createWebSockets } from './transport/graphql/websocket.ts';
+import { createYogaServer } from './transport/graphql/yoga.ts';
 
 export interface CloseOptions {
   graceMs?: number;

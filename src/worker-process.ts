@@ -11,8 +11,8 @@ import { Metrics } from './metrics.ts';
 import { createRegistries } from './registries.ts';
 import { hostBackend, requireIntents, runtimeSettings, type HostOptions } from './runtime-host.ts';
 import { RuntimeWorker } from './runtime/worker.ts';
-import { listen } from './transport/listen.ts';
-import { createProbes, sendJson } from './transport/probes.ts';
+import { listen } from './transport/http/listen.ts';
+import { createProbes, sendJson } from './transport/http/probes.ts';
 
 export interface RunningWorker {
   worker: RuntimeWorker;

@@ -13,7 +13,7 @@ export interface GraphQLContext {
   conversations: ConversationService;
   agents: readonly AgentDefinition[];
   metrics: Metrics;
-  /** The operation's span context (transport/operation-spans.ts), when tracing is on: a send's run continues it. */
+  /** The operation's span context (transport/graphql/operation-spans.ts), when tracing is on: a send's run continues it. */
   trace?: TraceContext;
 }
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/server.ts';
-import { GRAPHIQL_USER } from '../../src/transport/yoga.ts';
+import { GRAPHIQL_USER } from '../../src/transport/graphql/yoga.ts';
 import { send } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 import { launchChromium } from './browser.ts';

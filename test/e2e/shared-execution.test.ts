@@ -1,5 +1,5 @@
 /**
- * Subscribers share the execution of each event (transport/shared-execution.ts): these check that
+ * Subscribers share the execution of each event (transport/fan-out/shared-execution.ts): these check that
  * sharing happens and runs the compiled selection (counted by the gateway's metrics), that it never hands one subscriber what
  * another asked for, and that what is shared is released with its last subscriber.
  */

@@ -1,5 +1,5 @@
 /**
- * The graphql-transport-ws protocol as our WebSocket server speaks it (transport/graphql-ws-server.ts),
+ * The graphql-transport-ws protocol as our WebSocket server speaks it (transport/graphql/graphql-ws-server.ts),
  * frame by frame with a bare `ws` socket, and through the real graphql-ws client: the close codes of
  * its rules, ping/pong, completion from either side, errors for one operation only, and subscriptions
  * pushed to several subscribers of one socket with each frame carrying its own id.

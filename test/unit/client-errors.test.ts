@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
-import { toClientError } from '../../src/transport/errors.ts';
+import { toClientError } from '../../src/transport/graphql/errors.ts';
 import { capturingLogger } from '../support/logs.ts';
 
 describe('toClientError', () => {

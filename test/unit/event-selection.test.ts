@@ -1,5 +1,5 @@
 /**
- * The compiled execution of subscription selections (transport/event-selection.ts) must answer
+ * The compiled execution of subscription selections (transport/fan-out/event-selection.ts) must answer
  * exactly as graphql-js does: for every event type, for the selections the web page, GraphiQL,
  * the client docs and the example client send, and for events that fail (with the errors masked the same way).
  */
@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import type { MessageRecord } from '../../src/domain/records.ts';
 import { schema } from '../../src/schema/index.ts';
-import { clientErrorMasking } from '../../src/transport/errors.ts';
-import { eventSelectionFor } from '../../src/transport/event-selection.ts';
-import { GRAPHIQL_QUERY } from '../../src/transport/yoga.ts';
+import { clientErrorMasking } from '../../src/transport/graphql/errors.ts';
+import { eventSelectionFor } from '../../src/transport/fan-out/event-selection.ts';
+import { GRAPHIQL_QUERY } from '../../src/transport/graphql/yoga.ts';
 import { AgentEvents } from '../../web/src/operations.ts';
 import { capturingLogger } from '../support/logs.ts';
 

@@ -6,7 +6,7 @@ import { Kind, isAbstractType, parse, validate, type OperationDefinitionNode } f
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.ts';
 import type { RunningServer } from '../../src/server.ts';
-import { GRAPHIQL_QUERY } from '../../src/transport/yoga.ts';
+import { GRAPHIQL_QUERY } from '../../src/transport/graphql/yoga.ts';
 import { tokenFor, wsClient } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 

@@ -10,8 +10,8 @@ import { createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { schema } from '../../src/schema/index.ts';
-import { useOperationLimits, operationRefusal } from '../../src/transport/operation-limits.ts';
-import { GRAPHIQL_QUERY } from '../../src/transport/yoga.ts';
+import { useOperationLimits, operationRefusal } from '../../src/transport/limits/operation-limits.ts';
+import { GRAPHIQL_QUERY } from '../../src/transport/graphql/yoga.ts';
 import * as page from '../../web/src/operations.ts';
 
 const defaults = loadConfig({});

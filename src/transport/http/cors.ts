@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../config.ts';
-import { allowedOrigins } from '../browser-origins.ts';
+import { allowedOrigins } from './browser-origins.ts';
 
 const ALLOWED_HEADERS = 'authorization, content-type, last-event-id, accept';
 const PREFLIGHT_MAX_AGE_SECONDS = '600';

@@ -35,7 +35,7 @@ import type { Gateway } from '../../gateway.ts';
 import { AgUiTranslator } from './ag-ui-events.ts';
 import { answerError, authenticate, lastEventId, readJson, streamError } from './plain-http.ts';
 import { RunUntilPause, type RunOutput } from './run-until-pause.ts';
-import { inRequestSpan } from '../operation-spans.ts';
+import { inRequestSpan } from '../graphql/operation-spans.ts';
 import type { TraceContext } from '../../tracing/spans.ts';
 
 const PATH = /^\/ag-ui(?:\/([^/]+))?\/?$/;

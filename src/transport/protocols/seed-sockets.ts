@@ -30,9 +30,9 @@ import { countedStream } from '../../events/counted-stream.ts';
 import type { EventSink, Stoppable } from '../../events/event-stream.ts';
 import type { Principal } from '../../experience/auth.ts';
 import type { Gateway } from '../../gateway.ts';
-import { CLOSE_SLOW_CONSUMER } from '../graphql-ws-server.ts';
-import { IncomingFrames, closeWhenTokenExpires, type SocketsPerUser } from '../socket-limits.ts';
-import { sendWithinBacklog } from '../tick-writes.ts';
+import { CLOSE_SLOW_CONSUMER } from '../graphql/graphql-ws-server.ts';
+import { IncomingFrames, closeWhenTokenExpires, type SocketsPerUser } from '../limits/socket-limits.ts';
+import { sendWithinBacklog } from '../fan-out/tick-writes.ts';
 import { errorBody } from './plain-http.ts';
 import { AgentWsDialect, MalformedFrame, RuntimeDialect, type ErrorBody, type Frame, type SeedCommand, type SeedDialect } from './seed-frames.ts';
 

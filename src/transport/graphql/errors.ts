@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { GatewayError } from '../errors.ts';
+import { GatewayError } from '../../errors.ts';
 
 export function toClientError(error: unknown, logger: Logger): GraphQLError {
   const graphQLError = error instanceof GraphQLError ? error : null;

@@ -8,15 +8,15 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Gateway } from '../gateway.ts';
-import { createCorsPolicy } from './http/cors.ts';
+import type { Gateway } from '../../gateway.ts';
+import { createCorsPolicy } from './cors.ts';
 import { sendJson as send, type Probes } from './probes.ts';
-import { createAgUiEndpoint } from './protocols/ag-ui.ts';
-import { createAiSdkEndpoint } from './protocols/ai-sdk.ts';
-import { refuseUnboundedBody } from './request-size.ts';
-import type { Yoga } from './yoga.ts';
+import { createAgUiEndpoint } from '../protocols/ag-ui.ts';
+import { createAiSdkEndpoint } from '../protocols/ai-sdk.ts';
+import { refuseUnboundedBody } from '../limits/request-size.ts';
+import type { Yoga } from '../graphql/yoga.ts';
 
-const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
 const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
 const MAX_DEV_TOKEN_BODY_BYTES = 4096;
 const CONTENT_TYPES: Record<string, string> = {

@@ -1,15 +1,15 @@
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Principal } from '../experience/auth.ts';
-import type { Gateway } from '../gateway.ts';
-import { schema, type GraphQLContext } from '../schema/index.ts';
-import { corsOptions, useCsrfPrevention } from './browser-origins.ts';
+import type { Principal } from '../../experience/auth.ts';
+import type { Gateway } from '../../gateway.ts';
+import { schema, type GraphQLContext } from '../../schema/index.ts';
+import { corsOptions, useCsrfPrevention } from '../http/browser-origins.ts';
 import { createContext } from './context.ts';
 import { documentCaches } from './document-cache.ts';
 import { clientErrorMasking, useContractErrorCodes } from './errors.ts';
-import { useOperationLimits } from './operation-limits.ts';
+import { useOperationLimits } from '../limits/operation-limits.ts';
 import { tracingRegistered, useOperationSpans } from './operation-spans.ts';
-import type { TraceCarrier } from '../tracing/spans.ts';
-import type { SharedEventExecution } from './shared-execution.ts';
+import type { TraceCarrier } from '../../tracing/spans.ts';
+import type { SharedEventExecution } from '../fan-out/shared-execution.ts';
 
 /** What a transport hands to yoga: a WebSocket has authenticated at connection_init already. */
 export interface TransportContext {

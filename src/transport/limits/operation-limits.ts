@@ -9,7 +9,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError, getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin, YogaInitialContext } from 'graphql-yoga';
-import type { Config } from '../config.ts';
+import type { Config } from '../../config.ts';
 import { operationCost } from './operation-cost.ts';
 
 type LimitSetting = 'MAX_OPERATION_TOKENS' | 'MAX_OPERATION_DEPTH' | 'MAX_OPERATION_ALIASES' | 'MAX_OPERATION_DIRECTIVES' | 'MAX_OPERATION_COST';

@@ -13,14 +13,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { SpanKind, SpanStatusCode, propagation, trace, type Context } from '@opentelemetry/api';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { GatewayError } from '../errors.ts';
-import { ambientContext, contextOf, failSpan, tracer, type TraceCarrier } from '../tracing/spans.ts';
+import { GatewayError } from '../../errors.ts';
+import { ambientContext, contextOf, failSpan, tracer, type TraceCarrier } from '../../tracing/spans.ts';
 
 /** What an operation's context may carry its client's trace context in. */
 interface TracedContext {
   /** An HTTP request's (yoga puts it in the context). */
   request?: Request;
-  /** A WebSocket's, from its connection (src/transport/websocket.ts). */
+  /** A WebSocket's, from its connection (src/transport/graphql/websocket.ts). */
   traceCarrier?: TraceCarrier;
   /** The operation's span context, set here for the resolvers. */
   trace?: Context;

@@ -7,7 +7,7 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { CloseCode } from 'graphql-ws';
 import type { WebSocket } from 'ws';
-import type { FrameScreen } from './graphql-ws-server.ts';
+import type { FrameScreen } from '../graphql/graphql-ws-server.ts';
 
 /**
  * "Too many" (HTTP's 429 in the 4xxx range): a user's sockets beyond their limit, or a socket

@@ -9,7 +9,7 @@
  */
 import type { DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../../metrics.ts';
 
 /** The part of an LRU cache that yoga uses. */
 interface SourceCache<T> {

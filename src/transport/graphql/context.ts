@@ -1,6 +1,6 @@
-import type { Principal } from '../experience/auth.ts';
-import type { Gateway } from '../gateway.ts';
-import type { GraphQLContext } from '../schema/index.ts';
+import type { Principal } from '../../experience/auth.ts';
+import type { Gateway } from '../../gateway.ts';
+import type { GraphQLContext } from '../../schema/index.ts';
 
 /**
  * A resolver context whose viewer is authenticated at most once, and only when a resolver asks:

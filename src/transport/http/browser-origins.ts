@@ -7,7 +7,7 @@
  */
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Plugin, YogaServerOptions } from 'graphql-yoga';
-import type { Config } from '../config.ts';
+import type { Config } from '../../config.ts';
 
 /** Headers that make a browser ask first (preflight): yoga's own, and `Authorization`. */
 const PREFLIGHTED_HEADERS = ['x-graphql-yoga-csrf', 'authorization'];

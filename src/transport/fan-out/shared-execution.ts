@@ -19,10 +19,10 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { PUSH, isPushable, type EventSink, type PushableEvents, type Stoppable } from '../events/event-stream.ts';
-import type { StoredEvent } from '../domain/events.ts';
-import type { Metrics } from '../metrics.ts';
-import type { PushedResults, ResultSink } from './graphql-ws-server.ts';
+import { PUSH, isPushable, type EventSink, type PushableEvents, type Stoppable } from '../../events/event-stream.ts';
+import type { StoredEvent } from '../../domain/events.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { PushedResults, ResultSink } from '../graphql/graphql-ws-server.ts';
 import { eventSelectionFor, type EventSelection } from './event-selection.ts';
 
 export interface SharedExecutionOptions {

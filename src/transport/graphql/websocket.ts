@@ -8,17 +8,17 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, OperationTypeNode, getOperationAST } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Principal } from '../experience/auth.ts';
-import type { Gateway } from '../gateway.ts';
+import type { Principal } from '../../experience/auth.ts';
+import type { Gateway } from '../../gateway.ts';
 import { SocketContext, authorizationFrom } from './context.ts';
 import { clientErrorMasking, toClientError } from './errors.ts';
 import { serveGraphQLWs } from './graphql-ws-server.ts';
 import { tracingRegistered } from './operation-spans.ts';
-import { carrierFrom, type TraceCarrier } from '../tracing/spans.ts';
-import { operationRefusal } from './operation-limits.ts';
-import { createSeedSockets } from './protocols/seed-sockets.ts';
-import type { SharedEventExecution } from './shared-execution.ts';
-import { GRAPHQL_WS_SERVER_ONLY, IncomingFrames, OperationsPerSocket, SocketsPerUser, closeWhenTokenExpires } from './socket-limits.ts';
+import { carrierFrom, type TraceCarrier } from '../../tracing/spans.ts';
+import { operationRefusal } from '../limits/operation-limits.ts';
+import { createSeedSockets } from '../protocols/seed-sockets.ts';
+import type { SharedEventExecution } from '../fan-out/shared-execution.ts';
+import { GRAPHQL_WS_SERVER_ONLY, IncomingFrames, OperationsPerSocket, SocketsPerUser, closeWhenTokenExpires } from '../limits/socket-limits.ts';
 import type { Yoga } from './yoga.ts';
 
 /** What an admitted socket holds: who it is, and the timer that closes it when their token expires. */

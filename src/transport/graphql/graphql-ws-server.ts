@@ -21,8 +21,8 @@ import {
 } from 'graphql';
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import type { Stoppable } from '../events/event-stream.ts';
-import { sendWithinBacklog } from './tick-writes.ts';
+import type { Stoppable } from '../../events/event-stream.ts';
+import { sendWithinBacklog } from '../fan-out/tick-writes.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
