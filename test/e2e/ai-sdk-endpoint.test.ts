@@ -26,7 +26,7 @@ import { tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
 import { HITL_TOOLS, approver, executions } from '../support/hitl-agents.ts';
 import { metricValue } from '../support/metrics.ts';
 import { followRun, send, type SentRun } from '../support/runs.ts';
-import { startTestServer } from '../support/server.ts';
+import { SHARED_TOPOLOGY, sameDeploymentAs, startTestServer } from '../support/server.ts';
 
 const RUNS = `query ($id: ID!) { conversation(id: $id) { runs(last: 10) { id status } } }`;
 const ORIGIN = 'https://app.example';
@@ -255,6 +255,29 @@ describe('the AI SDK endpoint', () => {
     expect(textIn(again.chunks)).toBe('Transferred 5.');
     expect(executions.get(`test.transfer ${ref}`)).toBe(1);
     expect(await runsOf(chat.id)).toHaveLength(1);
+  });
+
+  it('takes the answer to an approval through another instance of the deployment: the run goes on there, the tool runs once', async () => {
+    const ref = `aisdk-${randomUUID()}`;
+    const second = SHARED_TOPOLOGY ? await startTestServer({ ...sameDeploymentAs(server) }, { agents: [approver, gated], tools: [...HITL_TOOLS, GATE] }) : server;
+    try {
+      let target = server.url;
+      const reached: string[] = [];
+      const routed: typeof fetch = (input, init) => (reached.push(target), fetch(String(input).replace(server.url, target), init));
+      const chat = new TestChat({ api: api(), token, body: { agentId: approver.id }, fetch: routed });
+      await chat.sendMessage({ text: `transfer ${ref}` });
+      const part = chat.reply.parts.find(isToolUIPart) as { approval: { id: string } };
+      target = second.url;
+      await chat.addToolApprovalResponse({ id: part.approval.id, approved: true });
+      await chat.sendMessage();
+      expect(chat.status).toBe('ready');
+      expect(reached).toEqual([server.url, second.url]);
+      expect(textOf(chat.reply)).toBe('Transferred 5.');
+      expect(executions.get(`test.transfer ${ref}`)).toBe(1);
+      expect((await runsOf(chat.id)).map((run: { status: string }) => run.status)).toEqual(['COMPLETED']);
+    } finally {
+      if (second !== server) await second.close();
+    }
   });
 
   it('denies an approval with its reason: the tool never runs, the agent goes on', async () => {
