@@ -1,9 +1,11 @@
 /**
  * The delivery comparison, in one run so that its ratios hold on a busy machine: the floor (a raw
  * `ws` broadcast), the Redis floor (the same behind one Redis pub/sub round trip), the typical
- * stack (yoga + graphql-ws + Redis pub/sub) and ours on memory, on Redis and on PostgreSQL + Redis deliver the same
+ * stack (yoga + graphql-ws + Redis pub/sub) and ours on memory, on Redis, on PostgreSQL + Redis and on PostgreSQL + a
+ * three-primary Redis Cluster deliver the same
  * ~390-byte events to subscribers in separate processes. Measured per
- * server: events delivered per server CPU-second (the OS's accounting of the server process),
+ * server: events delivered per server CPU-second (the OS's accounting of the server process) and,
+ * on Redis, the Redis processes' CPU per event (their own count),
  * latency p50/p99 at a light fixed rate, memory per idle subscribed connection, and (ours) the
  * CPU of a run early and late in a long conversation.
  *
@@ -23,7 +25,9 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startPostgres, type TestPostgres } from '../test/support/postgres-server.ts';
+import { startRedisCluster, type TestRedisCluster } from '../test/support/redis-cluster.ts';
 import { startRedis } from '../test/support/redis-server.ts';
+import { createClient } from 'redis';
 import { perRun, postgresCounts } from './postgres-counts.ts';
 import { tokenFor } from '../test/support/clients.ts';
 import { TEST_SECRET } from '../test/support/server.ts';
@@ -82,6 +86,8 @@ interface ServerKind {
   ours: boolean;
   /** PostgreSQL as the store of record (a database of its own), Redis as the live layer. */
   postgres?: boolean;
+  /** The live layer on a Redis Cluster of three primaries (and their replicas) rather than one Redis. */
+  cluster?: boolean;
 }
 
 const KINDS: Record<string, ServerKind> = {
@@ -92,11 +98,14 @@ const KINDS: Record<string, ServerKind> = {
   memory: { name: 'ours, memory', script: './servers/ours.ts', protocol: 'graphql-ws', redis: false, ours: true },
   redis: { name: 'ours, Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true },
   postgres: { name: 'ours, PostgreSQL + Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, postgres: true },
+  'postgres-cluster': { name: 'ours, PostgreSQL + Redis Cluster', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, postgres: true, cluster: true },
 };
 
 interface ServerResult {
   server: string;
   eventsPerCpuSecond: Record<string, number>;
+  /** Servers on Redis: the Redis processes' CPU per event delivered, in microseconds (their own count, INFO cpu). */
+  redisCpuMicrosPerEvent?: Record<string, number>;
   latencyMs?: LatencyFigures;
   memory?: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
   runCpuMs?: { firstRuns: number; lastRuns: number; runs: number };
@@ -144,16 +153,20 @@ class Bench {
     readonly token: string,
     /** The server's database, on PostgreSQL. */
     readonly databaseUrl: string | undefined,
+    /** The Redis processes the server works on (every node of a cluster). */
+    readonly redisNodes: string[],
   ) {}
 
   static async start(kind: ServerKind, redisUrl: string, poolCount = POOLS): Promise<Bench> {
     const env: Record<string, string> = { BENCH_SECRET: TEST_SECRET };
-    if (kind.redis) env['REDIS_URL'] = redisUrl;
+    if (kind.cluster) env['REDIS_CLUSTER_NODES'] = (await theCluster()).urls.join(',');
+    else if (kind.redis) env['REDIS_URL'] = redisUrl;
     if (kind.ours) env['REDIS_KEY_PREFIX'] = `bench-${randomUUID()}:`;
     if (kind.postgres) env['DATABASE_URL'] = await (postgres ??= await startPostgres()).createDatabase();
     const server = await Child.start(kind.script, env, options.profile);
     const pools = await Promise.all(Array.from({ length: poolCount }, () => Child.start('./subscribers.ts')));
-    return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'), env['DATABASE_URL']);
+    const redisNodes = kind.cluster ? (await theCluster()).urls : kind.redis ? [redisUrl] : [];
+    return new Bench(kind, server, pools, await server.request<string>('url'), await tokenFor('bench'), env['DATABASE_URL'], redisNodes);
   }
 
   stop() {
@@ -202,17 +215,20 @@ class Bench {
     };
   }
 
-  /** Events delivered per server CPU-second. */
-  async throughput(scenario: Scenario, tag: string): Promise<number> {
+  /** Events delivered per server CPU-second, and the Redis processes' CPU per event delivered (µs). */
+  async throughput(scenario: Scenario, tag: string): Promise<{ perCpuSecond: number; redisMicrosPerEvent: number | null }> {
     const conversations = Array.from({ length: scenario.conversations }, (_, n) => `${tag}-${n}`);
     const connections = conversations.flatMap((id) => Array(scenario.perConversation).fill(id) as string[]);
     const shares = await this.subscribe(connections);
+    const redisBefore = await redisCpuMicros(this.redisNodes);
     const before = await this.cpuMicros();
     await this.server.request('publish', { conversationIds: conversations, count: scenario.events });
     await Promise.all(this.pools.map((pool, at) => pool.request('until', { count: shares[at]!.length * scenario.events })));
     const cpuSeconds = ((await this.cpuMicros()) - before) / 1e6;
+    const redisMicros = (await redisCpuMicros(this.redisNodes)) - redisBefore;
     await this.closeAll();
-    return Math.round((connections.length * scenario.events) / cpuSeconds);
+    const delivered = connections.length * scenario.events;
+    return { perCpuSecond: Math.round(delivered / cpuSeconds), redisMicrosPerEvent: this.redisNodes.length ? Number((redisMicros / delivered).toFixed(2)) : null };
   }
 
   private latencyShares: string[][] = [];
@@ -275,8 +291,10 @@ async function measureServer(kind: ServerKind, redisUrl: string): Promise<Server
     }
     if (measuring('throughput')) {
       for (const [index, scenario] of SCENARIOS.entries()) {
-        result.eventsPerCpuSecond[scenario.name] = await bench.throughput(scenario, `s${index}`);
-        log(`${scenario.name}: ${result.eventsPerCpuSecond[scenario.name]} events per CPU-second`);
+        const { perCpuSecond, redisMicrosPerEvent } = await bench.throughput(scenario, `s${index}`);
+        result.eventsPerCpuSecond[scenario.name] = perCpuSecond;
+        if (redisMicrosPerEvent !== null) (result.redisCpuMicrosPerEvent ??= {})[scenario.name] = redisMicrosPerEvent;
+        log(`${scenario.name}: ${perCpuSecond} events per CPU-second${redisMicrosPerEvent === null ? '' : `, Redis ${redisMicrosPerEvent} µs per event`}`);
       }
     }
     if (measuring('runs') && kind.ours) {
@@ -334,6 +352,25 @@ async function measureLatency(kinds: ServerKind[], redisUrl: string): Promise<La
 const redis = await startRedis();
 /** Started for the first server on PostgreSQL. */
 let postgres: TestPostgres | undefined;
+/** Started for the first server on a Redis Cluster. */
+let cluster: TestRedisCluster | undefined;
+async function theCluster(): Promise<TestRedisCluster> {
+  return (cluster ??= await startRedisCluster());
+}
+
+/** CPU time the Redis processes at `urls` have used so far, in microseconds, as each counts it (INFO cpu). */
+async function redisCpuMicros(urls: string[]): Promise<number> {
+  let total = 0;
+  for (const url of urls) {
+    const client = createClient({ url });
+    await client.connect();
+    const info = await client.info('cpu');
+    await client.quit();
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+    total += (field('used_cpu_sys') + field('used_cpu_user')) * 1e6;
+  }
+  return total;
+}
 const results: ServerResult[] = [];
 const machineLoad: number[] = [];
 try {
@@ -351,7 +388,7 @@ try {
     machineLoad.push(loadavg()[0]!);
   }
 } finally {
-  await Promise.all([redis.stop(), postgres?.stop()]);
+  await Promise.all([redis.stop(), postgres?.stop(), cluster?.stop()]);
 }
 
 const find = (prefix: string) => results.find((result) => result.server.startsWith(prefix));
@@ -404,6 +441,11 @@ if (measuring('throughput')) {
   console.table(throughput);
   console.log('Ratios to the floor and to the typical stack, same run');
   console.table(comparison);
+  const onRedis = results.filter((result) => result.redisCpuMicrosPerEvent);
+  if (onRedis.length > 0) {
+    console.log("Redis CPU per event delivered, µs (the Redis processes' own count, every node of a cluster)");
+    console.table(onRedis.map((result) => ({ server: result.server, ...result.redisCpuMicrosPerEvent })));
+  }
 }
 console.log(
   `Latency at ${LATENCY.perSecond} events/s to ${LATENCY.perConversation} subscribers (medians of ${LATENCY.windows} windows of ${LATENCY.events} events;` +

@@ -32,6 +32,7 @@ const config = loadConfig({
   WS_MAX_SOCKETS_PER_USER: '1000000',
   LOG_LEVEL: 'silent',
   REDIS_URL: process.env['REDIS_URL'],
+  REDIS_CLUSTER_NODES: process.env['REDIS_CLUSTER_NODES'],
   DATABASE_URL: process.env['DATABASE_URL'],
 });
 const tokensAgent: AgentDefinition = {
