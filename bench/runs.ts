@@ -242,7 +242,7 @@ async function measureKind(kind: Kind, redisUrl: string, redis: ReturnType<typeo
         'Redis commands per token appended': round((unwatched.redisCommands - bare.redisCommands) / (runs * TOKENS), 2),
         // What the gateway sent (its polling of the last run's status included): each a round trip.
         'Redis round trips per run (send + lifecycle)': round(perRun(bare.roundTrips), 1),
-        'Redis round trips per token appended': round((unwatched.roundTrips - bare.roundTrips) / (runs * TOKENS), 2),
+        'Redis round trips per token appended': round((unwatched.roundTrips - bare.roundTrips) / (runs * TOKENS), 3),
         'Redis commands per event delivered': round((single.redisCommands - unwatched.redisCommands) / (runs * PER_RUN), 2),
         'write syscalls per event delivered': round((single.writes - unwatched.writes) / (runs * PER_RUN), 2),
         'write syscalls per run, unwatched': round(perRun(unwatched.writes), 1),
