@@ -66,7 +66,13 @@ async function processCounts(pid: number): Promise<{ cpu: number; writes: number
   return { cpu: (Number(fields[11]) + Number(fields[12])) / 100, writes: Number(/syscw: (\d+)/.exec(io)?.[1]) };
 }
 
-/** Commands Redis has executed so far (INFO itself left out). */
+/** Commands our gateway has sent to Redis so far, each a round trip (a script counts once, unlike in INFO commandstats). */
+async function roundTrips(httpUrl: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  return Number(/^agent_gateway_redis_commands_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+/** Commands Redis has executed so far, those of scripts included (INFO itself left out). */
 async function redisCommands(redis: ReturnType<typeof createClient>): Promise<number> {
   const info = await redis.info('commandstats');
   return [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].filter(([, name]) => name !== 'info').reduce((sum, [, , calls]) => sum + Number(calls), 0);
@@ -173,13 +179,19 @@ class Server {
     }
   }
 
-  /** CPU seconds, write syscalls and Redis commands spent by `work`. */
+  /** CPU seconds, write syscalls, Redis commands and (ours) Redis round trips spent by `work`. */
   async measure(work: () => Promise<void>, redis: ReturnType<typeof createClient>) {
     const pid = this.child.process.pid!;
-    const [before, commandsBefore] = await Promise.all([processCounts(pid), redisCommands(redis)]);
+    const trips = () => (this.kind.ours ? roundTrips(this.httpUrl) : Promise.resolve(Number.NaN));
+    const [before, commandsBefore, tripsBefore] = await Promise.all([processCounts(pid), redisCommands(redis), trips()]);
     await work();
-    const [after, commandsAfter] = await Promise.all([processCounts(pid), redisCommands(redis)]);
-    return { cpu: after.cpu - before.cpu, writes: after.writes - before.writes, redisCommands: commandsAfter - commandsBefore };
+    const [after, commandsAfter, tripsAfter] = await Promise.all([processCounts(pid), redisCommands(redis), trips()]);
+    return {
+      cpu: after.cpu - before.cpu,
+      writes: after.writes - before.writes,
+      redisCommands: commandsAfter - commandsBefore,
+      roundTrips: tripsAfter - tripsBefore,
+    };
   }
 }
 
@@ -228,6 +240,9 @@ async function measureKind(kind: Kind, redisUrl: string, redis: ReturnType<typeo
         'delivery, ms per event': round(((single.cpu - unwatched.cpu) / (runs * PER_RUN)) * 1000, 4),
         'Redis commands per run (send + lifecycle)': round(perRun(bare.redisCommands), 1),
         'Redis commands per token appended': round((unwatched.redisCommands - bare.redisCommands) / (runs * TOKENS), 2),
+        // What the gateway sent (its polling of the last run's status included): each a round trip.
+        'Redis round trips per run (send + lifecycle)': round(perRun(bare.roundTrips), 1),
+        'Redis round trips per token appended': round((unwatched.roundTrips - bare.roundTrips) / (runs * TOKENS), 3),
         'Redis commands per event delivered': round((single.redisCommands - unwatched.redisCommands) / (runs * PER_RUN), 2),
         'write syscalls per event delivered': round((single.writes - unwatched.writes) / (runs * PER_RUN), 2),
         'write syscalls per run, unwatched': round(perRun(unwatched.writes), 1),

@@ -1,6 +1,7 @@
 /** Prometheus metrics of one process, served at /metrics. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoredEvent } from './domain/events.ts';
+import { redisCommandsSent } from './store/redis/command-count.ts';
 import type { TokenUsage, RunStatus } from './domain/records.ts';
 
 type ScrapedGauge = 'agent_gateway_shared_event_results' | 'agent_gateway_document_cache_bytes';
@@ -110,6 +111,17 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Counted where commands go out (store/redis/command-count.ts) and read when scraped, so that
+    // sending a command costs no more than adding one.
+    new Counter({
+      name: 'agent_gateway_redis_commands_total',
+      help: 'Commands this process sent to Redis, on every connection (a script counts once): each a round trip.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(redisCommandsSent());
+      },
+    });
     const scraped: Record<ScrapedGauge, string> = {
       agent_gateway_shared_event_results: 'Event results kept for the subscribers that share them (released with their last subscriber).',
       agent_gateway_document_cache_bytes: 'Size (source characters) of the GraphQL documents kept for reuse, parsed or refused.',

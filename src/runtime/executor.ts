@@ -344,9 +344,7 @@ export class Executor {
    * bounded window, so that a run costs the same in a conversation of any length.
    */
   private async historyFor(run: RunRecord): Promise<MessageRecord[]> {
-    const { messages } = this.options.backend;
-    const own = await messages.get(run.userMessageId);
-    return messages.listLast(run.conversationId, this.options.historyMessages, own?.seq);
+    return this.options.backend.messages.listLastThrough(run.conversationId, this.options.historyMessages, run.userMessageId);
   }
 
   private async appendTerminal(run: RunRecord, scope: RunScope): Promise<void> {

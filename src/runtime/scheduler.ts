@@ -46,11 +46,11 @@ export class Scheduler {
     const { backend, executor, holder, leaseMs } = this.options;
     return backend.locks.withLock(runQueueLock(conversationId), async (): Promise<Advance> => {
       for (;;) {
-        const [headId] = await backend.runQueue.list(conversationId);
-        if (headId === undefined) return { outcome: 'empty' };
-        const head = await backend.runs.get(headId);
+        const first = await backend.runQueue.head(conversationId);
+        if (first === null) return { outcome: 'empty' };
+        const head = first.run;
         if (!head) {
-          await backend.runQueue.remove(conversationId, headId);
+          await backend.runQueue.remove(conversationId, first.runId);
           continue;
         }
         if (head.status === 'QUEUED') {

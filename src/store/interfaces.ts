@@ -33,6 +33,12 @@ export interface MessageStore {
    * first. The records may be the stored ones (frozen): read them, never change them.
    */
   listLast(conversationId: string, last: number, throughSeq?: number): Promise<MessageRecord[]>;
+  /**
+   * As `listLast` through the seq of the message `messageId` (a run's history: its own message
+   * and what came before, not the messages of runs queued behind it), in one step; through the
+   * newest when there is no such message.
+   */
+  listLastThrough(conversationId: string, last: number, messageId: string): Promise<MessageRecord[]>;
   get(id: string): Promise<MessageRecord | null>;
 }
 
@@ -55,7 +61,17 @@ export interface RunStore {
 export interface RunQueue {
   push(conversationId: string, runId: string): Promise<void>;
   list(conversationId: string): Promise<string[]>;
+  /**
+   * The first run of the queue with its record (null when the queue holds the id of a run that
+   * no longer exists), read in one step; null when the queue is empty.
+   */
+  head(conversationId: string): Promise<QueueHead | null>;
   remove(conversationId: string, runId: string): Promise<void>;
+}
+
+export interface QueueHead {
+  runId: string;
+  run: RunRecord | null;
 }
 
 /** A send as the Experience plane stores it: all of it in one atomic step, or nothing. */

@@ -148,6 +148,10 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await b.messages.listLast(conversationId, 0)).toEqual([]);
       expect(await a.messages.get(stored[1]!.id)).toEqual(stored[1]);
       expect(await a.messages.get(randomUUID())).toBeNull();
+      // A run's history: up to its own message (or the newest, when that is gone).
+      expect(await b.messages.listLastThrough(conversationId, 2, stored[2]!.id)).toEqual(stored.slice(1, 3));
+      expect(await b.messages.listLastThrough(conversationId, 2, randomUUID())).toEqual(stored.slice(2));
+      expect(await b.messages.listLastThrough(conversationId, 0, stored[2]!.id)).toEqual([]);
     });
 
     it('orders by seq even when added out of order', async () => {
@@ -218,6 +222,20 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await a.runQueue.list(c2)).toEqual(['x1']);
       await a.runQueue.remove(c2, 'x1');
       expect(await b.runQueue.list(c2)).toEqual([]);
+    });
+
+    it("reads the queue's first run with its record", async () => {
+      const conversationId = randomUUID();
+      expect(await a.runQueue.head(conversationId)).toBeNull();
+      const first = run(conversationId);
+      await a.runs.create(first);
+      await b.runQueue.push(conversationId, first.id);
+      await b.runQueue.push(conversationId, 'queued-behind');
+      expect(await a.runQueue.head(conversationId)).toEqual({ runId: first.id, run: first });
+      // An id whose run is gone: the scheduler drops it from the queue.
+      const orphan = randomUUID();
+      await b.runQueue.push(orphan, 'vanished');
+      expect(await a.runQueue.head(orphan)).toEqual({ runId: 'vanished', run: null });
     });
   });
 

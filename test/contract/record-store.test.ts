@@ -262,6 +262,16 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       expect((await b.messages.listLast(conversationId, 10, 2)).map((m) => m.seq)).toEqual([1, 2]);
       expect(await b.messages.listLast(conversationId, 10, 0)).toEqual([]);
     });
+
+    it("lists up to a message's seq, or up to the newest when there is no such message", async () => {
+      const conversationId = randomUUID();
+      const stored = [1, 2, 3, 4, 5].map((seq) => message(conversationId, seq));
+      for (const each of stored) await a.messages.add(each);
+      expect((await b.messages.listLastThrough(conversationId, 2, stored[3]!.id)).map((m) => m.seq)).toEqual([3, 4]);
+      expect(await b.messages.listLastThrough(conversationId, 10, stored[1]!.id)).toEqual(stored.slice(0, 2));
+      expect((await b.messages.listLastThrough(conversationId, 2, randomUUID())).map((m) => m.seq)).toEqual([4, 5]);
+      expect(await b.messages.listLastThrough(conversationId, 0, stored[4]!.id)).toEqual([]);
+    });
   });
 
   describe('runs', () => {
@@ -328,6 +338,20 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       expect(await a.runQueue.list(c2)).toEqual(['x1']);
       await a.runQueue.remove(c2, 'x1');
       expect(await b.runQueue.list(c2)).toEqual([]);
+    });
+
+    it("reads the queue's first run with its record", async () => {
+      const conversationId = randomUUID();
+      expect(await a.runQueue.head(conversationId)).toBeNull();
+      const first = run(conversationId);
+      await a.runs.create(first);
+      await b.runQueue.push(conversationId, first.id);
+      await b.runQueue.push(conversationId, 'queued-behind');
+      expect(await a.runQueue.head(conversationId)).toEqual({ runId: first.id, run: first });
+      // An id whose run is gone: the scheduler drops it from the queue.
+      const orphan = randomUUID();
+      await b.runQueue.push(orphan, 'vanished');
+      expect(await a.runQueue.head(orphan)).toEqual({ runId: 'vanished', run: null });
     });
   });
 

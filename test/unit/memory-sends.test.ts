@@ -10,12 +10,13 @@ import { DEFAULT_RETENTION, helloRun, helloSend } from '../contract/worlds.ts';
 describe('MemorySendStore idempotency keys', () => {
   it('remembers a key for its TTL, then lets a send with it be stored afresh', async () => {
     let now = 0;
+    const runs = new MemoryRunStore();
     const sends = new MemorySendStore(
       {
         conversations: new MemoryConversationStore(),
         messages: new MemoryMessageStore(),
-        runs: new MemoryRunStore(),
-        runQueue: new MemoryRunQueue(),
+        runs,
+        runQueue: new MemoryRunQueue(runs),
         leases: new MemoryRunLeases(),
         events: new MemoryEventLog(DEFAULT_RETENTION),
       },

@@ -30,11 +30,12 @@ export function createMemoryBackend(retention: RetentionPolicy, options: MemoryB
  * and an append checks its fence, against `leases` without yielding in between.
  */
 function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBackendOptions, leases: MemoryRunLeases): RecordStore {
+  const runs = new MemoryRunStore();
   const state = {
     conversations: new MemoryConversationStore(),
     messages: new MemoryMessageStore(),
-    runs: new MemoryRunStore(),
-    runQueue: new MemoryRunQueue(),
+    runs,
+    runQueue: new MemoryRunQueue(runs),
     leases,
     events: new MemoryEventLog(retention),
   };

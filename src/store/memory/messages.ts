@@ -35,6 +35,10 @@ export class MemoryMessageStore implements MessageStore {
     return list.slice(Math.max(0, end - last), end);
   }
 
+  async listLastThrough(conversationId: string, last: number, messageId: string) {
+    return this.listLast(conversationId, last, this.byId.get(messageId)?.seq);
+  }
+
   async get(id: string) {
     return this.byId.get(id) ?? null;
   }

@@ -56,6 +56,9 @@ export class MemoryRunStore implements RunStore {
 export class MemoryRunQueue implements RunQueue {
   private readonly queues = new Map<string, string[]>();
 
+  /** @param runs the store the queued runs are kept in (for `head`) */
+  constructor(private readonly runs: MemoryRunStore) {}
+
   async push(conversationId: string, runId: string) {
     this.pushSync(conversationId, runId);
   }
@@ -69,6 +72,11 @@ export class MemoryRunQueue implements RunQueue {
 
   async list(conversationId: string) {
     return this.listSync(conversationId);
+  }
+
+  async head(conversationId: string) {
+    const runId = this.queues.get(conversationId)?.[0];
+    return runId === undefined ? null : { runId, run: await this.runs.get(runId) };
   }
 
   listSync(conversationId: string) {

@@ -40,6 +40,21 @@ export class PostgresMessageStore implements MessageStore {
     return rows.map(decode);
   }
 
+  async listLastThrough(conversationId: string, last: number, messageId: string) {
+    if (last <= 0) return [];
+    // The message's seq looked up in the same statement (no such message: through the newest).
+    const { rows } = await this.sql.query<MessageRow>(
+      `SELECT * FROM (
+         SELECT ${COLUMNS} FROM messages
+         WHERE conversation_id = $1
+           AND seq <= COALESCE((SELECT seq FROM messages WHERE id = $2), ${Number.MAX_SAFE_INTEGER})
+         ORDER BY seq DESC LIMIT $3
+       ) AS newest ORDER BY seq`,
+      [conversationId, messageId, last],
+    );
+    return rows.map(decode);
+  }
+
   async get(id: string) {
     const { rows } = await this.sql.query<MessageRow>(`SELECT ${COLUMNS} FROM messages WHERE id = $1`, [id]);
     return rows[0] ? decode(rows[0]) : null;

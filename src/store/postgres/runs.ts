@@ -140,6 +140,15 @@ export class PostgresRunQueue implements RunQueue {
     return rows.map((row) => row.run_id);
   }
 
+  async head(conversationId: string) {
+    const { rows } = await this.sql.query<{ run_id: string }>(
+      'SELECT run_id FROM run_queue WHERE conversation_id = $1 ORDER BY position LIMIT 1',
+      [conversationId],
+    );
+    const runId = rows[0]?.run_id;
+    return runId === undefined ? null : { runId, run: await new PostgresRunStore(this.sql).get(runId) };
+  }
+
   async remove(conversationId: string, runId: string) {
     await this.sql.query('DELETE FROM run_queue WHERE conversation_id = $1 AND run_id = $2', [conversationId, runId]);
   }

@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createClient, createCluster } from 'redis';
+import { countRedisCommand } from './command-count.ts';
 /** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
 export type Reply = string | number | null | Reply[];
 
@@ -88,22 +89,27 @@ export class SingleRedisLink implements RedisLink {
   }
 
   send<T extends Reply>(_key: string | undefined, args: string[]): Promise<T> {
+    countRedisCommand();
     return this.client.sendCommand<T>(args);
   }
 
   async ping() {
+    countRedisCommand();
     await this.client.sendCommand(['PING']);
   }
 
   info(section: string) {
+    countRedisCommand();
     return this.client.sendCommand<string>(['INFO', section]);
   }
 
   async subscribe(channel: string, listener: Listener) {
+    countRedisCommand();
     await this.subscriber.subscribe(channel, listener);
   }
 
   async unsubscribe(channel: string, listener: Listener) {
+    countRedisCommand();
     await this.subscriber.unsubscribe(channel, listener);
   }
 
@@ -115,7 +121,10 @@ export class SingleRedisLink implements RedisLink {
       get isReady() {
         return client.isReady;
       },
-      send: <T extends Reply>(_key: string, args: string[]) => client.sendCommand<T>(args),
+      send: <T extends Reply>(_key: string, args: string[]) => {
+        countRedisCommand();
+        return client.sendCommand<T>(args);
+      },
       whenReady: (timeoutMs) => whenEmitted(client, 'ready', timeoutMs),
       destroy: () => {
         if (client.isOpen) client.destroy();
@@ -177,25 +186,34 @@ export class ClusterRedisLink implements RedisLink {
   }
 
   send<T extends Reply>(key: string | undefined, args: string[]): Promise<T> {
+    countRedisCommand();
     return this.cluster.sendCommand<T>(key, false, args);
   }
 
   async ping() {
-    await Promise.all(this.cluster.masters.map(async (master) => (await this.cluster.nodeClient(master)).sendCommand(['PING'])));
+    await Promise.all(
+      this.cluster.masters.map(async (master) => {
+        countRedisCommand();
+        return (await this.cluster.nodeClient(master)).sendCommand(['PING']);
+      }),
+    );
   }
 
   async info(section: string) {
     const master = this.cluster.masters[0];
     if (!master) throw new Error('the cluster has no primary');
+    countRedisCommand();
     return (await this.cluster.nodeClient(master)).sendCommand<string>(['INFO', section]);
   }
 
   async subscribe(channel: string, listener: Listener) {
+    countRedisCommand();
     await this.cluster.sSubscribe(channel, listener);
     this.watchSubscriptionClients();
   }
 
   async unsubscribe(channel: string, listener: Listener) {
+    countRedisCommand();
     await this.cluster.sUnsubscribe(channel, listener);
   }
 
@@ -213,7 +231,10 @@ export class ClusterRedisLink implements RedisLink {
       get isReady() {
         return ready && cluster.isOpen;
       },
-      send: <T extends Reply>(key: string, args: string[]) => cluster.sendCommand<T>(key, false, args),
+      send: <T extends Reply>(key: string, args: string[]) => {
+        countRedisCommand();
+        return cluster.sendCommand<T>(key, false, args);
+      },
       whenReady: (timeoutMs) => Promise.race([connected, new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]),
       destroy: () => {
         if (cluster.isOpen) cluster.destroy();

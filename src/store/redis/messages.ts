@@ -21,6 +21,17 @@ addMessage(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1
 `);
 
+/**
+ * A run's history in one round trip: the last ARGV[2] messages of the set with a seq up to that
+ * of the message stored by id (the newest when there is none). KEYS: by id, conversation set.
+ */
+const LIST_LAST_THROUGH = new LuaScript(`
+local json = redis.call('GET', KEYS[1])
+local through = '+inf'
+if json then through = cjson.decode(json).seq end
+return redis.call('ZRANGE', KEYS[2], through, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[1]))
+`);
+
 export class RedisMessageStore implements MessageStore {
   constructor(private readonly redis: RedisConnection) {}
 
@@ -40,6 +51,12 @@ export class RedisMessageStore implements MessageStore {
     const reply = await this.redis.command<string[]>([
       'ZRANGE', this.redis.conversationKey(conversationId, 'msgs'), throughSeq ?? '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, last,
     ]);
+    return reply.reverse().map((json) => JSON.parse(json) as MessageRecord);
+  }
+
+  async listLastThrough(conversationId: string, last: number, messageId: string) {
+    if (last <= 0) return [];
+    const reply = await this.redis.eval<string[]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [last]);
     return reply.reverse().map((json) => JSON.parse(json) as MessageRecord);
   }
 

@@ -1,4 +1,4 @@
-import type { RunQueue, RunStore } from '../interfaces.ts';
+import type { QueueHead, RunQueue, RunStore } from '../interfaces.ts';
 import type { RunRecord, RunStatus } from '../../domain/records.ts';
 import { ACTIVE_STATUSES } from '../../domain/run-states.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
@@ -74,6 +74,13 @@ end
 return out
 `);
 
+/** KEYS: queue. ARGV: key prefix. The queue's first run id and its hash (empty when gone), or nil. */
+const HEAD = new LuaScript(`
+local id = redis.call('LINDEX', KEYS[1], 0)
+if not id then return nil end
+return {id, redis.call('HGETALL', ARGV[1] .. 'run:' .. id)}
+`);
+
 export class RedisRunStore implements RunStore {
   constructor(private readonly redis: RedisConnection) {}
 
@@ -136,6 +143,11 @@ export class RedisRunQueue implements RunQueue {
 
   async list(conversationId: string) {
     return this.redis.command<string[]>(['LRANGE', this.queue(conversationId), 0, -1]);
+  }
+
+  async head(conversationId: string): Promise<QueueHead | null> {
+    const reply = await this.redis.eval<[string, Reply] | null>(HEAD, [this.queue(conversationId)], [this.redis.prefix]);
+    return reply === null ? null : { runId: reply[0], run: decode(reply[1]) };
   }
 
   async remove(conversationId: string, runId: string) {
