@@ -5,12 +5,22 @@
  */
 export const FRAME_BYTES = 390;
 
-export const SUBSCRIPTION = /* GraphQL */ `subscription Events($conversationId: ID!) {
-  agentEvents(conversationId: $conversationId) {
-    __typename id seq conversationId runId agentId timestamp
-    ... on AgentToken { delta }
+export const SUBSCRIPTION = /* GraphQL */ `
+  subscription Events($conversationId: ID!) {
+    agentEvents(conversationId: $conversationId) {
+      __typename
+      id
+      seq
+      conversationId
+      runId
+      agentId
+      timestamp
+      ... on AgentToken {
+        delta
+      }
+    }
   }
-}`;
+`;
 
 export const wallClockMs = () => performance.timeOrigin + performance.now();
 

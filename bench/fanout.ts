@@ -98,7 +98,15 @@ const KINDS: Record<string, ServerKind> = {
   memory: { name: 'ours, memory', script: './servers/ours.ts', protocol: 'graphql-ws', redis: false, ours: true },
   redis: { name: 'ours, Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true },
   postgres: { name: 'ours, PostgreSQL + Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, postgres: true },
-  'postgres-cluster': { name: 'ours, PostgreSQL + Redis Cluster', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, postgres: true, cluster: true },
+  'postgres-cluster': {
+    name: 'ours, PostgreSQL + Redis Cluster',
+    script: './servers/ours.ts',
+    protocol: 'graphql-ws',
+    redis: true,
+    ours: true,
+    postgres: true,
+    cluster: true,
+  },
 };
 
 interface ServerResult {
@@ -179,7 +187,9 @@ class Bench {
     const unique = [...new Set(conversationIds)];
     await server.request('prepare', { conversationIds: unique });
     const shares = pools.map((_, index) => conversationIds.filter((__, at) => at % pools.length === index));
-    await Promise.all(pools.map((pool, index) => pool.request('open', { url: this.url, protocol: kind.protocol, token: this.token, conversationIds: shares[index] })));
+    await Promise.all(
+      pools.map((pool, index) => pool.request('open', { url: this.url, protocol: kind.protocol, token: this.token, conversationIds: shares[index] })),
+    );
     // Subscriptions become live some time after they are sent: publish until every connection hears.
     for (let attempt = 0; ; attempt += 1) {
       await server.request('publish', { conversationIds: unique, count: 1 });
@@ -228,7 +238,10 @@ class Bench {
     const redisMicros = (await redisCpuMicros(this.redisNodes)) - redisBefore;
     await this.closeAll();
     const delivered = connections.length * scenario.events;
-    return { perCpuSecond: Math.round(delivered / cpuSeconds), redisMicrosPerEvent: this.redisNodes.length ? Number((redisMicros / delivered).toFixed(2)) : null };
+    return {
+      perCpuSecond: Math.round(delivered / cpuSeconds),
+      redisMicrosPerEvent: this.redisNodes.length ? Number((redisMicros / delivered).toFixed(2)) : null,
+    };
   }
 
   private latencyShares: string[][] = [];
@@ -259,10 +272,14 @@ class Bench {
       server: { p50: ms(percentile(inServer, 0.5)), p99: ms(percentile(inServer, 0.99)) },
     };
     if (options['latency-samples']) {
-      const relative = (pairs: [number, number][]) => pairs.sort((a, b) => a[0] - b[0]).map(([at, latency]): [number, number] => [ms(at - started), ms(latency)]);
+      const relative = (pairs: [number, number][]) =>
+        pairs.sort((a, b) => a[0] - b[0]).map(([at, latency]): [number, number] => [ms(at - started), ms(latency)]);
       window.samples = relative(samples);
       window.sends = relative(sends);
-      window.collections = (await this.server.request<GarbageCollection[]>('collections', { since: started })).map((gc) => ({ ...gc, at: ms(gc.at - started) }));
+      window.collections = (await this.server.request<GarbageCollection[]>('collections', { since: started })).map((gc) => ({
+        ...gc,
+        at: ms(gc.at - started),
+      }));
     }
     return { window, latencies: sorted };
   }
@@ -333,7 +350,9 @@ async function measureLatency(kinds: ServerKind[], redisUrl: string): Promise<La
         const { window, latencies: each } = await benches[at]!.latencyWindow();
         windows[at]!.push(window);
         latencies[at]!.push(...each);
-        console.error(`${kinds[at]!.name}: latency window ${round + 1}: p50 ${window.p50} ms, p99 ${window.p99} ms (in the server ${window.server.p50}, ${window.server.p99})`);
+        console.error(
+          `${kinds[at]!.name}: latency window ${round + 1}: p50 ${window.p50} ms, p99 ${window.p99} ms (in the server ${window.server.p50}, ${window.server.p99})`,
+        );
       }
     }
     return windows.map((each, at) => ({

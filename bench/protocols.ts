@@ -31,7 +31,15 @@ const AGENT = 'bench.tokens';
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const gateway = spawnGateway(
-  { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), AUTH_JWT_SECRET: TEST_SECRET, AGENT_STEP_DELAY_MS: '0', SEND_RATE_LIMIT: '1000000', LOG_LEVEL: 'silent' },
+  {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    AUTH_JWT_SECRET: TEST_SECRET,
+    AGENT_STEP_DELAY_MS: '0',
+    SEND_RATE_LIMIT: '1000000',
+    LOG_LEVEL: 'silent',
+  },
   'bench/support/token-gateway.ts',
 );
 
@@ -53,7 +61,13 @@ async function overAgUi(token: string): Promise<number> {
   const response = await fetch(`${url}/ag-ui/${AGENT}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ threadId: randomUUID(), runId: randomUUID(), messages: [{ id: randomUUID(), role: 'user', content: `tokens ${tokens}` }], tools: [], context: [] }),
+    body: JSON.stringify({
+      threadId: randomUUID(),
+      runId: randomUUID(),
+      messages: [{ id: randomUUID(), role: 'user', content: `tokens ${tokens}` }],
+      tools: [],
+      context: [],
+    }),
   });
   let events = 0;
   let last = '';
@@ -70,7 +84,11 @@ async function overAiSdk(token: string): Promise<number> {
   const response = await fetch(`${url}/ai-sdk/chat`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ id: randomUUID(), messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text: `tokens ${tokens}` }] }], agentId: AGENT }),
+    body: JSON.stringify({
+      id: randomUUID(),
+      messages: [{ id: randomUUID(), role: 'user', parts: [{ type: 'text', text: `tokens ${tokens}` }] }],
+      agentId: AGENT,
+    }),
   });
   const reader = parseJsonEventStream({ stream: response.body!, schema: uiMessageChunkSchema }).getReader();
   let deltas = 0;

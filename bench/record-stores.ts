@@ -166,7 +166,10 @@ try {
   }
 
   const results = Object.fromEntries(
-    [...rounds].map(([name, each]) => [name, round2(Object.fromEntries(Object.keys(each[0]!).map((key) => [key, median(each.map((figures) => figures[key]!))])))]),
+    [...rounds].map(([name, each]) => [
+      name,
+      round2(Object.fromEntries(Object.keys(each[0]!).map((key) => [key, median(each.map((figures) => figures[key]!))]))),
+    ]),
   );
   const report = {
     date: new Date().toISOString(),

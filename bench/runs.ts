@@ -131,7 +131,12 @@ class Server {
     const poolOf = (conversationId: string) => this.pools[conversationIds.indexOf(conversationId) % this.pools.length]!;
     await Promise.all(
       this.pools.map((pool, index) =>
-        pool.request('open', { url: this.wsUrl, protocol: this.kind.protocol, token: this.token, conversationIds: conversationIds.filter((_, at) => at % this.pools.length === index) }),
+        pool.request('open', {
+          url: this.wsUrl,
+          protocol: this.kind.protocol,
+          token: this.token,
+          conversationIds: conversationIds.filter((_, at) => at % this.pools.length === index),
+        }),
       ),
     );
     for (let attempt = 0; ; attempt += 1) {
@@ -285,9 +290,14 @@ const table = results.map((result) => ({
   '/typical ': ratio(result.manyConversations, typical?.manyConversations),
   '/floor ': ratio(result.manyConversations, floor?.manyConversations),
 }));
-console.log(`Runs of ${TOKENS} tokens (${PER_RUN} events) sent through each server's send, one watcher per conversation; load average ${load.map((each) => each.toFixed(1)).join(' -> ')}`);
+console.log(
+  `Runs of ${TOKENS} tokens (${PER_RUN} events) sent through each server's send, one watcher per conversation; load average ${load.map((each) => each.toFixed(1)).join(' -> ')}`,
+);
 console.table(table);
 console.log('Where the CPU goes, and what it counts');
 console.table(Object.fromEntries(results.map((result) => [result.server, result.split ?? {}])));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-await writeFile(new URL(`./results/runs-${stamp}.json`, import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options, load, results, table }, null, 2)}\n`);
+await writeFile(
+  new URL(`./results/runs-${stamp}.json`, import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options, load, results, table }, null, 2)}\n`,
+);

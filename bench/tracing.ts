@@ -66,7 +66,15 @@ interface Phase {
 
 async function startGateway(name: string, root: string, env: Record<string, string> = {}): Promise<Phase> {
   const port = await freePort();
-  const settings = { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), AUTH_JWT_SECRET: TEST_SECRET, AGENT_STEP_DELAY_MS: '0', SEND_RATE_LIMIT: '1000000', LOG_LEVEL: 'silent' };
+  const settings = {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    AUTH_JWT_SECRET: TEST_SECRET,
+    AGENT_STEP_DELAY_MS: '0',
+    SEND_RATE_LIMIT: '1000000',
+    LOG_LEVEL: 'silent',
+  };
   const process = spawnProcess(globalThis.process.execPath, ['--import', 'tsx', 'bench/support/token-gateway.ts'], { ...settings, ...env }, false, root);
   const url = `http://127.0.0.1:${port}`;
   await waitForHealthy(url, process);

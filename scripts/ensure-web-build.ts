@@ -32,7 +32,11 @@ async function sourceHash(): Promise<string> {
   const hash = createHash('sha256');
   for (const file of files.sort()) {
     if (!existsSync(file)) continue;
-    hash.update(relative(root, file)).update('\0').update(await readFile(file)).update('\0');
+    hash
+      .update(relative(root, file))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
   }
   return hash.digest('hex');
 }

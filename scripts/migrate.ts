@@ -19,7 +19,8 @@ const url = (() => {
     fail((error as Error).message);
   }
 })();
-if (!url) fail('DATABASE_URL is not set: name the PostgreSQL to migrate, e.g. DATABASE_URL=postgres://user@host:5432/db npm run migrate (or file:///path/to/folder)');
+if (!url)
+  fail('DATABASE_URL is not set: name the PostgreSQL to migrate, e.g. DATABASE_URL=postgres://user@host:5432/db npm run migrate (or file:///path/to/folder)');
 
 const sql = await openSql(url);
 try {

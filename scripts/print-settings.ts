@@ -44,7 +44,11 @@ function defaultOf(name: string, field: z.ZodType): string {
 /** Large durations and sizes also in units a reader takes in at a glance. */
 function readable(name: string, value: number): string {
   if (name.endsWith('_MS') && value >= 60_000) {
-    const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'min']];
+    const units: [number, string][] = [
+      [86_400_000, 'd'],
+      [3_600_000, 'h'],
+      [60_000, 'min'],
+    ];
     const [size, unit] = units.find(([size]) => value % size === 0) ?? [1000, 's'];
     return ` (${value / size} ${unit})`;
   }
@@ -81,7 +85,10 @@ export const OPTIONS_SOURCE = 'src/settings-options.ts';
 /** The TypeScript type of a setting given in code. */
 function typeOf(field: z.ZodType): string {
   const base = baseOf(field);
-  if (base.type === 'enum' && base.entries) return Object.values(base.entries).map((value) => `'${value}'`).join(' | ');
+  if (base.type === 'enum' && base.entries)
+    return Object.values(base.entries)
+      .map((value) => `'${value}'`)
+      .join(' | ');
   return base.type === 'number' ? 'number' : 'string';
 }
 

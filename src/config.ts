@@ -36,18 +36,20 @@ const jsonText = z.string().transform((text, context) => {
  * one-line meaning (`.describe`), the single source the README's settings table is printed from.
  */
 export const settingsSchema = z.object({
-  NODE_ENV: z.string().default('development').describe('`production` turns off dev tokens and "Did you mean" hints, and requires AUTH_JWT_SECRET or AUTH_JWKS_URL.'),
+  NODE_ENV: z
+    .string()
+    .default('development')
+    .describe('`production` turns off dev tokens and "Did you mean" hints, and requires AUTH_JWT_SECRET or AUTH_JWKS_URL.'),
   HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on.'),
   PORT: int(4000).describe('Port of the gateway (GraphQL, WebSocket, SSE, health, metrics, web page); 0 picks a free one.'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default('info')
-    .describe('pino log level.'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
   AUTH_JWT_SECRET: z
     .string()
     .min(32, 'AUTH_JWT_SECRET must be at least 32 characters')
     .optional()
-    .describe('HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, a dev secret is made (shared by the instances on one REDIS_URL).'),
+    .describe(
+      'HS256 secret (at least 32 characters) that bearer tokens are signed with; unset outside production, a dev secret is made (shared by the instances on one REDIS_URL).',
+    ),
   AUTH_JWKS_URL: z
     .string()
     .url()
@@ -67,7 +69,9 @@ export const settingsSchema = z.object({
   AUTH_TOKEN_CACHE_MS: int(60_000).describe(
     "How long a verified token is trusted without checking its signature again (never past its exp; 0: every request is checked). Bounds how long a key removed from the identity provider's key set still lets its tokens in.",
   ),
-  AUTH_JWKS_CACHE_MS: int(600_000).describe('How long a fetched key set is used before it is fetched again (known keys keep working while the provider is unreachable).'),
+  AUTH_JWKS_CACHE_MS: int(600_000).describe(
+    'How long a fetched key set is used before it is fetched again (known keys keep working while the provider is unreachable).',
+  ),
   CORS_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -84,7 +88,12 @@ export const settingsSchema = z.object({
   REDIS_URL: z.string().url().optional().describe('Redis shared by every instance; unset, all state lives in the process.'),
   REDIS_CLUSTER_NODES: z
     .string()
-    .transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().url()).min(1))
     .optional()
     .describe(
@@ -115,15 +124,15 @@ export const settingsSchema = z.object({
   TOOLS_REQUIRING_APPROVAL: z
     .string()
     .optional()
-    .describe('Comma-separated names of registered tools that need a person\'s approval before each call (`*` for every tool), besides those whose definition says so.'),
+    .describe(
+      "Comma-separated names of registered tools that need a person's approval before each call (`*` for every tool), besides those whose definition says so.",
+    ),
   IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
-  AGENT_HISTORY_MESSAGES: int(200, 1).describe(
-    'Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.',
-  ),
+  AGENT_HISTORY_MESSAGES: int(200, 1).describe('Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.'),
   MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),
-  MAX_CONTEXT_DEPTH: int(32, 1).describe('Deepest nesting of objects and lists in a send\'s `context`.'),
+  MAX_CONTEXT_DEPTH: int(32, 1).describe("Deepest nesting of objects and lists in a send's `context`."),
   MAX_CLIENT_MESSAGE_ID_LENGTH: int(128, 1).describe('Longest clientMessageId, in characters.'),
   MAX_QUEUED_RUNS_PER_CONVERSATION: int(20, 1).describe('Runs waiting in one conversation at which sends answer RATE_LIMITED.'),
   MAX_QUEUED_RUNS: int(10_000, 1).describe('With RUN_EXECUTION=workers: runs waiting for a worker at which sends answer RATE_LIMITED.'),
@@ -144,7 +153,9 @@ export const settingsSchema = z.object({
   WS_MAX_SOCKETS_PER_USER: int(20, 1).describe('Open WebSockets per user on one instance; one more is closed with 4429.'),
   WS_MAX_MESSAGES_PER_SECOND: int(100, 1).describe('Messages a WebSocket may send per second (bursts up to as many); a faster one is closed with 4429.'),
   WS_CONNECTION_INIT_TIMEOUT_MS: int(5_000, 1).describe('How long a new WebSocket may take to send connection_init before it is closed with 4408.'),
-  MAX_REQUEST_BYTES: int(256 * 1024, 1024).describe('Largest HTTP request body, by its Content-Length (as WS_MAX_PAYLOAD_BYTES bounds a WebSocket message); larger is refused with 413 unread.'),
+  MAX_REQUEST_BYTES: int(256 * 1024, 1024).describe(
+    'Largest HTTP request body, by its Content-Length (as WS_MAX_PAYLOAD_BYTES bounds a WebSocket message); larger is refused with 413 unread.',
+  ),
   MAX_OPERATION_TOKENS: int(2000, 100).describe('Most lexical tokens in one GraphQL document; a longer one is refused unread.'),
   MAX_OPERATION_DEPTH: int(10, 2).describe('Deepest nesting of fields in one operation (fragments flattened, introspection exempt).'),
   MAX_OPERATION_ALIASES: int(30, 0).describe('Most aliases in one operation.'),
@@ -158,7 +169,9 @@ export const settingsSchema = z.object({
     .string()
     .url()
     .optional()
-    .describe('OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1); with LLM_MODEL, the guide and liaisons run on that model. Unset: the deterministic agents.'),
+    .describe(
+      'OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1); with LLM_MODEL, the guide and liaisons run on that model. Unset: the deterministic agents.',
+    ),
   LLM_MODEL: z.string().min(1).optional().describe('The model the guide and liaisons run on at LLM_BASE_URL.'),
   LLM_API_KEY: z.string().optional().describe('Bearer key for LLM_BASE_URL, when the endpoint needs one.'),
   LLM_MAX_STEPS: int(5, 1).describe('Model calls per agent turn at most, tool round trips included.'),

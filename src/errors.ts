@@ -2,14 +2,7 @@
  * Errors every layer may raise, carrying the contract's codes. The GraphQL adapter turns them
  * into `extensions.code`; anything else that escapes is masked as INTERNAL_SERVER_ERROR.
  */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'CONFLICT'
-  | 'RATE_LIMITED'
-  | 'EVENTS_EXPIRED'
-  | 'SERVICE_UNAVAILABLE';
+export type ErrorCode = 'UNAUTHENTICATED' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'CONFLICT' | 'RATE_LIMITED' | 'EVENTS_EXPIRED' | 'SERVICE_UNAVAILABLE';
 
 export class GatewayError extends Error {
   constructor(
@@ -24,5 +17,4 @@ export class GatewayError extends Error {
 
 export const notFound = (what: string): GatewayError => new GatewayError('NOT_FOUND', `${what} not found`);
 
-export const badInput = (message: string, field?: string): GatewayError =>
-  new GatewayError('BAD_USER_INPUT', message, field ? { field } : {});
+export const badInput = (message: string, field?: string): GatewayError => new GatewayError('BAD_USER_INPUT', message, field ? { field } : {});

@@ -27,10 +27,7 @@ export const REPEATED_SIGNAL_MS = 1000;
 /** How long stopping at once may spend recording the ends of its runs before the process exits anyway. */
 export const AT_ONCE_LIMIT_MS = 5000;
 
-export async function runProcess(
-  name: string,
-  start: (config: Config, logger: Logger) => Promise<StartedProcess>,
-): Promise<void> {
+export async function runProcess(name: string, start: (config: Config, logger: Logger) => Promise<StartedProcess>): Promise<void> {
   const bootLogger = pino({ name });
   let logger: Logger = bootLogger;
   let started: StartedProcess;

@@ -34,7 +34,12 @@ export function createRegistries(config: Config, options: RegistryOptions = {}):
 /** TOOLS_REQUIRING_APPROVAL: `*` for every tool, else the names listed. */
 function approvalPolicy(setting: string | undefined): ApprovalPolicy {
   if (setting?.trim() === '*') return 'all';
-  return new Set((setting ?? '').split(',').map((name) => name.trim()).filter(Boolean));
+  return new Set(
+    (setting ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
 }
 
 function defaultAgents(config: Config): AgentDefinition[] {

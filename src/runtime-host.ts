@@ -43,13 +43,7 @@ export function requireIntents(backend: Backend, why: string): IntentQueue {
 }
 
 /** The Runtime's settings from the configuration, with its agents and tools, its statuses and tokens counted in `metrics`. */
-export function runtimeSettings(
-  config: Config,
-  backend: Backend,
-  metrics: Metrics,
-  logger: Logger,
-  registries: Registries,
-): EngineOptions {
+export function runtimeSettings(config: Config, backend: Backend, metrics: Metrics, logger: Logger, registries: Registries): EngineOptions {
   return {
     backend,
     agents: registries.agents,

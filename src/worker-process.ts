@@ -79,10 +79,7 @@ export async function startWorker(config: Config, logger: Logger, options: HostO
     });
   });
   const url = await listen(httpServer, config.WORKER_PORT, config.HOST);
-  logger.info(
-    { worker: worker.id, concurrency: config.WORKER_CONCURRENCY, url },
-    'agent gateway worker started; /healthz /readyz /metrics served here',
-  );
+  logger.info({ worker: worker.id, concurrency: config.WORKER_CONCURRENCY, url }, 'agent gateway worker started; /healthz /readyz /metrics served here');
 
   let stopping: Promise<void> | undefined;
   const hurry = new AbortController();

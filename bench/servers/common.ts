@@ -54,7 +54,11 @@ export function serveBench(server: BenchServer): void {
   const collections: GarbageCollection[] = [];
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      collections.push({ at: performance.timeOrigin + entry.startTime, ms: entry.duration, kind: GC_KINDS[(entry as PerformanceEntry & { detail: { kind: number } }).detail.kind] ?? 'other' });
+      collections.push({
+        at: performance.timeOrigin + entry.startTime,
+        ms: entry.duration,
+        kind: GC_KINDS[(entry as PerformanceEntry & { detail: { kind: number } }).detail.kind] ?? 'other',
+      });
     }
   }).observe({ entryTypes: ['gc'] });
   serveRequests({

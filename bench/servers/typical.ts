@@ -21,10 +21,24 @@ const pubSub = createPubSub<{ agentEvents: [conversationId: string, event: Bench
 const yoga = createYoga({
   schema: createSchema({
     typeDefs: /* GraphQL */ `
-      type Query { ok: Boolean }
-      type AgentToken { id: ID! seq: Int! conversationId: ID! runId: ID! agentId: ID timestamp: String! delta: String! }
-      type Subscription { agentEvents(conversationId: ID!): AgentToken! }
-      type Mutation { run(conversationId: ID!, tokens: Int!): Boolean! }
+      type Query {
+        ok: Boolean
+      }
+      type AgentToken {
+        id: ID!
+        seq: Int!
+        conversationId: ID!
+        runId: ID!
+        agentId: ID
+        timestamp: String!
+        delta: String!
+      }
+      type Subscription {
+        agentEvents(conversationId: ID!): AgentToken!
+      }
+      type Mutation {
+        run(conversationId: ID!, tokens: Int!): Boolean!
+      }
     `,
     resolvers: {
       Mutation: {
@@ -53,7 +67,12 @@ useServer(
     execute: (args: any) => args.rootValue.execute(args),
     subscribe: (args: any) => args.rootValue.subscribe(args),
     onSubscribe: async (ctx, _id, params) => {
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params,
+      });
       const args = {
         schema,
         operationName: params.operationName,

@@ -5,10 +5,7 @@
  */
 import { PILLARS, type Pillar } from '../domain/product.ts';
 
-export type GuideDecision =
-  | { mode: 'answer' }
-  | { mode: 'handoff'; pillar: Pillar }
-  | { mode: 'collaborate'; pillars: Pillar[] };
+export type GuideDecision = { mode: 'answer' } | { mode: 'handoff'; pillar: Pillar } | { mode: 'collaborate'; pillars: Pillar[] };
 
 export const PILLAR_WORDS: Record<Pillar, RegExp> = {
   INSIGHTS: /\b(insights?|analy[sz]e[sd]?|analysis|analytics|trends?|data(set)?|statistics?|metrics?|charts?|csv)\b/i,

@@ -31,16 +31,7 @@ export const profileTable = (name: string, profile: CsvProfile): ArtifactSpec =>
   title: `Profile of ${name}`,
   data: {
     columns: ['column', 'type', 'count', 'missing', 'distinct', 'min', 'max', 'mean'],
-    rows: profile.columns.map((column) => [
-      column.name,
-      column.type,
-      column.count,
-      column.missing,
-      column.distinct,
-      column.min,
-      column.max,
-      column.mean,
-    ]),
+    rows: profile.columns.map((column) => [column.name, column.type, column.count, column.missing, column.distinct, column.min, column.max, column.mean]),
   },
 });
 

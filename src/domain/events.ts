@@ -34,11 +34,7 @@ export type EventBody =
 
 export type EventType = EventBody['type'];
 
-export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
-  'AgentCompleted',
-  'AgentFailed',
-  'AgentCancelled',
-]);
+export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['AgentCompleted', 'AgentFailed', 'AgentCancelled']);
 
 /** An event as the caller hands it to the log: everything but `id`, `seq` and `timestamp`. */
 export type NewEvent = EventBody & {

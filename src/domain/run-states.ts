@@ -34,7 +34,12 @@ export const RUN_TRANSITIONS: readonly RunTransition[] = [
   { from: 'QUEUED', to: 'CANCELLED', by: ['cancel'], why: 'cancelled before it (re)started' },
   { from: 'QUEUED', to: 'FAILED', by: ['sweep'], why: 'its sender died before queueing it' },
   { from: 'RUNNING', to: 'COMPLETED', by: ['executor'], why: 'its agent finished' },
-  { from: 'RUNNING', to: 'FAILED', by: ['executor', 'timeout', 'shutdown', 'sweep'], why: 'its agent failed, it ran out of time, or its process stopped or died' },
+  {
+    from: 'RUNNING',
+    to: 'FAILED',
+    by: ['executor', 'timeout', 'shutdown', 'sweep'],
+    why: 'its agent failed, it ran out of time, or its process stopped or died',
+  },
   { from: 'RUNNING', to: 'CANCELLED', by: ['cancel'], why: 'cancelled while it executed' },
   { from: 'RUNNING', to: 'WAITING', by: ['executor'], why: 'its agent asked a person and let go of its process' },
   { from: 'WAITING', to: 'QUEUED', by: ['answer'], why: 'every request it waited for is answered: it resumes when its turn comes' },

@@ -28,12 +28,7 @@ export interface EventStream {
   push(sink: EventSink): Stoppable;
 }
 
-export function conversationEvents(
-  log: EventLog,
-  conversationId: string,
-  options: FollowerOptions,
-  run: RunFollowOptions | null,
-): EventStream {
+export function conversationEvents(log: EventLog, conversationId: string, options: FollowerOptions, run: RunFollowOptions | null): EventStream {
   return new ConversationEvents(log, conversationId, options, run);
 }
 

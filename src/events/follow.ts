@@ -12,11 +12,7 @@ export interface FollowOptions extends FollowerOptions {
  * reads the rest from the log once it catches up. Ends when `signal` aborts; throws what ended
  * the follow.
  */
-export async function* followConversation(
-  log: EventLog,
-  conversationId: string,
-  options: FollowOptions,
-): AsyncGenerator<StoredEvent> {
+export async function* followConversation(log: EventLog, conversationId: string, options: FollowOptions): AsyncGenerator<StoredEvent> {
   const { signal } = options;
   let next: StoredEvent | null = null;
   let failure: { error: unknown } | null = null;

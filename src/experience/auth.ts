@@ -39,9 +39,7 @@ export function authSettings(config: Config, signing: { secret: string | null; d
   return {
     secret: signing.secret,
     devSecret: signing.dev,
-    jwks: config.AUTH_JWKS_URL
-      ? { url: config.AUTH_JWKS_URL, cooldownMs: config.AUTH_JWKS_COOLDOWN_MS, cacheMaxAgeMs: config.AUTH_JWKS_CACHE_MS }
-      : undefined,
+    jwks: config.AUTH_JWKS_URL ? { url: config.AUTH_JWKS_URL, cooldownMs: config.AUTH_JWKS_COOLDOWN_MS, cacheMaxAgeMs: config.AUTH_JWKS_CACHE_MS } : undefined,
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,
     algorithms: config.AUTH_JWT_ALGORITHMS.split(',').map((algorithm) => algorithm.trim()),

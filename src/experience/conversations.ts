@@ -132,11 +132,7 @@ export class ConversationService {
   /** The result of an earlier send with the same key, as it was answered then. */
   private async replay(stored: SendReservation): Promise<SendResult> {
     const { conversations, messages, runs } = this.options.backend;
-    const [conversation, message, run] = await Promise.all([
-      conversations.get(stored.conversationId),
-      messages.get(stored.messageId),
-      runs.get(stored.runId),
-    ]);
+    const [conversation, message, run] = await Promise.all([conversations.get(stored.conversationId), messages.get(stored.messageId), runs.get(stored.runId)]);
     if (!conversation || !message || !run) throw new Error(`send ${stored.messageId} is remembered but incomplete`);
     await this.options.runtime.nudge(run);
     return { conversation, message, run, afterSeq: message.seq - 1 };
@@ -159,7 +155,7 @@ export class ConversationService {
     const { backend, runtime } = this.options;
     if (!(await this.conversation(owner, id))) return false;
     for (const run of await runtime.activeRuns(id)) await runtime.cancel(run.id, 'The conversation was deleted.');
-    for (const deadline = Date.now() + DELETE_WAIT_MS; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + DELETE_WAIT_MS; Date.now() < deadline;) {
       if ((await backend.runQueue.list(id)).length === 0) break;
       await delay(DELETE_POLL_MS);
     }
@@ -263,7 +259,7 @@ export class ConversationService {
   async runEventsThrough(run: RunRecord, throughSeq: number): Promise<StoredEvent[]> {
     const { events } = this.options.backend;
     const found: StoredEvent[] = [];
-    for (let after = await this.runStart(run); after < throughSeq; ) {
+    for (let after = await this.runStart(run); after < throughSeq;) {
       const page = await events.read(run.conversationId, after, READ_PAGE);
       for (const event of page) if (event.seq <= throughSeq && event.runId === run.id) found.push(event);
       if (page.length < READ_PAGE) break;

@@ -16,9 +16,7 @@ export async function sharedDevSecret(redis: string | readonly string[], keyPref
   // One attempt: without the shared secret this instance could verify no other's tokens.
   const socket = { reconnectStrategy: false, connectTimeout: 5000 } as const;
   const client =
-    typeof redis === 'string'
-      ? createClient({ url: redis, socket })
-      : createCluster({ rootNodes: redis.map((url) => ({ url })), defaults: { socket } });
+    typeof redis === 'string' ? createClient({ url: redis, socket }) : createCluster({ rootNodes: redis.map((url) => ({ url })), defaults: { socket } });
   client.on('error', () => undefined); // connect() rejects with the same error
   try {
     await client.connect();

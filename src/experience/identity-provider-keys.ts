@@ -45,7 +45,7 @@ export function identityProviderKeys(settings: IdentityProviderKeySettings, logg
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
       failedAt = Date.now();
-      logger.warn({ err: error, url: settings.url }, 'the identity provider\'s key set could not be fetched; known keys still verify');
+      logger.warn({ err: error, url: settings.url }, "the identity provider's key set could not be fetched; known keys still verify");
       const key = await fromKnownKeys(header);
       if (key) return key;
       throw error;

@@ -38,7 +38,8 @@ export function responseFor(request: InputRequestRecord, input: AnswerInput, use
     if (answer !== null) throw badInput('An approval takes no answer; give a comment instead.', 'answer');
   } else {
     if (approved !== null) throw badInput(`A ${request.kind === 'QUESTION' ? 'question' : 'client tool'} is answered with answer, not approved.`, 'approved');
-    if (input.answer === undefined) throw badInput(request.kind === 'QUESTION' ? 'The question needs an answer.' : "The client tool needs its result as answer.", 'answer');
+    if (input.answer === undefined)
+      throw badInput(request.kind === 'QUESTION' ? 'The question needs an answer.' : 'The client tool needs its result as answer.', 'answer');
   }
   if (request.options && !request.options.includes(answer as string)) {
     throw badInput(`answer must be one of: ${request.options.join(', ')}.`, 'answer');

@@ -202,12 +202,15 @@ export class Executor {
     // Only the time it executes counts: what it spent before its pauses, and this execution.
     const began = performance.now();
     const spentBefore = run.activeMs ?? 0;
-    const timer = setTimeout(() => {
-      const error = { code: 'TIMEOUT', message: `The run exceeded ${runTimeoutMs} ms.`, retryable: true };
-      this.options.stop(run, { status: 'FAILED', error, by: 'timeout' }).catch((cause: unknown) =>
-        logger.error({ err: cause, runId: run.id }, 'stopping a timed-out run failed'),
-      );
-    }, Math.max(0, runTimeoutMs - spentBefore));
+    const timer = setTimeout(
+      () => {
+        const error = { code: 'TIMEOUT', message: `The run exceeded ${runTimeoutMs} ms.`, retryable: true };
+        this.options
+          .stop(run, { status: 'FAILED', error, by: 'timeout' })
+          .catch((cause: unknown) => logger.error({ err: cause, runId: run.id }, 'stopping a timed-out run failed'));
+      },
+      Math.max(0, runTimeoutMs - spentBefore),
+    );
     let outcome: Partial<RunRecord> = { status: 'COMPLETED' };
     let replay: RunReplay | undefined;
     try {
@@ -216,7 +219,10 @@ export class Executor {
       spans.queued(replay ? Math.max(...[...replay.allAnswers.values()].map((answer) => Date.parse(answer.respondedAt))) : Date.parse(run.createdAt));
     } catch (error) {
       logger.warn({ err: error, runId: run.id }, 'could not read back what a resumed run did before its pause');
-      outcome = { status: 'FAILED', error: { code: 'REPLAY_UNAVAILABLE', message: 'What the run did before its pause could not be read back.', retryable: true } };
+      outcome = {
+        status: 'FAILED',
+        error: { code: 'REPLAY_UNAVAILABLE', message: 'What the run did before its pause could not be read back.', retryable: true },
+      };
     }
     const scope = new RunScope({
       run,

@@ -26,8 +26,7 @@ export interface RuntimeBase {
 export const CANCELLED_REASON = 'Cancelled.';
 
 export type StopReason =
-  | { status: 'CANCELLED'; reason: string }
-  | { status: 'FAILED'; error: AgentErrorInfo; by: 'executor' | 'timeout' | 'shutdown' | 'expiry' };
+  { status: 'CANCELLED'; reason: string } | { status: 'FAILED'; error: AgentErrorInfo; by: 'executor' | 'timeout' | 'shutdown' | 'expiry' };
 
 export const WORKER_LOST: AgentErrorInfo = {
   code: 'WORKER_LOST',

@@ -26,11 +26,12 @@ const SOURCE_INPUT = {
   additionalProperties: false,
 };
 
-const readSource = (
-  name: string,
-  description: string,
-  work: (source: { name: string; content: string }) => unknown,
-): ToolDefinition => ({ name, description, inputSchema: SOURCE_INPUT, execute: (args, scope) => work(sourceText(args, scope)) });
+const readSource = (name: string, description: string, work: (source: { name: string; content: string }) => unknown): ToolDefinition => ({
+  name,
+  description,
+  inputSchema: SOURCE_INPUT,
+  execute: (args, scope) => work(sourceText(args, scope)),
+});
 
 export const PLATFORM_TOOLS: readonly ToolDefinition[] = [
   readSource('files.ingest', 'Takes in an attached file: its size, lines and format.', ({ name, content }) => ({
@@ -47,12 +48,8 @@ export const PLATFORM_TOOLS: readonly ToolDefinition[] = [
     'Profiles CSV data: per-column type, counts, missing values, min, max and mean, and the trend over its dates.',
     (source) => ({ ...profileCsv(source.content), trend: trendOf(source.content) }),
   ),
-  readSource('insights.chart_spec', 'Proposes a Vega-Lite chart for CSV data.', (source) =>
-    chartSpecFor(source.name, source.content),
-  ),
-  readSource('journey.extract_workflow', 'Turns an SOP or process description into numbered workflow steps.', (source) =>
-    extractWorkflow(source.content),
-  ),
+  readSource('insights.chart_spec', 'Proposes a Vega-Lite chart for CSV data.', (source) => chartSpecFor(source.name, source.content)),
+  readSource('journey.extract_workflow', 'Turns an SOP or process description into numbered workflow steps.', (source) => extractWorkflow(source.content)),
   {
     name: 'outcomes.compose_report',
     description: 'Composes a business-outcomes report from the conversation and the attached files.',

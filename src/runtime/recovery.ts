@@ -96,7 +96,9 @@ export class Recovery {
     const run = await backend.runs.get(request.runId);
     let ended: RunRecord | null = null;
     if (run?.status === 'WAITING') {
-      ended = await moveRun(backend.runs, run.id, 'expiry', 'FAILED', { error: INPUT_EXPIRED, finishedAt: new Date().toISOString(), endedIdle: true }, ['WAITING']);
+      ended = await moveRun(backend.runs, run.id, 'expiry', 'FAILED', { error: INPUT_EXPIRED, finishedAt: new Date().toISOString(), endedIdle: true }, [
+        'WAITING',
+      ]);
       if (ended) {
         this.options.onRunStatus?.('FAILED');
         await backend.leases.acquire(run.id, run.conversationId, holder, leaseMs);

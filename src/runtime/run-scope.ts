@@ -384,15 +384,19 @@ export class RunScope {
         }
       },
       async ask(question: Question) {
-        const response = await scope.awaitInput(agentId, {
-          kind: 'QUESTION',
-          prompt: question.prompt,
-          ...(question.id !== undefined && { questionId: question.id }),
-          ...(question.details !== undefined && { arguments: question.details }),
-          ...(question.options && { options: question.options }),
-          ...(question.answerSchema && { answerSchema: question.answerSchema }),
-          ...(question.expiresInMs !== undefined && { expiresInMs: question.expiresInMs }),
-        }, where);
+        const response = await scope.awaitInput(
+          agentId,
+          {
+            kind: 'QUESTION',
+            prompt: question.prompt,
+            ...(question.id !== undefined && { questionId: question.id }),
+            ...(question.details !== undefined && { arguments: question.details }),
+            ...(question.options && { options: question.options }),
+            ...(question.answerSchema && { answerSchema: question.answerSchema }),
+            ...(question.expiresInMs !== undefined && { expiresInMs: question.expiresInMs }),
+          },
+          where,
+        );
         return response.answer;
       },
       resumeFromLog() {
@@ -463,7 +467,11 @@ function assertAnswerable(ask: InputAsk): void {
   try {
     z.fromJSONSchema(ask.answerSchema as z.core.JSONSchema.JSONSchema);
   } catch (cause) {
-    throw new AgentError('INVALID_QUESTION', `The answer schema of a question is not a JSON Schema answers can be checked against: ${(cause as Error).message}`, false);
+    throw new AgentError(
+      'INVALID_QUESTION',
+      `The answer schema of a question is not a JSON Schema answers can be checked against: ${(cause as Error).message}`,
+      false,
+    );
   }
 }
 

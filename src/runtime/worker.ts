@@ -71,9 +71,9 @@ export class RuntimeWorker {
       this.markStopped();
       await this.loop;
       await this.engine.shutdown(graceMs, cutShort);
-      await this.options.queue.retire(this.id).catch((error: unknown) =>
-        this.options.logger.debug({ err: error }, 'could not remove this worker from the intent queue group'),
-      );
+      await this.options.queue
+        .retire(this.id)
+        .catch((error: unknown) => this.options.logger.debug({ err: error }, 'could not remove this worker from the intent queue group'));
     })();
     return this.stopping;
   }

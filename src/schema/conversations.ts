@@ -34,8 +34,7 @@ ConversationRef.implement({
       type: [AgentEventRef],
       description: 'Retained events with seq > afterSeq, in order. EVENTS_EXPIRED when afterSeq is older than retention.',
       args: { afterSeq: t.arg.int({ defaultValue: 0 }), first: t.arg.int({ defaultValue: 100 }) },
-      resolve: (conversation, args, context) =>
-        context.conversations.events(conversation.id, args.afterSeq ?? 0, args.first ?? 100),
+      resolve: (conversation, args, context) => context.conversations.events(conversation.id, args.afterSeq ?? 0, args.first ?? 100),
     }),
     pendingInputs: t.field({
       type: [InputRequestRef],

@@ -11,14 +11,14 @@ type EventOf<T extends EventType> = Extract<StoredEvent, { type: T }>;
 
 export const AgentEventRef = builder.interfaceRef<StoredEvent>('AgentEvent').implement({
   description:
-    'Something that happened in a conversation. `seq` numbers a conversation\'s events 1, 2, 3, … with no gap; resume a subscription with the last `seq` you saw as `afterSeq`.',
+    "Something that happened in a conversation. `seq` numbers a conversation's events 1, 2, 3, … with no gap; resume a subscription with the last `seq` you saw as `afterSeq`.",
   resolveType: (event) => event.type,
   fields: (t) => ({
     id: t.exposeID('id'),
     seq: t.exposeInt('seq'),
     conversationId: t.exposeID('conversationId'),
     runId: t.exposeID('runId'),
-    agentId: t.exposeID('agentId', { nullable: true, description: 'The agent that emitted the event; null for the user\'s message.' }),
+    agentId: t.exposeID('agentId', { nullable: true, description: "The agent that emitted the event; null for the user's message." }),
     timestamp: t.field({ type: 'DateTime', resolve: (event) => event.timestamp }),
   }),
 });
@@ -77,9 +77,13 @@ eventType('AgentFailed', "The run's last event when it failed.", (t) => ({
 eventType('AgentCancelled', "The run's last event when it was cancelled or interrupted.", (t) => ({
   reason: t.exposeString('reason'),
 }));
-eventType('AgentInputRequested', 'The run asks a person and waits (WAITING); exactly one AgentInputReceived for it or the run\'s terminal event follows.', (t) => ({
-  request: t.field({ type: InputRequestRef, description: 'The request as it was opened (PENDING).', resolve: (event) => event.request }),
-}));
+eventType(
+  'AgentInputRequested',
+  "The run asks a person and waits (WAITING); exactly one AgentInputReceived for it or the run's terminal event follows.",
+  (t) => ({
+    request: t.field({ type: InputRequestRef, description: 'The request as it was opened (PENDING).', resolve: (event) => event.request }),
+  }),
+);
 eventType('AgentInputReceived', 'A person answered an input request; the run resumes once nothing else of it is open.', (t) => ({
   requestId: t.exposeID('requestId'),
   response: t.field({ type: InputResponseRef, resolve: (event) => event.response }),

@@ -57,7 +57,12 @@ export const InputResponseRef = builder.objectRef<InputResponse>('InputResponse'
   description: "A person's answer to an input request.",
   fields: (t) => ({
     approved: t.exposeBoolean('approved', { nullable: true, description: 'APPROVAL: whether the call may run.' }),
-    answer: t.field({ type: 'JSON', nullable: true, description: "QUESTION: the answer; CLIENT_TOOL: the tool's result.", resolve: (response) => response.answer }),
+    answer: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: "QUESTION: the answer; CLIENT_TOOL: the tool's result.",
+      resolve: (response) => response.answer,
+    }),
     comment: t.exposeString('comment', { nullable: true }),
     respondedBy: t.exposeID('respondedBy'),
     respondedAt: t.field({ type: 'DateTime', resolve: (response) => response.respondedAt }),
@@ -78,7 +83,12 @@ export const InputRequestRef = builder.objectRef<InputRequestRecord>('InputReque
     toolName: t.exposeString('toolName', { nullable: true }),
     arguments: t.field({ type: 'JSON', nullable: true, resolve: (request) => request.arguments }),
     options: t.stringList({ nullable: true, description: 'QUESTION: the answers offered, if any.', resolve: (request) => request.options }),
-    answerSchema: t.field({ type: 'JSON', nullable: true, description: 'JSON Schema the answer must match, if any.', resolve: (request) => request.answerSchema }),
+    answerSchema: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'JSON Schema the answer must match, if any.',
+      resolve: (request) => request.answerSchema,
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (request) => request.createdAt }),
     expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (request) => request.expiresAt }),
     response: t.field({ type: InputResponseRef, nullable: true, resolve: (request) => request.response }),

@@ -26,7 +26,10 @@ const SendAgentMessageInput = builder.inputType('SendAgentMessageInput', {
     clientMessageId: t.string({ description: 'Idempotency key per user: a repeat returns the same message and run.' }),
     onActiveRun: t.field({ type: ActiveRunPolicyEnum, defaultValue: 'ENQUEUE' }),
     projectId: t.id(),
-    context: t.field({ type: 'JSON', description: `Up to ${settingDefault('MAX_CONTEXT_BYTES') / 1024} KiB of JSON (MAX_CONTEXT_BYTES); context.files is a list of {name, content}.` }),
+    context: t.field({
+      type: 'JSON',
+      description: `Up to ${settingDefault('MAX_CONTEXT_BYTES') / 1024} KiB of JSON (MAX_CONTEXT_BYTES); context.files is a list of {name, content}.`,
+    }),
   }),
 });
 
@@ -42,7 +45,7 @@ const SendAgentMessagePayload = builder.objectRef<SendResult>('SendAgentMessageP
 });
 
 const RespondToAgentInput = builder.inputType('RespondToAgentInput', {
-  description: 'APPROVAL: approved (and a comment, the reason of a denial). QUESTION: answer. CLIENT_TOOL: answer, the tool\'s result.',
+  description: "APPROVAL: approved (and a comment, the reason of a denial). QUESTION: answer. CLIENT_TOOL: answer, the tool's result.",
   fields: (t) => ({
     requestId: t.id({ required: true }),
     approved: t.boolean(),
@@ -66,7 +69,7 @@ builder.mutationFields((t) => ({
   }),
   cancelAgentRun: t.field({
     type: AgentRunRef,
-    description: 'Ends a queued, running or waiting run as CANCELLED (a waiting run\'s requests too); a finished run is returned unchanged.',
+    description: "Ends a queued, running or waiting run as CANCELLED (a waiting run's requests too); a finished run is returned unchanged.",
     args: { runId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => context.conversations.cancel(await context.viewer(), args.runId),
   }),

@@ -13,7 +13,8 @@ builder.subscriptionFields((t) => ({
       conversationId: t.arg.id({ required: true }),
       afterSeq: t.arg.int(),
       runId: t.arg.id({
-        description: "Follow one run of the conversation: its events only, completing after its terminal event (at once when that is at or before afterSeq). NOT_FOUND for a run not of this conversation.",
+        description:
+          'Follow one run of the conversation: its events only, completing after its terminal event (at once when that is at or before afterSeq). NOT_FOUND for a run not of this conversation.',
       }),
     },
     subscribe: (_root, args, context) => followEvents(context, args.conversationId, args.afterSeq ?? null, args.runId ?? null),
@@ -25,12 +26,7 @@ builder.subscriptionFields((t) => ({
  * The subscription's stream, iterated (Server-Sent Events) or pushed (WebSockets, see
  * event-stream.ts), counted in the metrics (events/counted-stream.ts).
  */
-async function followEvents(
-  context: GraphQLContext,
-  conversationId: string,
-  afterSeq: number | null,
-  runId: string | null,
-): Promise<PushableEvents> {
+async function followEvents(context: GraphQLContext, conversationId: string, afterSeq: number | null, runId: string | null): Promise<PushableEvents> {
   const viewer = await context.viewer();
   const stream = await context.conversations.follow(viewer, conversationId, afterSeq, runId);
   return new FollowedEvents(countedStream(stream, context.metrics, GRAPHQL_PROTOCOL));

@@ -90,8 +90,7 @@ function announcedLog(history: RecordLog, fanout: EventFanout, announce: (batch:
   return {
     append: async (event, leaseEpoch) => (await appendBatch([event], leaseEpoch))[0]!,
     appendBatch,
-    read: async (conversationId, afterSeq, limit) =>
-      (await fanout.recent?.(conversationId, afterSeq, limit)) ?? history.read(conversationId, afterSeq, limit),
+    read: async (conversationId, afterSeq, limit) => (await fanout.recent?.(conversationId, afterSeq, limit)) ?? history.read(conversationId, afterSeq, limit),
     lastSeq: (conversationId) => history.lastSeq(conversationId),
     listen: (conversationId, listener) => fanout.listen(conversationId, listener),
   };
@@ -158,7 +157,11 @@ function fencedLeases(leases: RunLeases, fences: RunFences, activeRuns?: RecordS
     async claimExpired(holder, ttlMs, limit) {
       if (activeRuns) {
         const active = await activeRuns(ADOPT_BATCH);
-        await leases.adopt(active.map((run) => ({ runId: run.id, conversationId: run.conversationId })), NOBODY, 0);
+        await leases.adopt(
+          active.map((run) => ({ runId: run.id, conversationId: run.conversationId })),
+          NOBODY,
+          0,
+        );
       }
       const claimed = await leases.claimExpired(holder, ttlMs, limit);
       // Before anyone acts on a claim, the old holder's appends are refused.

@@ -5,16 +5,7 @@
  */
 import type { EventLog, RecordLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
-import type {
-  ConversationRecord,
-  InputRequestRecord,
-  InputResponse,
-  MessageRecord,
-  Owner,
-  RunRecord,
-  RunStatus,
-  SendReservation,
-} from '../domain/records.ts';
+import type { ConversationRecord, InputRequestRecord, InputResponse, MessageRecord, Owner, RunRecord, RunStatus, SendReservation } from '../domain/records.ts';
 
 export interface ConversationStore {
   /** Creates the conversation unless one with its id exists; returns whichever is stored. */

@@ -93,8 +93,7 @@ describe('the chat page in a real browser', () => {
     return page;
   }
 
-  const connectionState = (page: Page, text: string) =>
-    page.getByRole('status', { name: 'Connection' }).getByText(text, { exact: true }).waitFor();
+  const connectionState = (page: Page, text: string) => page.getByRole('status', { name: 'Connection' }).getByText(text, { exact: true }).waitFor();
 
   /** A token for the page's own (guest) user, from the same dev-token endpoint the page uses. */
   async function tokenOfPageUser(page: Page, on: RunningServer): Promise<string> {
@@ -201,7 +200,11 @@ describe('the chat page in a real browser', () => {
     await profileCall.getByText('insights.profile_csv').click();
     await profileCall.getByText('"name": "sales.csv"').waitFor();
     await profileCall.getByText('"rowCount": 5').waitFor();
-    await timeline.getByRole('group').filter({ hasText: 'insights.chart_spec' }).getByText(/done in \d+ ms/).waitFor();
+    await timeline
+      .getByRole('group')
+      .filter({ hasText: 'insights.chart_spec' })
+      .getByText(/done in \d+ ms/)
+      .waitFor();
     await timeline.getByText('Insights liaison made a chart: Chart of sales.csv').waitFor();
     await timeline.getByText('Insights liaison completed the reply.').waitFor();
 
@@ -241,7 +244,11 @@ describe('the chat page in a real browser', () => {
     await reopened.getByRole('table', { name: 'Profile of sales.csv' }).waitFor();
     await reopened.getByRole('figure', { name: 'Chart of sales.csv' }).locator('.chart[data-rendered="true"] svg .mark-line path').first().waitFor();
     const timeline = page.getByRole('region', { name: 'Timeline' });
-    await timeline.getByRole('group').filter({ hasText: 'insights.profile_csv' }).getByText(/done in \d+ ms/).waitFor();
+    await timeline
+      .getByRole('group')
+      .filter({ hasText: 'insights.profile_csv' })
+      .getByText(/done in \d+ ms/)
+      .waitFor();
     await timeline.getByText('Insights liaison completed the reply.').waitFor();
     expect(await page.getByRole('button', { name: 'Insights', exact: true }).getAttribute('aria-pressed')).toBe('true');
   }
@@ -311,7 +318,10 @@ describe('the chat page in a real browser', () => {
 
     await page.reload();
     await connectionState(page, 'Connected');
-    await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /Hello, who are you\?/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Conversations' })
+      .getByRole('button', { name: /Hello, who are you\?/ })
+      .click();
     await log.getByRole('article', { name: 'You' }).getByText('Hello, who are you?').waitFor();
     await log.getByRole('article', { name: 'Guide' }).getByText('Stopped: Cancelled by the user.').waitFor();
     expect(await log.getByText(/^Stopped/).count()).toBe(1);

@@ -15,11 +15,7 @@ describe('GraphiQL', () => {
   let devServer: RunningServer;
   let securedServer: RunningServer;
   beforeAll(async () => {
-    [browser, devServer, securedServer] = await Promise.all([
-      launchChromium(),
-      startTestServer({}, { withoutSecret: true }),
-      startTestServer(),
-    ]);
+    [browser, devServer, securedServer] = await Promise.all([launchChromium(), startTestServer({}, { withoutSecret: true }), startTestServer()]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -27,9 +23,9 @@ describe('GraphiQL', () => {
   });
 
   it('opens signed in with a dev token and follows a run over WebSocket', async () => {
-    const { token } = (await (
-      await fetch(`${devServer.url}/auth/dev-token`, { method: 'POST', body: JSON.stringify({ userId: GRAPHIQL_USER }) })
-    ).json()) as { token: string };
+    const { token } = (await (await fetch(`${devServer.url}/auth/dev-token`, { method: 'POST', body: JSON.stringify({ userId: GRAPHIQL_USER }) })).json()) as {
+      token: string;
+    };
     const sent = await send(devServer.url, token, { text: 'Hello' });
     const query = `subscription { agentEvents(conversationId: "${sent.conversationId}", afterSeq: 0) { __typename seq } }`;
 

@@ -77,7 +77,8 @@ describe('Apollo Client with GraphQLWsLink', () => {
             const event = result?.agentEvents;
             if (!event) return;
             if (event.__typename === 'AgentToken') expectTypeOf(event.delta).toEqualTypeOf<string>();
-            if (event.__typename === 'ToolCompleted') expectTypeOf(event.toolError).toEqualTypeOf<{ code: string; message: string; retryable: boolean } | null>();
+            if (event.__typename === 'ToolCompleted')
+              expectTypeOf(event.toolError).toEqualTypeOf<{ code: string; message: string; retryable: boolean } | null>();
             events.push(event);
             if (isTerminal(event)) {
               subscription.unsubscribe();

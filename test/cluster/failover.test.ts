@@ -54,7 +54,9 @@ describe('a Redis Cluster primary failing over under running runs', () => {
       await cluster.untilFailedOver(leases);
 
       const ended = await Promise.all(
-        followers.map(({ recorder }, i) => recorder.until((events) => events.some((event) => event.runId === sends[i]!.runId && isTerminal(event)), `the end of run ${i}`)),
+        followers.map(({ recorder }, i) =>
+          recorder.until((events) => events.some((event) => event.runId === sends[i]!.runId && isTerminal(event)), `the end of run ${i}`),
+        ),
       );
       ended.forEach((events: AgentEvent[], i) => {
         expectGapless(events, sends[i]!.afterSeq + 1);

@@ -66,7 +66,8 @@ describe('gateways on a Redis Cluster', () => {
     const ids = new Set(responses.map((response) => JSON.stringify([response.data.sendAgentMessage.conversation.id, response.data.sendAgentMessage.run.id])));
     expect(ids.size).toBe(1);
     const [conversationId] = JSON.parse([...ids][0]!) as [string, string];
-    const log = (await userClient(b.url, token)(`query ($id: ID!) { conversation(id: $id) { runs { id } messages { role } } }`, { id: conversationId })).data.conversation;
+    const log = (await userClient(b.url, token)(`query ($id: ID!) { conversation(id: $id) { runs { id } messages { role } } }`, { id: conversationId })).data
+      .conversation;
     expect(log.runs).toHaveLength(1);
     expect(log.messages.filter((message: { role: string }) => message.role === 'USER')).toHaveLength(1);
   });

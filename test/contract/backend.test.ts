@@ -50,9 +50,6 @@ function run(conversationId: string, overrides: Partial<RunRecord> = {}): RunRec
   };
 }
 
-
-
-
 describe.each(worlds)('the $name backend', (world) => {
   let instances: Instances;
   let a: Backend;
@@ -200,9 +197,7 @@ describe.each(worlds)('the $name backend', (world) => {
       const created = run(randomUUID(), { status: 'RUNNING' });
       await a.runs.create(created);
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` }),
-        ),
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` })),
       );
       const winners = results.filter((result) => result !== null);
       expect(winners).toHaveLength(1);
@@ -250,10 +245,7 @@ describe.each(worlds)('the $name backend', (world) => {
     it('hands an expired lease to exactly one claimant, who then holds it', async () => {
       const { runId, conversationId } = await storedRun();
       await a.leases.acquire(runId, conversationId, 'holder-a', 0);
-      const claims = await Promise.all([
-        a.leases.claimExpired('sweeper-a', 60_000, 100),
-        b.leases.claimExpired('sweeper-b', 60_000, 100),
-      ]);
+      const claims = await Promise.all([a.leases.claimExpired('sweeper-a', 60_000, 100), b.leases.claimExpired('sweeper-b', 60_000, 100)]);
       const mine = claims.flat().filter((lease) => lease.runId === runId);
       expect(mine).toEqual([{ runId, conversationId }]);
       const winner = claims[0]!.some((lease) => lease.runId === runId) ? 'sweeper-a' : 'sweeper-b';
@@ -502,7 +494,7 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await a.inputs.get(randomUUID())).toBeNull();
     });
 
-    it("answers once, appends its AgentInputReceived and resumes the run on its last open request", async () => {
+    it('answers once, appends its AgentInputReceived and resumes the run on its last open request', async () => {
       const paused = await waitingRun();
       const first = await a.inputs.open(request(paused));
       const second = await a.inputs.open(request(paused, { toolCallId: `${paused.id}:call-2` }));
@@ -517,7 +509,10 @@ describe.each(worlds)('the $name backend', (world) => {
       const events = await a.events.read(paused.conversationId, 0, 10);
       expect(events.map((event) => event.type)).toEqual(['AgentInputReceived', 'AgentInputReceived']);
       expect(await a.inputs.pending(paused.conversationId)).toEqual([]);
-      expect(await b.inputs.answer(second.id, response(true), lease)).toMatchObject({ outcome: 'settled', request: { status: 'ANSWERED', response: { approved: false } } });
+      expect(await b.inputs.answer(second.id, response(true), lease)).toMatchObject({
+        outcome: 'settled',
+        request: { status: 'ANSWERED', response: { approved: false } },
+      });
       expect(await b.inputs.answer(randomUUID(), response(true), lease)).toEqual({ outcome: 'not-found' });
     });
 
@@ -542,7 +537,7 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await b.inputs.resumeIfAnswered(running.id, lease)).toBeNull();
     });
 
-    it("refuses answers once the run no longer waits, and stores nothing", async () => {
+    it('refuses answers once the run no longer waits, and stores nothing', async () => {
       const paused = await waitingRun();
       const opened = await a.inputs.open(request(paused));
       await a.runs.transition(paused.id, ['WAITING'], { status: 'CANCELLED' });
@@ -568,7 +563,12 @@ describe.each(worlds)('the $name backend', (world) => {
       const due = await a.inputs.open(request(paused, { expiresAt: new Date(Date.now() - 1).toISOString() }));
       await a.inputs.open(request(paused, { expiresAt: new Date(Date.now() + 60_000).toISOString() }));
       const claims = await Promise.all([a.inputs.claimDue(50, 10), b.inputs.claimDue(50, 10)]);
-      expect(claims.flat().map((r) => r.id).filter((id) => id === due.id)).toHaveLength(1);
+      expect(
+        claims
+          .flat()
+          .map((r) => r.id)
+          .filter((id) => id === due.id),
+      ).toHaveLength(1);
       const again = await until(async () => ((await b.inputs.claimDue(50, 10)).some((r) => r.id === due.id) ? true : undefined), 'the claim to run out');
       expect(again).toBe(true);
       await a.inputs.close(paused.id, paused.conversationId, 'EXPIRED', due.id);
@@ -698,12 +698,19 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(read).toEqual(created);
     });
 
-    it("keeps what was appended as it was, whatever the appender changes afterwards, message and nested values alike", async () => {
+    it('keeps what was appended as it was, whatever the appender changes afterwards, message and nested values alike', async () => {
       const conversationId = randomUUID();
       const args = { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] };
       const tool = { type: 'ToolExecuting' as const, conversationId, runId: 'r', agentId: 'guide', toolCallId: 't1', toolName: 'lookup', arguments: args };
       const completedMessage = { ...message(conversationId, 0, 'done'), role: 'AGENT' as const };
-      const completed = { type: 'AgentCompleted' as const, conversationId, runId: 'r', agentId: 'guide', message: completedMessage, usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } };
+      const completed = {
+        type: 'AgentCompleted' as const,
+        conversationId,
+        runId: 'r',
+        agentId: 'guide',
+        message: completedMessage,
+        usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
+      };
       await a.events.appendBatch([tool, completed]);
       args.filters[0]!.values.push('US');
       args.query = 'changed';
@@ -720,9 +727,7 @@ describe.each(worlds)('the $name backend', (world) => {
 
     it('gives concurrent appends through several instances one gapless seq line', async () => {
       const conversationId = randomUUID();
-      const appended = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`))),
-      );
+      const appended = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`))));
       expect(appended.map((event) => event.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
       const read = await a.events.read(conversationId, 0, 100);
       expect(read.map((event) => event.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
@@ -756,7 +761,11 @@ describe.each(worlds)('the $name backend', (world) => {
       await brief.events.append(token(conversationId, 'old'));
       expect(await brief.events.read(conversationId, 0, 10)).toHaveLength(1);
       const error = await until(
-        () => brief.events.read(conversationId, 0, 10).then(() => undefined, (caught: unknown) => caught),
+        () =>
+          brief.events.read(conversationId, 0, 10).then(
+            () => undefined,
+            (caught: unknown) => caught,
+          ),
         'the event to age out',
       );
       expect(error).toMatchObject({ code: 'EVENTS_EXPIRED' });
@@ -773,9 +782,7 @@ describe.each(worlds)('the $name backend', (world) => {
       for (let i = 4; i <= 10; i += 1) await a.events.append(token(conversationId, `d${i}`));
       const events = await follower.done;
       expect(events.map((event) => event.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(events.map((event) => event.type === 'AgentToken' && event.delta)).toEqual(
-        [2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => `d${i}`),
-      );
+      expect(events.map((event) => event.type === 'AgentToken' && event.delta)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => `d${i}`));
     });
 
     it('gives every follower each live event once, in order, with concurrent appends from both instances', async () => {

@@ -27,7 +27,10 @@ describe('the hot tail of a history in PostgreSQL', () => {
 
   beforeAll(async () => {
     [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
-    record = await createPostgresRecordStore(await postgres.createDatabase(), { retention: DEFAULT_RETENTION, idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs });
+    record = await createPostgresRecordStore(await postgres.createDatabase(), {
+      retention: DEFAULT_RETENTION,
+      idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs,
+    });
     const history: RecordLog = record.events;
     const counted: RecordLog = {
       append: (event, epoch) => history.append(event, epoch),

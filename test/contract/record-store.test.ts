@@ -316,9 +316,7 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       const created = run(randomUUID(), { status: 'RUNNING' });
       await a.runs.create(created);
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` }),
-        ),
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` })),
       );
       const winners = results.filter((result) => result !== null);
       expect(winners).toHaveLength(1);
@@ -415,7 +413,12 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       const winner = sends[winners[0]!]!;
       const repeated = { outcome: 'repeated', stored: { conversationId, messageId: winner.message.id, runId: winner.run.id } };
       expect(outcomes.filter((outcome) => outcome.outcome !== 'stored')).toEqual(Array.from({ length: 7 }, () => repeated));
-      expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 1, messages: [{ id: winner.message.id }], runs: [winner.run], queue: [winner.run.id] });
+      expect(await contents(a, conversationId)).toMatchObject({
+        lastSeq: 1,
+        messages: [{ id: winner.message.id }],
+        runs: [winner.run],
+        queue: [winner.run.id],
+      });
     });
 
     it('forgets a key once its time is up, and then stores a send with it', async () => {
@@ -543,7 +546,9 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       // A survivor took the run over: the executor's next append is refused and stores nothing.
       const survivor = await b.fences.fence(runId, 'survivor');
       expect(survivor).toBeGreaterThan(held);
-      const refused = await a.events.appendBatch([token(conversationId, 'late', runId), token(conversationId, 'later', runId)], held).catch((error: unknown) => error);
+      const refused = await a.events
+        .appendBatch([token(conversationId, 'late', runId), token(conversationId, 'later', runId)], held)
+        .catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(LeaseLostError);
       expect(refused).toMatchObject({ runId });
       expect(await b.events.lastSeq(conversationId)).toBe(1);
@@ -578,7 +583,14 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       const args = { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] };
       const tool = { type: 'ToolExecuting' as const, conversationId, runId: 'r', agentId: 'guide', toolCallId: 't1', toolName: 'lookup', arguments: args };
       const completedMessage = { ...message(conversationId, 0, 'done'), role: 'AGENT' as const };
-      const completed = { type: 'AgentCompleted' as const, conversationId, runId: 'r', agentId: 'guide', message: completedMessage, usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } };
+      const completed = {
+        type: 'AgentCompleted' as const,
+        conversationId,
+        runId: 'r',
+        agentId: 'guide',
+        message: completedMessage,
+        usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
+      };
       await a.events.appendBatch([tool, completed]);
       args.filters[0]!.values.push('US');
       args.query = 'changed';
@@ -603,7 +615,10 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       for (const batch of appended) {
         expect(batch.map((event) => event.seq)).toEqual(batch.map((_, j) => batch[0]!.seq + j));
       }
-      const seqs = appended.flat().map((event) => event.seq).sort((x, y) => x - y);
+      const seqs = appended
+        .flat()
+        .map((event) => event.seq)
+        .sort((x, y) => x - y);
       expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
       const read = await a.events.read(conversationId, 0, 1000);
       expect(read).toEqual([...appended.flat()].sort((x, y) => x.seq - y.seq));
@@ -673,7 +688,11 @@ describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the 
       await brief.events.append(token(conversationId, 'old'));
       expect(await brief.events.read(conversationId, 0, 10)).toHaveLength(1);
       const error = await until(
-        () => brief.events.read(conversationId, 0, 10).then(() => undefined, (caught: unknown) => caught),
+        () =>
+          brief.events.read(conversationId, 0, 10).then(
+            () => undefined,
+            (caught: unknown) => caught,
+          ),
         'the event to age out',
       );
       expect(error).toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 2 } });
@@ -860,7 +879,11 @@ describe.each([serverDatabases, pgliteDatabases])('the $name store of record, be
     await Promise.all([
       ...Array.from({ length: 6 }, (_, i) => on(i).sends.commit(newSend(id, { idempotencyKey: null }))),
       ...Array.from({ length: 6 }, (_, i) => on(i).events.append(token(id, `t${i}`))),
-      ...Array.from({ length: 6 }, (_, i) => on(i).events.append(token(id, `f${i}`, first.run.id), epoch).catch(refusedOnceDeleted)),
+      ...Array.from({ length: 6 }, (_, i) =>
+        on(i)
+          .events.append(token(id, `f${i}`, first.run.id), epoch)
+          .catch(refusedOnceDeleted),
+      ),
       other.deleteConversation(id),
     ]);
     // Whatever came after the deletion made the conversation anew: its log, messages and runs agree.
@@ -1003,7 +1026,7 @@ describe("PGlite's one connection, shared by many callers at once", () => {
     expect((await sql.query<{ id: number }>('SELECT id FROM counted ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 2 }]);
   });
 
-  it("counts rows as node-postgres does: those a SELECT returned, those an INSERT, UPDATE or DELETE touched", async () => {
+  it('counts rows as node-postgres does: those a SELECT returned, those an INSERT, UPDATE or DELETE touched', async () => {
     expect((await sql.query('INSERT INTO counted VALUES (1), (2), (3)')).rowCount).toBe(3);
     expect((await sql.query('SELECT id FROM counted WHERE id > 1')).rowCount).toBe(2);
     expect((await sql.query('UPDATE counted SET note = $1 WHERE id = 1', ['x'])).rowCount).toBe(1);

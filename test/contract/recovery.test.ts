@@ -15,7 +15,18 @@ import { ToolRegistry } from '../../src/runtime/tools.ts';
 import { Runtime, type RuntimeOptions } from '../../src/runtime/runtime.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import type { RunRecord, RunStatus } from '../../src/domain/records.ts';
-import { helloRun, helloSend, memoryWorld, postgresClusterWorld, postgresRedisWorld, redisWorld, storeSend, until, type Instances, type World } from './worlds.ts';
+import {
+  helloRun,
+  helloSend,
+  memoryWorld,
+  postgresClusterWorld,
+  postgresRedisWorld,
+  redisWorld,
+  storeSend,
+  until,
+  type Instances,
+  type World,
+} from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld(), postgresClusterWorld()];
 const LEASE_MS = 300;

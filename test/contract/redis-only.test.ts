@@ -12,9 +12,6 @@ import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, helloSend, token, until } from './worlds.ts';
 
-
-
-
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('the Redis backend', () => {
@@ -146,7 +143,14 @@ describe('the Redis backend', () => {
     await until(async () => (follower.events.length === 5 ? true : undefined), 'the events before the outage');
 
     await redis.kill();
-    await until(() => a.ping().then(() => undefined, () => true), 'ping to fail');
+    await until(
+      () =>
+        a.ping().then(
+          () => undefined,
+          () => true,
+        ),
+      'ping to fail',
+    );
     const failures = await Promise.all([
       a.events.append(token(conversationId, 'lost')).catch((error: unknown) => error),
       b.events.read(conversationId, 0, 10).catch((error: unknown) => error),

@@ -37,10 +37,7 @@ describe('Redis round trips of a send and its run', () => {
 
   /** A gateway on the Redis backend alone that executes its runs itself, and sweeps for none meanwhile. */
   const startGateway = () =>
-    startTestServer(
-      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `agw-trips-${randomUUID()}:`, RUN_SWEEP_INTERVAL_MS: '3600000' },
-      { agents: [tokensAgent] },
-    );
+    startTestServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: `agw-trips-${randomUUID()}:`, RUN_SWEEP_INTERVAL_MS: '3600000' }, { agents: [tokensAgent] });
 
   /** Runs a message of `tokens` tokens to its end on a gateway of its own; the Redis commands the gateway sent for it. */
   async function commandsOfOneRun(tokens: number): Promise<number> {

@@ -14,7 +14,20 @@ import type { Backend } from '../../src/store/interfaces.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { MAX_QUEUED_EVENTS, RunAppender } from '../../src/runtime/run-appender.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, memoryWorld, postgresClusterWorld, postgresRedisWorld, redisWorld, token, until, type Instances, type World } from './worlds.ts';
+import {
+  BACKEND_SETTINGS,
+  DEFAULT_RETENTION,
+  collect,
+  helloRun,
+  memoryWorld,
+  postgresClusterWorld,
+  postgresRedisWorld,
+  redisWorld,
+  token,
+  until,
+  type Instances,
+  type World,
+} from './worlds.ts';
 
 const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld(), postgresClusterWorld()];
 
@@ -220,7 +233,13 @@ describe('appending a run in batches on Redis', () => {
     await until(() => a.ping().then(() => true), 'a to reconnect');
     await expect(appender.emit(token(conversationId, 'later'))).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
     // The run's end goes in afresh, as the executor appends it: right after what was stored.
-    await a.events.append({ conversationId, runId: 'run-1', agentId: 'guide', type: 'AgentFailed', error: { code: 'UNAVAILABLE', message: 'gone', retryable: true } });
+    await a.events.append({
+      conversationId,
+      runId: 'run-1',
+      agentId: 'guide',
+      type: 'AgentFailed',
+      error: { code: 'UNAVAILABLE', message: 'gone', retryable: true },
+    });
     expect(deltas(await b.events.read(conversationId, 0, 100))).toEqual([...numbered('before', 5), 'AgentFailed']);
   });
 });

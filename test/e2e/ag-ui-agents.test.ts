@@ -22,7 +22,14 @@ describe('AG-UI agents', () => {
   beforeAll(async () => {
     remote = await startFakeAgUi();
     const agents = [
-      { id: 'remote.research', name: 'Research', description: 'Runs elsewhere.', pillar: 'INSIGHTS', url: remote.url, headers: { authorization: 'Bearer remote-key' } },
+      {
+        id: 'remote.research',
+        name: 'Research',
+        description: 'Runs elsewhere.',
+        pillar: 'INSIGHTS',
+        url: remote.url,
+        headers: { authorization: 'Bearer remote-key' },
+      },
     ];
     server = await startTestServer({ REMOTE_AGENTS: JSON.stringify(agents) });
     token = await tokenFor('ag-ui-user');

@@ -70,7 +70,10 @@ function expectValidEvents(events: readonly AgEvent[]) {
 }
 
 const textOf = (events: readonly AgEvent[]) =>
-  events.filter((event) => event.type === EventType.TEXT_MESSAGE_CONTENT).map((event) => event['delta']).join('');
+  events
+    .filter((event) => event.type === EventType.TEXT_MESSAGE_CONTENT)
+    .map((event) => event['delta'])
+    .join('');
 
 describe('the AG-UI endpoint', () => {
   let server: RunningServer;
@@ -96,7 +99,11 @@ describe('the AG-UI endpoint', () => {
 
     const graphql = await followRun(server.url, token, { conversationId: threadId, runId, afterSeq: 0 } as SentRun);
     const ours = (type: string) => graphql.filter((event: AgentEvent) => event.__typename === type);
-    expect(textOf(events)).toBe(ours('AgentToken').map((event) => event['delta']).join(''));
+    expect(textOf(events)).toBe(
+      ours('AgentToken')
+        .map((event) => event['delta'])
+        .join(''),
+    );
     expect(textOf(events).length).toBeGreaterThan(0);
     const calls = events.filter((event) => event.type === EventType.TOOL_CALL_START).map((event) => [event['toolCallId'], event['toolCallName']]);
     expect(calls).toEqual(ours('ToolExecuting').map((event) => [event['toolCallId'], event['toolName']]));
@@ -108,7 +115,9 @@ describe('the AG-UI endpoint', () => {
     expect(await delivered()).toBe(before + graphql.length);
     expect(await metricValue(server.url, 'agent_gateway_active_subscriptions', { protocol: 'ag-ui' })).toBe(0);
     // Each agent's part is a step of its name.
-    expect(events.find((event) => event.type === EventType.STEP_STARTED)?.['stepName']).toBe(graphql.find((event) => event.__typename === 'AgentStarted')?.agentId);
+    expect(events.find((event) => event.type === EventType.STEP_STARTED)?.['stepName']).toBe(
+      graphql.find((event) => event.__typename === 'AgentStarted')?.agentId,
+    );
   });
 
   it('gives every event group the seq of its event, and resumes after Last-Event-ID with the rest exactly once', async () => {
@@ -194,7 +203,9 @@ describe('the AG-UI endpoint', () => {
 
   it("offers the input's tools to the agent: a call of one is shown as a tool call, and a tool message answers it", async () => {
     const threadId = `agui-${randomUUID()}`;
-    const tools = [{ name: 'confirmTheme', description: 'Asks the user for a theme.', parameters: { type: 'object', properties: { reason: { type: 'string' } } } }];
+    const tools = [
+      { name: 'confirmTheme', description: 'Asks the user for a theme.', parameters: { type: 'object', properties: { reason: { type: 'string' } } } },
+    ];
     const first = inputOf(threadId, 'frontend confirmTheme', { tools });
     const asked = await runWithClient(endpoint(`/ag-ui/${approver.id}`), token, first);
     expectValidEvents(asked.events);
@@ -227,7 +238,7 @@ describe('the AG-UI endpoint', () => {
     const bytes = new Uint8Array(await response.arrayBuffer());
     const decoded: AgEvent[] = [];
     // Each message is prefixed with its length, 4 bytes big-endian.
-    for (let offset = 0; offset < bytes.length; ) {
+    for (let offset = 0; offset < bytes.length;) {
       const length = new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0, false);
       decoded.push(decode(bytes.subarray(offset + 4, offset + 4 + length)) as AgEvent);
       offset += 4 + length;
@@ -255,7 +266,8 @@ describe('the AG-UI endpoint', () => {
 
   it('refuses bad input in its own form and stores nothing', async () => {
     const threadId = `agui-${randomUUID()}`;
-    const conversation = async () => (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { id } }`, { id: threadId })).data.conversation;
+    const conversation = async () =>
+      (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { id } }`, { id: threadId })).data.conversation;
 
     const malformed = await postRaw(endpoint(), token, { threadId, messages: 'not a list' });
     expect(malformed.status).toBe(400);
@@ -269,7 +281,11 @@ describe('the AG-UI endpoint', () => {
     expect(unknownAgent.status).toBe(400);
     expect(unknownAgent.body.error.code).toBe('BAD_USER_INPUT');
 
-    const badTool = await postRaw(endpoint(), token, inputOf(threadId, 'hello', { tools: [{ name: 'no spaces allowed', description: '', parameters: { type: 'object' } }] }));
+    const badTool = await postRaw(
+      endpoint(),
+      token,
+      inputOf(threadId, 'hello', { tools: [{ name: 'no spaces allowed', description: '', parameters: { type: 'object' } }] }),
+    );
     expect(badTool.status).toBe(400);
     expect(badTool.body.error.code).toBe('BAD_USER_INPUT');
 

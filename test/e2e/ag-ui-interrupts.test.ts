@@ -41,9 +41,9 @@ describe('AG-UI agents in the loop', () => {
     const client = wsClient(server.url, token);
     const recorder = new EventRecorder(client, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
     const requests = async (count: number) =>
-      (
-        await recorder.until((events) => events.filter((event) => event.__typename === 'AgentInputRequested').length >= count, `${count} request(s)`)
-      ).filter((event) => event.__typename === 'AgentInputRequested').map((event) => event.request);
+      (await recorder.until((events) => events.filter((event) => event.__typename === 'AgentInputRequested').length >= count, `${count} request(s)`))
+        .filter((event) => event.__typename === 'AgentInputRequested')
+        .map((event) => event.request);
     const end = async (run: SentRun) => (await recorder.until((events) => events.some(isTerminal), 'the end')).filter((event) => event.runId === run.runId);
     return { sent, requests, end, close: () => client.dispose() };
   }
@@ -52,7 +52,12 @@ describe('AG-UI agents in the loop', () => {
     const { sent, requests, end, close } = await follow('interrupt please');
     try {
       const [order, note] = await requests(2);
-      expect(order).toMatchObject({ kind: 'QUESTION', prompt: 'Place the order?', answerSchema: { required: ['ok'] }, arguments: { interruptId: 'int-order' } });
+      expect(order).toMatchObject({
+        kind: 'QUESTION',
+        prompt: 'Place the order?',
+        answerSchema: { required: ['ok'] },
+        arguments: { interruptId: 'int-order' },
+      });
       expect(note).toMatchObject({ kind: 'QUESTION', prompt: 'Any note for the courier?', arguments: { interruptId: 'int-note' } });
       const before = remote.requests.length;
       expect((await gql(RESPOND, { input: { requestId: order.id, answer: { ok: true } } })).errors).toBeUndefined();
@@ -67,7 +72,10 @@ describe('AG-UI agents in the loop', () => {
         { interruptId: 'int-order', status: 'resolved', payload: { ok: true } },
         { interruptId: 'int-note', status: 'resolved', payload: 'Ring twice.' },
       ]);
-      expect(events.at(-1)).toMatchObject({ __typename: 'AgentCompleted', message: { text: 'Before I go on, Resumed with int-order={"ok":true}, int-note="Ring twice.".' } });
+      expect(events.at(-1)).toMatchObject({
+        __typename: 'AgentCompleted',
+        message: { text: 'Before I go on, Resumed with int-order={"ok":true}, int-note="Ring twice.".' },
+      });
     } finally {
       await close();
     }
@@ -77,7 +85,10 @@ describe('AG-UI agents in the loop', () => {
     const answered = await follow('interrupt mid-tool');
     try {
       const requests = await answered.requests(2);
-      for (const [request, answer] of [[requests[0], { ok: false }], [requests[1], 'none']] as const) {
+      for (const [request, answer] of [
+        [requests[0], { ok: false }],
+        [requests[1], 'none'],
+      ] as const) {
         await gql(RESPOND, { input: { requestId: request.id, answer } });
       }
       const events = await answered.end(answered.sent);

@@ -71,7 +71,14 @@ const dataRequest = (chatId: string) => chatRequest(chatId, QUESTION, { context:
 /** The same, the file attached as useChat's sendMessage({text, files}) attaches it. */
 function fileRequest(chatId: string) {
   const url = `data:text/csv;base64,${Buffer.from(SALES_CSV).toString('base64')}`;
-  const message: UIMessage = { id: `message-${randomUUID()}`, role: 'user', parts: [{ type: 'file', mediaType: 'text/csv', filename: 'sales.csv', url }, { type: 'text', text: QUESTION }] };
+  const message: UIMessage = {
+    id: `message-${randomUUID()}`,
+    role: 'user',
+    parts: [
+      { type: 'file', mediaType: 'text/csv', filename: 'sales.csv', url },
+      { type: 'text', text: QUESTION },
+    ],
+  };
   return { id: chatId, messages: [message], trigger: 'submit-message' };
 }
 
@@ -104,7 +111,10 @@ async function readUntil(stream: ReadableStream<UIMessageChunk>, until: (chunk: 
 
 const ofType = <T extends UIMessageChunk['type']>(chunks: readonly UIMessageChunk[], type: T) =>
   chunks.filter((chunk): chunk is Extract<UIMessageChunk, { type: T }> => chunk.type === type);
-const textIn = (chunks: readonly UIMessageChunk[]) => ofType(chunks, 'text-delta').map((chunk) => chunk.delta).join('');
+const textIn = (chunks: readonly UIMessageChunk[]) =>
+  ofType(chunks, 'text-delta')
+    .map((chunk) => chunk.delta)
+    .join('');
 
 describe('the AI SDK endpoint', () => {
   let server: RunningServer;
@@ -144,7 +154,11 @@ describe('the AI SDK endpoint', () => {
     const graphql = await followRun(server.url, token, { conversationId: chatId, runId: run.id, afterSeq: 0 } as SentRun);
     const ours = (type: string) => graphql.filter((event: AgentEvent) => event.__typename === type);
 
-    expect(textIn(chunks)).toBe(ours('AgentToken').map((event) => event['delta']).join(''));
+    expect(textIn(chunks)).toBe(
+      ours('AgentToken')
+        .map((event) => event['delta'])
+        .join(''),
+    );
     const calls = ofType(chunks, 'tool-input-available').map((chunk) => [chunk.toolCallId, chunk.toolName, chunk.input]);
     expect(calls).toEqual(ours('ToolExecuting').map((event) => [event['toolCallId'], event['toolName'], event['arguments']]));
     expect(calls[0]).toEqual([expect.any(String), 'insights.profile_csv', { name: 'sales.csv' }]);
@@ -155,15 +169,22 @@ describe('the AI SDK endpoint', () => {
     expect(artifacts.map((chunk) => (chunk as { id: string }).id)).toEqual(ours('AgentArtifact').map((event) => event['artifactId']));
     expect(artifacts.length).toBeGreaterThan(0);
     const handoffs = chunks.filter((chunk) => chunk.type === 'data-handoff').map((chunk) => (chunk as { data: unknown }).data);
-    expect(handoffs).toEqual(ours('AgentHandoff').map((event) => ({ fromAgentId: event['fromAgentId'], toAgentId: event['toAgentId'], reason: event['handoffReason'] })));
+    expect(handoffs).toEqual(
+      ours('AgentHandoff').map((event) => ({ fromAgentId: event['fromAgentId'], toAgentId: event['toAgentId'], reason: event['handoffReason'] })),
+    );
     expect(handoffs.length).toBeGreaterThan(0);
     expect(ofType(chunks, 'reasoning-delta').map((chunk) => chunk.delta)).toEqual(ours('AgentThinking').map((event) => event['text']));
     const [completed] = ours('AgentCompleted');
-    expect(chunks.at(-1)).toEqual({ type: 'finish', finishReason: 'stop', messageMetadata: expect.objectContaining({ status: 'COMPLETED', agentMessageId: completed!['message'].id }) });
+    expect(chunks.at(-1)).toEqual({
+      type: 'finish',
+      finishReason: 'stop',
+      messageMetadata: expect.objectContaining({ status: 'COMPLETED', agentMessageId: completed!['message'].id }),
+    });
 
     // The AI SDK's reader makes one assistant message of it: the run's, with the agent's text.
     let message: UIMessage | undefined;
-    for await (const state of readUIMessageStream({ stream: new ReadableStream({ start: (c) => (chunks.forEach((chunk) => c.enqueue(chunk)), c.close()) }) })) message = state;
+    for await (const state of readUIMessageStream({ stream: new ReadableStream({ start: (c) => (chunks.forEach((chunk) => c.enqueue(chunk)), c.close()) }) }))
+      message = state;
     expect(message).toMatchObject({ id: run.id, role: 'assistant', metadata: { status: 'COMPLETED' } });
     expect(textOf(message!)).toBe(completed!['message'].text);
     // Its tools' results end steps: a client that sends automatically once its tools have run does not post it again.
@@ -207,7 +228,13 @@ describe('the AI SDK endpoint', () => {
     expect(await transport.reconnectToStream({ chatId })).toBeNull();
 
     const cut = new AbortController();
-    const sent = await transport.sendMessages({ chatId, messages: [userMessage('go')], trigger: 'submit-message', messageId: undefined, abortSignal: cut.signal });
+    const sent = await transport.sendMessages({
+      chatId,
+      messages: [userMessage('go')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: cut.signal,
+    });
     const seen = await readUntil(sent, (chunk) => chunk.type === 'tool-input-available');
     // The client loses its stream while the run waits at the gate; the run goes on.
     cut.abort();
@@ -259,7 +286,9 @@ describe('the AI SDK endpoint', () => {
 
   it('takes the answer to an approval through another instance of the deployment: the run goes on there, the tool runs once', async () => {
     const ref = `aisdk-${randomUUID()}`;
-    const second = SHARED_TOPOLOGY ? await startTestServer({ ...sameDeploymentAs(server) }, { agents: [approver, gated], tools: [...HITL_TOOLS, GATE] }) : server;
+    const second = SHARED_TOPOLOGY
+      ? await startTestServer({ ...sameDeploymentAs(server) }, { agents: [approver, gated], tools: [...HITL_TOOLS, GATE] })
+      : server;
     try {
       let target = server.url;
       const reached: string[] = [];
@@ -375,8 +404,17 @@ describe('the AI SDK endpoint', () => {
       message: expect.stringContaining("user's new message"),
     });
     expect(await refusal(chatRequest(chatId, '   '))).toMatchObject({ code: 'BAD_USER_INPUT' });
-    const withFile = (url: string): UIMessage => ({ ...userMessage('Read this.'), parts: [{ type: 'file', mediaType: 'image/png', filename: 'a.png', url }, { type: 'text', text: 'Read this.' }] });
-    for (const url of ['data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'https://files.example/a.png']) {
+    const withFile = (url: string): UIMessage => ({
+      ...userMessage('Read this.'),
+      parts: [
+        { type: 'file', mediaType: 'image/png', filename: 'a.png', url },
+        { type: 'text', text: 'Read this.' },
+      ],
+    });
+    for (const url of [
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+      'https://files.example/a.png',
+    ]) {
       expect(await refusal({ id: chatId, messages: [withFile(url)] })).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('a.png') });
     }
     const notJson = await fetch(api(), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{' });
@@ -387,7 +425,9 @@ describe('the AI SDK endpoint', () => {
     // A chat that exists: an assistant message that answers nothing is refused, and starts nothing.
     const { chunks } = await post(chatRequest(chatId, 'hello', { agentId: approver.id }));
     const runId = (chunks[0] as { messageId: string }).messageId;
-    expect(await refusal({ id: chatId, messages: [{ id: runId, role: 'assistant', parts: [{ type: 'text', text: 'Nothing to do for hello.' }] }] })).toMatchObject({
+    expect(
+      await refusal({ id: chatId, messages: [{ id: runId, role: 'assistant', parts: [{ type: 'text', text: 'Nothing to do for hello.' }] }] }),
+    ).toMatchObject({
       code: 'BAD_USER_INPUT',
     });
     expect(await runsOf(chatId)).toHaveLength(1);

@@ -77,7 +77,10 @@ describe('authentication with a configured secret', () => {
         const result = await graphqlWithHeader(server.url, authorization, query);
         expect(result.errors?.[0]?.extensions?.['code'], `${label}: ${query}`).toBe('UNAUTHENTICATED');
         // Nothing leaks: no data at all, or only nulls for nullable root fields.
-        expect(Object.values(result.data ?? {}).every((value) => value === null), `${label}: ${query}`).toBe(true);
+        expect(
+          Object.values(result.data ?? {}).every((value) => value === null),
+          `${label}: ${query}`,
+        ).toBe(true);
       }
     }
   });
@@ -212,8 +215,7 @@ describe('authentication without a secret, outside production', () => {
   });
   afterAll(() => server.close());
 
-  const devToken = (body: string) =>
-    fetch(`${server.url}/auth/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const devToken = (body: string) => fetch(`${server.url}/auth/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
   it('serves POST /auth/dev-token with a token that works over HTTP and WebSocket', async () => {
     const response = await devToken(JSON.stringify({ userId: 'dev-user', tenantId: 'dev-tenant' }));

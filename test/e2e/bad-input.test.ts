@@ -12,8 +12,18 @@ type Gql = ReturnType<typeof userClient>;
 
 const SNAPSHOT = /* GraphQL */ `
   query Snapshot($id: ID!) {
-    conversations(first: 100) { id }
-    conversation(id: $id) { lastSeq messages(last: 500) { id } runs(last: 200) { id } }
+    conversations(first: 100) {
+      id
+    }
+    conversation(id: $id) {
+      lastSeq
+      messages(last: 500) {
+        id
+      }
+      runs(last: 200) {
+        id
+      }
+    }
   }
 `;
 
@@ -218,7 +228,10 @@ describe('bad input', () => {
       ['a subscribe without id', (socket: RawGraphQLSocket) => socket.sendJson({ type: 'subscribe', payload: { query: '{ viewer { id } }' } })],
       ['a subscribe without payload', (socket: RawGraphQLSocket) => socket.sendJson({ type: 'subscribe', id: '1' })],
       ['a JSON array', (socket: RawGraphQLSocket) => socket.sendRaw('[1,2,3]')],
-      ['a subscribe whose payload query is not a string', (socket: RawGraphQLSocket) => socket.sendJson({ type: 'subscribe', id: '1', payload: { query: 42 } })],
+      [
+        'a subscribe whose payload query is not a string',
+        (socket: RawGraphQLSocket) => socket.sendJson({ type: 'subscribe', id: '1', payload: { query: 42 } }),
+      ],
     ])('closes the socket that sent %s with 4400, and only that socket', async (_label, misbehave) => {
       const other = await bystander();
       const raw = new RawGraphQLSocket(server.url);

@@ -54,7 +54,11 @@ describe('browsers across origins', () => {
       body: new URLSearchParams({ query: mutation }).toString(),
     });
     expect(form.status).toBe(403);
-    const plain = await fetch(`${sameOrigin.url}/graphql`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: mutation }) });
+    const plain = await fetch(`${sameOrigin.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: mutation }),
+    });
     expect(plain.status).toBe(403);
     // What real clients send passes: a JSON body, or the bearer token (or yoga's header) on a GET.
     const json = await fetch(`${sameOrigin.url}/graphql`, {

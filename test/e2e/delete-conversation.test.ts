@@ -64,7 +64,10 @@ describe('deleting a conversation', () => {
     // Deleting it again deletes nothing.
     expect(await as(DELETE, { id: sent.conversation.id })).toEqual({ data: { deleteConversation: false } });
     // The other conversation is as it was.
-    expect((await as(CONVERSATION, { id: other.conversation.id })).data.conversation).toMatchObject({ id: other.conversation.id, runs: [{ id: other.run.id }] });
+    expect((await as(CONVERSATION, { id: other.conversation.id })).data.conversation).toMatchObject({
+      id: other.conversation.id,
+      runs: [{ id: other.run.id }],
+    });
   });
 
   it("answers false for someone else's conversation and an unknown one, and leaves them as they are", async () => {

@@ -58,11 +58,11 @@ describe('following one run', () => {
   it("delivers only that run's events and completes after its terminal event, with another run queued behind it", async () => {
     const first = await send(fast.url, token, { text: 'Hello there' });
     const second = await send(fast.url, token, { text: 'Hello again', conversationId: first.conversationId });
-    const [one, two] = await Promise.all([
-      followToCompletion(fast.url, token, runVariables(first)),
-      followToCompletion(fast.url, token, runVariables(second)),
-    ]);
-    for (const [outcome, sent] of [[one, first], [two, second]] as const) {
+    const [one, two] = await Promise.all([followToCompletion(fast.url, token, runVariables(first)), followToCompletion(fast.url, token, runVariables(second))]);
+    for (const [outcome, sent] of [
+      [one, first],
+      [two, second],
+    ] as const) {
       expect(outcome.errors).toEqual([]);
       expectRunInvariants(outcome.events, sent);
       expect(outcome.events.at(-1)?.__typename).toBe('AgentCompleted');
@@ -105,7 +105,7 @@ describe('following one run', () => {
     expectRunInvariants(events, sent);
   });
 
-  it("answers NOT_FOUND for a run of another conversation and BAD_USER_INPUT for a malformed runId", async () => {
+  it('answers NOT_FOUND for a run of another conversation and BAD_USER_INPUT for a malformed runId', async () => {
     const mine = await send(fast.url, token, { text: 'Hello there' });
     const other = await send(fast.url, token, { text: 'Hello there' });
     const foreign = await followToCompletion(fast.url, token, { ...runVariables(mine), runId: other.runId });

@@ -7,16 +7,42 @@ import type { RunningServer } from '../../src/server.ts';
 import { EVENT_FIELDS, EventRecorder, SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
 
-
 const HISTORY = /* GraphQL */ `
   query History($id: ID!, $messages: Int, $runs: Int) {
     conversation(id: $id) {
-      id title createdAt updatedAt lastSeq
-      messages(last: $messages) { id conversationId role text agentId runId seq createdAt }
-      runs(last: $runs) {
-        id conversationId agentId status userMessageId createdAt startedAt finishedAt error { code message retryable }
+      id
+      title
+      createdAt
+      updatedAt
+      lastSeq
+      messages(last: $messages) {
+        id
+        conversationId
+        role
+        text
+        agentId
+        runId
+        seq
+        createdAt
       }
-      activeRun { id }
+      runs(last: $runs) {
+        id
+        conversationId
+        agentId
+        status
+        userMessageId
+        createdAt
+        startedAt
+        finishedAt
+        error {
+          code
+          message
+          retryable
+        }
+      }
+      activeRun {
+        id
+      }
     }
   }
 `;
@@ -142,7 +168,10 @@ describe('conversation history', () => {
       expect(time(run.startedAt)).toBeGreaterThanOrEqual(time(run.createdAt));
       expect(time(run.finishedAt)).toBeGreaterThanOrEqual(time(run.startedAt));
 
-      const single = await gql('query ($id: ID!) { run(id: $id) { id conversationId agentId status userMessageId createdAt startedAt finishedAt error { code message retryable } } }', { id: run.id });
+      const single = await gql(
+        'query ($id: ID!) { run(id: $id) { id conversationId agentId status userMessageId createdAt startedAt finishedAt error { code message retryable } } }',
+        { id: run.id },
+      );
       expect(single).toEqual({ data: { run } });
     }
     const lastTwo = (await gql(HISTORY, { id: conversationId, runs: 2 })).data.conversation.runs;

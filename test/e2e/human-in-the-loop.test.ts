@@ -12,7 +12,17 @@ import { SHARED_TOPOLOGY, WORKERS_EXECUTE, sameDeploymentAs, startTestServer } f
 
 export const RESPOND = /* GraphQL */ `
   mutation Respond($input: RespondToAgentInput!) {
-    respondToAgent(input: $input) { id status kind response { approved answer comment respondedBy } }
+    respondToAgent(input: $input) {
+      id
+      status
+      kind
+      response {
+        approved
+        answer
+        comment
+        respondedBy
+      }
+    }
   }
 `;
 const RUN = `query ($id: ID!) { run(id: $id) { status pendingInputs { id kind status toolName } } }`;
@@ -85,8 +95,15 @@ describe('human in the loop', () => {
     expect(answered.data.respondToAgent).toMatchObject({ id: request.id, status: 'ANSWERED', response: { approved: true, respondedBy: 'hitl-user' } });
     const events = await runEvents(recorder, sent);
     expect(typesOf(events)).toEqual([
-      'MessageCreated', 'AgentStarted', 'AgentThinking', 'AgentInputRequested', 'AgentInputReceived', 'ToolExecuting', 'ToolCompleted',
-      ...events.filter((event) => event.__typename === 'AgentToken').map(() => 'AgentToken'), 'AgentCompleted',
+      'MessageCreated',
+      'AgentStarted',
+      'AgentThinking',
+      'AgentInputRequested',
+      'AgentInputReceived',
+      'ToolExecuting',
+      'ToolCompleted',
+      ...events.filter((event) => event.__typename === 'AgentToken').map(() => 'AgentToken'),
+      'AgentCompleted',
     ]);
     const [received, executing, completed] = events.slice(4, 7);
     expect(received).toMatchObject({ requestId: request.id, response: { approved: true } });
@@ -173,7 +190,11 @@ describe('human in the loop', () => {
     expect(codeOf(await respond({ requestId: request.id, approved: true }))).toBe('BAD_USER_INPUT');
     await respond({ requestId: request.id, answer: { city: 'Lisbon' } });
     const events = await runEvents(recorder, sent);
-    expect(events.find((event) => event.__typename === 'ToolCompleted')).toMatchObject({ toolCallId: request.toolCallId, result: { city: 'Lisbon' }, toolError: null });
+    expect(events.find((event) => event.__typename === 'ToolCompleted')).toMatchObject({
+      toolCallId: request.toolCallId,
+      result: { city: 'Lisbon' },
+      toolError: null,
+    });
     expect(replyOf(events)).toBe('You are in Lisbon.');
     expectRunInvariants(events, sent);
   });
@@ -288,7 +309,7 @@ describe('human in the loop', () => {
     expect(sample('agent_gateway_input_wait_seconds_count')).toBe(sample('agent_gateway_input_requests_total{event="answered"}'));
   });
 
-  it('refuses answers that are not the caller\'s (NOT_FOUND) or do not fit (BAD_USER_INPUT), storing nothing', async () => {
+  it("refuses answers that are not the caller's (NOT_FOUND) or do not fit (BAD_USER_INPUT), storing nothing", async () => {
     const { sent, request } = await untilAsked('transfer refuse-1');
     const before = await snapshot(sent.conversationId);
     const stranger = userClient(server.url, await tokenFor('someone-else'));

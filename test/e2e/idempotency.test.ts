@@ -38,7 +38,7 @@ describe('idempotent sends by clientMessageId', () => {
     const input = { text: 'Continue', conversationId: first.conversation, clientMessageId: 'once-2' };
     const ids = (await Promise.all(Array.from({ length: 8 }, () => gql(SEND, { input })))).map(payloadIds);
     expect(new Set(ids.map((id) => id.run)).size).toBe(1);
-    expect(await awaitRunEnd(server.url, (await tokenFor('repeater')), ids[0]!.run)).toBe('COMPLETED');
+    expect(await awaitRunEnd(server.url, await tokenFor('repeater'), ids[0]!.run)).toBe('COMPLETED');
     const later = await gql(SEND, { input });
     expect(payloadIds(later)).toEqual(ids[0]);
     expect(later.data.sendAgentMessage.run.status).toBe('COMPLETED');

@@ -19,7 +19,23 @@ interface Owned {
 
 const CONVERSATION = /* GraphQL */ `
   query ($id: ID!) {
-    conversation(id: $id) { id title lastSeq messages { id } runs { id } activeRun { id } events { seq } }
+    conversation(id: $id) {
+      id
+      title
+      lastSeq
+      messages {
+        id
+      }
+      runs {
+        id
+      }
+      activeRun {
+        id
+      }
+      events {
+        seq
+      }
+    }
   }
 `;
 const RUN = 'query ($id: ID!) { run(id: $id) { id status conversationId } }';
@@ -96,9 +112,7 @@ describe('ownership', () => {
       const outcome = await subscriptionOutcome(intruder, { conversationId: owned.conversationId, ...variables });
       expect(outcome.events).toEqual([]);
       expect(outcome.errors?.[0]?.extensions?.['code'], `afterSeq ${String(afterSeq)}`).toBe('NOT_FOUND');
-      expect(outcome, `afterSeq ${String(afterSeq)}`).toEqual(
-        await subscriptionOutcome(intruder, { conversationId: unusedConversation, ...variables }),
-      );
+      expect(outcome, `afterSeq ${String(afterSeq)}`).toEqual(await subscriptionOutcome(intruder, { conversationId: unusedConversation, ...variables }));
     }
 
     // The same over SSE.
@@ -221,8 +235,8 @@ describe('ownership of a run that is still running', () => {
     // conversation holds still (wherever the run executes), so any change would be the intruders'.
     await recorder.until((events) => events.some((event) => event.__typename === 'AgentThinking'), 'AgentThinking');
     const view = async () =>
-      (await alice('query ($id: ID!) { conversation(id: $id) { lastSeq activeRun { id status } runs { id status } } }', { id: conversation.id }))
-        .data.conversation;
+      (await alice('query ($id: ID!) { conversation(id: $id) { lastSeq activeRun { id status } runs { id status } } }', { id: conversation.id })).data
+        .conversation;
     const before = await view();
     expect(before.activeRun).toEqual({ id: run.id, status: 'RUNNING' });
 
@@ -249,4 +263,3 @@ describe('ownership of a run that is still running', () => {
     await client.dispose();
   });
 });
-

@@ -44,8 +44,7 @@ describe('limits that protect everyone else', () => {
     const gql = userClient(server.url, token);
     const refused = await gql(SEND, { input: { text: 'And again', conversationId: first.conversationId } });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
-    const runs = (await gql(`query ($id: ID!) { conversation(id: $id) { runs { id } } }`, { id: first.conversationId })).data
-      .conversation.runs;
+    const runs = (await gql(`query ($id: ID!) { conversation(id: $id) { runs { id } } }`, { id: first.conversationId })).data.conversation.runs;
     expect(runs).toHaveLength(2);
   });
 });

@@ -47,7 +47,10 @@ describe('operation limits', () => {
   it.each(OVER)('refuses an operation over %s over HTTP, naming the limit, and stores nothing', async (setting, query) => {
     const result = await gql(query);
     expect(result.data ?? null).toBeNull();
-    expect(result.errors?.every((error) => error.extensions?.['code'] === 'BAD_USER_INPUT'), JSON.stringify(result)).toBe(true);
+    expect(
+      result.errors?.every((error) => error.extensions?.['code'] === 'BAD_USER_INPUT'),
+      JSON.stringify(result),
+    ).toBe(true);
     expect(limitsOf(result)).toEqual([setting]);
     expect(result.errors?.[0]?.message).toContain(setting);
     expect(await storedConversations()).toEqual([]);
@@ -125,16 +128,12 @@ describe('operation limits at their defaults', () => {
     const aliases = Array.from({ length: 2500 }, (_, index) => `a${index}: conversation(id: "c") { events(first: 100) { seq } }`);
     expect(limitsOf(await httpGraphQL(server.url, `{ ${aliases.join(' ')} }`, {}, token))).toEqual(['MAX_OPERATION_TOKENS']);
     const pages = Array.from({ length: 2500 }, (_, index) => `p${index}: events(first: 1000) { seq }`);
-    expect(limitsOf(await httpGraphQL(server.url, `{ conversation(id: "c") { ${pages.join(' ')} } }`, {}, token))).toEqual([
-      'MAX_OPERATION_TOKENS',
-    ]);
+    expect(limitsOf(await httpGraphQL(server.url, `{ conversation(id: "c") { ${pages.join(' ')} } }`, {}, token))).toEqual(['MAX_OPERATION_TOKENS']);
     const typenames = `{ ${Array.from({ length: 10_000 }, (_, index) => `t${index}: __typename`).join(' ')} }`;
     expect(limitsOf(await httpGraphQL(server.url, typenames))).toEqual(['MAX_OPERATION_TOKENS']);
     // Under the token limit, the aliases and the cost still refuse.
     const fewPages = Array.from({ length: 25 }, (_, index) => `p${index}: events(first: 1000) { seq }`);
-    expect(limitsOf(await httpGraphQL(server.url, `{ conversation(id: "c") { ${fewPages.join(' ')} } }`, {}, token))).toEqual([
-      'MAX_OPERATION_COST',
-    ]);
+    expect(limitsOf(await httpGraphQL(server.url, `{ conversation(id: "c") { ${fewPages.join(' ')} } }`, {}, token))).toEqual(['MAX_OPERATION_COST']);
     const manyAliases = Array.from({ length: 31 }, (_, index) => `v${index}: viewer { id }`);
     expect(limitsOf(await httpGraphQL(server.url, `{ ${manyAliases.join(' ')} }`, {}, token))).toEqual(['MAX_OPERATION_ALIASES']);
   });

@@ -79,9 +79,7 @@ describe('refusing what is built to break the server', () => {
     }
     const again = await gql(SEND, { input: { text: 'Still there?', conversationId: conversation.id } });
     const runId = again.data.sendAgentMessage.run.id;
-    const completed = await raw.nextMessage(
-      (message: any) => message.id === 'live' && message.payload.data?.agentEvents.__typename === 'AgentCompleted',
-    );
+    const completed = await raw.nextMessage((message: any) => message.id === 'live' && message.payload.data?.agentEvents.__typename === 'AgentCompleted');
     expect(completed.payload.data.agentEvents.runId).toBe(runId);
     raw.close();
     expect((await raw.closed).code).toBe(1005);

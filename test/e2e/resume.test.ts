@@ -42,9 +42,11 @@ describe('replay, resume and live delivery', () => {
     const fromMiddle = subscribe(server, token, sent.conversationId, midSeq);
     const liveOnly = subscribe(server, token, sent.conversationId, null);
     const all = await first.recorder.untilTerminals(1);
-    const [start, middle, live] = (await Promise.all(
-      [fromStart, fromMiddle, liveOnly].map((subscription) => subscription.recorder.untilTerminals(1)),
-    )) as [AgentEvent[], AgentEvent[], AgentEvent[]];
+    const [start, middle, live] = (await Promise.all([fromStart, fromMiddle, liveOnly].map((subscription) => subscription.recorder.untilTerminals(1)))) as [
+      AgentEvent[],
+      AgentEvent[],
+      AgentEvent[],
+    ];
     await Promise.all([first, fromStart, fromMiddle, liveOnly].map((subscription) => subscription.close()));
 
     expectRunInvariants(all, sent);
@@ -84,8 +86,7 @@ describe('replay, resume and live delivery', () => {
 
   it('rejects an afterSeq past the conversation and a negative one', async () => {
     const { sent } = await sendAndFollow(server.url, token, { text: 'Hi' });
-    const lastSeq = (await userClient(server.url, token)(`{ conversation(id: "${sent.conversationId}") { lastSeq } }`)).data
-      .conversation.lastSeq;
+    const lastSeq = (await userClient(server.url, token)(`{ conversation(id: "${sent.conversationId}") { lastSeq } }`)).data.conversation.lastSeq;
     for (const afterSeq of [lastSeq + 1, -1]) {
       const subscription = subscribe(server, token, sent.conversationId, afterSeq);
       await subscription.recorder.untilEnded();
@@ -130,9 +131,7 @@ describe('retention', () => {
     expect(query.errors?.[0]?.extensions?.['code']).toBe('EVENTS_EXPIRED');
 
     const retained = await gql(`{ conversation(id: "${sent.conversationId}") { events(afterSeq: ${lastSeq - 5}) { seq } } }`);
-    expect(retained.data.conversation.events.map((event: { seq: number }) => event.seq)).toEqual(
-      [1, 2, 3, 4, 5].map((offset) => lastSeq - 5 + offset),
-    );
+    expect(retained.data.conversation.events.map((event: { seq: number }) => event.seq)).toEqual([1, 2, 3, 4, 5].map((offset) => lastSeq - 5 + offset));
     const tail = subscribe(server, token, sent.conversationId, lastSeq - 2);
     const events = await tail.recorder.until((received) => received.length === 2, 'the two retained events');
     await tail.close();

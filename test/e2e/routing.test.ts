@@ -71,9 +71,7 @@ describe('routing: which agent answers', () => {
     expect(artifacts.map((artifact) => artifact.kind)).toEqual(['TABLE', 'VISUALIZATION']);
     expect(artifacts[1]?.data.$schema).toContain('vega-lite');
     expect(events.at(-1)?.message.text).toContain('sales.csv has 3 rows');
-    expect(events.at(-1)?.message.text).toContain(
-      'Trend: revenue rose from 120 to 135 (+12.5%) between 2026-01-01 and 2026-02-01, ending at its peak.',
-    );
+    expect(events.at(-1)?.message.text).toContain('Trend: revenue rose from 120 to 135 (+12.5%) between 2026-01-01 and 2026-02-01, ending at its peak.');
     expect(profile?.result.trend).toMatchObject({ over: 'month', of: 'revenue', points: 2 });
   });
 

@@ -66,11 +66,7 @@ describe('runs in a conversation: policies, cancellation', () => {
         run,
       );
     }
-    expect(events.filter(isTerminal).map((event) => event.__typename)).toEqual([
-      'AgentCompleted',
-      'AgentCompleted',
-      'AgentCompleted',
-    ]);
+    expect(events.filter(isTerminal).map((event) => event.__typename)).toEqual(['AgentCompleted', 'AgentCompleted', 'AgentCompleted']);
   });
 
   it('INTERRUPT cancels the active run, then runs the new one', async () => {
@@ -132,8 +128,8 @@ describe('runs in a conversation: policies, cancellation', () => {
     // Nothing follows the terminal event, and the conversation takes the next message.
     const next = await send(server.url, token, { text: 'Again', conversationId: first.run.conversationId });
     expect(await awaitRunEnd(server.url, token, next.runId)).toBe('COMPLETED');
-    const log = (await gql(`{ conversation(id: "${first.run.conversationId}") { events(first: 1000) { runId seq } } }`)).data
-      .conversation.events as AgentEvent[];
+    const log = (await gql(`{ conversation(id: "${first.run.conversationId}") { events(first: 1000) { runId seq } } }`)).data.conversation
+      .events as AgentEvent[];
     const cancelledSeq = events.at(-1)!.seq;
     expect(log.filter((event) => event.runId === first.run.runId).every((event) => event.seq <= cancelledSeq)).toBe(true);
   });
@@ -176,8 +172,7 @@ describe('run timeout', () => {
     const events = await recorder.untilTerminals(1);
     expectRunInvariants(events, run);
     expect(events.at(-1)).toMatchObject({ __typename: 'AgentFailed', error: { code: 'TIMEOUT', retryable: true } });
-    const stored = (await userClient(server.url, token)(`query ($id: ID!) { run(id: $id) { status error { code } } }`, { id: run.runId }))
-      .data.run;
+    const stored = (await userClient(server.url, token)(`query ($id: ID!) { run(id: $id) { status error { code } } }`, { id: run.runId })).data.run;
     expect(stored).toEqual({ status: 'FAILED', error: { code: 'TIMEOUT' } });
     const next = await send(server.url, token, { text: 'Hello', conversationId: run.conversationId });
     const both = await recorder.untilTerminals(2);

@@ -92,7 +92,11 @@ describe('the older sockets', () => {
     expect(frames[0]).toMatchObject({ type: 'user_message', message: message.message, conversation_id: message.conversation_id, agent_type: null });
     expect(frames[1]).toMatchObject({ type: 'agent_started', agent_type: 'liaison', pillar: 'insights', data: { agent_id: 'liaison.insights' } });
     const tokens = frames.filter((frame) => frame['type'] === 'token');
-    expect(tokens.map((frame) => frame['message']).join('')).toBe(ofType(graphql, 'AgentToken').map((event) => event['delta']).join(''));
+    expect(tokens.map((frame) => frame['message']).join('')).toBe(
+      ofType(graphql, 'AgentToken')
+        .map((event) => event['delta'])
+        .join(''),
+    );
     const calls = frames.filter((frame) => frame['type'] === 'tool_call').map((frame) => [frame['data'].tool_call_id, frame['data'].tool_name]);
     expect(calls).toEqual(ofType(graphql, 'ToolExecuting').map((event) => [event['toolCallId'], event['toolName']]));
     expect(calls.length).toBeGreaterThan(0);
@@ -108,7 +112,10 @@ describe('the older sockets', () => {
     const socket = await openSocket(RUNTIME);
     socket.sendJson({
       type: 'agent.message',
-      payload: { text: 'What trends are in this data?', context: { surface: 'insights', conversation_id: conversationId, files: [{ name: 'sales.csv', content: SALES_CSV }] } },
+      payload: {
+        text: 'What trends are in this data?',
+        context: { surface: 'insights', conversation_id: conversationId, files: [{ name: 'sales.csv', content: SALES_CSV }] },
+      },
     });
     const frames = await framesUntil(socket, isRuntimeEnd);
     socket.close();
@@ -116,12 +123,22 @@ describe('the older sockets', () => {
     expectSeqAndRunOnEvery(frames, runId);
     for (const frame of frames) expect(frame).toMatchObject({ type: 'runtime_event', data: { conversation_id: conversationId } });
     // Its tools ran (below), but only the four types a client of this socket knows go out.
-    expect(frames.every((frame) => RUNTIME_EVENT_TYPES.includes(frame['event_type'])), JSON.stringify(frames)).toBe(true);
+    expect(
+      frames.every((frame) => RUNTIME_EVENT_TYPES.includes(frame['event_type'])),
+      JSON.stringify(frames),
+    ).toBe(true);
     expect(frames[0]).toMatchObject({ event_type: 'agent.started', data: { agent_id: 'liaison.insights' } });
 
     const graphql = await graphQLRun(conversationId, runId);
-    const text = frames.filter((frame) => frame['event_type'] === 'agent.token').map((frame) => frame['data'].delta).join('');
-    expect(text).toBe(ofType(graphql, 'AgentToken').map((event) => event['delta']).join(''));
+    const text = frames
+      .filter((frame) => frame['event_type'] === 'agent.token')
+      .map((frame) => frame['data'].delta)
+      .join('');
+    expect(text).toBe(
+      ofType(graphql, 'AgentToken')
+        .map((event) => event['delta'])
+        .join(''),
+    );
     expect(frames.at(-1)!['data'].text).toBe(text);
     expect(frames.at(-1)!['timestamp']).toBe(ofType(graphql, 'AgentCompleted')[0]!.timestamp);
 
@@ -257,7 +274,10 @@ describe('the older sockets', () => {
     const other = await tokenFor('seed-someone-else');
     /** What the other user's socket, following `conversationId`, answers: that follow's error, then each frame's. */
     const answersTo = async (conversationId: string, frames: Frame[]) => {
-      const socket = new RawJsonSocket(server.url, `${AGENT_WS}?${new URLSearchParams({ session_token: other, conversation_id: conversationId, after_seq: '0' })}`);
+      const socket = new RawJsonSocket(
+        server.url,
+        `${AGENT_WS}?${new URLSearchParams({ session_token: other, conversation_id: conversationId, after_seq: '0' })}`,
+      );
       await socket.opened();
       for (const frame of frames) socket.sendJson(frame);
       const answers = [];
@@ -286,11 +306,11 @@ describe('the older sockets', () => {
     going.sendJson(insightsMessage());
     const broken = await openSocket(AGENT_WS);
     broken.sendRaw('{ not json');
-    expect((await broken.nextMessage<Frame>())).toMatchObject({ type: 'error', data: { code: 'BAD_USER_INPUT' } });
+    expect(await broken.nextMessage<Frame>()).toMatchObject({ type: 'error', data: { code: 'BAD_USER_INPUT' } });
     expect((await broken.closed).code).toBe(4400);
     const unknownType = await openSocket(RUNTIME);
     unknownType.sendJson({ type: 'agent.shout', payload: {} });
-    expect((await unknownType.nextMessage<Frame>())).toMatchObject({ type: 'error', data: { code: 'BAD_USER_INPUT' } });
+    expect(await unknownType.nextMessage<Frame>()).toMatchObject({ type: 'error', data: { code: 'BAD_USER_INPUT' } });
     expect((await unknownType.closed).code).toBe(4400);
     // after_seq without the conversation it is a seq of cannot be followed.
     const unanchored = await openSocket(AGENT_WS, { after_seq: '3' });

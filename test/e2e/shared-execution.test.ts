@@ -15,15 +15,22 @@ import { startTestServer } from '../support/server.ts';
 const SHAPED = /* GraphQL */ `
   subscription Shaped($conversationId: ID!, $afterSeq: Int, $withDelta: Boolean!) {
     agentEvents(conversationId: $conversationId, afterSeq: $afterSeq) {
-      __typename seq
-      ... on AgentToken { delta @include(if: $withDelta) }
+      __typename
+      seq
+      ... on AgentToken {
+        delta @include(if: $withDelta)
+      }
     }
   }
 `;
 
 const PLAIN = /* GraphQL */ `
   subscription Plain($conversationId: ID!, $afterSeq: Int) {
-    agentEvents(conversationId: $conversationId, afterSeq: $afterSeq) { __typename seq conversationId }
+    agentEvents(conversationId: $conversationId, afterSeq: $afterSeq) {
+      __typename
+      seq
+      conversationId
+    }
   }
 `;
 
@@ -70,8 +77,7 @@ describe('shared execution of events across subscribers', () => {
     }
   }
 
-  const collect = async (token: string, query: string, variables: Record<string, unknown>) =>
-    (await collectAll(token, [{ query, variables }]))[0]!;
+  const collect = async (token: string, query: string, variables: Record<string, unknown>) => (await collectAll(token, [{ query, variables }]))[0]!;
 
   const metric = (name: string) => metricValue(server.url, name);
   const executions = () => metric('agent_gateway_event_executions_total');
@@ -112,7 +118,10 @@ describe('shared execution of events across subscribers', () => {
       subscription.close();
       return events;
     })();
-    const [overWs] = await collectAll(token, [{ query: PLAIN, variables }, { query: PLAIN, variables }]);
+    const [overWs] = await collectAll(token, [
+      { query: PLAIN, variables },
+      { query: PLAIN, variables },
+    ]);
     expect(await overSse).toEqual(overWs);
     expect((await executions()) - before).toBe(overWs!.length);
   });
@@ -160,7 +169,10 @@ describe('shared execution of events across subscribers', () => {
     const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
     // Distinct documents, as a client sending one-off queries would open.
     const documents = [1, 2, 3].map((n) => PLAIN.replace('__typename', `__typename alias${n}: seq`));
-    const received = await collectAll(token, documents.map((query) => ({ query, variables })));
+    const received = await collectAll(
+      token,
+      documents.map((query) => ({ query, variables })),
+    );
     expect(received.every((events) => events.length > 2)).toBe(true);
     await expect.poll(() => metric('agent_gateway_shared_event_results')).toBe(0);
   });

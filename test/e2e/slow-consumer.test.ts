@@ -79,7 +79,10 @@ describe('slow consumers', () => {
     const recorder = new EventRecorder(client, { conversationId: first.conversationId, afterSeq: first.afterSeq });
     try {
       const last = await send(server.url, token, { text: 'Still there?', conversationId: first.conversationId });
-      const events = await recorder.until((received) => received.some((event) => event.runId === last.runId && event.__typename === 'AgentCompleted'), 'the last run');
+      const events = await recorder.until(
+        (received) => received.some((event) => event.runId === last.runId && event.__typename === 'AgentCompleted'),
+        'the last run',
+      );
       expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => first.afterSeq + 1 + index));
     } finally {
       recorder.stop();
@@ -106,7 +109,8 @@ describe('slow consumers', () => {
       if (!frame) break;
       read.push(frame.seq);
     }
-    const lastSeq = (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { lastSeq } }`, { id: first.conversationId })).data.conversation.lastSeq;
+    const lastSeq = (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { lastSeq } }`, { id: first.conversationId })).data
+      .conversation.lastSeq;
     const resumed = new RawJsonSocket(server.url, `/api/ws/agent?${query(read.at(-1) ?? first.afterSeq + 1)}`);
     const rest: number[] = [];
     while (rest.at(-1) !== lastSeq) rest.push((await resumed.nextMessage<{ seq: number }>()).seq);

@@ -11,8 +11,7 @@ import { capturingLogger } from '../support/logs.ts';
 import { RawGraphQLSocket, RawJsonSocket } from '../support/raw-ws.ts';
 import { startTestServer } from '../support/server.ts';
 
-const isCompleted = (id: string) => (message: any) =>
-  message.id === id && message.payload?.data?.agentEvents?.__typename === 'AgentCompleted';
+const isCompleted = (id: string) => (message: any) => message.id === id && message.payload?.data?.agentEvents?.__typename === 'AgentCompleted';
 
 describe('limits per socket and per user', () => {
   const { logger, lines } = capturingLogger();
@@ -101,7 +100,7 @@ describe('limits per socket and per user', () => {
     expect((await silent.closed).code).toBe(4408);
   });
 
-  it('closes a socket sending faster than its limit with 4429, logged once; the same user\'s other socket goes on', async () => {
+  it("closes a socket sending faster than its limit with 4429, logged once; the same user's other socket goes on", async () => {
     const token = await tokenFor('flooder');
     const calm = new RawGraphQLSocket(server.url);
     await calm.init(token);

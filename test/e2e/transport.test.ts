@@ -40,7 +40,10 @@ function expectWholeRun(events: AgentEvent[], runId: string, afterSeq: number) {
   expect(events.filter(isTerminal)).toHaveLength(1);
   const last = events.at(-1)!;
   expect(last.__typename).toBe('AgentCompleted');
-  const tokens = events.filter((event) => event.__typename === 'AgentToken').map((event) => event['delta']).join('');
+  const tokens = events
+    .filter((event) => event.__typename === 'AgentToken')
+    .map((event) => event['delta'])
+    .join('');
   expect(tokens).toBe(last['message'].text);
   expect(tokens.length).toBeGreaterThan(0);
 }
@@ -79,9 +82,7 @@ describe('transport', () => {
       delivered: sample(text, 'agent_gateway_events_delivered_total'),
       latencyCount: sample(text, 'agent_gateway_event_delivery_latency_seconds_count'),
     });
-    const start = /^agent_gateway_runs_total/m.test(before)
-      ? counters(before)
-      : { runs: 0, appended: 0, delivered: 0, latencyCount: 0 };
+    const start = /^agent_gateway_runs_total/m.test(before) ? counters(before) : { runs: 0, appended: 0, delivered: 0, latencyCount: 0 };
 
     const sent = await userClient(server.url, token)(SEND, { input: { text: 'Hello there' } });
     expect(sent.errors).toBeUndefined();
@@ -109,8 +110,7 @@ describe('transport', () => {
 
   it('counts the MessageCreated event of a send in agent_gateway_events_appended_total', async () => {
     const before = await scrape(server.url);
-    const count = (text: string) =>
-      Number(/^agent_gateway_events_appended_total\{type="MessageCreated"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    const count = (text: string) => Number(/^agent_gateway_events_appended_total\{type="MessageCreated"\} (\S+)$/m.exec(text)?.[1] ?? 0);
     const sent = await userClient(server.url, token)(SEND, { input: { text: 'Count me' } });
     expect(sent.errors).toBeUndefined();
     const { conversation, afterSeq } = sent.data.sendAgentMessage;

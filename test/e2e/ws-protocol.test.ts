@@ -15,13 +15,16 @@ import { awaitActiveSubscriptions, startTestServer } from '../support/server.ts'
 
 const SEQS = /* GraphQL */ `
   subscription Seqs($conversationId: ID!, $afterSeq: Int, $runId: ID) {
-    agentEvents(conversationId: $conversationId, afterSeq: $afterSeq, runId: $runId) { __typename seq runId }
+    agentEvents(conversationId: $conversationId, afterSeq: $afterSeq, runId: $runId) {
+      __typename
+      seq
+      runId
+    }
   }
 `;
 
 type Frame = { id?: string; type: string; payload?: any };
-const isFrame = (type: string, id?: string) => (message: unknown) =>
-  (message as Frame).type === type && (id === undefined || (message as Frame).id === id);
+const isFrame = (type: string, id?: string) => (message: unknown) => (message as Frame).type === type && (id === undefined || (message as Frame).id === id);
 
 describe('the graphql-transport-ws protocol', () => {
   let server: RunningServer;
@@ -109,7 +112,11 @@ describe('the graphql-transport-ws protocol', () => {
   it('completes a one-run subscription from the server after its terminal event', async () => {
     const sent = await send(server.url, token, { text: 'hello' });
     const raw = await rawSocket();
-    raw.sendJson({ id: 'run', type: 'subscribe', payload: { query: SEQS, variables: { conversationId: sent.conversationId, afterSeq: sent.afterSeq, runId: sent.runId } } });
+    raw.sendJson({
+      id: 'run',
+      type: 'subscribe',
+      payload: { query: SEQS, variables: { conversationId: sent.conversationId, afterSeq: sent.afterSeq, runId: sent.runId } },
+    });
     expect(await raw.nextMessage(isFrame('complete', 'run'))).toEqual({ id: 'run', type: 'complete' });
     raw.close();
   });

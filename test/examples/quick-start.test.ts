@@ -59,8 +59,7 @@ describe("the README's quick start on a fresh clone", () => {
   let gateway: ServerProcess | undefined;
   let url: string;
   const example = () => join(clone, 'examples/client');
-  const runExample = (args: string[]) =>
-    run(args[0]!, args.slice(1), { cwd: example(), env: { ...baseEnv(), GATEWAY_URL: url }, maxBuffer: 16 << 20 });
+  const runExample = (args: string[]) => run(args[0]!, args.slice(1), { cwd: example(), env: { ...baseEnv(), GATEWAY_URL: url }, maxBuffer: 16 << 20 });
 
   beforeAll(async () => {
     clone = await cloneLike();
@@ -106,7 +105,8 @@ describe("the README's quick start on a fresh clone", () => {
     const snippet = join(clone, 'readme-client.mjs');
     writeFileSync(snippet, blockAfter(README, '<!-- client-snippet', 'js').replace("'http://127.0.0.1:4000'", JSON.stringify(url)));
     const { stdout } = await run('node', [snippet], { cwd: clone, env: baseEnv() });
-    const token = ((await (await fetch(`${url}/auth/dev-token`, { method: 'POST', body: JSON.stringify({ userId: 'me' }) })).json()) as { token: string }).token;
+    const token = ((await (await fetch(`${url}/auth/dev-token`, { method: 'POST', body: JSON.stringify({ userId: 'me' }) })).json()) as { token: string })
+      .token;
     const answer = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

@@ -25,11 +25,7 @@ describe('three instances on one Redis', () => {
     // With persistence, so that the outage test's data survives Redis being killed.
     redis = await startRedis({ persistent: true });
     const env = clusterEnv(redis.url);
-    [A, B, C] = await Promise.all([
-      startInstance('A', { ...env, AGENT_STEP_DELAY_MS: '40' }),
-      startInstance('B', env),
-      startInstance('C', env),
-    ]);
+    [A, B, C] = await Promise.all([startInstance('A', { ...env, AGENT_STEP_DELAY_MS: '40' }), startInstance('B', env), startInstance('C', env)]);
   });
 
   afterAll(async () => {
@@ -66,15 +62,17 @@ describe('three instances on one Redis', () => {
     const terminal = own.at(-1)!;
     expect(isTerminal(terminal)).toBe(true);
     if (terminal.__typename === 'AgentCompleted') {
-      const reply = own.filter((event) => event.__typename === 'AgentToken').map((event) => event['delta']).join('');
+      const reply = own
+        .filter((event) => event.__typename === 'AgentToken')
+        .map((event) => event['delta'])
+        .join('');
       expect(reply).toBe(terminal['message'].text);
       expect(reply.length).toBeGreaterThan(0);
     }
     return terminal;
   };
 
-  const expectGapless = (events: AgentEvent[], from: number) =>
-    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => from + 1 + index));
+  const expectGapless = (events: AgentEvent[], from: number) => expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => from + 1 + index));
 
   it('streams a run sent through A whole through B', async () => {
     const token = await tokenFor(`user-${randomUUID()}`);
@@ -139,9 +137,7 @@ describe('three instances on one Redis', () => {
     const clientMessageId = randomUUID();
     const conversationId = `idem-${randomUUID()}`;
     const results = await Promise.all(
-      Array.from({ length: 9 }, (_, i) =>
-        userClient([A, B, C][i % 3]!.url, token)(SEND, { input: { text: 'Hello there', clientMessageId, conversationId } }),
-      ),
+      Array.from({ length: 9 }, (_, i) => userClient([A, B, C][i % 3]!.url, token)(SEND, { input: { text: 'Hello there', clientMessageId, conversationId } })),
     );
     for (const result of results) expect(result.errors).toBeUndefined();
     const sends = results.map((result) => result.data.sendAgentMessage);
@@ -229,9 +225,7 @@ describe('three instances on one Redis', () => {
     const onC = subscribe(C, token, conversationId, before.afterSeq);
     // Redis goes away while the run streams from A, once both subscriptions are established (one
     // still being set up when Redis goes away is refused with SERVICE_UNAVAILABLE, as it should be).
-    await Promise.all(
-      [onB, onC].map((recorder) => recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'the first token')),
-    );
+    await Promise.all([onB, onC].map((recorder) => recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'the first token')));
     await redis.kill();
     await Promise.all([A, B, C].map((instance) => waitForReadiness(instance.url, 503)));
 
@@ -259,14 +253,12 @@ describe('three instances on one Redis', () => {
     const history = (await userClient(A.url, token)(CONVERSATION, { id: conversationId })).data.conversation;
     expectGapless(history.events, 0);
     expect(before.afterSeq).toBe(0);
-    expect(history.events.map((event: AgentEvent) => [event.seq, event.__typename])).toEqual(
-      onB.events.map((event) => [event.seq, event.__typename]),
-    );
+    expect(history.events.map((event: AgentEvent) => [event.seq, event.__typename])).toEqual(onB.events.map((event) => [event.seq, event.__typename]));
     onB.stop();
     onC.stop();
   });
 
-  it("ends a run whose instance is killed with AgentFailed (WORKER_LOST) for subscribers on B, and the conversation goes on", async () => {
+  it('ends a run whose instance is killed with AgentFailed (WORKER_LOST) for subscribers on B, and the conversation goes on', async () => {
     const token = await tokenFor(`user-${randomUUID()}`);
     const sent = await send(userClient(A.url, token), { text: 'Hello there' });
     const conversationId = sent.conversation.id;

@@ -38,10 +38,7 @@ describe('one dev secret per Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
     Object.assign(shared, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `dev-secret-${randomUUID()}:` });
-    [first, second] = await Promise.all([
-      startTestServer(shared, { withoutSecret: true }),
-      startTestServer(shared, { withoutSecret: true }),
-    ]);
+    [first, second] = await Promise.all([startTestServer(shared, { withoutSecret: true }), startTestServer(shared, { withoutSecret: true })]);
   });
   afterAll(async () => {
     await Promise.all([first?.close(), second?.close()]);

@@ -78,33 +78,37 @@ describe('a gateway on a PGlite data folder', () => {
     }
   });
 
-  it('keeps what it acknowledged when its process is killed, for the next process on the folder, and refuses the folder to others meanwhile', { timeout: 360_000 }, async () => {
-    const folder = await freshDataFolder();
-    const env = {
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      AUTH_JWT_SECRET: TEST_SECRET,
-      AGENT_STEP_DELAY_MS: '0',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: dataFolderUrl(folder),
-    };
-    const token = await tokenFor(`pglite-${randomUUID()}`);
-    let killed: Instance | undefined = await startInstance('first', env);
-    let next: Instance | undefined;
-    try {
-      const { sent } = await converse(killed.url, token, { text: 'Hello there' });
-      const conversationId = sent.conversation.id;
-      const before = (await userClient(killed.url, token)(CONVERSATION, { id: conversationId })).data.conversation;
-      // Two PGlites on one folder would damage it: while the gateway lives, nobody else opens it.
-      await expect(pgliteSql(folder)).rejects.toThrow(/is open in process \d+/);
-      await killed.process.kill(); // SIGKILL: no close, no checkpoint
-      killed = undefined;
-      next = await startInstance('second', env);
-      expect((await userClient(next.url, token)(CONVERSATION, { id: conversationId })).data.conversation).toEqual(before);
-    } finally {
-      await Promise.all([killed?.process.kill(), next?.process.kill()]);
-    }
-  });
+  it(
+    'keeps what it acknowledged when its process is killed, for the next process on the folder, and refuses the folder to others meanwhile',
+    { timeout: 360_000 },
+    async () => {
+      const folder = await freshDataFolder();
+      const env = {
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        AUTH_JWT_SECRET: TEST_SECRET,
+        AGENT_STEP_DELAY_MS: '0',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: dataFolderUrl(folder),
+      };
+      const token = await tokenFor(`pglite-${randomUUID()}`);
+      let killed: Instance | undefined = await startInstance('first', env);
+      let next: Instance | undefined;
+      try {
+        const { sent } = await converse(killed.url, token, { text: 'Hello there' });
+        const conversationId = sent.conversation.id;
+        const before = (await userClient(killed.url, token)(CONVERSATION, { id: conversationId })).data.conversation;
+        // Two PGlites on one folder would damage it: while the gateway lives, nobody else opens it.
+        await expect(pgliteSql(folder)).rejects.toThrow(/is open in process \d+/);
+        await killed.process.kill(); // SIGKILL: no close, no checkpoint
+        killed = undefined;
+        next = await startInstance('second', env);
+        expect((await userClient(next.url, token)(CONVERSATION, { id: conversationId })).data.conversation).toEqual(before);
+      } finally {
+        await Promise.all([killed?.process.kill(), next?.process.kill()]);
+      }
+    },
+  );
 
   it('is refused with REDIS_URL: one process opens a data folder, instances sharing Redis could not share it', () => {
     expect(() => loadConfig({ DATABASE_URL: 'file:///var/lib/agent-gateway', REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/one process/);

@@ -72,26 +72,66 @@ export async function waitForReadiness(url: string, status: 200 | 503, deadlineM
 
 export const CANCEL = /* GraphQL */ `
   mutation Cancel($runId: ID!) {
-    cancelAgentRun(runId: $runId) { id status }
+    cancelAgentRun(runId: $runId) {
+      id
+      status
+    }
   }
 `;
 
 export const CONVERSATION = /* GraphQL */ `
   query Conversation($id: ID!) {
     conversation(id: $id) {
-      id title lastSeq
-      messages(last: 100) { id role text seq runId agentId }
-      runs(last: 100) { id status agentId userMessageId error { code retryable } }
-      activeRun { id }
-      events(afterSeq: 0, first: 1000) { __typename seq runId }
+      id
+      title
+      lastSeq
+      messages(last: 100) {
+        id
+        role
+        text
+        seq
+        runId
+        agentId
+      }
+      runs(last: 100) {
+        id
+        status
+        agentId
+        userMessageId
+        error {
+          code
+          retryable
+        }
+      }
+      activeRun {
+        id
+      }
+      events(afterSeq: 0, first: 1000) {
+        __typename
+        seq
+        runId
+      }
     }
   }
 `;
 
 export const CONVERSATIONS = /* GraphQL */ `
-  query Conversations { conversations(first: 50) { id } }
+  query Conversations {
+    conversations(first: 50) {
+      id
+    }
+  }
 `;
 
 export const RUN = /* GraphQL */ `
-  query Run($id: ID!) { run(id: $id) { id status error { code retryable } } }
+  query Run($id: ID!) {
+    run(id: $id) {
+      id
+      status
+      error {
+        code
+        retryable
+      }
+    }
+  }
 `;

@@ -77,7 +77,13 @@ describe('the built package', () => {
 
   it('runs an application of plain JavaScript on dist/, with its own agent, and stops on SIGTERM', async () => {
     writeFileSync(join(application, 'app.mjs'), APPLICATION);
-    const app = spawnProcess(process.execPath, ['app.mjs'], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET }, false, application);
+    const app = spawnProcess(
+      process.execPath,
+      ['app.mjs'],
+      { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET },
+      false,
+      application,
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         app.child.stdout?.on('data', () => {
@@ -140,7 +146,13 @@ describe('the built package', () => {
       expect(existsSync(join(consumer, 'node_modules/vite'))).toBe(false);
       expect(existsSync(join(consumer, 'node_modules/agent-gateway/web/dist/index.html'))).toBe(true);
       writeFileSync(join(consumer, 'app.mjs'), APPLICATION);
-      const app = spawnProcess(process.execPath, ['app.mjs'], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET }, false, consumer);
+      const app = spawnProcess(
+        process.execPath,
+        ['app.mjs'],
+        { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET },
+        false,
+        consumer,
+      );
       try {
         const url = await new Promise<string>((resolve, reject) => {
           app.child.stdout?.on('data', () => {

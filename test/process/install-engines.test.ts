@@ -16,10 +16,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('installing the locked dependencies warns about no engine', async () => {
   for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(PROJECT_ROOT, file), join(dir, file));
-  const { stdout, stderr } = await promisify(execFile)(
-    'npm',
-    ['install', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'],
-    { cwd: dir, env: { ...process.env, npm_config_loglevel: 'warn' } },
-  );
+  const { stdout, stderr } = await promisify(execFile)('npm', ['install', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    env: { ...process.env, npm_config_loglevel: 'warn' },
+  });
   expect(`${stdout}${stderr}`).not.toContain('EBADENGINE');
 });

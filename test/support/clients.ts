@@ -58,9 +58,25 @@ export function wsClient(baseUrl: string, token: string | null, options: Partial
 export const SEND = /* GraphQL */ `
   mutation Send($input: SendAgentMessageInput!) {
     sendAgentMessage(input: $input) {
-      conversation { id title lastSeq }
-      message { id seq text role runId }
-      run { id status agentId conversationId userMessageId }
+      conversation {
+        id
+        title
+        lastSeq
+      }
+      message {
+        id
+        seq
+        text
+        role
+        runId
+      }
+      run {
+        id
+        status
+        agentId
+        conversationId
+        userMessageId
+      }
       afterSeq
     }
   }

@@ -73,7 +73,12 @@ async function respond(input: RunAgentInput, response: ServerResponse): Promise<
   }
   if (/\binterrupt\b/.test(text)) {
     const interrupts = [
-      { id: 'int-order', reason: 'confirmation', message: 'Place the order?', responseSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } },
+      {
+        id: 'int-order',
+        reason: 'confirmation',
+        message: 'Place the order?',
+        responseSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+      },
       { id: 'int-note', reason: 'input', message: 'Any note for the courier?' },
     ];
     if (/\bmid-tool\b/.test(text)) {

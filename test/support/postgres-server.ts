@@ -79,7 +79,9 @@ type RunAs = { cwd: string; uid?: number; gid?: number };
 /** Who runs the cluster: this process, or an unprivileged user when this process is root. */
 function clusterUser(): { uid: number; gid: number } | null {
   if (process.getuid?.() !== 0) return null;
-  const users = readFileSync('/etc/passwd', 'utf8').split('\n').map((line) => line.split(':'));
+  const users = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((line) => line.split(':'));
   for (const name of ['postgres', 'nobody']) {
     const entry = users.find((fields) => fields[0] === name);
     if (entry) return { uid: Number(entry[2]), gid: Number(entry[3]) };
@@ -112,10 +114,25 @@ async function serve(binary: string, data: string, dir: string, as: RunAs) {
   for (let attempt = 1; ; attempt += 1) {
     const port = await freePort();
     const args = [
-      '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-h',
+      '127.0.0.1',
+      '-k',
+      dir,
       // Durability is not what these tests are about: nothing waits for a disk.
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200', '-c', 'logging_collector=off',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'logging_collector=off',
     ];
     try {
       return { child: await launch(binary, args, as), port };
@@ -159,9 +176,7 @@ function launch(binary: string, args: string[], as: RunAs): Promise<ChildProcess
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /**

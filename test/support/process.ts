@@ -100,10 +100,7 @@ export async function waitForAnnouncedUrl(server: ServerProcess, deadlineMs = 30
       const match = /"url":"(http:\/\/[^"]+)"/.exec(server.output());
       if (match) settle(() => resolve(match[1]!));
     };
-    const timer = setTimeout(
-      () => settle(() => reject(new Error(`no URL announced within ${deadlineMs} ms:\n${server.output()}`))),
-      deadlineMs,
-    );
+    const timer = setTimeout(() => settle(() => reject(new Error(`no URL announced within ${deadlineMs} ms:\n${server.output()}`))), deadlineMs);
     const settle = (outcome: () => void) => {
       clearTimeout(timer);
       stdout?.off('data', scan);

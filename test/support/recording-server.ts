@@ -22,9 +22,7 @@ export interface RecordingServer<Body> {
   close(): Promise<void>;
 }
 
-export async function startRecordingServer<Body>(
-  respond: (body: Body, response: ServerResponse) => Promise<void>,
-): Promise<RecordingServer<Body>> {
+export async function startRecordingServer<Body>(respond: (body: Body, response: ServerResponse) => Promise<void>): Promise<RecordingServer<Body>> {
   const requests: RecordedRequest<Body>[] = [];
   let abortWaiters: ((request: RecordedRequest<Body>) => void)[] = [];
   const server = createServer((request, response) => {

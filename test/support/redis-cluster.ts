@@ -71,16 +71,25 @@ export async function startRedisCluster(options: TestRedisClusterOptions = {}): 
       ports.push(port);
       children.push(
         await launch(binary, [
-          '--port', String(port),
-          '--cluster-port', String(busPort),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(busPort),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
           // A directory per node: a replica's full sync writes its RDB file there.
-          '--cluster-config-file', join(nodeDir(dir, port), 'nodes.conf'),
-          '--dir', nodeDir(dir, port),
-          '--save', '',
-          '--appendonly', 'no',
-          '--daemonize', 'no',
+          '--cluster-config-file',
+          join(nodeDir(dir, port), 'nodes.conf'),
+          '--dir',
+          nodeDir(dir, port),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--daemonize',
+          'no',
           ...(options.nodeTimeoutMs === undefined ? [] : ['--cluster-node-timeout', String(options.nodeTimeoutMs)]),
         ]),
       );
@@ -171,7 +180,9 @@ async function migrateSlotOf(urls: readonly string[], key: string, to: string): 
     for (const [url, client] of clients) ids.set(url, String(await client.sendCommand(['CLUSTER', 'MYID'])));
     let from: string | undefined;
     for (const [url, client] of clients) {
-      const owner = (await client.sendCommand<[number, number, [string, number, string]][]>(['CLUSTER', 'SLOTS'])).find(([start, end]) => start <= slot && slot <= end);
+      const owner = (await client.sendCommand<[number, number, [string, number, string]][]>(['CLUSTER', 'SLOTS'])).find(
+        ([start, end]) => start <= slot && slot <= end,
+      );
       if (owner && owner[2][2] === ids.get(url)) from = url;
     }
     if (!from) throw new Error(`no primary owns slot ${slot}`);
@@ -185,7 +196,8 @@ async function migrateSlotOf(urls: readonly string[], key: string, to: string): 
       if (keys.length === 0) break;
       await source.sendCommand(['MIGRATE', '127.0.0.1', port, '', '0', '5000', 'KEYS', ...keys]);
     }
-    for (const client of [target, source, ...clients.values()]) await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', ids.get(to)!]).catch(() => undefined);
+    for (const client of [target, source, ...clients.values()])
+      await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', ids.get(to)!]).catch(() => undefined);
     return from;
   } finally {
     for (const client of clients.values()) client.destroy();

@@ -43,18 +43,21 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'agw-redis-'));
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--daemonize', 'no',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
     ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
   ];
   let child = await launch(binary, args);
   const exited = (process: ChildProcess) =>
-    process.exitCode !== null || process.signalCode !== null
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => process.once('exit', () => resolve()));
+    process.exitCode !== null || process.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => process.once('exit', () => resolve()));
   return {
     url: `redis://127.0.0.1:${port}`,
     owned: true,
@@ -76,7 +79,10 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
 export function findRedisServer(): string | null {
   const candidates = process.env['REDIS_SERVER_BIN']
     ? [process.env['REDIS_SERVER_BIN']]
-    : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'redis-server'));
+    : (process.env['PATH'] ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, 'redis-server'));
   for (const candidate of [...candidates, '/usr/bin/redis-server', '/usr/local/bin/redis-server']) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -33,10 +33,7 @@ export function sameDeploymentAs(server: RunningServer): Record<string, string> 
   return { REDIS_KEY_PREFIX, ...(DATABASE_URL !== undefined && { DATABASE_URL }) };
 }
 
-export async function startTestServer(
-  overrides: Record<string, string> = {},
-  options: TestServerOptions = {},
-): Promise<RunningServer> {
+export async function startTestServer(overrides: Record<string, string> = {}, options: TestServerOptions = {}): Promise<RunningServer> {
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',

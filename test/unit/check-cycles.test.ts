@@ -16,7 +16,14 @@ it('names each cycle once, self-imports included, and nothing in an acyclic grap
     ['a', 'b', 'c', 'a'],
     ['e', 'e'],
   ]);
-  expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+  expect(
+    findCycles(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+  ).toEqual([]);
 });
 
 it('finds none in src/, whose graph it reads type-only imports included', () => {

@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../support/process.ts';
 
-const PAGES = readdirSync(join(PROJECT_ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+const PAGES = readdirSync(join(PROJECT_ROOT, 'docs'))
+  .filter((name) => name.endsWith('.md'))
+  .map((name) => `docs/${name}`);
 const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), 'utf8');
 /** The relative targets of a page's Markdown links and images, without their #anchors. */
 const relativeLinks = (text: string) =>

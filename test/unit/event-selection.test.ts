@@ -27,12 +27,36 @@ const WITH_VARIABLES = /* GraphQL */ `
   subscription Shaped($conversationId: ID!, $withDelta: Boolean!, $skipUsage: Boolean = false) {
     agentEvents(conversationId: $conversationId) {
       ...Common
-      ... on AgentToken { delta @include(if: $withDelta) }
-      ... on AgentCompleted { usage @skip(if: $skipUsage) { inputTokens outputTokens totalTokens } message { ...Message } }
+      ... on AgentToken {
+        delta @include(if: $withDelta)
+      }
+      ... on AgentCompleted {
+        usage @skip(if: $skipUsage) {
+          inputTokens
+          outputTokens
+          totalTokens
+        }
+        message {
+          ...Message
+        }
+      }
     }
   }
-  fragment Common on AgentEvent { kind: __typename id seq at: timestamp conversationId }
-  fragment Message on Message { id role agentId runId seq createdAt }
+  fragment Common on AgentEvent {
+    kind: __typename
+    id
+    seq
+    at: timestamp
+    conversationId
+  }
+  fragment Message on Message {
+    id
+    role
+    agentId
+    runId
+    seq
+    createdAt
+  }
 `;
 
 const base = { conversationId: 'c-1', runId: 'r-1', agentId: 'agent-a', timestamp: '2026-11-30T12:00:00.000Z' };

@@ -5,8 +5,7 @@ import type { StoredEvent } from '../../src/domain/events.ts';
 import { FlakyReads, lossyDoorbell } from '../support/event-logs.ts';
 
 const retention = { maxEventsPerConversation: 10_000, maxAgeMs: 3_600_000 };
-const thinking = (text: string) =>
-  ({ type: 'AgentThinking', text, conversationId: 'c1', runId: 'r1', agentId: 'guide' }) as const;
+const thinking = (text: string) => ({ type: 'AgentThinking', text, conversationId: 'c1', runId: 'r1', agentId: 'guide' }) as const;
 
 async function take(iterator: AsyncGenerator<StoredEvent>, count: number): Promise<number[]> {
   const seqs: number[] = [];
@@ -17,7 +16,6 @@ async function take(iterator: AsyncGenerator<StoredEvent>, count: number): Promi
   }
   return seqs;
 }
-
 
 describe('followConversation', () => {
   it('replays after afterSeq, then follows live, each event once in order', async () => {

@@ -56,7 +56,6 @@ class Recorder implements EventSink {
   }
 }
 
-
 describe('ConversationFollower, pushed', () => {
   it('hands a live event next in line to the sink inside the append that announced it', async () => {
     const log = new MemoryEventLog(retention);

@@ -12,7 +12,9 @@ import { startTestServer } from '../support/server.ts';
 
 const document = parse(GRAPHIQL_QUERY);
 const operation = (name: string) =>
-  document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION && definition.name?.value === name)!;
+  document.definitions.find(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION && definition.name?.value === name,
+  )!;
 
 let server: RunningServer;
 beforeAll(async () => {
@@ -24,7 +26,10 @@ it('is valid and its Follow selects every event type', () => {
   expect(validate(schema, document)).toEqual([]);
   const eventType = schema.getType('AgentEvent');
   if (!eventType || !isAbstractType(eventType)) throw new Error('AgentEvent is not an interface');
-  const everyType = schema.getPossibleTypes(eventType).map((type) => type.name).sort();
+  const everyType = schema
+    .getPossibleTypes(eventType)
+    .map((type) => type.name)
+    .sort();
   const field = operation('Follow').selectionSet.selections[0]!;
   if (field.kind !== Kind.FIELD) throw new Error('Follow does not start with agentEvents');
   const selected = field.selectionSet!.selections.flatMap((selection) =>

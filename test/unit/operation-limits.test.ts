@@ -29,7 +29,12 @@ const documentsIn = (text: string) => [...text.matchAll(/graphql\(`([^`]*)`\)/g)
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
 /** The README and the pages of docs/, where operations are shown. */
-const DOCUMENTATION = ['README.md', ...readdirSync(new URL('../../docs/', import.meta.url)).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const DOCUMENTATION = [
+  'README.md',
+  ...readdirSync(new URL('../../docs/', import.meta.url))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /**
  * Operations in the documentation: JSON bodies of its curl examples, the README's client
@@ -56,7 +61,10 @@ const documents: [string, string][] = [
     .filter(([, document]) => (document as DocumentNode).definitions.some((definition) => definition.kind === 'OperationDefinition'))
     .map(([name, document]) => [`web page ${name}`, print(document as DocumentNode)] as [string, string]),
   ['GraphiQL prefilled operations', GRAPHIQL_QUERY],
-  ['GraphiQL and codegen schema fetch', getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true })],
+  [
+    'GraphiQL and codegen schema fetch',
+    getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true }),
+  ],
   ...documentedOperations().map((query, index) => [`documented operation ${index + 1}`, query] as [string, string]),
   ...exampleOperations().map((query, index) => [`examples/client operation ${index + 1}`, query] as [string, string]),
 ];
@@ -77,9 +85,7 @@ describe('operation limit defaults', () => {
   it.each(documents)('%s fits every limit at half its default', (_label, source) => {
     const document = parse(source);
     expect(validate(schema, document)).toEqual([]);
-    const operations = document.definitions.flatMap((definition) =>
-      definition.kind === 'OperationDefinition' ? [definition.name?.value] : [],
-    );
+    const operations = document.definitions.flatMap((definition) => (definition.kind === 'OperationDefinition' ? [definition.name?.value] : []));
     for (const name of operations) {
       expect(operationRefusal(schema, document, name, VARIABLES, half.MAX_OPERATION_COST), name).toBeNull();
     }

@@ -34,4 +34,3 @@ it('builds in Lua only the names RedisKeys makes', () => {
     for (const { file, opening, closing } of found) expect(made, `${file}: ${opening}…${closing}`).toContain(`P:${opening}ID${closing}`);
   }
 });
-

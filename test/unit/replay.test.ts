@@ -17,7 +17,7 @@ describe('a run replay', () => {
     logged('guide', { type: 'AgentToken', delta: 'two ' }),
   ];
 
-  it('matches tokens by their place among the same agent\'s, then lets new ones through', () => {
+  it("matches tokens by their place among the same agent's, then lets new ones through", () => {
     const replay = new RunReplay(events);
     expect(replay.started).toBe(true);
     expect(replay.take('guide', { type: 'AgentToken', delta: 'one ' })?.seq).toBe(events[1]!.seq);
@@ -35,7 +35,7 @@ describe('a run replay', () => {
     expect(replay.take('guide', { type: 'ToolExecuting', toolCallId: 't2', toolName: 'x', arguments: {} })).toBeNull();
   });
 
-  it("hands an agent what it did not emit again yet, once, and from then on everything it emits is new", () => {
+  it('hands an agent what it did not emit again yet, once, and from then on everything it emits is new', () => {
     const replay = new RunReplay(events);
     replay.take('guide', { type: 'AgentToken', delta: 'one ' });
     expect(replay.takeAll('guide').map((event) => event.seq)).toEqual([events[3]!.seq, events[4]!.seq, events[5]!.seq]);

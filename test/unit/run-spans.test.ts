@@ -24,7 +24,7 @@ function recordingLogger() {
 
 afterAll(() => trace.disable());
 
-it('logs a run\'s lines with its trace and span ids when tracing is on, and without them when it is off', () => {
+it("logs a run's lines with its trace and span ids when tracing is on, and without them when it is off", () => {
   const run = helloRun('conversation-1');
   const off = recordingLogger();
   new RunSpans(run, 'Hello', false).logger(off.logger).warn('off');

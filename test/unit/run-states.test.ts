@@ -21,7 +21,7 @@ describe('the run state table', () => {
 
   it('reaches every status from QUEUED, and leaves a terminal one only for the sweep', () => {
     const reached = new Set(['QUEUED']);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const t of RUN_TRANSITIONS) if (reached.has(t.from) && !reached.has(t.to)) grew = reached.add(t.to).size > 0;
     }

@@ -23,12 +23,7 @@ describe('faults mid-send and mid-run', () => {
   beforeAll(async () => {
     redis = await startRedis();
     const env = clusterEnv(redis.url, { RUN_EXECUTION: 'workers', AGENT_STEP_DELAY_MS: '20', WORKER_CONCURRENCY: '4' });
-    [A, B, ...workers] = await Promise.all([
-      startInstance('A', env),
-      startInstance('B', env),
-      startWorker('W1', env),
-      startWorker('W2', env),
-    ]);
+    [A, B, ...workers] = await Promise.all([startInstance('A', env), startInstance('B', env), startWorker('W1', env), startWorker('W2', env)]);
   });
 
   afterAll(async () => {

@@ -53,7 +53,9 @@ describe('the intent queue and workers on Redis', () => {
   /** A fresh deployment (its own key prefix), seen through `count` processes' backends. */
   const deployment = async (count = 1) => {
     const keyPrefix = `workers-${randomUUID()}:`;
-    const created = await Promise.all(Array.from({ length: count }, () => createRedisBackend(redis.url, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix })));
+    const created = await Promise.all(
+      Array.from({ length: count }, () => createRedisBackend(redis.url, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix })),
+    );
     backends.push(...created);
     return { keyPrefix, backends: created };
   };
@@ -70,7 +72,9 @@ describe('the intent queue and workers on Redis', () => {
   };
 
   it('delivers each intent to one consumer, counts it until acknowledged, and creates its group on first use', async () => {
-    const { backends: [backend] } = await deployment();
+    const {
+      backends: [backend],
+    } = await deployment();
     const { intents } = backend!;
     // Appended before any worker ever claimed: the group is created from the stream's start.
     await intents.append({ runId: 'r1', conversationId: 'c1' });
@@ -87,8 +91,10 @@ describe('the intent queue and workers on Redis', () => {
     expect(await intents.outstanding()).toBe(0);
   });
 
-  it("lets another consumer take over what a consumer claimed and never acknowledged, once idle long enough", async () => {
-    const { backends: [backend] } = await deployment();
+  it('lets another consumer take over what a consumer claimed and never acknowledged, once idle long enough', async () => {
+    const {
+      backends: [backend],
+    } = await deployment();
     const { intents } = backend!;
     await intents.append({ runId: 'r1', conversationId: 'c1' });
     const [claimed] = await intents.claim('dead', 1, 10);
@@ -100,7 +106,10 @@ describe('the intent queue and workers on Redis', () => {
   });
 
   it('retires a consumer only once it has nothing pending, and recreates a group Redis lost', async () => {
-    const { keyPrefix, backends: [backend] } = await deployment();
+    const {
+      keyPrefix,
+      backends: [backend],
+    } = await deployment();
     const { intents } = backend!;
     const consumers = async () =>
       ((await raw.sendCommand(['XINFO', 'CONSUMERS', `${keyPrefix}intents`, 'workers'])) as unknown[][]).map((fields) => String(fields[1]));
@@ -118,7 +127,10 @@ describe('the intent queue and workers on Redis', () => {
   });
 
   it('ends a run still executing when the grace period is over as SHUTDOWN and hands the next one to another worker', async () => {
-    const { keyPrefix, backends: [gatewaySide, firstSide, secondSide] } = await deployment(3);
+    const {
+      keyPrefix,
+      backends: [gatewaySide, firstSide, secondSide],
+    } = await deployment(3);
     const runtime = new Runtime({ ...settings, backend: gatewaySide!, stepDelayMs: 20, workers: { queue: gatewaySide!.intents, maxQueuedRuns: 100 } });
     stoppers.push(() => runtime.shutdown());
     const worker = (backend: RedisBackend) => {

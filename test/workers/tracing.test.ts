@@ -108,7 +108,11 @@ async function untilSpans(receiver: RecordingServer<OtlpExport>, traceId: string
     if (complete(spans)) return spans;
     await delay(20);
   }
-  throw new Error(`the trace never completed: ${exportedSpans(receiver).map((span) => span.name).join(', ')}`);
+  throw new Error(
+    `the trace never completed: ${exportedSpans(receiver)
+      .map((span) => span.name)
+      .join(', ')}`,
+  );
 }
 
 const named = (spans: Span[], name: string) => spans.filter((span) => span.name === name);
@@ -185,16 +189,31 @@ describe('tracing on: a gateway and a worker exporting over OTLP', () => {
     // The send: the gateway's span of the operation, a child of the client's.
     const [send] = named(spans, 'mutation Send');
     expect(send).toMatchObject({ service: 'agent-gateway', parentSpanId: CLIENT_SPAN_ID });
-    expect(send!.attributes).toMatchObject({ 'graphql.operation.type': 'mutation', 'gen_ai.conversation.id': sent.conversation.id, 'agent_gateway.run.id': runId });
+    expect(send!.attributes).toMatchObject({
+      'graphql.operation.type': 'mutation',
+      'gen_ai.conversation.id': sent.conversation.id,
+      'agent_gateway.run.id': runId,
+    });
 
     // Two executions on the worker, before and after the pause, each queued first; both children of the send.
     const executions = named(spans, 'invoke_agent guide');
     const queues = named(spans, 'queue');
     expect(queues).toHaveLength(2);
     for (const span of [...executions, ...queues]) expect(span).toMatchObject({ service: 'agent-gateway-worker', parentSpanId: send!.spanId });
-    const [paused, resumed] = [...executions].sort((a, b) => Number(a.attributes['agent_gateway.run.resumed']) - Number(b.attributes['agent_gateway.run.resumed']));
-    expect(paused!.attributes).toMatchObject({ 'agent_gateway.run.resumed': false, 'agent_gateway.run.status': 'WAITING', 'agent_gateway.run.id': runId, 'gen_ai.agent.id': 'guide' });
-    expect(resumed!.attributes).toMatchObject({ 'agent_gateway.run.resumed': true, 'agent_gateway.run.status': 'COMPLETED', 'gen_ai.conversation.id': sent.conversation.id });
+    const [paused, resumed] = [...executions].sort(
+      (a, b) => Number(a.attributes['agent_gateway.run.resumed']) - Number(b.attributes['agent_gateway.run.resumed']),
+    );
+    expect(paused!.attributes).toMatchObject({
+      'agent_gateway.run.resumed': false,
+      'agent_gateway.run.status': 'WAITING',
+      'agent_gateway.run.id': runId,
+      'gen_ai.agent.id': 'guide',
+    });
+    expect(resumed!.attributes).toMatchObject({
+      'agent_gateway.run.resumed': true,
+      'agent_gateway.run.status': 'COMPLETED',
+      'gen_ai.conversation.id': sent.conversation.id,
+    });
     // The seq ranges the two produced follow each other: the answer's AgentInputReceived lies between.
     expect(Number(paused!.attributes['agent_gateway.seq.first'])).toBeLessThanOrEqual(Number(paused!.attributes['agent_gateway.seq.last']));
     expect(Number(resumed!.attributes['agent_gateway.seq.first'])).toBeGreaterThan(Number(paused!.attributes['agent_gateway.seq.last']));
@@ -226,18 +245,38 @@ describe('tracing on: a gateway and a worker exporting over OTLP', () => {
     expect(answer).toMatchObject({ service: 'agent-gateway', parentSpanId: ANSWER_SPAN_ID, attributes: { 'agent_gateway.run.id': runId } });
 
     const modelParents = llm.requests.map((request) => String(request.headers['traceparent']).split('-'));
-    expect(modelParents.filter(([, traceId]) => traceId === CLIENT_TRACE_ID).map(([, , spanId]) => spanId).sort()).toEqual(chats.map((chat) => chat.spanId).sort());
+    expect(
+      modelParents
+        .filter(([, traceId]) => traceId === CLIENT_TRACE_ID)
+        .map(([, , spanId]) => spanId)
+        .sort(),
+    ).toEqual(chats.map((chat) => chat.spanId).sort());
   });
 
-  it('continues an AG-UI request\'s trace and carries it on to a remote AG-UI agent', async () => {
+  it("continues an AG-UI request's trace and carries it on to a remote AG-UI agent", async () => {
     const token = await tokenFor(`user-${randomUUID()}`);
     const response = await fetch(`${gateway.url}/ag-ui/remote.research`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}`, traceparent: `00-${AG_UI_TRACE_ID}-${AG_UI_SPAN_ID}-01` },
-      body: JSON.stringify({ threadId: randomUUID(), runId: randomUUID(), messages: [{ id: randomUUID(), role: 'user', content: 'Hello' }], tools: [], context: [] }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${token}`,
+        traceparent: `00-${AG_UI_TRACE_ID}-${AG_UI_SPAN_ID}-01`,
+      },
+      body: JSON.stringify({
+        threadId: randomUUID(),
+        runId: randomUUID(),
+        messages: [{ id: randomUUID(), role: 'user', content: 'Hello' }],
+        tools: [],
+        context: [],
+      }),
     });
     expect(await response.text()).toContain('RUN_FINISHED');
-    const spans = await untilSpans(receiver, AG_UI_TRACE_ID, (all) => named(all, 'invoke_agent remote.research').length === 1 && named(all, 'POST /ag-ui').length === 1);
+    const spans = await untilSpans(
+      receiver,
+      AG_UI_TRACE_ID,
+      (all) => named(all, 'invoke_agent remote.research').length === 1 && named(all, 'POST /ag-ui').length === 1,
+    );
     const [request] = named(spans, 'POST /ag-ui');
     const [execution] = named(spans, 'invoke_agent remote.research');
     expect(request).toMatchObject({ service: 'agent-gateway', parentSpanId: AG_UI_SPAN_ID });

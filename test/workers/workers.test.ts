@@ -66,8 +66,7 @@ describe('gateways and workers on one Redis', () => {
     return new EventRecorder(client, { conversationId, afterSeq });
   };
 
-  const tokenOf = (runId: string) => (events: AgentEvent[]) =>
-    events.some((event) => event.runId === runId && event.__typename === 'AgentToken');
+  const tokenOf = (runId: string) => (events: AgentEvent[]) => events.some((event) => event.runId === runId && event.__typename === 'AgentToken');
 
   /** The run's terminal event among `events`, after checking it is the run's one and last. */
   const terminalOf = (events: AgentEvent[], runId: string) => {
@@ -102,7 +101,10 @@ describe('gateways and workers on one Redis', () => {
     }
     const after = await runsStarted(workers);
     const started = after.map((count, index) => count - before[index]!);
-    expect(started.every((count) => count > 0), `runs started per worker: ${started.join(', ')}`).toBe(true);
+    expect(
+      started.every((count) => count > 0),
+      `runs started per worker: ${started.join(', ')}`,
+    ).toBe(true);
     expect(started.reduce((sum, count) => sum + count, 0)).toBe(sends.length);
     expect(await runsStarted([G1, G2])).toEqual([0, 0]);
   });

@@ -37,8 +37,26 @@ export function renderArtifact(artifact: Pick<ArtifactEvent, 'artifactId' | 'kin
             h(
               'table',
               { 'aria-labelledby': captionId },
-              h('thead', {}, h('tr', {}, table.columns.map((column) => h('th', { scope: 'col' }, column)))),
-              h('tbody', {}, table.rows.map((row) => h('tr', {}, row.map((cell) => h('td', {}, formatCell(cell)))))),
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  table.columns.map((column) => h('th', { scope: 'col' }, column)),
+                ),
+              ),
+              h(
+                'tbody',
+                {},
+                table.rows.map((row) =>
+                  h(
+                    'tr',
+                    {},
+                    row.map((cell) => h('td', {}, formatCell(cell))),
+                  ),
+                ),
+              ),
             ),
           ),
         );

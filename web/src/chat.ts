@@ -104,7 +104,13 @@ export class ChatView {
       this.add(article);
     }
     if (fileNames.length > 0 && !article.querySelector('.files')) {
-      article.append(h('ul', { class: 'files', 'aria-label': 'Attached files' }, fileNames.map((name) => h('li', {}, `Attached: ${name}`))));
+      article.append(
+        h(
+          'ul',
+          { class: 'files', 'aria-label': 'Attached files' },
+          fileNames.map((name) => h('li', {}, `Attached: ${name}`)),
+        ),
+      );
     }
   }
 
@@ -171,7 +177,10 @@ export class ChatView {
       case 'AgentArtifact': {
         const reply = this.replyOf(run, event.agentId ?? 'guide');
         reply.artifacts.append(renderArtifact(event));
-        this.addTimeline('made-artifact', `${who} made ${event.kind === 'VISUALIZATION' ? 'a chart' : event.kind === 'TABLE' ? 'a table' : 'an artifact'}: ${event.title}`);
+        this.addTimeline(
+          'made-artifact',
+          `${who} made ${event.kind === 'VISUALIZATION' ? 'a chart' : event.kind === 'TABLE' ? 'a table' : 'an artifact'}: ${event.title}`,
+        );
         this.scrollToEnd();
         break;
       }

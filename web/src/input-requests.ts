@@ -37,7 +37,13 @@ export class InputRequestsView {
         : h('div', { class: 'request-call' }, h('code', {}, request.toolName), h('pre', { class: 'json' }, json(request.arguments)));
     const item = h(
       'li',
-      { class: 'event input-request', 'data-request-id': request.id, 'data-kind': request.kind, 'data-status': 'PENDING', 'aria-label': `${who} asks: ${request.prompt}` },
+      {
+        class: 'event input-request',
+        'data-request-id': request.id,
+        'data-kind': request.kind,
+        'data-status': 'PENDING',
+        'aria-label': `${who} asks: ${request.prompt}`,
+      },
       h('p', { class: 'request-prompt' }, `${who} asks: ${request.prompt}`),
       call,
       controls,
@@ -99,7 +105,11 @@ export class InputRequestsView {
       return buttons;
     }
     // A free answer: JSON when it reads as JSON (a schema's object, a client tool's result), else text.
-    const field = h('textarea', { 'aria-label': 'Answer', rows: 2, placeholder: request.kind === 'CLIENT_TOOL' ? 'The tool\u2019s result (JSON)' : 'Your answer' });
+    const field = h('textarea', {
+      'aria-label': 'Answer',
+      rows: 2,
+      placeholder: request.kind === 'CLIENT_TOOL' ? 'The tool\u2019s result (JSON)' : 'Your answer',
+    });
     const submit = h('button', { type: 'button', class: 'answer' }, request.kind === 'CLIENT_TOOL' ? 'Send result' : 'Answer');
     submit.addEventListener('click', () => void send({ answer: parsedAnswer(field.value) }, [submit]));
     return [field, submit];

@@ -10,15 +10,7 @@ import { attachableBytes, fetchSendLimits } from './limits.ts';
 import { EventFollower } from './follower.ts';
 import type { ConversationsQuery, Surface } from './gql/graphql.ts';
 import { Agents, CancelRun, ConversationHistory, Conversations, RespondToAgent, SendMessage } from './operations.ts';
-import {
-  DevTokenUnavailable,
-  devSignIn,
-  forgetPastedToken,
-  pastedSession,
-  rememberedPastedToken,
-  rememberedUserId,
-  type Session,
-} from './session.ts';
+import { DevTokenUnavailable, devSignIn, forgetPastedToken, pastedSession, rememberedPastedToken, rememberedUserId, type Session } from './session.ts';
 
 const SURFACES: readonly { value: Surface; label: string; agent: string }[] = [
   { value: 'HOME', label: 'Home', agent: 'the guide' },
@@ -58,12 +50,7 @@ const state = {
 const connection = h('span', { class: 'connection', role: 'status', 'aria-label': 'Connection', 'data-state': 'signed-out' }, 'Signed out');
 const who = h('span', { class: 'who' });
 const userBox = h('input', { type: 'text', 'aria-label': 'User id', autocomplete: 'username', required: true });
-const signInForm = h(
-  'form',
-  { class: 'sign-in', 'aria-label': 'Sign in', hidden: true },
-  userBox,
-  h('button', { type: 'submit' }, 'Sign in'),
-);
+const signInForm = h('form', { class: 'sign-in', 'aria-label': 'Sign in', hidden: true }, userBox, h('button', { type: 'submit' }, 'Sign in'));
 const switchUser = h('button', { type: 'button', class: 'link' }, 'Switch user');
 const alertBox = h('div', { class: 'alert', role: 'alert' });
 
@@ -106,16 +93,7 @@ const composer = h(
 
 const app = document.getElementById('app')!;
 app.replaceChildren(
-  h(
-    'header',
-    { class: 'top' },
-    h('h1', {}, 'Agent gateway'),
-    connection,
-    h('span', { class: 'spacer' }),
-    who,
-    switchUser,
-    signInForm,
-  ),
+  h('header', { class: 'top' }, h('h1', {}, 'Agent gateway'), connection, h('span', { class: 'spacer' }), who, switchUser, signInForm),
   h(
     'div',
     { class: 'layout' },
@@ -241,7 +219,10 @@ async function send(): Promise<void> {
     messageBox.value = '';
     state.files = [];
     renderAttachments();
-    state.attachments.set(payload.message.id, files.map((file) => file.name));
+    state.attachments.set(
+      payload.message.id,
+      files.map((file) => file.name),
+    );
     view.showUserMessage(payload.message);
     view.expectRun(payload.run.id);
     if (state.follower?.conversationId !== payload.conversation.id) {
@@ -491,7 +472,9 @@ switchUser.addEventListener('click', () => {
 
 // ---- helpers ------------------------------------------------------------------------------
 
-function errorText(error: { graphQLErrors: readonly { message: string; extensions?: Record<string, unknown> }[]; networkError?: Error | undefined; message: string } | undefined): string {
+function errorText(
+  error: { graphQLErrors: readonly { message: string; extensions?: Record<string, unknown> }[]; networkError?: Error | undefined; message: string } | undefined,
+): string {
   if (!error) return 'Something went wrong.';
   const first = error.graphQLErrors[0];
   if (first) return `${first.message}${first.extensions?.['code'] ? ` (${String(first.extensions['code'])})` : ''}`;

@@ -8,9 +8,23 @@ import { graphql } from './gql/index.ts';
 export const SendMessage = graphql(`
   mutation SendMessage($input: SendAgentMessageInput!) {
     sendAgentMessage(input: $input) {
-      conversation { id title }
-      message { id seq text role runId createdAt }
-      run { id status agentId }
+      conversation {
+        id
+        title
+      }
+      message {
+        id
+        seq
+        text
+        role
+        runId
+        createdAt
+      }
+      run {
+        id
+        status
+        agentId
+      }
       afterSeq
     }
   }
@@ -18,20 +32,44 @@ export const SendMessage = graphql(`
 
 export const CancelRun = graphql(`
   mutation CancelRun($runId: ID!) {
-    cancelAgentRun(runId: $runId) { id status }
+    cancelAgentRun(runId: $runId) {
+      id
+      status
+    }
   }
 `);
 
 export const Agents = graphql(`
   query Agents {
-    viewer { id tenantId }
-    agents { id kind pillar name description }
+    viewer {
+      id
+      tenantId
+    }
+    agents {
+      id
+      kind
+      pillar
+      name
+      description
+    }
   }
 `);
 
 export const Conversations = graphql(`
   query Conversations($first: Int) {
-    conversations(first: $first) { id title updatedAt activeRun { id status } runs(last: 1) { surface attachmentNames } }
+    conversations(first: $first) {
+      id
+      title
+      updatedAt
+      activeRun {
+        id
+        status
+      }
+      runs(last: 1) {
+        surface
+        attachmentNames
+      }
+    }
   }
 `);
 
@@ -41,10 +79,32 @@ export const ConversationHistory = graphql(`
       id
       title
       lastSeq
-      messages(last: $last) { id role text agentId runId seq createdAt }
-      runs(last: 200) { id status agentId userMessageId surface attachmentNames }
-      activeRun { id status agentId userMessageId }
-      pendingInputs { ...PendingInput }
+      messages(last: $last) {
+        id
+        role
+        text
+        agentId
+        runId
+        seq
+        createdAt
+      }
+      runs(last: 200) {
+        id
+        status
+        agentId
+        userMessageId
+        surface
+        attachmentNames
+      }
+      activeRun {
+        id
+        status
+        agentId
+        userMessageId
+      }
+      pendingInputs {
+        ...PendingInput
+      }
     }
   }
 `);
@@ -52,13 +112,32 @@ export const ConversationHistory = graphql(`
 /** An input request as the page shows it: what is asked, and the call in question. */
 export const PendingInput = graphql(`
   fragment PendingInput on InputRequest {
-    id runId agentId kind status prompt toolCallId toolName arguments options answerSchema expiresAt
+    id
+    runId
+    agentId
+    kind
+    status
+    prompt
+    toolCallId
+    toolName
+    arguments
+    options
+    answerSchema
+    expiresAt
   }
 `);
 
 export const RespondToAgent = graphql(`
   mutation RespondToAgent($input: RespondToAgentInput!) {
-    respondToAgent(input: $input) { id status response { approved answer comment } }
+    respondToAgent(input: $input) {
+      id
+      status
+      response {
+        approved
+        answer
+        comment
+      }
+    }
   }
 `);
 
@@ -77,18 +156,84 @@ export const AgentEvents = graphql(`
       runId
       agentId
       timestamp
-      ... on MessageCreated { message { id role text seq runId createdAt } }
-      ... on AgentThinking { text }
-      ... on ToolExecuting { toolCallId toolName arguments }
-      ... on ToolCompleted { toolCallId toolName result durationMs toolError: error { code message retryable } }
-      ... on AgentHandoff { fromAgentId toAgentId handoffReason: reason }
-      ... on AgentToken { delta }
-      ... on AgentArtifact { artifactId kind title data }
-      ... on AgentCompleted { message { id role text agentId runId seq createdAt } }
-      ... on AgentFailed { error { code message retryable } }
-      ... on AgentCancelled { reason }
-      ... on AgentInputRequested { request { ...PendingInput } }
-      ... on AgentInputReceived { requestId response { approved answer comment respondedBy } }
+      ... on MessageCreated {
+        message {
+          id
+          role
+          text
+          seq
+          runId
+          createdAt
+        }
+      }
+      ... on AgentThinking {
+        text
+      }
+      ... on ToolExecuting {
+        toolCallId
+        toolName
+        arguments
+      }
+      ... on ToolCompleted {
+        toolCallId
+        toolName
+        result
+        durationMs
+        toolError: error {
+          code
+          message
+          retryable
+        }
+      }
+      ... on AgentHandoff {
+        fromAgentId
+        toAgentId
+        handoffReason: reason
+      }
+      ... on AgentToken {
+        delta
+      }
+      ... on AgentArtifact {
+        artifactId
+        kind
+        title
+        data
+      }
+      ... on AgentCompleted {
+        message {
+          id
+          role
+          text
+          agentId
+          runId
+          seq
+          createdAt
+        }
+      }
+      ... on AgentFailed {
+        error {
+          code
+          message
+          retryable
+        }
+      }
+      ... on AgentCancelled {
+        reason
+      }
+      ... on AgentInputRequested {
+        request {
+          ...PendingInput
+        }
+      }
+      ... on AgentInputReceived {
+        requestId
+        response {
+          approved
+          answer
+          comment
+          respondedBy
+        }
+      }
     }
   }
 `);

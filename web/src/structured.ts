@@ -30,7 +30,12 @@ function recordView(record: Record<string, unknown>, depth: number): HTMLElement
 }
 
 function listView(items: unknown[], depth: number): HTMLElement {
-  if (items.every(isPrimitive)) return h('ul', {}, items.map((item) => h('li', {}, formatValue(item))));
+  if (items.every(isPrimitive))
+    return h(
+      'ul',
+      {},
+      items.map((item) => h('li', {}, formatValue(item))),
+    );
   const records = items.filter(isRecord);
   if (records.length === items.length) {
     if (records.every(isSection)) {
@@ -42,7 +47,11 @@ function listView(items: unknown[], depth: number): HTMLElement {
     }
     if (records.every((record) => Object.values(record).every(isPrimitive))) return tableView(records);
   }
-  return h('ol', {}, items.map((item) => h('li', {}, renderStructured(item, depth + 1))));
+  return h(
+    'ol',
+    {},
+    items.map((item) => h('li', {}, renderStructured(item, depth + 1))),
+  );
 }
 
 function tableView(records: Record<string, unknown>[]): HTMLElement {
@@ -53,8 +62,26 @@ function tableView(records: Record<string, unknown>[]): HTMLElement {
     h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, columns.map((column) => h('th', { scope: 'col' }, labelOf(column))))),
-      h('tbody', {}, records.map((record) => h('tr', {}, columns.map((column) => h('td', {}, formatValue((record[column] ?? null) as Primitive)))))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((column) => h('th', { scope: 'col' }, labelOf(column))),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        records.map((record) =>
+          h(
+            'tr',
+            {},
+            columns.map((column) => h('td', {}, formatValue((record[column] ?? null) as Primitive))),
+          ),
+        ),
+      ),
     ),
   );
 }
@@ -66,7 +93,10 @@ const isSection = (record: Record<string, unknown>) =>
 
 /** "keyTerms", "word_count" → "Key terms", "Word count". */
 function labelOf(key: string): string {
-  const words = key.replace(/([a-z\d])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').toLowerCase();
+  const words = key
+    .replace(/([a-z\d])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 

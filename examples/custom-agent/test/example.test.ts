@@ -92,7 +92,16 @@ describe('custom-agent example', () => {
   /** Sends to `agentId` and follows the run over SSE to its terminal event. */
   const ask = async (agentId: string, text: string): Promise<Event[]> => {
     const sent = await graphql(
-      `mutation ($input: SendAgentMessageInput!) { sendAgentMessage(input: $input) { conversation { id } afterSeq } }`,
+      `
+        mutation ($input: SendAgentMessageInput!) {
+          sendAgentMessage(input: $input) {
+            conversation {
+              id
+            }
+            afterSeq
+          }
+        }
+      `,
       { input: { text, target: { kind: 'LIAISON', agentId } } },
     );
     assert.equal(sent.errors, undefined, JSON.stringify(sent.errors));
@@ -156,7 +165,13 @@ describe('custom-agent example', () => {
   it('runs the echo agent, and ends a run with the AgentError it throws', async () => {
     const events = await ask('echo', 'hello');
     assert.deepEqual(events.at(-1), { __typename: 'AgentCompleted', message: { text: 'You said: hello' } });
-    assert.equal(events.filter((event) => event.__typename === 'AgentToken').map((event) => event.delta).join(''), 'You said: hello');
+    assert.equal(
+      events
+        .filter((event) => event.__typename === 'AgentToken')
+        .map((event) => event.delta)
+        .join(''),
+      'You said: hello',
+    );
     assert.deepEqual((await ask('echo', 'silence')).at(-1), { __typename: 'AgentFailed', error: { code: 'NOTHING_TO_ECHO' } });
   });
 

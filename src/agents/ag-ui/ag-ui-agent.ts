@@ -88,7 +88,11 @@ async function continuation(context: AgentContext, work: ResumedWork): Promise<C
       const result = await context.callTool(request.toolName, (request.arguments ?? {}) as Record<string, unknown>, { toolCallId: request.toolCallId });
       const remoteId = request.toolCallId.slice(context.runId.length + 1);
       messages.push(
-        { id: `${request.id}-call`, role: 'assistant', toolCalls: [{ id: remoteId, type: 'function', function: { name: request.toolName, arguments: JSON.stringify(request.arguments ?? {}) } }] },
+        {
+          id: `${request.id}-call`,
+          role: 'assistant',
+          toolCalls: [{ id: remoteId, type: 'function', function: { name: request.toolName, arguments: JSON.stringify(request.arguments ?? {}) } }],
+        },
         { id: `${request.id}-result`, role: 'tool', toolCallId: remoteId, content: JSON.stringify(result ?? null) },
       );
     }

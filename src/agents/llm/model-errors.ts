@@ -7,7 +7,8 @@ import { APICallError, RetryError } from 'ai';
 import { AgentError } from '../errors.ts';
 
 /** Network failures that mean "the provider could not be reached, or dropped us". */
-const CONNECTION_FAILURES = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|UND_ERR_SOCKET|fetch failed|terminated|socket hang up|other side closed/i;
+const CONNECTION_FAILURES =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|UND_ERR_SOCKET|fetch failed|terminated|socket hang up|other side closed/i;
 
 export function modelError(error: unknown): AgentError | null {
   if (error instanceof AgentError) return error;

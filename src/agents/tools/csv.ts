@@ -85,7 +85,10 @@ export function parseCsv(text: string): ParsedCsv {
 export function looksLikeCsv(text: string): boolean {
   const table = tableText(text);
   const delimiter = detectDelimiter(table);
-  const lines = table.split(/\r?\n/).filter((line) => line.trim() !== '').slice(0, 5);
+  const lines = table
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .slice(0, 5);
   const counts = lines.map((line) => line.split(delimiter).length);
   return lines.length >= 2 && counts[0]! > 1 && counts.every((count) => count === counts[0]);
 }
@@ -98,7 +101,14 @@ export function looksLikeCsv(text: string): boolean {
 function tableText(text: string): string {
   const lines = text.split(/\r?\n/);
   let start = 0;
-  while (start < lines.length - 1 && isLeadIn(lines[start]!, lines.slice(start + 1).find((line) => line.trim() !== ''))) start++;
+  while (
+    start < lines.length - 1 &&
+    isLeadIn(
+      lines[start]!,
+      lines.slice(start + 1).find((line) => line.trim() !== ''),
+    )
+  )
+    start++;
   return lines.slice(start).join('\n');
 }
 
@@ -135,9 +145,7 @@ export function chartSpecFor(name: string, text: string): ChartSpec {
   const { rowCount, columns } = profileParsed(parsed);
   const populated = columns.filter((column) => column.count > 0);
   const measure = populated.find((column) => column.type === 'number');
-  const category =
-    populated.find((column) => column.type === 'string' || column.type === 'date') ??
-    populated.find((column) => column.type === 'boolean');
+  const category = populated.find((column) => column.type === 'string' || column.type === 'date') ?? populated.find((column) => column.type === 'boolean');
 
   let view: Pick<ChartSpec, 'mark' | 'encoding'> & { caption: string };
   if (measure && category) {
@@ -327,7 +335,12 @@ function nameColumns(header: string[]): string[] {
 function profileParsed({ header, rows }: ParsedCsv): CsvProfile {
   return {
     rowCount: rows.length,
-    columns: header.map((name, index) => profileColumn(name, rows.map((row) => (row[index] ?? '').trim()))),
+    columns: header.map((name, index) =>
+      profileColumn(
+        name,
+        rows.map((row) => (row[index] ?? '').trim()),
+      ),
+    ),
   };
 }
 

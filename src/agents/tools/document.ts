@@ -79,9 +79,7 @@ function readStructure(lines: string[]): { headings: DocumentHeading[]; paragrap
 
     const next = lines[index + 1];
     const underline = next === undefined || !isParagraphText(line) ? null : SETEXT_UNDERLINE.exec(next);
-    const heading = underline
-      ? { level: underline[1]?.startsWith('=') ? 1 : 2, text: line.trim() }
-      : headingOnLine(line);
+    const heading = underline ? { level: underline[1]?.startsWith('=') ? 1 : 2, text: line.trim() } : headingOnLine(line);
     if (heading) {
       endParagraph();
       if (heading.text !== '') headings.push(heading);

@@ -70,18 +70,12 @@ const NUMBER = String.raw`(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)`;
 const SCALE = String.raw`(?:\s?(?:k|m|mm|bn|b|thousand|million|billion)\b)?`;
 const AMOUNT = `${NUMBER}${SCALE}`;
 /** "$12,000", "€1.5m", "12k USD", "300 dollars", "USD 300". */
-const MONEY = new RegExp(
-  String.raw`[$€£]\s?${AMOUNT}|\b${AMOUNT}\s?(?:USD|EUR|GBP|dollars|euros)\b|\b(?:USD|EUR|GBP)\s?${AMOUNT}`,
-  'gi',
-);
+const MONEY = new RegExp(String.raw`[$€£]\s?${AMOUNT}|\b${AMOUNT}\s?(?:USD|EUR|GBP|dollars|euros)\b|\b(?:USD|EUR|GBP)\s?${AMOUNT}`, 'gi');
 /** A sign counts only when it is not glued to a word ("Q3-5%" is 5%, " -5%" is minus 5%). */
 const PERCENT = new RegExp(String.raw`(?:(?<![\w.])[-+])?${NUMBER}\s?(?:%|percent\b)`, 'gi');
 const RETURN_UNIT = String.raw`(?:\s?(?:%|x\b|times\b|months?\b|years?\b|weeks?\b|quarters?\b))?`;
 /** "ROI of 150%", "return on investment: 3.2x", "payback period of 8 months": the first number after the keyword. */
-const RETURN_FIGURE = new RegExp(
-  String.raw`\b(ROI|return on investment|payback(?:\s+period)?)\b[^.\n\d$€£]{0,40}?(${NUMBER}${RETURN_UNIT})`,
-  'gi',
-);
+const RETURN_FIGURE = new RegExp(String.raw`\b(ROI|return on investment|payback(?:\s+period)?)\b[^.\n\d$€£]{0,40}?(${NUMBER}${RETURN_UNIT})`, 'gi');
 /** "18-month payback", where the number comes first. */
 const PERIOD_THEN_PAYBACK = /\b(\d+(?:\.\d+)?)[\s-](month|year|week|quarter)s?\s+payback\b/gi;
 /** Where a label stops: the figure's own clause. */
@@ -93,11 +87,7 @@ const LABEL_FILLERS: ReadonlySet<string> = new Set(['almost', 'approximately', '
 export function composeReport(input: ReportInput): OutcomeReport {
   const question = collapseWhitespace(input.question);
   const covered = priorMessages(question, input.history);
-  const figures = figuresIn([
-    question,
-    ...input.history.map((message) => message.text),
-    ...input.files.map((file) => file.content),
-  ]);
+  const figures = figuresIn([question, ...input.history.map((message) => message.text), ...input.files.map((file) => file.content)]);
   const metrics = figures.map(({ label, value }) => ({ label, value }));
 
   const objective = question || 'No question was asked; this report summarizes the conversation so far.';
@@ -206,22 +196,24 @@ function figuresInText(text: string): Figure[] {
  */
 function labelFor(text: string, span: Span, from: number): string {
   // "Savings: $12,000" is labelled by what precedes the colon.
-  const before = text.slice(from, span.start).replace(/[:=]\s*$/, '').split(CLAUSE_BREAK).pop() ?? '';
+  const before =
+    text
+      .slice(from, span.start)
+      .replace(/[:=]\s*$/, '')
+      .split(CLAUSE_BREAK)
+      .pop() ?? '';
   const after = text.slice(span.end).split(CLAUSE_BREAK)[0] ?? '';
   const wordsBefore = wordsOf(before).slice(-LABEL_WORDS_BEFORE);
   const wordsAfter = wordsOf(after).slice(0, LABEL_WORDS_AFTER);
   // "a 20% margin": after an article, the figure describes the noun that follows it.
   const describesNext = ARTICLES.has(wordsBefore.at(-1)?.toLowerCase() ?? '');
-  const label = describesNext
-    ? labelWords(wordsAfter) || labelWords(wordsBefore)
-    : labelWords(wordsBefore) || labelWords(wordsAfter);
+  const label = describesNext ? labelWords(wordsAfter) || labelWords(wordsBefore) : labelWords(wordsBefore) || labelWords(wordsAfter);
   return label ? capitalizeFirst(label) : span.kind === 'money' ? 'Amount' : 'Percentage';
 }
 
 /** The words joined, minus stop words, hedges and bare numbers at either end. */
 function labelWords(words: string[]): string {
-  const isEdgeNoise = (word: string): boolean =>
-    isStopWord(word) || LABEL_FILLERS.has(word.toLowerCase()) || !/\p{L}/u.test(word);
+  const isEdgeNoise = (word: string): boolean => isStopWord(word) || LABEL_FILLERS.has(word.toLowerCase()) || !/\p{L}/u.test(word);
   let start = 0;
   let end = words.length;
   while (start < end && isEdgeNoise(words[start] ?? '')) start++;

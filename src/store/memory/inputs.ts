@@ -90,7 +90,10 @@ export class MemoryInputRequestStore implements InputRequestStore {
 
   async claimDue(ttlMs: number, limit: number) {
     const now = this.now();
-    const due = [...this.due].filter(([, at]) => at <= now).sort(([, a], [, b]) => a - b).slice(0, Math.max(0, limit));
+    const due = [...this.due]
+      .filter(([, at]) => at <= now)
+      .sort(([, a], [, b]) => a - b)
+      .slice(0, Math.max(0, limit));
     for (const [id] of due) this.due.set(id, now + ttlMs);
     return due.map(([id]) => this.byId.get(id)!);
   }

@@ -43,9 +43,7 @@ export class PostgresConversationStore implements ConversationStore {
     for (;;) {
       const created = await this.insert(conversation);
       if (created) return created;
-      const { rows } = await this.sql.query<ConversationRow>(`SELECT ${COLUMNS} FROM conversations WHERE id = $1 FOR UPDATE`, [
-        conversation.id,
-      ]);
+      const { rows } = await this.sql.query<ConversationRow>(`SELECT ${COLUMNS} FROM conversations WHERE id = $1 FOR UPDATE`, [conversation.id]);
       if (rows[0]) return decode(rows[0]);
     }
   }

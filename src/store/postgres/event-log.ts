@@ -146,10 +146,7 @@ export class PostgresEventLog implements RecordLog {
   }
 
   async lastSeq(conversationId: string): Promise<number> {
-    const { rows } = await this.sql.query<{ last_seq: string | number }>(
-      'SELECT last_seq FROM event_seqs WHERE conversation_id = $1',
-      [conversationId],
-    );
+    const { rows } = await this.sql.query<{ last_seq: string | number }>('SELECT last_seq FROM event_seqs WHERE conversation_id = $1', [conversationId]);
     return rows[0] ? numberOf(rows[0].last_seq) : 0;
   }
 }

@@ -25,7 +25,11 @@ interface RequestRow {
 const COLUMNS = 'request, status, response';
 
 function decode(row: RequestRow): InputRequestRecord {
-  return { ...(JSON.parse(row.request) as InputRequestRecord), status: row.status, response: row.response === null ? null : (JSON.parse(row.response) as InputResponse) };
+  return {
+    ...(JSON.parse(row.request) as InputRequestRecord),
+    status: row.status,
+    response: row.response === null ? null : (JSON.parse(row.response) as InputResponse),
+  };
 }
 
 export class PostgresInputRequestStore implements InputRequestStore {
@@ -50,10 +54,10 @@ export class PostgresInputRequestStore implements InputRequestStore {
   }
 
   async pending(conversationId: string) {
-    const { rows } = await this.sql.query<RequestRow>(
-      `SELECT ${COLUMNS} FROM input_requests WHERE conversation_id = $1 AND status = $2 ORDER BY position`,
-      [conversationId, OPEN_INPUT_STATUS],
-    );
+    const { rows } = await this.sql.query<RequestRow>(`SELECT ${COLUMNS} FROM input_requests WHERE conversation_id = $1 AND status = $2 ORDER BY position`, [
+      conversationId,
+      OPEN_INPUT_STATUS,
+    ]);
     return rows.map(decode);
   }
 
@@ -67,10 +71,11 @@ export class PostgresInputRequestStore implements InputRequestStore {
       if (request.status !== OPEN_INPUT_STATUS || status === undefined || !ANSWERABLE_STATUSES.includes(status)) {
         return { outcome: 'settled', request };
       }
-      const answered = await tx.query<RequestRow>(
-        `UPDATE input_requests SET status = $2, response = $3, due_at = NULL WHERE id = $1 RETURNING ${COLUMNS}`,
-        [id, settledBy('answer'), JSON.stringify(response)],
-      );
+      const answered = await tx.query<RequestRow>(`UPDATE input_requests SET status = $2, response = $3, due_at = NULL WHERE id = $1 RETURNING ${COLUMNS}`, [
+        id,
+        settledBy('answer'),
+        JSON.stringify(response),
+      ]);
       const event = await new PostgresEventLog(tx, this.retention).append(inputReceived(request, response));
       const resumed = (await this.resume(tx, request.runId)) !== null;
       return { outcome: 'answered', request: decode(answered.rows[0]!), event, resumed };

@@ -23,10 +23,16 @@ export class PostgresMessageStore implements MessageStore {
   /** Adding a message again (a retried write) leaves the stored one as it is. */
   async add(message: MessageRecord) {
     const { id, conversationId, seq, role, text, agentId, runId, createdAt } = message;
-    await this.sql.query(
-      `INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-      [id, conversationId, seq, role, text, agentId, runId, createdAt],
-    );
+    await this.sql.query(`INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`, [
+      id,
+      conversationId,
+      seq,
+      role,
+      text,
+      agentId,
+      runId,
+      createdAt,
+    ]);
   }
 
   async listLast(conversationId: string, last: number, throughSeq = Number.MAX_SAFE_INTEGER) {

@@ -95,9 +95,12 @@ function lockFolder(folder: string): () => void {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const holder = Number(readFileSync(file, 'utf8').trim());
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
-      throw new Error(`the PGlite data folder ${folder} is open in process ${holder}; one process at a time may open it (if that process is not this gateway's, remove ${file})`, {
-        cause: error,
-      });
+      throw new Error(
+        `the PGlite data folder ${folder} is open in process ${holder}; one process at a time may open it (if that process is not this gateway's, remove ${file})`,
+        {
+          cause: error,
+        },
+      );
     }
     writeFileSync(file, String(process.pid));
   }

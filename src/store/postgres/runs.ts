@@ -89,10 +89,7 @@ export class PostgresRunStore implements RunStore {
     const [columns, values] = columnsOf(patch);
     // An empty patch still answers whether the status was one of `from`.
     const set = columns.length > 0 ? columns.map((column, i) => `${column} = $${i + 3}`).join(', ') : 'status = status';
-    const { rows } = await this.sql.query<RunRow>(
-      `UPDATE runs SET ${set} WHERE id = $1 AND status = ANY($2) RETURNING ${COLUMNS}`,
-      [id, [...from], ...values],
-    );
+    const { rows } = await this.sql.query<RunRow>(`UPDATE runs SET ${set} WHERE id = $1 AND status = ANY($2) RETURNING ${COLUMNS}`, [id, [...from], ...values]);
     return rows[0] ? decode(rows[0]) : null;
   }
 
@@ -117,10 +114,7 @@ export class PostgresRunStore implements RunStore {
   /** Up to `limit` runs that hold a lease (queued or running), in any conversation, oldest first: what a recovery looks at. */
   async active(limit: number): Promise<RunRecord[]> {
     if (limit <= 0) return [];
-    const { rows } = await this.sql.query<RunRow>(
-      `SELECT ${COLUMNS} FROM runs WHERE status = ANY($1) ORDER BY position LIMIT $2`,
-      [LEASED_STATUSES, limit],
-    );
+    const { rows } = await this.sql.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE status = ANY($1) ORDER BY position LIMIT $2`, [LEASED_STATUSES, limit]);
     return rows.map(decode);
   }
 }
@@ -133,18 +127,14 @@ export class PostgresRunQueue implements RunQueue {
   }
 
   async list(conversationId: string) {
-    const { rows } = await this.sql.query<{ run_id: string }>(
-      'SELECT run_id FROM run_queue WHERE conversation_id = $1 ORDER BY position',
-      [conversationId],
-    );
+    const { rows } = await this.sql.query<{ run_id: string }>('SELECT run_id FROM run_queue WHERE conversation_id = $1 ORDER BY position', [conversationId]);
     return rows.map((row) => row.run_id);
   }
 
   async head(conversationId: string) {
-    const { rows } = await this.sql.query<{ run_id: string }>(
-      'SELECT run_id FROM run_queue WHERE conversation_id = $1 ORDER BY position LIMIT 1',
-      [conversationId],
-    );
+    const { rows } = await this.sql.query<{ run_id: string }>('SELECT run_id FROM run_queue WHERE conversation_id = $1 ORDER BY position LIMIT 1', [
+      conversationId,
+    ]);
     const runId = rows[0]?.run_id;
     return runId === undefined ? null : { runId, run: await new PostgresRunStore(this.sql).get(runId) };
   }

@@ -266,11 +266,16 @@ export class RedisConnection {
       const info = `${await this.link.info('persistence')}\n${await this.link.info('memory')}`;
       const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
       if (field('aof_enabled') === '0') {
-        this.logger?.warn('Redis runs without appendonly: events acknowledged shortly before a Redis crash can be lost (see the README, "Configuring Redis for durability")');
+        this.logger?.warn(
+          'Redis runs without appendonly: events acknowledged shortly before a Redis crash can be lost (see the README, "Configuring Redis for durability")',
+        );
       }
       const policy = field('maxmemory_policy');
       if (policy !== undefined && policy !== 'noeviction') {
-        this.logger?.warn({ maxmemoryPolicy: policy }, 'Redis may evict keys under memory pressure: set maxmemory-policy noeviction (see the README, "Configuring Redis for durability")');
+        this.logger?.warn(
+          { maxmemoryPolicy: policy },
+          'Redis may evict keys under memory pressure: set maxmemory-policy noeviction (see the README, "Configuring Redis for durability")',
+        );
       }
     } catch {
       // Not allowed to look: nothing to report.

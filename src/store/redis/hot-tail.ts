@@ -82,14 +82,11 @@ export class RedisHotTail implements EventFanout {
     if (head === undefined) return;
     const { conversationId } = head;
     await this.channel.track(conversationId, async () => {
-      await this.redis.eval(PUBLISH, [this.tailKey(conversationId)], [
-        head.seq,
-        Date.parse(head.timestamp),
-        this.options.capacity,
-        this.options.windowMs,
-        this.channel.channel(conversationId),
-        ...batch.map(bodyOf),
-      ]);
+      await this.redis.eval(
+        PUBLISH,
+        [this.tailKey(conversationId)],
+        [head.seq, Date.parse(head.timestamp), this.options.capacity, this.options.windowMs, this.channel.channel(conversationId), ...batch.map(bodyOf)],
+      );
       return [...batch];
     });
   }

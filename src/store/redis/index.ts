@@ -121,7 +121,10 @@ async function liveGeneration(redis: RedisConnection): Promise<string> {
 }
 
 /** The live layer on `redis`, which it closes when it closes. */
-function redisLiveLayer(redis: RedisConnection, options: Pick<RedisLiveLayerOptions, 'lockTtlMs' | 'logger'> & Partial<RedisLiveLayerOptions>): RedisLiveLayer & { leases: RedisRunLeases } {
+function redisLiveLayer(
+  redis: RedisConnection,
+  options: Pick<RedisLiveLayerOptions, 'lockTtlMs' | 'logger'> & Partial<RedisLiveLayerOptions>,
+): RedisLiveLayer & { leases: RedisRunLeases } {
   const intents = new RedisIntentQueue(redis);
   const tails: RedisHotTail[] = [];
   return {

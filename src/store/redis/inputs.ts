@@ -121,13 +121,11 @@ export class RedisInputRequestStore implements InputRequestStore {
 
   async open(request: InputRequestRecord) {
     const record = { ...request, status: OPEN_INPUT_STATUS, response: null };
-    const reply = await this.redis.eval(OPEN, [...this.keys(request), this.redis.conversationKey(request.conversationId, 'requests')], [
-      request.id,
-      JSON.stringify(record),
-      request.runId,
-      Date.parse(request.createdAt),
-      request.expiresAt === null ? '' : Date.parse(request.expiresAt),
-    ]);
+    const reply = await this.redis.eval(
+      OPEN,
+      [...this.keys(request), this.redis.conversationKey(request.conversationId, 'requests')],
+      [request.id, JSON.stringify(record), request.runId, Date.parse(request.createdAt), request.expiresAt === null ? '' : Date.parse(request.expiresAt)],
+    );
     return decode(reply)!;
   }
 
@@ -147,7 +145,12 @@ export class RedisInputRequestStore implements InputRequestStore {
     const event = inputReceived(request, response);
     const reply = await this.redis.eval<Reply[]>(
       ANSWER,
-      [...this.keys(request), runs.keys({ id: request.runId, conversationId: request.conversationId })[0], ...events.appendKeys(request.conversationId), ...leases.keys],
+      [
+        ...this.keys(request),
+        runs.keys({ id: request.runId, conversationId: request.conversationId })[0],
+        ...events.appendKeys(request.conversationId),
+        ...leases.keys,
+      ],
       [id, JSON.stringify(response), ...events.appendArgs(event), this.redis.prefix, request.runId, request.conversationId, lease.holder, lease.ttlMs],
     );
     if (reply[0] === 'settled') return { outcome: 'settled', request: decode(reply[1]!) ?? request };
@@ -171,12 +174,7 @@ export class RedisInputRequestStore implements InputRequestStore {
   }
 
   async close(runId: string, conversationId: string, status: 'EXPIRED' | 'CANCELLED', requestId?: string) {
-    const ids = await this.redis.eval<string[]>(CLOSE, [this.pendingSet(conversationId), this.dueSet()], [
-      this.redis.prefix,
-      runId,
-      status,
-      requestId ?? '',
-    ]);
+    const ids = await this.redis.eval<string[]>(CLOSE, [this.pendingSet(conversationId), this.dueSet()], [this.redis.prefix, runId, status, requestId ?? '']);
     const settled = await Promise.all(ids.map((id) => this.get(id)));
     return settled.filter((request): request is InputRequestRecord => request !== null);
   }

@@ -58,9 +58,7 @@ export class RedisIntentQueue implements IntentQueue {
 
   async reclaimIdle(consumer: string, minIdleMs: number, count: number) {
     if (count <= 0) return [];
-    const reply = await this.inGroup(() =>
-      this.redis.command(['XAUTOCLAIM', this.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count]),
-    );
+    const reply = await this.inGroup(() => this.redis.command(['XAUTOCLAIM', this.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count]));
     // [next cursor, [[id, [field, value, …]], …], [deleted ids]]
     return Array.isArray(reply) ? entries(reply[1] ?? null) : [];
   }

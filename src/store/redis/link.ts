@@ -149,10 +149,7 @@ export class ClusterRedisLink implements RedisLink {
   /** The sharded subscription clients already watched for reconnections. */
   private readonly watched = new WeakSet<object>();
 
-  constructor(
-    urls: readonly string[],
-    options: LinkOptions,
-  ) {
+  constructor(urls: readonly string[], options: LinkOptions) {
     this.cluster = createCluster({
       rootNodes: urls.map((url) => ({ url })),
       defaults: {

@@ -42,14 +42,17 @@ export class RedisLockService implements LockService {
     const lock = this.redis.keys.lock(key);
     const token = randomUUID();
     await this.acquire(lock, token, key);
-    const extender = setInterval(() => {
-      this.redis.eval(EXTEND, [lock], [token, this.options.ttlMs]).then(
-        (extended) => {
-          if (Number(extended) === 0) this.options.logger?.warn({ lock: key }, 'a lock expired while its holder still worked');
-        },
-        () => undefined, // Redis is away: the holder's own commands fail too.
-      );
-    }, Math.max(10, Math.floor(this.options.ttlMs / 3)));
+    const extender = setInterval(
+      () => {
+        this.redis.eval(EXTEND, [lock], [token, this.options.ttlMs]).then(
+          (extended) => {
+            if (Number(extended) === 0) this.options.logger?.warn({ lock: key }, 'a lock expired while its holder still worked');
+          },
+          () => undefined, // Redis is away: the holder's own commands fail too.
+        );
+      },
+      Math.max(10, Math.floor(this.options.ttlMs / 3)),
+    );
     extender.unref();
     try {
       return await fn();

@@ -49,7 +49,15 @@ export class RedisMessageStore implements MessageStore {
     if (last <= 0) return [];
     // Newest first from throughSeq down, at most `last`: the read is as long as the window.
     const reply = await this.redis.command<string[]>([
-      'ZRANGE', this.redis.conversationKey(conversationId, 'msgs'), throughSeq ?? '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, last,
+      'ZRANGE',
+      this.redis.conversationKey(conversationId, 'msgs'),
+      throughSeq ?? '+inf',
+      '-inf',
+      'BYSCORE',
+      'REV',
+      'LIMIT',
+      0,
+      last,
     ]);
     return reply.reverse().map((json) => JSON.parse(json) as MessageRecord);
   }

@@ -99,19 +99,12 @@ export class RedisRunStore implements RunStore {
 
   async listLast(conversationId: string, last: number) {
     if (last <= 0) return [];
-    const reply = await this.redis.eval<Reply[]>(LIST_LAST, [this.redis.conversationKey(conversationId, 'runs')], [
-      last,
-      this.redis.prefix,
-    ]);
+    const reply = await this.redis.eval<Reply[]>(LIST_LAST, [this.redis.conversationKey(conversationId, 'runs')], [last, this.redis.prefix]);
     return reply.map((fields) => decode(fields)).filter((run): run is RunRecord => run !== null);
   }
 
   async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
-    const reply = await this.redis.eval(TRANSITION, [this.hash(id)], [
-      from.length,
-      ...from.map((status) => JSON.stringify(status)),
-      ...encode(patch),
-    ]);
+    const reply = await this.redis.eval(TRANSITION, [this.hash(id)], [from.length, ...from.map((status) => JSON.stringify(status)), ...encode(patch)]);
     return decode(reply);
   }
 

@@ -56,9 +56,11 @@ export function withoutSuggestions(error: GraphQLError): GraphQLError {
  */
 export function useContractErrorCodes(logger: Logger): Plugin {
   return {
-    onParse: () => ({ result, replaceParseResult }) => {
-      if (result instanceof Error) replaceParseResult(toClientError(requestFault(result), logger));
-    },
+    onParse:
+      () =>
+      ({ result, replaceParseResult }) => {
+        if (result instanceof Error) replaceParseResult(toClientError(requestFault(result), logger));
+      },
     onValidate: ({ validateFn, setValidationFn }) => {
       setValidationFn((...args) => {
         try {

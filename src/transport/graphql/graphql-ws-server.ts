@@ -12,13 +12,7 @@
  * (4409); a malformed message closes the socket (4400); errors of one operation go to that
  * operation only; either side may complete an operation.
  */
-import {
-  GraphQLError,
-  OperationTypeNode,
-  getOperationAST,
-  type ExecutionArgs,
-  type ExecutionResult,
-} from 'graphql';
+import { GraphQLError, OperationTypeNode, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Stoppable } from '../../events/event-stream.ts';

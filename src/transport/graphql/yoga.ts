@@ -99,9 +99,7 @@ export function createYogaServer(gateway: Gateway, sharedEvents: SharedEventExec
       ...(tracingRegistered() ? [useOperationSpans()] : []),
     ],
     context: ({ request, principal }) =>
-      createContext(gateway, () =>
-        principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')),
-      ),
+      createContext(gateway, () => (principal ? Promise.resolve(principal) : auth.authenticate(request?.headers.get('authorization')))),
     // GraphiQL from the npm package itself rather than a CDN: it works offline and behind
     // firewalls. Loaded on the first visit, so that starting the server does not pay for it.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),

@@ -14,7 +14,11 @@ const PREFLIGHTED_HEADERS = ['x-graphql-yoga-csrf', 'authorization'];
 
 /** The origins of CORS_ALLOWED_ORIGINS, for GraphQL and the plain HTTP routes (http/cors.ts) alike. */
 export function allowedOrigins(config: Pick<Config, 'CORS_ALLOWED_ORIGINS'>): string[] {
-  return config.CORS_ALLOWED_ORIGINS?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '') ?? [];
+  return (
+    config.CORS_ALLOWED_ORIGINS?.split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== '') ?? []
+  );
 }
 
 export function corsOptions(config: Pick<Config, 'CORS_ALLOWED_ORIGINS'>): YogaServerOptions<object, object>['cors'] {

@@ -24,7 +24,11 @@ export function createCorsPolicy(config: Pick<Config, 'CORS_ALLOWED_ORIGINS'>) {
     response.writeHead(
       204,
       allowed
-        ? { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': ALLOWED_HEADERS, 'access-control-max-age': PREFLIGHT_MAX_AGE_SECONDS }
+        ? {
+            'access-control-allow-methods': 'GET, POST, OPTIONS',
+            'access-control-allow-headers': ALLOWED_HEADERS,
+            'access-control-max-age': PREFLIGHT_MAX_AGE_SECONDS,
+          }
         : {},
     );
     response.end();

@@ -71,7 +71,11 @@ export function createHttpRoutes(gateway: Gateway, probe: Probes, options: HttpR
       cors: false,
       serve: (_, response) => send(response, 200, { maxTextLength: gateway.config.MAX_TEXT_LENGTH, maxContextBytes: gateway.config.MAX_CONTEXT_BYTES }),
     },
-    { matches: (path, method) => options.webPage && method === 'GET' && !path.startsWith(yoga.graphqlEndpoint), cors: false, serve: (_, response, path) => serveWebPage(path, response) },
+    {
+      matches: (path, method) => options.webPage && method === 'GET' && !path.startsWith(yoga.graphqlEndpoint),
+      cors: false,
+      serve: (_, response, path) => serveWebPage(path, response),
+    },
     {
       // Yoga answers CORS for its endpoint itself (browser-origins.ts).
       matches: (path) => path === yoga.graphqlEndpoint,
@@ -113,10 +117,7 @@ async function issueDevToken(gateway: Gateway, request: IncomingMessage, respons
   if (!validId(userId) || (tenantId !== undefined && tenantId !== null && !validId(tenantId))) {
     return send(response, 400, { error: 'userId (and tenantId, if given) must be 1 to 128 characters.' });
   }
-  const token = await gateway.auth.issue(
-    { userId: userId as string, tenantId: (tenantId as string | undefined) ?? null },
-    DEV_TOKEN_TTL_SECONDS,
-  );
+  const token = await gateway.auth.issue({ userId: userId as string, tenantId: (tenantId as string | undefined) ?? null }, DEV_TOKEN_TTL_SECONDS);
   return send(response, 200, { token });
 }
 

@@ -12,9 +12,7 @@ export function refuseUnboundedBody(request: IncomingMessage, response: ServerRe
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) <= maxBytes) return false;
   const [status, error] =
-    declared === undefined
-      ? [411, 'Send the body with a Content-Length.']
-      : [413, `The body is over ${maxBytes} bytes (MAX_REQUEST_BYTES).`];
+    declared === undefined ? [411, 'Send the body with a Content-Length.'] : [413, `The body is over ${maxBytes} bytes (MAX_REQUEST_BYTES).`];
   // The rest of the body is not read: the connection is closed once the answer is out.
   response.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
   response.end(JSON.stringify({ errors: [{ message: error, extensions: { code: 'BAD_USER_INPUT' } }] }), () => request.socket.destroy());

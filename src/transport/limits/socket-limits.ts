@@ -82,7 +82,7 @@ export class SocketsPerUser {
   admit(socket: WebSocket, userId: string): boolean {
     const count = this.open.get(userId) ?? 0;
     if (count >= this.maxPerUser) {
-      this.logger.warn({ userId, open: count }, 'refusing a WebSocket over its user\'s limit');
+      this.logger.warn({ userId, open: count }, "refusing a WebSocket over its user's limit");
       socket.close(CLOSE_TOO_MANY, `Too many open WebSockets for this user: at most ${this.maxPerUser}`);
       return false;
     }
@@ -118,7 +118,7 @@ export class OperationsPerSocket {
     if (open <= this.maxPerSocket) return null;
     if (!this.warned.has(socket)) {
       this.warned.add(socket);
-      this.logger.warn({ maxPerSocket: this.maxPerSocket }, 'refusing operations over a WebSocket\'s limit');
+      this.logger.warn({ maxPerSocket: this.maxPerSocket }, "refusing operations over a WebSocket's limit");
     }
     return new GraphQLError(
       `This socket already has ${this.maxPerSocket} operations open (the limit set by WS_MAX_SUBSCRIPTIONS_PER_SOCKET): complete one first, or open another socket.`,

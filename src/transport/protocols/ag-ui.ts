@@ -84,21 +84,25 @@ async function startRun(gateway: Gateway, principal: Principal, input: RunAgentI
   const last = input.messages.at(-1);
   if (!last || last.role !== 'user') throw badInput("The last message must be the user's new message.", 'messages');
   const props = (input.forwardedProps ?? {}) as Record<string, unknown>;
-  const sent = await gateway.conversations.send(principal, {
-    text: textOf(last),
-    conversationId: input.threadId,
-    clientMessageId: last.id,
-    ...(agentId !== null && { target: { kind: 'GUIDE', agentId } }),
-    surface: oneOf(props['surface'], SURFACES, 'forwardedProps.surface') as Surface | null,
-    onActiveRun: oneOf(props['onActiveRun'], ACTIVE_RUN_POLICIES, 'forwardedProps.onActiveRun') as ActiveRunPolicy | null,
-    projectId: typeof props['projectId'] === 'string' ? props['projectId'] : null,
-    context: props['context'] ?? null,
-    clientTools: input.tools.map((tool) => ({
-      name: tool.name,
-      description: tool.description,
-      inputSchema: (tool.parameters as Record<string, unknown> | undefined) ?? { type: 'object', properties: {} },
-    })),
-  }, where);
+  const sent = await gateway.conversations.send(
+    principal,
+    {
+      text: textOf(last),
+      conversationId: input.threadId,
+      clientMessageId: last.id,
+      ...(agentId !== null && { target: { kind: 'GUIDE', agentId } }),
+      surface: oneOf(props['surface'], SURFACES, 'forwardedProps.surface') as Surface | null,
+      onActiveRun: oneOf(props['onActiveRun'], ACTIVE_RUN_POLICIES, 'forwardedProps.onActiveRun') as ActiveRunPolicy | null,
+      projectId: typeof props['projectId'] === 'string' ? props['projectId'] : null,
+      context: props['context'] ?? null,
+      clientTools: input.tools.map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        inputSchema: (tool.parameters as Record<string, unknown> | undefined) ?? { type: 'object', properties: {} },
+      })),
+    },
+    where,
+  );
   return { run: sent.run, afterSeq: Math.max(resumeFrom ?? sent.afterSeq, sent.afterSeq) };
 }
 

@@ -84,12 +84,7 @@ export class AiSdkTranslator {
       case 'AgentThinking': {
         if (event.text === '') return [];
         const id = `${event.runId}:${event.seq}`;
-        return [
-          ...this.closeText(),
-          { type: 'reasoning-start', id },
-          { type: 'reasoning-delta', id, delta: event.text },
-          { type: 'reasoning-end', id },
-        ];
+        return [...this.closeText(), { type: 'reasoning-start', id }, { type: 'reasoning-delta', id, delta: event.text }, { type: 'reasoning-end', id }];
       }
       case 'ToolExecuting':
         // An approved or client call was shown when it was asked about; this is it going on.

@@ -189,7 +189,10 @@ async function continueRun(gateway: Gateway, principal: Principal, body: ChatReq
     if (event.type === 'AgentInputRequested') asked.set(event.request.id, { request: event.request, seq: event.seq });
     if (event.type === 'AgentInputReceived') answered.add(event.requestId);
   }
-  const fromParts = answersInParts(last, [...asked.values()].map(({ request }) => request));
+  const fromParts = answersInParts(
+    last,
+    [...asked.values()].map(({ request }) => request),
+  );
   const answers = [...fromParts, ...(body.answers ?? [])];
   if (answers.length === 0) {
     throw badInput("The assistant's message answers nothing: give a tool approval, a client tool's output, or answers.", 'messages');
@@ -226,7 +229,7 @@ function answersInParts(message: UIMessage, requests: readonly InputRequestRecor
 /** The seq just before the run's first answer after `askedSeq` (the run waited from then until that answer). */
 async function seqBeforeFirstAnswer(gateway: Gateway, run: RunRecord, askedSeq: number): Promise<number> {
   const { conversations } = gateway;
-  for (let after = askedSeq; ; ) {
+  for (let after = askedSeq; ;) {
     const page = await conversations.events(run.conversationId, after, READ_PAGE);
     const answer = page.find((event) => event.runId === run.id && event.type === 'AgentInputReceived');
     if (answer) return answer.seq - 1;

@@ -30,10 +30,7 @@ export type Frame = Record<string, unknown>;
 
 /** What a frame in asks for. */
 export type SeedCommand =
-  | { kind: 'send'; input: SendInput }
-  | { kind: 'cancel'; runId: string | null }
-  | { kind: 'respond'; answer: AnswerInput }
-  | { kind: 'ping' };
+  { kind: 'send'; input: SendInput } | { kind: 'cancel'; runId: string | null } | { kind: 'respond'; answer: AnswerInput } | { kind: 'ping' };
 
 /** An error as a frame shows it: the contract's code, a message, and what the error adds (field, retryAfterMs). */
 export type ErrorBody = { code: string; message: string } & Record<string, unknown>;
@@ -57,7 +54,10 @@ export interface SeedDialect {
 export class MalformedFrame extends Error {}
 
 const lowercase = <T extends readonly string[]>(values: T) =>
-  z.string().transform((value) => value.toLowerCase()).pipe(z.enum(values.map((value) => value.toLowerCase()) as [string, ...string[]]));
+  z
+    .string()
+    .transform((value) => value.toLowerCase())
+    .pipe(z.enum(values.map((value) => value.toLowerCase()) as [string, ...string[]]));
 const PILLAR = lowercase(PILLARS);
 const SURFACE = lowercase(SURFACES);
 const ACTIVE_RUN_POLICY = lowercase(['ENQUEUE', 'INTERRUPT', 'REJECT'] as const);
@@ -94,8 +94,7 @@ function targetOf(kind: 'GUIDE' | 'LIAISON' | null, surface: Surface | null, age
   return kind === 'LIAISON' ? { kind, pillar: surface as Pillar | null } : { kind };
 }
 
-const usageOf = (usage: TokenUsage | null) =>
-  usage && { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.totalTokens };
+const usageOf = (usage: TokenUsage | null) => usage && { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.totalTokens };
 
 const requestOf = (request: InputRequestRecord) => ({
   id: request.id,
@@ -222,7 +221,11 @@ export class AgentWsDialect implements SeedDialect {
       case 'AgentInputRequested':
         return ['input_requested', event.request.prompt, { request: requestOf(event.request) }];
       case 'AgentInputReceived':
-        return ['input_received', '', { request_id: event.requestId, approved: event.response.approved, answer: event.response.answer, comment: event.response.comment }];
+        return [
+          'input_received',
+          '',
+          { request_id: event.requestId, approved: event.response.approved, answer: event.response.answer, comment: event.response.comment },
+        ];
       case 'AgentCompleted':
         return ['complete', event.message.text, { message_id: event.message.id, text: event.message.text, usage: usageOf(event.usage) }];
       case 'AgentFailed':
@@ -339,7 +342,10 @@ export class RuntimeDialect implements SeedDialect {
       case 'ToolExecuting':
         return ['agent.tool_call', { tool_call_id: event.toolCallId, tool_name: event.toolName, arguments: event.arguments ?? null }];
       case 'ToolCompleted':
-        return ['agent.tool_result', { tool_call_id: event.toolCallId, tool_name: event.toolName, result: event.result ?? null, error: event.error, duration_ms: event.durationMs }];
+        return [
+          'agent.tool_result',
+          { tool_call_id: event.toolCallId, tool_name: event.toolName, result: event.result ?? null, error: event.error, duration_ms: event.durationMs },
+        ];
       case 'AgentHandoff':
         return ['agent.handoff', { from_agent_id: event.fromAgentId, to_agent_id: event.toAgentId, reason: event.reason }];
       case 'AgentArtifact':
@@ -347,7 +353,10 @@ export class RuntimeDialect implements SeedDialect {
       case 'AgentInputRequested':
         return ['agent.input_requested', { request: requestOf(event.request) }];
       case 'AgentInputReceived':
-        return ['agent.input_received', { request_id: event.requestId, approved: event.response.approved, answer: event.response.answer, comment: event.response.comment }];
+        return [
+          'agent.input_received',
+          { request_id: event.requestId, approved: event.response.approved, answer: event.response.answer, comment: event.response.comment },
+        ];
       default:
         return null;
     }

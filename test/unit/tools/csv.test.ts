@@ -9,7 +9,13 @@ function column(text: string, name: string): ColumnProfile {
 
 describe('parseCsv', () => {
   it('splits a header and rows', () => {
-    expect(parseCsv('a,b\n1,2\n3,4')).toEqual({ header: ['a', 'b'], rows: [['1', '2'], ['3', '4']] });
+    expect(parseCsv('a,b\n1,2\n3,4')).toEqual({
+      header: ['a', 'b'],
+      rows: [
+        ['1', '2'],
+        ['3', '4'],
+      ],
+    });
   });
 
   it('accepts CRLF line endings and drops the trailing empty line', () => {
@@ -262,7 +268,13 @@ describe('CSV pasted after a question', () => {
 
   it('takes the rows after the question, not the question, as the table', () => {
     const text = `${question}\nmonth,revenue\n2026-04-01,170\n2026-05-01,182\n`;
-    expect(parseCsv(text)).toEqual({ header: ['month', 'revenue'], rows: [['2026-04-01', '170'], ['2026-05-01', '182']] });
+    expect(parseCsv(text)).toEqual({
+      header: ['month', 'revenue'],
+      rows: [
+        ['2026-04-01', '170'],
+        ['2026-05-01', '182'],
+      ],
+    });
     expect(trendOf(text)).toMatchObject({ over: 'month', of: 'revenue', change: 12 });
   });
 
@@ -270,7 +282,11 @@ describe('CSV pasted after a question', () => {
     const text = `Here is more data. What is the trend?\n\n2026-04-01,170\n2026-05-01,182\n2026-06-01,190`;
     expect(parseCsv(text)).toEqual({
       header: ['column 1', 'column 2'],
-      rows: [['2026-04-01', '170'], ['2026-05-01', '182'], ['2026-06-01', '190']],
+      rows: [
+        ['2026-04-01', '170'],
+        ['2026-05-01', '182'],
+        ['2026-06-01', '190'],
+      ],
     });
     expect(trendOf(text)).toMatchObject({ from: { value: 170 }, to: { value: 190 }, points: 3 });
   });

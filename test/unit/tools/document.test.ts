@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { outlineDocument } from '../../../src/agents/tools/document.ts';
 
-const headingsOf = (text: string): [number, string][] =>
-  outlineDocument('doc.md', text).headings.map((heading) => [heading.level, heading.text]);
+const headingsOf = (text: string): [number, string][] => outlineDocument('doc.md', text).headings.map((heading) => [heading.level, heading.text]);
 
 describe('outlineDocument headings', () => {
   it('reads Markdown ATX headings at every level, without closing hashes', () => {
@@ -38,9 +37,7 @@ describe('outlineDocument headings', () => {
   });
 
   it('leaves numbered sentences, lowercase items, lead-ins and bare numbers alone', () => {
-    expect(
-      headingsOf('1. Install the package first.\n2. buy milk\n3. The steps are:\n2024 Plans ahead\n1.5 million users'),
-    ).toEqual([]);
+    expect(headingsOf('1. Install the package first.\n2. buy milk\n3. The steps are:\n2024 Plans ahead\n1.5 million users')).toEqual([]);
   });
 
   it('does not take long numbered lines as headings', () => {
@@ -122,10 +119,7 @@ describe('outlineDocument summary', () => {
 
   it('skips lead-ins ending in a colon and strips Markdown markup', () => {
     const text = 'The steps are as follows:\n\n- **Open** the [admin console](https://example.com) today\n\n> Quoted `config` values stay readable.';
-    expect(outlineDocument('a.md', text).summary).toEqual([
-      'Open the admin console today',
-      'Quoted config values stay readable.',
-    ]);
+    expect(outlineDocument('a.md', text).summary).toEqual(['Open the admin console today', 'Quoted config values stay readable.']);
   });
 
   it('does not run one list item into the next', () => {

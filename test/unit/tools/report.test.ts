@@ -20,8 +20,7 @@ describe('composeReport structure', () => {
     expect(report.sections.map((s) => s.heading)).toEqual(['Objective', 'Recommended next steps']);
     expect(section(report, 'Objective')).toMatch(/No question was asked/);
     expect(section(report, 'Recommended next steps')).toBe(
-      '1. Collect baseline figures (costs, volumes, conversion rates) so the outcome can be measured.\n' +
-        '2. Name an owner and a review date for each step.',
+      '1. Collect baseline figures (costs, volumes, conversion rates) so the outcome can be measured.\n' + '2. Name an owner and a review date for each step.',
     );
     expect(report.metrics).toEqual([]);
   });
@@ -47,12 +46,7 @@ describe('composeReport structure', () => {
       history: [agent('liaison.insights', 'Conversion rose 4%.'), user('What did we find?')],
       files: [],
     });
-    expect(report.sections.map((s) => s.heading)).toEqual([
-      'Objective',
-      'What we covered',
-      'Key figures',
-      'Recommended next steps',
-    ]);
+    expect(report.sections.map((s) => s.heading)).toEqual(['Objective', 'What we covered', 'Key figures', 'Recommended next steps']);
   });
 
   it('is deterministic', () => {
@@ -110,9 +104,7 @@ describe('composeReport "What we covered"', () => {
 
 describe('composeReport key figures', () => {
   it('extracts money in symbol, suffix and code forms, labelled by the words before', () => {
-    expect(
-      metricsOf('Annual savings of $12,000. Licence fees are 12k USD. Hosting costs €1.5m. Budget: USD 300. Tax approximately £40 million.'),
-    ).toEqual([
+    expect(metricsOf('Annual savings of $12,000. Licence fees are 12k USD. Hosting costs €1.5m. Budget: USD 300. Tax approximately £40 million.')).toEqual([
       ['Annual savings', '$12,000'],
       ['Licence fees', '12k USD'],
       ['Hosting costs', '€1.5m'],
@@ -153,9 +145,7 @@ describe('composeReport key figures', () => {
   });
 
   it('reads ROI and payback mentions with their numbers as one figure each', () => {
-    expect(
-      metricsOf('The ROI of 150% is strong. Return on investment: 3.2x. Payback period of 8 months, or an 18-month payback at worst.'),
-    ).toEqual([
+    expect(metricsOf('The ROI of 150% is strong. Return on investment: 3.2x. Payback period of 8 months, or an 18-month payback at worst.')).toEqual([
       ['ROI', '150%'],
       ['ROI', '3.2x'],
       ['Payback period', '8 months'],

@@ -83,11 +83,7 @@ describe('extractWorkflow', () => {
   });
 
   it('uses bullet lines when there are no numbered ones', () => {
-    expect(actions('Checklist\n- Book the room\n* Invite the team\n• Send the agenda.')).toEqual([
-      'Book the room',
-      'Invite the team',
-      'Send the agenda',
-    ]);
+    expect(actions('Checklist\n- Book the room\n* Invite the team\n• Send the agenda.')).toEqual(['Book the room', 'Invite the team', 'Send the agenda']);
   });
 
   it('skips list items with no words', () => {
