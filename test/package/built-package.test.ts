@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFor } from '../support/clients.ts';
-import { PROJECT_ROOT, spawnProcess } from '../support/process.ts';
+import { PROJECT_ROOT, spawnProcess, type ServerProcess } from '../support/process.ts';
 import { sendAndFollow } from '../support/runs.ts';
 import { TEST_SECRET } from '../support/server.ts';
 
@@ -42,6 +42,22 @@ console.log('resolved ' + import.meta.resolve('agent-gateway'));
 console.log('listening on ' + server.url);
 process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 `;
+
+/** Runs APPLICATION (app.mjs in `folder`) as a user would: node, on a free port, with the test secret. */
+function startApplication(folder: string): ServerProcess {
+  return spawnProcess(process.execPath, ['app.mjs'], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET }, false, folder);
+}
+
+/** The URL the application prints once it listens. */
+function announcedUrl(app: ServerProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    app.child.stdout?.on('data', () => {
+      const found = /listening on (\S+)/.exec(app.output());
+      if (found) resolve(found[1]!);
+    });
+    void app.exited.then((exit) => reject(new Error(`the application exited (${JSON.stringify(exit)}):\n${app.output()}`)));
+  });
+}
 
 /** Every name src/index.ts exports (values and types), read from its syntax alone. */
 function publicNames(): string[] {
@@ -77,21 +93,9 @@ describe('the built package', () => {
 
   it('runs an application of plain JavaScript on dist/, with its own agent, and stops on SIGTERM', async () => {
     writeFileSync(join(application, 'app.mjs'), APPLICATION);
-    const app = spawnProcess(
-      process.execPath,
-      ['app.mjs'],
-      { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET },
-      false,
-      application,
-    );
+    const app = startApplication(application);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        app.child.stdout?.on('data', () => {
-          const found = /listening on (\S+)/.exec(app.output());
-          if (found) resolve(found[1]!);
-        });
-        void app.exited.then((exit) => reject(new Error(`the application exited (${JSON.stringify(exit)}):\n${app.output()}`)));
-      });
+      const url = await announcedUrl(app);
       expect(app.output()).toContain(`resolved ${pathToFileURL(join(PROJECT_ROOT, 'dist/index.js')).href}\n`);
 
       const token = await tokenFor('application-user');
@@ -146,21 +150,9 @@ describe('the built package', () => {
       expect(existsSync(join(consumer, 'node_modules/vite'))).toBe(false);
       expect(existsSync(join(consumer, 'node_modules/agent-gateway/web/dist/index.html'))).toBe(true);
       writeFileSync(join(consumer, 'app.mjs'), APPLICATION);
-      const app = spawnProcess(
-        process.execPath,
-        ['app.mjs'],
-        { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_SECRET },
-        false,
-        consumer,
-      );
+      const app = startApplication(consumer);
       try {
-        const url = await new Promise<string>((resolve, reject) => {
-          app.child.stdout?.on('data', () => {
-            const found = /listening on (\S+)/.exec(app.output());
-            if (found) resolve(found[1]!);
-          });
-          void app.exited.then((exit) => reject(new Error(`the application exited (${JSON.stringify(exit)}):\n${app.output()}`)));
-        });
+        const url = await announcedUrl(app);
         expect((await fetch(`${url}/`)).headers.get('content-type')).toContain('text/html');
         const { events } = await sendAndFollow(url, await tokenFor('packed-user'), { text: 'hello', target: { kind: 'LIAISON', agentId: 'app.echo' } });
         expect(events.at(-1)).toMatchObject({ __typename: 'AgentCompleted', message: { text: 'You said: hello' } });
