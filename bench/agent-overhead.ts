@@ -11,8 +11,8 @@ import { parseArgs } from 'node:util';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
 import { startFakeLlm } from '../test/support/fake-llm.ts';
 import { freePort, spawnGateway, waitForHealthy } from '../test/support/process.ts';
-import { TEST_SECRET } from '../test/support/server.ts';
 import { cpuSeconds } from './support/cpu.ts';
+import { benchGatewaySettings } from './support/gateway-settings.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -28,13 +28,7 @@ const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const gateway = spawnGateway(
   {
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    AUTH_JWT_SECRET: TEST_SECRET,
-    AGENT_STEP_DELAY_MS: '0',
-    SEND_RATE_LIMIT: '1000000',
-    LOG_LEVEL: 'silent',
+    ...benchGatewaySettings(port),
     LLM_BASE_URL: llm.url,
     LLM_MODEL: 'bench-model',
   },

@@ -13,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { parseJsonEventStream, uiMessageChunkSchema } from 'ai';
 import { EventRecorder, SEND, tokenFor, userClient, wsClient } from '../test/support/clients.ts';
 import { freePort, spawnGateway, waitForHealthy } from '../test/support/process.ts';
-import { TEST_SECRET } from '../test/support/server.ts';
 import { RawJsonSocket } from '../test/support/raw-ws.ts';
 import { readSse } from '../test/support/sse.ts';
 import { cpuSeconds } from './support/cpu.ts';
+import { benchGatewaySettings } from './support/gateway-settings.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -32,13 +32,7 @@ const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const gateway = spawnGateway(
   {
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    AUTH_JWT_SECRET: TEST_SECRET,
-    AGENT_STEP_DELAY_MS: '0',
-    SEND_RATE_LIMIT: '1000000',
-    LOG_LEVEL: 'silent',
+    ...benchGatewaySettings(port),
   },
   'bench/support/token-gateway.ts',
 );

@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventRecorder, SEND, tokenFor, wsClient } from '../test/support/clients.ts';
 import { PROJECT_ROOT, freePort, spawnProcess, waitForHealthy, type ServerProcess } from '../test/support/process.ts';
-import { TEST_SECRET } from '../test/support/server.ts';
 import { cpuSeconds } from './support/cpu.ts';
+import { benchGatewaySettings } from './support/gateway-settings.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -67,13 +67,7 @@ interface Phase {
 async function startGateway(name: string, root: string, env: Record<string, string> = {}): Promise<Phase> {
   const port = await freePort();
   const settings = {
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    AUTH_JWT_SECRET: TEST_SECRET,
-    AGENT_STEP_DELAY_MS: '0',
-    SEND_RATE_LIMIT: '1000000',
-    LOG_LEVEL: 'silent',
+    ...benchGatewaySettings(port),
   };
   const process = spawnProcess(globalThis.process.execPath, ['--import', 'tsx', 'bench/support/token-gateway.ts'], { ...settings, ...env }, false, root);
   const url = `http://127.0.0.1:${port}`;
