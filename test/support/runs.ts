@@ -1,5 +1,6 @@
 /** Sending messages and checking what the contract promises about each run's events. */
 import { expect } from 'vitest';
+import { TERMINAL_STATUSES } from '../../src/domain/run-states.ts';
 import { EventRecorder, SEND, isTerminal, userClient, wsClient, type AgentEvent } from './clients.ts';
 
 export interface SentRun {
@@ -122,12 +123,25 @@ export function expectGapless(events: AgentEvent[], from = 1) {
 
 export const typesOf = (events: AgentEvent[]) => events.map((event) => event.__typename);
 
-/** Waits for a run to reach a terminal status by asking the server (each round awaits an answer). */
+/**
+ * Waits for a run, the latest of its conversation, to end: its status terminal and its terminal
+ * event the conversation's last. Both are needed: whoever ends a run moves its status first and
+ * the terminal event is appended after, so a status alone does not say the log is complete. Each
+ * round awaits the server's answers.
+ */
 export async function awaitRunEnd(baseUrl: string, token: string, runId: string, rounds = 2000): Promise<string> {
   const gql = userClient(baseUrl, token);
   for (let round = 0; round < rounds; round += 1) {
-    const { status } = (await gql(`query ($id: ID!) { run(id: $id) { status } }`, { id: runId })).data.run;
-    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(status)) return status;
+    const { status, conversationId } = (await gql(`query ($id: ID!) { run(id: $id) { status conversationId } }`, { id: runId })).data.run;
+    if (!TERMINAL_STATUSES.has(status)) continue;
+    const { lastSeq } = (await gql(`query ($id: ID!) { conversation(id: $id) { lastSeq } }`, { id: conversationId })).data.conversation;
+    const last = (
+      await gql(`query ($id: ID!, $after: Int) { conversation(id: $id) { events(afterSeq: $after) { __typename runId } } }`, {
+        id: conversationId,
+        after: lastSeq - 1,
+      })
+    ).data.conversation.events[0] as AgentEvent | undefined;
+    if (last?.runId === runId && isTerminal(last)) return status;
   }
   throw new Error(`run ${runId} did not finish`);
 }
