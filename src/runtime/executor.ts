@@ -381,7 +381,6 @@ export function filesOf(input: RunInput): AttachedFile[] {
   return Array.isArray(files) ? (files as AttachedFile[]) : [];
 }
 
-/** `log`, appending fenced with `leaseEpoch`; told through `onRefused` when an append is refused, through `onStored` of what was stored. */
 const UNSTORED = {
   code: 'UNAVAILABLE',
   message: 'What the agent asked could not be stored; retry the message.',
