@@ -112,6 +112,7 @@ class PushedUntilDeletion implements EventSink, Stoppable, DeletionWatcher {
   }
 
   deleted(): void {
+    this.unwatch();
     this.upstream?.stop();
     this.sink.failed(notFound('Conversation'));
   }
