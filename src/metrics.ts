@@ -181,6 +181,22 @@ export class Metrics {
 
   recordDelivery(event: StoredEvent, protocol: string): void {
     this.deliveredBy(protocol).inc();
-    this.deliveryLatency.observe(Math.max(0, Date.now() - Date.parse(event.timestamp)) / 1000);
+    this.deliveryLatency.observe(Math.max(0, Date.now() - this.appendedAt(event.timestamp)) / 1000);
+  }
+
+  /** The last timestamp read, and its milliseconds. */
+  private lastTimestamp = '';
+  private lastTimestampMs = 0;
+
+  /**
+   * An event's timestamp in milliseconds, read once for all its subscribers (and for the events
+   * appended in the same millisecond, which share it) rather than once per delivery.
+   */
+  private appendedAt(timestamp: string): number {
+    if (timestamp !== this.lastTimestamp) {
+      this.lastTimestamp = timestamp;
+      this.lastTimestampMs = Date.parse(timestamp);
+    }
+    return this.lastTimestampMs;
   }
 }

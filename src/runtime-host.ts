@@ -9,7 +9,7 @@ import type { Registries, RegistryOptions } from './registries.ts';
 import type { EngineOptions } from './runtime/engine.ts';
 import { createBackend } from './store/backends.ts';
 import type { Backend, IntentQueue } from './store/interfaces.ts';
-import { observeAnswers, observeAppends, observeSends } from './store/observed.ts';
+import { observeAnswers, observeSends } from './store/observed.ts';
 
 /** Makes the backend a process works on, in place of the one the configuration asks for. */
 export type BackendFactory = (config: Config, logger: Logger) => Promise<Backend>;
@@ -24,13 +24,16 @@ export interface HostOptions extends RegistryOptions {
   backend?: BackendFactory;
 }
 
-/** The backend the configuration (or `make`) gives, with every event appended to it counted in `metrics`. */
+/**
+ * The backend the configuration (or `make`) gives, with the events its sends and answers store
+ * counted in `metrics`. The Runtime's own appends (a run's events, the ends of runs) are counted
+ * by the Runtime as they are stored (`onAppended`, see `runtimeSettings`): the log itself is
+ * handed on as it is, with no layer in front of every append.
+ */
 export async function hostBackend(config: Config, logger: Logger, metrics: Metrics, make: BackendFactory = createBackend): Promise<Backend> {
   const backend = await make(config, logger);
-  // Counted at the log, so that every appender (user messages, runs, recovery) is included.
   return {
     ...backend,
-    events: observeAppends(backend.events, (event) => metrics.recordAppend(event)),
     sends: observeSends(backend.sends, (event) => metrics.recordAppend(event)),
     inputs: observeAnswers(backend.inputs, (event) => metrics.recordAppend(event)),
   };
@@ -56,6 +59,9 @@ export function runtimeSettings(config: Config, backend: Backend, metrics: Metri
     historyMessages: config.AGENT_HISTORY_MESSAGES,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),
+    onAppended: (events) => {
+      for (const event of events) metrics.recordAppend(event);
+    },
     onUsage: (usage) => metrics.recordUsage(usage),
     onInput: (change) => metrics.recordInput(change),
   };

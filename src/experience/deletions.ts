@@ -8,69 +8,116 @@ import type { EventSink, EventStream, Stoppable } from '../events/event-stream.t
 import type { StoredEvent } from '../domain/events.ts';
 import type { ControlChannel } from '../store/interfaces.ts';
 
+/** Told that its conversation was deleted. */
+interface DeletionWatcher {
+  deleted(): void;
+}
+
 export class ConversationDeletions {
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<DeletionWatcher>>();
 
   constructor(control: ControlChannel) {
     control.subscribe((message) => {
       if (message.type !== 'conversation-deleted') return;
-      for (const onDeleted of this.watchers.get(message.conversationId) ?? []) onDeleted();
+      for (const watcher of this.watchers.get(message.conversationId) ?? []) watcher.deleted();
     });
   }
 
   /** `stream`, ending with NOT_FOUND once its conversation is deleted. */
   endingOnDeletion(conversationId: string, stream: EventStream): EventStream {
-    const watch = (onDeleted: () => void) => this.watch(conversationId, onDeleted);
-    return {
-      async *iterate(signal) {
-        const inner = new AbortController();
-        let deleted = false;
-        const unwatch = watch(() => {
-          deleted = true;
-          inner.abort();
-        });
-        const stop = () => inner.abort();
-        signal.addEventListener('abort', stop, { once: true });
-        try {
-          yield* stream.iterate(inner.signal);
-          if (deleted) throw notFound('Conversation');
-        } finally {
-          unwatch();
-          signal.removeEventListener('abort', stop);
-        }
-      },
-      push(sink: EventSink): Stoppable {
-        const unwatch = watch(() => {
-          pushed.stop();
-          sink.failed(notFound('Conversation'));
-        });
-        const pushed = stream.push({
-          event: (event: StoredEvent) => sink.event(event),
-          failed: (error) => {
-            unwatch();
-            sink.failed(error);
-          },
-          completed: () => {
-            unwatch();
-            sink.completed();
-          },
-        });
-        return {
-          stop() {
-            unwatch();
-            pushed.stop();
-          },
-        };
-      },
-    };
+    return new EndingOnDeletion(this, conversationId, stream);
   }
 
-  private watch(conversationId: string, onDeleted: () => void): () => void {
-    const set = this.watchers.get(conversationId) ?? new Set();
-    this.watchers.set(conversationId, set.add(onDeleted));
-    return () => {
-      set.delete(onDeleted);
-      if (set.size === 0 && this.watchers.get(conversationId) === set) this.watchers.delete(conversationId);
+  /** Calls `watcher` once the conversation is deleted, until `unwatch`. */
+  watch(conversationId: string, watcher: DeletionWatcher): void {
+    let set = this.watchers.get(conversationId);
+    if (!set) this.watchers.set(conversationId, (set = new Set()));
+    set.add(watcher);
+  }
+
+  unwatch(conversationId: string, watcher: DeletionWatcher): void {
+    const set = this.watchers.get(conversationId);
+    if (!set?.delete(watcher) || set.size > 0) return;
+    this.watchers.delete(conversationId);
+  }
+}
+
+/**
+ * Classes rather than closures, as in events/event-stream.ts: an idle subscriber holds one
+ * object here, which is at once the sink its stream pushes to and its entry among the watchers.
+ */
+class EndingOnDeletion implements EventStream {
+  constructor(
+    private readonly deletions: ConversationDeletions,
+    private readonly conversationId: string,
+    private readonly stream: EventStream,
+  ) {}
+
+  async *iterate(signal: AbortSignal): AsyncGenerator<StoredEvent> {
+    const { deletions, conversationId } = this;
+    const inner = new AbortController();
+    let deleted = false;
+    const watcher = {
+      deleted() {
+        deleted = true;
+        inner.abort();
+      },
     };
+    deletions.watch(conversationId, watcher);
+    const stop = () => inner.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      yield* this.stream.iterate(inner.signal);
+      if (deleted) throw notFound('Conversation');
+    } finally {
+      deletions.unwatch(conversationId, watcher);
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  push(sink: EventSink): Stoppable {
+    const pushed = new PushedUntilDeletion(this.deletions, this.conversationId, sink);
+    this.deletions.watch(this.conversationId, pushed);
+    pushed.upstream = this.stream.push(pushed);
+    return pushed;
+  }
+}
+
+class PushedUntilDeletion implements EventSink, Stoppable, DeletionWatcher {
+  upstream: Stoppable | null = null;
+
+  constructor(
+    private readonly deletions: ConversationDeletions,
+    private readonly conversationId: string,
+    private readonly sink: EventSink,
+  ) {}
+
+  event(event: StoredEvent): void {
+    this.sink.event(event);
+  }
+
+  failed(error: unknown): void {
+    this.unwatch();
+    this.sink.failed(error);
+  }
+
+  completed(): void {
+    this.unwatch();
+    this.sink.completed();
+  }
+
+  stop(): void {
+    this.unwatch();
+    this.upstream?.stop();
+  }
+
+  deleted(): void {
+    this.unwatch();
+    this.upstream?.stop();
+    this.sink.failed(notFound('Conversation'));
+  }
+
+  private unwatch(): void {
+    this.deletions.unwatch(this.conversationId, this);
   }
 }

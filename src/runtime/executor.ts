@@ -9,8 +9,6 @@ import type { AgentDirectory } from '../agents/contract.ts';
 import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
-import { LeaseLostError, withAppend, type EventLog } from '../store/event-log.ts';
-import type { StoredEvent } from '../domain/events.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunPause, RunScope } from './run-scope.ts';
@@ -227,17 +225,20 @@ export class Executor {
     const scope = new RunScope({
       run,
       files: filesOf(run.input),
-      events: fencedAppends(
-        backend.events,
-        leaseEpoch,
-        () => {
+      events: backend.events,
+      leaseEpoch,
+      appends: {
+        onStored: (events) => {
+          spans.stored(events);
+          this.options.onAppended?.(events);
+        },
+        onRefused: () => {
           if (execution.leaseLost) return;
           logger.warn({ runId: run.id }, 'another instance took over a run executing here; its append was refused and it stops');
           execution.leaseLost = true;
           execution.controller.abort();
         },
-        (events) => spans.stored(events),
-      ),
+      },
       agents,
       tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,
@@ -378,22 +379,6 @@ export class Executor {
 export function filesOf(input: RunInput): AttachedFile[] {
   const files = input.context?.['files'];
   return Array.isArray(files) ? (files as AttachedFile[]) : [];
-}
-
-/** `log`, appending fenced with `leaseEpoch`; told through `onRefused` when an append is refused, through `onStored` of what was stored. */
-function fencedAppends(log: EventLog, leaseEpoch: number, onRefused: () => void, onStored: (events: readonly StoredEvent[]) => void): EventLog {
-  return withAppend(log, (events) =>
-    log.appendBatch(events, leaseEpoch).then(
-      (stored) => {
-        onStored(stored);
-        return stored;
-      },
-      (error: unknown) => {
-        if (error instanceof LeaseLostError) onRefused();
-        throw error;
-      },
-    ),
-  );
 }
 
 const UNSTORED = {

@@ -14,8 +14,13 @@ import type { Backend } from '../store/interfaces.ts';
 export interface RuntimeBase {
   backend: Backend;
   logger: Logger;
-  /** Told of every status a run enters (for metrics; appended events are counted at the log). */
+  /** Told of every status a run enters (for metrics). */
   onRunStatus?: (status: RunStatus) => void;
+  /**
+   * Told of every batch of events the Runtime appends, as it is stored (for metrics; a send's
+   * and an answer's events are counted where they are stored, see runtime-host.ts).
+   */
+  onAppended?: (events: readonly StoredEvent[]) => void;
   /** Told of every usage a model reports during a run (for metrics). */
   onUsage?: (usage: TokenUsage) => void;
   /** Told of every input request opened, answered (with how long it waited) or expired (for metrics). */
@@ -60,7 +65,9 @@ export function terminalOf(run: RunRecord): EventBody {
 
 /** Appends an event of `run` outside its execution (an empty turn, or an end on its behalf). */
 export async function appendRunEvent(base: RuntimeBase, run: RunRecord, agentId: string, body: EventBody): Promise<StoredEvent> {
-  return base.backend.events.append(runEvent(body, run, agentId));
+  const stored = await base.backend.events.append(runEvent(body, run, agentId));
+  base.onAppended?.([stored]);
+  return stored;
 }
 
 /** How a stop reaches the run, depending on where this process stands. */

@@ -12,13 +12,24 @@
  * emits after a lost event is ever stored, and the log never holds a hole inside a run.
  */
 import type { NewEvent, StoredEvent } from '../domain/events.ts';
-import type { EventLog } from '../store/event-log.ts';
+import { LeaseLostError, type EventLog } from '../store/event-log.ts';
 
 /**
  * How many events may wait for the batch in flight before emitting waits: bounds the memory a
  * fast producer holds and the size of one script call (and of its one notification).
  */
 export const MAX_QUEUED_EVENTS = 256;
+
+/** What the run's owner is told of its appends, right where they settle: no layer in front of the log. */
+export interface AppendHooks {
+  /** Every batch stored, in order (for the run's span and the metrics). */
+  onStored?(events: readonly StoredEvent[]): void;
+  /** An append was refused because the run's lease moved on (LeaseLostError). */
+  onRefused?(): void;
+}
+
+/** What `emit` answers while the queue has room: one settled promise shared by every emit, not one each. */
+const ROOM = Promise.resolve();
 
 interface Queued {
   event: NewEvent;
@@ -28,7 +39,10 @@ interface Queued {
 
 export class RunAppender {
   private queue: Queued[] = [];
-  private writing: Promise<void> | null = null;
+  /** Whether a batch is being appended (the writer runs until the queue is empty). */
+  private writing = false;
+  /** Those waiting for the writer to stop (`flush`, `settled`): made only when someone waits. */
+  private idle: { promise: Promise<void>; resolve: () => void } | null = null;
   private failure: { error: unknown } | null = null;
   /** Emits waiting for room in the queue. */
   private waitingForRoom: (() => void)[] = [];
@@ -36,12 +50,22 @@ export class RunAppender {
   constructor(
     private readonly log: EventLog,
     private readonly leaseEpoch?: number,
+    private readonly hooks: AppendHooks = {},
     private readonly maxQueued = MAX_QUEUED_EVENTS,
   ) {}
 
-  /** Queues `event` after those emitted before it; waits only while the queue is full. */
-  async emit(event: NewEvent): Promise<void> {
+  /**
+   * Queues `event` after those emitted before it; waits only while the queue is full, and
+   * rejects when an earlier batch failed. A streamed token costs no promise of its own while the
+   * queue has room.
+   */
+  emit(event: NewEvent): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure.error);
     this.enqueue({ event });
+    return this.queue.length >= this.maxQueued ? this.waitForRoom() : ROOM;
+  }
+
+  private async waitForRoom(): Promise<void> {
     while (this.queue.length >= this.maxQueued && this.failure === null) {
       await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
     }
@@ -53,45 +77,96 @@ export class RunAppender {
     return new Promise((resolve, reject) => this.enqueue({ event, stored: { resolve, reject } }));
   }
 
+  /**
+   * Appends `event` on its own, once nothing else is in flight, whether or not an earlier batch
+   * failed: for the events that end what the run opened (see RunScope.appendEnding).
+   */
+  async appendAlone(event: NewEvent): Promise<StoredEvent> {
+    await this.settled();
+    try {
+      const stored = await this.log.appendBatch([event], this.leaseEpoch);
+      this.hooks.onStored?.(stored);
+      return stored[0]!;
+    } catch (error) {
+      this.refused(error);
+      throw error;
+    }
+  }
+
   /** Waits until everything emitted is stored; throws the failure that stopped the appender. */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+    await this.settled();
     this.throwIfFailed();
   }
 
   /** As `flush`, without throwing: once it resolves, nothing of the run is in flight any more. */
-  async settled(): Promise<void> {
-    while (this.writing) await this.writing;
+  settled(): Promise<void> {
+    if (!this.writing) return ROOM;
+    if (!this.idle) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((settle) => (resolve = settle));
+      this.idle = { promise, resolve };
+    }
+    return this.idle.promise;
   }
 
   private enqueue(queued: Queued): void {
     this.throwIfFailed();
     this.queue.push(queued);
-    this.writing ??= this.writeQueued();
+    if (this.writing) return;
+    this.writing = true;
+    this.writeNext();
   }
 
-  /** Never rejects: a batch's failure is kept for the emits and flushes after it. */
-  private async writeQueued(): Promise<void> {
-    while (this.queue.length > 0 && this.failure === null) {
-      const batch = this.queue;
-      this.queue = [];
-      this.wakeWaitingForRoom();
-      try {
-        const stored = await this.log.appendBatch(
-          batch.map((queued) => queued.event),
-          this.leaseEpoch,
-        );
-        batch.forEach((queued, i) => queued.stored?.resolve(stored[i]!));
-      } catch (error) {
+  /**
+   * Appends what is queued as one batch, then what was queued meanwhile, until the queue is empty
+   * or a batch failed (kept for the emits and flushes after it). Callbacks rather than an async
+   * loop: a batch costs the append's promise and the one `then` that waits for it, nothing more.
+   */
+  private writeNext(): void {
+    if (this.queue.length === 0 || this.failure !== null) {
+      // In the same step as the last look at the queue: an event queued from now on starts a
+      // writer of its own, none is left behind by one about to finish.
+      this.writing = false;
+      const idle = this.idle;
+      this.idle = null;
+      idle?.resolve();
+      return;
+    }
+    const batch = this.queue;
+    this.queue = [];
+    this.wakeWaitingForRoom();
+    let appended: Promise<StoredEvent[]>;
+    try {
+      appended = this.log.appendBatch(
+        batch.map((queued) => queued.event),
+        this.leaseEpoch,
+      );
+    } catch (error) {
+      appended = Promise.reject(error);
+    }
+    appended.then(
+      (stored) => {
+        try {
+          this.hooks.onStored?.(stored);
+        } finally {
+          batch.forEach((queued, i) => queued.stored?.resolve(stored[i]!));
+          this.writeNext();
+        }
+      },
+      (error: unknown) => {
+        this.refused(error);
         this.failure = { error };
         for (const queued of [...batch, ...this.queue]) queued.stored?.reject(error);
         this.queue = [];
         this.wakeWaitingForRoom();
-      }
-    }
-    // In the same step as the last look at the queue: an event queued from now on starts a
-    // writer of its own, none is left behind by one about to finish.
-    this.writing = null;
+        this.writeNext();
+      },
+    );
+  }
+
+  private refused(error: unknown): void {
+    if (error instanceof LeaseLostError) this.hooks.onRefused?.();
   }
 
   private wakeWaitingForRoom(): void {

@@ -11,7 +11,7 @@ import { AgentError, ToolDeniedError } from '../agents/errors.ts';
 import type { EventLog } from '../store/event-log.ts';
 import type { InputRequestStore } from '../store/interfaces.ts';
 import { RunReplay } from './replay.ts';
-import { RunAppender } from './run-appender.ts';
+import { RunAppender, type AppendHooks } from './run-appender.ts';
 import { deepFreeze } from '../domain/frozen.ts';
 import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, InputKind, InputRequestRecord, InputResponse, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
@@ -31,8 +31,12 @@ export class ToolError extends Error {
 export interface RunScopeOptions {
   run: RunRecord;
   files: readonly AttachedFile[];
-  /** The log the run's events go to (fenced by the executor); they are appended in batches. */
+  /** The log the run's events go to; they are appended in batches, fenced with `leaseEpoch`. */
   events: EventLog;
+  /** The epoch of the run's lease its executor holds (see EventLog.append); none: unfenced. */
+  leaseEpoch?: number;
+  /** Told of the run's appends as they settle. */
+  appends?: AppendHooks;
   agents: AgentDirectory;
   tools: ToolRegistry;
   signal: AbortSignal;
@@ -107,7 +111,7 @@ export class RunScope {
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
     this.currentAgentId = options.run.agentId;
-    this.appender = new RunAppender(options.events);
+    this.appender = new RunAppender(options.events, options.leaseEpoch, options.appends);
     this.replay = options.replay ?? new RunReplay();
     this.usage = options.run.usage ?? null;
     // Still open from before the pause: their result may come now, or they are closed at the end.
@@ -176,17 +180,18 @@ export class RunScope {
   /**
    * Emits an event of the run unless it was cancelled (or timed out) meanwhile. It is stored in
    * order with the others, in a later batch: this waits only for room in the run's queue, and
-   * throws when an earlier batch failed.
+   * rejects when an earlier batch failed. Not async, as `append`: a token adds no promise of its
+   * own to the appender's (which is one shared settled promise while the queue has room).
    */
-  async emit(agentId: string, body: EventBody): Promise<void> {
-    this.options.signal.throwIfAborted();
+  emit(agentId: string, body: EventBody): Promise<void> {
+    if (this.options.signal.aborted) return Promise.reject(this.options.signal.reason);
     return this.append(agentId, body);
   }
 
   /** Emits regardless of cancellation: for events that close what was already opened. Emitted before the run's pause, it is not appended again. */
-  async append(agentId: string, body: EventBody): Promise<void> {
+  append(agentId: string, body: EventBody): Promise<void> {
     this.currentAgentId = agentId;
-    if (this.replay.take(agentId, body)) return;
+    if (this.replay.take(agentId, body)) return SETTLED;
     return this.appender.emit(this.event(agentId, body));
   }
 
@@ -214,7 +219,7 @@ export class RunScope {
   async appendEnding(agentId: string, body: EventBody): Promise<StoredEvent> {
     await this.settled();
     this.currentAgentId = agentId;
-    return this.options.events.append(this.event(agentId, body));
+    return this.appender.appendAlone(this.event(agentId, body));
   }
 
   private event(agentId: string, body: EventBody): NewEvent {
@@ -262,16 +267,20 @@ export class RunScope {
       if (stepDelayMs > 0 && !scope.replay.catchingUp) await sleep(stepDelayMs, undefined, { signal });
       else await nextTick(undefined, { signal });
     };
-    const stream = async (delta: string) => {
-      if (delta === '') return;
+    // Not async: a token's only promise is the appender's (one settled promise while its queue
+    // has room). Its delta joins the reply as it is queued; should it never be stored, the run
+    // fails, and its reply is not used.
+    const stream = (delta: string): Promise<void> => {
+      if (delta === '') return SETTLED;
+      if (signal.aborted) return Promise.reject(signal.reason);
       if (capture) {
-        signal.throwIfAborted();
         capture.text += delta;
-        return;
+        return SETTLED;
       }
-      await scope.emit(agentId, { type: 'AgentToken', delta });
+      const emitted = scope.emit(agentId, { type: 'AgentToken', delta });
       scope.reply += delta;
       scope.replyAgentId = agentId;
+      return emitted;
     };
     // A pause or a cancel stops an agent (or a tool) without its failing.
     const notStopped = () => !signal.aborted;
@@ -445,6 +454,8 @@ export class RunScope {
     return context;
   }
 }
+
+const SETTLED = Promise.resolve();
 
 /** A request's id: the same for the same ask of the same run on every execution of it, and unique across runs. */
 export function requestIdFor(runId: string, key: string): string {

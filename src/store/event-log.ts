@@ -1,6 +1,6 @@
 /**
  * The event log as every backend implements it, and what their logs share: how a stored event is
- * numbered, the EVENTS_EXPIRED error, the fencing error, wrapping a log's append.
+ * numbered, the EVENTS_EXPIRED error, the fencing error.
  */
 import type { NewEvent, StoredEvent } from '../domain/events.ts';
 import { GatewayError } from '../errors.ts';
@@ -56,20 +56,6 @@ export class LeaseLostError extends Error {
     super(`run ${runId} was taken over by another instance; its append was refused`);
     this.name = 'LeaseLostError';
   }
-}
-
-/**
- * `log` with another `appendBatch` in front of its own (and `append`, a batch of one, through
- * it); reading and listening go to `log`.
- */
-export function withAppend(log: EventLog, appendBatch: EventLog['appendBatch']): EventLog {
-  return {
-    append: async (event, leaseEpoch) => (await appendBatch([event], leaseEpoch))[0]!,
-    appendBatch,
-    read: (conversationId, afterSeq, limit) => log.read(conversationId, afterSeq, limit),
-    lastSeq: (conversationId) => log.lastSeq(conversationId),
-    listen: (conversationId, listener) => log.listen(conversationId, listener),
-  };
 }
 
 /** The stored form of an event: numbered `seq` in its conversation, with the message it carries numbered alike. */

@@ -1,4 +1,4 @@
-import { eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
+import { LeaseLostError, eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import { frozenCopy } from '../../domain/frozen.ts';
 import { ConversationListeners } from './listeners.ts';
@@ -12,6 +12,11 @@ interface ConversationLog {
   head: number;
 }
 
+/** Where a fenced append finds the epoch of its run's lease (the memory leases). */
+export interface LeaseEpochs {
+  epochSync(runId: string): number | undefined;
+}
+
 /** Dropped events are cut off the arrays in one go once they are this many and half of them. */
 const COMPACT_AFTER = 1024;
 
@@ -20,22 +25,36 @@ export class MemoryEventLog implements EventLog {
   private readonly listeners = new ConversationListeners();
   private lastStamp = { at: NaN, iso: '' };
 
+  /** @param leases where fenced appends (with a lease epoch) are checked; without it, every append is taken */
   constructor(
     private readonly retention: RetentionPolicy,
     private readonly now: () => number = Date.now,
+    private readonly leases: LeaseEpochs | null = null,
   ) {}
 
   /**
    * Copies the event once (see `sealed`), so that the appender's later changes cannot reach the
    * log, and freezes the copy: the appender, every listener and every reader share that one object.
    */
-  async append(event: NewEvent): Promise<StoredEvent> {
+  async append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent> {
+    this.checkFence([event], leaseEpoch);
     return this.appendSync(event);
   }
 
-  /** One after the other: nothing else runs in between, so the batch is one atomic step. */
-  async appendBatch(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  /**
+   * One after the other: nothing else runs in between, so the batch is one atomic step, and so
+   * is the fence check before it (nothing can take the run over between the two).
+   */
+  async appendBatch(events: readonly NewEvent[], leaseEpoch?: number): Promise<StoredEvent[]> {
+    this.checkFence(events, leaseEpoch);
     return events.map((event) => this.appendSync(event));
+  }
+
+  private checkFence(events: readonly NewEvent[], leaseEpoch: number | undefined): void {
+    if (leaseEpoch === undefined || this.leases === null) return;
+    for (const event of events) {
+      if (this.leases.epochSync(event.runId) !== leaseEpoch) throw new LeaseLostError(event.runId);
+    }
   }
 
   /** As `append`, for a caller that must not yield (an atomic send). */

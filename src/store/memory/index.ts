@@ -4,7 +4,6 @@ import { composeBackend } from '../compose.ts';
 import type { Backend, LiveLayer, RecordStore } from '../interfaces.ts';
 import { MemoryControlChannel } from './control.ts';
 import { MemoryConversationStore } from './conversations.ts';
-import { fencedLog } from './fenced-event-log.ts';
 import { MemoryRunLeases } from './leases.ts';
 import { ConversationListeners } from './listeners.ts';
 import { MemoryLockService } from './locks.ts';
@@ -37,7 +36,7 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
     runs,
     runQueue: new MemoryRunQueue(runs),
     leases,
-    events: new MemoryEventLog(retention),
+    events: new MemoryEventLog(retention, Date.now, leases),
   };
   const sends = new MemorySendStore(state, options.idempotencyTtlMs);
   const inputs = new MemoryInputRequestStore(state);
@@ -47,7 +46,7 @@ function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBack
     messages: state.messages,
     runs: state.runs,
     runQueue: state.runQueue,
-    events: fencedLog(state.events, leases),
+    events: state.events,
     sends,
     inputs,
     async deleteConversation(id) {
