@@ -11,7 +11,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createCluster } from 'redis';
 import type { InputRequestRecord, RunRecord } from '../../src/domain/records.ts';
 import type { NewSend } from '../../src/store/interfaces.ts';
-import { collect, helloRun, helloSend, postgresClusterWorld, redisClusterWorld, token, until, type Instances } from './worlds.ts';
+import { createRedisBackend } from '../../src/store/redis/index.ts';
+import {
+  BACKEND_SETTINGS,
+  DEFAULT_RETENTION,
+  collect,
+  helloRun,
+  helloSend,
+  postgresClusterWorld,
+  redisClusterWorld,
+  token,
+  until,
+  type Instances,
+} from './worlds.ts';
 
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -249,6 +261,19 @@ describe('the Redis store of record on a Redis Cluster', () => {
       stored: { conversationId: repeat.conversation.id, messageId: repeat.message.id, runId: repeat.run.id },
     });
     expect(await a.conversations.get(first.conversation.id)).toBeNull();
+  });
+
+  it('answers ping only once it knows the slots, when it connects in the background: then commands are served', async () => {
+    const backend = await createRedisBackend(
+      { clusterNodes: world.cluster().urls },
+      { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix: `t-${randomUUID()}:`, waitForConnection: false },
+    );
+    try {
+      await until(async () => ((await backend.ping()) === undefined ? true : undefined), 'the cluster');
+      expect(await backend.conversations.get(randomUUID())).toBeNull();
+    } finally {
+      await backend.close();
+    }
   });
 
   it('leaves no key of a deleted conversation behind: records, indexes, idempotency routes, owner list, due requests', async () => {
