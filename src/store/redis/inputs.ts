@@ -180,7 +180,7 @@ export class RedisInputRequestStore implements InputRequestStore {
     const { inReach } = this.redis.keys;
     const { runId, conversationId } = request;
     const event = inputReceived(request, response);
-    if (!inReach) await this.leaseBeforeResuming(runId, conversationId, lease);
+    if (!inReach) await this.leaseForResuming(runId, conversationId, lease);
     const keys = [
       this.hash(conversationId, id),
       this.pendingSet(conversationId),
@@ -200,7 +200,7 @@ export class RedisInputRequestStore implements InputRequestStore {
     if (reply[0] === 'settled') return { outcome: 'settled', request: decode(reply[1]!) ?? request };
     const resumed = Number(reply[3]) === 1;
     if (!inReach) {
-      await Promise.all([this.redis.command(['ZREM', this.dueSet(), id]), resumed && this.leaseBeforeResuming(runId, conversationId, lease)]);
+      await Promise.all([this.redis.command(['ZREM', this.dueSet(), id]), resumed && this.leaseForResuming(runId, conversationId, lease)]);
     }
     return {
       outcome: 'answered',
@@ -214,7 +214,7 @@ export class RedisInputRequestStore implements InputRequestStore {
     const run = await this.stores.runs.get(runId);
     if (!run) return null;
     const { inReach } = this.redis.keys;
-    if (!inReach) await this.leaseBeforeResuming(runId, run.conversationId, lease);
+    if (!inReach) await this.leaseForResuming(runId, run.conversationId, lease);
     const keys = [this.stores.runs.keys(run)[0], this.pendingSet(run.conversationId)];
     const reply = await this.redis.eval(RESUME, inReach ? [...keys, ...this.stores.leases.keys] : keys, [
       this.prefix(run.conversationId),
@@ -224,7 +224,7 @@ export class RedisInputRequestStore implements InputRequestStore {
       lease.ttlMs,
     ]);
     if (reply === null) return null;
-    if (!inReach) await this.leaseBeforeResuming(runId, run.conversationId, lease);
+    if (!inReach) await this.leaseForResuming(runId, run.conversationId, lease);
     return this.stores.runs.get(runId);
   }
 
@@ -253,7 +253,7 @@ export class RedisInputRequestStore implements InputRequestStore {
   }
 
   /** On a cluster: the lease a run needs should an answer resume it (only if it has none: see above). */
-  private async leaseBeforeResuming(runId: string, conversationId: string, lease: ResumeLease): Promise<void> {
+  private async leaseForResuming(runId: string, conversationId: string, lease: ResumeLease): Promise<void> {
     await this.stores.leases.adopt([{ runId, conversationId }], lease.holder, lease.ttlMs);
   }
 
