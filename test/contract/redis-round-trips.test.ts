@@ -3,7 +3,8 @@
  * Redis: each is a round trip that someone waits for. Counted by the gateway itself
  * (agent_gateway_redis_commands_total), for one unwatched send and its whole run: the send, the
  * run's start, its events, its end and the queue moving on. The bounds are what the code needs
- * today: a change that adds a round trip to this path fails here and has to say why.
+ * today: a change that adds a round trip to this path fails here and has to say why. Then what a
+ * send costs on a Redis Cluster alone, and on one Redis, counted in the store.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,10 @@ import type { AgentDefinition } from '../../src/agents/contract.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { tokenFor, userClient } from '../support/clients.ts';
 import { metricValue } from '../support/metrics.ts';
+import { redisCommandsSent } from '../../src/store/redis/command-count.ts';
+import type { Backend } from '../../src/store/interfaces.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
+import { helloRun, helloSend, redisClusterWorld, redisWorld, type World } from './worlds.ts';
 import { startTestServer } from '../support/server.ts';
 
 const COMMANDS = 'agent_gateway_redis_commands_total';
@@ -91,5 +95,42 @@ describe('Redis round trips of a send and its run', () => {
     const bare = await commandsOfOneRun(0);
     const streamed = await commandsOfOneRun(TOKENS);
     expect((streamed - bare) / TOKENS).toBeLessThanOrEqual(1);
+  });
+});
+
+/**
+ * A send stored by the Redis store of record: one script on one Redis. On a cluster the keys
+ * of the send that are not its conversation's are in other slots (docs/scaling.md, "The Redis
+ * store of record on a cluster"): the run's lease and the indexes of its run and message (three
+ * commands at once), the idempotency key's route, the conversation's script, and the owner's
+ * list: six commands, four round trips one after the other. Counted once the scripts are known
+ * where the send goes (a first send into the same conversation), as they are in a running
+ * deployment.
+ */
+describe.each([
+  { world: redisWorld() as World, commands: 1 },
+  { world: redisClusterWorld() as World, commands: 6 },
+])('Redis commands of a send with an idempotency key on the $world.name store of record', ({ world, commands }) => {
+  let backend: Backend;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    await world.setup();
+    const instances = await world.instances();
+    backend = instances.a;
+    close = () => instances.close();
+  });
+  afterAll(async () => {
+    await close?.();
+    await world.teardown();
+  });
+
+  it(`is ${commands}`, async () => {
+    const conversationId = randomUUID();
+    const keyed = () => ({ ...helloSend(helloRun(conversationId)), idempotencyKey: `send:${randomUUID()}` });
+    expect((await backend.sends.commit(keyed())).outcome).toBe('stored');
+    const before = redisCommandsSent();
+    expect((await backend.sends.commit(keyed())).outcome).toBe('stored');
+    expect(redisCommandsSent() - before).toBe(commands);
   });
 });
