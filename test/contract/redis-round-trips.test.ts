@@ -13,9 +13,12 @@ import type { RunningServer } from '../../src/server.ts';
 import { tokenFor, userClient } from '../support/clients.ts';
 import { metricValue } from '../support/metrics.ts';
 import { redisCommandsSent } from '../../src/store/redis/command-count.ts';
+import { createRedisBackend, type RedisTarget } from '../../src/store/redis/index.ts';
+import { capturingLogger } from '../support/logs.ts';
+import { startRedisCluster } from '../support/redis-cluster.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { helloRun, helloSend, redisClusterWorld, redisWorld, type World } from './worlds.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, until } from './worlds.ts';
 import { startTestServer } from '../support/server.ts';
 
 const COMMANDS = 'agent_gateway_redis_commands_total';
@@ -105,27 +108,32 @@ describe('Redis round trips of a send and its run', () => {
  * commands at once), the idempotency key's route, the conversation's script, and the owner's
  * list: six commands, four round trips one after the other. Counted once the scripts are known
  * where the send goes (a first send into the same conversation), as they are in a running
- * deployment.
+ * deployment, and once the backend has checked the Redis settings (which it says in its log).
  */
 describe.each([
-  { world: redisWorld() as World, commands: 1 },
-  { world: redisClusterWorld() as World, commands: 6 },
-])('Redis commands of a send with an idempotency key on the $world.name store of record', ({ world, commands }) => {
-  let backend: Backend;
-  let close: () => Promise<void>;
+  { name: 'one Redis', commands: 1, start: async () => startRedis().then((redis) => ({ target: redis.url as RedisTarget, stop: () => redis.stop() })) },
+  {
+    name: 'a Redis Cluster',
+    commands: 6,
+    start: async () => startRedisCluster().then((cluster) => ({ target: { clusterNodes: cluster.urls } as RedisTarget, stop: () => cluster.stop() })),
+  },
+])('Redis commands of a send with an idempotency key, on $name alone', ({ commands, start }) => {
+  let redis: { target: RedisTarget; stop(): Promise<void> };
+  let backend: Backend | undefined;
 
   beforeAll(async () => {
-    await world.setup();
-    const instances = await world.instances();
-    backend = instances.a;
-    close = () => instances.close();
+    redis = await start();
   });
   afterAll(async () => {
-    await close?.();
-    await world.teardown();
+    await backend?.close();
+    await redis?.stop();
   });
 
   it(`is ${commands}`, async () => {
+    const { logger, lines } = capturingLogger();
+    backend = await createRedisBackend(redis.target, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix: `t-${randomUUID()}:`, logger });
+    // The test servers run without an append-only file: the check says so once it has read the settings.
+    await until(async () => (lines.some((line) => String(line['msg']).includes('without appendonly')) ? true : undefined), 'the check of the settings');
     const conversationId = randomUUID();
     const keyed = () => ({ ...helloSend(helloRun(conversationId)), idempotencyKey: `send:${randomUUID()}` });
     expect((await backend.sends.commit(keyed())).outcome).toBe('stored');
