@@ -2,7 +2,8 @@
  * The contract of a store of record (what must last, without the live layer: no fan-out, leases,
  * locks or rate limits), run against every record store "world", each seen through two
  * instances on the same state: for PostgreSQL two pools on one database, as two gateway
- * processes would have; for PGlite (PostgreSQL in this process, on a data folder) two stores on
+ * processes would have; for Redis (one, or a Redis Cluster) two sets of connections under one
+ * key prefix; for PGlite (PostgreSQL in this process, on a data folder) two stores on
  * its one connection, as the memory world shares one backend. Then what only PostgreSQL has,
  * on a server and on PGlite: concurrent migrations, recovery's query of active runs, what group
  * commit saves; and how PGlite's one connection serves many callers at once.
@@ -199,558 +200,557 @@ const contents = async (on: RecordStore, conversationId: string) => ({
 
 const deltas = (events: readonly { type: string }[]) => events.map((event) => (event as { delta?: string }).delta);
 
-describe.each([memoryRecordWorld, redisOnlyRecordWorld, redisClusterRecordWorld, postgresRecordWorld, pgliteRecordWorld])(
-  'the $name store of record',
-  (world) => {
-    let instances: RecordInstances;
-    let a: RecordStore;
-    let b: RecordStore;
-    const extra: RecordInstances[] = [];
+const recordWorlds = [memoryRecordWorld, redisOnlyRecordWorld, redisClusterRecordWorld, postgresRecordWorld, pgliteRecordWorld];
 
-    const fresh = async (retention?: RetentionPolicy, idempotencyTtlMs?: number) => {
-      const made = await world.instances({ retention, idempotencyTtlMs });
-      extra.push(made);
-      return made;
-    };
-    // PGlite initializes its first data folder here, which takes a while on a busy machine.
-    beforeAll(async () => {
-      instances = await world.instances();
-      ({ a, b } = instances);
-    }, 180_000);
-    afterAll(() => instances?.close());
-    afterEach(async () => {
-      await Promise.all(extra.splice(0).map((made) => made.close()));
+describe.each(recordWorlds)('the $name store of record', (world) => {
+  let instances: RecordInstances;
+  let a: RecordStore;
+  let b: RecordStore;
+  const extra: RecordInstances[] = [];
+
+  const fresh = async (retention?: RetentionPolicy, idempotencyTtlMs?: number) => {
+    const made = await world.instances({ retention, idempotencyTtlMs });
+    extra.push(made);
+    return made;
+  };
+  // PGlite initializes its first data folder here, which takes a while on a busy machine.
+  beforeAll(async () => {
+    instances = await world.instances();
+    ({ a, b } = instances);
+  }, 180_000);
+  afterAll(() => instances?.close());
+  afterEach(async () => {
+    await Promise.all(extra.splice(0).map((made) => made.close()));
+  });
+
+  it('answers ping', async () => {
+    await expect(a.ping()).resolves.toBeUndefined();
+  });
+
+  describe('conversations', () => {
+    it('creates a conversation once, whoever asks second gets the stored one', async () => {
+      const id = randomUUID();
+      expect(await a.conversations.createIfAbsent(conversation(id, alice))).toEqual({ conversation: conversation(id, alice), created: true });
+      const second = await b.conversations.createIfAbsent({ ...conversation(id, bob, 5), title: 'other' });
+      expect(second).toEqual({ conversation: conversation(id, alice), created: false });
+      expect(await b.conversations.get(id)).toEqual(conversation(id, alice));
+      expect(await a.conversations.get(randomUUID())).toBeNull();
     });
 
-    it('answers ping', async () => {
-      await expect(a.ping()).resolves.toBeUndefined();
+    it('keeps a title given at creation, and an owner with a tenant', async () => {
+      const id = randomUUID();
+      const owner = { userId: 'carol', tenantId: 'acme' };
+      await a.conversations.createIfAbsent({ ...conversation(id, owner), title: 'Quarterly report' });
+      expect(await b.conversations.get(id)).toEqual({ ...conversation(id, owner), title: 'Quarterly report' });
     });
 
-    describe('conversations', () => {
-      it('creates a conversation once, whoever asks second gets the stored one', async () => {
-        const id = randomUUID();
-        expect(await a.conversations.createIfAbsent(conversation(id, alice))).toEqual({ conversation: conversation(id, alice), created: true });
-        const second = await b.conversations.createIfAbsent({ ...conversation(id, bob, 5), title: 'other' });
-        expect(second).toEqual({ conversation: conversation(id, alice), created: false });
-        expect(await b.conversations.get(id)).toEqual(conversation(id, alice));
-        expect(await a.conversations.get(randomUUID())).toBeNull();
-      });
-
-      it('keeps a title given at creation, and an owner with a tenant', async () => {
-        const id = randomUUID();
-        const owner = { userId: 'carol', tenantId: 'acme' };
-        await a.conversations.createIfAbsent({ ...conversation(id, owner), title: 'Quarterly report' });
-        expect(await b.conversations.get(id)).toEqual({ ...conversation(id, owner), title: 'Quarterly report' });
-      });
-
-      it('lets exactly one of concurrent creators create', async () => {
-        const id = randomUUID();
-        const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).conversations.createIfAbsent(conversation(id, i === 0 ? alice : bob))),
-        );
-        expect(results.filter((result) => result.created)).toHaveLength(1);
-        const winner = results.find((result) => result.created)!.conversation;
-        expect(results.map((result) => result.conversation)).toEqual(results.map(() => winner));
-      });
-
-      it("lists an owner's conversations, most recently updated first", async () => {
-        const user: Owner = { userId: randomUUID(), tenantId: null };
-        const sameUserOtherTenant: Owner = { userId: user.userId, tenantId: 'acme' };
-        const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()];
-        await a.conversations.createIfAbsent(conversation(c1, user, 1));
-        await b.conversations.createIfAbsent(conversation(c2, user, 2));
-        await a.conversations.createIfAbsent(conversation(c3, user, 3));
-        await a.conversations.createIfAbsent(conversation(randomUUID(), sameUserOtherTenant, 4));
-        await a.conversations.createIfAbsent(conversation(randomUUID(), bob, 5));
-        expect((await b.conversations.listForOwner(user, 10)).map((c) => c.id)).toEqual([c3, c2, c1]);
-        await b.conversations.touch(c1, iso(10));
-        expect((await a.conversations.listForOwner(user, 10)).map((c) => c.id)).toEqual([c1, c3, c2]);
-        expect((await a.conversations.listForOwner(user, 2)).map((c) => c.id)).toEqual([c1, c3]);
-        expect(await a.conversations.listForOwner(user, 0)).toEqual([]);
-        expect(await a.conversations.listForOwner({ userId: randomUUID(), tenantId: null }, 10)).toEqual([]);
-        expect(await a.conversations.listForOwner(sameUserOtherTenant, 10)).toHaveLength(1);
-      });
-
-      it('touch moves updatedAt forward only and sets the title once', async () => {
-        const id = randomUUID();
-        await a.conversations.createIfAbsent(conversation(id, alice, 5));
-        await b.conversations.touch(id, iso(3), '');
-        expect((await a.conversations.get(id))?.title).toBeNull();
-        await b.conversations.touch(id, iso(3), 'First title');
-        expect(await a.conversations.get(id)).toMatchObject({ updatedAt: iso(5), title: 'First title' });
-        await b.conversations.touch(id, iso(9), 'Second title');
-        expect(await a.conversations.get(id)).toEqual({ ...conversation(id, alice, 5), updatedAt: iso(9), title: 'First title' });
-        const nobody = randomUUID();
-        await b.conversations.touch(nobody, iso(9), 'nobody');
-        expect(await a.conversations.get(nobody)).toBeNull();
-      });
+    it('lets exactly one of concurrent creators create', async () => {
+      const id = randomUUID();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).conversations.createIfAbsent(conversation(id, i === 0 ? alice : bob))),
+      );
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      const winner = results.find((result) => result.created)!.conversation;
+      expect(results.map((result) => result.conversation)).toEqual(results.map(() => winner));
     });
 
-    describe('messages', () => {
-      it('stores messages intact and lists the last ones oldest first', async () => {
-        const conversationId = randomUUID();
-        const stored = [1, 2, 3, 4].map((seq) => message(conversationId, seq));
-        stored[1] = { ...stored[1]!, role: 'AGENT', agentId: 'liaison.insights', runId: randomUUID(), text: 'Ünïcode ✓ and "quotes"' };
-        for (const [i, each] of stored.entries()) await (i % 2 ? a : b).messages.add(each);
-        await a.messages.add(message(randomUUID(), 1));
-        expect(await b.messages.listLast(conversationId, 10)).toEqual(stored);
-        expect(await b.messages.listLast(conversationId, 2)).toEqual(stored.slice(2));
-        expect(await b.messages.listLast(conversationId, 0)).toEqual([]);
-        expect(await a.messages.get(stored[1]!.id)).toEqual(stored[1]);
-        expect(await a.messages.get(randomUUID())).toBeNull();
-      });
-
-      it('orders by seq even when added out of order, and lists up to a seq', async () => {
-        const conversationId = randomUUID();
-        for (const seq of [1, 3, 2, 5, 4]) await (seq % 2 ? a : b).messages.add(message(conversationId, seq));
-        expect((await b.messages.listLast(conversationId, 5)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
-        expect((await b.messages.listLast(conversationId, 2, 4)).map((m) => m.seq)).toEqual([3, 4]);
-        expect((await b.messages.listLast(conversationId, 10, 2)).map((m) => m.seq)).toEqual([1, 2]);
-        expect(await b.messages.listLast(conversationId, 10, 0)).toEqual([]);
-      });
-
-      it("lists up to a message's seq, or up to the newest when there is no such message", async () => {
-        const conversationId = randomUUID();
-        const stored = [1, 2, 3, 4, 5].map((seq) => message(conversationId, seq));
-        for (const each of stored) await a.messages.add(each);
-        expect((await b.messages.listLastThrough(conversationId, 2, stored[3]!.id)).map((m) => m.seq)).toEqual([3, 4]);
-        expect(await b.messages.listLastThrough(conversationId, 10, stored[1]!.id)).toEqual(stored.slice(0, 2));
-        expect((await b.messages.listLastThrough(conversationId, 2, randomUUID())).map((m) => m.seq)).toEqual([4, 5]);
-        expect(await b.messages.listLastThrough(conversationId, 0, stored[4]!.id)).toEqual([]);
-      });
+    it("lists an owner's conversations, most recently updated first", async () => {
+      const user: Owner = { userId: randomUUID(), tenantId: null };
+      const sameUserOtherTenant: Owner = { userId: user.userId, tenantId: 'acme' };
+      const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()];
+      await a.conversations.createIfAbsent(conversation(c1, user, 1));
+      await b.conversations.createIfAbsent(conversation(c2, user, 2));
+      await a.conversations.createIfAbsent(conversation(c3, user, 3));
+      await a.conversations.createIfAbsent(conversation(randomUUID(), sameUserOtherTenant, 4));
+      await a.conversations.createIfAbsent(conversation(randomUUID(), bob, 5));
+      expect((await b.conversations.listForOwner(user, 10)).map((c) => c.id)).toEqual([c3, c2, c1]);
+      await b.conversations.touch(c1, iso(10));
+      expect((await a.conversations.listForOwner(user, 10)).map((c) => c.id)).toEqual([c1, c3, c2]);
+      expect((await a.conversations.listForOwner(user, 2)).map((c) => c.id)).toEqual([c1, c3]);
+      expect(await a.conversations.listForOwner(user, 0)).toEqual([]);
+      expect(await a.conversations.listForOwner({ userId: randomUUID(), tenantId: null }, 10)).toEqual([]);
+      expect(await a.conversations.listForOwner(sameUserOtherTenant, 10)).toHaveLength(1);
     });
 
-    describe('runs', () => {
-      it('stores runs and lists the last ones oldest first, intact', async () => {
-        const conversationId = randomUUID();
-        const runs = [run(conversationId), run(conversationId, { owner: { userId: 'carol', tenantId: 'acme' } }), run(conversationId)];
-        for (const each of runs) await a.runs.create(each);
-        expect(await b.runs.get(runs[0]!.id)).toEqual(runs[0]);
-        expect(await b.runs.listLast(conversationId, 2)).toEqual(runs.slice(1));
-        expect(await b.runs.listLast(conversationId, 0)).toEqual([]);
-        expect(await b.runs.get(randomUUID())).toBeNull();
-      });
+    it('touch moves updatedAt forward only and sets the title once', async () => {
+      const id = randomUUID();
+      await a.conversations.createIfAbsent(conversation(id, alice, 5));
+      await b.conversations.touch(id, iso(3), '');
+      expect((await a.conversations.get(id))?.title).toBeNull();
+      await b.conversations.touch(id, iso(3), 'First title');
+      expect(await a.conversations.get(id)).toMatchObject({ updatedAt: iso(5), title: 'First title' });
+      await b.conversations.touch(id, iso(9), 'Second title');
+      expect(await a.conversations.get(id)).toEqual({ ...conversation(id, alice, 5), updatedAt: iso(9), title: 'First title' });
+      const nobody = randomUUID();
+      await b.conversations.touch(nobody, iso(9), 'nobody');
+      expect(await a.conversations.get(nobody)).toBeNull();
+    });
+  });
 
-      it('keeps a run without usage without it, and one whose usage is null with null', async () => {
-        const conversationId = randomUUID();
-        const without = run(conversationId);
-        const nullUsage = run(conversationId, { usage: null });
-        const counted = run(conversationId, { usage: { inputTokens: 3, outputTokens: null, totalTokens: 3 } });
-        for (const each of [without, nullUsage, counted]) await a.runs.create(each);
-        const read = await b.runs.listLast(conversationId, 3);
-        expect(read).toEqual([without, nullUsage, counted]);
-        expect('usage' in read[0]!).toBe(false);
-        expect(read[1]!.usage).toBeNull();
-      });
-
-      it('transitions only from the given statuses, keeping every other field', async () => {
-        const created = run(randomUUID());
-        await a.runs.create(created);
-        const started = await b.runs.transition(created.id, ['QUEUED'], { status: 'RUNNING', startedAt: iso(1) });
-        expect(started).toEqual({ ...created, status: 'RUNNING', startedAt: iso(1) });
-        expect(await a.runs.transition(created.id, ['QUEUED'], { status: 'RUNNING' })).toBeNull();
-        const error = { code: 'TIMEOUT', message: 'too slow', retryable: true };
-        const usage = { inputTokens: 10, outputTokens: 20, totalTokens: 30 };
-        const failed = await a.runs.transition(created.id, ['QUEUED', 'RUNNING'], { status: 'FAILED', error, finishedAt: iso(2), usage });
-        expect(failed).toEqual({ ...created, status: 'FAILED', startedAt: iso(1), error, finishedAt: iso(2), usage });
-        expect(await b.runs.get(created.id)).toEqual(failed);
-        expect(await b.runs.transition(created.id, ['FAILED'], {})).toEqual(failed);
-        expect(await b.runs.transition(randomUUID(), ['QUEUED'], { status: 'RUNNING' })).toBeNull();
-      });
-
-      it('lets exactly one of concurrent transitions win', async () => {
-        const created = run(randomUUID(), { status: 'RUNNING' });
-        await a.runs.create(created);
-        const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` })),
-        );
-        const winners = results.filter((result) => result !== null);
-        expect(winners).toHaveLength(1);
-        expect(await a.runs.get(created.id)).toEqual(winners[0]);
-      });
-
-      it('queues run ids per conversation, in order', async () => {
-        const [c1, c2] = [randomUUID(), randomUUID()];
-        await a.runQueue.push(c1, 'r1');
-        await b.runQueue.push(c1, 'r2');
-        await a.runQueue.push(c2, 'x1');
-        await b.runQueue.push(c1, 'r3');
-        expect(await a.runQueue.list(c1)).toEqual(['r1', 'r2', 'r3']);
-        await b.runQueue.remove(c1, 'r2');
-        await b.runQueue.remove(c1, 'unknown');
-        expect(await a.runQueue.list(c1)).toEqual(['r1', 'r3']);
-        expect(await a.runQueue.list(c2)).toEqual(['x1']);
-        await a.runQueue.remove(c2, 'x1');
-        expect(await b.runQueue.list(c2)).toEqual([]);
-      });
-
-      it("reads the queue's first run with its record", async () => {
-        const conversationId = randomUUID();
-        expect(await a.runQueue.head(conversationId)).toBeNull();
-        const first = run(conversationId);
-        await a.runs.create(first);
-        await b.runQueue.push(conversationId, first.id);
-        await b.runQueue.push(conversationId, 'queued-behind');
-        expect(await a.runQueue.head(conversationId)).toEqual({ runId: first.id, run: first });
-        // An id whose run is gone: the scheduler drops it from the queue.
-        const orphan = randomUUID();
-        await b.runQueue.push(orphan, 'vanished');
-        expect(await a.runQueue.head(orphan)).toEqual({ runId: 'vanished', run: null });
-      });
+  describe('messages', () => {
+    it('stores messages intact and lists the last ones oldest first', async () => {
+      const conversationId = randomUUID();
+      const stored = [1, 2, 3, 4].map((seq) => message(conversationId, seq));
+      stored[1] = { ...stored[1]!, role: 'AGENT', agentId: 'liaison.insights', runId: randomUUID(), text: 'Ünïcode ✓ and "quotes"' };
+      for (const [i, each] of stored.entries()) await (i % 2 ? a : b).messages.add(each);
+      await a.messages.add(message(randomUUID(), 1));
+      expect(await b.messages.listLast(conversationId, 10)).toEqual(stored);
+      expect(await b.messages.listLast(conversationId, 2)).toEqual(stored.slice(2));
+      expect(await b.messages.listLast(conversationId, 0)).toEqual([]);
+      expect(await a.messages.get(stored[1]!.id)).toEqual(stored[1]);
+      expect(await a.messages.get(randomUUID())).toBeNull();
     });
 
-    describe('sends', () => {
-      it('stores the conversation, the message and its MessageCreated, the run and its queue place at once', async () => {
-        const conversationId = randomUUID();
-        const send = newSend(conversationId);
-        const outcome = await a.sends.commit(send);
-        if (outcome.outcome !== 'stored') throw new Error(`not stored: ${outcome.outcome}`);
-        const stored = { ...send.message, seq: 1 };
-        expect(outcome.message).toEqual(stored);
-        expect(outcome.event).toMatchObject({ type: 'MessageCreated', seq: 1, conversationId, runId: send.run.id, agentId: null, message: stored });
-        expect(outcome.conversation).toEqual({ ...send.conversation, title: 'Hello', updatedAt: iso(2) });
-        expect(await contents(b, conversationId)).toEqual({
-          conversation: outcome.conversation,
-          lastSeq: 1,
-          events: [outcome.event],
-          messages: [stored],
-          runs: [send.run],
-          queue: [send.run.id],
-        });
-        expect(await b.messages.get(send.message.id)).toEqual(stored);
-        expect((await b.conversations.listForOwner(alice, 100)).map((each) => each.id)).toContain(conversationId);
-      });
+    it('orders by seq even when added out of order, and lists up to a seq', async () => {
+      const conversationId = randomUUID();
+      for (const seq of [1, 3, 2, 5, 4]) await (seq % 2 ? a : b).messages.add(message(conversationId, seq));
+      expect((await b.messages.listLast(conversationId, 5)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect((await b.messages.listLast(conversationId, 2, 4)).map((m) => m.seq)).toEqual([3, 4]);
+      expect((await b.messages.listLast(conversationId, 10, 2)).map((m) => m.seq)).toEqual([1, 2]);
+      expect(await b.messages.listLast(conversationId, 10, 0)).toEqual([]);
+    });
 
-      it('adds to an existing conversation of the same owner, after its events', async () => {
-        const conversationId = randomUUID();
-        await a.conversations.createIfAbsent({ ...conversation(conversationId, alice), title: 'Kept' });
-        await a.events.append(token(conversationId, 'earlier'));
-        const outcome = await b.sends.commit(newSend(conversationId));
-        expect(outcome).toMatchObject({ outcome: 'stored', event: { seq: 2 }, message: { seq: 2 }, conversation: { title: 'Kept' } });
-      });
+    it("lists up to a message's seq, or up to the newest when there is no such message", async () => {
+      const conversationId = randomUUID();
+      const stored = [1, 2, 3, 4, 5].map((seq) => message(conversationId, seq));
+      for (const each of stored) await a.messages.add(each);
+      expect((await b.messages.listLastThrough(conversationId, 2, stored[3]!.id)).map((m) => m.seq)).toEqual([3, 4]);
+      expect(await b.messages.listLastThrough(conversationId, 10, stored[1]!.id)).toEqual(stored.slice(0, 2));
+      expect((await b.messages.listLastThrough(conversationId, 2, randomUUID())).map((m) => m.seq)).toEqual([4, 5]);
+      expect(await b.messages.listLastThrough(conversationId, 0, stored[4]!.id)).toEqual([]);
+    });
+  });
 
-      it('answers a repeated key with what the first send stored, and stores nothing more', async () => {
-        const conversationId = randomUUID();
-        const first = newSend(conversationId);
-        await a.sends.commit(first);
-        const again = newSend(conversationId, { idempotencyKey: first.idempotencyKey });
-        expect(await b.sends.commit(again)).toEqual({
-          outcome: 'repeated',
-          stored: { conversationId, messageId: first.message.id, runId: first.run.id },
-        });
-        const elsewhere = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });
-        expect(await b.sends.commit(elsewhere)).toMatchObject({ outcome: 'repeated', stored: { conversationId } });
-        expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 1, queue: [first.run.id] });
-        expect(await a.conversations.get(elsewhere.conversation.id)).toBeNull();
-        // Without a key, every send is a new one.
-        const unkeyed = () => newSend(conversationId, { idempotencyKey: null });
-        expect((await a.sends.commit(unkeyed())).outcome).toBe('stored');
-        expect((await b.sends.commit(unkeyed())).outcome).toBe('stored');
-        expect(await a.events.lastSeq(conversationId)).toBe(3);
-      });
+  describe('runs', () => {
+    it('stores runs and lists the last ones oldest first, intact', async () => {
+      const conversationId = randomUUID();
+      const runs = [run(conversationId), run(conversationId, { owner: { userId: 'carol', tenantId: 'acme' } }), run(conversationId)];
+      for (const each of runs) await a.runs.create(each);
+      expect(await b.runs.get(runs[0]!.id)).toEqual(runs[0]);
+      expect(await b.runs.listLast(conversationId, 2)).toEqual(runs.slice(1));
+      expect(await b.runs.listLast(conversationId, 0)).toEqual([]);
+      expect(await b.runs.get(randomUUID())).toBeNull();
+    });
 
-      it('stores exactly one of concurrent sends with one key, through either instance', async () => {
-        const conversationId = randomUUID();
-        const key = `send:${randomUUID()}`;
-        const sends = Array.from({ length: 8 }, () => newSend(conversationId, { idempotencyKey: key }));
-        const outcomes = await Promise.all(sends.map((send, i) => (i % 2 ? a : b).sends.commit(send)));
-        const winners = outcomes.map((outcome, i) => (outcome.outcome === 'stored' ? i : -1)).filter((i) => i >= 0);
-        expect(winners).toHaveLength(1);
-        const winner = sends[winners[0]!]!;
-        const repeated = { outcome: 'repeated', stored: { conversationId, messageId: winner.message.id, runId: winner.run.id } };
-        expect(outcomes.filter((outcome) => outcome.outcome !== 'stored')).toEqual(Array.from({ length: 7 }, () => repeated));
-        expect(await contents(a, conversationId)).toMatchObject({
-          lastSeq: 1,
-          messages: [{ id: winner.message.id }],
-          runs: [winner.run],
-          queue: [winner.run.id],
-        });
-      });
+    it('keeps a run without usage without it, and one whose usage is null with null', async () => {
+      const conversationId = randomUUID();
+      const without = run(conversationId);
+      const nullUsage = run(conversationId, { usage: null });
+      const counted = run(conversationId, { usage: { inputTokens: 3, outputTokens: null, totalTokens: 3 } });
+      for (const each of [without, nullUsage, counted]) await a.runs.create(each);
+      const read = await b.runs.listLast(conversationId, 3);
+      expect(read).toEqual([without, nullUsage, counted]);
+      expect('usage' in read[0]!).toBe(false);
+      expect(read[1]!.usage).toBeNull();
+    });
 
-      it('forgets a key once its time is up, and then stores a send with it', async () => {
-        // Long enough for the send after the one that takes the key over to come before it expires
-        // again, on a busy machine (50 ms was not, through a server or PGlite alike).
-        const { a: brief, b: briefB } = await fresh(undefined, 1000);
-        const first = newSend(randomUUID());
-        expect((await brief.sends.commit(first)).outcome).toBe('stored');
-        const again = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });
-        const outcome = await until(async () => {
-          const attempt = await briefB.sends.commit(again);
-          return attempt.outcome === 'repeated' ? undefined : attempt;
-        }, 'the key to expire');
-        expect(outcome).toMatchObject({ outcome: 'stored', message: { id: again.message.id } });
-        expect(await briefB.sends.commit(newSend(randomUUID(), { idempotencyKey: first.idempotencyKey }))).toEqual({
-          outcome: 'repeated',
-          stored: { conversationId: again.conversation.id, messageId: again.message.id, runId: again.run.id },
-        });
-      });
+    it('transitions only from the given statuses, keeping every other field', async () => {
+      const created = run(randomUUID());
+      await a.runs.create(created);
+      const started = await b.runs.transition(created.id, ['QUEUED'], { status: 'RUNNING', startedAt: iso(1) });
+      expect(started).toEqual({ ...created, status: 'RUNNING', startedAt: iso(1) });
+      expect(await a.runs.transition(created.id, ['QUEUED'], { status: 'RUNNING' })).toBeNull();
+      const error = { code: 'TIMEOUT', message: 'too slow', retryable: true };
+      const usage = { inputTokens: 10, outputTokens: 20, totalTokens: 30 };
+      const failed = await a.runs.transition(created.id, ['QUEUED', 'RUNNING'], { status: 'FAILED', error, finishedAt: iso(2), usage });
+      expect(failed).toEqual({ ...created, status: 'FAILED', startedAt: iso(1), error, finishedAt: iso(2), usage });
+      expect(await b.runs.get(created.id)).toEqual(failed);
+      expect(await b.runs.transition(created.id, ['FAILED'], {})).toEqual(failed);
+      expect(await b.runs.transition(randomUUID(), ['QUEUED'], { status: 'RUNNING' })).toBeNull();
+    });
 
-      it("stores nothing in someone else's conversation, and keeps no key for it", async () => {
-        const conversationId = randomUUID();
-        await a.sends.commit(newSend(conversationId));
-        const before = await contents(a, conversationId);
-        const intruder = newSend(conversationId);
-        intruder.conversation = conversation(conversationId, bob);
-        expect(await b.sends.commit(intruder)).toEqual({ outcome: 'not-owner' });
-        expect(await contents(a, conversationId)).toEqual(before);
-        expect(await a.runs.get(intruder.run.id)).toBeNull();
-        expect(await a.messages.get(intruder.message.id)).toBeNull();
-        expect((await a.sends.commit(newSend(randomUUID(), { idempotencyKey: intruder.idempotencyKey }))).outcome).toBe('stored');
-      });
+    it('lets exactly one of concurrent transitions win', async () => {
+      const created = run(randomUUID(), { status: 'RUNNING' });
+      await a.runs.create(created);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).runs.transition(created.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: `by ${i}` })),
+      );
+      const winners = results.filter((result) => result !== null);
+      expect(winners).toHaveLength(1);
+      expect(await a.runs.get(created.id)).toEqual(winners[0]);
+    });
 
-      it('stores nothing while the conversation has maxActiveRuns active runs, and counts only active ones', async () => {
-        const conversationId = randomUUID();
-        const sends = [newSend(conversationId), newSend(conversationId)];
-        for (const send of sends) await a.sends.commit(send);
-        const before = await contents(a, conversationId);
-        const refused = newSend(conversationId, { maxActiveRuns: 2 });
-        expect(await b.sends.commit(refused)).toEqual({ outcome: 'busy', activeRunIds: sends.map((send) => send.run.id) });
-        expect(await contents(a, conversationId)).toEqual(before);
-        await a.runs.transition(sends[0]!.run.id, ['QUEUED'], { status: 'RUNNING' });
-        expect(await b.sends.commit(refused)).toMatchObject({ outcome: 'busy', activeRunIds: sends.map((send) => send.run.id) });
-        await a.runs.transition(sends[0]!.run.id, ['RUNNING'], { status: 'CANCELLED' });
-        // The refused sends took no seq: the one that gets in is numbered right after the others.
-        expect(await b.sends.commit(refused)).toMatchObject({ outcome: 'stored', event: { seq: 3 } });
-        expect(await a.sends.commit(newSend(conversationId, { idempotencyKey: refused.idempotencyKey }))).toMatchObject({ outcome: 'repeated' });
-      });
+    it('queues run ids per conversation, in order', async () => {
+      const [c1, c2] = [randomUUID(), randomUUID()];
+      await a.runQueue.push(c1, 'r1');
+      await b.runQueue.push(c1, 'r2');
+      await a.runQueue.push(c2, 'x1');
+      await b.runQueue.push(c1, 'r3');
+      expect(await a.runQueue.list(c1)).toEqual(['r1', 'r2', 'r3']);
+      await b.runQueue.remove(c1, 'r2');
+      await b.runQueue.remove(c1, 'unknown');
+      expect(await a.runQueue.list(c1)).toEqual(['r1', 'r3']);
+      expect(await a.runQueue.list(c2)).toEqual(['x1']);
+      await a.runQueue.remove(c2, 'x1');
+      expect(await b.runQueue.list(c2)).toEqual([]);
+    });
 
-      it('lets no more than maxActiveRuns of concurrent sends into one conversation', async () => {
-        const conversationId = randomUUID();
-        const outcomes = await Promise.all(
-          Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).sends.commit(newSend(conversationId, { idempotencyKey: null, maxActiveRuns: 3 }))),
-        );
-        const stored = outcomes.filter((outcome) => outcome.outcome === 'stored');
-        expect(stored).toHaveLength(3);
-        expect(outcomes.filter((outcome) => outcome.outcome === 'busy')).toHaveLength(5);
-        // Queued in the order they were numbered in.
-        const bySeq = stored.sort((x, y) => x.event.seq - y.event.seq).map((outcome) => outcome.event.runId);
-        expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 3, queue: bySeq });
-      });
+    it("reads the queue's first run with its record", async () => {
+      const conversationId = randomUUID();
+      expect(await a.runQueue.head(conversationId)).toBeNull();
+      const first = run(conversationId);
+      await a.runs.create(first);
+      await b.runQueue.push(conversationId, first.id);
+      await b.runQueue.push(conversationId, 'queued-behind');
+      expect(await a.runQueue.head(conversationId)).toEqual({ runId: first.id, run: first });
+      // An id whose run is gone: the scheduler drops it from the queue.
+      const orphan = randomUUID();
+      await b.runQueue.push(orphan, 'vanished');
+      expect(await a.runQueue.head(orphan)).toEqual({ runId: 'vanished', run: null });
+    });
+  });
 
-      it('stores nothing for a new conversation that may have no active run at all', async () => {
-        const conversationId = randomUUID();
-        expect(await a.sends.commit(newSend(conversationId, { maxActiveRuns: 0 }))).toEqual({ outcome: 'busy', activeRunIds: [] });
-        expect(await contents(b, conversationId)).toEqual({ conversation: null, lastSeq: 0, events: [], messages: [], runs: [], queue: [] });
+  describe('sends', () => {
+    it('stores the conversation, the message and its MessageCreated, the run and its queue place at once', async () => {
+      const conversationId = randomUUID();
+      const send = newSend(conversationId);
+      const outcome = await a.sends.commit(send);
+      if (outcome.outcome !== 'stored') throw new Error(`not stored: ${outcome.outcome}`);
+      const stored = { ...send.message, seq: 1 };
+      expect(outcome.message).toEqual(stored);
+      expect(outcome.event).toMatchObject({ type: 'MessageCreated', seq: 1, conversationId, runId: send.run.id, agentId: null, message: stored });
+      expect(outcome.conversation).toEqual({ ...send.conversation, title: 'Hello', updatedAt: iso(2) });
+      expect(await contents(b, conversationId)).toEqual({
+        conversation: outcome.conversation,
+        lastSeq: 1,
+        events: [outcome.event],
+        messages: [stored],
+        runs: [send.run],
+        queue: [send.run.id],
+      });
+      expect(await b.messages.get(send.message.id)).toEqual(stored);
+      expect((await b.conversations.listForOwner(alice, 100)).map((each) => each.id)).toContain(conversationId);
+    });
+
+    it('adds to an existing conversation of the same owner, after its events', async () => {
+      const conversationId = randomUUID();
+      await a.conversations.createIfAbsent({ ...conversation(conversationId, alice), title: 'Kept' });
+      await a.events.append(token(conversationId, 'earlier'));
+      const outcome = await b.sends.commit(newSend(conversationId));
+      expect(outcome).toMatchObject({ outcome: 'stored', event: { seq: 2 }, message: { seq: 2 }, conversation: { title: 'Kept' } });
+    });
+
+    it('answers a repeated key with what the first send stored, and stores nothing more', async () => {
+      const conversationId = randomUUID();
+      const first = newSend(conversationId);
+      await a.sends.commit(first);
+      const again = newSend(conversationId, { idempotencyKey: first.idempotencyKey });
+      expect(await b.sends.commit(again)).toEqual({
+        outcome: 'repeated',
+        stored: { conversationId, messageId: first.message.id, runId: first.run.id },
+      });
+      const elsewhere = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });
+      expect(await b.sends.commit(elsewhere)).toMatchObject({ outcome: 'repeated', stored: { conversationId } });
+      expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 1, queue: [first.run.id] });
+      expect(await a.conversations.get(elsewhere.conversation.id)).toBeNull();
+      // Without a key, every send is a new one.
+      const unkeyed = () => newSend(conversationId, { idempotencyKey: null });
+      expect((await a.sends.commit(unkeyed())).outcome).toBe('stored');
+      expect((await b.sends.commit(unkeyed())).outcome).toBe('stored');
+      expect(await a.events.lastSeq(conversationId)).toBe(3);
+    });
+
+    it('stores exactly one of concurrent sends with one key, through either instance', async () => {
+      const conversationId = randomUUID();
+      const key = `send:${randomUUID()}`;
+      const sends = Array.from({ length: 8 }, () => newSend(conversationId, { idempotencyKey: key }));
+      const outcomes = await Promise.all(sends.map((send, i) => (i % 2 ? a : b).sends.commit(send)));
+      const winners = outcomes.map((outcome, i) => (outcome.outcome === 'stored' ? i : -1)).filter((i) => i >= 0);
+      expect(winners).toHaveLength(1);
+      const winner = sends[winners[0]!]!;
+      const repeated = { outcome: 'repeated', stored: { conversationId, messageId: winner.message.id, runId: winner.run.id } };
+      expect(outcomes.filter((outcome) => outcome.outcome !== 'stored')).toEqual(Array.from({ length: 7 }, () => repeated));
+      expect(await contents(a, conversationId)).toMatchObject({
+        lastSeq: 1,
+        messages: [{ id: winner.message.id }],
+        runs: [winner.run],
+        queue: [winner.run.id],
       });
     });
 
-    describe('event log', () => {
-      it('numbers events 1, 2, 3… per conversation and stamps them', async () => {
-        const [c1, c2] = [randomUUID(), randomUUID()];
-        const first = await a.events.append(token(c1, 'a'));
-        const second = await b.events.append(token(c1, 'b'));
-        const other = await a.events.append(token(c2, 'x'));
-        expect(first).toEqual({ ...token(c1, 'a'), seq: 1, id: `${c1}:1`, timestamp: first.timestamp });
-        expect(second).toMatchObject({ seq: 2, id: `${c1}:2` });
-        expect(other.seq).toBe(1);
-        expect(new Date(first.timestamp).toISOString()).toBe(first.timestamp);
-        expect(Math.abs(Date.parse(first.timestamp) - Date.now())).toBeLessThan(60_000);
-        expect(await b.events.lastSeq(c1)).toBe(2);
-        expect(await b.events.lastSeq(randomUUID())).toBe(0);
-        expect(await b.events.read(c1, 0, 10)).toEqual([first, second]);
+    it('forgets a key once its time is up, and then stores a send with it', async () => {
+      // Long enough for the send after the one that takes the key over to come before it expires
+      // again, on a busy machine (50 ms was not, through a server or PGlite alike).
+      const { a: brief, b: briefB } = await fresh(undefined, 1000);
+      const first = newSend(randomUUID());
+      expect((await brief.sends.commit(first)).outcome).toBe('stored');
+      const again = newSend(randomUUID(), { idempotencyKey: first.idempotencyKey });
+      const outcome = await until(async () => {
+        const attempt = await briefB.sends.commit(again);
+        return attempt.outcome === 'repeated' ? undefined : attempt;
+      }, 'the key to expire');
+      expect(outcome).toMatchObject({ outcome: 'stored', message: { id: again.message.id } });
+      expect(await briefB.sends.commit(newSend(randomUUID(), { idempotencyKey: first.idempotencyKey }))).toEqual({
+        outcome: 'repeated',
+        stored: { conversationId: again.conversation.id, messageId: again.message.id, runId: again.run.id },
       });
+    });
 
-      it('appends a batch as consecutive seqs with one timestamp, and an empty batch as nothing', async () => {
-        const conversationId = randomUUID();
-        await a.events.append(token(conversationId, 'first'));
-        const batch = await b.events.appendBatch(['x', 'y', 'z'].map((delta) => token(conversationId, delta)));
-        expect(batch.map((event) => event.seq)).toEqual([2, 3, 4]);
-        expect(new Set(batch.map((event) => event.timestamp)).size).toBe(1);
-        expect(await a.events.appendBatch([])).toEqual([]);
-        expect(await a.events.read(conversationId, 1, 10)).toEqual(batch);
-      });
+    it("stores nothing in someone else's conversation, and keeps no key for it", async () => {
+      const conversationId = randomUUID();
+      await a.sends.commit(newSend(conversationId));
+      const before = await contents(a, conversationId);
+      const intruder = newSend(conversationId);
+      intruder.conversation = conversation(conversationId, bob);
+      expect(await b.sends.commit(intruder)).toEqual({ outcome: 'not-owner' });
+      expect(await contents(a, conversationId)).toEqual(before);
+      expect(await a.runs.get(intruder.run.id)).toBeNull();
+      expect(await a.messages.get(intruder.message.id)).toBeNull();
+      expect((await a.sends.commit(newSend(randomUUID(), { idempotencyKey: intruder.idempotencyKey }))).outcome).toBe('stored');
+    });
 
-      it('reads back every kind of event as it was appended', async () => {
-        const conversationId = randomUUID();
-        const runId = randomUUID();
-        const base = { conversationId, runId, agentId: 'guide' };
-        const events: NewEvent[] = [
-          { ...base, type: 'AgentStarted' },
-          { ...base, type: 'AgentThinking', text: 'hmm' },
-          { ...base, type: 'ToolExecuting', toolCallId: 't1', toolName: 'lookup', arguments: { q: 'x', n: [1, { deep: null }] } },
-          { ...base, type: 'ToolCompleted', toolCallId: 't1', toolName: 'lookup', result: 'ok', error: null, durationMs: 12 },
-          { ...base, type: 'AgentHandoff', fromAgentId: 'guide', toAgentId: 'liaison.insights', reason: 'data' },
-          { ...base, type: 'AgentToken', delta: 'a\u0000b "c" ✓' },
-          { ...base, type: 'AgentArtifact', artifactId: 'a1', kind: 'TABLE', title: 'T', data: { rows: [[1, 2]] } },
-          { ...base, type: 'AgentCompleted', message: { ...message(conversationId, 0, 'done'), role: 'AGENT', agentId: 'guide', runId }, usage: null },
-          { ...base, agentId: null, type: 'AgentFailed', error: { code: 'X', message: 'y', retryable: false } },
-          { ...base, type: 'AgentCancelled', reason: 'user' },
-        ];
-        const appended = await a.events.appendBatch(events);
-        expect(await b.events.read(conversationId, 0, 100)).toEqual(appended);
-        expect(appended[7]).toMatchObject({ seq: 8, message: { seq: 8 } });
-      });
+    it('stores nothing while the conversation has maxActiveRuns active runs, and counts only active ones', async () => {
+      const conversationId = randomUUID();
+      const sends = [newSend(conversationId), newSend(conversationId)];
+      for (const send of sends) await a.sends.commit(send);
+      const before = await contents(a, conversationId);
+      const refused = newSend(conversationId, { maxActiveRuns: 2 });
+      expect(await b.sends.commit(refused)).toEqual({ outcome: 'busy', activeRunIds: sends.map((send) => send.run.id) });
+      expect(await contents(a, conversationId)).toEqual(before);
+      await a.runs.transition(sends[0]!.run.id, ['QUEUED'], { status: 'RUNNING' });
+      expect(await b.sends.commit(refused)).toMatchObject({ outcome: 'busy', activeRunIds: sends.map((send) => send.run.id) });
+      await a.runs.transition(sends[0]!.run.id, ['RUNNING'], { status: 'CANCELLED' });
+      // The refused sends took no seq: the one that gets in is numbered right after the others.
+      expect(await b.sends.commit(refused)).toMatchObject({ outcome: 'stored', event: { seq: 3 } });
+      expect(await a.sends.commit(newSend(conversationId, { idempotencyKey: refused.idempotencyKey }))).toMatchObject({ outcome: 'repeated' });
+    });
 
-      it("appends a fenced event only while the run's fence is at the epoch named, and nothing otherwise", async () => {
-        const conversationId = randomUUID();
-        const created = run(conversationId);
-        await a.runs.create(created);
-        const runId = created.id;
-        const held = await a.fences.fence(runId, 'executor');
-        expect(await b.fences.fence(runId, 'executor')).toBe(held);
-        expect(await b.events.append(token(conversationId, 'mine', runId), held)).toMatchObject({ seq: 1 });
-        // A survivor took the run over: the executor's next append is refused and stores nothing.
-        const survivor = await b.fences.fence(runId, 'survivor');
-        expect(survivor).toBeGreaterThan(held);
-        const refused = await a.events
-          .appendBatch([token(conversationId, 'late', runId), token(conversationId, 'later', runId)], held)
-          .catch((error: unknown) => error);
-        expect(refused).toBeInstanceOf(LeaseLostError);
-        expect(refused).toMatchObject({ runId });
-        expect(await b.events.lastSeq(conversationId)).toBe(1);
-        // Unfenced appends (on the run's behalf) go in, and so do the survivor's fenced ones, numbered on without a hole.
-        await b.events.append(token(conversationId, 'ended', runId));
-        expect(await a.events.append(token(conversationId, 'again', runId), survivor)).toMatchObject({ seq: 3 });
-        // Handed back, the run is at a new epoch still: the old one never holds again.
-        const back = await a.fences.fence(runId, 'executor');
-        expect(back).toBeGreaterThan(survivor);
-        await expect(a.events.append(token(conversationId, 'stale', runId), held)).rejects.toBeInstanceOf(LeaseLostError);
-        expect(deltas(await a.events.read(conversationId, 0, 10))).toEqual(['mine', 'ended', 'again']);
-      });
+    it('lets no more than maxActiveRuns of concurrent sends into one conversation', async () => {
+      const conversationId = randomUUID();
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).sends.commit(newSend(conversationId, { idempotencyKey: null, maxActiveRuns: 3 }))),
+      );
+      const stored = outcomes.filter((outcome) => outcome.outcome === 'stored');
+      expect(stored).toHaveLength(3);
+      expect(outcomes.filter((outcome) => outcome.outcome === 'busy')).toHaveLength(5);
+      // Queued in the order they were numbered in.
+      const bySeq = stored.sort((x, y) => x.event.seq - y.event.seq).map((outcome) => outcome.event.runId);
+      expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 3, queue: bySeq });
+    });
 
-      it('refuses a fenced append for a run it has no fence of, and fencing a run that does not exist', async () => {
-        const conversationId = randomUUID();
-        await expect(a.events.append(token(conversationId, 'x', randomUUID()), 1)).rejects.toBeInstanceOf(LeaseLostError);
-        await expect(a.fences.fence(randomUUID(), 'someone')).rejects.toThrow(/no run/);
-        expect(await b.events.lastSeq(conversationId)).toBe(0);
-      });
+    it('stores nothing for a new conversation that may have no active run at all', async () => {
+      const conversationId = randomUUID();
+      expect(await a.sends.commit(newSend(conversationId, { maxActiveRuns: 0 }))).toEqual({ outcome: 'busy', activeRunIds: [] });
+      expect(await contents(b, conversationId)).toEqual({ conversation: null, lastSeq: 0, events: [], messages: [], runs: [], queue: [] });
+    });
+  });
 
-      it('numbers the message a MessageCreated or AgentCompleted carries with the event', async () => {
-        const conversationId = randomUUID();
-        await a.events.append(token(conversationId, 'x'));
-        const created = await b.events.append({ type: 'MessageCreated', conversationId, runId: 'r', agentId: null, message: message(conversationId, 0, 'hi') });
-        expect(created.seq).toBe(2);
-        expect(created.type === 'MessageCreated' && created.message.seq).toBe(2);
-        expect(await a.events.read(conversationId, 1, 10)).toEqual([created]);
-      });
+  describe('event log', () => {
+    it('numbers events 1, 2, 3… per conversation and stamps them', async () => {
+      const [c1, c2] = [randomUUID(), randomUUID()];
+      const first = await a.events.append(token(c1, 'a'));
+      const second = await b.events.append(token(c1, 'b'));
+      const other = await a.events.append(token(c2, 'x'));
+      expect(first).toEqual({ ...token(c1, 'a'), seq: 1, id: `${c1}:1`, timestamp: first.timestamp });
+      expect(second).toMatchObject({ seq: 2, id: `${c1}:2` });
+      expect(other.seq).toBe(1);
+      expect(new Date(first.timestamp).toISOString()).toBe(first.timestamp);
+      expect(Math.abs(Date.parse(first.timestamp) - Date.now())).toBeLessThan(60_000);
+      expect(await b.events.lastSeq(c1)).toBe(2);
+      expect(await b.events.lastSeq(randomUUID())).toBe(0);
+      expect(await b.events.read(c1, 0, 10)).toEqual([first, second]);
+    });
 
-      it('keeps what was appended as it was, whatever the appender changes afterwards', async () => {
-        const conversationId = randomUUID();
-        const args = { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] };
-        const tool = { type: 'ToolExecuting' as const, conversationId, runId: 'r', agentId: 'guide', toolCallId: 't1', toolName: 'lookup', arguments: args };
-        const completedMessage = { ...message(conversationId, 0, 'done'), role: 'AGENT' as const };
-        const completed = {
-          type: 'AgentCompleted' as const,
-          conversationId,
-          runId: 'r',
-          agentId: 'guide',
-          message: completedMessage,
-          usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
-        };
-        await a.events.appendBatch([tool, completed]);
-        args.filters[0]!.values.push('US');
-        args.query = 'changed';
-        completedMessage.text = 'changed';
-        completed.usage.totalTokens = 0;
-        tool.toolName = 'changed';
-        for (const on of [a, b]) {
-          const events = await on.events.read(conversationId, 0, 10);
-          expect(events[0]).toMatchObject({ toolName: 'lookup', arguments: { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] } });
-          expect(events[1]).toMatchObject({ message: { text: 'done', seq: 2 }, usage: { totalTokens: 7 } });
-        }
-      });
+    it('appends a batch as consecutive seqs with one timestamp, and an empty batch as nothing', async () => {
+      const conversationId = randomUUID();
+      await a.events.append(token(conversationId, 'first'));
+      const batch = await b.events.appendBatch(['x', 'y', 'z'].map((delta) => token(conversationId, delta)));
+      expect(batch.map((event) => event.seq)).toEqual([2, 3, 4]);
+      expect(new Set(batch.map((event) => event.timestamp)).size).toBe(1);
+      expect(await a.events.appendBatch([])).toEqual([]);
+      expect(await a.events.read(conversationId, 1, 10)).toEqual(batch);
+    });
 
-      it('gives concurrent appends and batches through both instances one gapless seq line, each batch in one piece', async () => {
-        const conversationId = randomUUID();
-        const appended = await Promise.all(
-          Array.from({ length: 40 }, (_, i) =>
-            (i % 2 ? a : b).events.appendBatch(Array.from({ length: 1 + (i % 4) }, (_, j) => token(conversationId, `d${i}.${j}`))),
+    it('reads back every kind of event as it was appended', async () => {
+      const conversationId = randomUUID();
+      const runId = randomUUID();
+      const base = { conversationId, runId, agentId: 'guide' };
+      const events: NewEvent[] = [
+        { ...base, type: 'AgentStarted' },
+        { ...base, type: 'AgentThinking', text: 'hmm' },
+        { ...base, type: 'ToolExecuting', toolCallId: 't1', toolName: 'lookup', arguments: { q: 'x', n: [1, { deep: null }] } },
+        { ...base, type: 'ToolCompleted', toolCallId: 't1', toolName: 'lookup', result: 'ok', error: null, durationMs: 12 },
+        { ...base, type: 'AgentHandoff', fromAgentId: 'guide', toAgentId: 'liaison.insights', reason: 'data' },
+        { ...base, type: 'AgentToken', delta: 'a\u0000b "c" ✓' },
+        { ...base, type: 'AgentArtifact', artifactId: 'a1', kind: 'TABLE', title: 'T', data: { rows: [[1, 2]] } },
+        { ...base, type: 'AgentCompleted', message: { ...message(conversationId, 0, 'done'), role: 'AGENT', agentId: 'guide', runId }, usage: null },
+        { ...base, agentId: null, type: 'AgentFailed', error: { code: 'X', message: 'y', retryable: false } },
+        { ...base, type: 'AgentCancelled', reason: 'user' },
+      ];
+      const appended = await a.events.appendBatch(events);
+      expect(await b.events.read(conversationId, 0, 100)).toEqual(appended);
+      expect(appended[7]).toMatchObject({ seq: 8, message: { seq: 8 } });
+    });
+
+    it("appends a fenced event only while the run's fence is at the epoch named, and nothing otherwise", async () => {
+      const conversationId = randomUUID();
+      const created = run(conversationId);
+      await a.runs.create(created);
+      const runId = created.id;
+      const held = await a.fences.fence(runId, 'executor');
+      expect(await b.fences.fence(runId, 'executor')).toBe(held);
+      expect(await b.events.append(token(conversationId, 'mine', runId), held)).toMatchObject({ seq: 1 });
+      // A survivor took the run over: the executor's next append is refused and stores nothing.
+      const survivor = await b.fences.fence(runId, 'survivor');
+      expect(survivor).toBeGreaterThan(held);
+      const refused = await a.events
+        .appendBatch([token(conversationId, 'late', runId), token(conversationId, 'later', runId)], held)
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(LeaseLostError);
+      expect(refused).toMatchObject({ runId });
+      expect(await b.events.lastSeq(conversationId)).toBe(1);
+      // Unfenced appends (on the run's behalf) go in, and so do the survivor's fenced ones, numbered on without a hole.
+      await b.events.append(token(conversationId, 'ended', runId));
+      expect(await a.events.append(token(conversationId, 'again', runId), survivor)).toMatchObject({ seq: 3 });
+      // Handed back, the run is at a new epoch still: the old one never holds again.
+      const back = await a.fences.fence(runId, 'executor');
+      expect(back).toBeGreaterThan(survivor);
+      await expect(a.events.append(token(conversationId, 'stale', runId), held)).rejects.toBeInstanceOf(LeaseLostError);
+      expect(deltas(await a.events.read(conversationId, 0, 10))).toEqual(['mine', 'ended', 'again']);
+    });
+
+    it('refuses a fenced append for a run it has no fence of, and fencing a run that does not exist', async () => {
+      const conversationId = randomUUID();
+      await expect(a.events.append(token(conversationId, 'x', randomUUID()), 1)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(a.fences.fence(randomUUID(), 'someone')).rejects.toThrow(/no run/);
+      expect(await b.events.lastSeq(conversationId)).toBe(0);
+    });
+
+    it('numbers the message a MessageCreated or AgentCompleted carries with the event', async () => {
+      const conversationId = randomUUID();
+      await a.events.append(token(conversationId, 'x'));
+      const created = await b.events.append({ type: 'MessageCreated', conversationId, runId: 'r', agentId: null, message: message(conversationId, 0, 'hi') });
+      expect(created.seq).toBe(2);
+      expect(created.type === 'MessageCreated' && created.message.seq).toBe(2);
+      expect(await a.events.read(conversationId, 1, 10)).toEqual([created]);
+    });
+
+    it('keeps what was appended as it was, whatever the appender changes afterwards', async () => {
+      const conversationId = randomUUID();
+      const args = { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] };
+      const tool = { type: 'ToolExecuting' as const, conversationId, runId: 'r', agentId: 'guide', toolCallId: 't1', toolName: 'lookup', arguments: args };
+      const completedMessage = { ...message(conversationId, 0, 'done'), role: 'AGENT' as const };
+      const completed = {
+        type: 'AgentCompleted' as const,
+        conversationId,
+        runId: 'r',
+        agentId: 'guide',
+        message: completedMessage,
+        usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
+      };
+      await a.events.appendBatch([tool, completed]);
+      args.filters[0]!.values.push('US');
+      args.query = 'changed';
+      completedMessage.text = 'changed';
+      completed.usage.totalTokens = 0;
+      tool.toolName = 'changed';
+      for (const on of [a, b]) {
+        const events = await on.events.read(conversationId, 0, 10);
+        expect(events[0]).toMatchObject({ toolName: 'lookup', arguments: { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] } });
+        expect(events[1]).toMatchObject({ message: { text: 'done', seq: 2 }, usage: { totalTokens: 7 } });
+      }
+    });
+
+    it('gives concurrent appends and batches through both instances one gapless seq line, each batch in one piece', async () => {
+      const conversationId = randomUUID();
+      const appended = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 ? a : b).events.appendBatch(Array.from({ length: 1 + (i % 4) }, (_, j) => token(conversationId, `d${i}.${j}`))),
+        ),
+      );
+      const total = appended.reduce((sum, batch) => sum + batch.length, 0);
+      for (const batch of appended) {
+        expect(batch.map((event) => event.seq)).toEqual(batch.map((_, j) => batch[0]!.seq + j));
+      }
+      const seqs = appended
+        .flat()
+        .map((event) => event.seq)
+        .sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      const read = await a.events.read(conversationId, 0, 1000);
+      expect(read).toEqual([...appended.flat()].sort((x, y) => x.seq - y.seq));
+      expect(await b.events.lastSeq(conversationId)).toBe(total);
+    });
+
+    it('gives concurrent sends and appends to one conversation one gapless seq line', async () => {
+      const conversationId = randomUUID();
+      await a.conversations.createIfAbsent(conversation(conversationId, alice));
+      const work = Array.from({ length: 20 }, (_, i) =>
+        i % 3 === 0
+          ? (i % 2 ? a : b).sends.commit(newSend(conversationId)).then((outcome) => (outcome.outcome === 'stored' ? [outcome.event.seq] : []))
+          : (i % 2 ? a : b).events.append(token(conversationId, `d${i}`)).then((event) => [event.seq]),
+      );
+      const seqs = (await Promise.all(work)).flat().sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      const messages = await b.messages.listLast(conversationId, 100);
+      expect(messages).toHaveLength(7);
+      const events = await b.events.read(conversationId, 0, 100);
+      for (const each of messages) expect(events[each.seq - 1]).toMatchObject({ type: 'MessageCreated', message: each });
+    });
+
+    it('never shows a reader an event without every one before it, while both instances append', async () => {
+      const conversationId = randomUUID();
+      let appending = true;
+      const appends = Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`)))).finally(
+        () => (appending = false),
+      );
+      const reads: number[][] = [];
+      do {
+        reads.push((await (reads.length % 2 ? a : b).events.read(conversationId, 0, 100)).map((event) => event.seq));
+      } while (appending);
+      await appends;
+      for (const seqs of reads) expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    });
+
+    it('reads pages after a seq', async () => {
+      const conversationId = randomUUID();
+      for (let i = 1; i <= 7; i += 1) await a.events.append(token(conversationId, `d${i}`));
+      expect((await b.events.read(conversationId, 0, 3)).map((event) => event.seq)).toEqual([1, 2, 3]);
+      expect((await b.events.read(conversationId, 3, 3)).map((event) => event.seq)).toEqual([4, 5, 6]);
+      expect((await b.events.read(conversationId, 6, 3)).map((event) => event.seq)).toEqual([7]);
+      expect(await b.events.read(conversationId, 7, 3)).toEqual([]);
+      expect(await b.events.read(conversationId, 3, 0)).toEqual([]);
+      expect(await b.events.read(randomUUID(), 0, 3)).toEqual([]);
+    });
+
+    it('keeps the newest events up to the retention count, and says EVENTS_EXPIRED for older cursors', async () => {
+      const { a: small, b: smallB } = await fresh({ maxEventsPerConversation: 5, maxAgeMs: 3600_000 });
+      const conversationId = randomUUID();
+      for (let i = 1; i <= 8; i += 1) await (i % 2 ? small : smallB).events.append(token(conversationId, `d${i}`));
+      expect((await smallB.events.read(conversationId, 3, 10)).map((event) => event.seq)).toEqual([4, 5, 6, 7, 8]);
+      const error = await small.events.read(conversationId, 2, 10).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(GatewayError);
+      expect(error).toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 4 } });
+      await expect(small.events.read(conversationId, 2, 0)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
+      // A batch longer than the count keeps its newest events only.
+      await small.events.appendBatch(Array.from({ length: 7 }, (_, i) => token(conversationId, `e${i}`)));
+      expect(deltas(await smallB.events.read(conversationId, 10, 10))).toEqual(['e2', 'e3', 'e4', 'e5', 'e6']);
+      await expect(smallB.events.read(conversationId, 9, 10)).rejects.toMatchObject({ extensions: { firstRetainedSeq: 11 } });
+      expect(await smallB.events.lastSeq(conversationId)).toBe(15);
+    });
+
+    it('drops events older than the retention age', async () => {
+      const { a: brief } = await fresh({ maxEventsPerConversation: 100, maxAgeMs: 1000 });
+      const conversationId = randomUUID();
+      await brief.events.append(token(conversationId, 'old'));
+      expect(await brief.events.read(conversationId, 0, 10)).toHaveLength(1);
+      const error = await until(
+        () =>
+          brief.events.read(conversationId, 0, 10).then(
+            () => undefined,
+            (caught: unknown) => caught,
           ),
-        );
-        const total = appended.reduce((sum, batch) => sum + batch.length, 0);
-        for (const batch of appended) {
-          expect(batch.map((event) => event.seq)).toEqual(batch.map((_, j) => batch[0]!.seq + j));
-        }
-        const seqs = appended
-          .flat()
-          .map((event) => event.seq)
-          .sort((x, y) => x - y);
-        expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-        const read = await a.events.read(conversationId, 0, 1000);
-        expect(read).toEqual([...appended.flat()].sort((x, y) => x.seq - y.seq));
-        expect(await b.events.lastSeq(conversationId)).toBe(total);
-      });
-
-      it('gives concurrent sends and appends to one conversation one gapless seq line', async () => {
-        const conversationId = randomUUID();
-        await a.conversations.createIfAbsent(conversation(conversationId, alice));
-        const work = Array.from({ length: 20 }, (_, i) =>
-          i % 3 === 0
-            ? (i % 2 ? a : b).sends.commit(newSend(conversationId)).then((outcome) => (outcome.outcome === 'stored' ? [outcome.event.seq] : []))
-            : (i % 2 ? a : b).events.append(token(conversationId, `d${i}`)).then((event) => [event.seq]),
-        );
-        const seqs = (await Promise.all(work)).flat().sort((x, y) => x - y);
-        expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-        const messages = await b.messages.listLast(conversationId, 100);
-        expect(messages).toHaveLength(7);
-        const events = await b.events.read(conversationId, 0, 100);
-        for (const each of messages) expect(events[each.seq - 1]).toMatchObject({ type: 'MessageCreated', message: each });
-      });
-
-      it('never shows a reader an event without every one before it, while both instances append', async () => {
-        const conversationId = randomUUID();
-        let appending = true;
-        const appends = Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).events.append(token(conversationId, `d${i}`)))).finally(
-          () => (appending = false),
-        );
-        const reads: number[][] = [];
-        do {
-          reads.push((await (reads.length % 2 ? a : b).events.read(conversationId, 0, 100)).map((event) => event.seq));
-        } while (appending);
-        await appends;
-        for (const seqs of reads) expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-      });
-
-      it('reads pages after a seq', async () => {
-        const conversationId = randomUUID();
-        for (let i = 1; i <= 7; i += 1) await a.events.append(token(conversationId, `d${i}`));
-        expect((await b.events.read(conversationId, 0, 3)).map((event) => event.seq)).toEqual([1, 2, 3]);
-        expect((await b.events.read(conversationId, 3, 3)).map((event) => event.seq)).toEqual([4, 5, 6]);
-        expect((await b.events.read(conversationId, 6, 3)).map((event) => event.seq)).toEqual([7]);
-        expect(await b.events.read(conversationId, 7, 3)).toEqual([]);
-        expect(await b.events.read(conversationId, 3, 0)).toEqual([]);
-        expect(await b.events.read(randomUUID(), 0, 3)).toEqual([]);
-      });
-
-      it('keeps the newest events up to the retention count, and says EVENTS_EXPIRED for older cursors', async () => {
-        const { a: small, b: smallB } = await fresh({ maxEventsPerConversation: 5, maxAgeMs: 3600_000 });
-        const conversationId = randomUUID();
-        for (let i = 1; i <= 8; i += 1) await (i % 2 ? small : smallB).events.append(token(conversationId, `d${i}`));
-        expect((await smallB.events.read(conversationId, 3, 10)).map((event) => event.seq)).toEqual([4, 5, 6, 7, 8]);
-        const error = await small.events.read(conversationId, 2, 10).catch((caught: unknown) => caught);
-        expect(error).toBeInstanceOf(GatewayError);
-        expect(error).toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 4 } });
-        await expect(small.events.read(conversationId, 2, 0)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
-        // A batch longer than the count keeps its newest events only.
-        await small.events.appendBatch(Array.from({ length: 7 }, (_, i) => token(conversationId, `e${i}`)));
-        expect(deltas(await smallB.events.read(conversationId, 10, 10))).toEqual(['e2', 'e3', 'e4', 'e5', 'e6']);
-        await expect(smallB.events.read(conversationId, 9, 10)).rejects.toMatchObject({ extensions: { firstRetainedSeq: 11 } });
-        expect(await smallB.events.lastSeq(conversationId)).toBe(15);
-      });
-
-      it('drops events older than the retention age', async () => {
-        const { a: brief } = await fresh({ maxEventsPerConversation: 100, maxAgeMs: 1000 });
-        const conversationId = randomUUID();
-        await brief.events.append(token(conversationId, 'old'));
-        expect(await brief.events.read(conversationId, 0, 10)).toHaveLength(1);
-        const error = await until(
-          () =>
-            brief.events.read(conversationId, 0, 10).then(
-              () => undefined,
-              (caught: unknown) => caught,
-            ),
-          'the event to age out',
-        );
-        expect(error).toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 2 } });
-        expect(await brief.events.lastSeq(conversationId)).toBe(1);
-        expect(await brief.events.read(conversationId, 1, 10)).toEqual([]);
-        const next = await brief.events.append(token(conversationId, 'new'));
-        expect(next.seq).toBe(2);
-        expect(await brief.events.read(conversationId, 1, 10)).toEqual([next]);
-      });
+        'the event to age out',
+      );
+      expect(error).toMatchObject({ code: 'EVENTS_EXPIRED', extensions: { firstRetainedSeq: 2 } });
+      expect(await brief.events.lastSeq(conversationId)).toBe(1);
+      expect(await brief.events.read(conversationId, 1, 10)).toEqual([]);
+      const next = await brief.events.append(token(conversationId, 'new'));
+      expect(next.seq).toBe(2);
+      expect(await brief.events.read(conversationId, 1, 10)).toEqual([next]);
     });
-  },
-);
+  });
+});
 
 /**
  * Where the tests beyond the contract run: a new database on the server, which each `pool` opens
