@@ -246,7 +246,9 @@ export class RedisInputRequestStore implements InputRequestStore {
     if (limit <= 0) return [];
     const ids = await this.redis.eval<string[]>(CLAIM_DUE, [this.dueSet()], [ttlMs, limit]);
     const claimed = await Promise.all(ids.map((id) => this.get(id)));
-    // On a cluster, what is left of a request whose opener or settler died between its two calls.
+    // On a cluster, what is left of a request whose opener or settler died between its two calls
+    // (or of a deleted conversation's). One being opened is not taken for one: it goes into the
+    // due set before it is opened, but its due time (its expiry) is still to come.
     const stale = ids.filter((_, i) => claimed[i]?.status !== OPEN_INPUT_STATUS);
     if (stale.length > 0) await this.redis.command(['ZREM', this.dueSet(), ...stale]);
     return claimed.filter((request): request is InputRequestRecord => request?.status === OPEN_INPUT_STATUS);
