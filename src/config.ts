@@ -97,7 +97,7 @@ export const settingsSchema = z.object({
     .pipe(z.array(z.string().url()).min(1))
     .optional()
     .describe(
-      'Instead of REDIS_URL, a Redis Cluster (comma-separated redis:// URLs of some of its nodes) as the live layer beside DATABASE_URL: each conversation in one slot, its events fanned out over sharded pub/sub.',
+      'Instead of REDIS_URL, a Redis Cluster (comma-separated redis:// URLs of some of its nodes): alone, the store of record and the live layer, as REDIS_URL is; beside DATABASE_URL, the live layer. Each conversation in one slot, its events fanned out over sharded pub/sub.',
     ),
   REDIS_KEY_PREFIX: z.string().default('agw:').describe('Prepended to every Redis key and channel, so that deployments can share one Redis.'),
   // Short, since a conversation waits that long after such a death; longer than any pause.
@@ -188,15 +188,16 @@ export function isDataFolderUrl(url: string): boolean {
 }
 
 /**
- * What a Redis Cluster can serve so far: the live layer beside a PostgreSQL server. The Redis
- * store of record (events, sends, runs) still has scripts that span several slots.
+ * A Redis Cluster serves as the live layer beside a PostgreSQL server, or alone as store of
+ * record and live layer (the Redis store's scripts each stay in one conversation's slot: see
+ * src/store/redis/keys.ts). Not beside a data folder, which one process opens.
  */
 function checkCluster(config: z.infer<typeof settingsSchema>): void {
   if (config.REDIS_URL) throw new Error('REDIS_URL and REDIS_CLUSTER_NODES name two different Redis deployments: set one of them.');
-  if (!config.DATABASE_URL || isDataFolderUrl(config.DATABASE_URL)) {
+  if (config.DATABASE_URL && isDataFolderUrl(config.DATABASE_URL)) {
     throw new Error(
-      'REDIS_CLUSTER_NODES needs DATABASE_URL naming a PostgreSQL server (postgres://): on a Redis Cluster the gateway keeps ' +
-        'its live layer, with PostgreSQL as the store of record (the Redis store of record needs REDIS_URL, one primary).',
+      'DATABASE_URL=file:/// is a data folder that one process opens (PGlite): instances sharing a Redis Cluster cannot share it. ' +
+        'Name a PostgreSQL server (postgres://), or unset DATABASE_URL to keep everything on the cluster.',
     );
   }
   if (config.REDIS_KEY_PREFIX.includes('{')) {

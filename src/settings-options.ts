@@ -95,7 +95,7 @@ export interface SettingsOptions {
    */
   redisUrl?: string;
   /**
-   * Instead of REDIS_URL, a Redis Cluster (comma-separated redis:// URLs of some of its nodes) as the live layer beside DATABASE_URL: each conversation in one slot, its events fanned out over sharded pub/sub.
+   * Instead of REDIS_URL, a Redis Cluster (comma-separated redis:// URLs of some of its nodes): alone, the store of record and the live layer, as REDIS_URL is; beside DATABASE_URL, the live layer. Each conversation in one slot, its events fanned out over sharded pub/sub.
    * Environment variable: `REDIS_CLUSTER_NODES`.
    */
   redisClusterNodes?: string;

@@ -1,7 +1,7 @@
 /**
  * The backends this gateway can keep its shared state in, in order of preference: the first
  * whose registration serves the configuration is used (DATABASE_URL: PostgreSQL with Redis or
- * memory as the live layer; REDIS_URL alone: Redis; neither: memory). Adding a backend is one
+ * memory as the live layer; REDIS_URL or REDIS_CLUSTER_NODES alone: Redis; neither: memory). Adding a backend is one
  * folder under store/ and one line here (docs/backends.md).
  */
 import type { Logger } from 'pino';

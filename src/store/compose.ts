@@ -2,8 +2,10 @@
  * A store of record and a live layer composed into the Backend the planes use.
  *
  * Memory and Redis are each their own live layer: a send, an append with its fan-out, and the
- * fence check are one atomic step there, so their parts compose as they are. A store of record
- * apart from its live layer (PostgreSQL) needs three things more, given here:
+ * fence check are one atomic step there, so their parts compose as they are (on a Redis Cluster
+ * the Redis store keeps its fence in each conversation's slot, apart from the leases: it gives
+ * `fences`, and its leases are recorded there as below). A store of record apart from its live
+ * layer (PostgreSQL) needs three things more, given here:
  * - its appends are announced through the live layer's fan-out once they are durable (append,
  *   then notify: a subscriber never hears of an event the history does not have), and reads
  *   are served by the fan-out's hot tail when it holds them, by the history otherwise;

@@ -281,7 +281,8 @@ export interface RecordStore {
   events: RecordLog | EventLog;
   /**
    * Present when the store fences appends itself (see RunFences), as a store apart from the
-   * live layer must; absent where the live layer's leases fence the log in one atomic step.
+   * live layer must (and the Redis store on a cluster, whose leases are in a slot of their own);
+   * absent where the live layer's leases fence the log in one atomic step.
    */
   fences?: RunFences;
   /**

@@ -1,8 +1,9 @@
 /**
- * Gateways on a Redis Cluster (REDIS_CLUSTER_NODES) beside PostgreSQL, end to end through real
- * clients: two instances of one deployment, a run sent through one and followed on both, sends
- * repeated through either, many conversations at once, runs handed to a worker. Only this file runs on the cluster end to
- * end (the whole e2e suite once more would cost minutes); the contract suites run on it too.
+ * Gateways on a Redis Cluster (REDIS_CLUSTER_NODES) beside PostgreSQL, and on the cluster alone
+ * (the Redis store of record), end to end through real clients: two instances of one
+ * deployment, a run sent through one and followed on both, sends repeated through either, many
+ * conversations at once, runs handed to a worker. Only this file runs on the cluster end to end
+ * (the whole e2e suite once more would cost minutes); the contract suites run on it too.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,19 +14,24 @@ import { startRedisCluster, type TestRedisCluster } from '../support/redis-clust
 import { expectGapless, expectRunInvariants, send, type SentRun } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
-describe('gateways on a Redis Cluster', () => {
+const topologies = [
+  { kind: 'postgres+cluster', withPostgres: true },
+  { kind: 'redis+cluster', withPostgres: false },
+];
+
+describe.each(topologies)('gateways on a Redis Cluster ($kind)', ({ kind, withPostgres }) => {
   let cluster: TestRedisCluster;
-  let postgres: TestPostgres;
+  let postgres: TestPostgres | undefined;
   let a: RunningServer;
   let b: RunningServer;
   let token: string;
   let deployment: Record<string, string>;
 
   beforeAll(async () => {
-    [cluster, postgres] = await Promise.all([startRedisCluster(), startPostgres()]);
+    [cluster, postgres] = await Promise.all([startRedisCluster(), withPostgres ? startPostgres() : undefined]);
     deployment = {
       REDIS_CLUSTER_NODES: cluster.urls.join(','),
-      DATABASE_URL: await postgres.createDatabase(),
+      ...(postgres && { DATABASE_URL: await postgres.createDatabase() }),
       REDIS_KEY_PREFIX: `agw-test-${randomUUID()}:`,
       AGENT_STEP_DELAY_MS: '1',
     };
@@ -50,7 +56,7 @@ describe('gateways on a Redis Cluster', () => {
   }
 
   it('streams a run sent through one instance to subscribers on both, the same events in the same order', async () => {
-    expect([a.gateway.backend.kind, b.gateway.backend.kind]).toEqual(['postgres+cluster', 'postgres+cluster']);
+    expect([a.gateway.backend.kind, b.gateway.backend.kind]).toEqual([kind, kind]);
     const sent = await send(a.url, token, { text: 'Hello over the cluster' });
     const [onA, onB] = await Promise.all([follow(a, sent), follow(b, sent)]);
     expectRunInvariants(onB, sent);

@@ -10,9 +10,20 @@ import { LeaseLostError } from '../../src/store/event-log.ts';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import type { Backend, ControlMessage, NewSend } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, InputRequestRecord, InputResponse, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
-import { memoryWorld, postgresClusterWorld, postgresRedisWorld, redisWorld, type Instances, type World, collect, token, until } from './worlds.ts';
+import {
+  memoryWorld,
+  postgresClusterWorld,
+  postgresRedisWorld,
+  redisClusterWorld,
+  redisWorld,
+  type Instances,
+  type World,
+  collect,
+  token,
+  until,
+} from './worlds.ts';
 
-const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld(), postgresClusterWorld()];
+const worlds: World[] = [memoryWorld, redisWorld(), redisClusterWorld(), postgresRedisWorld(), postgresClusterWorld()];
 
 const alice: Owner = { userId: 'alice', tenantId: null };
 const bob: Owner = { userId: 'bob', tenantId: null };

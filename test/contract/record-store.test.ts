@@ -2,7 +2,8 @@
  * The contract of a store of record (what must last, without the live layer: no fan-out, leases,
  * locks or rate limits), run against every record store "world", each seen through two
  * instances on the same state: for PostgreSQL two pools on one database, as two gateway
- * processes would have; for PGlite (PostgreSQL in this process, on a data folder) two stores on
+ * processes would have; for Redis (one, or a Redis Cluster) two sets of connections under one
+ * key prefix; for PGlite (PostgreSQL in this process, on a data folder) two stores on
  * its one connection, as the memory world shares one backend. Then what only PostgreSQL has,
  * on a server and on PGlite: concurrent migrations, recovery's query of active runs, what group
  * commit saves; and how PGlite's one connection serves many callers at once.
@@ -12,7 +13,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import { LeaseLostError, type RetentionPolicy } from '../../src/store/event-log.ts';
 import type { NewEvent } from '../../src/domain/events.ts';
-import type { NewSend } from '../../src/store/interfaces.ts';
 import type { ConversationRecord, MessageRecord, Owner, RunRecord } from '../../src/domain/records.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import {
@@ -28,6 +28,10 @@ import {
 } from '../../src/store/postgres/index.ts';
 import { dataFolderUrl, freshDataFolder, removeDataFolders } from '../support/pglite.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
+import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.ts';
+import { startRedis, type TestRedis } from '../support/redis-server.ts';
+import { createRedisBackend, type RedisTarget } from '../../src/store/redis/index.ts';
+import type { Backend, NewSend } from '../../src/store/interfaces.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, token, until } from './worlds.ts';
 
 /** A store of record as the suite sees it: the stores, the log and the fence. */
@@ -109,6 +113,47 @@ const pgliteRecordWorld: RecordWorld = {
 };
 afterAll(() => removeDataFolders());
 
+let redis: TestRedis | undefined;
+let cluster: TestRedisCluster | undefined;
+afterAll(async () => {
+  await Promise.all([redis?.stop(), cluster?.stop()]);
+});
+
+/**
+ * The Redis backend on one Redis or on a Redis Cluster (started when first used), through two
+ * sets of connections; its leases stand in for the fence, as the memory world's do.
+ */
+function redisRecordWorld(name: string, target: () => Promise<RedisTarget>): RecordWorld {
+  return {
+    name,
+    async instances({ retention = DEFAULT_RETENTION, idempotencyTtlMs = BACKEND_SETTINGS.idempotencyTtlMs } = {}) {
+      const on = await target();
+      const keyPrefix = `test-${randomUUID()}:`;
+      const made = await Promise.all([0, 1].map(() => createRedisBackend(on, { ...BACKEND_SETTINGS, retention, idempotencyTtlMs, keyPrefix })));
+      const asRecord = (backend: Backend): RecordStore => ({
+        ...backend,
+        fences: {
+          async fence(runId, holder) {
+            const run = await backend.runs.get(runId);
+            if (!run) throw new Error(`there is no run ${runId} to fence`);
+            return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
+          },
+        },
+      });
+      return { a: asRecord(made[0]!), b: asRecord(made[1]!), close: async () => void (await Promise.all(made.map((backend) => backend.close()))) };
+    },
+  };
+}
+
+const redisOnlyRecordWorld = redisRecordWorld('redis', async () => {
+  redis ??= await startRedis();
+  return redis.url;
+});
+const redisClusterRecordWorld = redisRecordWorld('redis+cluster', async () => {
+  cluster ??= await startRedisCluster();
+  return { clusterNodes: cluster.urls };
+});
+
 const alice: Owner = { userId: 'alice', tenantId: null };
 const bob: Owner = { userId: 'bob', tenantId: null };
 
@@ -155,7 +200,9 @@ const contents = async (on: RecordStore, conversationId: string) => ({
 
 const deltas = (events: readonly { type: string }[]) => events.map((event) => (event as { delta?: string }).delta);
 
-describe.each([memoryRecordWorld, postgresRecordWorld, pgliteRecordWorld])('the $name store of record', (world) => {
+const recordWorlds = [memoryRecordWorld, redisOnlyRecordWorld, redisClusterRecordWorld, postgresRecordWorld, pgliteRecordWorld];
+
+describe.each(recordWorlds)('the $name store of record', (world) => {
   let instances: RecordInstances;
   let a: RecordStore;
   let b: RecordStore;

@@ -21,6 +21,7 @@ import {
   memoryWorld,
   postgresClusterWorld,
   postgresRedisWorld,
+  redisClusterWorld,
   redisWorld,
   storeSend,
   until,
@@ -28,7 +29,7 @@ import {
   type World,
 } from './worlds.ts';
 
-const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld(), postgresClusterWorld()];
+const worlds: World[] = [memoryWorld, redisWorld(), redisClusterWorld(), postgresRedisWorld(), postgresClusterWorld()];
 const LEASE_MS = 300;
 
 describe.each(worlds)('recovering runs on the $name backend', (world) => {

@@ -1,12 +1,29 @@
 /**
  * What only a Redis Cluster has to show: each conversation's keys in one slot, conversations
  * spread over every primary, and pub/sub as a doorbell that may be missed without an event lost,
- * also when a conversation's slot moves to another primary.
+ * also when a conversation's slot moves to another primary. Then the Redis store of record on a
+ * cluster: every key of a conversation (its runs, messages, input requests and idempotency
+ * records too) in its one slot, sends with one idempotency key stored once whoever sends them
+ * at once, and a deletion that leaves nothing of the conversation behind.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from 'redis';
-import { collect, helloRun, helloSend, postgresClusterWorld, token, until, type Instances } from './worlds.ts';
+import { createClient, createCluster } from 'redis';
+import type { InputRequestRecord, RunRecord } from '../../src/domain/records.ts';
+import type { NewSend } from '../../src/store/interfaces.ts';
+import { createRedisBackend } from '../../src/store/redis/index.ts';
+import {
+  BACKEND_SETTINGS,
+  DEFAULT_RETENTION,
+  collect,
+  helloRun,
+  helloSend,
+  postgresClusterWorld,
+  redisClusterWorld,
+  token,
+  until,
+  type Instances,
+} from './worlds.ts';
 
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -107,6 +124,187 @@ describe('the live layer on a Redis Cluster', () => {
   });
 });
 
+describe('the Redis store of record on a Redis Cluster', () => {
+  const world = redisClusterWorld();
+  const opened: Instances[] = [];
+  const fresh = async () => {
+    const instances = await world.instances();
+    opened.push(instances);
+    return instances;
+  };
+  let admin: ReturnType<typeof createClient>;
+  /** Every key of the cluster whose name starts with `prefix`. */
+  const keysOf = async (prefix: string) => [...(await world.cluster().keysPerPrimary(prefix)).values()].flat();
+  const slotOf = async (key: string) => Number(await admin.sendCommand(['CLUSTER', 'KEYSLOT', key]));
+  /** A send with an idempotency key, into `conversationId` (new or not). */
+  const keyedSend = (conversationId: string, idempotencyKey: string): NewSend & { run: RunRecord } => ({
+    ...helloSend(helloRun(conversationId), { holder: 'gateway-a', ttlMs: 60_000 }),
+    idempotencyKey,
+  });
+  const inputRequest = (run: RunRecord): InputRequestRecord => ({
+    id: randomUUID(),
+    runId: run.id,
+    conversationId: run.conversationId,
+    agentId: 'guide',
+    kind: 'APPROVAL',
+    status: 'PENDING',
+    prompt: 'Run files.ingest?',
+    toolCallId: null,
+    toolName: null,
+    arguments: null,
+    options: null,
+    answerSchema: null,
+    createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    response: null,
+  });
+
+  beforeAll(async () => {
+    await world.setup();
+    admin = createClient({ url: world.cluster().urls[0] });
+    admin.on('error', () => undefined);
+    await admin.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((instances) => instances.close()));
+  });
+  afterAll(async () => {
+    admin?.destroy();
+    await world.teardown();
+  });
+
+  it('keeps every key of each of 30 conversations (runs, messages, input requests, idempotency) in its one slot, spread over all three primaries', async () => {
+    const { a, b } = await fresh();
+    const conversations = Array.from({ length: 30 }, () => randomUUID());
+    const stored = new Map<string, { run: RunRecord; messageId: string; requestId: string }>();
+    for (const conversationId of conversations) {
+      const send = keyedSend(conversationId, `send:${randomUUID()}`);
+      expect((await b.sends.commit(send)).outcome).toBe('stored');
+      await a.events.append(token(conversationId, 'hello', send.run.id));
+      const request = await a.inputs.open(inputRequest(send.run));
+      stored.set(conversationId, { run: send.run, messageId: send.message.id, requestId: request.id });
+    }
+    const prefix = (await keysOf('')).find((key) => key.includes(`c:{${conversations[0]}}`))!.split('c:{')[0]!;
+    const perPrimary = await world.cluster().keysPerPrimary(prefix);
+    expect(perPrimary.size).toBe(3);
+    for (const conversationId of conversations) {
+      const { run, messageId, requestId } = stored.get(conversationId)!;
+      const tagged = `${prefix}c:{${conversationId}}`;
+      const own = [...perPrimary.values()].map((keys) => keys.filter((key) => key.startsWith(tagged)));
+      // On one primary, in one slot: its hash, log, queue, runs, messages, requests, idempotency.
+      expect(own.filter((keys) => keys.length > 0)).toHaveLength(1);
+      const keys = own.flat();
+      for (const record of [`${tagged}:run:${run.id}`, `${tagged}:msg:${messageId}`, `${tagged}:input:${requestId}`, `${tagged}:ev`])
+        expect(keys).toContain(record);
+      expect(keys.some((key) => key.startsWith(`${tagged}:idem:send:`))).toBe(true);
+      expect(new Set(await Promise.all(keys.map(slotOf))).size).toBe(1);
+      // Found by id alone, through the other instance.
+      expect((await a.runs.get(run.id))?.conversationId).toBe(conversationId);
+      expect((await a.messages.get(messageId))?.conversationId).toBe(conversationId);
+      expect((await b.inputs.get(requestId))?.conversationId).toBe(conversationId);
+    }
+    for (const keys of perPrimary.values()) expect(keys.filter((key) => conversations.some((id) => key.includes(`{${id}}`))).length).toBeGreaterThan(0);
+    // A run's lease fences its appends from the conversation's own slot.
+    const { run } = stored.get(conversations[0]!)!;
+    const epoch = await a.leases.acquire(run.id, run.conversationId, 'gateway-b', 60_000);
+    await a.events.append(token(run.conversationId, 'fenced', run.id), epoch);
+    expect(await slotOf(`${prefix}c:{${run.conversationId}}:fence`)).toBe(await slotOf(`${prefix}c:{${run.conversationId}}`));
+    expect(await keysOf(`${prefix}c:{${run.conversationId}}:fence`)).toHaveLength(1);
+  });
+
+  it('stores sends with one idempotency key once, sent at once through two instances, into a new conversation each or into one', async () => {
+    const { a, b } = await fresh();
+    for (let round = 0; round < 10; round += 1) {
+      const key = `send:alice:${randomUUID()}`;
+      const shared = randomUUID();
+      // Half name one conversation, half a new one each, as repeats of a first send do.
+      const sends = Array.from({ length: 6 }, (_, i) => keyedSend(i % 2 === 0 ? shared : randomUUID(), key));
+      const outcomes = await Promise.all(sends.map((send, i) => (i % 3 === 0 ? a : b).sends.commit(send)));
+      const winners = outcomes.filter((outcome) => outcome.outcome === 'stored');
+      expect(winners).toHaveLength(1);
+      const winner = sends[outcomes.findIndex((outcome) => outcome.outcome === 'stored')]!;
+      for (const outcome of outcomes) {
+        if (outcome.outcome === 'stored') continue;
+        expect(outcome).toEqual({
+          outcome: 'repeated',
+          stored: { conversationId: winner.conversation.id, messageId: winner.message.id, runId: winner.run.id },
+        });
+      }
+      expect((await a.runs.listLast(winner.conversation.id, 10)).map((run) => run.id)).toEqual([winner.run.id]);
+      expect(await b.messages.listLast(winner.conversation.id, 10)).toHaveLength(1);
+      // The conversations of the repeats were never made, and their runs hold no lease.
+      for (const send of sends.filter((each) => each.conversation.id !== winner.conversation.id)) {
+        expect(await a.conversations.get(send.conversation.id)).toBeNull();
+        expect(await a.runs.get(send.run.id)).toBeNull();
+        expect(await a.leases.renew(send.run.id, 'gateway-a', 60_000)).toBe(false);
+      }
+    }
+  });
+
+  it('takes over an idempotency key whose first sender died between claiming it and storing its send, and answers that sender with what was stored', async () => {
+    const { a, b } = await fresh();
+    const key = `send:alice:${randomUUID()}`;
+    const first = keyedSend(randomUUID(), key);
+    const prefix = await prefixOf(a);
+    // The first sender claimed the key's route for its conversation, and stored nothing.
+    const cluster = await clusterClient(world.cluster().urls);
+    try {
+      await cluster.set(`${prefix}idem:${key}`, `${first.conversation.id} its-claim`);
+    } finally {
+      await cluster.close();
+    }
+    const repeat = keyedSend(randomUUID(), key);
+    expect((await b.sends.commit(repeat)).outcome).toBe('stored');
+    // The first sender comes back (here through its own instance): its claim was voided.
+    expect(await a.sends.commit(first)).toEqual({
+      outcome: 'repeated',
+      stored: { conversationId: repeat.conversation.id, messageId: repeat.message.id, runId: repeat.run.id },
+    });
+    expect(await a.conversations.get(first.conversation.id)).toBeNull();
+  });
+
+  it('answers ping only once it knows the slots, when it connects in the background: then commands are served', async () => {
+    const backend = await createRedisBackend(
+      { clusterNodes: world.cluster().urls },
+      { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix: `t-${randomUUID()}:`, waitForConnection: false },
+    );
+    try {
+      await until(async () => ((await backend.ping()) === undefined ? true : undefined), 'the cluster');
+      expect(await backend.conversations.get(randomUUID())).toBeNull();
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('leaves no key of a deleted conversation behind: records, indexes, idempotency routes, owner list, due requests', async () => {
+    const { a, b } = await fresh();
+    const prefix = await prefixOf(a);
+    const shared = new Set(['{leases}', '{leases}:info', '{leases}:epoch', '{leases}:epochs', 'generation'].map((name) => prefix + name));
+    const before = (await keysOf(prefix)).filter((key) => !shared.has(key)).sort();
+    const conversationId = randomUUID();
+    for (let i = 0; i < 3; i += 1) {
+      const send = keyedSend(conversationId, `send:alice:${randomUUID()}`);
+      expect((await a.sends.commit(send)).outcome).toBe('stored');
+      await a.inputs.open(inputRequest(send.run));
+      const epoch = await b.leases.acquire(send.run.id, conversationId, 'gateway-b', 60_000);
+      await b.events.append(token(conversationId, 'Hi', send.run.id), epoch);
+      await a.runQueue.remove(conversationId, send.run.id);
+    }
+    expect((await keysOf(prefix)).length).toBeGreaterThan(before.length + 3 * 5);
+    expect(await b.deleteConversation(conversationId)).toBe(true);
+    expect((await keysOf(prefix)).filter((key) => !shared.has(key)).sort()).toEqual(before);
+  });
+
+  /** The key prefix of an instance's keys: of the conversation one send leaves. */
+  async function prefixOf(on: Instances['a']): Promise<string> {
+    const conversationId = randomUUID();
+    await on.events.append(token(conversationId, 'probe'));
+    const key = (await keysOf('')).find((name) => name.includes(`c:{${conversationId}}`));
+    if (!key) throw new Error('the conversation left no key');
+    return key.slice(0, key.indexOf('c:{'));
+  }
+});
+
 async function connectToPrimaries(urls: readonly string[]) {
   const primaries: ReturnType<typeof createClient>[] = [];
   for (const url of urls) {
@@ -123,4 +321,12 @@ async function connectToPrimaries(urls: readonly string[]) {
 async function pubSubClients(admin: ReturnType<typeof createClient>): Promise<number> {
   const list = String(await admin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub']));
   return list.split('\n').filter((line) => line.trim() !== '').length;
+}
+
+/** A client of the whole cluster, for writing a key wherever its slot is. */
+async function clusterClient(urls: readonly string[]) {
+  const cluster = createCluster({ rootNodes: urls.map((url) => ({ url })) });
+  cluster.on('error', () => undefined);
+  await cluster.connect();
+  return { set: (key: string, value: string) => cluster.set(key, value), close: () => cluster.close() };
 }

@@ -3,7 +3,8 @@
  * Redis: each is a round trip that someone waits for. Counted by the gateway itself
  * (agent_gateway_redis_commands_total), for one unwatched send and its whole run: the send, the
  * run's start, its events, its end and the queue moving on. The bounds are what the code needs
- * today: a change that adds a round trip to this path fails here and has to say why.
+ * today: a change that adds a round trip to this path fails here and has to say why. Then what a
+ * send costs on a Redis Cluster alone, and on one Redis, counted in the store.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,13 @@ import type { AgentDefinition } from '../../src/agents/contract.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { tokenFor, userClient } from '../support/clients.ts';
 import { metricValue } from '../support/metrics.ts';
+import { redisCommandsSent } from '../../src/store/redis/command-count.ts';
+import { createRedisBackend, type RedisTarget } from '../../src/store/redis/index.ts';
+import { capturingLogger } from '../support/logs.ts';
+import { startRedisCluster } from '../support/redis-cluster.ts';
+import type { Backend } from '../../src/store/interfaces.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, until } from './worlds.ts';
 import { startTestServer } from '../support/server.ts';
 
 const COMMANDS = 'agent_gateway_redis_commands_total';
@@ -91,5 +98,47 @@ describe('Redis round trips of a send and its run', () => {
     const bare = await commandsOfOneRun(0);
     const streamed = await commandsOfOneRun(TOKENS);
     expect((streamed - bare) / TOKENS).toBeLessThanOrEqual(1);
+  });
+});
+
+/**
+ * A send stored by the Redis store of record: one script on one Redis. On a cluster the keys
+ * of the send that are not its conversation's are in other slots (docs/scaling.md, "The Redis
+ * store of record on a cluster"): the run's lease and the indexes of its run and message (three
+ * commands at once), the idempotency key's route, the conversation's script, and the owner's
+ * list: six commands, four round trips one after the other. Counted once the scripts are known
+ * where the send goes (a first send into the same conversation), as they are in a running
+ * deployment, and once the backend has checked the Redis settings (which it says in its log).
+ */
+describe.each([
+  { name: 'one Redis', commands: 1, start: async () => startRedis().then((redis) => ({ target: redis.url as RedisTarget, stop: () => redis.stop() })) },
+  {
+    name: 'a Redis Cluster',
+    commands: 6,
+    start: async () => startRedisCluster().then((cluster) => ({ target: { clusterNodes: cluster.urls } as RedisTarget, stop: () => cluster.stop() })),
+  },
+])('Redis commands of a send with an idempotency key, on $name alone', ({ commands, start }) => {
+  let redis: { target: RedisTarget; stop(): Promise<void> };
+  let backend: Backend | undefined;
+
+  beforeAll(async () => {
+    redis = await start();
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await redis?.stop();
+  });
+
+  it(`is ${commands}`, async () => {
+    const { logger, lines } = capturingLogger();
+    backend = await createRedisBackend(redis.target, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix: `t-${randomUUID()}:`, logger });
+    // The test servers run without an append-only file: the check says so once it has read the settings.
+    await until(async () => (lines.some((line) => String(line['msg']).includes('without appendonly')) ? true : undefined), 'the check of the settings');
+    const conversationId = randomUUID();
+    const keyed = () => ({ ...helloSend(helloRun(conversationId)), idempotencyKey: `send:${randomUUID()}` });
+    expect((await backend.sends.commit(keyed())).outcome).toBe('stored');
+    const before = redisCommandsSent();
+    expect((await backend.sends.commit(keyed())).outcome).toBe('stored');
+    expect(redisCommandsSent() - before).toBe(commands);
   });
 });

@@ -22,6 +22,7 @@ import {
   memoryWorld,
   postgresClusterWorld,
   postgresRedisWorld,
+  redisClusterWorld,
   redisWorld,
   token,
   until,
@@ -29,7 +30,7 @@ import {
   type World,
 } from './worlds.ts';
 
-const worlds: World[] = [memoryWorld, redisWorld(), postgresRedisWorld(), postgresClusterWorld()];
+const worlds: World[] = [memoryWorld, redisWorld(), redisClusterWorld(), postgresRedisWorld(), postgresClusterWorld()];
 
 const deltas = (events: readonly StoredEvent[]) => events.map((event) => (event.type === 'AgentToken' ? event.delta : event.type));
 const numbered = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);

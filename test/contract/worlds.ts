@@ -74,6 +74,33 @@ export function redisWorld(): World & { redis(): TestRedis } {
 }
 
 /**
+ * Redis alone on a Redis Cluster of three primaries (and their replicas): the store of record
+ * and the live layer, two sets of connections to the cluster under one key prefix.
+ */
+export function redisClusterWorld(): World & { cluster(): TestRedisCluster } {
+  let cluster: TestRedisCluster | undefined;
+  return {
+    name: 'redis+cluster',
+    cluster: () => cluster!,
+    async setup() {
+      cluster = await startRedisCluster();
+    },
+    async teardown() {
+      await cluster?.stop();
+    },
+    async instances(retention = DEFAULT_RETENTION) {
+      const keyPrefix = `test-${randomUUID()}:`;
+      const target = { clusterNodes: cluster!.urls };
+      const [a, b] = await Promise.all([
+        createRedisBackend(target, { ...BACKEND_SETTINGS, retention, keyPrefix }),
+        createRedisBackend(target, { ...BACKEND_SETTINGS, retention, keyPrefix }),
+      ]);
+      return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+    },
+  };
+}
+
+/**
  * PostgreSQL as the store of record and Redis as the live layer: two instances are two pools on
  * one database and two sets of connections to one Redis under one key prefix.
  */

@@ -1,4 +1,4 @@
-/** REDIS_CLUSTER_NODES: what a Redis Cluster serves so far, and a clear refusal of anything else. */
+/** REDIS_CLUSTER_NODES: a Redis Cluster alone or beside a PostgreSQL server, and a clear refusal of anything else. */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 
@@ -20,9 +20,13 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: NODES, DATABASE_URL, REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/set one of them/);
   });
 
-  it('refuses to be the store of record: without a PostgreSQL server, or with a data folder', () => {
-    expect(() => loadConfig({ REDIS_CLUSTER_NODES: NODES })).toThrow(/needs DATABASE_URL naming a PostgreSQL server/);
-    expect(() => loadConfig({ REDIS_CLUSTER_NODES: NODES, DATABASE_URL: 'file:///var/lib/agw' })).toThrow(/needs DATABASE_URL naming a PostgreSQL server/);
+  it('is the store of record on its own, with workers too', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: NODES }).REDIS_CLUSTER_NODES).toEqual(['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379']);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: NODES, RUN_EXECUTION: 'workers' }).RUN_EXECUTION).toBe('workers');
+  });
+
+  it('refuses a data folder beside it, which one process opens', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: NODES, DATABASE_URL: 'file:///var/lib/agw' })).toThrow(/data folder that one process opens/);
   });
 
   it('refuses a key prefix with `{`, which would put every key in one slot', () => {

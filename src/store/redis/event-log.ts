@@ -77,14 +77,15 @@ end
 `;
 
 /**
- * KEYS: stream, counter, lease epochs. ARGV: max length, max age ms, channel, run id, lease epoch
+ * KEYS: stream, counter, the run epochs it is fenced by (a hash from run id to epoch). ARGV: max length, max age ms, channel, run id, lease epoch
  * ('' for an unfenced append), '1' to leave the expiry alone, then the bodies' JSON, in order.
  * Returns {first seq, timestamp ms}, or nil when fenced off.
  */
 const APPEND = new LuaScript(`${APPEND_LUA}
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
 -- it acquired it at; a survivor that took the run over has moved the epoch on. Once per batch:
--- its events are all of that one run.
+-- its events are all of that one run. The epochs are the leases' on one Redis, the
+-- conversation's own fence on a cluster (./fences.ts), in the conversation's slot.
 if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return nil end
 local first, now = appendEvents(KEYS[1], KEYS[2], {unpack(ARGV, 7)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6])
 return {first, now}
@@ -109,11 +110,14 @@ export class RedisEventLog implements EventLog {
   /** Live delivery: the append script publishes on its channels, listeners hear through it. */
   readonly channel: RedisEventChannel;
 
-  /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
+  /**
+   * @param fenceOf the key of the run epochs that fence a conversation's appends: the leases'
+   *   (RedisRunLeases) on one Redis, the conversation's fence (RedisRunFences) on a cluster
+   */
   constructor(
     private readonly redis: RedisConnection,
     private readonly retention: RetentionPolicy,
-    private readonly leaseEpochs: string,
+    private readonly fenceOf: (conversationId: string) => string,
   ) {
     this.channel = new RedisEventChannel(redis, (conversationId) => this.newest(conversationId));
   }
@@ -132,7 +136,7 @@ export class RedisEventLog implements EventLog {
     return this.channel.track(conversationId, async () => {
       const reply = await this.redis.eval<[number, number] | null>(
         APPEND,
-        [...this.appendKeys(conversationId), this.leaseEpochs],
+        [...this.appendKeys(conversationId), this.fenceOf(conversationId)],
         [maxEventsPerConversation, maxAgeMs, this.channel.channel(conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(bodyOf)],
       );
       if (reply === null) throw new LeaseLostError(head.runId);

@@ -17,6 +17,8 @@ import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
 import { RedisSendStore } from './sends.ts';
 import { RedisInputRequestStore } from './inputs.ts';
+import { RedisLocator } from './locator.ts';
+import { RedisRunFences } from './fences.ts';
 
 /** How long a caller waits for a lock before giving up: twice the longest a dead holder can keep one by default. */
 const LOCK_WAIT_MS = 10_000;
@@ -44,16 +46,24 @@ export interface RedisBackend extends Backend {
 
 export type RedisLiveLayer = LiveLayer & { intents: IntentQueue };
 
-/** State shared by every instance on one Redis: the same contract as the memory backend, across processes. */
-export async function createRedisBackend(url: string, options: RedisBackendOptions): Promise<RedisBackend> {
-  const redis = await connect(url, options);
+/**
+ * State shared by every instance on one Redis, or on a Redis Cluster: the same contract as the
+ * memory backend, across processes.
+ */
+export async function createRedisBackend(target: RedisTarget, options: RedisBackendOptions): Promise<RedisBackend> {
+  const redis = await connect(target, options);
   const live = redisLiveLayer(redis, options);
   const { leases } = live;
-  const events = new RedisEventLog(redis, options.retention, leases.epochs);
+  const locator = new RedisLocator(redis);
+  // On one Redis appends are fenced by the leases' epochs, within the append script's reach; on
+  // a cluster by the conversation's own fence (./fences.ts), which the leases keep up to date.
+  const fences = redis.keys.inReach ? undefined : new RedisRunFences(redis, locator);
+  const events = new RedisEventLog(redis, options.retention, (conversationId) => (fences ? redis.conversationKey(conversationId, 'fence') : leases.epochs));
   const stores = {
+    locator,
     conversations: new RedisConversationStore(redis),
-    messages: new RedisMessageStore(redis),
-    runs: new RedisRunStore(redis),
+    messages: new RedisMessageStore(redis, locator),
+    runs: new RedisRunStore(redis, locator),
     runQueue: new RedisRunQueue(redis),
     leases,
     events,
@@ -64,12 +74,13 @@ export async function createRedisBackend(url: string, options: RedisBackendOptio
     messages: stores.messages,
     runs: stores.runs,
     runQueue: stores.runQueue,
-    // Its own live layer's partner: one script stores a send with its run's lease, and one
-    // appends events after checking their fence, and publishes them.
+    // Its own live layer's partner: one script stores a send (with its run's lease on one
+    // Redis), and one appends events after checking their fence, and publishes them.
     events,
     sends: new RedisSendStore(redis, stores, options.idempotencyTtlMs),
     inputs: new RedisInputRequestStore(redis, stores),
-    deleteConversation: (id) => deleteConversation(redis, id),
+    ...(fences && { fences }),
+    deleteConversation: (id) => deleteConversation(redis, locator, id),
     ping: () => redis.ping(),
     close: async () => events.close(),
   };

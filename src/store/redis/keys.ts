@@ -18,6 +18,25 @@
  *
  * On one Redis the names are those of before the cluster (no tag on the leases), so that an
  * upgraded deployment finds its keys where they were.
+ *
+ * The store of record (Redis alone, no DATABASE_URL) follows the same rule: what one of its
+ * scripts changes together lives in the conversation's slot. On a cluster:
+ *
+ * - a run, a message and an input request live under their conversation's tag
+ *   (`c:{<conversationId>}:run:<id>`, …), since a send, a transition and an answer change them
+ *   with the conversation's log, queue and pending requests in one script; finding one by id
+ *   alone goes through its index (`run:<id>`, `msg:<id>`, `input:<id>`: the conversation's id),
+ *   written once, before the record (see ./locator.ts);
+ * - a send's idempotency record is the conversation's (`c:{…}:idem:<key>`), with a route from the
+ *   key to the conversation (`idem:<key>`) claimed first (see ./sends.ts);
+ * - each run's fence epoch is kept in its conversation (`c:{…}:fence`), so that an append checks
+ *   it in its own slot (see ./fences.ts);
+ * - an owner's list of conversations and the due input requests stay one key each, updated by
+ *   calls of their own beside the conversation's scripts.
+ *
+ * On one Redis every key is within reach of every script (`inReach`): records keep their names
+ * by id, the idempotency record is `idem:<key>` itself, and the scripts update the owner's list,
+ * the due set and the leases in the same atomic step, as before the cluster.
  */
 export class RedisKeys {
   /**
@@ -45,6 +64,60 @@ export class RedisKeys {
     const suffix = `}:${part}`;
     const start = `${this.prefix}c:{`;
     return name.startsWith(start) && name.endsWith(suffix) ? name.slice(start.length, -suffix.length) : null;
+  }
+
+  /**
+   * Whether keys outside a conversation's slot (owner lists, the due set, the leases, records by
+   * id) may be used by the conversation's scripts: on one Redis, not on a cluster.
+   */
+  get inReach(): boolean {
+    return !this.cluster;
+  }
+
+  /**
+   * Where a record of a conversation is stored, by its id: a run's hash, a message's JSON or an
+   * input request's hash. By id alone on one Redis (today's names), under the conversation's tag
+   * on a cluster. Scripts build the names from `recordPrefix` and the id.
+   */
+  record(kind: RecordKind, conversationId: string, id: string): string {
+    return this.recordPrefix(kind, conversationId) + id;
+  }
+
+  recordPrefix(kind: RecordKind, conversationId: string): string {
+    return this.cluster ? `${this.conversation(conversationId)}:${kind}:` : this.key(kind, '');
+  }
+
+  /** On a cluster, the key that names the conversation of a record by its id (see ./locator.ts). */
+  recordIndex(kind: RecordKind, id: string): string {
+    return this.key(kind, id);
+  }
+
+  /**
+   * A send's idempotency record (a hash: `r`, what the send stored): `idem:<key>` on one Redis,
+   * the conversation's own on a cluster, where `idempotencyRoute` leads to it.
+   */
+  idempotency(conversationId: string, idempotencyKey: string): string {
+    return this.cluster ? `${this.conversation(conversationId)}:idem:${idempotencyKey}` : this.key('idem', idempotencyKey);
+  }
+
+  /** On a cluster, the idempotency key of one of `conversationId`'s idempotency records. */
+  idempotencyKeyOf(record: string, conversationId: string): string {
+    return record.slice(`${this.conversation(conversationId)}:idem:`.length);
+  }
+
+  /** On a cluster, which conversation a send's idempotency key went to: "<conversationId> <claim>". */
+  idempotencyRoute(idempotencyKey: string): string {
+    return this.key('idem', idempotencyKey);
+  }
+
+  /** An owner's conversations, a sorted set of ids scored by updatedAt (ms). */
+  ownerIndex(ownerKey: string): string {
+    return this.key('owner', ownerKey);
+  }
+
+  /** Every PENDING input request with a due time, scored by when it is next looked at. */
+  get inputsDue(): string {
+    return this.key('inputs-due');
   }
 
   /** The run leases (see ./leases.ts): expiries, holders, epochs and the epoch counter, in one slot on a cluster. */
@@ -81,6 +154,10 @@ export class RedisKeys {
  * The parts of a conversation: `msgs`, `runs`, `queue`, `ev` (the event stream), `seq` (its
  * counter), `idem` (its sends' idempotency keys), `requests` and `inputs` (its input requests,
  * all and pending), `tail` (the hot tail of a history kept elsewhere) and `bell` (its pub/sub
- * channel). The conversation's hash is the key without a part.
+ * channel), and on a cluster `fence` (its runs' fence epochs, see ./fences.ts). The
+ * conversation's hash is the key without a part.
  */
-export type ConversationPart = 'msgs' | 'runs' | 'queue' | 'ev' | 'seq' | 'idem' | 'requests' | 'inputs' | 'tail' | 'bell';
+export type ConversationPart = 'msgs' | 'runs' | 'queue' | 'ev' | 'seq' | 'idem' | 'requests' | 'inputs' | 'tail' | 'bell' | 'fence';
+
+/** The records of a conversation that are also found by id: runs, messages and input requests. */
+export type RecordKind = 'run' | 'msg' | 'input';

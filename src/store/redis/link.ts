@@ -148,6 +148,11 @@ export class ClusterRedisLink implements RedisLink {
   private readonly cluster: RedisCluster;
   /** The sharded subscription clients already watched for reconnections. */
   private readonly watched = new WeakSet<object>();
+  /**
+   * Whether the first map of the slots is in: node-redis counts the cluster open from the start
+   * of `connect`, before it knows which primary serves what, when a command cannot be sent yet.
+   */
+  private mapped = false;
 
   constructor(urls: readonly string[], options: LinkOptions) {
     this.cluster = createCluster({
@@ -170,15 +175,16 @@ export class ClusterRedisLink implements RedisLink {
   }
 
   get commandsReady() {
-    return this.cluster.isOpen;
+    return this.mapped && this.cluster.isOpen;
   }
 
   get subscriptionsReady() {
-    return this.cluster.isOpen && this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.client.isReady);
+    return this.commandsReady && this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.client.isReady);
   }
 
   async connect() {
     await this.cluster.connect();
+    this.mapped = true;
     this.events.emit('commands-ready');
   }
 
@@ -188,6 +194,8 @@ export class ClusterRedisLink implements RedisLink {
   }
 
   async ping() {
+    // With no primary known yet, there is nobody to answer (and nothing would be served).
+    if (!this.commandsReady || this.cluster.masters.length === 0) throw new Error('the cluster is not mapped yet');
     await Promise.all(
       this.cluster.masters.map(async (master) => {
         countRedisCommand();

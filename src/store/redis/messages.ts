@@ -1,10 +1,12 @@
 import type { MessageStore } from '../interfaces.ts';
 import type { MessageRecord } from '../../domain/records.ts';
 import { LuaScript, type RedisConnection } from './connection.ts';
+import type { RedisLocator } from './locator.ts';
 
 /**
- * A message is stored twice: by id (`msg:<id>`, its JSON) and in its conversation's sorted set
- * (`c:{conversationId}:msgs`, the same JSON scored by seq), so that the last N are one ZRANGE.
+ * A message is stored twice: by id (`msg:<id>` on one Redis, `c:{conversationId}:msg:<id>` on a
+ * cluster: see ./keys.ts; its JSON) and in its conversation's sorted set (`c:{conversationId}:msgs`,
+ * the same JSON scored by seq), so that the last N are one ZRANGE.
  */
 
 /** A Lua function for the script here and for the atomic send (./sends.ts). */
@@ -33,16 +35,20 @@ return redis.call('ZRANGE', KEYS[2], through, '-inf', 'BYSCORE', 'REV', 'LIMIT',
 `);
 
 export class RedisMessageStore implements MessageStore {
-  constructor(private readonly redis: RedisConnection) {}
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly locator: RedisLocator,
+  ) {}
 
   async add(message: MessageRecord) {
     const json = JSON.stringify(message);
+    await this.locator.index('msg', message.id, message.conversationId);
     await this.redis.eval(ADD, this.keys(message), [json, message.seq]);
   }
 
   /** The keys of `addMessage`: by id, and the conversation's set. */
   keys(message: Pick<MessageRecord, 'id' | 'conversationId'>): [string, string] {
-    return [this.redis.key('msg', message.id), this.redis.conversationKey(message.conversationId, 'msgs')];
+    return [this.redis.keys.record('msg', message.conversationId, message.id), this.redis.conversationKey(message.conversationId, 'msgs')];
   }
 
   async listLast(conversationId: string, last: number, throughSeq?: number) {
@@ -69,7 +75,9 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async get(id: string) {
-    const json = await this.redis.command<string | null>(['GET', this.redis.key('msg', id)]);
+    const conversationId = await this.locator.where('msg', id);
+    if (conversationId === null) return null;
+    const json = await this.redis.command<string | null>(['GET', this.redis.keys.record('msg', conversationId, id)]);
     return json === null ? null : (JSON.parse(json) as MessageRecord);
   }
 }

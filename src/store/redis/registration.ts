@@ -1,12 +1,15 @@
 import { retentionOf, type BackendRegistration } from '../registration.ts';
 
-/** Redis, when REDIS_URL is set: state shared by every instance on it, and the intent queue to workers. */
+/**
+ * Redis, when REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster) is set without
+ * DATABASE_URL: state shared by every instance on it, and the intent queue to workers.
+ */
 export const redisBackend: BackendRegistration = {
-  serves: (config) => config.REDIS_URL !== undefined,
+  serves: (config) => config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined,
   async create(config, logger) {
     // Loaded only when used: the Redis client is a sizeable import that the embedded default does without.
     const { createRedisBackend } = await import('./index.ts');
-    return createRedisBackend(config.REDIS_URL!, {
+    return createRedisBackend(config.REDIS_CLUSTER_NODES ? { clusterNodes: config.REDIS_CLUSTER_NODES } : config.REDIS_URL!, {
       retention: retentionOf(config),
       keyPrefix: config.REDIS_KEY_PREFIX,
       idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,

@@ -2,12 +2,14 @@ import type { QueueHead, RunQueue, RunStore } from '../interfaces.ts';
 import type { RunRecord, RunStatus } from '../../domain/records.ts';
 import { ACTIVE_STATUSES } from '../../domain/run-states.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
+import type { RedisLocator } from './locator.ts';
 
 /**
- * A run is a hash (`run:<id>`) with one field per RunRecord property, each holding that
- * property's JSON, so that a transition compares and sets fields in Lua without re-encoding
- * (and so without mangling) the rest. A conversation's runs are listed in `c:{id}:runs`;
- * its queue is the list `c:{id}:queue`.
+ * A run is a hash (`run:<id>` on one Redis, `c:{conversationId}:run:<id>` on a cluster: see
+ * ./keys.ts) with one field per RunRecord property, each holding that property's JSON, so that a
+ * transition compares and sets fields in Lua without re-encoding (and so without mangling) the
+ * rest. A conversation's runs are listed in `c:{id}:runs`; its queue is the list `c:{id}:queue`.
+ * Scripts name a conversation's runs from its run prefix (`RedisKeys.recordPrefix`) and their ids.
  */
 
 /** A Lua set of run statuses, as the run hash stores them (JSON strings), from the state table. */
@@ -30,10 +32,10 @@ local function createRun(hash, conversationList, id, fields)
   redis.call('HSET', hash, unpack(fields))
   redis.call('RPUSH', conversationList, id)
 end
-local function activeRuns(queue, prefix)
+local function activeRuns(queue, runPrefix)
   local active = {}
   for _, id in ipairs(redis.call('LRANGE', queue, 0, -1)) do
-    local status = redis.call('HGET', prefix .. 'run:' .. id, 'status')
+    local status = redis.call('HGET', runPrefix .. id, 'status')
     if ACTIVE_RUN_STATUSES[status] then active[#active + 1] = id end
   end
   return active
@@ -63,53 +65,70 @@ if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
 return redis.call('HGETALL', KEYS[1])
 `);
 
-/** KEYS: conversation list. ARGV: last, key prefix. */
+/** KEYS: conversation list. ARGV: last, run prefix. */
 const LIST_LAST = new LuaScript(`
 local ids = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
 local out = {}
 for _, id in ipairs(ids) do
-  local fields = redis.call('HGETALL', ARGV[2] .. 'run:' .. id)
+  local fields = redis.call('HGETALL', ARGV[2] .. id)
   if #fields > 0 then out[#out + 1] = fields end
 end
 return out
 `);
 
-/** KEYS: queue. ARGV: key prefix. The queue's first run id and its hash (empty when gone), or nil. */
+/** KEYS: queue. ARGV: run prefix. The queue's first run id and its hash (empty when gone), or nil. */
 const HEAD = new LuaScript(`
 local id = redis.call('LINDEX', KEYS[1], 0)
 if not id then return nil end
-return {id, redis.call('HGETALL', ARGV[1] .. 'run:' .. id)}
+return {id, redis.call('HGETALL', ARGV[1] .. id)}
 `);
 
 export class RedisRunStore implements RunStore {
-  constructor(private readonly redis: RedisConnection) {}
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly locator: RedisLocator,
+  ) {}
 
   async create(run: RunRecord) {
+    await this.locator.index('run', run.id, run.conversationId);
     await this.redis.eval(CREATE, this.keys(run), [run.id, ...encode(run)]);
   }
 
   /** The keys of `createRun`: the run's hash, and its conversation's list of runs. */
   keys(run: Pick<RunRecord, 'id' | 'conversationId'>): [string, string] {
-    return [this.hash(run.id), this.redis.conversationKey(run.conversationId, 'runs')];
+    return [this.hash(run.conversationId, run.id), this.redis.conversationKey(run.conversationId, 'runs')];
+  }
+
+  /** What scripts prepend to a run id of the conversation to name its hash. */
+  prefix(conversationId: string): string {
+    return this.redis.keys.recordPrefix('run', conversationId);
   }
 
   async get(id: string) {
-    return decode(await this.redis.command(['HGETALL', this.hash(id)]));
+    const conversationId = await this.locator.where('run', id);
+    if (conversationId === null) return null;
+    return decode(await this.redis.command(['HGETALL', this.hash(conversationId, id)]));
   }
 
   async listLast(conversationId: string, last: number) {
     if (last <= 0) return [];
-    const reply = await this.redis.eval<Reply[]>(LIST_LAST, [this.redis.conversationKey(conversationId, 'runs')], [last, this.redis.prefix]);
+    const reply = await this.redis.eval<Reply[]>(LIST_LAST, [this.redis.conversationKey(conversationId, 'runs')], [last, this.prefix(conversationId)]);
     return reply.map((fields) => decode(fields)).filter((run): run is RunRecord => run !== null);
   }
 
   async transition(id: string, from: readonly RunStatus[], patch: Partial<RunRecord>) {
-    const reply = await this.redis.eval(TRANSITION, [this.hash(id)], [from.length, ...from.map((status) => JSON.stringify(status)), ...encode(patch)]);
+    const conversationId = await this.locator.where('run', id);
+    if (conversationId === null) return null;
+    const reply = await this.redis.eval(
+      TRANSITION,
+      [this.hash(conversationId, id)],
+      [from.length, ...from.map((status) => JSON.stringify(status)), ...encode(patch)],
+    );
     return decode(reply);
   }
 
-  private hash(id: string) {
-    return this.redis.key('run', id);
+  private hash(conversationId: string, id: string) {
+    return this.redis.keys.record('run', conversationId, id);
   }
 }
 
@@ -139,7 +158,7 @@ export class RedisRunQueue implements RunQueue {
   }
 
   async head(conversationId: string): Promise<QueueHead | null> {
-    const reply = await this.redis.eval<[string, Reply] | null>(HEAD, [this.queue(conversationId)], [this.redis.prefix]);
+    const reply = await this.redis.eval<[string, Reply] | null>(HEAD, [this.queue(conversationId)], [this.redis.keys.recordPrefix('run', conversationId)]);
     return reply === null ? null : { runId: reply[0], run: decode(reply[1]) };
   }
 
