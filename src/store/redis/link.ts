@@ -169,16 +169,31 @@ export class ClusterRedisLink implements RedisLink {
     });
   }
 
+  /**
+   * node-redis counts the cluster open from the start of its connect, before it knows which
+   * primary holds which slot (a command then fails on an empty slot map): ready only once
+   * the first discovery is done.
+   */
+  private discovered = false;
+
   get commandsReady() {
-    return this.cluster.isOpen;
+    return this.discovered && this.cluster.isOpen;
   }
 
+  /**
+   * A subscription connection still opening for the first time (a first channel on that
+   * primary) holds its SSUBSCRIBE until it is up: only one that was up and dropped is an outage.
+   */
   get subscriptionsReady() {
-    return this.cluster.isOpen && this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.client.isReady);
+    return (
+      this.commandsReady &&
+      this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.connectPromise !== undefined || master.pubSub.client.isReady)
+    );
   }
 
   async connect() {
     await this.cluster.connect();
+    this.discovered = true;
     this.events.emit('commands-ready');
   }
 
