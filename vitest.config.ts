@@ -11,6 +11,13 @@ const require = createRequire(import.meta.url);
  */
 const endToEnd = { include: ['test/e2e/**/*.test.ts'], isolate: false };
 
+/**
+ * End-to-end files that never reach the backend, so the same on every topology: they run in the
+ * memory project only. The parsed-document cache (queries of the token's viewer, documents that
+ * do not parse) and tokens verified with an identity provider's keys (the viewer again).
+ */
+const sameOnEveryTopology = ['test/e2e/document-cache.test.ts', 'test/e2e/jwks.test.ts'];
+
 export default defineConfig({
   resolve: {
     // graphql 16 has no "exports" map: Node loads its CommonJS build for our dependencies while
@@ -32,7 +39,7 @@ export default defineConfig({
           ...endToEnd,
           name: 'redis',
           // This one spawns its own server processes with an environment of its own.
-          exclude: ['test/e2e/shutdown.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts'],
           env: { TEST_BACKEND: 'redis' },
           globalSetup: ['test/support/redis-project.ts'],
         },
@@ -45,7 +52,7 @@ export default defineConfig({
           ...endToEnd,
           name: 'postgres',
           // As for the workers project below.
-          exclude: ['test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
           env: { TEST_BACKEND: 'postgres' },
           globalSetup: ['test/support/redis-project.ts', 'test/support/postgres-project.ts'],
         },
@@ -58,7 +65,7 @@ export default defineConfig({
           ...endToEnd,
           name: 'cluster',
           // As for the redis project above.
-          exclude: ['test/e2e/shutdown.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts'],
           env: { TEST_BACKEND: 'cluster' },
           globalSetup: ['test/support/redis-cluster-project.ts', 'test/support/postgres-project.ts'],
         },
@@ -71,7 +78,7 @@ export default defineConfig({
           name: 'workers',
           // Process-level tests of the gateway itself; transport.test.ts also counts the runs'
           // events in the gateway's metrics, which a worker (with metrics of its own) appends.
-          exclude: ['test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
           env: { TEST_BACKEND: 'workers' },
           globalSetup: ['test/support/redis-project.ts'],
         },
