@@ -3,6 +3,21 @@ import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The end-to-end suite once more on another topology. Its files share their worker's modules
+ * (no isolation): each file starts and closes its own servers and keeps no state in modules or
+ * the environment, and loading the gateway's modules afresh for every file cost more than half
+ * of these projects' time.
+ */
+const endToEnd = { include: ['test/e2e/**/*.test.ts'], isolate: false };
+
+/**
+ * End-to-end files that never reach the backend, so the same on every topology: they run in the
+ * memory project only. The parsed-document cache (queries of the token's viewer, documents that
+ * do not parse) and tokens verified with an identity provider's keys (the viewer again).
+ */
+const sameOnEveryTopology = ['test/e2e/document-cache.test.ts', 'test/e2e/jwks.test.ts'];
+
 export default defineConfig({
   resolve: {
     // graphql 16 has no "exports" map: Node loads its CommonJS build for our dependencies while
@@ -21,10 +36,10 @@ export default defineConfig({
         // The same end-to-end contract, with every test server on the Redis backend.
         extends: true,
         test: {
+          ...endToEnd,
           name: 'redis',
-          include: ['test/e2e/**/*.test.ts'],
           // This one spawns its own server processes with an environment of its own.
-          exclude: ['test/e2e/shutdown.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts'],
           env: { TEST_BACKEND: 'redis' },
           globalSetup: ['test/support/redis-project.ts'],
         },
@@ -34,23 +49,36 @@ export default defineConfig({
         // gateway handing its runs to a worker beside it (test/support/server.ts).
         extends: true,
         test: {
+          ...endToEnd,
           name: 'postgres',
-          include: ['test/e2e/**/*.test.ts'],
           // As for the workers project below.
-          exclude: ['test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
           env: { TEST_BACKEND: 'postgres' },
           globalSetup: ['test/support/redis-project.ts', 'test/support/postgres-project.ts'],
+        },
+      },
+      {
+        // Once more with PostgreSQL as the store of record and a Redis Cluster (three primaries,
+        // each with a replica) as the live layer, each gateway executing its own runs.
+        extends: true,
+        test: {
+          ...endToEnd,
+          name: 'cluster',
+          // As for the redis project above.
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts'],
+          env: { TEST_BACKEND: 'cluster' },
+          globalSetup: ['test/support/redis-cluster-project.ts', 'test/support/postgres-project.ts'],
         },
       },
       {
         // Once more with gateways that hand runs to a worker through the intent queue.
         extends: true,
         test: {
+          ...endToEnd,
           name: 'workers',
-          include: ['test/e2e/**/*.test.ts'],
           // Process-level tests of the gateway itself; transport.test.ts also counts the runs'
           // events in the gateway's metrics, which a worker (with metrics of its own) appends.
-          exclude: ['test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
+          exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
           env: { TEST_BACKEND: 'workers' },
           globalSetup: ['test/support/redis-project.ts'],
         },

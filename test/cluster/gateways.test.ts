@@ -2,8 +2,9 @@
  * Gateways on a Redis Cluster (REDIS_CLUSTER_NODES) beside PostgreSQL, and on the cluster alone
  * (the Redis store of record), end to end through real clients: two instances of one
  * deployment, a run sent through one and followed on both, sends repeated through either, many
- * conversations at once, runs handed to a worker. Only this file runs on the cluster end to end
- * (the whole e2e suite once more would cost minutes); the contract suites run on it too.
+ * conversations at once, runs handed to a worker. The `cluster` test project runs the whole
+ * end-to-end suite on a cluster too, with gateways that execute their own runs; this file keeps
+ * what that suite does not do: two instances, and runs handed to workers there.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

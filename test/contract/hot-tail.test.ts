@@ -1,7 +1,8 @@
 /**
- * The hot tail in Redis of a history kept in PostgreSQL: reads of recent events are served from
- * it, with no read of PostgreSQL (counted), and answer exactly what PostgreSQL would; what it
- * does not hold (older events, a range after a hole) is read from PostgreSQL.
+ * The hot tail in Redis (one server, or a Redis Cluster) of a history kept in PostgreSQL: reads
+ * of recent events are served from it, with no read of PostgreSQL (counted), and answer exactly
+ * what PostgreSQL would; what it does not hold (older events, a range after a hole) is read from
+ * PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,13 +13,17 @@ import type { Backend } from '../../src/store/interfaces.ts';
 import { createPostgresRecordStore, type PostgresRecordStore } from '../../src/store/postgres/index.ts';
 import { createRedisLiveLayer } from '../../src/store/redis/index.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
-import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { BACKEND_SETTINGS, DEFAULT_RETENTION, token } from './worlds.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, startLiveCluster, startLiveRedis, token, type LiveRedis } from './worlds.ts';
 
 const CAPACITY = 5;
 
-describe('the hot tail of a history in PostgreSQL', () => {
-  let redis: TestRedis;
+const places = [
+  { name: 'a Redis', start: startLiveRedis },
+  { name: 'a Redis Cluster', start: startLiveCluster },
+];
+
+describe.each(places)('the hot tail in $name of a history in PostgreSQL', (tail) => {
+  let redis: LiveRedis;
   let postgres: TestPostgres;
   let record: PostgresRecordStore;
   let backend: Backend;
@@ -26,7 +31,7 @@ describe('the hot tail of a history in PostgreSQL', () => {
   let historyReads = 0;
 
   beforeAll(async () => {
-    [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+    [redis, postgres] = await Promise.all([tail.start(), startPostgres()]);
     record = await createPostgresRecordStore(await postgres.createDatabase(), {
       retention: DEFAULT_RETENTION,
       idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs,
@@ -41,7 +46,7 @@ describe('the hot tail of a history in PostgreSQL', () => {
         return history.read(conversationId, afterSeq, limit);
       },
     };
-    const live = await createRedisLiveLayer(redis.url, {
+    const live = await createRedisLiveLayer(redis.target, {
       keyPrefix: `tail-${randomUUID()}:`,
       lockTtlMs: BACKEND_SETTINGS.lockTtlMs,
       hotTail: { capacity: CAPACITY, windowMs: 60_000 },

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createCluster } from 'redis';
 import type { InputRequestRecord, RunRecord } from '../../src/domain/records.ts';
 import type { NewSend } from '../../src/store/interfaces.ts';
+import { RedisConnection } from '../../src/store/redis/connection.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import {
   BACKEND_SETTINGS,
@@ -121,6 +122,40 @@ describe('the live layer on a Redis Cluster', () => {
     await world.cluster().migrateSlotOf(`${prefix}c:{${conversationId}}:bell`, perPrimary.find(([url]) => url !== owner)![0]);
     for (let i = 2; i <= 21; i += 1) await a.events.append(token(conversationId, `d${i}`));
     expect((await follower.done).map((event) => event.seq)).toEqual(seqs(1, 21));
+  });
+
+  it('is not ready while it is still learning which primary holds which slot', async () => {
+    const connection = new RedisConnection({ clusterNodes: world.cluster().urls, keyPrefix: `ready-${randomUUID()}:` });
+    try {
+      const connecting = connection.connect();
+      // node-redis counts the cluster open as soon as it starts to connect, before it knows any primary.
+      expect(connection.isReady).toBe(false);
+      await expect(connection.ping()).rejects.toThrow(/not connected/);
+      await expect(connection.command(['GET', connection.key('probe')])).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      await connecting;
+      expect(connection.isReady).toBe(true);
+      await connection.ping();
+      expect(await connection.command(['GET', connection.key('probe')])).toBeNull();
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('stays ready while the subscription connection to a primary opens for the first time', async () => {
+    const connection = new RedisConnection({ clusterNodes: world.cluster().urls, keyPrefix: `ready-${randomUUID()}:` });
+    try {
+      await connection.connect();
+      await connection.ping();
+      const subscribed = new Promise((resolve) => connection.onSubscribed(resolve));
+      // The first channel opens a sharded subscription connection to the primary of its slot.
+      connection.listen(connection.key('first-channel'), () => undefined);
+      expect(connection.isReady).toBe(true);
+      await connection.ping();
+      expect(await subscribed).toBe(connection.key('first-channel'));
+      await connection.ping();
+    } finally {
+      await connection.close();
+    }
   });
 });
 

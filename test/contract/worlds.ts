@@ -105,24 +105,39 @@ export function redisClusterWorld(): World & { cluster(): TestRedisCluster } {
  * one database and two sets of connections to one Redis under one key prefix.
  */
 export function postgresRedisWorld(): World {
-  return postgresLiveLayerWorld('postgres+redis', async () => {
-    const redis = await startRedis();
-    return { target: redis.url, stop: () => redis.stop() };
-  });
+  return postgresLiveLayerWorld('postgres+redis', startLiveRedis);
 }
 
 /** As `postgresRedisWorld`, with a Redis Cluster of three primaries (and their replicas) as the live layer. */
 export function postgresClusterWorld(): World & { cluster(): TestRedisCluster } {
   let cluster: TestRedisCluster | undefined;
   const world = postgresLiveLayerWorld('postgres+cluster', async () => {
-    cluster = await startRedisCluster();
-    return { target: { clusterNodes: cluster.urls }, stop: () => cluster!.stop() };
+    const started = await startLiveCluster();
+    cluster = started.cluster;
+    return started;
   });
   return { ...world, cluster: () => cluster! };
 }
 
-function postgresLiveLayerWorld(name: string, startRedisOf: () => Promise<{ target: RedisTarget; stop(): Promise<void> }>): World {
-  let redis: { target: RedisTarget; stop(): Promise<void> } | undefined;
+/** A Redis of the test's own, as a live layer's target. */
+export interface LiveRedis {
+  target: RedisTarget;
+  stop(): Promise<void>;
+}
+
+export async function startLiveRedis(): Promise<LiveRedis> {
+  const redis = await startRedis();
+  return { target: redis.url, stop: () => redis.stop() };
+}
+
+/** A Redis Cluster of the test's own, as a live layer's target. */
+export async function startLiveCluster(): Promise<LiveRedis & { cluster: TestRedisCluster }> {
+  const cluster = await startRedisCluster();
+  return { target: { clusterNodes: cluster.urls }, stop: () => cluster.stop(), cluster };
+}
+
+function postgresLiveLayerWorld(name: string, startRedisOf: () => Promise<LiveRedis>): World {
+  let redis: LiveRedis | undefined;
   let postgres: TestPostgres | undefined;
   return {
     name,

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { EVENT_FIELDS, EventRecorder, SEND, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import { awaitRunEnd } from '../support/runs.ts';
 import { startTestServer } from '../support/server.ts';
 
 const HISTORY = /* GraphQL */ `
@@ -83,6 +84,8 @@ describe('conversation history', () => {
     streamed = [...recorder!.events];
     recorder!.stop();
     await client.dispose();
+    // The last reply is stored after its AgentCompleted (see runs.test.ts, "a completed run's reply").
+    await awaitRunEnd(server.url, token, sends.at(-1).run.id);
   });
   afterAll(() => server.close());
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { EVENTS, EventRecorder, SEND, tokenFor, userClient, wsClient, type GraphQLResponse } from '../support/clients.ts';
 import { startTestServer } from '../support/server.ts';
+import { awaitRunEnd } from '../support/runs.ts';
 import { subscribeSse } from '../support/sse.ts';
 
 interface Owned {
@@ -54,6 +55,8 @@ describe('ownership', () => {
     await recorder.untilTerminals(1);
     recorder.stop();
     await client.dispose();
+    // Its reply is stored after its AgentCompleted: the owner's view must not change under the checks.
+    await awaitRunEnd(server.url, token, run.id);
     return { token, conversationId: conversation.id, runId: run.id, messageId: message.id };
   }
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
 import { EVENTS, EventRecorder, SEND, isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
+import { awaitRunEnd } from '../support/runs.ts';
 import { subscribeSse } from '../support/sse.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -201,6 +202,8 @@ describe('transport', () => {
     recorder.stop();
     expectWholeRun(events, payload.run.id, payload.afterSeq);
 
+    // The reply is stored after its AgentCompleted (see runs.test.ts, "a completed run's reply").
+    await awaitRunEnd(server.url, token, payload.run.id);
     const [history] = await collect('{ conversation(id: "over-ws") { id lastSeq messages { role text } } }');
     expect(history).toEqual({
       data: {

@@ -16,7 +16,7 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 /** The topology the test project runs the suite in (TEST_BACKEND): unset for memory. */
 const TOPOLOGY = process.env['TEST_BACKEND'];
 /** Whether test servers share state through Redis, so that several of them see one deployment. */
-export const SHARED_TOPOLOGY = TOPOLOGY === 'redis' || TOPOLOGY === 'workers' || TOPOLOGY === 'postgres';
+export const SHARED_TOPOLOGY = TOPOLOGY === 'redis' || TOPOLOGY === 'workers' || TOPOLOGY === 'postgres' || TOPOLOGY === 'cluster';
 /** Whether a worker beside each test gateway executes its runs (and counts them in metrics of its own). */
 export const WORKERS_EXECUTE = TOPOLOGY === 'workers' || TOPOLOGY === 'postgres';
 
@@ -45,10 +45,12 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
   };
   if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
   if (SHARED_TOPOLOGY) {
-    env['REDIS_URL'] ??= inject('redisUrl');
+    // On the cluster its nodes name the live layer; the store of record is PostgreSQL (below).
+    if (TOPOLOGY === 'cluster') env['REDIS_CLUSTER_NODES'] ??= inject('redisClusterNodes');
+    else env['REDIS_URL'] ??= inject('redisUrl');
     env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
   }
-  if (TOPOLOGY === 'postgres') env['DATABASE_URL'] ??= await onServer(inject('postgresUrl')).createDatabase();
+  if (TOPOLOGY === 'postgres' || TOPOLOGY === 'cluster') env['DATABASE_URL'] ??= await onServer(inject('postgresUrl')).createDatabase();
   // With PostgreSQL too: each gateway has a worker beside it, two instances on one store of record.
   if (WORKERS_EXECUTE) env['RUN_EXECUTION'] ??= 'workers';
   const config = loadConfig(env);

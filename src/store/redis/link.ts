@@ -178,8 +178,15 @@ export class ClusterRedisLink implements RedisLink {
     return this.mapped && this.cluster.isOpen;
   }
 
+  /**
+   * A subscription connection still opening for the first time (a first channel on that
+   * primary) holds its SSUBSCRIBE until it is up: only one that was up and dropped is an outage.
+   */
   get subscriptionsReady() {
-    return this.commandsReady && this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.client.isReady);
+    return (
+      this.commandsReady &&
+      this.cluster.masters.every((master) => master.pubSub === undefined || master.pubSub.connectPromise !== undefined || master.pubSub.client.isReady)
+    );
   }
 
   async connect() {

@@ -1,0 +1,20 @@
+/**
+ * The `cluster` test project runs the end-to-end suite with PostgreSQL as the store of record
+ * and a Redis Cluster as the live layer: one private six-node cluster for the whole run (started
+ * here, in vitest's main process, beside the PostgreSQL of postgres-project.ts), and a key prefix
+ * of its own for every test server, so that files running in parallel never see each other's keys.
+ */
+import type { TestProject } from 'vitest/node';
+import { startRedisCluster } from './redis-cluster.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisClusterNodes: string;
+  }
+}
+
+export default async function startSharedRedisCluster(project: TestProject) {
+  const cluster = await startRedisCluster();
+  project.provide('redisClusterNodes', cluster.urls.join(','));
+  return () => cluster.stop();
+}
