@@ -50,7 +50,8 @@ return redis.call('HGETALL', KEYS[1])
 `);
 
 /**
- * KEYS: request, pending set, due set, run hash, event stream, seq counter, then the four lease keys.
+ * KEYS: request, pending set, due set, run hash, event stream, seq counter, then the four lease
+ * keys, then the log's epoch.
  * ARGV: id, response JSON, then appendEvent's body, max events, max age ms and channel, then key
  * prefix, run id, conversation id, lease holder, lease ttl ms.
  * Returns {'settled', request hash} or {'answered', seq, timestamp ms, resumed (0/1)}.
@@ -63,7 +64,7 @@ end
 redis.call('HSET', KEYS[1], 'status', '${settledBy('answer')}', 'response', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
-local seq, now = appendEvent(KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local seq, now = appendEvent(KEYS[5], KEYS[6], KEYS[11], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 local resumed = resume(KEYS[4], KEYS[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], {KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, now)
 return {'answered', seq, now, resumed}
 `);
@@ -150,6 +151,7 @@ export class RedisInputRequestStore implements InputRequestStore {
         runs.keys({ id: request.runId, conversationId: request.conversationId })[0],
         ...events.appendKeys(request.conversationId),
         ...leases.keys,
+        events.epochKey(request.conversationId),
       ],
       [id, JSON.stringify(response), ...events.appendArgs(event), this.redis.prefix, request.runId, request.conversationId, lease.holder, lease.ttlMs],
     );

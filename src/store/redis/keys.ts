@@ -79,8 +79,9 @@ export class RedisKeys {
 
 /**
  * The parts of a conversation: `msgs`, `runs`, `queue`, `ev` (the event stream), `seq` (its
- * counter), `idem` (its sends' idempotency keys), `requests` and `inputs` (its input requests,
- * all and pending), `tail` (the hot tail of a history kept elsewhere) and `bell` (its pub/sub
- * channel). The conversation's hash is the key without a part.
+ * counter), `epoch` (which beginning of its log this is, see ./event-log.ts), `idem` (its sends'
+ * idempotency keys), `requests` and `inputs` (its input requests, all and pending), `tail` (the
+ * hot tail of a history kept elsewhere) and `bell` (its pub/sub channel). The conversation's
+ * hash is the key without a part.
  */
-export type ConversationPart = 'msgs' | 'runs' | 'queue' | 'ev' | 'seq' | 'idem' | 'requests' | 'inputs' | 'tail' | 'bell';
+export type ConversationPart = 'msgs' | 'runs' | 'queue' | 'ev' | 'seq' | 'epoch' | 'idem' | 'requests' | 'inputs' | 'tail' | 'bell';

@@ -15,7 +15,7 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  *
  * KEYS: idempotency key, conversation hash, owner index, event stream, seq counter, message by
  * id, conversation's messages, run hash, conversation's runs, run queue, then `acquireLease`'s
- * four keys, then the conversation's idempotency keys.
+ * four keys, then the conversation's idempotency keys, then its log's epoch.
  * ARGV: key prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
  * body, max events, max age ms and channel, the message JSON up to its seq, run id, lease
@@ -34,7 +34,7 @@ local active = activeRuns(KEYS[10], ARGV[1])
 if #active >= tonumber(ARGV[2]) then return {'busy', unpack(active)} end
 
 if not exists then createConversation(KEYS[2], KEYS[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], '') end
-local seq, now = appendEvent(KEYS[4], KEYS[5], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
+local seq, now = appendEvent(KEYS[4], KEYS[5], KEYS[16], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
 addMessage(KEYS[6], KEYS[7], ARGV[15] .. seq .. '}', seq)
 touchConversation(KEYS[2], ARGV[8], ARGV[9], ARGV[10])
 createRun(KEYS[8], KEYS[9], ARGV[16], {unpack(ARGV, 19)})
@@ -83,6 +83,7 @@ export class RedisSendStore implements SendStore {
       runQueue.queue(conversation.id),
       ...leases.keys,
       this.redis.conversationKey(conversation.id, 'idem'),
+      events.epochKey(conversation.id),
     ];
     const updatedAt = message.createdAt;
     const args = [
