@@ -11,7 +11,8 @@
  *
  * Where a log can be lost and begun again under the same seqs (see LogView), the follower holds
  * the epoch of the log it started on: a notification or a read of another epoch ends it with
- * EVENTS_EXPIRED, as does a read past the log's end, rather than delivering other events under
+ * EVENTS_EXPIRED, as does a read past the log's end (which it makes when the newest event, told
+ * again after a reconnect, is older than its cursor), rather than delivering other events under
  * seqs it already delivered, or waiting for seqs that will never be the ones it waits for.
  */
 import { GatewayError } from '../errors.ts';
@@ -72,7 +73,7 @@ export class ConversationFollower {
 
   start(): void {
     // Listen before deciding where to start, so that nothing appended in between is missed.
-    this.stopListening = this.log.listen(this.conversationId, (event, epoch) => this.announced(event, epoch));
+    this.stopListening = this.log.listen(this.conversationId, (event, epoch, again) => this.announced(event, epoch, again === true));
     if (this.options.afterSeq !== null) {
       this.begin(this.options.afterSeq);
       return;
@@ -109,9 +110,13 @@ export class ConversationFollower {
     this.drain();
   }
 
-  private announced(event: StoredEvent, epoch: string | undefined): void {
+  private announced(event: StoredEvent, epoch: string | undefined, again: boolean): void {
     if (this.stopped) return;
     if (epoch !== undefined && !sameLog(this.view, epoch)) return this.fail(logLost(this.conversationId));
+    // The newest event, told again after a reconnect, is older than what was delivered: either
+    // appends raced the telling, or the log went back and lost what this follow delivered.
+    // A read at the cursor tells which (the log answers EVENTS_EXPIRED past its end).
+    if (again && this.ready && event.seq < this.cursor) this.needsLogRead = true;
     if (event.seq > this.highestAnnounced) this.highestAnnounced = event.seq;
     if (this.live.length < this.options.bufferLimit) this.live.push(event);
     else this.needsLogRead = true;

@@ -38,8 +38,12 @@ export interface EventLog {
   listen(conversationId: string, listener: LogListener): () => void;
 }
 
-/** Hears each event appended to a conversation, with its log's epoch where logs have one. */
-export type LogListener = (event: StoredEvent, epoch?: string) => void;
+/**
+ * Hears each event appended to a conversation, with its log's epoch where logs have one;
+ * `again` when it is the conversation's newest event told again as a subscription is made
+ * again (after a reconnect), not an append.
+ */
+export type LogListener = (event: StoredEvent, epoch?: string, again?: boolean) => void;
 
 /**
  * What a follower has seen of a conversation's log, where a log can be lost and begun again

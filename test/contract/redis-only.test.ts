@@ -271,6 +271,29 @@ describe('the Redis backend', () => {
       expect(deltas(follower.events)).toEqual(['old1', 'old2']);
     });
 
+    it('tells a follower whose log went back while its subscription was down, by the newest event told again', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      const info = String(await admin.sendCommand(['INFO', 'clients']));
+      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
+      try {
+        await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        // The log as a replica without the last two writes has it: same epoch, three events.
+        await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
+        await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+      } finally {
+        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+      }
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
+    });
+
     it('answers EVENTS_EXPIRED to a read after a seq past the end of the log, which only a lost log gives out', async () => {
       const prefix = `t-${randomUUID()}:`;
       const backend = await open(prefix);

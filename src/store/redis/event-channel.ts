@@ -12,8 +12,10 @@
  * Pub/sub is at most once, so whenever a subscription has just become active (first listener,
  * or after a reconnect) the conversation's newest event is announced again, with its log's
  * epoch: a follower that missed anything sees a seq past its cursor and reads the gap from the
- * log, and one whose log was lost meanwhile sees another epoch. Listeners must therefore drop
- * seqs they already have (the follower does).
+ * log, one whose log was lost meanwhile sees another epoch, and one whose log went back (a
+ * restart from an older snapshot, a failover to a replica without the latest writes) sees a seq
+ * before its cursor, told again, and reads to learn which. Listeners must therefore drop seqs
+ * they already have (the follower does).
  *
  * A process's own appends come back to it through pub/sub too; they are delivered as the objects
  * it appended instead of being parsed again. Redis may send a notification before the reply of
@@ -158,7 +160,7 @@ export class RedisEventChannel {
       await this.redis.whenReady();
       const newest = await this.newest(conversationId);
       const listeners = this.listeners.get(conversationId);
-      if (newest && listeners) deliver(listeners.set, newest.event, newest.epoch);
+      if (newest && listeners) deliver(listeners.set, newest.event, newest.epoch, true);
     };
     announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
   }
@@ -190,7 +192,7 @@ export class RedisEventChannel {
     const own = this.ownAppends.get(ownKey);
     if (own) {
       this.ownAppends.delete(ownKey);
-      for (const event of own) deliver(listeners, event, epoch);
+      for (const event of own) deliver(listeners, event, epoch, false);
       return;
     }
     const at = Number(message.slice(first + 1, second));
@@ -198,7 +200,7 @@ export class RedisEventChannel {
       const newline = message.indexOf('\n', start);
       const end = newline < 0 ? message.length : newline;
       const event = parse(conversationId, seq, at, message.slice(start, end));
-      if (event) deliver(listeners, event, epoch);
+      if (event) deliver(listeners, event, epoch, false);
       start = end + 1;
     }
   }
@@ -241,10 +243,10 @@ function parse(conversationId: string, seq: number, at: number, body: string): S
   }
 }
 
-function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent, epoch: string | undefined): void {
+function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent, epoch: string | undefined, again: boolean): void {
   for (const listener of listeners) {
     try {
-      listener(event, epoch);
+      listener(event, epoch, again);
     } catch {
       // A listener's failure is its own; the others still hear of the event.
     }
