@@ -294,6 +294,41 @@ describe('the Redis backend', () => {
       expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
     });
 
+    it('numbers on past the seqs a log that went back had given out, under a new epoch that ends its followers', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      // The log as a replica without the last two writes has it, failed over to with no reconnect of the followers.
+      await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
+      await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+
+      // a was given 5: its next append is 6, not 4 again.
+      const [after] = await a.events.appendBatch([token(conversationId, 'after')]);
+      expect(after!.seq).toBe(6);
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
+      // A resume from a seq the log lost finds the hole; one from the seq before the append goes on.
+      for (const afterSeq of [3, 4]) await expect(b.events.read(conversationId, afterSeq, 10)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(await b.events.read(conversationId, 5, 10))).toEqual(['after']);
+      expect(await b.events.lastSeq(conversationId)).toBe(6);
+    });
+
+    it('starts a conversation deleted and made again by its id from seq 1, whatever its old log had given', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const backend = await open(prefix);
+      const conversationId = randomUUID();
+      const run = helloRun(conversationId);
+      await backend.sends.commit(helloSend(run));
+      await appendDeltas(backend, conversationId, 'one', 'two', 'three');
+      expect(await backend.deleteConversation(conversationId)).toBe(true);
+      await backend.sends.commit(helloSend(helloRun(conversationId)));
+      const [token1] = await backend.events.appendBatch([token(conversationId, 'again')]);
+      expect(token1!.seq).toBe(2);
+    });
+
     it('answers EVENTS_EXPIRED to a read after a seq past the end of the log, which only a lost log gives out', async () => {
       const prefix = `t-${randomUUID()}:`;
       const backend = await open(prefix);

@@ -14,7 +14,10 @@
  * again from seq 1. So the append that begins a log also draws its epoch (`…:epoch`, the
  * server's time in microseconds), which every notification and read carries: a follower that
  * meets another epoch than the one it started on, or reads past the log's end, fails with
- * EVENTS_EXPIRED (see LogView) instead of being handed other events under seqs it holds.
+ * EVENTS_EXPIRED (see LogView) instead of being handed other events under seqs it holds. A log
+ * can also go back (lose only its latest writes) and keep its epoch: an append from a process
+ * that was given a higher seq in that epoch numbers on past that seq, under a new epoch
+ * (./seq-floors.ts), so that the seqs lost are not given again and followers learn of it.
  *
  * Live delivery is the event channel's (./event-channel.ts): the append script publishes there.
  */
@@ -22,6 +25,10 @@ import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { eventsExpired, LeaseLostError, logLost, sameLog, withSeq, type EventLog, type LogListener, type LogView, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import { bodyOf, decodeEntry, RedisEventChannel, type Announcement } from './event-channel.ts';
+import { SeqFloors } from './seq-floors.ts';
+
+/** Conversations whose newest appended seq this process keeps (see ./seq-floors.ts): about 100 bytes each. */
+const FLOORS_KEPT = 10_000;
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `
@@ -52,8 +59,9 @@ end
 /**
  * Appending, as Lua functions for the script here and for the atomic send
  * (store/redis/sends.ts). `appendEvents`: stream, counter, epoch key, the bodies' JSON (a
- * table), max length, max age ms, channel, and '1' to leave the stream's expiry as it is;
- * returns the first seq and the timestamp ms. `appendEvent` is the same for one body.
+ * table), max length, max age ms, channel, '1' to leave the stream's expiry as it is, and
+ * optionally the epoch and seq of the appender's previous append (see ./seq-floors.ts); returns
+ * the first seq, the timestamp ms and the epoch. `appendEvent` is the same for one body.
  *
  * The events get consecutive seqs and one timestamp, and the conversation's channel one
  * notification for all of them, in the event channel's form (./event-channel.ts), with the
@@ -68,17 +76,29 @@ end
  * a run always follows its tokens with its terminal event, which refreshes it.
  */
 export const APPEND_LUA = `${NOW_MS}
-local function appendEvents(stream, counter, epochKey, bodies, maxLen, maxAgeMs, channel, keepExpiry)
+local function newEpoch(epochKey)
+  local t = redis.call('TIME')
+  local epoch = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('SET', epochKey, epoch)
+  return epoch
+end
+local function appendEvents(stream, counter, epochKey, bodies, maxLen, maxAgeMs, channel, keepExpiry, floorEpoch, floorSeq)
   local count = #bodies
   local last = redis.call('INCRBY', counter, count)
   local first = last - count + 1
   local epoch
   if first == 1 then
-    local t = redis.call('TIME')
-    epoch = t[1] .. string.format('%06d', tonumber(t[2]))
-    redis.call('SET', epochKey, epoch)
+    epoch = newEpoch(epochKey)
   else
     epoch = redis.call('GET', epochKey) or ''
+  end
+  if epoch == floorEpoch and first <= tonumber(floorSeq) then
+    -- The log went back below a seq the appender was given in this epoch: number on past it,
+    -- so that no seq is given twice, under a new epoch, so that every follower learns of it.
+    last = tonumber(floorSeq) + count
+    first = last - count + 1
+    redis.call('SET', counter, last)
+    epoch = newEpoch(epochKey)
   end
   local now = nowMs()
   for i = 1, count - 1 do
@@ -87,7 +107,7 @@ local function appendEvents(stream, counter, epochKey, bodies, maxLen, maxAgeMs,
   redis.call('XADD', stream, 'MINID', math.max(0, last - tonumber(maxLen) + 1), last .. '-0', 't', now, 'e', bodies[count])
   if keepExpiry ~= '1' then redis.call('PEXPIRE', stream, maxAgeMs) end
   redis.call('PUBLISH', channel, first .. ' ' .. now .. ' ' .. epoch .. ' ' .. table.concat(bodies, '\\n'))
-  return first, now
+  return first, now, epoch
 end
 local function appendEvent(stream, counter, epochKey, body, maxLen, maxAgeMs, channel, keepExpiry)
   return appendEvents(stream, counter, epochKey, {body}, maxLen, maxAgeMs, channel, keepExpiry)
@@ -96,16 +116,17 @@ end
 
 /**
  * KEYS: stream, counter, lease epochs, log epoch. ARGV: max length, max age ms, channel, run id,
- * lease epoch ('' for an unfenced append), '1' to leave the expiry alone, then the bodies' JSON,
- * in order. Returns {first seq, timestamp ms}, or nil when fenced off.
+ * lease epoch ('' for an unfenced append), '1' to leave the expiry alone, the epoch and seq of
+ * this process's previous append to the log (or '' and 0), then the bodies' JSON, in order.
+ * Returns {first seq, timestamp ms, epoch}, or nil when fenced off.
  */
 const APPEND = new LuaScript(`${APPEND_LUA}
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
 -- it acquired it at; a survivor that took the run over has moved the epoch on. Once per batch:
 -- its events are all of that one run.
 if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return nil end
-local first, now = appendEvents(KEYS[1], KEYS[2], KEYS[4], {unpack(ARGV, 7)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6])
-return {first, now}
+local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], {unpack(ARGV, 9)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8])
+return {first, now, epoch}
 `);
 
 /**
@@ -121,7 +142,8 @@ end
 
 /**
  * KEYS: stream, counter, epoch. ARGV: afterSeq, limit, max age ms.
- * Returns {0, firstRetainedSeq, epoch} when events right after afterSeq are gone, {2, lastSeq,
+ * Returns {0, firstRetainedSeq, epoch} when events right after afterSeq are gone (trimmed, or
+ * lost by a log that went back), {2, lastSeq,
  * epoch} when afterSeq is past the log's end (which only a lost log leaves a cursor at), else
  * {1, entries, epoch}.
  */
@@ -135,7 +157,11 @@ local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
 local firstSeq = last + 1
 if first then firstSeq = tonumber(string.match(first[1], '^(%d+)')) end
 if afterSeq < firstSeq - 1 then return {0, firstSeq, epoch} end
-return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', ARGV[2]), epoch}
+local entries = redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', ARGV[2])
+-- Past a log that went back, numbering went on past the seqs it lost (see appendEvents): a hole.
+local nextSeq = entries[1] and tonumber(string.match(entries[1][1], '^(%d+)'))
+if nextSeq and nextSeq ~= afterSeq + 1 then return {0, nextSeq, epoch} end
+return {1, entries, epoch}
 `);
 
 /** KEYS: counter, epoch. Returns {lastSeq, epoch}. */
@@ -151,6 +177,8 @@ return {redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1] or false, epoc
 export class RedisEventLog implements EventLog {
   /** Live delivery: the append script publishes on its channels, listeners hear through it. */
   readonly channel: RedisEventChannel;
+  /** What this process's appends were given lately, for the script to see a log that went back. */
+  private readonly floors = new SeqFloors(FLOORS_KEPT);
 
   /** @param leaseEpochs the key of the runs' lease epochs (RedisRunLeases), for fenced appends */
   constructor(
@@ -172,15 +200,28 @@ export class RedisEventLog implements EventLog {
     const keepExpiry = events.every((event) => event.type === 'AgentToken') ? '1' : '';
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const { conversationId } = head;
+    const floor = this.floors.get(conversationId);
     return this.channel.track(conversationId, async () => {
-      const reply = await this.redis.eval<[number, number] | null>(
+      const reply = await this.redis.eval<[number, number, string] | null>(
         APPEND,
         [...this.appendKeys(conversationId), this.leaseEpochs, this.epochKey(conversationId)],
-        [maxEventsPerConversation, maxAgeMs, this.channel.channel(conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(bodyOf)],
+        [
+          maxEventsPerConversation,
+          maxAgeMs,
+          this.channel.channel(conversationId),
+          head.runId,
+          leaseEpoch ?? '',
+          keepExpiry,
+          floor?.epoch ?? '',
+          floor?.seq ?? 0,
+          ...events.map(bodyOf),
+        ],
       );
       if (reply === null) throw new LeaseLostError(head.runId);
-      const timestamp = new Date(Number(reply[1])).toISOString();
-      return events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp));
+      const [first, at, epoch] = reply;
+      this.floors.record(conversationId, String(epoch), Number(first) + events.length - 1);
+      const timestamp = new Date(Number(at)).toISOString();
+      return events.map((event, i) => withSeq(event, Number(first) + i, timestamp));
     });
   }
 
