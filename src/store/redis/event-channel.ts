@@ -26,8 +26,6 @@ import { withSeq, type LogListener } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import type { RedisConnection, Reply } from './connection.ts';
 
-type Listener = LogListener;
-
 /** What a (re)subscription announces: the conversation's newest event, and its log's epoch where logs have one. */
 export interface Announcement {
   event: StoredEvent;
@@ -47,7 +45,7 @@ const OWN_APPENDS_KEPT = 1024;
 
 export class RedisEventChannel {
   /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
-  private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
+  private readonly listeners = new Map<string, { set: Set<LogListener>; stop: () => void }>();
   private readonly stopHook: () => void;
   /** This process's appends to conversations it listens to, a batch by `conversationId firstSeq`; bounded. */
   private readonly ownAppends = new Map<string, StoredEvent[]>();
@@ -98,10 +96,10 @@ export class RedisEventChannel {
     }
   }
 
-  listen(conversationId: string, listener: Listener): () => void {
+  listen(conversationId: string, listener: LogListener): () => void {
     let entry = this.listeners.get(conversationId);
     if (!entry) {
-      const set = new Set<Listener>();
+      const set = new Set<LogListener>();
       // Decoded once, handed to every listener of the process: fan-out costs a function call.
       const stop = this.redis.listen(this.channel(conversationId), (message) => this.deliverMessage(conversationId, message, set));
       entry = { set, stop };
@@ -166,7 +164,7 @@ export class RedisEventChannel {
   }
 
   /** Delivers a notification now, or holds it while one of our replies could make it ours. */
-  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<LogListener>): void {
     const flight = this.inFlight.get(conversationId);
     if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
       flight.held.push({ message, waitsFor: flight.sent });
@@ -181,7 +179,7 @@ export class RedisEventChannel {
   }
 
   /** Delivers the events of one notification, in order: this process's own appends as the objects it appended, the others parsed. */
-  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<LogListener>): void {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
     const third = message.indexOf(' ', second + 1);
@@ -243,7 +241,7 @@ function parse(conversationId: string, seq: number, at: number, body: string): S
   }
 }
 
-function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent, epoch: string | undefined, again: boolean): void {
+function deliver(listeners: ReadonlySet<LogListener>, event: StoredEvent, epoch: string | undefined, again: boolean): void {
   for (const listener of listeners) {
     try {
       listener(event, epoch, again);
