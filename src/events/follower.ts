@@ -8,9 +8,15 @@
  * or an overflowing buffer, the missing events are read from the log. Once following, a log that
  * is briefly unreachable (SERVICE_UNAVAILABLE) is read again later rather than ending the follow;
  * reads that fail otherwise, or before the first event, end it with the error.
+ *
+ * Where a log can be lost and begun again under the same seqs (see LogView), the follower holds
+ * the epoch of the log it started on: a notification or a read of another epoch ends it with
+ * EVENTS_EXPIRED, as does a read past the log's end (which it makes when the newest event, told
+ * again after a reconnect, is older than its cursor), rather than delivering other events under
+ * seqs it already delivered, or waiting for seqs that will never be the ones it waits for.
  */
 import { GatewayError } from '../errors.ts';
-import type { EventLog } from '../store/event-log.ts';
+import { logLost, sameLog, type EventLog, type LogView } from '../store/event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 
 export interface FollowerOptions {
@@ -52,6 +58,8 @@ export class ConversationFollower {
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
   private stopListening: (() => void) | null = null;
+  /** The log this follow is on, as every read and notification has shown it. */
+  private readonly view: LogView = {};
 
   constructor(
     private readonly log: EventLog,
@@ -65,12 +73,12 @@ export class ConversationFollower {
 
   start(): void {
     // Listen before deciding where to start, so that nothing appended in between is missed.
-    this.stopListening = this.log.listen(this.conversationId, (event) => this.announced(event));
+    this.stopListening = this.log.listen(this.conversationId, (event, epoch, again) => this.announced(event, epoch, again === true));
     if (this.options.afterSeq !== null) {
       this.begin(this.options.afterSeq);
       return;
     }
-    this.log.lastSeq(this.conversationId).then(
+    this.log.lastSeq(this.conversationId, this.view).then(
       (seq) => this.begin(seq),
       (error: unknown) => this.fail(error),
     );
@@ -102,8 +110,13 @@ export class ConversationFollower {
     this.drain();
   }
 
-  private announced(event: StoredEvent): void {
+  private announced(event: StoredEvent, epoch: string | undefined, again: boolean): void {
     if (this.stopped) return;
+    if (epoch !== undefined && !sameLog(this.view, epoch)) return this.fail(logLost(this.conversationId));
+    // The newest event, told again after a reconnect, is older than what was delivered: either
+    // appends raced the telling, or the log went back and lost what this follow delivered.
+    // A read at the cursor tells which (the log answers EVENTS_EXPIRED past its end).
+    if (again && this.ready && event.seq < this.cursor) this.needsLogRead = true;
     if (event.seq > this.highestAnnounced) this.highestAnnounced = event.seq;
     if (this.live.length < this.options.bufferLimit) this.live.push(event);
     else this.needsLogRead = true;
@@ -151,7 +164,7 @@ export class ConversationFollower {
     this.needsLogRead = false;
     clearTimeout(this.retry);
     const pageSize = this.options.pageSize ?? DEFAULT_PAGE_SIZE;
-    this.log.read(this.conversationId, this.cursor, pageSize).then(
+    this.log.read(this.conversationId, this.cursor, pageSize, this.view).then(
       (page) => {
         this.reading = false;
         if (this.stopped) return;

@@ -283,10 +283,12 @@ export class ConversationService {
     if (!(await this.conversation(owner, conversationId))) throw notFound('Conversation');
     if (afterSeq !== null) {
       if (afterSeq < 0) throw badInput('afterSeq must not be negative.', 'afterSeq');
+      // Fail now, as the subscription starts, rather than after it was acknowledged. First the
+      // log's own answer: where a lost log can leave a client with an afterSeq past its end
+      // (Redis as the store of record), that is EVENTS_EXPIRED, so that the client reloads.
+      await this.options.backend.events.read(conversationId, afterSeq, 1);
       const lastSeq = await this.lastSeq(conversationId);
       if (afterSeq > lastSeq) throw badInput(`afterSeq ${afterSeq} is past the conversation's lastSeq ${lastSeq}.`, 'afterSeq');
-      // Fail now, as the subscription starts, rather than after it was acknowledged.
-      await this.options.backend.events.read(conversationId, afterSeq, 1);
     }
     const run = runId === null ? null : { runId, afterSeq, endedBy: await this.runEndedBy(conversationId, runId) };
     const events = conversationEvents(this.options.backend.events, conversationId, { afterSeq, bufferLimit: this.options.limits.subscriberBufferEvents }, run);

@@ -24,16 +24,51 @@ export interface EventLog {
   appendBatch(events: readonly NewEvent[], leaseEpoch?: number): Promise<StoredEvent[]>;
   /**
    * Up to `limit` retained events with `seq > afterSeq`, in order. Throws EVENTS_EXPIRED when
-   * events right after `afterSeq` are no longer retained.
+   * events right after `afterSeq` are no longer retained, and, with `view`, when the log is not
+   * the one the view has seen (see LogView).
    */
-  read(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
-  /** The seq of the conversation's newest event; 0 when it has none. */
-  lastSeq(conversationId: string): Promise<number>;
+  read(conversationId: string, afterSeq: number, limit: number, view?: LogView): Promise<StoredEvent[]>;
+  /** The seq of the conversation's newest event; 0 when it has none. With `view`, as `read`. */
+  lastSeq(conversationId: string, view?: LogView): Promise<number>;
   /**
    * Calls `listener` with each event appended from now on, best effort (a listener may miss
-   * some; followers fill gaps from `read`). Returns the function that stops listening.
+   * some; followers fill gaps from `read`), and the epoch of the log it was appended to where
+   * logs have one (see LogView). Returns the function that stops listening.
    */
-  listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
+  listen(conversationId: string, listener: LogListener): () => void;
+}
+
+/**
+ * Hears each event appended to a conversation, with its log's epoch where logs have one;
+ * `again` when it is the conversation's newest event told again as a subscription is made
+ * again (after a reconnect), not an append.
+ */
+export type LogListener = (event: StoredEvent, epoch?: string, again?: boolean) => void;
+
+/**
+ * What a follower has seen of a conversation's log, where a log can be lost and begun again
+ * under the same seqs (Redis as the store of record, flushed or failed over without its latest
+ * writes): the log's epoch, a value drawn when the log is begun. A follower passes its view
+ * to every read; the log records its epoch there the first time and fails with EVENTS_EXPIRED
+ * when it later finds another, so that nobody is handed events renumbered under seqs it holds.
+ * Logs that never give a seq twice (memory, PostgreSQL) have no epoch and leave the view alone.
+ */
+export interface LogView {
+  epoch?: string;
+}
+
+/** Records `epoch` in `view` when it has none; false when it has another: the log was lost in between. */
+export function sameLog(view: LogView, epoch: string): boolean {
+  view.epoch ??= epoch;
+  return view.epoch === epoch;
+}
+
+/** What a follower gets once its log was lost: the events it holds seqs of are gone, and the seqs may be given again. */
+export function logLost(conversationId: string): GatewayError {
+  return new GatewayError(
+    'EVENTS_EXPIRED',
+    `The event log of conversation ${conversationId} was lost and begun again; reload the conversation with queries and subscribe from its lastSeq.`,
+  );
 }
 
 /**

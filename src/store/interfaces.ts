@@ -3,7 +3,7 @@
  * default) and is shaped so that a Redis one can hold the same contract across instances:
  * every method is async and every read-modify-write is a single atomic call.
  */
-import type { EventLog, RecordLog } from './event-log.ts';
+import type { EventLog, LogListener, RecordLog } from './event-log.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { ConversationRecord, InputRequestRecord, InputResponse, MessageRecord, Owner, RunRecord, RunStatus, SendReservation } from '../domain/records.ts';
 
@@ -316,7 +316,7 @@ export interface RunFences {
 export interface EventFanout {
   publish(batch: readonly StoredEvent[]): Promise<void>;
   /** As `EventLog.listen`: best effort, a listener may miss some; followers fill gaps from the history. */
-  listen(conversationId: string, listener: (event: StoredEvent) => void): () => void;
+  listen(conversationId: string, listener: LogListener): () => void;
   /**
    * Up to `limit` events after `afterSeq` from the newest ones published, when the fan-out keeps
    * them (a hot tail) and holds the one right after `afterSeq`; null sends the read to the history.

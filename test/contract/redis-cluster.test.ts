@@ -1,10 +1,11 @@
 /**
  * What only a Redis Cluster has to show: each conversation's keys in one slot, conversations
  * spread over every primary, and pub/sub as a doorbell that may be missed without an event lost,
- * also when a conversation's slot moves to another primary. Then the Redis store of record on a
- * cluster: every key of a conversation (its runs, messages, input requests and idempotency
- * records too) in its one slot, sends with one idempotency key stored once whoever sends them
- * at once, and a deletion that leaves nothing of the conversation behind.
+ * also when a conversation's slot moves to another primary, or when the primary holding it
+ * loses its data. Then the Redis store of record on a cluster: every key of a conversation (its
+ * runs, messages, input requests and idempotency records too) in its one slot, sends with one
+ * idempotency key stored once whoever sends them at once, and a deletion that leaves nothing of
+ * the conversation behind.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +123,36 @@ describe('the live layer on a Redis Cluster', () => {
     await world.cluster().migrateSlotOf(`${prefix}c:{${conversationId}}:bell`, perPrimary.find(([url]) => url !== owner)![0]);
     for (let i = 2; i <= 21; i += 1) await a.events.append(token(conversationId, `d${i}`));
     expect((await follower.done).map((event) => event.seq)).toEqual(seqs(1, 21));
+  });
+
+  it('keeps followers going from PostgreSQL when the primary holding the conversation loses its data, seqs numbered on', async () => {
+    const instances = await fresh();
+    const { a, b } = instances;
+    const conversationId = randomUUID();
+    const prefix = await prefixOf(instances, conversationId);
+    const follower = collect(b, conversationId, 0, 40);
+    for (let i = 2; i <= 20; i += 1) await a.events.append(token(conversationId, `d${i}`));
+    await until(async () => (follower.events.length === 20 ? true : undefined), 'the events before the flush');
+    const holding = async () =>
+      [...(await world.cluster().keysPerPrimary(prefix))].find(([, keys]) => keys.some((key) => key.includes(`{${conversationId}}`)))?.[0];
+    const owner = (await holding())!;
+    const admin = createClient({ url: owner });
+    await admin.connect();
+    try {
+      await admin.flushAll();
+    } finally {
+      admin.destroy();
+    }
+    // Its hot tail is gone: only PostgreSQL knows the conversation now.
+    expect(await holding()).toBeUndefined();
+
+    for (let i = 21; i <= 40; i += 1) await a.events.append(token(conversationId, `d${i}`));
+    const events = await follower.done;
+    expect(events.map((event) => event.seq)).toEqual(seqs(1, 40));
+    expect(events.slice(1).map((event) => event.type === 'AgentToken' && event.delta)).toEqual(seqs(2, 40).map((i) => `d${i}`));
+    // The tail began anew after the flush; a follow from the start reads what it lacks from PostgreSQL.
+    const late = await collect(a, conversationId, 0, 40).done;
+    expect(late).toEqual(events);
   });
 
   it('is not ready while it is still learning which primary holds which slot', async () => {

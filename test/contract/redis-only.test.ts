@@ -1,12 +1,16 @@
 /**
  * What only the Redis backend has to show: one pub/sub subscription per conversation per
  * process however many follow it, followers that lose nothing when the subscriber connection
- * drops, and an outage that fails commands fast and is recovered from without loss.
+ * drops, an outage that fails commands fast and is recovered from without loss, and a log
+ * that Redis lost and that was begun again, which no follower takes for the one it followed.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
+import type { StoredEvent } from '../../src/domain/events.ts';
 import { GatewayError } from '../../src/errors.ts';
+import { followConversation } from '../../src/events/follow.ts';
+import type { EventLog } from '../../src/store/event-log.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
@@ -170,5 +174,182 @@ describe('the Redis backend', () => {
     expect(events.map((event) => event.seq)).toEqual(seqs(1, 10));
     expect(events.map((event) => event.type === 'AgentToken' && event.delta)).toEqual(seqs(1, 10).map((i) => `d${i}`));
     expect((await a.events.read(conversationId, 0, 100)).map((event) => event.seq)).toEqual(seqs(1, 10));
+  });
+
+  describe('when Redis loses a log and it is begun again', () => {
+    const follows: AbortController[] = [];
+    afterEach(() => {
+      for (const follow of follows.splice(0)) follow.abort();
+    });
+    /** Follows the conversation until the follow fails; what it delivered, and the failure. */
+    const followUntilFailure = (log: EventLog, conversationId: string, afterSeq: number | null) => {
+      const events: StoredEvent[] = [];
+      const controller = new AbortController();
+      follows.push(controller);
+      const failure = (async () => {
+        try {
+          for await (const event of followConversation(log, conversationId, { afterSeq, bufferLimit: 1000, signal: controller.signal })) events.push(event);
+        } catch (error) {
+          return error;
+        }
+        return null;
+      })();
+      return { events, failure };
+    };
+    const deltas = (events: StoredEvent[]) => events.map((event) => (event.type === 'AgentToken' ? event.delta : event.type));
+    const appendDeltas = async (backend: Backend, conversationId: string, ...names: string[]) => {
+      for (const name of names) await backend.events.append(token(conversationId, name));
+    };
+
+    it('ends a follower with EVENTS_EXPIRED at the new log, before any event numbered again', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'old1', 'old2', 'old3');
+      const fromStart = followUntilFailure(b.events, conversationId, 0);
+      const liveOnly = followUntilFailure(b.events, conversationId, null);
+      await until(async () => (fromStart.events.length === 3 ? true : undefined), 'the old events');
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      await appendDeltas(a, conversationId, 'old4');
+      await until(async () => (liveOnly.events.length === 1 ? true : undefined), 'the live-only follower to hear old4');
+
+      await admin.flushAll();
+      // The new log passes the followers' cursor: by seq alone, 5 and 6 would look like what comes next.
+      await appendDeltas(a, conversationId, 'new1', 'new2', 'new3', 'new4', 'new5', 'new6');
+
+      for (const follower of [fromStart, liveOnly]) expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(fromStart.events)).toEqual(['old1', 'old2', 'old3', 'old4']);
+      expect(deltas(liveOnly.events)).toEqual(['old4']);
+      // The new log is whole, for whoever reloads.
+      expect(deltas(await b.events.read(conversationId, 0, 100))).toEqual(['new1', 'new2', 'new3', 'new4', 'new5', 'new6']);
+    });
+
+    it('ends a follower with EVENTS_EXPIRED when the read it makes for a gap finds another log', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'old1', 'old2', 'old3');
+      // A doorbell that rings only for 'ring', and says nothing of epochs: all the follower learns, it learns by reading.
+      const quiet: EventLog = {
+        append: (event) => b.events.append(event),
+        appendBatch: (events) => b.events.appendBatch(events),
+        read: (...args) => b.events.read(...args),
+        lastSeq: (...args) => b.events.lastSeq(...args),
+        listen: (id, listener) => b.events.listen(id, (event) => event.type === 'AgentToken' && event.delta === 'ring' && listener(event)),
+      };
+      const follower = followUntilFailure(quiet, conversationId, 0);
+      await until(async () => (follower.events.length === 3 ? true : undefined), 'the old events');
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+
+      await admin.flushAll();
+      await appendDeltas(a, conversationId, 'new1', 'new2', 'new3', 'new4', 'ring');
+
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(follower.events)).toEqual(['old1', 'old2', 'old3']);
+    });
+
+    it('tells a follower whose subscription was down while its log was lost, once it is subscribed again', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'old1', 'old2');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 2 ? true : undefined), 'the old events');
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      // As when Redis restarts without its data: the subscriptions are gone while the log is lost and begun again.
+      const info = String(await admin.sendCommand(['INFO', 'clients']));
+      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
+      try {
+        await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        await admin.flushAll();
+        await appendDeltas(a, conversationId, 'new1', 'new2', 'new3');
+      } finally {
+        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+      }
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(follower.events)).toEqual(['old1', 'old2']);
+    });
+
+    it('tells a follower whose log went back while its subscription was down, by the newest event told again', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      const info = String(await admin.sendCommand(['INFO', 'clients']));
+      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
+      try {
+        await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        // The log as a replica without the last two writes has it: same epoch, three events.
+        await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
+        await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+      } finally {
+        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+      }
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
+    });
+
+    it('numbers on past the seqs a log that went back had given out, under a new epoch that ends its followers', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      // The log as a replica without the last two writes has it, failed over to with no reconnect of the followers.
+      await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
+      await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+
+      // a was given 5: its next append is 6, not 4 again.
+      const [after] = await a.events.appendBatch([token(conversationId, 'after')]);
+      expect(after!.seq).toBe(6);
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
+      // A resume from a seq the log lost finds the hole; one from the seq before the append goes on.
+      for (const afterSeq of [3, 4]) await expect(b.events.read(conversationId, afterSeq, 10)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(await b.events.read(conversationId, 5, 10))).toEqual(['after']);
+      expect(await b.events.lastSeq(conversationId)).toBe(6);
+    });
+
+    it('starts a conversation deleted and made again by its id from seq 1, whatever its old log had given', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const backend = await open(prefix);
+      const conversationId = randomUUID();
+      const run = helloRun(conversationId);
+      await backend.sends.commit(helloSend(run));
+      await appendDeltas(backend, conversationId, 'one', 'two', 'three');
+      expect(await backend.deleteConversation(conversationId)).toBe(true);
+      await backend.sends.commit(helloSend(helloRun(conversationId)));
+      const [token1] = await backend.events.appendBatch([token(conversationId, 'again')]);
+      expect(token1!.seq).toBe(2);
+    });
+
+    it('answers EVENTS_EXPIRED to a read after a seq past the end of the log, which only a lost log gives out', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const backend = await open(prefix);
+      const conversationId = randomUUID();
+      await appendDeltas(backend, conversationId, 'old1', 'old2', 'old3');
+      await admin.flushAll();
+      await appendDeltas(backend, conversationId, 'new1');
+      expect(await backend.events.lastSeq(conversationId)).toBe(1);
+      await expect(backend.events.read(conversationId, 3, 10)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
+      await expect(backend.events.read(conversationId, 3, 0)).rejects.toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(await backend.events.read(conversationId, 1, 10))).toEqual([]);
+    });
+
+    it('keeps a live-only follower of a conversation without events going when its log begins', async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      const follower = collect(b, conversationId, null, 2);
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      await appendDeltas(a, conversationId, 'first', 'second');
+      expect(deltas(await follower.done)).toEqual(['first', 'second']);
+    });
   });
 });

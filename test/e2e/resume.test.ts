@@ -87,11 +87,18 @@ describe('replay, resume and live delivery', () => {
   it('rejects an afterSeq past the conversation and a negative one', async () => {
     const { sent } = await sendAndFollow(server.url, token, { text: 'Hi' });
     const lastSeq = (await userClient(server.url, token)(`{ conversation(id: "${sent.conversationId}") { lastSeq } }`)).data.conversation.lastSeq;
-    for (const afterSeq of [lastSeq + 1, -1]) {
+    // Where Redis is the store of record, a seq past the end was given out by a log Redis has
+    // lost since: the client reloads. Elsewhere no log gives a seq twice, so it is the client's mistake.
+    const { REDIS_URL, DATABASE_URL } = server.gateway.config;
+    const pastTheEnd = REDIS_URL !== undefined && DATABASE_URL === undefined ? 'EVENTS_EXPIRED' : 'BAD_USER_INPUT';
+    for (const [afterSeq, code] of [
+      [lastSeq + 1, pastTheEnd],
+      [-1, 'BAD_USER_INPUT'],
+    ] as const) {
       const subscription = subscribe(server, token, sent.conversationId, afterSeq);
       await subscription.recorder.untilEnded();
       await subscription.close();
-      expect(subscription.recorder.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+      expect(subscription.recorder.errors?.[0]?.extensions?.['code']).toBe(code);
       expect(subscription.recorder.events).toEqual([]);
     }
   });

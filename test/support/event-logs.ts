@@ -13,7 +13,7 @@ export function lossyDoorbell(log: EventLog, rings: (event: StoredEvent) => bool
     appendBatch: (events) => log.appendBatch(events),
     read: (...args) => log.read(...args),
     lastSeq: (id) => log.lastSeq(id),
-    listen: (id, listener) => log.listen(id, (event) => rings(event) && listener(event)),
+    listen: (id, listener) => log.listen(id, (event, epoch, again) => rings(event) && listener(event, epoch, again)),
   };
 }
 

@@ -4,7 +4,7 @@ import type { RedisLocator } from './locator.ts';
 /**
  * Deleting a conversation and everything of it in one script of the conversation's, so that no
  * send or append sees half of it: its hash, its messages, its runs and their queue, its event
- * stream and seq counter, the idempotency records of its sends (listed in `c:{id}:idem` by the
+ * stream, seq counter and epoch, the idempotency records of its sends (listed in `c:{id}:idem` by the
  * send script), its input requests (listed in `c:{id}:requests`; pending ones also in
  * `c:{id}:inputs`) and, on a cluster, its runs' fences. Messages, runs and requests are named
  * from their prefixes (see `RedisKeys.recordPrefix`).
@@ -19,15 +19,15 @@ import type { RedisLocator } from './locator.ts';
  * send with that key claims it anew), and a due request that is gone is dropped by the sweep.
  *
  * KEYS: the conversation hash, its messages, its runs, its queue, its stream, its counter, its
- * idempotency records, its requests, its pending requests, its fences, then within reach the due
- * set. ARGV: message prefix, run prefix, input prefix. Returns nil when there is no such
+ * idempotency records, its requests, its pending requests, its fences, its log's epoch, then
+ * within reach the due set. ARGV: message prefix, run prefix, input prefix. Returns nil when there is no such
  * conversation, else JSON: {ownerIndex, runs, messages, inputs, idem} (ids, and the names of the
  * idempotency records).
  */
 const DELETE = new LuaScript(`
 local ownerIndex = redis.call('HGET', KEYS[1], 'ownerIndex')
 if not ownerIndex then return nil end
-local inReach = #KEYS > 10
+local inReach = #KEYS > 11
 if inReach then redis.call('ZREM', ownerIndex, redis.call('HGET', KEYS[1], 'id')) end
 local out = {ownerIndex = ownerIndex, runs = {}, messages = {}, inputs = {}, idem = {}}
 for _, json in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
@@ -45,10 +45,10 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[7])) do
 end
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
   redis.call('DEL', ARGV[3] .. id)
-  if inReach then redis.call('ZREM', KEYS[11], id) end
+  if inReach then redis.call('ZREM', KEYS[12], id) end
   out.inputs[#out.inputs + 1] = id
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11])
 return cjson.encode(out)
 `);
 
@@ -72,7 +72,7 @@ export async function deleteConversation(redis: RedisConnection, locator: RedisL
   const { keys } = redis;
   const slotKeys = [
     redis.conversationKey(id),
-    ...(['msgs', 'runs', 'queue', 'ev', 'seq', 'idem', 'requests', 'inputs', 'fence'] as const).map((part) => redis.conversationKey(id, part)),
+    ...(['msgs', 'runs', 'queue', 'ev', 'seq', 'idem', 'requests', 'inputs', 'fence', 'epoch'] as const).map((part) => redis.conversationKey(id, part)),
   ];
   const reply = await redis.eval<Reply>(DELETE, keys.inReach ? [...slotKeys, keys.inputsDue] : slotKeys, [
     keys.recordPrefix('msg', id),

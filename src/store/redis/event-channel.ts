@@ -4,25 +4,33 @@
  * durable; every process listens with one subscription per conversation, whatever the number of
  * its listeners, over its one subscriber connection.
  *
- * A notification is `<first seq> <timestamp ms> <body>\n<body>…`: the bodies of a batch of
- * consecutive events in seq order, each its JSON without the conversation id (JSON has no raw
- * newline, so the newline separates them).
+ * A notification is `<first seq> <timestamp ms> <epoch> <body>\n<body>…`: the epoch of the log
+ * the events were appended to (empty where logs have none: see LogView), then the bodies of a
+ * batch of consecutive events in seq order, each its JSON without the conversation id (JSON has
+ * no raw newline, so the newline separates them).
  *
  * Pub/sub is at most once, so whenever a subscription has just become active (first listener,
- * or after a reconnect) the conversation's newest event is announced again: a follower that
- * missed anything sees a seq past its cursor and reads the gap from the log. Listeners must
- * therefore drop seqs they already have (the follower does).
+ * or after a reconnect) the conversation's newest event is announced again, with its log's
+ * epoch: a follower that missed anything sees a seq past its cursor and reads the gap from the
+ * log, one whose log was lost meanwhile sees another epoch, and one whose log went back (a
+ * restart from an older snapshot, a failover to a replica without the latest writes) sees a seq
+ * before its cursor, told again, and reads to learn which. Listeners must therefore drop seqs
+ * they already have (the follower does).
  *
  * A process's own appends come back to it through pub/sub too; they are delivered as the objects
  * it appended instead of being parsed again. Redis may send a notification before the reply of
  * the command that caused it, so `track` holds notifications while one of this process's appends
  * to the conversation is unanswered, until the replies tell which of them are its own.
  */
-import { withSeq } from '../event-log.ts';
+import { withSeq, type LogListener } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import type { RedisConnection, Reply } from './connection.ts';
 
-type Listener = (event: StoredEvent) => void;
+/** What a (re)subscription announces: the conversation's newest event, and its log's epoch where logs have one. */
+export interface Announcement {
+  event: StoredEvent;
+  epoch?: string;
+}
 
 /** This process's appends to one conversation, and the notifications held for their replies. */
 interface Flight {
@@ -37,7 +45,7 @@ const OWN_APPENDS_KEPT = 1024;
 
 export class RedisEventChannel {
   /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
-  private readonly listeners = new Map<string, { set: Set<Listener>; stop: () => void }>();
+  private readonly listeners = new Map<string, { set: Set<LogListener>; stop: () => void }>();
   private readonly stopHook: () => void;
   /** This process's appends to conversations it listens to, a batch by `conversationId firstSeq`; bounded. */
   private readonly ownAppends = new Map<string, StoredEvent[]>();
@@ -47,7 +55,7 @@ export class RedisEventChannel {
   /** @param newest the conversation's newest stored event (null when it has none), announced on every (re)subscription */
   constructor(
     private readonly redis: RedisConnection,
-    private readonly newest: (conversationId: string) => Promise<StoredEvent | null>,
+    private readonly newest: (conversationId: string) => Promise<Announcement | null>,
   ) {
     this.stopHook = redis.onSubscribed((channel) => {
       const conversationId = this.conversationOf(channel);
@@ -60,11 +68,11 @@ export class RedisEventChannel {
     return this.redis.conversationKey(conversationId, 'bell');
   }
 
-  /** Publishes a stored batch of one conversation (consecutive seqs, one timestamp). */
+  /** Publishes a stored batch of one conversation (consecutive seqs, one timestamp) of a log without epochs. */
   async publish(batch: readonly StoredEvent[]): Promise<void> {
     const head = batch[0];
     if (head === undefined) return;
-    const message = `${head.seq} ${Date.parse(head.timestamp)} ${batch.map(bodyOf).join('\n')}`;
+    const message = `${head.seq} ${Date.parse(head.timestamp)}  ${batch.map(bodyOf).join('\n')}`;
     await this.track(head.conversationId, async () => {
       await this.redis.publish(this.channel(head.conversationId), message);
       return [...batch];
@@ -88,10 +96,10 @@ export class RedisEventChannel {
     }
   }
 
-  listen(conversationId: string, listener: Listener): () => void {
+  listen(conversationId: string, listener: LogListener): () => void {
     let entry = this.listeners.get(conversationId);
     if (!entry) {
-      const set = new Set<Listener>();
+      const set = new Set<LogListener>();
       // Decoded once, handed to every listener of the process: fan-out costs a function call.
       const stop = this.redis.listen(this.channel(conversationId), (message) => this.deliverMessage(conversationId, message, set));
       entry = { set, stop };
@@ -148,15 +156,15 @@ export class RedisEventChannel {
   private announceNewest(conversationId: string): void {
     const announce = async () => {
       await this.redis.whenReady();
-      const event = await this.newest(conversationId);
+      const newest = await this.newest(conversationId);
       const listeners = this.listeners.get(conversationId);
-      if (event && listeners) deliver(listeners.set, event);
+      if (newest && listeners) deliver(listeners.set, newest.event, newest.epoch, true);
     };
     announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
   }
 
   /** Delivers a notification now, or holds it while one of our replies could make it ours. */
-  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<LogListener>): void {
     const flight = this.inFlight.get(conversationId);
     if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
       flight.held.push({ message, waitsFor: flight.sent });
@@ -171,24 +179,26 @@ export class RedisEventChannel {
   }
 
   /** Delivers the events of one notification, in order: this process's own appends as the objects it appended, the others parsed. */
-  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<Listener>): void {
+  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<LogListener>): void {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
-    if (first < 0 || second < 0) return;
+    const third = message.indexOf(' ', second + 1);
+    if (first < 0 || second < 0 || third < 0) return;
     const firstSeq = message.slice(0, first);
+    const epoch = third > second + 1 ? message.slice(second + 1, third) : undefined;
     const ownKey = `${conversationId} ${firstSeq}`;
     const own = this.ownAppends.get(ownKey);
     if (own) {
       this.ownAppends.delete(ownKey);
-      for (const event of own) deliver(listeners, event);
+      for (const event of own) deliver(listeners, event, epoch, false);
       return;
     }
     const at = Number(message.slice(first + 1, second));
-    for (let start = second + 1, seq = Number(firstSeq); start <= message.length; seq += 1) {
+    for (let start = third + 1, seq = Number(firstSeq); start <= message.length; seq += 1) {
       const newline = message.indexOf('\n', start);
       const end = newline < 0 ? message.length : newline;
       const event = parse(conversationId, seq, at, message.slice(start, end));
-      if (event) deliver(listeners, event);
+      if (event) deliver(listeners, event, epoch, false);
       start = end + 1;
     }
   }
@@ -231,10 +241,10 @@ function parse(conversationId: string, seq: number, at: number, body: string): S
   }
 }
 
-function deliver(listeners: ReadonlySet<Listener>, event: StoredEvent): void {
+function deliver(listeners: ReadonlySet<LogListener>, event: StoredEvent, epoch: string | undefined, again: boolean): void {
   for (const listener of listeners) {
     try {
-      listener(event);
+      listener(event, epoch, again);
     } catch {
       // A listener's failure is its own; the others still hear of the event.
     }

@@ -9,12 +9,26 @@
  * the doorbell rings only for an event that is already durable (as durable as Redis is made:
  * see the README, "Configuring Redis for durability" on AOF).
  *
+ * Redis is the store of record here, and it can lose a log (a flush, a restart without
+ * persistence, a failover to a replica that had not received it): the next append begins it
+ * again from seq 1. So the append that begins a log also draws its epoch (`…:epoch`, the
+ * server's time in microseconds), which every notification and read carries: a follower that
+ * meets another epoch than the one it started on, or reads past the log's end, fails with
+ * EVENTS_EXPIRED (see LogView) instead of being handed other events under seqs it holds. A log
+ * can also go back (lose only its latest writes) and keep its epoch: an append from a process
+ * that was given a higher seq in that epoch numbers on past that seq, under a new epoch
+ * (./seq-floors.ts), so that the seqs lost are not given again and followers learn of it.
+ *
  * Live delivery is the event channel's (./event-channel.ts): the append script publishes there.
  */
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
-import { eventsExpired, LeaseLostError, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
+import { eventsExpired, LeaseLostError, logLost, sameLog, withSeq, type EventLog, type LogListener, type LogView, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
-import { bodyOf, decodeEntry, RedisEventChannel } from './event-channel.ts';
+import { bodyOf, decodeEntry, RedisEventChannel, type Announcement } from './event-channel.ts';
+import { SeqFloors } from './seq-floors.ts';
+
+/** Conversations whose newest appended seq this process keeps (see ./seq-floors.ts): about 100 bytes each. */
+const FLOORS_KEPT = 10_000;
 
 /** Drops the stream's entries older than `cutoff` (ms): a prefix, since entries are in time order. */
 const TRIM_BY_AGE = `
@@ -44,12 +58,16 @@ end
 
 /**
  * Appending, as Lua functions for the script here and for the atomic send
- * (store/redis/sends.ts). `appendEvents`: stream, counter, the bodies' JSON (a table), max
- * length, max age ms, channel, and '1' to leave the stream's expiry as it is; returns the first
- * seq and the timestamp ms. `appendEvent` is the same for one body.
+ * (store/redis/sends.ts). `appendEvents`: stream, counter, epoch key, the bodies' JSON (a
+ * table), max length, max age ms, channel, '1' to leave the stream's expiry as it is, and
+ * optionally the epoch and seq of the appender's previous append (see ./seq-floors.ts); returns
+ * the first seq, the timestamp ms and the epoch. `appendEvent` is the same for one body.
  *
  * The events get consecutive seqs and one timestamp, and the conversation's channel one
- * notification for all of them, in the event channel's form (./event-channel.ts).
+ * notification for all of them, in the event channel's form (./event-channel.ts), with the
+ * log's epoch. The append that creates the counter begins the log, and draws its epoch: the
+ * server's time in microseconds, which no earlier beginning of the log had. A log begun before
+ * epochs existed has the empty one until it is lost.
  *
  * Nothing here scans: ids are the seqs, contiguous, so keeping the newest N is dropping ids below
  * seq - N + 1 (XADD MINID, once per batch, on its last entry). Events past the retention age are
@@ -58,28 +76,50 @@ end
  * a run always follows its tokens with its terminal event, which refreshes it.
  */
 export const APPEND_LUA = `${NOW_MS}
-local function appendEvents(stream, counter, bodies, maxLen, maxAgeMs, channel, keepExpiry)
+local function newEpoch(epochKey)
+  local t = redis.call('TIME')
+  local epoch = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('SET', epochKey, epoch)
+  return epoch
+end
+local function appendEvents(stream, counter, epochKey, bodies, maxLen, maxAgeMs, channel, keepExpiry, floorEpoch, floorSeq)
   local count = #bodies
   local last = redis.call('INCRBY', counter, count)
   local first = last - count + 1
+  local epoch
+  if first == 1 then
+    epoch = newEpoch(epochKey)
+  else
+    epoch = redis.call('GET', epochKey) or ''
+  end
+  if epoch == floorEpoch and first <= tonumber(floorSeq) then
+    -- The log went back below a seq the appender was given in this epoch: number on past it,
+    -- so that no seq is given twice, under a new epoch, so that every follower learns of it.
+    last = tonumber(floorSeq) + count
+    first = last - count + 1
+    redis.call('SET', counter, last)
+    epoch = newEpoch(epochKey)
+  end
   local now = nowMs()
   for i = 1, count - 1 do
     redis.call('XADD', stream, (first + i - 1) .. '-0', 't', now, 'e', bodies[i])
   end
   redis.call('XADD', stream, 'MINID', math.max(0, last - tonumber(maxLen) + 1), last .. '-0', 't', now, 'e', bodies[count])
   if keepExpiry ~= '1' then redis.call('PEXPIRE', stream, maxAgeMs) end
-  redis.call('PUBLISH', channel, first .. ' ' .. now .. ' ' .. table.concat(bodies, '\\n'))
-  return first, now
+  redis.call('PUBLISH', channel, first .. ' ' .. now .. ' ' .. epoch .. ' ' .. table.concat(bodies, '\\n'))
+  return first, now, epoch
 end
-local function appendEvent(stream, counter, body, maxLen, maxAgeMs, channel, keepExpiry)
-  return appendEvents(stream, counter, {body}, maxLen, maxAgeMs, channel, keepExpiry)
+local function appendEvent(stream, counter, epochKey, body, maxLen, maxAgeMs, channel, keepExpiry)
+  return appendEvents(stream, counter, epochKey, {body}, maxLen, maxAgeMs, channel, keepExpiry)
 end
 `;
 
 /**
- * KEYS: stream, counter, the run epochs it is fenced by (a hash from run id to epoch). ARGV: max length, max age ms, channel, run id, lease epoch
- * ('' for an unfenced append), '1' to leave the expiry alone, then the bodies' JSON, in order.
- * Returns {first seq, timestamp ms}, or nil when fenced off.
+ * KEYS: stream, counter, the run epochs it is fenced by (a hash from run id to epoch), log epoch.
+ * ARGV: max length, max age ms, channel, run id, lease epoch ('' for an unfenced append), '1' to
+ * leave the expiry alone, the epoch and seq of this process's previous append to the log (or ''
+ * and 0), then the bodies' JSON, in order.
+ * Returns {first seq, timestamp ms, epoch}, or nil when fenced off.
  */
 const APPEND = new LuaScript(`${APPEND_LUA}
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
@@ -87,28 +127,60 @@ const APPEND = new LuaScript(`${APPEND_LUA}
 -- its events are all of that one run. The epochs are the leases' on one Redis, the
 -- conversation's own fence on a cluster (./fences.ts), in the conversation's slot.
 if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return nil end
-local first, now = appendEvents(KEYS[1], KEYS[2], {unpack(ARGV, 7)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6])
-return {first, now}
+local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], {unpack(ARGV, 9)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8])
+return {first, now, epoch}
 `);
 
 /**
- * KEYS: stream, counter. ARGV: afterSeq, limit, max age ms.
- * Returns {0, firstRetainedSeq} when events right after afterSeq are gone, else {1, entries}.
+ * The log's epoch, or false while it has no counter: a log with no event has renumbered nothing,
+ * and the append that begins it draws the epoch its followers then hold.
  */
-const READ = new LuaScript(`${NOW_MS}${TRIM_BY_AGE}
+const EPOCH_LUA = `
+local function epochOf(counter, epochKey)
+  if redis.call('EXISTS', counter) == 0 then return false end
+  return redis.call('GET', epochKey) or ''
+end
+`;
+
+/**
+ * KEYS: stream, counter, epoch. ARGV: afterSeq, limit, max age ms.
+ * Returns {0, firstRetainedSeq, epoch} when events right after afterSeq are gone (trimmed, or
+ * lost by a log that went back), {2, lastSeq,
+ * epoch} when afterSeq is past the log's end (which only a lost log leaves a cursor at), else
+ * {1, entries, epoch}.
+ */
+const READ = new LuaScript(`${NOW_MS}${TRIM_BY_AGE}${EPOCH_LUA}
 trimByAge(KEYS[1], nowMs() - tonumber(ARGV[3]))
 local afterSeq = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local epoch = epochOf(KEYS[2], KEYS[3])
+if afterSeq > last then return {2, last, epoch} end
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
 local firstSeq = last + 1
 if first then firstSeq = tonumber(string.match(first[1], '^(%d+)')) end
-if afterSeq < firstSeq - 1 then return {0, firstSeq} end
-return {1, redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', ARGV[2])}
+if afterSeq < firstSeq - 1 then return {0, firstSeq, epoch} end
+local entries = redis.call('XRANGE', KEYS[1], (afterSeq + 1) .. '-0', '+', 'COUNT', ARGV[2])
+-- Past a log that went back, numbering went on past the seqs it lost (see appendEvents): a hole.
+local nextSeq = entries[1] and tonumber(string.match(entries[1][1], '^(%d+)'))
+if nextSeq and nextSeq ~= afterSeq + 1 then return {0, nextSeq, epoch} end
+return {1, entries, epoch}
+`);
+
+/** KEYS: counter, epoch. Returns {lastSeq, epoch}. */
+const POSITION = new LuaScript(`${EPOCH_LUA}
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), epochOf(KEYS[1], KEYS[2])}
+`);
+
+/** KEYS: stream, counter, epoch. Returns {newest retained entry or false, epoch}. */
+const NEWEST = new LuaScript(`${EPOCH_LUA}
+return {redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1] or false, epochOf(KEYS[2], KEYS[3])}
 `);
 
 export class RedisEventLog implements EventLog {
   /** Live delivery: the append script publishes on its channels, listeners hear through it. */
   readonly channel: RedisEventChannel;
+  /** What this process's appends were given lately, for the script to see a log that went back. */
+  private readonly floors = new SeqFloors(FLOORS_KEPT);
 
   /**
    * @param fenceOf the key of the run epochs that fence a conversation's appends: the leases'
@@ -133,21 +205,39 @@ export class RedisEventLog implements EventLog {
     const keepExpiry = events.every((event) => event.type === 'AgentToken') ? '1' : '';
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const { conversationId } = head;
+    const floor = this.floors.get(conversationId);
     return this.channel.track(conversationId, async () => {
-      const reply = await this.redis.eval<[number, number] | null>(
+      const reply = await this.redis.eval<[number, number, string] | null>(
         APPEND,
-        [...this.appendKeys(conversationId), this.fenceOf(conversationId)],
-        [maxEventsPerConversation, maxAgeMs, this.channel.channel(conversationId), head.runId, leaseEpoch ?? '', keepExpiry, ...events.map(bodyOf)],
+        [...this.appendKeys(conversationId), this.fenceOf(conversationId), this.epochKey(conversationId)],
+        [
+          maxEventsPerConversation,
+          maxAgeMs,
+          this.channel.channel(conversationId),
+          head.runId,
+          leaseEpoch ?? '',
+          keepExpiry,
+          floor?.epoch ?? '',
+          floor?.seq ?? 0,
+          ...events.map(bodyOf),
+        ],
       );
       if (reply === null) throw new LeaseLostError(head.runId);
-      const timestamp = new Date(Number(reply[1])).toISOString();
-      return events.map((event, i) => withSeq(event, Number(reply[0]) + i, timestamp));
+      const [first, at, epoch] = reply;
+      this.floors.record(conversationId, String(epoch), Number(first) + events.length - 1);
+      const timestamp = new Date(Number(at)).toISOString();
+      return events.map((event, i) => withSeq(event, Number(first) + i, timestamp));
     });
   }
 
-  /** The keys of `appendEvent`: stream, counter. */
+  /** The first keys of `appendEvent`: stream, counter. */
   appendKeys(conversationId: string): [string, string] {
     return [this.streamKey(conversationId), this.counterKey(conversationId)];
+  }
+
+  /** The third key of `appendEvent`: where the log's epoch is kept, beside its counter. */
+  epochKey(conversationId: string): string {
+    return this.redis.conversationKey(conversationId, 'epoch');
   }
 
   /** The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel. */
@@ -163,26 +253,32 @@ export class RedisEventLog implements EventLog {
     return this.channel.rememberOwn([withSeq(event, Number(seq), new Date(Number(at)).toISOString())])[0]!;
   }
 
-  async read(conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+  async read(conversationId: string, afterSeq: number, limit: number, view?: LogView): Promise<StoredEvent[]> {
     if (limit <= 0) {
       // Still answer EVENTS_EXPIRED for a cursor that is gone, as the memory log does.
-      await this.read(conversationId, afterSeq, 1);
+      await this.read(conversationId, afterSeq, 1, view);
       return [];
     }
-    const reply = await this.redis.eval<[number, Reply]>(
+    const reply = await this.redis.eval<[number, Reply, Reply]>(
       READ,
-      [this.streamKey(conversationId), this.counterKey(conversationId)],
+      [this.streamKey(conversationId), this.counterKey(conversationId), this.epochKey(conversationId)],
       [Math.max(0, Math.floor(afterSeq)), limit, this.retention.maxAgeMs],
     );
-    if (Number(reply[0]) === 0) throw eventsExpired(afterSeq, Number(reply[1]));
-    return (reply[1] as Reply[]).map((entry) => decodeEntry(conversationId, entry));
+    const [status, found, epoch] = reply;
+    this.checkEpoch(conversationId, view, epoch);
+    // A cursor past the end was given out by a log that has been lost since.
+    if (Number(status) === 2) throw logLost(conversationId);
+    if (Number(status) === 0) throw eventsExpired(afterSeq, Number(found));
+    return (found as Reply[]).map((entry) => decodeEntry(conversationId, entry));
   }
 
-  async lastSeq(conversationId: string): Promise<number> {
-    return Number((await this.redis.command<string | null>(['GET', this.counterKey(conversationId)])) ?? 0);
+  async lastSeq(conversationId: string, view?: LogView): Promise<number> {
+    const [lastSeq, epoch] = await this.redis.eval<[number, Reply]>(POSITION, [this.counterKey(conversationId), this.epochKey(conversationId)], []);
+    this.checkEpoch(conversationId, view, epoch);
+    return Number(lastSeq);
   }
 
-  listen(conversationId: string, listener: (event: StoredEvent) => void): () => void {
+  listen(conversationId: string, listener: LogListener): () => void {
     return this.channel.listen(conversationId, listener);
   }
 
@@ -191,10 +287,20 @@ export class RedisEventLog implements EventLog {
     this.channel.close();
   }
 
-  /** The newest retained event, for the channel to announce. */
-  private async newest(conversationId: string): Promise<StoredEvent | null> {
-    const reply = await this.redis.command<Reply[]>(['XREVRANGE', this.streamKey(conversationId), '+', '-', 'COUNT', '1']);
-    return reply[0] === undefined ? null : decodeEntry(conversationId, reply[0]);
+  /** The newest retained event and the log's epoch, for the channel to announce. */
+  private async newest(conversationId: string): Promise<Announcement | null> {
+    const [entry, epoch] = await this.redis.eval<[Reply, Reply]>(
+      NEWEST,
+      [this.streamKey(conversationId), this.counterKey(conversationId), this.epochKey(conversationId)],
+      [],
+    );
+    if (entry === null) return null;
+    return { event: decodeEntry(conversationId, entry), epoch: epoch === null ? undefined : String(epoch) };
+  }
+
+  /** Throws when `view` has seen another log than the one that answered (no epoch: a log without events). */
+  private checkEpoch(conversationId: string, view: LogView | undefined, epoch: Reply): void {
+    if (view && epoch !== null && !sameLog(view, String(epoch))) throw logLost(conversationId);
   }
 
   private streamKey(conversationId: string) {

@@ -14,7 +14,7 @@
  * event right after the cursor; otherwise (null) the store of record answers.
  */
 import type { StoredEvent } from '../../domain/events.ts';
-import type { RecordLog } from '../event-log.ts';
+import type { LogListener, RecordLog } from '../event-log.ts';
 import type { EventFanout } from '../interfaces.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { bodyOf, decodeEntry, RedisEventChannel } from './event-channel.ts';
@@ -41,7 +41,8 @@ if added == 1 then
   redis.call('XADD', KEYS[1], 'MINID', math.max(0, last - tonumber(ARGV[3]) + 1), last .. '-0', 't', ARGV[2], 'e', bodies[count])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
-redis.call('PUBLISH', ARGV[5], first .. ' ' .. ARGV[2] .. ' ' .. table.concat(bodies, '\\n'))
+-- The history kept elsewhere numbers its events once and for all: its notifications carry no epoch.
+redis.call('PUBLISH', ARGV[5], first .. ' ' .. ARGV[2] .. '  ' .. table.concat(bodies, '\\n'))
 return added
 `);
 
@@ -73,7 +74,8 @@ export class RedisHotTail implements EventFanout {
   ) {
     this.channel = new RedisEventChannel(redis, async (conversationId) => {
       const lastSeq = await history.lastSeq(conversationId);
-      return lastSeq === 0 ? null : ((await history.read(conversationId, lastSeq - 1, 1))[0] ?? null);
+      const event = lastSeq === 0 ? undefined : (await history.read(conversationId, lastSeq - 1, 1))[0];
+      return event === undefined ? null : { event };
     });
   }
 
@@ -102,7 +104,7 @@ export class RedisHotTail implements EventFanout {
     await this.redis.command(['DEL', this.tailKey(conversationId)]);
   }
 
-  listen(conversationId: string, listener: (event: StoredEvent) => void): () => void {
+  listen(conversationId: string, listener: LogListener): () => void {
     return this.channel.listen(conversationId, listener);
   }
 

@@ -66,8 +66,8 @@ return redis.call('HGETALL', KEYS[1])
 `);
 
 /**
- * KEYS: request, pending set, run hash, event stream, seq counter, then within reach the due set
- * and the four lease keys.
+ * KEYS: request, pending set, run hash, event stream, seq counter, the log's epoch, then within
+ * reach the due set and the four lease keys.
  * ARGV: id, response JSON, then appendEvent's body, max events, max age ms and channel, then
  * input prefix, run id, conversation id, lease holder, lease ttl ms.
  * Returns {'settled', request hash} or {'answered', seq, timestamp ms, resumed (0/1)}.
@@ -79,9 +79,9 @@ if status ~= OPEN or not ANSWERABLE[redis.call('HGET', KEYS[3], 'status')] then
 end
 redis.call('HSET', KEYS[1], 'status', '${settledBy('answer')}', 'response', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if KEYS[6] then redis.call('ZREM', KEYS[6], ARGV[1]) end
-local seq, now = appendEvent(KEYS[4], KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
-local resumed = resume(KEYS[3], KEYS[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], {KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, now)
+if KEYS[7] then redis.call('ZREM', KEYS[7], ARGV[1]) end
+local seq, now = appendEvent(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local resumed = resume(KEYS[3], KEYS[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], {KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, now)
 return {'answered', seq, now, resumed}
 `);
 
@@ -186,6 +186,7 @@ export class RedisInputRequestStore implements InputRequestStore {
       this.pendingSet(conversationId),
       runs.keys({ id: runId, conversationId })[0],
       ...events.appendKeys(conversationId),
+      events.epochKey(conversationId),
     ];
     const reply = await this.redis.eval<Reply[]>(ANSWER, inReach ? [...keys, this.dueSet(), ...this.stores.leases.keys] : keys, [
       id,

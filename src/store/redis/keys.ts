@@ -152,12 +152,13 @@ export class RedisKeys {
 
 /**
  * The parts of a conversation: `msgs`, `runs`, `queue`, `ev` (the event stream), `seq` (its
- * counter), `idem` (its sends' idempotency keys), `requests` and `inputs` (its input requests,
+ * counter), `epoch` (which beginning of its log this is, see ./event-log.ts), `idem` (its sends'
+ * idempotency keys), `requests` and `inputs` (its input requests,
  * all and pending), `tail` (the hot tail of a history kept elsewhere) and `bell` (its pub/sub
  * channel), and on a cluster `fence` (its runs' fence epochs, see ./fences.ts). The
  * conversation's hash is the key without a part.
  */
-export type ConversationPart = 'msgs' | 'runs' | 'queue' | 'ev' | 'seq' | 'idem' | 'requests' | 'inputs' | 'tail' | 'bell' | 'fence';
+export type ConversationPart = 'msgs' | 'runs' | 'queue' | 'ev' | 'seq' | 'epoch' | 'idem' | 'requests' | 'inputs' | 'tail' | 'bell' | 'fence';
 
 /** The records of a conversation that are also found by id: runs, messages and input requests. */
 export type RecordKind = 'run' | 'msg' | 'input';

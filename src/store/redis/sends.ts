@@ -23,7 +23,8 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  *
  * KEYS: idempotency record, conversation hash, event stream, seq counter, message by id,
  * conversation's messages, run hash, conversation's runs, run queue, the conversation's
- * idempotency records; then, within reach only, the owner index and `acquireLease`'s four keys.
+ * idempotency records, its log's epoch; then, within reach only, the owner index and
+ * `acquireLease`'s four keys.
  * ARGV: run prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
  * body, max events, max age ms and channel, the message JSON up to its seq, run id, lease
@@ -44,14 +45,14 @@ local active = activeRuns(KEYS[9], ARGV[1])
 if #active >= tonumber(ARGV[2]) then return {'busy', unpack(active)} end
 
 local indexed = ''
-if #KEYS > 10 then indexed = '1' end
+if #KEYS > 11 then indexed = '1' end
 if not exists then createConversation(KEYS[2], ARGV[19], indexed, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], '') end
-local seq, now = appendEvent(KEYS[3], KEYS[4], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
+local seq, now = appendEvent(KEYS[3], KEYS[4], KEYS[11], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
 addMessage(KEYS[5], KEYS[6], ARGV[15] .. seq .. '}', seq)
 touchConversation(KEYS[2], indexed, ARGV[8], ARGV[9], ARGV[10])
 createRun(KEYS[7], KEYS[8], ARGV[16], {unpack(ARGV, 21)})
 redis.call('RPUSH', KEYS[9], ARGV[16])
-if indexed == '1' then acquireLease(KEYS[12], KEYS[13], KEYS[14], KEYS[15], ARGV[16], ARGV[5], ARGV[17], ARGV[18], now) end
+if indexed == '1' then acquireLease(KEYS[13], KEYS[14], KEYS[15], KEYS[16], ARGV[16], ARGV[5], ARGV[17], ARGV[18], now) end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'r', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -204,6 +205,7 @@ export class RedisSendStore implements SendStore {
       ...runs.keys(run),
       runQueue.queue(conversation.id),
       this.redis.conversationKey(conversation.id, 'idem'),
+      events.epochKey(conversation.id),
       ...(this.redis.keys.inReach ? [ownerIndex, ...leases.keys] : []),
     ];
     const updatedAt = message.createdAt;
