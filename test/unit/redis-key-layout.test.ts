@@ -1,8 +1,10 @@
 /**
  * The Redis key layout has one definition (src/store/redis/keys.ts). Lua scripts that find a
- * record by an id they read inside the script must build its key themselves: every such name
- * they build (`prefix .. 'run:' .. id`, `prefix .. 'c:{' .. id .. '}'`) is checked here against
- * what RedisKeys makes, so that the two cannot drift apart.
+ * record by an id they read inside the script must build its key themselves: runs, messages and
+ * input requests from the prefix `RedisKeys.recordPrefix` gives them, conversations from the
+ * key prefix and a literal. Every name a script builds from a literal
+ * (`prefix .. 'c:{' .. id .. '}'`) is checked here against what RedisKeys makes, so that the two
+ * cannot drift apart.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,11 +28,11 @@ function luaBuiltNames(): { file: string; opening: string; closing: string }[] {
 
 it('builds in Lua only the names RedisKeys makes', () => {
   const found = luaBuiltNames();
-  // The scripts that read records by id: runs, messages (deletion), input requests, conversations.
-  expect(new Set(found.map(({ opening }) => opening))).toEqual(new Set(['run:', 'msg:', 'input:', 'c:{']));
+  // Only the owner's listing reads conversations by id; records come with their prefix.
+  expect(new Set(found.map(({ opening }) => opening))).toEqual(new Set(['c:{']));
   for (const cluster of [false, true]) {
     const keys = new RedisKeys('P:', cluster);
-    const made = new Set([keys.key('run', 'ID'), keys.key('msg', 'ID'), keys.key('input', 'ID'), keys.conversation('ID')]);
+    const made = new Set([keys.conversation('ID')]);
     for (const { file, opening, closing } of found) expect(made, `${file}: ${opening}…${closing}`).toContain(`P:${opening}ID${closing}`);
   }
 });
