@@ -51,7 +51,7 @@ export default defineConfig({
         test: {
           ...endToEnd,
           name: 'postgres',
-          // As for the workers project below.
+          // As for the redis-cluster project below.
           exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
           env: { TEST_BACKEND: 'postgres' },
           globalSetup: ['test/support/redis-project.ts', 'test/support/postgres-project.ts'],
@@ -71,16 +71,17 @@ export default defineConfig({
         },
       },
       {
-        // Once more with gateways that hand runs to a worker through the intent queue.
+        // Once more with Redis alone, a Redis Cluster, as the store of record, each gateway handing
+        // its runs to a worker beside it through the intent queue.
         extends: true,
         test: {
           ...endToEnd,
-          name: 'workers',
+          name: 'redis-cluster',
           // Process-level tests of the gateway itself; transport.test.ts also counts the runs'
           // events in the gateway's metrics, which a worker (with metrics of its own) appends.
           exclude: [...sameOnEveryTopology, 'test/e2e/shutdown.test.ts', 'test/e2e/transport.test.ts'],
-          env: { TEST_BACKEND: 'workers' },
-          globalSetup: ['test/support/redis-project.ts'],
+          env: { TEST_BACKEND: 'redis-cluster' },
+          globalSetup: ['test/support/redis-cluster-project.ts'],
         },
       },
     ],

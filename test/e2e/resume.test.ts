@@ -89,8 +89,8 @@ describe('replay, resume and live delivery', () => {
     const lastSeq = (await userClient(server.url, token)(`{ conversation(id: "${sent.conversationId}") { lastSeq } }`)).data.conversation.lastSeq;
     // Where Redis is the store of record, a seq past the end was given out by a log Redis has
     // lost since: the client reloads. Elsewhere no log gives a seq twice, so it is the client's mistake.
-    const { REDIS_URL, DATABASE_URL } = server.gateway.config;
-    const pastTheEnd = REDIS_URL !== undefined && DATABASE_URL === undefined ? 'EVENTS_EXPIRED' : 'BAD_USER_INPUT';
+    const { REDIS_URL, REDIS_CLUSTER_NODES, DATABASE_URL } = server.gateway.config;
+    const pastTheEnd = (REDIS_URL ?? REDIS_CLUSTER_NODES) !== undefined && DATABASE_URL === undefined ? 'EVENTS_EXPIRED' : 'BAD_USER_INPUT';
     for (const [afterSeq, code] of [
       [lastSeq + 1, pastTheEnd],
       [-1, 'BAD_USER_INPUT'],

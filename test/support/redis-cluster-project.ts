@@ -1,8 +1,8 @@
 /**
- * The `cluster` test project runs the end-to-end suite with PostgreSQL as the store of record
- * and a Redis Cluster as the live layer: one private six-node cluster for the whole run (started
- * here, in vitest's main process, beside the PostgreSQL of postgres-project.ts), and a key prefix
- * of its own for every test server, so that files running in parallel never see each other's keys.
+ * The `cluster` and `redis-cluster` test projects run the end-to-end suite on a Redis Cluster
+ * (beside PostgreSQL as the store of record, or as the store of record itself): one private
+ * six-node cluster for the whole run, started here in vitest's main process, and a key prefix of
+ * its own for every test server, so that files running in parallel never see each other's keys.
  */
 import type { TestProject } from 'vitest/node';
 import { startRedisCluster } from './redis-cluster.ts';

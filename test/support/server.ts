@@ -16,9 +16,11 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 /** The topology the test project runs the suite in (TEST_BACKEND): unset for memory. */
 const TOPOLOGY = process.env['TEST_BACKEND'];
 /** Whether test servers share state through Redis, so that several of them see one deployment. */
-export const SHARED_TOPOLOGY = TOPOLOGY === 'redis' || TOPOLOGY === 'workers' || TOPOLOGY === 'postgres' || TOPOLOGY === 'cluster';
+export const SHARED_TOPOLOGY = TOPOLOGY === 'redis' || TOPOLOGY === 'postgres' || TOPOLOGY === 'cluster' || TOPOLOGY === 'redis-cluster';
+/** Whether the topology's Redis is a Redis Cluster (beside PostgreSQL for `cluster`, the store of record for `redis-cluster`). */
+const ON_A_CLUSTER = TOPOLOGY === 'cluster' || TOPOLOGY === 'redis-cluster';
 /** Whether a worker beside each test gateway executes its runs (and counts them in metrics of its own). */
-export const WORKERS_EXECUTE = TOPOLOGY === 'workers' || TOPOLOGY === 'postgres';
+export const WORKERS_EXECUTE = TOPOLOGY === 'redis-cluster' || TOPOLOGY === 'postgres';
 
 export interface TestServerOptions extends HostOptions {
   /** Start without AUTH_JWT_SECRET (an ephemeral secret and POST /auth/dev-token, outside production). */
@@ -45,8 +47,7 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
   };
   if (options.withoutSecret) delete env['AUTH_JWT_SECRET'];
   if (SHARED_TOPOLOGY) {
-    // On the cluster its nodes name the live layer; the store of record is PostgreSQL (below).
-    if (TOPOLOGY === 'cluster') env['REDIS_CLUSTER_NODES'] ??= inject('redisClusterNodes');
+    if (ON_A_CLUSTER && env['REDIS_URL'] === undefined) env['REDIS_CLUSTER_NODES'] ??= inject('redisClusterNodes');
     else env['REDIS_URL'] ??= inject('redisUrl');
     env['REDIS_KEY_PREFIX'] ??= `agw-test-${randomUUID()}:`;
   }
