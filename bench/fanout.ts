@@ -86,7 +86,7 @@ interface ServerKind {
   ours: boolean;
   /** PostgreSQL as the store of record (a database of its own), Redis as the live layer. */
   postgres?: boolean;
-  /** The live layer on a Redis Cluster of three primaries (and their replicas) rather than one Redis. */
+  /** Redis (the live layer, or the store of record without PostgreSQL) on a Redis Cluster of three primaries (and their replicas) rather than one Redis. */
   cluster?: boolean;
 }
 
@@ -98,6 +98,7 @@ const KINDS: Record<string, ServerKind> = {
   memory: { name: 'ours, memory', script: './servers/ours.ts', protocol: 'graphql-ws', redis: false, ours: true },
   redis: { name: 'ours, Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true },
   postgres: { name: 'ours, PostgreSQL + Redis', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, postgres: true },
+  'redis-cluster': { name: 'ours, Redis Cluster', script: './servers/ours.ts', protocol: 'graphql-ws', redis: true, ours: true, cluster: true },
   'postgres-cluster': {
     name: 'ours, PostgreSQL + Redis Cluster',
     script: './servers/ours.ts',

@@ -49,21 +49,26 @@ interface RecordWorld {
   instances(options?: { retention?: RetentionPolicy; idempotencyTtlMs?: number }): Promise<RecordInstances>;
 }
 
-/** The memory backend's parts, its leases standing in for the fence (an epoch per holder, as `fence` is). */
+/** A backend as a store of record, its leases standing in for the fence (an epoch per holder, as `fence` is). */
+function fencedByLeases(backend: Backend): RecordStore {
+  return {
+    ...backend,
+    fences: {
+      async fence(runId, holder) {
+        const run = await backend.runs.get(runId);
+        if (!run) throw new Error(`there is no run ${runId} to fence`);
+        return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
+      },
+    },
+  };
+}
+
+/** The memory backend's parts. */
 const memoryRecordWorld: RecordWorld = {
   name: 'memory',
   async instances({ retention = DEFAULT_RETENTION, idempotencyTtlMs = BACKEND_SETTINGS.idempotencyTtlMs } = {}) {
     const backend = createMemoryBackend(retention, { idempotencyTtlMs });
-    const store: RecordStore = {
-      ...backend,
-      fences: {
-        async fence(runId, holder) {
-          const run = await backend.runs.get(runId);
-          if (!run) throw new Error(`there is no run ${runId} to fence`);
-          return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
-        },
-      },
-    };
+    const store = fencedByLeases(backend);
     return { a: store, b: store, close: () => backend.close() };
   },
 };
@@ -130,17 +135,7 @@ function redisRecordWorld(name: string, target: () => Promise<RedisTarget>): Rec
       const on = await target();
       const keyPrefix = `test-${randomUUID()}:`;
       const made = await Promise.all([0, 1].map(() => createRedisBackend(on, { ...BACKEND_SETTINGS, retention, idempotencyTtlMs, keyPrefix })));
-      const asRecord = (backend: Backend): RecordStore => ({
-        ...backend,
-        fences: {
-          async fence(runId, holder) {
-            const run = await backend.runs.get(runId);
-            if (!run) throw new Error(`there is no run ${runId} to fence`);
-            return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
-          },
-        },
-      });
-      return { a: asRecord(made[0]!), b: asRecord(made[1]!), close: async () => void (await Promise.all(made.map((backend) => backend.close()))) };
+      return { a: fencedByLeases(made[0]!), b: fencedByLeases(made[1]!), close: async () => void (await Promise.all(made.map((backend) => backend.close()))) };
     },
   };
 }

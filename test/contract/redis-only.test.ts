@@ -47,6 +47,22 @@ describe('the Redis backend', () => {
     return Number(reply[1]);
   };
 
+  /**
+   * Runs `meanwhile` with every pub/sub connection dropped and kept out (no room for new
+   * clients), as while Redis restarts; they come back once it is done.
+   */
+  const whileSubscriptionsDown = async (meanwhile: () => Promise<void>) => {
+    const info = String(await admin.sendCommand(['INFO', 'clients']));
+    const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+    await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
+    try {
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await meanwhile();
+    } finally {
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+    }
+  };
+
   it('leaves no key of a deleted conversation behind, nor of its messages, runs or idempotency keys', async () => {
     const prefix = `t-${randomUUID()}:`;
     const backend = await open(prefix);
@@ -121,19 +137,13 @@ describe('the Redis backend', () => {
     const follower = collect(b, conversationId, 0, 21);
     await until(async () => (follower.events.length === 1 ? true : undefined), 'the first event');
     await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
-    // Drop both processes' pub/sub connections and keep them out (no room for new clients)
-    // while events are appended: these notifications go nowhere, and nothing follows them.
-    const info = String(await admin.sendCommand(['INFO', 'clients']));
-    const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
-    await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
-    try {
-      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    // Both processes' pub/sub connections dropped while events are appended: these
+    // notifications go nowhere, and nothing follows them.
+    await whileSubscriptionsDown(async () => {
       expect(await subscribers(`${prefix}c:{${conversationId}}:bell`)).toBe(0);
       for (let i = 2; i <= 21; i += 1) await a.events.append(token(conversationId, `d${i}`));
       expect(follower.events).toHaveLength(1);
-    } finally {
-      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
-    }
+    });
     // Once b has resubscribed, its follower learns of what it missed.
     expect((await follower.done).map((event) => event.seq)).toEqual(seqs(1, 21));
   });
@@ -257,16 +267,10 @@ describe('the Redis backend', () => {
       await until(async () => (follower.events.length === 2 ? true : undefined), 'the old events');
       await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
       // As when Redis restarts without its data: the subscriptions are gone while the log is lost and begun again.
-      const info = String(await admin.sendCommand(['INFO', 'clients']));
-      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
-      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
-      try {
-        await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await whileSubscriptionsDown(async () => {
         await admin.flushAll();
         await appendDeltas(a, conversationId, 'new1', 'new2', 'new3');
-      } finally {
-        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
-      }
+      });
       expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
       expect(deltas(follower.events)).toEqual(['old1', 'old2']);
     });
@@ -279,17 +283,11 @@ describe('the Redis backend', () => {
       const follower = followUntilFailure(b.events, conversationId, 0);
       await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
       await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
-      const info = String(await admin.sendCommand(['INFO', 'clients']));
-      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
-      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 2)]);
-      try {
-        await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await whileSubscriptionsDown(async () => {
         // The log as a replica without the last two writes has it: same epoch, three events.
         await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
         await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
-      } finally {
-        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
-      }
+      });
       expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
       expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
     });
