@@ -4,9 +4,11 @@
  * kept-alive connection, one request at a time, on ours (memory backend) and on a plain yoga
  * with the same schema and context in the same process (what our plugins and routes add).
  *
- * Usage: npx tsx bench/requests.ts [--requests 2000 --servers 'ours,plain yoga' --profile <dir>]
+ * Usage (`npm run bench:requests --`): npx tsx bench/requests.ts [--requests 2000 --servers 'ours,plain yoga' --profile <dir>]
  */
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Agent, request as httpRequest } from 'node:http';
 import { tokenFor } from '../test/support/clients.ts';
@@ -29,9 +31,11 @@ const token = await tokenFor('bench');
 // One connection, kept alive: what a client that sends one message after another uses.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let connections = 0;
+let requests = 0;
 
 function post(url: string, body: unknown): Promise<unknown> {
   const payload = JSON.stringify(body);
+  requests += 1;
   return new Promise((resolve, reject) => {
     const request = httpRequest(
       `${url}/graphql`,
@@ -94,6 +98,11 @@ for (const [name, url] of Object.entries(endpoints).filter(([name]) => options.s
   console.error(name, JSON.stringify(results[name]));
 }
 console.table(results);
-console.log(`${connections} connections for ${4 * (REQUESTS + 200)} requests`);
+console.log(`${connections} connections for ${requests} requests`);
 agent.destroy();
 await server.stop();
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+await writeFile(
+  new URL(`./results/requests-${stamp}.json`, import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options, load: loadavg()[0], connections, requests, results }, null, 2)}\n`,
+);
