@@ -5,12 +5,17 @@
  * would), so batching of a run's appends counts here as it does in a run. It also measures what
  * a run costs as its conversation grows.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga } from 'graphql-yoga';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { followConversation } from '../../src/events/follow.ts';
 import { TERMINAL_EVENT_TYPES } from '../../src/domain/events.ts';
 import { RunAppender } from '../../src/runtime/run-appender.ts';
 import { startServer } from '../../src/server.ts';
+import { schema, type GraphQLContext } from '../../src/schema/index.ts';
+import { createContext } from '../../src/transport/graphql/context.ts';
 import type { AgentDefinition } from '../../src/agents/contract.ts';
 import { RUN_DELTA, deltaFor } from '../event.ts';
 import { serveBench } from './common.ts';
@@ -88,6 +93,17 @@ serveBench({
     return appender.emit({ type: 'AgentToken', conversationId, runId: 'bench-run', agentId: 'guide', delta: deltaFor(conversationId) });
   },
   handlers: {
+    /** A plain yoga with the gateway's schema and context on a port of its own, for bench/requests.ts: what our plugins and routes add. */
+    async plainYoga() {
+      const yoga = createYoga<object, GraphQLContext>({
+        schema,
+        logging: false,
+        context: ({ request }) => createContext(server.gateway, () => server.gateway.auth.authenticate(request.headers.get('authorization'))),
+      });
+      const plain = createServer(yoga);
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    },
     /** Server CPU per run for the first `sample` runs of a conversation and for its last `sample` of `count`. */
     async runs(args: { count: number; sample: number }) {
       const conversationId = `history-${Date.now()}`;

@@ -87,6 +87,10 @@ export function createYogaServer(gateway: Gateway, sharedEvents: SharedEventExec
       // included; the unexpected ones are logged at error level by toClientError, with their id.
       error: (...args) => logger.debug(args.map(String).join(' ')),
     },
+    // Every body is bounded by its declared length before yoga sees it (limits/request-size.ts),
+    // and Node reads no more than that length. Yoga's own limit would pipe each body through a
+    // stream that counts its bytes, about a tenth of a small request's CPU, to find nothing.
+    maxRequestBodySize: false,
     parserAndValidationCache: documentCaches(config.DOCUMENT_CACHE_BYTES, metrics),
     maskedErrors: { maskError: clientErrorMasking(config.production, logger) },
     cors: corsOptions(gateway.config),
