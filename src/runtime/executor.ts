@@ -366,8 +366,8 @@ export class Executor {
         seq: 0,
         createdAt: new Date().toISOString(),
       };
-      const event = await scope.appendEnding(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
-      if (event.type === 'AgentCompleted') await this.options.backend.messages.add(event.message);
+      // The log stores the reply with its event, numbered with its seq.
+      await scope.appendEnding(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
       await this.options.backend.conversations.touch(run.conversationId, message.createdAt);
     } else {
       await scope.appendEnding(scope.currentAgentId, terminalOf(run));

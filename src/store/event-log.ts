@@ -15,6 +15,9 @@ export interface EventLog {
    * With `leaseEpoch` (what an executor appends its run's events with), the append is fenced:
    * it happens only while the run's lease is at that epoch, checked in the same atomic step;
    * otherwise it throws LeaseLostError and appends nothing (someone else took the run over).
+   * An AgentCompleted's message (the run's reply) is stored among the messages in the same step,
+   * numbered with the event's seq (one already stored under its id is left as it is): whoever
+   * sees the event finds the reply. A send stores its MessageCreated's message itself.
    */
   append(event: NewEvent, leaseEpoch?: number): Promise<StoredEvent>;
   /**

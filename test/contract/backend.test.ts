@@ -709,6 +709,50 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(read).toEqual(created);
     });
 
+    it('stores the reply an AgentCompleted carries with the event, numbered with it, readable once the append resolves', async () => {
+      const conversationId = randomUUID();
+      const runId = randomUUID();
+      await a.runs.create({ ...run(conversationId), id: runId });
+      const held = await a.leases.acquire(runId, conversationId, 'executor', 60_000);
+      const reply: MessageRecord = { ...message(conversationId, 0, 'the answer'), role: 'AGENT', agentId: 'guide', runId };
+      await a.events.append(token(conversationId, 'x', runId), held);
+      // In a batch, after a token: the reply takes the seq of its own event.
+      const [, completed] = await a.events.appendBatch(
+        [token(conversationId, 'y', runId), { type: 'AgentCompleted', conversationId, runId, agentId: 'guide', message: reply, usage: null }],
+        held,
+      );
+      expect(completed!.seq).toBe(3);
+      const numbered = { ...reply, seq: 3 };
+      expect(await b.messages.get(reply.id)).toEqual(numbered);
+      expect(await b.messages.listLast(conversationId, 10)).toEqual([numbered]);
+      expect(await b.messages.listLastThrough(conversationId, 10, reply.id)).toEqual([numbered]);
+    });
+
+    it('stores no reply with an AgentCompleted its fence refuses', async () => {
+      const conversationId = randomUUID();
+      const runId = randomUUID();
+      await a.runs.create({ ...run(conversationId), id: runId });
+      const held = await a.leases.acquire(runId, conversationId, 'executor', 60_000);
+      await a.leases.release(runId, 'executor');
+      const reply: MessageRecord = { ...message(conversationId, 0, 'too late'), role: 'AGENT', agentId: 'guide', runId };
+      const completed = { type: 'AgentCompleted' as const, conversationId, runId, agentId: 'guide', message: reply, usage: null };
+      await expect(a.events.append(completed, held)).rejects.toBeInstanceOf(LeaseLostError);
+      expect(await b.messages.get(reply.id)).toBeNull();
+      expect(await b.messages.listLast(conversationId, 10)).toEqual([]);
+      expect(await b.events.lastSeq(conversationId)).toBe(0);
+    });
+
+    it('appends an AgentCompleted whose message is already stored, leaving that message as it is', async () => {
+      const conversationId = randomUUID();
+      const stored: MessageRecord = { ...message(conversationId, 7, 'first'), role: 'AGENT', agentId: 'guide', runId: 'r' };
+      await a.messages.add(stored);
+      const again = { ...stored, seq: 0, text: 'second' };
+      const completed = await b.events.append({ type: 'AgentCompleted', conversationId, runId: 'r', agentId: 'guide', message: again, usage: null });
+      expect(completed.seq).toBe(1);
+      expect(await a.messages.get(stored.id)).toEqual(stored);
+      expect(await a.messages.listLast(conversationId, 10)).toEqual([stored]);
+    });
+
     it('keeps what was appended as it was, whatever the appender changes afterwards, message and nested values alike', async () => {
       const conversationId = randomUUID();
       const args = { query: 'sales', filters: [{ field: 'region', values: ['EU'] }] };

@@ -209,11 +209,9 @@ describe("a completed run's reply", () => {
   });
   afterAll(() => server.close());
 
-  // A known bug, recorded here until it is fixed (then this becomes `it`): the executor appends
-  // the AgentCompleted first and stores its reply after (the reply takes the event's seq), so a
-  // client that reads the conversation on its AgentCompleted may not find the reply yet (seen
-  // in transport.test.ts on the cluster topology, where the store is PostgreSQL).
-  it.fails('is among the messages once its AgentCompleted is in the log', async () => {
+  // The reply takes the seq of its AgentCompleted: were it stored after the event, a client that
+  // reads the conversation on its AgentCompleted might not find it yet. The log stores both in one step.
+  it('is among the messages once its AgentCompleted is in the log', async () => {
     const token = await tokenFor('replier');
     const sent = await send(server.url, token, { text: 'Hello' });
     expect(await awaitRunEnd(server.url, token, sent.runId)).toBe('COMPLETED');

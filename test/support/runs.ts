@@ -124,11 +124,11 @@ export function expectGapless(events: AgentEvent[], from = 1) {
 export const typesOf = (events: AgentEvent[]) => events.map((event) => event.__typename);
 
 /**
- * Waits for a run, the latest of its conversation, to end: its status terminal, its terminal
- * event the conversation's last and, for a completed run, its reply among the messages. All are
- * needed: whoever ends a run moves its status first, the terminal event is appended after, and the
- * reply is stored last (it takes the seq of its AgentCompleted), so neither a status nor the
- * terminal event alone says the conversation is complete. Each round awaits the server's answers.
+ * Waits for a run, the latest of its conversation, to end: its status terminal and its terminal
+ * event the conversation's last. Both are needed: whoever ends a run moves its status first and
+ * the terminal event is appended after, so a status alone does not say the conversation is
+ * complete. A completed run's reply is stored with its AgentCompleted; that it is then among the
+ * messages is checked too. Each round awaits the server's answers.
  */
 export async function awaitRunEnd(baseUrl: string, token: string, runId: string, rounds = 2000): Promise<string> {
   const gql = userClient(baseUrl, token);

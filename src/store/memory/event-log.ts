@@ -1,5 +1,6 @@
 import { LeaseLostError, eventsExpired, withSeq, type EventLog, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
+import type { MessageRecord } from '../../domain/records.ts';
 import { frozenCopy } from '../../domain/frozen.ts';
 import { ConversationListeners } from './listeners.ts';
 
@@ -17,6 +18,11 @@ export interface LeaseEpochs {
   epochSync(runId: string): number | undefined;
 }
 
+/** Where an appended AgentCompleted's reply is stored (the memory messages). */
+export interface ReplyStore {
+  addSync(message: MessageRecord): void;
+}
+
 /** Dropped events are cut off the arrays in one go once they are this many and half of them. */
 const COMPACT_AFTER = 1024;
 
@@ -25,11 +31,16 @@ export class MemoryEventLog implements EventLog {
   private readonly listeners = new ConversationListeners();
   private lastStamp = { at: NaN, iso: '' };
 
-  /** @param leases where fenced appends (with a lease epoch) are checked; without it, every append is taken */
+  /**
+   * @param leases where fenced appends (with a lease epoch) are checked; without it, every append is taken
+   * @param replies where the reply an AgentCompleted carries is stored, in the same step as the
+   *   event: a reader that sees the event finds the message
+   */
   constructor(
     private readonly retention: RetentionPolicy,
     private readonly now: () => number = Date.now,
     private readonly leases: LeaseEpochs | null = null,
+    private readonly replies: ReplyStore | null = null,
   ) {}
 
   /**
@@ -65,6 +76,7 @@ export class MemoryEventLog implements EventLog {
     const stored = sealed(withSeq(event, log.lastSeq, this.timestamp(now)));
     log.events.push(stored);
     log.times.push(now);
+    if (stored.type === 'AgentCompleted') this.replies?.addSync(stored.message);
     this.trim(log, now);
     this.listeners.deliver(stored);
     return stored;

@@ -30,13 +30,14 @@ export function createMemoryBackend(retention: RetentionPolicy, options: MemoryB
  */
 function createMemoryRecordStore(retention: RetentionPolicy, options: MemoryBackendOptions, leases: MemoryRunLeases): RecordStore {
   const runs = new MemoryRunStore();
+  const messages = new MemoryMessageStore();
   const state = {
     conversations: new MemoryConversationStore(),
-    messages: new MemoryMessageStore(),
+    messages,
     runs,
     runQueue: new MemoryRunQueue(runs),
     leases,
-    events: new MemoryEventLog(retention, Date.now, leases),
+    events: new MemoryEventLog(retention, Date.now, leases, messages),
   };
   const sends = new MemorySendStore(state, options.idempotencyTtlMs);
   const inputs = new MemoryInputRequestStore(state);

@@ -14,8 +14,12 @@ export class MemoryMessageStore implements MessageStore {
     this.addSync(message);
   }
 
-  /** As `add`, for a caller that must not yield (an atomic send). */
+  /**
+   * As `add`, for a caller that must not yield (an atomic send, an append). Adding a message
+   * again leaves the stored one as it is, as on the other backends.
+   */
   addSync(message: MessageRecord) {
+    if (this.byId.has(message.id)) return;
     const stored = Object.freeze({ ...message });
     this.byId.set(stored.id, stored);
     const list = this.byConversation.get(stored.conversationId) ?? [];

@@ -17,20 +17,24 @@ import type { Sql } from './sql.ts';
 
 /**
  * Parameters: $1 conversation id, $2 how many events, then per event (arrays, in order) $3 run
- * id, $4 agent id, $5 type, $6 body, then $7 the most events a conversation keeps; fenced, $8
- * the epoch and $9 the batch's run ids. Answers the batch's last seq and its timestamp, or no
- * row when fenced off (and then it stored nothing).
+ * id, $4 agent id, $5 type, $6 body, then $7 the most events a conversation keeps; then per
+ * reply (the message of an AgentCompleted of the batch; arrays) $8 its event's place in the
+ * batch (from 1), $9 id, $10 role, $11 text, $12 agent id, $13 run id, $14 createdAt; fenced,
+ * $15 the epoch and $16 the batch's run ids. Answers the batch's last seq and its timestamp, or
+ * no row when fenced off (and then it stored nothing, no reply either).
  *
  * One statement: one round trip and one transaction however many events (a run's token stream
  * is appended in batches), one multi-row INSERT. The events that the count no longer retains
- * are deleted in the same step; those past the retention age are left out by `read`.
+ * are deleted in the same step; those past the retention age are left out by `read`. A reply
+ * is stored in the same step, numbered with its event's seq, so that whoever sees the event
+ * finds the message; one already stored under its id is left as it is.
  */
 function appendStatement(fenced: boolean): string {
   // Fencing: the batch goes in only while each of its runs is at the epoch named; FOR SHARE keeps
   // a `fence` that would move it on waiting until this append has committed.
   const allowed = fenced
-    ? `fence AS (SELECT id FROM runs WHERE id = ANY($9::text[]) AND fence_epoch = $8::bigint FOR SHARE),
-       allowed AS (SELECT (SELECT count(*) FROM fence) = cardinality($9::text[]) AS ok),`
+    ? `fence AS (SELECT id FROM runs WHERE id = ANY($16::text[]) AND fence_epoch = $15::bigint FOR SHARE),
+       allowed AS (SELECT (SELECT count(*) FROM fence) = cardinality($16::text[]) AS ok),`
     : `allowed AS (SELECT true AS ok),`;
   return `WITH ${allowed}
     counter AS (
@@ -43,6 +47,13 @@ function appendStatement(fenced: boolean): string {
       INSERT INTO events (conversation_id, seq, run_id, agent_id, type, body, appended_at)
       SELECT $1, counter.last_seq - $2::bigint + batch.ordinal, batch.run_id, batch.agent_id, batch.type, batch.body, counter.appended_at
       FROM counter, unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS batch(run_id, agent_id, type, body, ordinal)
+    ),
+    replied AS (
+      INSERT INTO messages (id, conversation_id, seq, role, text, agent_id, run_id, created_at)
+      SELECT reply.id, $1, counter.last_seq - $2::bigint + reply.ordinal, reply.role, reply.text, reply.agent_id, reply.run_id, reply.created_at
+      FROM counter, unnest($8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[])
+        AS reply(ordinal, id, role, text, agent_id, run_id, created_at)
+      ON CONFLICT (id) DO NOTHING
     ),
     trimmed AS (
       DELETE FROM events WHERE conversation_id = $1 AND seq <= (SELECT last_seq FROM counter) - $7::bigint
@@ -102,13 +113,31 @@ export class PostgresEventLog implements RecordLog {
     if (head === undefined) return [];
     const { conversationId } = head;
     const columns = { runIds: [] as string[], agentIds: [] as (string | null)[], types: [] as string[], bodies: [] as string[] };
-    for (const event of events) {
+    const replies = {
+      ordinals: [] as number[],
+      ids: [] as string[],
+      roles: [] as string[],
+      texts: [] as string[],
+      agentIds: [] as (string | null)[],
+      runIds: [] as (string | null)[],
+      createdAts: [] as string[],
+    };
+    for (const [i, event] of events.entries()) {
       if (event.conversationId !== conversationId) throw new Error('a batch of events must be of one conversation');
       const { conversationId: _key, runId, agentId, type, ...body } = event;
       columns.runIds.push(runId);
       columns.agentIds.push(agentId);
       columns.types.push(type);
       columns.bodies.push(JSON.stringify(body));
+      if (event.type !== 'AgentCompleted') continue;
+      const { message } = event;
+      replies.ordinals.push(i + 1);
+      replies.ids.push(message.id);
+      replies.roles.push(message.role);
+      replies.texts.push(message.text);
+      replies.agentIds.push(message.agentId);
+      replies.runIds.push(message.runId);
+      replies.createdAts.push(message.createdAt);
     }
     const params: unknown[] = [
       conversationId,
@@ -118,6 +147,13 @@ export class PostgresEventLog implements RecordLog {
       columns.types,
       columns.bodies,
       this.retention.maxEventsPerConversation,
+      replies.ordinals,
+      replies.ids,
+      replies.roles,
+      replies.texts,
+      replies.agentIds,
+      replies.runIds,
+      replies.createdAts,
     ];
     const fenced = leaseEpoch !== undefined;
     if (fenced) params.push(leaseEpoch, [...new Set(columns.runIds)]);

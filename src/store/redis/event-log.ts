@@ -24,8 +24,10 @@
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { eventsExpired, LeaseLostError, logLost, sameLog, withSeq, type EventLog, type LogListener, type LogView, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
+import type { MessageRecord } from '../../domain/records.ts';
 import { bodyOf, decodeEntry, RedisEventChannel, type Announcement } from './event-channel.ts';
 import { SeqFloors } from './seq-floors.ts';
+import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 
 /** Conversations whose newest appended seq this process keeps (see ./seq-floors.ts): about 100 bytes each. */
 const FLOORS_KEPT = 10_000;
@@ -115,19 +117,28 @@ end
 `;
 
 /**
- * KEYS: stream, counter, the run epochs it is fenced by (a hash from run id to epoch), log epoch.
+ * KEYS: stream, counter, the run epochs it is fenced by (a hash from run id to epoch), log epoch,
+ * then, when the batch has replies (the messages of its AgentCompleted events), the
+ * conversation's messages and each reply's key by id.
  * ARGV: max length, max age ms, channel, run id, lease epoch ('' for an unfenced append), '1' to
  * leave the expiry alone, the epoch and seq of this process's previous append to the log (or ''
- * and 0), then the bodies' JSON, in order.
- * Returns {first seq, timestamp ms, epoch}, or nil when fenced off.
+ * and 0), how many replies, per reply its event's place in the batch (from 1) and its JSON up to
+ * its seq, then the bodies' JSON, in order.
+ * Returns {first seq, timestamp ms, epoch}, or nil when fenced off (and then it stored nothing).
  */
-const APPEND = new LuaScript(`${APPEND_LUA}
+const APPEND = new LuaScript(`${APPEND_LUA}${MESSAGE_LUA}
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
 -- it acquired it at; a survivor that took the run over has moved the epoch on. Once per batch:
 -- its events are all of that one run. The epochs are the leases' on one Redis, the
 -- conversation's own fence on a cluster (./fences.ts), in the conversation's slot.
 if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return nil end
-local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], {unpack(ARGV, 9)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8])
+local replies = tonumber(ARGV[9])
+local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], {unpack(ARGV, 10 + 2 * replies)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8])
+-- A reply is stored with its event, numbered with its seq: whoever sees the event finds it.
+for i = 1, replies do
+  local seq = first + tonumber(ARGV[8 + 2 * i]) - 1
+  addMessage(KEYS[5 + i], KEYS[5], ARGV[9 + 2 * i] .. seq .. '}', seq)
+end
 return {first, now, epoch}
 `);
 
@@ -185,11 +196,13 @@ export class RedisEventLog implements EventLog {
   /**
    * @param fenceOf the key of the run epochs that fence a conversation's appends: the leases'
    *   (RedisRunLeases) on one Redis, the conversation's fence (RedisRunFences) on a cluster
+   * @param messages where the reply an AgentCompleted carries is stored, by the append itself
    */
   constructor(
     private readonly redis: RedisConnection,
     private readonly retention: RetentionPolicy,
     private readonly fenceOf: (conversationId: string) => string,
+    private readonly messages: RedisMessageStore,
   ) {
     this.channel = new RedisEventChannel(redis, (conversationId) => this.newest(conversationId));
   }
@@ -206,10 +219,15 @@ export class RedisEventLog implements EventLog {
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const { conversationId } = head;
     const floor = this.floors.get(conversationId);
+    const replies = repliesOf(events);
+    // On a cluster a message's index by id is in another slot: written before the message (see ./locator.ts).
+    await Promise.all(replies.map(({ message }) => this.messages.index(message)));
+    const replyKeys =
+      replies.length === 0 ? [] : [this.redis.conversationKey(conversationId, 'msgs'), ...replies.map(({ message }) => this.messages.keys(message)[0])];
     return this.channel.track(conversationId, async () => {
       const reply = await this.redis.eval<[number, number, string] | null>(
         APPEND,
-        [...this.appendKeys(conversationId), this.fenceOf(conversationId), this.epochKey(conversationId)],
+        [...this.appendKeys(conversationId), this.fenceOf(conversationId), this.epochKey(conversationId), ...replyKeys],
         [
           maxEventsPerConversation,
           maxAgeMs,
@@ -219,10 +237,16 @@ export class RedisEventLog implements EventLog {
           keepExpiry,
           floor?.epoch ?? '',
           floor?.seq ?? 0,
+          replies.length,
+          ...replies.flatMap(({ place, message }) => [place, unnumberedJson(message)]),
           ...events.map(bodyOf),
         ],
       );
-      if (reply === null) throw new LeaseLostError(head.runId);
+      if (reply === null) {
+        // Fenced off: no reply was stored, so its index names nothing.
+        await this.messages.forget(replies.map(({ message }) => message.id));
+        throw new LeaseLostError(head.runId);
+      }
       const [first, at, epoch] = reply;
       this.floors.record(conversationId, String(epoch), Number(first) + events.length - 1);
       const timestamp = new Date(Number(at)).toISOString();
@@ -310,4 +334,11 @@ export class RedisEventLog implements EventLog {
   private counterKey(conversationId: string) {
     return this.redis.conversationKey(conversationId, 'seq');
   }
+}
+
+/** The messages the batch's AgentCompleted events carry, with their events' places in it (from 1). */
+function repliesOf(events: readonly NewEvent[]): { place: number; message: MessageRecord }[] {
+  const replies: { place: number; message: MessageRecord }[] = [];
+  for (const [i, event] of events.entries()) if (event.type === 'AgentCompleted') replies.push({ place: i + 1, message: event.message });
+  return replies;
 }

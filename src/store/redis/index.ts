@@ -58,11 +58,17 @@ export async function createRedisBackend(target: RedisTarget, options: RedisBack
   // On one Redis appends are fenced by the leases' epochs, within the append script's reach; on
   // a cluster by the conversation's own fence (./fences.ts), which the leases keep up to date.
   const fences = redis.keys.inReach ? undefined : new RedisRunFences(redis, locator);
-  const events = new RedisEventLog(redis, options.retention, (conversationId) => (fences ? redis.conversationKey(conversationId, 'fence') : leases.epochs));
+  const messages = new RedisMessageStore(redis, locator);
+  const events = new RedisEventLog(
+    redis,
+    options.retention,
+    (conversationId) => (fences ? redis.conversationKey(conversationId, 'fence') : leases.epochs),
+    messages,
+  );
   const stores = {
     locator,
     conversations: new RedisConversationStore(redis),
-    messages: new RedisMessageStore(redis, locator),
+    messages,
     runs: new RedisRunStore(redis, locator),
     runQueue: new RedisRunQueue(redis),
     leases,

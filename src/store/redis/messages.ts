@@ -9,10 +9,14 @@ import type { RedisLocator } from './locator.ts';
  * the same JSON scored by seq), so that the last N are one ZRANGE.
  */
 
-/** A Lua function for the script here and for the atomic send (./sends.ts). */
+/**
+ * A Lua function for the script here, for the atomic send (./sends.ts) and for the append of an
+ * AgentCompleted (./event-log.ts).
+ */
 export const MESSAGE_LUA = `
 local function addMessage(byId, conversationSet, json, seq)
-  redis.call('SET', byId, json)
+  -- A message already stored under its id is left as it is, as on the other backends.
+  if redis.call('SET', byId, json, 'NX') == false then return end
   redis.call('ZADD', conversationSet, seq, json)
 end
 `;
@@ -42,8 +46,18 @@ export class RedisMessageStore implements MessageStore {
 
   async add(message: MessageRecord) {
     const json = JSON.stringify(message);
-    await this.locator.index('msg', message.id, message.conversationId);
+    await this.index(message);
     await this.redis.eval(ADD, this.keys(message), [json, message.seq]);
+  }
+
+  /** Writes the index of a message about to be stored by a script (see ./locator.ts). */
+  async index(message: Pick<MessageRecord, 'id' | 'conversationId'>): Promise<void> {
+    await this.locator.index('msg', message.id, message.conversationId);
+  }
+
+  /** Drops the indexes of messages that a script did not store after all. */
+  async forget(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.locator.forget('msg', ids);
   }
 
   /** The keys of `addMessage`: by id, and the conversation's set. */
@@ -80,4 +94,10 @@ export class RedisMessageStore implements MessageStore {
     const json = await this.redis.command<string | null>(['GET', this.redis.keys.record('msg', conversationId, id)]);
     return json === null ? null : (JSON.parse(json) as MessageRecord);
   }
+}
+
+/** The message's JSON up to its seq, which a script appends once the log has numbered it. */
+export function unnumberedJson(message: MessageRecord): string {
+  const { seq: _numberedByTheLog, ...unnumbered } = message;
+  return `${JSON.stringify(unnumbered).slice(0, -1)},"seq":`;
 }

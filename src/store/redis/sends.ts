@@ -8,7 +8,7 @@ import type { SendReservation } from '../../domain/records.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
 import { CONVERSATION_LUA, decode as decodeConversation, type RedisConversationStore } from './conversations.ts';
 import { LEASE_LUA, type RedisRunLeases } from './leases.ts';
-import { MESSAGE_LUA, type RedisMessageStore } from './messages.ts';
+import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } from './runs.ts';
 
 /**
@@ -195,7 +195,6 @@ export class RedisSendStore implements SendStore {
     const { conversation, message, run } = send;
     const event: NewEvent = { type: 'MessageCreated', conversationId: conversation.id, runId: run.id, agentId: null, message };
     const stored: SendReservation = { conversationId: conversation.id, messageId: message.id, runId: run.id };
-    const { seq: _numberedByTheLog, ...unnumbered } = message;
     const ownerIndex = conversations.ownerIndex(conversation.owner);
     const keys = [
       this.redis.keys.idempotency(conversation.id, send.idempotencyKey ?? ''),
@@ -221,7 +220,7 @@ export class RedisSendStore implements SendStore {
       Date.parse(updatedAt),
       send.title,
       ...events.appendArgs(event),
-      `${JSON.stringify(unnumbered).slice(0, -1)},"seq":`,
+      unnumberedJson(message),
       run.id,
       send.lease.holder,
       send.lease.ttlMs,
