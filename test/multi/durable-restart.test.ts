@@ -22,7 +22,9 @@ import { CONVERSATION, CONVERSATIONS, clusterEnv, startInstance, type Instance }
 
 const EVENTS_PAGE = 'query ($id: ID!) { conversation(id: $id) { lastSeq events(afterSeq: 0, first: 1000) { __typename seq runId } } }';
 
-describe('PostgreSQL and Redis, when Redis loses its data', () => {
+// Each test starts and restarts several gateway processes (each compiling its sources at start):
+// 9 s on a quiet 2-core machine, past the default 30 s while the rest of the suite runs beside it.
+describe('PostgreSQL and Redis, when Redis loses its data', { timeout: 90_000 }, () => {
   let redis: TestRedis;
   let postgres: TestPostgres;
   let admin: ReturnType<typeof createClient>;
