@@ -210,6 +210,21 @@ describe('the Redis backend', () => {
     const appendDeltas = async (backend: Backend, conversationId: string, ...names: string[]) => {
       for (const name of names) await backend.events.append(token(conversationId, name));
     };
+    /** Five events appended through one instance and followed from the start through another. */
+    const fiveEventsFollowed = async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      return { prefix, a, b, conversationId, follower };
+    };
+    /** The log of five as a replica without the last two writes has it: the same epoch, three events. */
+    const loseLastTwo = async (prefix: string, conversationId: string) => {
+      await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
+      await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+    };
 
     it('ends a follower with EVENTS_EXPIRED at the new log, before any event numbered again', async () => {
       const prefix = `t-${randomUUID()}:`;
@@ -276,32 +291,19 @@ describe('the Redis backend', () => {
     });
 
     it('tells a follower whose log went back while its subscription was down, by the newest event told again', async () => {
-      const prefix = `t-${randomUUID()}:`;
-      const [a, b] = [await open(prefix), await open(prefix)];
-      const conversationId = randomUUID();
-      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
-      const follower = followUntilFailure(b.events, conversationId, 0);
-      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      const { prefix, conversationId, follower } = await fiveEventsFollowed();
       await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
       await whileSubscriptionsDown(async () => {
-        // The log as a replica without the last two writes has it: same epoch, three events.
-        await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
-        await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+        await loseLastTwo(prefix, conversationId);
       });
       expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
       expect(deltas(follower.events)).toEqual(['one', 'two', 'three', 'four', 'five']);
     });
 
     it('numbers on past the seqs a log that went back had given out, under a new epoch that ends its followers', async () => {
-      const prefix = `t-${randomUUID()}:`;
-      const [a, b] = [await open(prefix), await open(prefix)];
-      const conversationId = randomUUID();
-      await appendDeltas(a, conversationId, 'one', 'two', 'three', 'four', 'five');
-      const follower = followUntilFailure(b.events, conversationId, 0);
-      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
-      // The log as a replica without the last two writes has it, failed over to with no reconnect of the followers.
-      await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '4-0', '5-0']);
-      await admin.set(`${prefix}c:{${conversationId}}:seq`, '3');
+      const { prefix, a, b, conversationId, follower } = await fiveEventsFollowed();
+      // Failed over to with no reconnect of the followers.
+      await loseLastTwo(prefix, conversationId);
 
       // a was given 5: its next append is 6, not 4 again.
       const [after] = await a.events.appendBatch([token(conversationId, 'after')]);
