@@ -220,8 +220,9 @@ export class RedisEventLog implements EventLog {
     const { conversationId } = head;
     const floor = this.floors.get(conversationId);
     const replies = repliesOf(events);
-    // On a cluster a message's index by id is in another slot: written before the message (see ./locator.ts).
-    await Promise.all(replies.map(({ message }) => this.messages.index(message)));
+    // On a cluster a message's index by id is in another slot: written before the message (see
+    // ./locator.ts). Only a run's last batch has a reply; a token batch does not wait here.
+    if (replies.length > 0) await Promise.all(replies.map(({ message }) => this.messages.index(message)));
     const replyKeys =
       replies.length === 0 ? [] : [this.redis.conversationKey(conversationId, 'msgs'), ...replies.map(({ message }) => this.messages.keys(message)[0])];
     return this.channel.track(conversationId, async () => {
