@@ -142,19 +142,22 @@ function leasedAnswers(inputs: InputRequestStore, leases: RunLeases, announce: (
 /**
  * The live layer's leases, with their change of hands recorded in the store of record (whose
  * epoch is then the lease's), and the active runs that have no lease adopted before a claim.
+ * Each change of hands is recorded after the lease moved, by whoever moved it, so two of them
+ * (a holder letting go while another instance takes the run, a sweep claiming while another
+ * starts it) may be recorded out of order: the lease's own epoch, drawn as it moved, tells the
+ * store of record which came last, and the one that came before changes nothing there.
  */
 function fencedLeases(leases: RunLeases, fences: RunFences, activeRuns?: RecordStore['activeRuns']): RunLeases {
   return {
     async acquire(runId, conversationId, holder, ttlMs) {
-      await leases.acquire(runId, conversationId, holder, ttlMs);
-      return fences.fence(runId, holder);
+      const handover = await leases.acquire(runId, conversationId, holder, ttlMs);
+      return fences.fence(runId, holder, handover);
     },
     renew: (runId, holder, ttlMs) => leases.renew(runId, holder, ttlMs),
     async release(runId, holder) {
       // Nobody holds the run now: appends fenced with any epoch given so far are refused.
-      const released = await leases.release(runId, holder);
-      if (released) await fences.fence(runId, NOBODY);
-      return released;
+      const handover = await leases.release(runId, holder);
+      return handover > 0 ? fences.fence(runId, NOBODY, handover) : 0;
     },
     async claimExpired(holder, ttlMs, limit) {
       if (activeRuns) {
@@ -167,8 +170,7 @@ function fencedLeases(leases: RunLeases, fences: RunFences, activeRuns?: RecordS
       }
       const claimed = await leases.claimExpired(holder, ttlMs, limit);
       // Before anyone acts on a claim, the old holder's appends are refused.
-      for (const lease of claimed) await fences.fence(lease.runId, holder);
-      return claimed;
+      return Promise.all(claimed.map(async (lease) => ({ ...lease, epoch: await fences.fence(lease.runId, holder, lease.epoch) })));
     },
     adopt: (runs, holder, ttlMs) => leases.adopt(runs, holder, ttlMs),
   };

@@ -177,10 +177,15 @@ export interface ControlChannel {
   subscribe(handler: (message: ControlMessage) => void): () => void;
 }
 
-/** A run whose lease ran out, as `RunLeases.claimExpired` hands it over. */
+/** A run whose lease ran out, or that has none, by its id and conversation. */
 export interface ExpiredLease {
   runId: string;
   conversationId: string;
+}
+
+/** A lease `RunLeases.claimExpired` took over, with the epoch it now has. */
+export interface ClaimedLease extends ExpiredLease {
+  epoch: number;
 }
 
 /**
@@ -191,10 +196,13 @@ export interface ExpiredLease {
  * dies still ends, and how a queue whose runner died moves on. Expiry uses one clock for every
  * instance (Redis' own, with Redis).
  *
- * Each lease has an epoch, a fencing token: a new one (never given before) whenever the lease
- * changes hands. An executor appends its run's events naming the epoch it acquired the lease at
- * (see `EventLog.append`), so that once a survivor has taken the run over, the executor's next
- * append is refused, in the same atomic step, however late it comes.
+ * Each lease has an epoch, a fencing token: a new one whenever the lease changes hands (a
+ * release draws one too), greater than every epoch given before, also after the live layer lost
+ * its data (epochs start from the clock, in microseconds). An executor appends its run's events
+ * naming the epoch it acquired the lease at (see `EventLog.append`), so that once a survivor has
+ * taken the run over, the executor's next append is refused, in the same atomic step, however
+ * late it comes. Where the fence is kept apart (`RunFences`), the epochs order the changes of
+ * hands recorded there.
  */
 export interface RunLeases {
   /**
@@ -204,14 +212,18 @@ export interface RunLeases {
   acquire(runId: string, conversationId: string, holder: string, ttlMs: number): Promise<number>;
   /** Extends the lease by `ttlMs` from now if `holder` still holds it; false when it was taken over or released. */
   renew(runId: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Drops the lease when `holder` holds it, or whoever holds it when `holder` is null; whether it dropped one. */
-  release(runId: string, holder: string | null): Promise<boolean>;
+  /**
+   * Drops the lease when `holder` holds it, or whoever holds it when `holder` is null. Answers
+   * the epoch of that change of hands (to nobody), or 0 when it changed nothing: there was no
+   * such lease to drop (or, where the fence is kept apart, a later change was recorded first).
+   */
+  release(runId: string, holder: string | null): Promise<number>;
   /**
    * Atomically takes over up to `limit` expired leases for `holder` (each now held for `ttlMs`,
    * so that a claimant that dies in turn is replaced too, and at a new epoch unless `holder`
    * held it already) and returns them.
    */
-  claimExpired(holder: string, ttlMs: number, limit: number): Promise<ExpiredLease[]>;
+  claimExpired(holder: string, ttlMs: number, limit: number): Promise<ClaimedLease[]>;
   /**
    * Gives each of `runs` that has no lease one, held by `holder` for `ttlMs` (0: one that has
    * run out already, for a sweep to settle); leaves every existing lease as it is.
@@ -308,8 +320,15 @@ export interface RecordStore {
  * are the store's own, so they survive whatever the live layer loses.
  */
 export interface RunFences {
-  /** Records that `holder` holds the run; returns its fence epoch: the same when `holder` held it already, else one never given before. */
-  fence(runId: string, holder: string): Promise<number>;
+  /**
+   * Records that `holder` holds the run since the change of hands that gave the lease the
+   * epoch `handover` (`RunLeases`; nobody holds it after a release). Returns the run's fence
+   * epoch: the same when `holder` held it already, else one never given before. Changes of
+   * hands are recorded after the lease moved, so two may arrive out of order: one older than the
+   * last recorded (a smaller `handover`) changes nothing and answers 0, an epoch never given, as
+   * does a run that is not stored.
+   */
+  fence(runId: string, holder: string, handover: number): Promise<number>;
 }
 
 /** Tells every instance's listeners of events a store of record appended (which does not tell them itself). */

@@ -258,7 +258,7 @@ describe.each(worlds)('the $name backend', (world) => {
       await a.leases.acquire(runId, conversationId, 'holder-a', 0);
       const claims = await Promise.all([a.leases.claimExpired('sweeper-a', 60_000, 100), b.leases.claimExpired('sweeper-b', 60_000, 100)]);
       const mine = claims.flat().filter((lease) => lease.runId === runId);
-      expect(mine).toEqual([{ runId, conversationId }]);
+      expect(mine).toEqual([{ runId, conversationId, epoch: expect.any(Number) }]);
       const winner = claims[0]!.some((lease) => lease.runId === runId) ? 'sweeper-a' : 'sweeper-b';
       expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
       expect(await b.leases.renew(runId, winner, 60_000)).toBe(true);
@@ -278,16 +278,19 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await a.leases.renew(runId, 'holder-a', 60_000)).toBe(false);
     });
 
-    it('gives a lease a new epoch whenever it changes hands, never one given before', async () => {
+    it('gives a lease a greater epoch whenever it changes hands, a release and a claim too', async () => {
       const { runId } = await storedRun('conversation');
       const first = await a.leases.acquire(runId, 'conversation', 'holder-a', 0);
       expect(await b.leases.acquire(runId, 'conversation', 'holder-a', 0)).toBe(first);
       const second = await b.leases.acquire(runId, 'conversation', 'holder-b', 0);
-      expect(second).not.toBe(first);
-      await a.leases.release(runId, null);
+      expect(second).toBeGreaterThan(first);
+      const released = await a.leases.release(runId, null);
+      expect(released).toBeGreaterThan(second);
+      expect(await a.leases.release(runId, null)).toBe(0);
       const third = await a.leases.acquire(runId, 'conversation', 'holder-b', 0);
-      expect([first, second]).not.toContain(third);
-      expect(await a.leases.acquire((await storedRun('conversation')).runId, 'conversation', 'holder-b', 0)).not.toBe(third);
+      expect(third).toBeGreaterThan(released);
+      const claimed = (await b.leases.claimExpired('sweeper', 60_000, 100)).find((lease) => lease.runId === runId);
+      expect(claimed?.epoch).toBeGreaterThan(third);
     });
 
     it('lets anyone release a lease when no holder is named, and a new holder take it over', async () => {
@@ -310,7 +313,7 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await a.leases.renew(leased.runId, 'holder-a', 60_000)).toBe(true);
       expect(await a.leases.renew(held.runId, 'holder-b', 60_000)).toBe(true);
       const claimed = await a.leases.claimExpired('sweeper', 60_000, 100);
-      expect(claimed.filter((lease) => [leased, orphan, held].some((run) => run.runId === lease.runId))).toEqual([orphan]);
+      expect(claimed.filter((lease) => [leased, orphan, held].some((run) => run.runId === lease.runId))).toEqual([{ ...orphan, epoch: expect.any(Number) }]);
     });
   });
 
@@ -691,6 +694,30 @@ describe.each(worlds)('the $name backend', (world) => {
       await b.leases.release(runId, 'survivor');
       await expect(a.events.append(token(conversationId, 'gone', runId), survivorEpoch)).rejects.toBeInstanceOf(LeaseLostError);
       expect((await a.events.read(conversationId, 0, 10)).map((event) => event.type === 'AgentToken' && event.delta)).toEqual(['mine', 'ended', 'again']);
+    });
+
+    it('leaves whoever holds a lease after racing changes of hands able to append, and nobody else', async () => {
+      // A holder lets go while another instance takes the run, or a sweep claims an expired
+      // lease while another instance starts the run: where the fence is kept apart from the
+      // lease (a store of record), each change of hands is recorded there after the lease moved,
+      // and the record of an earlier one must not land over a later one's.
+      const conversationId = randomUUID();
+      for (let round = 0; round < 20; round += 1) {
+        const runId = randomUUID();
+        await a.runs.create({ ...run(conversationId), id: runId });
+        const first = await a.leases.acquire(runId, conversationId, 'executor', round % 2 === 0 ? 60_000 : 0);
+        const [claims, taken] = await Promise.all([
+          round % 2 === 0 ? a.leases.release(runId, 'executor').then(() => []) : a.leases.claimExpired('sweeper', 60_000, 100),
+          b.leases.acquire(runId, conversationId, 'starter', 60_000),
+        ]);
+        const claim = claims.find((lease) => lease.runId === runId);
+        const holder = (await b.leases.renew(runId, 'starter', 60_000)) ? { epoch: taken, name: 'starter' } : { epoch: claim?.epoch, name: 'sweeper' };
+        expect(holder.epoch, `round ${round}: ${holder.name} holds the lease`).toEqual(expect.any(Number));
+        expect(await a.events.append(token(conversationId, `by ${holder.name}`, runId), holder.epoch)).toMatchObject({ runId });
+        for (const stale of [first, holder.name === 'starter' ? claim?.epoch : taken].filter((epoch) => epoch !== undefined))
+          await expect(b.events.append(token(conversationId, 'stale', runId), stale)).rejects.toBeInstanceOf(LeaseLostError);
+        await a.leases.release(runId, null);
+      }
     });
 
     it('numbers the message a MessageCreated or AgentCompleted carries with the event', async () => {

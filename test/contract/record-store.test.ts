@@ -56,8 +56,7 @@ function fencedByLeases(backend: Backend): RecordStore {
     fences: {
       async fence(runId, holder) {
         const run = await backend.runs.get(runId);
-        if (!run) throw new Error(`there is no run ${runId} to fence`);
-        return backend.leases.acquire(runId, run.conversationId, holder, 3600_000);
+        return run ? backend.leases.acquire(runId, run.conversationId, holder, 3600_000) : 0;
       },
     },
   };
@@ -582,11 +581,11 @@ describe.each(recordWorlds)('the $name store of record', (world) => {
       const created = run(conversationId);
       await a.runs.create(created);
       const runId = created.id;
-      const held = await a.fences.fence(runId, 'executor');
-      expect(await b.fences.fence(runId, 'executor')).toBe(held);
+      const held = await a.fences.fence(runId, 'executor', 1);
+      expect(await b.fences.fence(runId, 'executor', 1)).toBe(held);
       expect(await b.events.append(token(conversationId, 'mine', runId), held)).toMatchObject({ seq: 1 });
       // A survivor took the run over: the executor's next append is refused and stores nothing.
-      const survivor = await b.fences.fence(runId, 'survivor');
+      const survivor = await b.fences.fence(runId, 'survivor', 2);
       expect(survivor).toBeGreaterThan(held);
       const refused = await a.events
         .appendBatch([token(conversationId, 'late', runId), token(conversationId, 'later', runId)], held)
@@ -598,16 +597,16 @@ describe.each(recordWorlds)('the $name store of record', (world) => {
       await b.events.append(token(conversationId, 'ended', runId));
       expect(await a.events.append(token(conversationId, 'again', runId), survivor)).toMatchObject({ seq: 3 });
       // Handed back, the run is at a new epoch still: the old one never holds again.
-      const back = await a.fences.fence(runId, 'executor');
+      const back = await a.fences.fence(runId, 'executor', 3);
       expect(back).toBeGreaterThan(survivor);
       await expect(a.events.append(token(conversationId, 'stale', runId), held)).rejects.toBeInstanceOf(LeaseLostError);
       expect(deltas(await a.events.read(conversationId, 0, 10))).toEqual(['mine', 'ended', 'again']);
     });
 
-    it('refuses a fenced append for a run it has no fence of, and fencing a run that does not exist', async () => {
+    it('refuses a fenced append for a run it has no fence of, and fences a run that does not exist with an epoch never given', async () => {
       const conversationId = randomUUID();
       await expect(a.events.append(token(conversationId, 'x', randomUUID()), 1)).rejects.toBeInstanceOf(LeaseLostError);
-      await expect(a.fences.fence(randomUUID(), 'someone')).rejects.toThrow(/no run/);
+      expect(await a.fences.fence(randomUUID(), 'someone', 1)).toBe(0);
       expect(await b.events.lastSeq(conversationId)).toBe(0);
     });
 
@@ -819,6 +818,23 @@ describe.each([serverDatabases, pgliteDatabases])('the $name store of record, be
     expect(Number(rows[0]!.tables)).toBe(0);
   });
 
+  it('records changes of hands in the order of their lease epochs, one that arrives after a later one changing nothing', async () => {
+    const url = await databases.create();
+    const [records, other] = [await store(url), await store(url)];
+    const conversationId = randomUUID();
+    const created = run(conversationId);
+    await records.runs.create(created);
+    await records.fences.fence(created.id, 'executor', 10);
+    // The executor let go (lease epoch 11) while a starter took the run (12); the starter's record came first.
+    const starter = await other.fences.fence(created.id, 'starter', 12);
+    expect(await records.fences.fence(created.id, '-', 11)).toBe(0);
+    expect(await records.events.append(token(conversationId, 'still mine', created.id), starter)).toMatchObject({ seq: 1 });
+    // Recorded again at the same change of hands, it is the same epoch; a later one moves it on.
+    expect(await other.fences.fence(created.id, 'starter', 12)).toBe(starter);
+    expect(await records.fences.fence(created.id, 'sweeper', 13)).toBeGreaterThan(starter);
+    await expect(records.events.append(token(conversationId, 'late', created.id), starter)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+
   it('lists the runs still active in any conversation, oldest first, as a recovery needs them', async () => {
     const url = await databases.create();
     const records = await store(url);
@@ -891,7 +907,7 @@ describe.each([serverDatabases, pgliteDatabases])('the $name store of record, be
     const sends = [newSend(doomed), newSend(doomed)];
     for (const send of sends) await records.sends.commit(send);
     const [first] = sends as [NewSend];
-    await records.fences.fence(first.run.id, 'executor');
+    await records.fences.fence(first.run.id, 'executor', 1);
     await records.events.append(token(doomed, 'Hi', first.run.id));
     await records.sends.commit(newSend(kept));
     const keptBefore = await contents(records, kept);
@@ -915,7 +931,7 @@ describe.each([serverDatabases, pgliteDatabases])('the $name store of record, be
     const id = randomUUID();
     const first = newSend(id);
     await records.sends.commit(first);
-    const epoch = await records.fences.fence(first.run.id, 'executor');
+    const epoch = await records.fences.fence(first.run.id, 'executor', 1);
     const on = (i: number) => (i % 2 ? records : other);
     const refusedOnceDeleted = (error: unknown) => (error instanceof LeaseLostError ? null : Promise.reject(error));
     await Promise.all([

@@ -186,6 +186,25 @@ describe('the Redis backend', () => {
     expect((await a.events.read(conversationId, 0, 100)).map((event) => event.seq)).toEqual(seqs(1, 10));
   });
 
+  it('draws lease epochs above every one drawn before, also once Redis lost its counter or the latest increments of it', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const backend = await open(prefix);
+    const epochOf = (holder: string) => backend.leases.acquire(randomUUID(), randomUUID(), holder, 60_000);
+    const first = await epochOf('a');
+    // A store of record orders changes of hands by these epochs: a counter begun again must not hand out smaller ones.
+    await admin.flushAll();
+    const afterLoss = await epochOf('b');
+    expect(afterLoss).toBeGreaterThan(first);
+    // A replica promoted without the last increments: by the time it serves, its clock has gone past them.
+    const micros = async () => {
+      const [seconds, fraction] = (await admin.sendCommand(['TIME'])) as [string, string];
+      return Number(seconds) * 1_000_000 + Number(fraction);
+    };
+    await until(async () => ((await micros()) > afterLoss ? true : undefined), "Redis' clock past the last epoch");
+    await admin.set(`${prefix}lease-epochs`, String(afterLoss - 1000));
+    expect(await epochOf('c')).toBeGreaterThan(afterLoss);
+  });
+
   describe('when Redis loses a log and it is begun again', () => {
     const follows: AbortController[] = [];
     afterEach(() => {

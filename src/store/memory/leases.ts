@@ -1,4 +1,4 @@
-import type { ExpiredLease, RunLeases } from '../interfaces.ts';
+import type { ClaimedLease, ExpiredLease, RunLeases } from '../interfaces.ts';
 
 interface Lease {
   conversationId: string;
@@ -10,7 +10,7 @@ interface Lease {
 /** Leases in this process: with one process nobody survives a death, but the contract still holds. */
 export class MemoryRunLeases implements RunLeases {
   private readonly leases = new Map<string, Lease>();
-  /** The last epoch given: each lease that changes hands gets the next. */
+  /** The last epoch given: each change of hands gets a greater one (see `drawEpoch`). */
   private lastEpoch = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -40,18 +40,20 @@ export class MemoryRunLeases implements RunLeases {
 
   async release(runId: string, holder: string | null) {
     const lease = this.leases.get(runId);
-    return lease !== undefined && (holder === null || lease.holder === holder) && this.leases.delete(runId);
+    if (lease === undefined || (holder !== null && lease.holder !== holder)) return 0;
+    this.leases.delete(runId);
+    return this.drawEpoch();
   }
 
   async claimExpired(holder: string, ttlMs: number, limit: number) {
     const now = this.now();
-    const claimed: ExpiredLease[] = [];
+    const claimed: ClaimedLease[] = [];
     const expired = [...this.leases].filter(([, lease]) => lease.expiresAt <= now).sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
     for (const [runId, lease] of expired.slice(0, Math.max(0, limit))) {
       lease.epoch = this.epochFor(lease, holder);
       lease.holder = holder;
       lease.expiresAt = now + ttlMs;
-      claimed.push({ runId, conversationId: lease.conversationId });
+      claimed.push({ runId, conversationId: lease.conversationId, epoch: lease.epoch });
     }
     return claimed;
   }
@@ -63,8 +65,16 @@ export class MemoryRunLeases implements RunLeases {
   }
 
   private epochFor(lease: Lease | undefined, holder: string): number {
-    if (lease?.holder === holder) return lease.epoch;
-    this.lastEpoch += 1;
+    return lease?.holder === holder ? lease.epoch : this.drawEpoch();
+  }
+
+  /**
+   * The next epoch: one more than the last, and never below the clock in microseconds, so that
+   * epochs given after a restart (or by a live layer that lost its data) are above every one
+   * given before, for a store of record that orders changes of hands by them.
+   */
+  private drawEpoch(): number {
+    this.lastEpoch = Math.max(this.lastEpoch + 1, Math.floor(this.now() * 1000));
     return this.lastEpoch;
   }
 }

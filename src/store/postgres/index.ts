@@ -78,7 +78,7 @@ export async function createPostgresRecordStore(database: string | Sql, options:
     sends: new PostgresSendStore(sql, options.retention, options.idempotencyTtlMs),
     inputs: new PostgresInputRequestStore(sql, options.retention),
     events: new PostgresEventLog(sql, options.retention),
-    fences: { fence: (runId, holder) => runs.fence(runId, holder) },
+    fences: { fence: (runId, holder, handover) => runs.fence(runId, holder, handover) },
     activeRuns: (limit) => runs.active(limit),
     sweepExpired: () => housekeeping.sweep(),
     deleteConversation: (id) => deleteConversation(sql, id),

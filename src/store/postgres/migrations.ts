@@ -121,6 +121,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX input_requests_due ON input_requests (due_at) WHERE due_at IS NOT NULL`,
     ],
   },
+  {
+    version: 3,
+    name: "the lease epoch of a run's last recorded change of hands, which orders them",
+    statements: [`ALTER TABLE runs ADD COLUMN fence_handover bigint NOT NULL DEFAULT 0`],
+  },
 ];
 
 /** The advisory lock that instances migrating at once queue on (any constant, this one for this schema). */

@@ -6,7 +6,8 @@ import type { Sql } from './sql.ts';
 
 /**
  * A run is a row of `runs`, in the order runs were created (`position`), with its fence: who
- * holds the run (`fence_holder`) and the epoch its appends are checked against (`fence_epoch`).
+ * holds the run (`fence_holder`), the epoch its appends are checked against (`fence_epoch`), and
+ * the lease epoch of the change of hands recorded last (`fence_handover`), which orders them.
  */
 const COLUMNS =
   'id, conversation_id, user_id, tenant_id, agent_id, status, user_message_id, input, created_at, started_at, finished_at, error, cancel_reason, usage, active_ms, ended_idle';
@@ -99,16 +100,17 @@ export class PostgresRunStore implements RunStore {
    * the record, so that an epoch survives whatever happens to the leases, and checked in the
    * same statement as each fenced append (see PostgresEventLog).
    */
-  async fence(runId: string, holder: string): Promise<number> {
+  async fence(runId: string, holder: string, handover: number): Promise<number> {
     const { rows } = await this.sql.query<{ fence_epoch: string | number }>(
       `UPDATE runs SET
          fence_epoch = CASE WHEN fence_holder IS NOT DISTINCT FROM $2 THEN fence_epoch ELSE fence_epoch + 1 END,
-         fence_holder = $2
-       WHERE id = $1 RETURNING fence_epoch`,
-      [runId, holder],
+         fence_holder = $2,
+         fence_handover = $3
+       WHERE id = $1 AND fence_handover <= $3 RETURNING fence_epoch`,
+      [runId, holder, handover],
     );
-    if (!rows[0]) throw new Error(`there is no run ${runId} to fence`);
-    return numberOf(rows[0].fence_epoch);
+    // Not stored, or a later change of hands is recorded already: this one holds nothing.
+    return rows[0] ? numberOf(rows[0].fence_epoch) : 0;
   }
 
   /** Up to `limit` runs that hold a lease (queued or running), in any conversation, oldest first: what a recovery looks at. */

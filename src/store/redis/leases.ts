@@ -1,29 +1,45 @@
-import type { ExpiredLease, RunLeases } from '../interfaces.ts';
+import type { ClaimedLease, ExpiredLease, RunLeases } from '../interfaces.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 
 /**
  * Leases in four keys: `leases`, a sorted set of run ids scored by expiry (Redis server time,
  * ms, so that instances' clocks do not matter); `lease-info`, a hash from run id to
  * "<holder> <conversationId>"; and for fencing, `lease-epoch`, a hash from run id to the epoch
- * of its lease, drawn from the counter `lease-epochs` whenever the lease changes hands (so an
- * epoch is never given twice, whatever was released meanwhile).
+ * of its lease, drawn from the counter `lease-epochs` whenever the lease changes hands (a
+ * release draws one too). The counter never goes below Redis' clock in microseconds, so that
+ * epochs drawn after Redis lost its data (or failed over without its latest writes) are still
+ * above every one drawn before: a store of record orders changes of hands by them.
  */
 const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
+/** A Lua function drawing the next epoch from `counter` (see above). */
+const DRAW_EPOCH_LUA = `
+local function drawEpoch(counter)
+  local t = redis.call('TIME')
+  local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local epoch = redis.call('INCR', counter)
+  if epoch < floor then
+    redis.call('SET', counter, string.format('%d', floor))
+    epoch = floor
+  end
+  return epoch
+end
+`;
+
 /**
  * Lua functions for the scripts here and for the atomic send (./sends.ts): acquiring a lease
  * (`now` in ms; returns its epoch), and handing it to `holder` (a new epoch unless it holds it).
  */
-export const LEASE_LUA = `
+export const LEASE_LUA = `${DRAW_EPOCH_LUA}
 local function handLease(info, epochs, counter, runId, conversationId, holder)
   local current = redis.call('HGET', info, runId)
   local epoch = redis.call('HGET', epochs, runId)
   if not epoch or not current or string.match(current, '^(%S+)') ~= holder then
-    epoch = redis.call('INCR', counter)
-    redis.call('HSET', epochs, runId, epoch)
+    epoch = drawEpoch(counter)
+    redis.call('HSET', epochs, runId, string.format('%d', epoch))
   end
   redis.call('HSET', info, runId, holder .. ' ' .. conversationId)
   return tonumber(epoch)
@@ -47,17 +63,17 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 return 1
 `);
 
-/** KEYS: set, info, epochs. ARGV: run id, holder ('' for any). */
-const RELEASE = new LuaScript(`
+/** KEYS: set, info, epochs, epoch counter. ARGV: run id, holder ('' for any). Returns the release's epoch, or 0. */
+const RELEASE = new LuaScript(`${DRAW_EPOCH_LUA}
 local info = redis.call('HGET', KEYS[2], ARGV[1])
 if not info or (ARGV[2] ~= '' and string.match(info, '^(%S+)') ~= ARGV[2]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-return 1
+return drawEpoch(KEYS[4])
 `);
 
-/** KEYS: set, info, epochs, epoch counter. ARGV: holder, ttl ms, limit. Returns {run id, conversation id, …}. */
+/** KEYS: set, info, epochs, epoch counter. ARGV: holder, ttl ms, limit. Returns {run id, conversation id, epoch, …}. */
 const CLAIM_EXPIRED = new LuaScript(`${NOW}${LEASE_LUA}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
@@ -65,10 +81,11 @@ for _, runId in ipairs(expired) do
   local info = redis.call('HGET', KEYS[2], runId)
   if info then
     local conversationId = string.match(info, '^%S+ (.*)$')
-    handLease(KEYS[2], KEYS[3], KEYS[4], runId, conversationId, ARGV[1])
+    local epoch = handLease(KEYS[2], KEYS[3], KEYS[4], runId, conversationId, ARGV[1])
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), runId)
     out[#out + 1] = runId
     out[#out + 1] = conversationId
+    out[#out + 1] = epoch
   else
     redis.call('ZREM', KEYS[1], runId)
   end
@@ -108,14 +125,14 @@ export class RedisRunLeases implements RunLeases {
   }
 
   async release(runId: string, holder: string | null) {
-    return Number(await this.redis.eval(RELEASE, this.keys.slice(0, 3), [runId, holder ?? ''])) === 1;
+    return Number(await this.redis.eval(RELEASE, this.keys, [runId, holder ?? '']));
   }
 
   async claimExpired(holder: string, ttlMs: number, limit: number) {
     if (limit <= 0) return [];
     const reply = await this.redis.eval<Reply[]>(CLAIM_EXPIRED, this.keys, [holder, ttlMs, limit]);
-    const claimed: ExpiredLease[] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) claimed.push({ runId: String(reply[i]), conversationId: String(reply[i + 1]) });
+    const claimed: ClaimedLease[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) claimed.push({ runId: String(reply[i]), conversationId: String(reply[i + 1]), epoch: Number(reply[i + 2]) });
     return claimed;
   }
 
