@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentDefinition } from '../../src/agents/contract.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { createBackend } from '../../src/store/backends.ts';
 import { EventRecorder, SEND, isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
@@ -24,25 +25,52 @@ function expectNoInterleaving(events: AgentEvent[]) {
   expect(current).toBeNull();
 }
 
+/** The hold on each of the held agent's runs, by run id, made by whichever comes first: the run, or the test letting it go. */
+const holds = new Map<string, { released: Promise<void>; release(): void }>();
+function holdOf(runId: string) {
+  let hold = holds.get(runId);
+  if (!hold) {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    hold = { released, release };
+    holds.set(runId, hold);
+  }
+  return hold;
+}
+
+/** Streams a token, then runs until the test lets it finish (or it is stopped): a run that is surely still running. */
+const held: AgentDefinition = {
+  id: 'test.held',
+  kind: 'LIAISON',
+  pillar: null,
+  name: 'Held',
+  description: 'Runs until the test lets it finish.',
+  async run(context) {
+    await context.stream('Working');
+    const stopped = new Promise<never>((_, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true }));
+    await Promise.race([holdOf(context.runId).released, stopped]);
+    await context.say('Done.');
+  },
+};
+
 describe('runs in a conversation: policies, cancellation', () => {
   let server: RunningServer;
   let token: string;
   let gql: ReturnType<typeof userClient>;
   beforeAll(async () => {
-    // The guide's greeting streams ~40 tokens: slow enough to act on a run while it is running.
-    server = await startTestServer({ AGENT_STEP_DELAY_MS: '10' });
+    server = await startTestServer({}, { agents: [held] });
     token = await tokenFor('runner');
     gql = userClient(server.url, token);
   });
   afterAll(() => server.close());
 
-  /** Starts a slow run and resolves once it is streaming tokens. */
-  async function startStreamingRun(input: Record<string, unknown> = { text: 'Hello' }) {
-    const run = await send(server.url, token, input);
+  /** Starts a run that streams, then runs until `finish` lets it (or it is stopped); resolves once it has streamed. */
+  async function startStreamingRun() {
+    const run = await send(server.url, token, { text: 'Hello', target: { kind: 'LIAISON', agentId: held.id } });
     const client = wsClient(server.url, token);
     const recorder = new EventRecorder(client, { conversationId: run.conversationId, afterSeq: run.afterSeq });
     await recorder.until((events) => events.some((event) => event.__typename === 'AgentToken'), 'a token');
-    return { run, recorder, close: async () => (recorder.stop(), await client.dispose()) };
+    return { run, recorder, finish: () => holdOf(run.runId).release(), close: async () => (recorder.stop(), await client.dispose()) };
   }
 
   it('ENQUEUE runs queued messages one at a time, in order', async () => {
@@ -55,6 +83,7 @@ describe('runs in a conversation: policies, cancellation', () => {
     const state = (await gql(STATE, { id: first.run.conversationId })).data.conversation;
     expect(state.activeRun).toEqual({ id: first.run.runId, status: 'RUNNING' });
 
+    first.finish();
     const events = await first.recorder.untilTerminals(3);
     await first.close();
     expectGapless(events, 1);
@@ -105,6 +134,7 @@ describe('runs in a conversation: policies, cancellation', () => {
     expect(after.messages).toEqual(before.messages);
     const ids = (runs: { id: string }[]) => runs.map((run) => run.id);
     expect(ids(after.runs)).toEqual(ids(before.runs));
+    first.finish();
     await first.recorder.untilTerminals(1);
     await first.close();
     // Once idle, the same send (and the same clientMessageId, which the failure released) goes through.
@@ -140,6 +170,7 @@ describe('runs in a conversation: policies, cancellation', () => {
     const queued = await send(server.url, token, { text: 'Later', conversationId: first.run.conversationId });
     const cancelled = (await gql(CANCEL, { runId: queued.runId })).data.cancelAgentRun;
     expect(cancelled.status).toBe('CANCELLED');
+    first.finish();
     const events = await first.recorder.untilTerminals(2);
     await first.close();
     expectNoInterleaving(events);
