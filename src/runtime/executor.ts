@@ -195,7 +195,7 @@ export class Executor {
 
   private async execute(run: RunRecord, leaseEpoch: number, execution: Execution, resumed: boolean, spans: RunSpans): Promise<void> {
     const { signal } = execution.controller;
-    const { backend, agents, holder, leaseMs, runTimeoutMs } = this.options;
+    const { backend, agents, holder, runTimeoutMs } = this.options;
     const logger = spans.logger(this.options.logger);
     // Only the time it executes counts: what it spent before its pauses, and this execution.
     const began = performance.now();
@@ -296,7 +296,9 @@ export class Executor {
     if (!finished) throw new Error(`run ${run.id} vanished while executing`);
     spans.settle(finished.status, finished.error);
     // A survivor that took the lease over appends the terminal event; we must not add another.
-    if (execution.leaseLost || !(await backend.leases.renew(run.id, holder, leaseMs))) return;
+    // Our appends are fenced with our lease's epoch: the first one refused says it was taken,
+    // and throws (LeaseLostError, which `start` expects then), so nothing after it happens.
+    if (execution.leaseLost) return;
     await scope.closeOpenToolCalls(
       finished.status === 'COMPLETED'
         ? { code: 'NO_RESULT', message: 'The tool reported no result before the run ended.', retryable: false }

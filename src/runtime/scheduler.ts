@@ -41,9 +41,15 @@ export class Scheduler {
 
   constructor(private readonly options: SchedulerOptions) {}
 
-  /** Starts the conversation's next run here when none is executing and a slot is free. */
-  async advance(conversationId: string): Promise<Advance> {
+  /**
+   * Starts the conversation's next run here when none is executing and a slot is free. After a
+   * run ended (`afterRun`) its queue is most often empty: one look without the lock settles that,
+   * since whoever queues a run advances the queue afterwards (a queue found empty here before a
+   * run went in is moved on by whoever put it in).
+   */
+  async advance(conversationId: string, { afterRun = false } = {}): Promise<Advance> {
     const { backend, executor, holder, leaseMs } = this.options;
+    if (afterRun && (await backend.runQueue.head(conversationId)) === null) return { outcome: 'empty' };
     return backend.locks.withLock(runQueueLock(conversationId), async (): Promise<Advance> => {
       for (;;) {
         const first = await backend.runQueue.head(conversationId);
@@ -108,8 +114,8 @@ export class Scheduler {
    * Advances in the background, logging failures (a queue that stays stuck is moved on by the
    * lease sweep). With `handOff`, a head run that finds no slot here is handed to someone else.
    */
-  kick(conversationId: string, handOff?: HandOff): void {
-    const advancing = this.advance(conversationId)
+  kick(conversationId: string, { handOff, afterRun = false }: { handOff?: HandOff; afterRun?: boolean } = {}): void {
+    const advancing = this.advance(conversationId, { afterRun })
       .then(async (advanced) => {
         if (advanced.outcome === 'busy' && handOff) await handOff({ runId: advanced.runId, conversationId });
       })
