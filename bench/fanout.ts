@@ -17,7 +17,7 @@
  *
  * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,redis-floor,typical,memory,redis
  *   --scale 1 (events per scenario) --scenarios 0,4 (which columns) --measure memory,throughput,latency,runs
- *   --latency-windows 5 --latency-samples (each delivery's latency and the servers' GCs in the results)
+ *   --latency-windows 5 --latency-subscribers 10 --latency-samples (each delivery's latency and the servers' GCs in the results)
  *   --profile <dir> (V8 CPU profiles of the servers)]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -45,6 +45,7 @@ const { values: options } = parseArgs({
     scenarios: { type: 'string' },
     measure: { type: 'string', default: 'memory,throughput,latency,runs' },
     'latency-windows': { type: 'string', default: '5' },
+    'latency-subscribers': { type: 'string', default: '10' },
     'latency-samples': { type: 'boolean', default: false },
   },
 });
@@ -75,7 +76,15 @@ const SCENARIOS: Scenario[] = [
  * 2-core machine, where they wait for a core (the server's among them, still sending) and the
  * slowest wake-up of the lot is what the last subscriber's latency measures.
  */
-const LATENCY = { conversations: 1, perConversation: 10, perSecond: 50, events: 300, warmUp: 100, pools: 1, windows: Number(options['latency-windows']) };
+const LATENCY = {
+  conversations: 1,
+  perConversation: Number(options['latency-subscribers']),
+  perSecond: 50,
+  events: 300,
+  warmUp: 100,
+  pools: 1,
+  windows: Number(options['latency-windows']),
+};
 const POOLS = 4;
 
 interface ServerKind {

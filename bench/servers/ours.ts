@@ -37,6 +37,8 @@ const config = loadConfig({
   WS_MAX_SOCKETS_PER_USER: '1000000',
   LOG_LEVEL: 'silent',
   REDIS_URL: process.env['REDIS_URL'],
+  // Two of ours on one Redis at once (the latency windows) must not share their keys.
+  REDIS_KEY_PREFIX: process.env['REDIS_KEY_PREFIX'],
   REDIS_CLUSTER_NODES: process.env['REDIS_CLUSTER_NODES'],
   DATABASE_URL: process.env['DATABASE_URL'],
 });
