@@ -312,10 +312,10 @@ describe('the Redis store of record on a Redis Cluster', () => {
     const key = `send:alice:${randomUUID()}`;
     const first = keyedSend(randomUUID(), key);
     const prefix = await prefixOf(a);
-    // The first sender claimed the key's route for its conversation, and stored nothing.
+    // The first sender claimed the key's route for its conversation a minute ago, and stored nothing.
     const cluster = await clusterClient(world.cluster().urls);
     try {
-      await cluster.set(`${prefix}idem:${key}`, `${first.conversation.id} its-claim`);
+      await cluster.set(`${prefix}idem:${key}`, `${first.conversation.id} its-claim`, { PX: BACKEND_SETTINGS.idempotencyTtlMs - 60_000 });
     } finally {
       await cluster.close();
     }
@@ -327,6 +327,30 @@ describe('the Redis store of record on a Redis Cluster', () => {
       stored: { conversationId: repeat.conversation.id, messageId: repeat.message.id, runId: repeat.run.id },
     });
     expect(await a.conversations.get(first.conversation.id)).toBeNull();
+  });
+
+  it('waits for a claim on an idempotency key made a moment ago rather than take the key over, and answers with what its sender stored', async () => {
+    const { a, b } = await fresh();
+    const key = `send:alice:${randomUUID()}`;
+    const first = keyedSend(randomUUID(), key);
+    const prefix = await prefixOf(a);
+    // The first sender has just claimed the key's route for its conversation, and is about to commit.
+    const cluster = await clusterClient(world.cluster().urls);
+    try {
+      await cluster.set(`${prefix}idem:${key}`, `${first.conversation.id} its-claim`, { PX: BACKEND_SETTINGS.idempotencyTtlMs });
+    } finally {
+      await cluster.close();
+    }
+    const second = keyedSend(randomUUID(), key);
+    const repeat = b.sends.commit(second);
+    // The repeat has begun (its run is leased: next it finds the claim), and the first sender commits
+    // under its claim (found on the route, as a sender that claimed it would).
+    await until(async () => ((await a.leases.renew(second.run.id, 'gateway-a', 60_000)) ? true : undefined), "the repeat's start");
+    expect((await a.sends.commit(first)).outcome).toBe('stored');
+    expect(await repeat).toEqual({
+      outcome: 'repeated',
+      stored: { conversationId: first.conversation.id, messageId: first.message.id, runId: first.run.id },
+    });
   });
 
   it('answers ping only once it knows the slots, when it connects in the background: then commands are served', async () => {
@@ -394,5 +418,5 @@ async function clusterClient(urls: readonly string[]) {
   const cluster = createCluster({ rootNodes: urls.map((url) => ({ url })) });
   cluster.on('error', () => undefined);
   await cluster.connect();
-  return { set: (key: string, value: string) => cluster.set(key, value), close: () => cluster.close() };
+  return { set: (key: string, value: string, options?: { PX: number }) => cluster.set(key, value, options), close: () => cluster.close() };
 }

@@ -85,8 +85,16 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `);
 
-/** How often a send on a cluster follows its idempotency route before giving up (a route moves only when a claim died). */
-const ROUTE_ATTEMPTS = 5;
+/**
+ * How long a claim on an idempotency route is left to commit before another send with the key
+ * takes the key over, its sender taken for dead. Sends with one key at once wait for the first
+ * claim rather than take the key from each other in turn (which could go on for ever).
+ */
+const CLAIM_GRACE_MS = 2000;
+/** How long a send on a cluster follows its idempotency route before giving up. */
+const ROUTE_DEADLINE_MS = 2 * CLAIM_GRACE_MS;
+/** The longest wait between two looks at a claim another send holds. */
+const CLAIM_POLL_MAX_MS = 50;
 
 /** The commit script's answers, and 'moved': the idempotency route this attempt followed was taken away from it. */
 type CommitReply = SendOutcome | { outcome: 'moved' };
@@ -135,12 +143,14 @@ export class RedisSendStore implements SendStore {
    * through any instances store one message and one run. A route to another conversation (a
    * repeat of a send that created a conversation names a new one each time) is followed: the
    * other conversation's record answers 'repeated' when the send was stored there; if not, its
-   * sender died between claiming and committing, or is about to commit. Then this send voids
-   * that claim in that conversation (in its slot, so after it the claim's commit is refused
-   * 'moved', and before it the void finds the send stored), moves the route to itself (a
-   * compare-and-set: another repeat may have moved it first) and commits with its own claim. A
-   * sender refused 'moved' follows the route again. So at any time at most one claim on the key
-   * can still be committed, and a send is stored at most once per key.
+   * sender is about to commit, or died between claiming and committing. A claim younger than
+   * CLAIM_GRACE_MS is waited for (its record looked at again, a little later each time). An
+   * older one is taken over: this send voids that claim in that conversation (in its slot, so
+   * after it the claim's commit is refused 'moved', and before it the void finds the send
+   * stored), moves the route to itself (a compare-and-set: another repeat may have moved it
+   * first) and commits with its own claim. A sender refused 'moved' follows the route again. So
+   * at any time at most one claim on the key can still be committed, and a send is stored at
+   * most once per key.
    */
   private async commitOnCluster(send: NewSend): Promise<SendOutcome> {
     const { run, message, conversation, lease } = send;
@@ -165,7 +175,8 @@ export class RedisSendStore implements SendStore {
     if (send.idempotencyKey === null) return settled(await this.commitIn(send, ''));
     const route = this.redis.keys.idempotencyRoute(send.idempotencyKey);
     const own = send.conversation.id;
-    for (let attempt = 0; attempt < ROUTE_ATTEMPTS; attempt += 1) {
+    const giveUpAt = Date.now() + ROUTE_DEADLINE_MS;
+    for (let look = 0; Date.now() < giveUpAt; look += 1) {
       const mine = `${own} ${randomUUID()}`;
       const found = await this.redis.command<string | null>(['SET', route, mine, 'NX', 'PX', this.keyTtlMs, 'GET']);
       const [target, claim] = splitRoute(found ?? mine);
@@ -174,11 +185,17 @@ export class RedisSendStore implements SendStore {
         if (reply.outcome !== 'moved') return reply;
         continue;
       }
-      const voided = await this.redis.eval<Reply[]>(
-        VOID,
-        [this.redis.keys.idempotency(target, send.idempotencyKey), this.redis.conversationKey(target, 'idem')],
-        [claim, this.keyTtlMs],
-      );
+      const record = this.redis.keys.idempotency(target, send.idempotencyKey);
+      // How long ago the route was claimed or moved: its expiry was set then. (One without an
+      // expiry was not set by a send: as good as dead.)
+      const ttl = Number(await this.redis.command(['PTTL', route]));
+      if (ttl >= 0 && this.keyTtlMs - ttl < CLAIM_GRACE_MS) {
+        const stored = await this.redis.command<string | null>(['HGET', record, 'r']);
+        if (stored !== null) return { outcome: 'repeated', stored: JSON.parse(stored) as SendReservation };
+        await new Promise((resolve) => setTimeout(resolve, Math.min(CLAIM_POLL_MAX_MS, 2 ** look)));
+        continue;
+      }
+      const voided = await this.redis.eval<Reply[]>(VOID, [record, this.redis.conversationKey(target, 'idem')], [claim, this.keyTtlMs]);
       if (voided[0] === 'repeated') return { outcome: 'repeated', stored: JSON.parse(String(voided[1])) as SendReservation };
       if (Number(await this.redis.eval(MOVE_ROUTE, [route], [found!, mine, this.keyTtlMs])) !== 1) continue;
       const reply = await this.commitIn(send, splitRoute(mine)[1]);
