@@ -5,10 +5,21 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryConversationStore } from '../../src/store/memory/conversations.ts';
+import { MemoryEventLog } from '../../src/store/memory/event-log.ts';
 import { MemoryRunStore } from '../../src/store/memory/runs.ts';
-import { helloRun, helloSend } from '../contract/worlds.ts';
+import { DEFAULT_RETENTION, helloRun, helloSend, token } from '../contract/worlds.ts';
 
 describe('memory records', () => {
+  it('stamps a batch of events with one time, however long appending it takes', async () => {
+    // A clock that has moved on whenever it is read, as it may have between two events of a batch.
+    let ms = Date.UTC(2030, 0, 1);
+    const log = new MemoryEventLog(DEFAULT_RETENTION, () => (ms += 1));
+    const batch = await log.appendBatch(['x', 'y', 'z'].map((delta) => token('c1', delta)));
+    expect(new Set(batch.map((event) => event.timestamp)).size).toBe(1);
+    const [next] = await log.appendBatch([token('c1', 'later')]);
+    expect(next!.timestamp > batch[0]!.timestamp).toBe(true);
+  });
+
   it('stores a run once and reads it without copying, deeply frozen', async () => {
     const runs = new MemoryRunStore();
     const run = helloRun('c1', { input: { text: 'hi', surface: 'HOME', projectId: null, context: { files: [{ name: 'a.csv', content: 'x' }] } } });

@@ -58,7 +58,9 @@ export class MemoryEventLog implements EventLog {
    */
   async appendBatch(events: readonly NewEvent[], leaseEpoch?: number): Promise<StoredEvent[]> {
     this.checkFence(events, leaseEpoch);
-    return events.map((event) => this.appendSync(event));
+    // One time for the whole batch, as the other logs stamp theirs.
+    const now = this.now();
+    return events.map((event) => this.appendSync(event, now));
   }
 
   private checkFence(events: readonly NewEvent[], leaseEpoch: number | undefined): void {
@@ -68,11 +70,10 @@ export class MemoryEventLog implements EventLog {
     }
   }
 
-  /** As `append`, for a caller that must not yield (an atomic send). */
-  appendSync(event: NewEvent): StoredEvent {
+  /** As `append`, for a caller that must not yield (an atomic send); `now`: the time it is stamped with. */
+  appendSync(event: NewEvent, now = this.now()): StoredEvent {
     const log = this.logFor(event.conversationId);
     log.lastSeq += 1;
-    const now = this.now();
     const stored = sealed(withSeq(event, log.lastSeq, this.timestamp(now)));
     log.events.push(stored);
     log.times.push(now);
