@@ -278,6 +278,16 @@ describe('the Redis store of record on a Redis Cluster', () => {
     expect(await keysOf(`${prefix}c:{${run.conversationId}}:fence`)).toHaveLength(1);
   });
 
+  /** Claims the route of idempotency key `key` for `conversationId`, as a sender that did so `claimedMsAgo` ago and stored nothing yet. */
+  const claimRoute = async (backend: Instances['a'], key: string, conversationId: string, claimedMsAgo: number) => {
+    const cluster = await clusterClient(world.cluster().urls);
+    try {
+      await cluster.set(`${await prefixOf(backend)}idem:${key}`, `${conversationId} its-claim`, { PX: BACKEND_SETTINGS.idempotencyTtlMs - claimedMsAgo });
+    } finally {
+      await cluster.close();
+    }
+  };
+
   it('stores sends with one idempotency key once, sent at once through two instances, into a new conversation each or into one', async () => {
     const { a, b } = await fresh();
     for (let round = 0; round < 10; round += 1) {
@@ -311,14 +321,8 @@ describe('the Redis store of record on a Redis Cluster', () => {
     const { a, b } = await fresh();
     const key = `send:alice:${randomUUID()}`;
     const first = keyedSend(randomUUID(), key);
-    const prefix = await prefixOf(a);
     // The first sender claimed the key's route for its conversation a minute ago, and stored nothing.
-    const cluster = await clusterClient(world.cluster().urls);
-    try {
-      await cluster.set(`${prefix}idem:${key}`, `${first.conversation.id} its-claim`, { PX: BACKEND_SETTINGS.idempotencyTtlMs - 60_000 });
-    } finally {
-      await cluster.close();
-    }
+    await claimRoute(a, key, first.conversation.id, 60_000);
     const repeat = keyedSend(randomUUID(), key);
     expect((await b.sends.commit(repeat)).outcome).toBe('stored');
     // The first sender comes back (here through its own instance): its claim was voided.
@@ -333,14 +337,8 @@ describe('the Redis store of record on a Redis Cluster', () => {
     const { a, b } = await fresh();
     const key = `send:alice:${randomUUID()}`;
     const first = keyedSend(randomUUID(), key);
-    const prefix = await prefixOf(a);
     // The first sender has just claimed the key's route for its conversation, and is about to commit.
-    const cluster = await clusterClient(world.cluster().urls);
-    try {
-      await cluster.set(`${prefix}idem:${key}`, `${first.conversation.id} its-claim`, { PX: BACKEND_SETTINGS.idempotencyTtlMs });
-    } finally {
-      await cluster.close();
-    }
+    await claimRoute(a, key, first.conversation.id, 0);
     const second = keyedSend(randomUUID(), key);
     const repeat = b.sends.commit(second);
     // The repeat has begun (its run is leased: next it finds the claim), and the first sender commits
