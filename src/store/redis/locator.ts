@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { RecordKind } from './keys.ts';
 import type { RedisConnection } from './connection.ts';
 
@@ -19,7 +20,7 @@ const REMEMBERED = 10_000;
  * is '', which names nothing there).
  */
 export class RedisLocator {
-  private readonly known = new Map<string, string>();
+  private readonly known = new LRUCache<string, string>({ max: REMEMBERED });
 
   constructor(private readonly redis: RedisConnection) {}
 
@@ -29,7 +30,7 @@ export class RedisLocator {
     const remembered = this.known.get(`${kind}:${id}`);
     if (remembered !== undefined) return remembered;
     const conversationId = await this.redis.command<string | null>(['GET', this.redis.keys.recordIndex(kind, id)]);
-    if (conversationId !== null) this.remember(kind, id, conversationId);
+    if (conversationId !== null) this.known.set(`${kind}:${id}`, conversationId);
     return conversationId;
   }
 
@@ -37,7 +38,7 @@ export class RedisLocator {
   async index(kind: RecordKind, id: string, conversationId: string): Promise<void> {
     if (this.redis.keys.inReach) return;
     await this.redis.command(['SET', this.redis.keys.recordIndex(kind, id), conversationId]);
-    this.remember(kind, id, conversationId);
+    this.known.set(`${kind}:${id}`, conversationId);
   }
 
   /** Drops the indexes of records that are gone (their conversation was deleted). */
@@ -46,10 +47,5 @@ export class RedisLocator {
     for (const id of ids) this.known.delete(`${kind}:${id}`);
     // One key per call: each index is in the slot of its own name.
     await Promise.all(ids.map((id) => this.redis.command(['DEL', this.redis.keys.recordIndex(kind, id)])));
-  }
-
-  private remember(kind: RecordKind, id: string, conversationId: string): void {
-    if (this.known.size >= REMEMBERED) this.known.delete(this.known.keys().next().value!);
-    this.known.set(`${kind}:${id}`, conversationId);
   }
 }

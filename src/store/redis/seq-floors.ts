@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /**
  * The newest seq this process was given, and in which epoch, for each conversation it appended
  * to lately. Seqs only grow within a log's epoch, so an append given one at or below it has met
@@ -11,9 +13,11 @@ export interface SeqFloor {
 }
 
 export class SeqFloors {
-  private readonly floors = new Map<string, SeqFloor>();
+  private readonly floors: LRUCache<string, SeqFloor>;
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.floors = new LRUCache({ max: capacity });
+  }
 
   get(conversationId: string): SeqFloor | undefined {
     return this.floors.get(conversationId);
@@ -21,8 +25,6 @@ export class SeqFloors {
 
   /** Records the newest seq given (in `epoch`); the conversation becomes the one appended to most lately. */
   record(conversationId: string, epoch: string, seq: number): void {
-    this.floors.delete(conversationId);
     this.floors.set(conversationId, { epoch, seq });
-    if (this.floors.size > this.capacity) this.floors.delete(this.floors.keys().next().value!);
   }
 }
