@@ -146,6 +146,9 @@ export const settingsSchema = z.object({
     'Total size (source characters) of the GraphQL documents whose parse and validation, or parse error, are kept for reuse; the least recently used go first.',
   ),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
+  WS_COALESCE_MS: int(1, 0).describe(
+    'Frames for a WebSocket that wrote less than this many ms ago wait until then and go out in one write (0: only the frames of one tick go together).',
+  ),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(100, 1).describe(
     'Operations open at once on one WebSocket (subscriptions, and queries or mutations in flight); one more gets an error.',

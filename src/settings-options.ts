@@ -267,6 +267,12 @@ export interface SettingsOptions {
    */
   wsMaxBufferedBytes?: number;
   /**
+   * Frames for a WebSocket that wrote less than this many ms ago wait until then and go out in one write (0: only the frames of one tick go together).
+   * @defaultValue `1`
+   * Environment variable: `WS_COALESCE_MS`.
+   */
+  wsCoalesceMs?: number;
+  /**
    * Largest WebSocket message accepted from a client.
    * @defaultValue `262144`
    * Environment variable: `WS_MAX_PAYLOAD_BYTES`.

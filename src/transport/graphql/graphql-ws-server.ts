@@ -16,7 +16,7 @@ import { GraphQLError, OperationTypeNode, getOperationAST, type ExecutionArgs, t
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols, validateMessage, type SubscribePayload } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Stoppable } from '../../events/event-stream.ts';
-import { sendWithinBacklog } from '../fan-out/tick-writes.ts';
+import { sendWithinBacklog, type WritePolicy } from '../fan-out/coalesced-writes.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
@@ -55,11 +55,10 @@ export interface ProtocolHooks<State> {
   onClose(connection: Connection<State>): void;
 }
 
-export interface SocketPolicy {
+/** `maxBufferedBytes`: unsent bytes past which the socket is closed with 1013 (the client resumes with afterSeq). */
+export interface SocketPolicy extends WritePolicy {
   /** A socket that has not answered the previous ping by the next one is dropped. */
   keepAliveMs: number;
-  /** Unsent bytes past which the socket is closed with 1013 (the client resumes with afterSeq). */
-  maxBufferedBytes: number;
   /**
    * What screens a socket's frames before they are handled: a socket whose frame is refused is
    * closed by the screen, and nothing more it sends is handled.
@@ -317,7 +316,7 @@ class ProtocolConnection<State> implements Connection<State> {
   send(frame: string): void {
     const { socket } = this;
     if (this.ended || socket.readyState !== socket.OPEN) return;
-    if (!sendWithinBacklog(socket, frame, this.policy.maxBufferedBytes)) this.tooSlow();
+    if (!sendWithinBacklog(socket, frame, this.policy)) this.tooSlow();
   }
 
   private tooSlow(): void {

@@ -144,6 +144,7 @@ export function createWebSockets(yoga: Yoga, gateway: Gateway, sharedEvents: Sha
     {
       keepAliveMs: KEEP_ALIVE_MS,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      coalesceMs: config.WS_COALESCE_MS,
       screenFor: (socket) => new IncomingFrames(socket, config.WS_MAX_MESSAGES_PER_SECOND, logger, GRAPHQL_WS_SERVER_ONLY),
       onSlowConsumer: (_socket, bufferedAmount) => {
         metrics.slowConsumersClosed.inc();

@@ -32,7 +32,7 @@ import type { Principal } from '../../experience/auth.ts';
 import type { Gateway } from '../../gateway.ts';
 import { CLOSE_SLOW_CONSUMER } from '../graphql/graphql-ws-server.ts';
 import { IncomingFrames, closeWhenTokenExpires, type SocketsPerUser } from '../limits/socket-limits.ts';
-import { sendWithinBacklog } from '../fan-out/tick-writes.ts';
+import { sendWithinBacklog, type WritePolicy } from '../fan-out/coalesced-writes.ts';
 import { errorBody } from './plain-http.ts';
 import { AgentWsDialect, MalformedFrame, RuntimeDialect, type ErrorBody, type Frame, type SeedCommand, type SeedDialect } from './seed-frames.ts';
 
@@ -128,6 +128,7 @@ function openingOf(request: IncomingMessage, url: URL): Opening {
 /** One admitted socket: its commands handled one at a time, in the order they came. */
 class SeedSocket {
   private readonly screen: IncomingFrames;
+  private readonly writePolicy: WritePolicy;
   private readonly expiryTimer: NodeJS.Timeout | undefined;
   private following: Followed | null = null;
   /** The conversation the socket follows (or last followed): what its frames that are not events are about. */
@@ -147,6 +148,7 @@ class SeedSocket {
   ) {
     const { config, logger, metrics } = gateway;
     this.screen = new IncomingFrames(ws, config.WS_MAX_MESSAGES_PER_SECOND, logger);
+    this.writePolicy = { maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES, coalesceMs: config.WS_COALESCE_MS };
     this.expiryTimer = closeWhenTokenExpires(ws, principal.expiresAt);
     metrics.openConnections.inc();
     ws.on('message', (data: RawData) => this.received(data));
@@ -279,7 +281,7 @@ class SeedSocket {
   private write(frame: Frame): void {
     const { ws } = this;
     if (this.ended || ws.readyState !== ws.OPEN) return;
-    if (sendWithinBacklog(ws, JSON.stringify(frame), this.gateway.config.WS_MAX_BUFFERED_BYTES)) return;
+    if (sendWithinBacklog(ws, JSON.stringify(frame), this.writePolicy)) return;
     this.gateway.metrics.slowConsumersClosed.inc();
     this.gateway.logger.warn({ bufferedAmount: ws.bufferedAmount }, 'closing an older socket that fell too far behind (1013)');
     ws.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume with after_seq');

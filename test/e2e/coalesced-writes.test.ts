@@ -1,0 +1,95 @@
+/**
+ * A stream's frames go out together (transport/fan-out/coalesced-writes.ts): a run that streams
+ * its tokens one tick apart reaches its watcher in a write per coalescing window, not a write per
+ * token, and with no window (WS_COALESCE_MS=0) in a write per tick. Writes are counted where they
+ * leave the process: the server's end of the TCP connection.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
+import type { AgentDefinition } from '../../src/agents/contract.ts';
+import type { RunningServer } from '../../src/server.ts';
+import { EVENTS, tokenFor, type AgentEvent } from '../support/clients.ts';
+import { RawGraphQLSocket } from '../support/raw-ws.ts';
+import { awaitRunEnd, send } from '../support/runs.ts';
+import { awaitActiveSubscriptions, startTestServer } from '../support/server.ts';
+
+const TOKENS = 40;
+
+/** Streams TOKENS deltas one tick apart, as a model's reply arrives one network read at a time. */
+const streaming: AgentDefinition = {
+  id: 'test.streaming',
+  kind: 'LIAISON',
+  pillar: null,
+  name: 'Streaming',
+  description: 'Streams its tokens one tick apart.',
+  async run(context) {
+    for (let index = 0; index < TOKENS; index += 1) {
+      await context.stream('word ');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  },
+};
+
+/** Counts the writes of the next WebSocket the server accepts. */
+function countWritesOfNextSocket(server: RunningServer): { writes: number } {
+  const counted = { writes: 0 };
+  server.httpServer.once('upgrade', (_request, socket: Socket) => {
+    const { _write: write, _writev: writev } = socket as Socket & { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
+    Object.assign(socket, {
+      _write: (...args: unknown[]) => ((counted.writes += 1), write.apply(socket, args)),
+      _writev: (...args: unknown[]) => ((counted.writes += 1), writev.apply(socket, args)),
+    });
+  });
+  return counted;
+}
+
+/** Watches a conversation, runs the streaming agent in it, and answers the writes and frames its events took. */
+async function watchOneRun(server: RunningServer, token: string): Promise<{ writes: number; frames: number }> {
+  const first = await send(server.url, token, { text: 'Hello' });
+  await awaitRunEnd(server.url, token, first.runId);
+  const counted = countWritesOfNextSocket(server);
+  const raw = new RawGraphQLSocket(server.url);
+  await raw.init(token);
+  // Live events only, so that none of the run's events reaches the watcher as a replayed batch.
+  raw.sendJson({ id: 'watch', type: 'subscribe', payload: { query: EVENTS, variables: { conversationId: first.conversationId } } });
+  await awaitActiveSubscriptions(server, 1);
+  const before = counted.writes;
+  let frames = 0;
+  const ended = raw.nextMessage((message) => {
+    const frame = message as { type: string; payload?: { data?: { agentEvents: AgentEvent } } };
+    if (frame.type !== 'next') return false;
+    frames += 1;
+    return frame.payload!.data!.agentEvents.__typename === 'AgentCompleted';
+  });
+  await send(server.url, token, { text: 'Stream', conversationId: first.conversationId, target: { kind: 'LIAISON', agentId: streaming.id } });
+  await ended;
+  raw.close();
+  return { writes: counted.writes - before, frames };
+}
+
+describe('coalesced writes', () => {
+  let token: string;
+  let windowed: RunningServer;
+  let perTick: RunningServer;
+  beforeAll(async () => {
+    token = await tokenFor('coalesced-writes');
+    // A window longer than the run takes on a quiet machine: its frames after the first go out together.
+    windowed = await startTestServer({ WS_COALESCE_MS: '250' }, { agents: [streaming] });
+    perTick = await startTestServer({ WS_COALESCE_MS: '0' }, { agents: [streaming] });
+  });
+  afterAll(() => Promise.all([windowed.close(), perTick.close()]));
+
+  it('writes a stream whose tokens come a tick apart in a write per window', async () => {
+    const { writes, frames } = await watchOneRun(windowed, token);
+    expect(frames).toBeGreaterThanOrEqual(TOKENS);
+    // The first frame after a quiet spell goes at once, the rest a window's worth at a time: a
+    // handful of writes for the run (two on a quiet machine), where a write per tick is 40 or more.
+    expect(writes).toBeLessThan(TOKENS / 4);
+  });
+
+  it('writes such a stream in a write per tick with no window', async () => {
+    const { writes, frames } = await watchOneRun(perTick, token);
+    expect(frames).toBeGreaterThanOrEqual(TOKENS);
+    expect(writes).toBeGreaterThanOrEqual(TOKENS);
+  });
+});
