@@ -43,18 +43,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly eventsAppended = new Counter({
+  /** Counted on every event, so in plain numbers, handed to prom-client when scraped. */
+  private readonly eventsAppended = scrapedCounter(this.registry, {
     name: 'agent_gateway_events_appended_total',
     help: 'Events appended to the event log by this process, by type.',
-    labelNames: ['type'] as const,
-    registers: [this.registry],
+    labelName: 'type',
   });
 
-  private readonly eventsDelivered = new Counter({
+  private readonly eventsDelivered = scrapedCounter(this.registry, {
     name: 'agent_gateway_events_delivered_total',
     help: 'Events handed to subscribers by this process, by protocol.',
-    labelNames: ['protocol'] as const,
-    registers: [this.registry],
+    labelName: 'protocol',
   });
 
   private readonly deliveryLatency = new Histogram({
@@ -71,16 +70,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly eventExecutions = new Counter({
+  private readonly eventExecutions = scrapedCounter(this.registry, {
     name: 'agent_gateway_event_executions_total',
     help: 'Executions of a subscription selection for one event; subscribers of the same document and variables share one.',
-    registers: [this.registry],
   });
 
-  private readonly compiledEventExecutions = new Counter({
+  private readonly compiledEventExecutions = scrapedCounter(this.registry, {
     name: 'agent_gateway_compiled_event_executions_total',
     help: "Of the event executions, those run by the selection's compiled form rather than graphql-js.",
-    registers: [this.registry],
   });
 
   private readonly inputRequests = new Counter({
@@ -96,15 +93,6 @@ export class Metrics {
     buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
     registers: [this.registry],
   });
-
-  /** The delivery counter's child per protocol, looked up once rather than on every event. */
-  private readonly deliveryCounters = new Map<string, Counter.Internal>();
-
-  private deliveredBy(protocol: string): Counter.Internal {
-    let counter = this.deliveryCounters.get(protocol);
-    if (!counter) this.deliveryCounters.set(protocol, (counter = this.eventsDelivered.labels(protocol)));
-    return counter;
-  }
 
   /** What the gauges read when scraped come from: counted then rather than on every change. */
   private readonly sources = new Map<ScrapedGauge, () => number>();
@@ -158,12 +146,12 @@ export class Metrics {
   }
 
   recordAppend(event: StoredEvent): void {
-    this.eventsAppended.inc({ type: event.type });
+    this.eventsAppended.add(event.type);
   }
 
   recordEventExecution(compiled: boolean): void {
-    this.eventExecutions.inc();
-    if (compiled) this.compiledEventExecutions.inc();
+    this.eventExecutions.add();
+    if (compiled) this.compiledEventExecutions.add();
   }
 
   /** Reads the gauge's value from `read` when scraped: the delivery path stays free of it. */
@@ -180,7 +168,7 @@ export class Metrics {
   }
 
   recordDelivery(event: StoredEvent, protocol: string): void {
-    this.deliveredBy(protocol).inc();
+    this.eventsDelivered.add(protocol);
     this.deliveryLatency.observe(Math.max(0, Date.now() - this.appendedAt(event.timestamp)) / 1000);
   }
 
@@ -199,4 +187,32 @@ export class Metrics {
     }
     return this.lastTimestampMs;
   }
+}
+
+/** A counter added to in plain numbers (a Map lookup and an addition), per label value, or '' without a label. */
+interface ScrapedCounter {
+  add(labelValue?: string): void;
+}
+
+/**
+ * A prom-client counter whose counts are kept in plain numbers and handed over when it is
+ * scraped: prom-client's own `inc` hashes and checks its labels on every call, which the paths
+ * that count every event should not pay.
+ */
+function scrapedCounter(registry: Registry, { name, help, labelName }: { name: string; help: string; labelName?: string }): ScrapedCounter {
+  const counts = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames: labelName ? [labelName] : [],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, count] of counts) {
+        if (labelName) this.inc({ [labelName]: value }, count);
+        else this.inc(count);
+      }
+    },
+  });
+  return { add: (labelValue = '') => void counts.set(labelValue, (counts.get(labelValue) ?? 0) + 1) };
 }

@@ -1,8 +1,10 @@
 /**
  * What counting a delivery costs: an event delivered to many subscribers has its timestamp read
- * once, not once per subscriber, and every delivery is still counted and timed.
+ * once, not once per subscriber, and every delivery is still counted and timed; the counts are
+ * plain numbers that prom-client is handed when scraped, not a call of its own per event.
  */
 import { afterEach, expect, it, vi } from 'vitest';
+import { Counter } from 'prom-client';
 import { withSeq } from '../../src/store/event-log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { token } from '../contract/worlds.ts';
@@ -10,6 +12,8 @@ import { token } from '../contract/worlds.ts';
 afterEach(() => vi.restoreAllMocks());
 
 it("reads an event's timestamp once for all of its subscribers, and counts and times every delivery", async () => {
+  // Spied on before the counters exist, which take their `inc` from the prototype when made.
+  const counted = vi.spyOn(Counter.prototype, 'incWithoutExemplar');
   const metrics = new Metrics();
   const event = withSeq(token('conversation-1', 'word '), 1, new Date().toISOString());
   const parse = vi.spyOn(Date, 'parse');
@@ -19,7 +23,16 @@ it("reads an event's timestamp once for all of its subscribers, and counts and t
   metrics.recordDelivery(next, 'graphql');
   expect(parse).toHaveBeenCalledTimes(2);
   parse.mockRestore();
+  expect(counted).not.toHaveBeenCalled();
   const text = await metrics.registry.metrics();
   expect(text).toMatch(/^agent_gateway_events_delivered_total\{protocol="graphql"\} 101$/m);
   expect(text).toMatch(/^agent_gateway_event_delivery_latency_seconds_count 101$/m);
+  // Appends and event executions are counted the same way.
+  counted.mockClear();
+  metrics.recordAppend(next);
+  metrics.recordEventExecution(true);
+  expect(counted).not.toHaveBeenCalled();
+  const scraped = await metrics.registry.metrics();
+  expect(scraped).toMatch(/^agent_gateway_compiled_event_executions_total 1$/m);
+  expect(scraped).toMatch(/^agent_gateway_events_appended_total\{type="AgentToken"\} 1$/m);
 });
