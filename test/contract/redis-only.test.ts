@@ -10,8 +10,10 @@ import { createClient } from 'redis';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import { GatewayError } from '../../src/errors.ts';
 import { followConversation } from '../../src/events/follow.ts';
-import type { EventLog } from '../../src/store/event-log.ts';
+import { withSeq, type EventLog, type LogListener } from '../../src/store/event-log.ts';
 import type { Backend } from '../../src/store/interfaces.ts';
+import { RedisConnection } from '../../src/store/redis/connection.ts';
+import { RedisEventChannel } from '../../src/store/redis/event-channel.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, helloSend, token, until } from './worlds.ts';
@@ -112,6 +114,56 @@ describe('the Redis backend', () => {
     await until(async () => (onX[0]!.events.length === 4 ? true : undefined), 'the last follower to hear x5');
     onX[0]!.stop();
     await until(async () => ((await counts()).join() === '0,0' ? true : undefined), 'b to unsubscribe from x');
+  });
+
+  it('holds one map entry per subscribed conversation in the event channel and one in the connection, with no object or function of its own', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const connection = new RedisConnection({ url: redis.url, keyPrefix: prefix });
+    await connection.connect();
+    const [log, tail] = [new RedisEventChannel(connection, async () => null), new RedisEventChannel(connection, async () => null)];
+    try {
+      // Private bookkeeping, read here to count what an idle subscribed conversation holds.
+      const heldBy = (channel: RedisEventChannel) => channel as unknown as { listeners: Map<string, Set<LogListener>>; inFlight: Map<string, unknown> };
+      const channels = (connection as unknown as { channels: Map<string, unknown> }).channels;
+      const conversations = [randomUUID(), randomUUID(), randomUUID()];
+      const stops = conversations.flatMap((id) => Array.from({ length: 4 }, () => log.listen(id, () => undefined)));
+      await until(
+        async () => ((await Promise.all(conversations.map((id) => subscribers(log.channel(id))))).join() === '1,1,1' ? true : undefined),
+        'the subscriptions',
+      );
+
+      expect([...heldBy(log).listeners.values()].map((listeners) => listeners.size)).toEqual([4, 4, 4]);
+      expect(channels.size).toBe(3);
+      // Every channel is heard through one function: nothing per conversation but the map entry.
+      expect(new Set(channels.values()).size).toBe(1);
+      expect(typeof channels.values().next().value).toBe('function');
+
+      // An append in flight holds its conversation in `inFlight` until its reply and notification are in.
+      const [x] = conversations as [string];
+      const heard = new Promise<StoredEvent>((resolve) => stops.push(log.listen(x, resolve)));
+      await log.publish([withSeq(token(x, 'hello'), 1, new Date().toISOString())]);
+      expect((await heard).seq).toBe(1);
+      expect(heldBy(log).inFlight.size).toBe(0);
+
+      // A second listener of a channel (a hot tail beside the log) makes its entry a Set, until it leaves.
+      const stopTail = tail.listen(x, () => undefined);
+      expect(channels.get(log.channel(x))).toBeInstanceOf(Set);
+      stopTail();
+      expect(typeof channels.get(log.channel(x))).toBe('function');
+      expect(heldBy(tail).listeners.size).toBe(0);
+
+      for (const stop of stops) stop();
+      expect(heldBy(log).listeners.size).toBe(0);
+      expect(channels.size).toBe(0);
+      await until(
+        async () => ((await Promise.all(conversations.map((id) => subscribers(log.channel(id))))).join() === '0,0,0' ? true : undefined),
+        'the unsubscriptions',
+      );
+    } finally {
+      log.close();
+      tail.close();
+      await connection.close();
+    }
   });
 
   it("lets an idle conversation's stream expire after the retention age, its tokens' expiry set by the events around them", async () => {

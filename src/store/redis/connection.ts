@@ -73,21 +73,26 @@ export class LuaScript {
   }
 }
 
-type ChannelListener = (message: string) => void;
+/** Hears the messages of a channel; told the channel, so that one function can listen to many. */
+export type ChannelListener = (message: string, channel: string) => void;
 /** Which of the process's connections: commands, or subscriptions (see ./link.ts). */
 type Side = 'commands' | 'subscriptions';
-
-interface ChannelState {
-  listeners: Set<ChannelListener>;
-  /** The one function node-redis calls for this channel; fans out to `listeners`. */
-  dispatch: (message: string) => void;
-}
 
 export class RedisConnection {
   readonly keys: RedisKeys;
   private readonly link: RedisLink;
   private readonly logger: Logger | undefined;
-  private readonly channels = new Map<string, ChannelState>();
+  /**
+   * Per subscribed channel, its listener, or a Set of them when it has several (rarely: the
+   * event channel listens once per conversation, whatever the number of its own listeners).
+   */
+  private readonly channels = new Map<string, ChannelListener | Set<ChannelListener>>();
+  /** The one function node-redis calls, for every channel: hands the message to the channel's listeners. */
+  private readonly dispatch = (message: string, channel: string): void => {
+    const listeners = this.channels.get(channel);
+    if (typeof listeners === 'function') this.tell(listeners, message, channel);
+    else if (listeners) for (const listener of listeners) this.tell(listener, message, channel);
+  };
   /** Told of channels once their subscription is (again) in place: listeners may have missed messages. */
   private readonly hooks = new EventEmitter().setMaxListeners(0);
   private closed = false;
@@ -188,39 +193,35 @@ export class RedisConnection {
   }
 
   /**
-   * Listens to a channel through the process's subscriptions: the first listener of a channel
-   * subscribes, the last one to leave unsubscribes. `onSubscribed` hooks run whenever the
-   * subscription has just been (re)established, as listeners may have missed messages before.
+   * Listens to a channel through the process's subscriptions, until `unlisten`: the first
+   * listener of a channel subscribes, the last one to leave unsubscribes. `onSubscribed` hooks
+   * run whenever the subscription has just been (re)established, as listeners may have missed
+   * messages before.
    */
-  listen(channel: string, listener: ChannelListener): () => void {
-    let state = this.channels.get(channel);
-    if (!state) {
-      const created: ChannelState = {
-        listeners: new Set(),
-        dispatch: (message) => {
-          for (const each of created.listeners) {
-            try {
-              each(message);
-            } catch (error) {
-              this.logger?.error({ err: error, channel }, 'a pub/sub listener failed');
-            }
-          }
-        },
-      };
-      state = created;
-      this.channels.set(channel, state);
-      this.subscribe(channel, state);
+  listen(channel: string, listener: ChannelListener): void {
+    const listeners = this.channels.get(channel);
+    if (listeners === undefined) {
+      this.channels.set(channel, listener);
+      this.subscribe(channel);
+    } else if (typeof listeners === 'function') {
+      if (listeners !== listener) this.channels.set(channel, new Set([listeners, listener]));
+    } else {
+      listeners.add(listener);
     }
-    state.listeners.add(listener);
-    const owned = state;
-    return () => {
-      if (!owned.listeners.delete(listener) || owned.listeners.size > 0) return;
-      if (this.channels.get(channel) !== owned) return;
-      this.channels.delete(channel);
-      if (this.closed) return;
-      // While disconnected node-redis holds pub/sub commands until it is back: no leak either way.
-      this.link.unsubscribe(channel, owned.dispatch).catch(() => undefined);
-    };
+  }
+
+  unlisten(channel: string, listener: ChannelListener): void {
+    const listeners = this.channels.get(channel);
+    if (typeof listeners === 'object') {
+      listeners.delete(listener);
+      if (listeners.size === 1) this.channels.set(channel, listeners.values().next().value!);
+      return;
+    }
+    if (listeners !== listener) return;
+    this.channels.delete(channel);
+    if (this.closed) return;
+    // While disconnected node-redis holds pub/sub commands until it is back: no leak either way.
+    this.link.unsubscribe(channel, this.dispatch).catch(() => undefined);
   }
 
   /** Runs `hook(channel)` each time the subscription to a channel has just become active. */
@@ -282,18 +283,26 @@ export class RedisConnection {
     }
   }
 
-  private subscribe(channel: string, state: ChannelState): void {
+  private subscribe(channel: string): void {
     if (this.closed) return;
     // Sent at once, or as soon as the connection is back; should it be lost with a dropped
     // connection, `resubscribe` sends it again once reconnected.
-    this.link.subscribe(channel, state.dispatch).then(
+    this.link.subscribe(channel, this.dispatch).then(
       () => {
-        if (this.channels.get(channel) === state) this.hooks.emit('subscribed', channel);
+        if (this.channels.has(channel)) this.hooks.emit('subscribed', channel);
         // Everyone left while the SUBSCRIBE was on its way: undo it.
-        else this.link.unsubscribe(channel, state.dispatch).catch(() => undefined);
+        else this.link.unsubscribe(channel, this.dispatch).catch(() => undefined);
       },
       (error: unknown) => this.logger?.debug({ err: error, channel }, 'subscribing failed; retrying once reconnected'),
     );
+  }
+
+  private tell(listener: ChannelListener, message: string, channel: string): void {
+    try {
+      listener(message, channel);
+    } catch (error) {
+      this.logger?.error({ err: error, channel }, 'a pub/sub listener failed');
+    }
   }
 
   /**
@@ -302,7 +311,7 @@ export class RedisConnection {
    * channel counts as freshly subscribed, since messages published meanwhile are lost.
    */
   private resubscribe(): void {
-    for (const [channel, state] of this.channels) this.subscribe(channel, state);
+    for (const channel of this.channels.keys()) this.subscribe(channel);
   }
 
   private watch(): void {

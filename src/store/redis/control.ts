@@ -18,7 +18,7 @@ export class RedisControlChannel implements ControlChannel {
   }
 
   subscribe(handler: (message: ControlMessage) => void) {
-    return this.redis.listen(this.channel, (raw) => {
+    const listener = (raw: string) => {
       let message: ControlMessage;
       try {
         message = JSON.parse(raw) as ControlMessage;
@@ -26,6 +26,8 @@ export class RedisControlChannel implements ControlChannel {
         return;
       }
       handler(message);
-    });
+    };
+    this.redis.listen(this.channel, listener);
+    return () => this.redis.unlisten(this.channel, listener);
   }
 }

@@ -44,8 +44,17 @@ interface Flight {
 const OWN_APPENDS_KEPT = 1024;
 
 export class RedisEventChannel {
-  /** Per conversation: this process's listeners, and how to drop the one subscription they share. */
-  private readonly listeners = new Map<string, { set: Set<LogListener>; stop: () => void }>();
+  /**
+   * Per conversation: this process's listeners, which share one subscription. Nothing else is
+   * held per conversation while idle: every channel is heard through `onBell`, and `inFlight`
+   * has entries only while appends are unanswered.
+   */
+  private readonly listeners = new Map<string, Set<LogListener>>();
+  /** Hears the channel of every conversation listened to. */
+  private readonly onBell = (message: string, channel: string): void => {
+    const conversationId = this.conversationOf(channel);
+    if (conversationId !== null) this.deliverMessage(conversationId, message);
+  };
   private readonly stopHook: () => void;
   /** This process's appends to conversations it listens to, a batch by `conversationId firstSeq`; bounded. */
   private readonly ownAppends = new Map<string, StoredEvent[]>();
@@ -97,27 +106,26 @@ export class RedisEventChannel {
   }
 
   listen(conversationId: string, listener: LogListener): () => void {
-    let entry = this.listeners.get(conversationId);
-    if (!entry) {
-      const set = new Set<LogListener>();
+    let listeners = this.listeners.get(conversationId);
+    if (!listeners) {
+      listeners = new Set();
+      this.listeners.set(conversationId, listeners);
       // Decoded once, handed to every listener of the process: fan-out costs a function call.
-      const stop = this.redis.listen(this.channel(conversationId), (message) => this.deliverMessage(conversationId, message, set));
-      entry = { set, stop };
-      this.listeners.set(conversationId, entry);
+      this.redis.listen(this.channel(conversationId), this.onBell);
     }
-    entry.set.add(listener);
-    const owned = entry;
+    listeners.add(listener);
+    const owned = listeners;
     return () => {
-      if (!owned.set.delete(listener) || owned.set.size > 0) return;
-      if (this.listeners.get(conversationId) === owned) this.listeners.delete(conversationId);
-      owned.stop();
+      if (!owned.delete(listener) || owned.size > 0 || this.listeners.get(conversationId) !== owned) return;
+      this.listeners.delete(conversationId);
+      this.redis.unlisten(this.channel(conversationId), this.onBell);
     };
   }
 
   /** Stops reacting to resubscriptions; the connection itself belongs to the backend. */
   close(): void {
     this.stopHook();
-    for (const { stop } of this.listeners.values()) stop();
+    for (const conversationId of this.listeners.keys()) this.redis.unlisten(this.channel(conversationId), this.onBell);
     this.listeners.clear();
   }
 
@@ -137,7 +145,7 @@ export class RedisEventChannel {
       if (flight.answered < waitsFor && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
       flight.held.shift();
       const listeners = this.listeners.get(conversationId);
-      if (listeners) this.deliverNow(conversationId, message, listeners.set);
+      if (listeners) this.deliverNow(conversationId, message, listeners);
     }
     if (flight.answered === flight.sent && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
   }
@@ -158,19 +166,20 @@ export class RedisEventChannel {
       await this.redis.whenReady();
       const newest = await this.newest(conversationId);
       const listeners = this.listeners.get(conversationId);
-      if (newest && listeners) deliver(listeners.set, newest.event, newest.epoch, true);
+      if (newest && listeners) deliver(listeners, newest.event, newest.epoch, true);
     };
     announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
   }
 
   /** Delivers a notification now, or holds it while one of our replies could make it ours. */
-  private deliverMessage(conversationId: string, message: string, listeners: ReadonlySet<LogListener>): void {
+  private deliverMessage(conversationId: string, message: string): void {
     const flight = this.inFlight.get(conversationId);
     if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
       flight.held.push({ message, waitsFor: flight.sent });
       return;
     }
-    this.deliverNow(conversationId, message, listeners);
+    const listeners = this.listeners.get(conversationId);
+    if (listeners) this.deliverNow(conversationId, message, listeners);
   }
 
   /** `conversationId firstSeq`: the key of a notification's batch in ownAppends. */

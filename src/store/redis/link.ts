@@ -14,7 +14,8 @@ export type Reply = string | number | null | Reply[];
 
 export type RedisClient = ReturnType<typeof createClient>;
 type RedisCluster = ReturnType<typeof createCluster>;
-type Listener = (message: string) => void;
+/** Told each message with its channel: node-redis is given one such function for every channel. */
+type Listener = (message: string, channel: string) => void;
 
 export interface LinkOptions {
   connectTimeoutMs: number;
