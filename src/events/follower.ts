@@ -118,9 +118,31 @@ export class ConversationFollower {
     // A read at the cursor tells which (the log answers EVENTS_EXPIRED past its end).
     if (again && this.ready && event.seq < this.cursor) this.needsLogRead = true;
     if (event.seq > this.highestAnnounced) this.highestAnnounced = event.seq;
-    if (this.live.length < this.options.bufferLimit) this.live.push(event);
+    if (this.live.length === 0 && this.takesLiveEvents()) this.take(event);
+    else if (this.live.length < this.options.bufferLimit) this.live.push(event);
     else this.needsLogRead = true;
     this.drain();
+  }
+
+  /** Whether `drain` would take a live event at once: then it need not wait in `live`. */
+  private takesLiveEvents(): boolean {
+    return this.ready && !this.paused && !this.draining && this.page === null && !this.needsLogRead;
+  }
+
+  /**
+   * What `drain` does with the next live event, for one that did not wait in `live`: most do
+   * not, so that an idle follower holds no storage for them (V8 keeps what an array emptied by
+   * `shift` in optimized code had, 152 bytes).
+   */
+  private take(event: StoredEvent): void {
+    if (event.seq > this.cursor + 1) this.needsLogRead = true;
+    if (event.seq !== this.cursor + 1) return;
+    this.draining = true;
+    try {
+      this.deliver(event);
+    } finally {
+      this.draining = false;
+    }
   }
 
   private drain(): void {
@@ -145,6 +167,8 @@ export class ConversationFollower {
         }
         const next = this.live.shift();
         if (!next) return;
+        // Emptied after a wait: a fresh array, rather than one that keeps the storage it had (see `take`).
+        if (this.live.length === 0) this.live = [];
         if (next.seq <= this.cursor) continue;
         if (next.seq === this.cursor + 1) this.deliver(next);
         else this.needsLogRead = true;

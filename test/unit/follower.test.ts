@@ -75,6 +75,36 @@ describe('ConversationFollower, pushed', () => {
     expect(sink.seqs).toEqual([1, 2, 3, 4]);
   });
 
+  it('queues no live event that is next in line, and drops the queue once emptied after a wait, so that an idle follower holds no storage for it', async () => {
+    // The queue is private: a counting one is put in its place to count the events that wait in it.
+    class CountingQueue extends Array<StoredEvent> {
+      queued = 0;
+      override push(...events: StoredEvent[]): number {
+        this.queued += events.length;
+        return super.push(...events);
+      }
+    }
+    const log = new MemoryEventLog(retention);
+    const sink = new Recorder();
+    const follower = new ConversationFollower(log, 'c1', { afterSeq: 0, bufferLimit: 100 }, sink);
+    const held = follower as unknown as { live: StoredEvent[] };
+    const queue = new CountingQueue();
+    held.live = queue;
+    follower.start();
+    await sink.until(() => true);
+    for (const text of ['1', '2', '3']) log.appendSync(thinking(text));
+    expect(sink.seqs).toEqual([1, 2, 3]);
+    expect(queue.queued).toBe(0);
+    follower.pause();
+    for (const text of ['4', '5']) log.appendSync(thinking(text));
+    expect(queue.queued).toBe(2);
+    follower.resume();
+    expect(sink.seqs).toEqual([1, 2, 3, 4, 5]);
+    expect(held.live).not.toBe(queue);
+    expect(held.live).toEqual([]);
+    follower.stop();
+  });
+
   it('replays after afterSeq, then follows live, filling gaps from the log, each event once in order', async () => {
     const memory = new MemoryEventLog(retention);
     for (const text of ['a', 'b', 'c']) await memory.append(thinking(text));
