@@ -194,7 +194,7 @@ export class RedisEventChannel {
     const third = message.indexOf(' ', second + 1);
     if (first < 0 || second < 0 || third < 0) return;
     const firstSeq = message.slice(0, first);
-    const epoch = third > second + 1 ? message.slice(second + 1, third) : undefined;
+    const epoch = third > second + 1 ? detached(message.slice(second + 1, third)) : undefined;
     const ownKey = `${conversationId} ${firstSeq}`;
     const own = this.ownAppends.get(ownKey);
     if (own) {
@@ -248,6 +248,15 @@ function parse(conversationId: string, seq: number, at: number, body: string): S
   } catch {
     return null;
   }
+}
+
+/**
+ * `slice` as a string that holds only its own characters: V8 makes a slice of 13 characters or
+ * more a view that keeps the whole string alive, and an epoch outlives its notification in every
+ * follower's view of the log (see LogView).
+ */
+function detached(slice: string): string {
+  return ` ${slice}`.slice(1);
 }
 
 function deliver(listeners: ReadonlySet<LogListener>, event: StoredEvent, epoch: string | undefined, again: boolean): void {
