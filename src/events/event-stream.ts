@@ -99,6 +99,8 @@ const STOPPED: Stoppable = { stop: () => undefined };
 export const PUSH = Symbol('push');
 
 export interface PushableEvents extends AsyncIterableIterator<StoredEvent> {
+  /** The conversation whose events these are (subscribers of the same one may share their results). */
+  readonly conversationId: string;
   [PUSH](sink: EventSink): Stoppable;
 }
 

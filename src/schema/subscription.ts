@@ -29,7 +29,7 @@ builder.subscriptionFields((t) => ({
 async function followEvents(context: GraphQLContext, conversationId: string, afterSeq: number | null, runId: string | null): Promise<PushableEvents> {
   const viewer = await context.viewer();
   const stream = await context.conversations.follow(viewer, conversationId, afterSeq, runId);
-  return new FollowedEvents(countedStream(stream, context.metrics, GRAPHQL_PROTOCOL));
+  return new FollowedEvents(conversationId, countedStream(stream, context.metrics, GRAPHQL_PROTOCOL));
 }
 
 /** The label of GraphQL's subscriptions in the metrics, beside the other protocols'. */
@@ -40,7 +40,10 @@ class FollowedEvents implements PushableEvents {
   private controller: AbortController | null = null;
   private events: AsyncGenerator<StoredEvent> | null = null;
 
-  constructor(private readonly stream: EventStream) {}
+  constructor(
+    readonly conversationId: string,
+    private readonly stream: EventStream,
+  ) {}
 
   [Symbol.asyncIterator](): this {
     return this;

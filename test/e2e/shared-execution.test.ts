@@ -1,16 +1,17 @@
 /**
  * Subscribers share the execution of each event (transport/fan-out/shared-execution.ts): these check that
  * sharing happens and runs the compiled selection (counted by the gateway's metrics), that it never hands one subscriber what
- * another asked for, and that what is shared is released with its last subscriber.
+ * another asked for, that what is shared is released with its last subscriber, and that a subscriber
+ * alone in following its conversation keeps nothing for others.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
-import { isTerminal, tokenFor, wsClient, type AgentEvent } from '../support/clients.ts';
+import { isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { metricValue } from '../support/metrics.ts';
 import { RawGraphQLSocket } from '../support/raw-ws.ts';
-import { send } from '../support/runs.ts';
+import { awaitRunEnd, send } from '../support/runs.ts';
 import { subscribeSse } from '../support/sse.ts';
-import { startTestServer } from '../support/server.ts';
+import { awaitActiveSubscriptions, startTestServer } from '../support/server.ts';
 
 const SHAPED = /* GraphQL */ `
   subscription Shaped($conversationId: ID!, $afterSeq: Int, $withDelta: Boolean!) {
@@ -85,19 +86,23 @@ describe('shared execution of events across subscribers', () => {
 
   it('executes each event once for every subscriber of the same document and variables', async () => {
     const token = await tokenFor('many-subscribers');
-    const sent = await send(server.url, token, { text: 'Hello' });
+    const first = await send(server.url, token, { text: 'Hello' });
+    await awaitRunEnd(server.url, token, first.runId);
+    const { lastSeq } = (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { lastSeq } }`, { id: first.conversationId })).data
+      .conversation;
     const before = await executions();
     const compiledBefore = await compiledExecutions();
-    const received = await collectAll(
-      token,
-      // A later afterSeq is an argument of the subscribe field: it does not shape events, so it shares too.
-      Array.from({ length: 6 }, (_, index) => ({
-        query: PLAIN,
-        variables: { conversationId: sent.conversationId, afterSeq: sent.afterSeq + (index % 2) },
-      })),
+    // All six follow the conversation before its next run starts: each of its events is shared by all.
+    const open = Array.from({ length: 6 }, (_, index) =>
+      // An afterSeq is an argument of the subscribe field: it does not shape events, so it shares too.
+      subscribe(token, PLAIN, { conversationId: first.conversationId, ...(index % 2 === 0 && { afterSeq: lastSeq }) }),
     );
+    await awaitActiveSubscriptions(server, 6);
+    await send(server.url, token, { text: 'Hello again', conversationId: first.conversationId });
+    const received = await Promise.all(open.map((subscription) => subscription.terminal));
+    await Promise.all(open.map((subscription) => subscription.close()));
     const events = received[0]!;
-    expect(received.every((each) => each.length >= events.length - 1 && each.length > 0)).toBe(true);
+    expect(received.every((each) => each.length === events.length && each.length > 0)).toBe(true);
     expect((await executions()) - before).toBe(events.length);
     // The selection's compiled form answered every one of them, none fell back to graphql-js.
     expect((await compiledExecutions()) - compiledBefore).toBe(events.length);
@@ -161,6 +166,18 @@ describe('shared execution of events across subscribers', () => {
     expect(second.every((frame) => frame.id === 'a-much-longer-operation-id' && frame.type === 'next')).toBe(true);
     expect(second.map((frame) => frame.payload)).toEqual(first.map((frame) => frame.payload));
     expect(first[0].payload.data.agentEvents).toMatchObject({ __typename: 'MessageCreated', conversationId: sent.conversationId });
+  });
+
+  it('keeps no result for a subscriber alone in following its conversation, and still executes each event once', async () => {
+    const token = await tokenFor('alone');
+    const sent = await send(server.url, token, { text: 'Hello' });
+    const before = await executions();
+    const alone = subscribe(token, PLAIN, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
+    const events = await alone.terminal;
+    // Still subscribed: a result kept for others would show here until its last subscriber left.
+    expect(await metric('agent_gateway_shared_event_results')).toBe(0);
+    expect((await executions()) - before).toBe(events.length);
+    await alone.close();
   });
 
   it('releases the shared results of documents once their last subscriber has left', async () => {

@@ -13,7 +13,7 @@ afterEach(() => vi.restoreAllMocks());
 
 it("reads an event's timestamp once for all of its subscribers, and counts and times every delivery", async () => {
   // Spied on before the counters exist, which take their `inc` from the prototype when made.
-  const counted = vi.spyOn(Counter.prototype, 'incWithoutExemplar');
+  const counted = vi.spyOn(Counter.prototype as unknown as { incWithoutExemplar: () => void }, 'incWithoutExemplar');
   const metrics = new Metrics();
   const event = withSeq(token('conversation-1', 'word '), 1, new Date().toISOString());
   const parse = vi.spyOn(Date, 'parse');

@@ -7,6 +7,10 @@
  * Subscribers are woken by the same append at once, so the execution itself is shared while it
  * is in flight, not only its result afterwards. What is shared lives as long as its subscribers:
  * the last one to leave releases it, so documents opened and closed leave nothing behind.
+ *
+ * Most conversations have one watcher, and then there is nobody to share with: a subscriber
+ * alone in following its conversation with its shape has its events executed and serialized for
+ * it directly, with nothing kept (keeping costs a lookup, an insertion and an eviction per event).
  */
 import {
   GraphQLError,
@@ -38,6 +42,14 @@ interface Shape {
   selection: EventSelection;
   /** Per event id, oldest first: the execution, in flight or done. */
   results: Map<string, ExecutionResult | Promise<ExecutionResult>>;
+  /** Per conversation: how many of the subscribers follow it (counted from their first event). */
+  followers: Map<string, Followers>;
+}
+
+/** The subscribers of one shape that follow one conversation. */
+interface Followers {
+  conversationId: string;
+  count: number;
 }
 
 /** Turns an error into what a client may see (error masking, as yoga does it over HTTP). */
@@ -67,10 +79,15 @@ export class SharedEventExecution {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in stream)) return stream;
     const shape = this.acquire(args, shapeKey(args));
+    // Always shared, and counted among its conversation's followers, so that WebSocket ones share with it.
+    const followers = isPushable(stream) ? this.follow(shape, stream.conversationId) : null;
     return mapEvents(
       stream,
       (event) => this.resultFor(shape, args, event),
-      () => this.release(args.document, shape),
+      () => {
+        if (followers) this.unfollow(shape, followers);
+        this.release(args.document, shape);
+      },
     );
   }
 
@@ -84,7 +101,8 @@ export class SharedEventExecution {
     // Every subscription field pushes its events (agentEvents is the only one): say so loudly if one does not.
     if (!isPushable(stream)) throw new Error('A subscription field returned a stream that cannot be pushed over WebSocket.');
     const shape = this.acquire(args, shapeKey(args));
-    return { pushed: true, start: (sink) => new PushedSubscription(this, shape, args, maskError, sink).start(stream) };
+    const followers = this.follow(shape, stream.conversationId);
+    return { pushed: true, start: (sink) => new PushedSubscription(this, shape, followers, args, maskError, sink).start(stream) };
   }
 
   /** The JSON of a shared result, made by the first subscriber to send it. */
@@ -101,6 +119,19 @@ export class SharedEventExecution {
     };
   }
 
+  /** Counts a subscriber among its shape's followers of its conversation. */
+  private follow(shape: Shape, conversationId: string): Followers {
+    let followers = shape.followers.get(conversationId);
+    if (!followers) shape.followers.set(conversationId, (followers = { conversationId, count: 0 }));
+    followers.count += 1;
+    return followers;
+  }
+
+  unfollow(shape: Shape, followers: Followers): void {
+    followers.count -= 1;
+    if (followers.count === 0 && shape.followers.get(followers.conversationId) === followers) shape.followers.delete(followers.conversationId);
+  }
+
   resultFor(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
     const id = (event as { id?: unknown }).id;
     if (typeof id !== 'string') return this.execute(shape, args, event);
@@ -114,7 +145,7 @@ export class SharedEventExecution {
     return result;
   }
 
-  private execute(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
+  execute(shape: Shape, args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> {
     try {
       return shape.selection.execute(args, event, this.recordExecution);
     } catch (error) {
@@ -129,7 +160,7 @@ export class SharedEventExecution {
     let byKey = this.shapes.get(args.document);
     if (!byKey) this.shapes.set(args.document, (byKey = new Map()));
     let shape = byKey.get(key);
-    if (!shape) byKey.set(key, (shape = { key, subscribers: 0, selection: eventSelectionFor(args), results: new Map() }));
+    if (!shape) byKey.set(key, (shape = { key, subscribers: 0, selection: eventSelectionFor(args), results: new Map(), followers: new Map() }));
     shape.subscribers += 1;
     return shape;
   }
@@ -230,6 +261,7 @@ class PushedSubscription implements EventSink, Stoppable {
   constructor(
     private readonly shared: SharedEventExecution,
     private readonly shape: Shape,
+    private readonly followers: Followers,
     private readonly args: ExecutionArgs,
     private readonly maskError: MaskError,
     private readonly sink: ResultSink,
@@ -247,11 +279,13 @@ class PushedSubscription implements EventSink, Stoppable {
   }
 
   event(event: StoredEvent): void {
-    const result = this.shared.resultFor(this.shape, this.args, event);
-    if (this.pending === null && !(result instanceof Promise)) return this.send(result);
+    // Alone in following its conversation: nobody to share the result or its JSON with.
+    const alone = this.followers.count === 1;
+    const result = alone ? this.shared.execute(this.shape, this.args, event) : this.shared.resultFor(this.shape, this.args, event);
+    if (this.pending === null && !(result instanceof Promise)) return this.send(result, alone);
     this.after(
       () => result,
-      (settled) => this.send(settled),
+      (settled) => this.send(settled, alone),
     );
   }
 
@@ -263,9 +297,10 @@ class PushedSubscription implements EventSink, Stoppable {
     this.after(() => this.end() && this.sink.complete());
   }
 
-  private send(result: ExecutionResult): void {
+  private send(result: ExecutionResult, alone: boolean): void {
     if (this.over) return;
-    this.sink.next(result.errors ? JSON.stringify(masked(result, this.maskError)) : this.shared.jsonOf(result));
+    if (result.errors) this.sink.next(JSON.stringify(masked(result, this.maskError)));
+    else this.sink.next(alone ? JSON.stringify(result) : this.shared.jsonOf(result));
   }
 
   /** Runs `then` with what `step` makes, once everything before it is sent. */
@@ -303,6 +338,7 @@ class PushedSubscription implements EventSink, Stoppable {
     if (this.over) return false;
     this.over = true;
     this.source?.stop();
+    this.shared.unfollow(this.shape, this.followers);
     this.shared.release(this.args.document, this.shape);
     return true;
   }
