@@ -27,22 +27,26 @@ export interface WritePolicy {
 /** Sockets corked until the current tick ends, and those corked until the current window ends. */
 const dueThisTick: Duplex[] = [];
 const dueAfterWindow: Duplex[] = [];
-/** When each socket last wrote what it held back (performance.now()). */
-const lastFlushAt = new WeakMap<Duplex, number>();
+/**
+ * When a socket last wrote what it held back (performance.now()), kept on the socket itself: a
+ * WeakMap's insertion, once per flush, cost more than the rest of the flush.
+ */
+const LAST_FLUSH_AT = Symbol('lastFlushAt');
+type Flushed = Duplex & { [LAST_FLUSH_AT]?: number };
 
 // ws keeps its net.Socket as `_socket`; its Sender corks it around each frame, which nests in ours.
 const streamOf = (socket: WebSocket) => (socket as unknown as { _socket?: Duplex })._socket;
 
 /** Holds the socket's writes until the current tick ends, or the window after its last write (call before each send). */
 export function holdWrites(socket: WebSocket, coalesceMs: number): void {
-  const stream = streamOf(socket);
+  const stream: Flushed | undefined = streamOf(socket);
   if (!stream) return;
   if (stream.writableCorked > 0) {
     if (stream.writableLength >= FLUSH_AT_BYTES) flushHeldWrites(socket);
     return;
   }
   stream.cork();
-  const last = lastFlushAt.get(stream);
+  const last = stream[LAST_FLUSH_AT];
   if (coalesceMs > 0 && last !== undefined && performance.now() - last < coalesceMs) {
     if (dueAfterWindow.push(stream) === 1) setTimeout(flushAfterWindow, coalesceMs);
   } else if (dueThisTick.push(stream) === 1) {
@@ -65,11 +69,11 @@ export function flushHeldWrites(socket: WebSocket): void {
 const flushThisTick = () => flush(dueThisTick);
 const flushAfterWindow = () => flush(dueAfterWindow);
 
-function flush(streams: Duplex[]): void {
+function flush(streams: Flushed[]): void {
   const now = performance.now();
   for (const stream of streams.splice(0)) {
     stream.uncork();
-    lastFlushAt.set(stream, now);
+    stream[LAST_FLUSH_AT] = now;
   }
 }
 
