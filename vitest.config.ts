@@ -12,11 +12,13 @@ const require = createRequire(import.meta.url);
 const endToEnd = { include: ['test/e2e/**/*.test.ts'], isolate: false };
 
 /**
- * End-to-end files that never reach the backend, so the same on every topology: they run in the
- * memory project only. The parsed-document cache (queries of the token's viewer, documents that
- * do not parse) and tokens verified with an identity provider's keys (the viewer again).
+ * End-to-end files whose subject is the same on every topology: they run in the memory project
+ * only. The parsed-document cache (queries of the token's viewer, documents that do not parse),
+ * tokens verified with an identity provider's keys (the viewer again), and how a WebSocket's
+ * writes are coalesced, counted against events appended a tick apart: only the memory log hands
+ * them on a tick apart (a shared log hands on a batch of appends per notification).
  */
-const sameOnEveryTopology = ['test/e2e/document-cache.test.ts', 'test/e2e/jwks.test.ts'];
+const sameOnEveryTopology = ['test/e2e/document-cache.test.ts', 'test/e2e/jwks.test.ts', 'test/e2e/coalesced-writes.test.ts'];
 
 export default defineConfig({
   resolve: {
