@@ -170,6 +170,8 @@ describe('shared execution of events across subscribers', () => {
 
   it('keeps no result for a subscriber alone in following its conversation, and still executes each event once', async () => {
     const token = await tokenFor('alone');
+    // What earlier tests' subscribers shared is released once the server has seen them go.
+    await expect.poll(() => metric('agent_gateway_shared_event_results')).toBe(0);
     const sent = await send(server.url, token, { text: 'Hello' });
     const before = await executions();
     const alone = subscribe(token, PLAIN, { conversationId: sent.conversationId, afterSeq: sent.afterSeq });
