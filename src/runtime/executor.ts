@@ -253,11 +253,15 @@ export class Executor {
     });
     if (outcome.status === 'COMPLETED') {
       try {
+        // Read while AgentStarted is stored: on a shared store the two go out together rather
+        // than one round trip after the other.
+        const history = this.historyFor(run);
+        history.catch(() => undefined); // awaited below, unless the append fails first
         if (!scope.replay.started) await scope.append(run.agentId, { type: 'AgentStarted' });
         const agent = agents.get(run.agentId);
         // A worker that was not given the agent the gateway routed to (their registries differ).
         if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);
-        await agent.run(scope.contextFor(agent.id, await this.historyFor(run)));
+        await agent.run(scope.contextFor(agent.id, await history));
         // The run's last batches: their failure is the run's, as an append's always was.
         await scope.flush();
       } catch (error) {
@@ -306,9 +310,14 @@ export class Executor {
     );
     // Requests it opened and never got answered to close with it (asked while it was stopped).
     if (scope.asked) await backend.inputs.close(run.id, run.conversationId, 'CANCELLED');
-    await this.appendTerminal(finished, scope);
-    await backend.runQueue.remove(run.conversationId, run.id);
-    await backend.leases.release(run.id, holder);
+    const replied = await this.appendTerminal(finished, scope);
+    // Sent together, in this order: on one connection they are also carried out in it, so that
+    // the run leaves the queue before it lets go of its lease.
+    await Promise.all([
+      replied && backend.conversations.touch(run.conversationId, replied.createdAt),
+      backend.runQueue.remove(run.conversationId, run.id),
+      backend.leases.release(run.id, holder),
+    ]);
   }
 
   /** How the run ends after its agent threw `error` (nothing of its own when it was stopped or paused). */
@@ -356,7 +365,8 @@ export class Executor {
     return this.options.backend.messages.listLastThrough(run.conversationId, this.options.historyMessages, run.userMessageId);
   }
 
-  private async appendTerminal(run: RunRecord, scope: RunScope): Promise<void> {
+  /** Appends the run's terminal event; a completed run's reply comes back, for its conversation's touch. */
+  private async appendTerminal(run: RunRecord, scope: RunScope): Promise<MessageRecord | null> {
     if (run.status === 'COMPLETED') {
       const message = {
         id: randomUUID(),
@@ -370,10 +380,10 @@ export class Executor {
       };
       // The log stores the reply with its event, numbered with its seq.
       await scope.appendEnding(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
-      await this.options.backend.conversations.touch(run.conversationId, message.createdAt);
-    } else {
-      await scope.appendEnding(scope.currentAgentId, terminalOf(run));
+      return message;
     }
+    await scope.appendEnding(scope.currentAgentId, terminalOf(run));
+    return null;
   }
 }
 

@@ -1,12 +1,15 @@
 /**
  * What a send and its run cost on the Redis backend (REDIS_URL alone), in commands sent to
- * Redis: each is a round trip that someone waits for. Counted by the gateway itself
- * (agent_gateway_redis_commands_total), for one unwatched send and its whole run: the send, the
- * run's start, its events, its end and the queue moving on. The bounds are what the code needs
- * today: a change that adds a round trip to this path fails here and has to say why. Then what a
- * send costs on a Redis Cluster alone, and on one Redis, counted in the store.
+ * Redis, counted by the gateway itself (agent_gateway_redis_commands_total), and in writes to
+ * Redis (commands that do not wait for each other go out in one): each write is a round trip the
+ * run waits for, and a wake-up of Redis and then of the gateway. For one unwatched send and its
+ * whole run: the send, the run's start, its events, its end and the queue moving on. The bounds
+ * are what the code needs today: a change that adds a round trip to this path fails here and has
+ * to say why. Then what a send costs on a Redis Cluster alone, and on one Redis, counted in the
+ * store.
  */
 import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDefinition } from '../../src/agents/contract.ts';
 import type { RunningServer } from '../../src/server.ts';
@@ -48,16 +51,24 @@ describe('Redis round trips of a send and its run', () => {
 
   /** Runs a message of `tokens` tokens to its end on a gateway of its own; the Redis commands the gateway sent for it. */
   async function commandsOfOneRun(tokens: number): Promise<number> {
+    return (await oneRun(tokens)).commands;
+  }
+
+  /** As commandsOfOneRun, with the writes on the gateway's sockets to Redis meanwhile. */
+  async function oneRun(tokens: number): Promise<{ commands: number; writes: number }> {
     const server = await startGateway();
+    const writes = countWritesTo(Number(new URL(redis.url).port));
     try {
       const before = await metricValue(server.url, COMMANDS);
+      const writesBefore = writes.count;
       await sendTokens(server, tokens);
       await ended(server);
       // Waits for the run's executor to finish (the run counts as completed a little before its
       // terminal event is stored) and for its queue to move on: their last commands count too.
       await server.gateway.runtime.shutdown(60_000);
-      return (await metricValue(server.url, COMMANDS)) - before;
+      return { commands: (await metricValue(server.url, COMMANDS)) - before, writes: writes.count - writesBefore };
     } finally {
+      writes.stop();
       await server.close();
     }
   }
@@ -96,6 +107,16 @@ describe('Redis round trips of a send and its run', () => {
     expect(commands).toBeLessThanOrEqual(16);
   });
 
+  it('a send and its run without tokens, in writes to Redis', async () => {
+    const { commands, writes } = await oneRun(0);
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(commands);
+    // The history is read while AgentStarted is stored, and a completed run's end (its
+    // conversation's touch, its leaving the queue and letting go of its lease) is one write: 13
+    // writes before, one after the other.
+    expect(writes).toBeLessThanOrEqual(11);
+  });
+
   // Tokens go out in batches (one script each) as fast as Redis answers: at worst one per token.
   it(`a send and its run per token, over ${TOKENS} tokens`, async () => {
     const bare = await commandsOfOneRun(0);
@@ -103,6 +124,20 @@ describe('Redis round trips of a send and its run', () => {
     expect((streamed - bare) / TOKENS).toBeLessThanOrEqual(1);
   });
 });
+
+/** Counts the writes (each one or more commands, sent together) on sockets to `port`, until stopped. */
+function countWritesTo(port: number): { readonly count: number; stop(): void } {
+  const prototype = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+  const { _write: write, _writev: writev } = prototype;
+  const counter = { count: 0, stop: () => Object.assign(prototype, { _write: write, _writev: writev }) };
+  const counted = (original: (...args: unknown[]) => void) =>
+    function (this: Socket, ...args: unknown[]) {
+      if (this.remotePort === port) counter.count += 1;
+      return original.apply(this, args);
+    };
+  Object.assign(prototype, { _write: counted(write), _writev: counted(writev) });
+  return counter;
+}
 
 /**
  * A send stored by the Redis store of record: one script on one Redis. On a cluster the keys
