@@ -12,11 +12,16 @@
  * watched (plus delivery), each with what it counts: write syscalls (/proc/<pid>/io) and Redis
  * commands (INFO commandstats) per run and per event.
  *
- * Usage: npx tsx bench/runs.ts [-- --tokens 50 --runs 100 --conversations 500 --runs-each 2
- *   --servers floor,typical,memory,redis --profile <dir>]
+ * The servers run side by side and take turns, round by round (`--rounds` for one conversation;
+ * one round per run of each of the many conversations, `--runs-each`), so that the machine's
+ * drift during the bench moves every server alike; the table gives each ratio's range over the
+ * rounds beside it.
+ *
+ * Usage: npx tsx bench/runs.ts [-- --tokens 50 --runs 100 --rounds 5 --conversations 500
+ *   --runs-each 4 --servers floor,typical,memory,redis --profile <dir>]
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
@@ -31,7 +36,8 @@ const { values: options } = parseArgs({
     tokens: { type: 'string', default: '50' },
     runs: { type: 'string', default: '100' },
     conversations: { type: 'string', default: '500' },
-    'runs-each': { type: 'string', default: '2' },
+    'runs-each': { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '5' },
     servers: { type: 'string', default: 'floor,typical,memory,redis' },
     profile: { type: 'string' },
   },
@@ -58,12 +64,17 @@ const SEND = `mutation ($input: SendAgentMessageInput!) { sendAgentMessage(input
 const RUN_STATUS = `query ($id: ID!) { run(id: $id) { status } }`;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What the OS counts for a process: CPU seconds and write syscalls. */
+/** What the OS counts for a process: CPU seconds (all its threads) and write syscalls. */
 async function processCounts(pid: number): Promise<{ cpu: number; writes: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Each thread's time on a CPU in nanoseconds (schedstat): /proc/<pid>/stat counts in 10 ms
+  // ticks, too coarse for a round of a few hundred milliseconds.
+  let nanoseconds = 0;
+  for (const thread of await readdir(`/proc/${pid}/task`)) {
+    const schedstat = await readFile(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').catch(() => '0');
+    nanoseconds += Number(schedstat.split(' ')[0]);
+  }
   const io = await readFile(`/proc/${pid}/io`, 'utf8');
-  return { cpu: (Number(fields[11]) + Number(fields[12])) / 100, writes: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+  return { cpu: nanoseconds / 1e9, writes: Number(/syscw: (\d+)/.exec(io)?.[1]) };
 }
 
 /** Commands our gateway has sent to Redis so far, each a round trip (a script counts once, unlike in INFO commandstats). */
@@ -200,78 +211,140 @@ class Server {
   }
 }
 
+interface Measured {
+  cpu: number;
+  writes: number;
+  redisCommands: number;
+  roundTrips: number;
+}
+
+const NOTHING: Measured = { cpu: 0, writes: 0, redisCommands: 0, roundTrips: 0 };
+const plus = (a: Measured, b: Measured): Measured => ({
+  cpu: a.cpu + b.cpu,
+  writes: a.writes + b.writes,
+  redisCommands: a.redisCommands + b.redisCommands,
+  roundTrips: a.roundTrips + b.roundTrips,
+});
+
 interface Result {
   server: string;
-  /** Events delivered per server CPU-second. */
+  /** Events delivered per server CPU-second, over all rounds. */
   oneConversation: number;
   manyConversations: number;
+  /** The same, round by round: how much the machine moved while it was measured. */
+  oneConversationRounds: number[];
+  manyConversationsRounds: number[];
   /** Ours: where a run's CPU goes, and what it counts. */
   split?: Record<string, number>;
 }
 
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 
-async function measureKind(kind: Kind, redisUrl: string, redis: ReturnType<typeof createClient>): Promise<Result> {
-  const server = await Server.start(kind, redisUrl);
-  const log = (what: string) => console.error(`${kind.name}: ${what}`);
-  try {
-    const runs = Number(options.runs);
-    const one = [`one-${randomUUID()}`];
-    let poolOf = await server.watch(one);
-    await server.watchedRuns(one, 5, TOKENS, poolOf); // warm up the whole path
-    await Promise.all(server.pools.map((pool) => pool.request('reset', {})));
-    const single = await server.measure(() => server.watchedRuns(one, runs, TOKENS, poolOf), redis);
-    await server.unwatch();
-    const oneConversation = Math.round((runs * PER_RUN) / single.cpu);
-    log(`1 conversation x 1 subscriber: ${oneConversation} events per CPU-second`);
+/** The servers in another order each round, so that none is always measured first or last. */
+const turn = <T>(items: T[], index: number) => items.map((_, at) => items[(at + index) % items.length]!);
 
-    const many = Array.from({ length: Number(options.conversations) }, (_, n) => `many-${n}-${randomUUID()}`);
-    poolOf = await server.watch(many);
-    const each = Number(options['runs-each']);
-    const spread = await server.measure(() => server.watchedRuns(many, each, TOKENS, poolOf), redis);
-    await server.unwatch();
-    const manyConversations = Math.round((many.length * each * PER_RUN) / spread.cpu);
-    log(`${many.length} conversations x 1 subscriber: ${manyConversations} events per CPU-second`);
-
-    const result: Result = { server: kind.name, oneConversation, manyConversations };
-    if (kind.ours) {
-      // The same runs with no one watching: without tokens (the send and the run's lifecycle), then with them.
-      const bare = await server.measure(() => server.unwatchedRuns(`bare-${randomUUID()}`, runs, 0), redis);
-      const unwatched = await server.measure(() => server.unwatchedRuns(`unwatched-${randomUUID()}`, runs, TOKENS), redis);
-      const perRun = (value: number) => value / runs;
-      result.split = {
-        'send + lifecycle, ms per run': round(perRun(bare.cpu) * 1000, 3),
-        'agent appends, ms per token': round(((unwatched.cpu - bare.cpu) / (runs * TOKENS)) * 1000, 4),
-        'delivery, ms per event': round(((single.cpu - unwatched.cpu) / (runs * PER_RUN)) * 1000, 4),
-        'Redis commands per run (send + lifecycle)': round(perRun(bare.redisCommands), 1),
-        'Redis commands per token appended': round((unwatched.redisCommands - bare.redisCommands) / (runs * TOKENS), 2),
-        // What the gateway sent (its polling of the last run's status included): each a round trip.
-        'Redis round trips per run (send + lifecycle)': round(perRun(bare.roundTrips), 1),
-        'Redis round trips per token appended': round((unwatched.roundTrips - bare.roundTrips) / (runs * TOKENS), 3),
-        'Redis commands per event delivered': round((single.redisCommands - unwatched.redisCommands) / (runs * PER_RUN), 2),
-        'write syscalls per event delivered': round((single.writes - unwatched.writes) / (runs * PER_RUN), 2),
-        'write syscalls per run, unwatched': round(perRun(unwatched.writes), 1),
-      };
-      log(JSON.stringify(result.split));
-    } else {
-      result.split = {
-        'Redis commands per event delivered': round(single.redisCommands / (runs * PER_RUN), 2),
-        'write syscalls per event delivered': round(single.writes / (runs * PER_RUN), 2),
-      };
+/**
+ * One phase, the servers taking turns: each round, each server runs its share of the runs while
+ * the others wait (an idle server costs nothing), so that a machine whose speed drifts during
+ * the bench (a shared VM's does) moves every server's figure alike and the ratios hold.
+ */
+async function phase(
+  servers: Server[],
+  conversationsOf: (server: Server) => string[],
+  { runsPerRound, rounds, warmUpRuns }: { runsPerRound: number; rounds: number; warmUpRuns: number },
+  redis: ReturnType<typeof createClient>,
+): Promise<{ totals: Map<Server, Measured>; rates: Map<Server, number[]> }> {
+  const watched = new Map<Server, (id: string) => Child>();
+  for (const server of servers) {
+    const poolOf = await server.watch(conversationsOf(server));
+    await server.watchedRuns(conversationsOf(server), warmUpRuns, TOKENS, poolOf); // warms up the whole path
+    watched.set(server, poolOf);
+  }
+  const totals = new Map(servers.map((server) => [server, NOTHING]));
+  const rates = new Map(servers.map((server) => [server, [] as number[]]));
+  for (let index = 0; index < rounds; index += 1) {
+    for (const server of turn(servers, index)) {
+      const ids = conversationsOf(server);
+      await Promise.all(server.pools.map((pool) => pool.request('reset', {})));
+      const measured = await server.measure(() => server.watchedRuns(ids, runsPerRound, TOKENS, watched.get(server)!), redis);
+      totals.set(server, plus(totals.get(server)!, measured));
+      rates.get(server)!.push(Math.round((ids.length * runsPerRound * PER_RUN) / measured.cpu));
     }
-    return result;
+  }
+  for (const server of servers) await server.unwatch();
+  return { totals, rates };
+}
+
+/** Ours: the same runs with no one watching, without tokens (the send and the run's lifecycle) and with them. */
+async function split(server: Server, single: Measured, runs: number, redis: ReturnType<typeof createClient>): Promise<Record<string, number>> {
+  if (!server.kind.ours) {
+    return {
+      'Redis commands per event delivered': round(single.redisCommands / (runs * PER_RUN), 2),
+      'write syscalls per event delivered': round(single.writes / (runs * PER_RUN), 2),
+    };
+  }
+  const bare = await server.measure(() => server.unwatchedRuns(`bare-${randomUUID()}`, runs, 0), redis);
+  const unwatched = await server.measure(() => server.unwatchedRuns(`unwatched-${randomUUID()}`, runs, TOKENS), redis);
+  const perRun = (value: number) => value / runs;
+  return {
+    'send + lifecycle, ms per run': round(perRun(bare.cpu) * 1000, 3),
+    'agent appends, ms per token': round(((unwatched.cpu - bare.cpu) / (runs * TOKENS)) * 1000, 4),
+    'delivery, ms per event': round(((single.cpu - unwatched.cpu) / (runs * PER_RUN)) * 1000, 4),
+    'Redis commands per run (send + lifecycle)': round(perRun(bare.redisCommands), 1),
+    'Redis commands per token appended': round((unwatched.redisCommands - bare.redisCommands) / (runs * TOKENS), 2),
+    // What the gateway sent (its polling of the last run's status included): each a round trip.
+    'Redis round trips per run (send + lifecycle)': round(perRun(bare.roundTrips), 1),
+    'Redis round trips per token appended': round((unwatched.roundTrips - bare.roundTrips) / (runs * TOKENS), 3),
+    'Redis commands per event delivered': round((single.redisCommands - unwatched.redisCommands) / (runs * PER_RUN), 2),
+    'write syscalls per event delivered': round((single.writes - unwatched.writes) / (runs * PER_RUN), 2),
+    'write syscalls per run, unwatched': round(perRun(unwatched.writes), 1),
+  };
+}
+
+async function measureAll(kinds: Kind[], redisUrl: string, redis: ReturnType<typeof createClient>): Promise<Result[]> {
+  const servers: Server[] = [];
+  try {
+    for (const kind of kinds) servers.push(await Server.start(kind, redisUrl));
+    const rounds = Number(options.rounds);
+    const runsPerRound = Math.max(1, Math.round(Number(options.runs) / rounds));
+    const one = new Map(servers.map((server) => [server, [`one-${randomUUID()}`]]));
+    const single = await phase(servers, (server) => one.get(server)!, { runsPerRound, rounds, warmUpRuns: 5 }, redis);
+    console.error(`1 conversation x 1 subscriber: ${rounds} rounds of ${runsPerRound} runs per server`);
+    const many = new Map(servers.map((server) => [server, Array.from({ length: Number(options.conversations) }, (_, n) => `many-${n}-${randomUUID()}`)]));
+    const eachRounds = Number(options['runs-each']);
+    const spread = await phase(servers, (server) => many.get(server)!, { runsPerRound: 1, rounds: eachRounds, warmUpRuns: 1 }, redis);
+    console.error(`${options.conversations} conversations x 1 subscriber: ${eachRounds} rounds of one run per conversation`);
+    const results: Result[] = [];
+    for (const server of servers) {
+      const oneTotal = single.totals.get(server)!;
+      const manyTotal = spread.totals.get(server)!;
+      results.push({
+        server: server.kind.name,
+        oneConversation: Math.round((runsPerRound * rounds * PER_RUN) / oneTotal.cpu),
+        manyConversations: Math.round((Number(options.conversations) * eachRounds * PER_RUN) / manyTotal.cpu),
+        oneConversationRounds: single.rates.get(server)!,
+        manyConversationsRounds: spread.rates.get(server)!,
+        split: await split(server, oneTotal, runsPerRound * rounds, redis),
+      });
+      console.error(`${server.kind.name}: ${JSON.stringify(results.at(-1))}`);
+    }
+    return results;
   } finally {
-    await server.stop();
+    await Promise.all(servers.map((server) => server.stop()));
   }
 }
 
 const redisServer = await startRedis();
 const redis = createClient({ url: redisServer.url });
 await redis.connect();
-const results: Result[] = [];
+let results: Result[];
 const load = [loadavg()[0]!];
 try {
-  for (const key of options.servers.split(',')) results.push(await measureKind(KINDS[key]!, redisServer.url, redis));
+  results = await measureAll(
+    options.servers.split(',').map((key) => KINDS[key]!),
+    redisServer.url,
+    redis,
+  );
 } finally {
   load.push(loadavg()[0]!);
   await redis.quit();
@@ -281,17 +354,25 @@ try {
 const floor = results.find((result) => result.server.startsWith('raw ws'));
 const typical = results.find((result) => result.server.startsWith('yoga'));
 const ratio = (value: number, base: number | undefined) => (base ? round(value / base, 2) : null);
+/** The lowest and highest of a server's round-by-round ratios to a baseline's same rounds. */
+const range = (values: number[], base: number[] | undefined) => {
+  if (!base) return null;
+  const ratios = values.map((value, index) => value / base[index]!);
+  return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
+};
 const table = results.map((result) => ({
   server: result.server,
   '1 conv x 1, events/CPU-s': result.oneConversation,
   '/typical': ratio(result.oneConversation, typical?.oneConversation),
+  '/typical, rounds': range(result.oneConversationRounds, typical?.oneConversationRounds),
   '/floor': ratio(result.oneConversation, floor?.oneConversation),
   [`${options.conversations} convs x 1, events/CPU-s`]: result.manyConversations,
   '/typical ': ratio(result.manyConversations, typical?.manyConversations),
+  '/typical, rounds ': range(result.manyConversationsRounds, typical?.manyConversationsRounds),
   '/floor ': ratio(result.manyConversations, floor?.manyConversations),
 }));
 console.log(
-  `Runs of ${TOKENS} tokens (${PER_RUN} events) sent through each server's send, one watcher per conversation; load average ${load.map((each) => each.toFixed(1)).join(' -> ')}`,
+  `Runs of ${TOKENS} tokens (${PER_RUN} events) sent through each server's send, one watcher per conversation, the servers taking turns; load average ${load.map((each) => each.toFixed(1)).join(' -> ')}`,
 );
 console.table(table);
 console.log('Where the CPU goes, and what it counts');
