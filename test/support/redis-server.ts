@@ -17,6 +17,9 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port (and, when persistent, with the same data). */
   restart(): Promise<void>;
+  /** SIGSTOP: it keeps its connections and answers nothing, as a stalled Redis does, until `thaw`. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -35,10 +38,18 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
           '(or set REDIS_SERVER_BIN), or set REDIS_URL to a Redis they may write to under their own key prefixes.',
       );
     }
-    const unsupported = async () => {
+    const unsupported = () => {
       throw new Error('This test stops and restarts Redis, which needs the redis-server binary (REDIS_URL is not enough).');
     };
-    return { url, owned: false, kill: unsupported, restart: unsupported, stop: async () => undefined };
+    return {
+      url,
+      owned: false,
+      kill: async () => unsupported(),
+      restart: async () => unsupported(),
+      freeze: unsupported,
+      thaw: unsupported,
+      stop: async () => undefined,
+    };
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'agw-redis-'));
@@ -68,7 +79,14 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
     async restart() {
       child = await launch(binary, args);
     },
+    freeze() {
+      child.kill('SIGSTOP');
+    },
+    thaw() {
+      child.kill('SIGCONT');
+    },
     async stop() {
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
       await exited(child);
       rmSync(dir, { recursive: true, force: true });

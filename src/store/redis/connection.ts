@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { ErrorReply } from 'redis';
 import { GatewayError } from '../../errors.ts';
+import { CommandDeadlines } from './command-deadlines.ts';
 import { RedisKeys } from './keys.ts';
 import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink, type Reply } from './link.ts';
 
@@ -97,11 +98,12 @@ export class RedisConnection {
   private readonly hooks = new EventEmitter().setMaxListeners(0);
   private closed = false;
   private readonly outage: Record<Side, boolean> = { commands: false, subscriptions: false };
-  private readonly commandTimeoutMs: number;
+  /** Each command fails (SERVICE_UNAVAILABLE) once unanswered for RedisConnectionOptions.commandTimeoutMs. */
+  readonly deadlines: CommandDeadlines;
 
   constructor(options: RedisConnectionOptions) {
     this.logger = options.logger;
-    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    this.deadlines = new CommandDeadlines(options.commandTimeoutMs ?? 5000);
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
     const linkOptions = {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
@@ -145,16 +147,10 @@ export class RedisConnection {
    */
   async command<T extends Reply = Reply>(args: (string | number)[], key: string | undefined = args[1]?.toString()): Promise<T> {
     if (!this.link.commandsReady) throw unavailable(new Error('not connected'));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply within ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs);
-    });
     try {
-      return await Promise.race([this.link.send<T>(key, args.map(String)), timeout]);
+      return await this.deadlines.bound(this.link.send<T>(key, args.map(String)));
     } catch (error) {
       throw unavailable(error);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
