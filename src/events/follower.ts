@@ -135,11 +135,9 @@ export class ConversationFollower {
    * `shift` in optimized code had, 152 bytes).
    */
   private take(event: StoredEvent): void {
-    if (event.seq > this.cursor + 1) this.needsLogRead = true;
-    if (event.seq !== this.cursor + 1) return;
     this.draining = true;
     try {
-      this.deliver(event);
+      this.handOn(event);
     } finally {
       this.draining = false;
     }
@@ -169,13 +167,18 @@ export class ConversationFollower {
         if (!next) return;
         // Emptied after a wait: a fresh array, rather than one that keeps the storage it had (see `take`).
         if (this.live.length === 0) this.live = [];
-        if (next.seq <= this.cursor) continue;
-        if (next.seq === this.cursor + 1) this.deliver(next);
-        else this.needsLogRead = true;
+        this.handOn(next);
       }
     } finally {
       this.draining = false;
     }
+  }
+
+  /** A live event: delivered when next in line, dropped when delivered already, read from the log after a gap. */
+  private handOn(event: StoredEvent): void {
+    if (event.seq <= this.cursor) return;
+    if (event.seq === this.cursor + 1) this.deliver(event);
+    else this.needsLogRead = true;
   }
 
   private deliver(event: StoredEvent): void {

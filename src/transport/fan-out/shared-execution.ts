@@ -42,7 +42,7 @@ interface Shape {
   selection: EventSelection;
   /** Per event id, oldest first: the execution, in flight or done. */
   results: Map<string, ExecutionResult | Promise<ExecutionResult>>;
-  /** Per conversation: how many of the subscribers follow it (counted from their first event). */
+  /** Per conversation: how many of the subscribers follow it (counted from when they subscribe). */
   followers: Map<string, Followers>;
 }
 
