@@ -56,11 +56,11 @@ export class Metrics {
     labelName: 'protocol',
   });
 
-  private readonly deliveryLatency = new Histogram({
+  /** Observed on every delivery, so in plain numbers, handed to prom-client when scraped. */
+  private readonly deliveryLatency = scrapedHistogram(this.registry, {
     name: 'agent_gateway_event_delivery_latency_seconds',
     help: 'From an event being appended to it being handed to a subscriber.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
   });
 
   private readonly tokens = new Counter({
@@ -215,4 +215,53 @@ function scrapedCounter(registry: Registry, { name, help, labelName }: { name: s
     },
   });
   return { add: (labelValue = '') => void counts.set(labelValue, (counts.get(labelValue) ?? 0) + 1) };
+}
+
+/** A histogram observed in plain numbers (a search of its few bounds and two additions). */
+interface ScrapedHistogram {
+  observe(value: number): void;
+}
+
+/**
+ * A histogram without labels whose observations are counted per bucket in plain numbers and
+ * read when it is scraped, in the exposition prom-client's own Histogram gives (cumulative
+ * `_bucket` lines by `le`, then `_sum` and `_count`): its `observe` hashes and checks labels on
+ * every call, which the delivery of every event should not pay. prom-client takes any metric
+ * that answers `get`; its types name only its own classes.
+ */
+function scrapedHistogram(registry: Registry, { name, help, buckets }: { name: string; help: string; buckets: readonly number[] }): ScrapedHistogram {
+  // One count per bound, the last for values above every bound.
+  const counts = new Array<number>(buckets.length + 1).fill(0);
+  let sum = 0;
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      let cumulative = 0;
+      const values = buckets.map((bound, index) => {
+        cumulative += counts[index]!;
+        return { labels: { le: bound }, value: cumulative, metricName: `${name}_bucket` };
+      });
+      const count = cumulative + counts[buckets.length]!;
+      values.push({ labels: { le: '+Inf' as unknown as number }, value: count, metricName: `${name}_bucket` });
+      return {
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [...values, { labels: {}, value: sum, metricName: `${name}_sum` }, { labels: {}, value: count, metricName: `${name}_count` }],
+      };
+    },
+  };
+  registry.registerMetric(metric as unknown as Histogram);
+  return {
+    observe(value) {
+      let index = 0;
+      while (index < buckets.length && value > buckets[index]!) index += 1;
+      counts[index]! += 1;
+      sum += value;
+    },
+  };
 }
