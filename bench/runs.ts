@@ -17,8 +17,14 @@
  * drift during the bench moves every server alike; the table gives each ratio's range over the
  * rounds beside it.
  *
- * Usage: npx tsx bench/runs.ts [-- --tokens 50 --runs 100 --rounds 5 --conversations 500
- *   --runs-each 4 --servers floor,typical,memory,redis --profile <dir>]
+ * Each server is measured warm, as a server that has been up for a while is: `--warm-up` runs
+ * in its one conversation and `--warm-up-each` in each of the many before the rounds. V8 keeps
+ * optimizing a path for hundreds of runs: after 5 runs ours on memory delivered 12,000 events
+ * per CPU-second at one conversation, after 1,000 about 24,000 (the others gain too, less).
+ *
+ * Usage: npx tsx bench/runs.ts [-- --tokens 50 --runs 300 --rounds 10 --warm-up 1000
+ *   --conversations 500 --runs-each 4 --warm-up-each 4 --servers floor,typical,memory,redis
+ *   --profile <dir>]
  */
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -34,10 +40,12 @@ import { Child } from './ipc.ts';
 const { values: options } = parseArgs({
   options: {
     tokens: { type: 'string', default: '50' },
-    runs: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '10' },
+    'warm-up': { type: 'string', default: '1000' },
     conversations: { type: 'string', default: '500' },
     'runs-each': { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '5' },
+    'warm-up-each': { type: 'string', default: '4' },
     servers: { type: 'string', default: 'floor,typical,memory,redis' },
     profile: { type: 'string' },
   },
@@ -308,11 +316,16 @@ async function measureAll(kinds: Kind[], redisUrl: string, redis: ReturnType<typ
     const rounds = Number(options.rounds);
     const runsPerRound = Math.max(1, Math.round(Number(options.runs) / rounds));
     const one = new Map(servers.map((server) => [server, [`one-${randomUUID()}`]]));
-    const single = await phase(servers, (server) => one.get(server)!, { runsPerRound, rounds, warmUpRuns: 5 }, redis);
+    const single = await phase(servers, (server) => one.get(server)!, { runsPerRound, rounds, warmUpRuns: Number(options['warm-up']) }, redis);
     console.error(`1 conversation x 1 subscriber: ${rounds} rounds of ${runsPerRound} runs per server`);
     const many = new Map(servers.map((server) => [server, Array.from({ length: Number(options.conversations) }, (_, n) => `many-${n}-${randomUUID()}`)]));
     const eachRounds = Number(options['runs-each']);
-    const spread = await phase(servers, (server) => many.get(server)!, { runsPerRound: 1, rounds: eachRounds, warmUpRuns: 1 }, redis);
+    const spread = await phase(
+      servers,
+      (server) => many.get(server)!,
+      { runsPerRound: 1, rounds: eachRounds, warmUpRuns: Number(options['warm-up-each']) },
+      redis,
+    );
     console.error(`${options.conversations} conversations x 1 subscriber: ${eachRounds} rounds of one run per conversation`);
     const results: Result[] = [];
     for (const server of servers) {
