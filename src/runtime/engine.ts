@@ -57,7 +57,7 @@ export class RunEngine {
       ...options,
       holder: this.holder,
       stop: (run, reason) => this.stop(run, reason),
-      onFinished: (run) => this.scheduler.kick(run.conversationId, { handOff: options.handOff, afterRun: true }),
+      onFinished: (run, runsLeft) => this.scheduler.kick(run.conversationId, { handOff: options.handOff, afterRun: { runsLeft } }),
     });
     this.scheduler = new Scheduler({ ...options, executor: this.executor, holder: this.holder });
     this.recovery = new Recovery({

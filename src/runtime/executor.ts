@@ -32,8 +32,12 @@ export interface ExecutorOptions extends RuntimeBase {
   inputTimeoutMs: number;
   /** Ends a run that ran out of time (as a cancel would, wherever it executes). */
   stop(run: RunRecord, reason: StopReason): Promise<RunRecord | null>;
-  /** Told once a run's execution here is over, so that its conversation's queue moves on. */
-  onFinished(run: RunRecord): void;
+  /**
+   * Told once a run's execution here is over, so that its conversation's queue moves on, with
+   * whether runs were left in the queue when the run left it (undefined when it did not leave it
+   * here: it paused, was taken over, or failed before it got there).
+   */
+  onFinished(run: RunRecord, runsLeft: boolean | undefined): void;
 }
 
 interface Execution {
@@ -43,6 +47,8 @@ interface Execution {
   generation: Promise<string | null>;
   /** Set when another instance took the run's lease over: it ends the run, not us. */
   leaseLost: boolean;
+  /** Whether runs were left in the conversation's queue when the run left it here. */
+  runsLeft?: boolean;
 }
 
 export class Executor {
@@ -153,7 +159,7 @@ export class Executor {
         clearInterval(heartbeat);
         this.executing.delete(run.id);
         this.notify();
-        this.options.onFinished(run);
+        this.options.onFinished(run, execution.runsLeft);
       });
     this.executing.set(run.id, execution);
   }
@@ -313,11 +319,12 @@ export class Executor {
     const replied = await this.appendTerminal(finished, scope);
     // Sent together, in this order: on one connection they are also carried out in it, so that
     // the run leaves the queue before it lets go of its lease.
-    await Promise.all([
+    const [, runsLeft] = await Promise.all([
       replied && backend.conversations.touch(run.conversationId, replied.createdAt),
       backend.runQueue.remove(run.conversationId, run.id),
       backend.leases.release(run.id, holder),
     ]);
+    execution.runsLeft = runsLeft;
   }
 
   /** How the run ends after its agent threw `error` (nothing of its own when it was stopped or paused). */

@@ -33,6 +33,11 @@ export interface SchedulerOptions extends RuntimeBase {
  */
 export type Advance = { outcome: 'started' | 'busy' | 'waiting'; runId: string } | { outcome: 'empty' };
 
+/** That a run of the conversation has just ended, and whether runs were left in its queue when it left it (undefined: not known). */
+export interface AfterRun {
+  runsLeft: boolean | undefined;
+}
+
 /** Told of a head run that could not start here, so that someone else takes it up. */
 export type HandOff = (intent: { runId: string; conversationId: string }) => Promise<void>;
 
@@ -43,13 +48,14 @@ export class Scheduler {
 
   /**
    * Starts the conversation's next run here when none is executing and a slot is free. After a
-   * run ended (`afterRun`) its queue is most often empty: one look without the lock settles that,
-   * since whoever queues a run advances the queue afterwards (a queue found empty here before a
-   * run went in is moved on by whoever put it in).
+   * run ended (`afterRun`) its queue is most often empty: whether runs were left in it when the
+   * run left it (`runsLeft`, else one look without the lock) settles that, since whoever queues
+   * a run advances the queue afterwards (a queue found empty here before a run went in is moved
+   * on by whoever put it in).
    */
-  async advance(conversationId: string, { afterRun = false } = {}): Promise<Advance> {
+  async advance(conversationId: string, { afterRun }: { afterRun?: AfterRun } = {}): Promise<Advance> {
     const { backend, executor, holder, leaseMs } = this.options;
-    if (afterRun && (await backend.runQueue.head(conversationId)) === null) return { outcome: 'empty' };
+    if (afterRun && !(afterRun.runsLeft ?? (await backend.runQueue.head(conversationId)) !== null)) return { outcome: 'empty' };
     return backend.locks.withLock(runQueueLock(conversationId), async (): Promise<Advance> => {
       for (;;) {
         const first = await backend.runQueue.head(conversationId);
@@ -114,7 +120,7 @@ export class Scheduler {
    * Advances in the background, logging failures (a queue that stays stuck is moved on by the
    * lease sweep). With `handOff`, a head run that finds no slot here is handed to someone else.
    */
-  kick(conversationId: string, { handOff, afterRun = false }: { handOff?: HandOff; afterRun?: boolean } = {}): void {
+  kick(conversationId: string, { handOff, afterRun }: { handOff?: HandOff; afterRun?: AfterRun } = {}): void {
     const advancing = this.advance(conversationId, { afterRun })
       .then(async (advanced) => {
         if (advanced.outcome === 'busy' && handOff) await handOff({ runId: advanced.runId, conversationId });

@@ -57,7 +57,11 @@ export interface RunQueue {
    * no longer exists), read in one step; null when the queue is empty.
    */
   head(conversationId: string): Promise<QueueHead | null>;
-  remove(conversationId: string, runId: string): Promise<void>;
+  /**
+   * Takes the run out of the queue and answers whether runs are left in it, in one step: whoever
+   * ends a run learns whether its queue must move on without another look.
+   */
+  remove(conversationId: string, runId: string): Promise<boolean>;
 }
 
 export interface QueueHead {

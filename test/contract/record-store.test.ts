@@ -371,12 +371,14 @@ describe.each(recordWorlds)('the $name store of record', (world) => {
       await a.runQueue.push(c2, 'x1');
       await b.runQueue.push(c1, 'r3');
       expect(await a.runQueue.list(c1)).toEqual(['r1', 'r2', 'r3']);
-      await b.runQueue.remove(c1, 'r2');
-      await b.runQueue.remove(c1, 'unknown');
+      // Each removal answers whether runs are left in the queue.
+      expect(await b.runQueue.remove(c1, 'r2')).toBe(true);
+      expect(await b.runQueue.remove(c1, 'unknown')).toBe(true);
       expect(await a.runQueue.list(c1)).toEqual(['r1', 'r3']);
       expect(await a.runQueue.list(c2)).toEqual(['x1']);
-      await a.runQueue.remove(c2, 'x1');
+      expect(await a.runQueue.remove(c2, 'x1')).toBe(false);
       expect(await b.runQueue.list(c2)).toEqual([]);
+      expect(await a.runQueue.remove(c2, 'x1')).toBe(false);
     });
 
     it("reads the queue's first run with its record", async () => {

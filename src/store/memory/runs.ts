@@ -91,5 +91,6 @@ export class MemoryRunQueue implements RunQueue {
     const remaining = (this.queues.get(conversationId) ?? []).filter((id) => id !== runId);
     if (remaining.length > 0) this.queues.set(conversationId, remaining);
     else this.queues.delete(conversationId);
+    return remaining.length > 0;
   }
 }

@@ -142,7 +142,13 @@ export class PostgresRunQueue implements RunQueue {
   }
 
   async remove(conversationId: string, runId: string) {
-    await this.sql.query('DELETE FROM run_queue WHERE conversation_id = $1 AND run_id = $2', [conversationId, runId]);
+    // The statement's look at the queue does not see its own deletion: the run is left out of it.
+    const { rows } = await this.sql.query<{ runs_left: boolean }>(
+      `WITH gone AS (DELETE FROM run_queue WHERE conversation_id = $1 AND run_id = $2)
+       SELECT EXISTS (SELECT 1 FROM run_queue WHERE conversation_id = $1 AND run_id <> $2) AS runs_left`,
+      [conversationId, runId],
+    );
+    return rows[0]?.runs_left === true;
   }
 
   /** The queued runs of the conversation that have not ended, in queue order. */

@@ -83,6 +83,12 @@ if not id then return nil end
 return {id, redis.call('HGETALL', ARGV[1] .. id)}
 `);
 
+/** KEYS: queue. ARGV: run id. Returns how many runs are left in the queue. */
+const REMOVE = new LuaScript(`
+redis.call('LREM', KEYS[1], 0, ARGV[1])
+return redis.call('LLEN', KEYS[1])
+`);
+
 export class RedisRunStore implements RunStore {
   constructor(
     private readonly redis: RedisConnection,
@@ -163,7 +169,7 @@ export class RedisRunQueue implements RunQueue {
   }
 
   async remove(conversationId: string, runId: string) {
-    await this.redis.command(['LREM', this.queue(conversationId), 0, runId]);
+    return Number(await this.redis.eval(REMOVE, [this.queue(conversationId)], [runId])) > 0;
   }
 
   queue(conversationId: string) {
