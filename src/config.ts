@@ -130,6 +130,9 @@ export const settingsSchema = z.object({
   IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
   AGENT_HISTORY_MESSAGES: int(200, 1).describe('Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.'),
+  HISTORY_CACHE_BYTES: int(16 * 1024 * 1024, 0).describe(
+    "Total size (JSON) of the newest messages kept for the conversations read lately on the Redis store, so that a run's history read asks only for what was stored since; the least recently read go first (0: none kept).",
+  ),
   MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),
   MAX_CONTEXT_DEPTH: int(32, 1).describe("Deepest nesting of objects and lists in a send's `context`."),

@@ -195,6 +195,12 @@ export interface SettingsOptions {
    */
   agentHistoryMessages?: number;
   /**
+   * Total size (JSON) of the newest messages kept for the conversations read lately on the Redis store, so that a run's history read asks only for what was stored since; the least recently read go first (0: none kept).
+   * @defaultValue `16777216`
+   * Environment variable: `HISTORY_CACHE_BYTES`.
+   */
+  historyCacheBytes?: number;
+  /**
    * Longest message text, in characters.
    * @defaultValue `8000`
    * Environment variable: `MAX_TEXT_LENGTH`.

@@ -25,6 +25,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = { maxEventsPerConversation: 10
 export const BACKEND_SETTINGS = {
   idempotencyTtlMs: settingDefault('IDEMPOTENCY_TTL_MS'),
   lockTtlMs: settingDefault('REDIS_LOCK_TTL_MS'),
+  historyCacheBytes: settingDefault('HISTORY_CACHE_BYTES'),
 };
 
 export interface Instances {

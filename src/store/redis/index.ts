@@ -15,6 +15,7 @@ import { RedisLockService } from './locks.ts';
 import { RedisMessageStore } from './messages.ts';
 import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
+import { RecentMessages } from '../recent-messages.ts';
 import { RedisSendStore } from './sends.ts';
 import { RedisInputRequestStore } from './inputs.ts';
 import { RedisLocator } from './locator.ts';
@@ -32,6 +33,8 @@ export interface RedisBackendOptions {
   lockTtlMs: number;
   /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_MS). */
   idempotencyTtlMs: number;
+  /** The JSON size of the newest messages kept for runs' history reads (HISTORY_CACHE_BYTES). */
+  historyCacheBytes: number;
   /**
    * Whether to wait for Redis before resolving (default true). When false the backend is
    * returned at once and connects in the background: until then `ping` fails and so do commands.
@@ -58,7 +61,7 @@ export async function createRedisBackend(target: RedisTarget, options: RedisBack
   // On one Redis appends are fenced by the leases' epochs, within the append script's reach; on
   // a cluster by the conversation's own fence (./fences.ts), which the leases keep up to date.
   const fences = redis.keys.inReach ? undefined : new RedisRunFences(redis, locator);
-  const messages = new RedisMessageStore(redis, locator);
+  const messages = new RedisMessageStore(redis, locator, new RecentMessages(options.historyCacheBytes));
   const events = new RedisEventLog(
     redis,
     options.retention,
@@ -104,7 +107,7 @@ export async function createRedisLiveLayer(target: RedisTarget, options: RedisLi
 /** One Redis (its URL), or a Redis Cluster (some of its nodes' URLs). */
 export type RedisTarget = string | { clusterNodes: readonly string[] };
 
-export interface RedisLiveLayerOptions extends Omit<RedisBackendOptions, 'retention' | 'idempotencyTtlMs'> {
+export interface RedisLiveLayerOptions extends Omit<RedisBackendOptions, 'retention' | 'idempotencyTtlMs' | 'historyCacheBytes'> {
   /** The hot tail of the history whose appends it fans out (see ./hot-tail.ts). */
   hotTail: HotTailOptions;
 }

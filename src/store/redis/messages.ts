@@ -2,6 +2,7 @@ import type { MessageStore } from '../interfaces.ts';
 import type { MessageRecord } from '../../domain/records.ts';
 import { LuaScript, type RedisConnection } from './connection.ts';
 import type { RedisLocator } from './locator.ts';
+import type { RecentMessages } from '../recent-messages.ts';
 
 /**
  * A message is stored twice: by id (`msg:<id>` on one Redis, `c:{conversationId}:msg:<id>` on a
@@ -28,20 +29,32 @@ return 1
 `);
 
 /**
- * A run's history in one round trip: the last ARGV[2] messages of the set with a seq up to that
+ * A run's history in one round trip: the last ARGV[1] messages of the set with a seq up to that
  * of the message stored by id (the newest when there is none). KEYS: by id, conversation set.
+ * ARGV: how many, then the seq and JSON of the newest message the reader keeps ('' for none):
+ * when it is still stored as it was and not past the message read through, only the messages
+ * after it are read (see ../recent-messages.ts). Returns {1, those} or {0, the last ARGV[1]},
+ * newest first.
  */
 const LIST_LAST_THROUGH = new LuaScript(`
 local json = redis.call('GET', KEYS[1])
 local through = '+inf'
 if json then through = cjson.decode(json).seq end
-return redis.call('ZRANGE', KEYS[2], through, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[1]))
+if ARGV[2] ~= '' and (not json or through >= tonumber(ARGV[2])) then
+  local kept = redis.call('ZRANGE', KEYS[2], ARGV[2], ARGV[2], 'BYSCORE')[1]
+  if kept == ARGV[3] then
+    return {1, redis.call('ZRANGE', KEYS[2], through, '(' .. ARGV[2], 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[1]))}
+  end
+end
+return {0, redis.call('ZRANGE', KEYS[2], through, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[1]))}
 `);
 
 export class RedisMessageStore implements MessageStore {
+  /** @param recent the newest messages of conversations read lately, which a history read then reads on from */
   constructor(
     private readonly redis: RedisConnection,
     private readonly locator: RedisLocator,
+    private readonly recent: RecentMessages,
   ) {}
 
   async add(message: MessageRecord) {
@@ -84,8 +97,13 @@ export class RedisMessageStore implements MessageStore {
 
   async listLastThrough(conversationId: string, last: number, messageId: string) {
     if (last <= 0) return [];
-    const reply = await this.redis.eval<string[]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [last]);
-    return reply.reverse().map((json) => JSON.parse(json) as MessageRecord);
+    const kept = this.recent.usable(conversationId, last);
+    const [onFromKept, newestFirst] = await this.redis.eval<[number, string[]]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [
+      last,
+      kept?.newestSeq ?? '',
+      kept?.newestJson ?? '',
+    ]);
+    return [...this.recent.read(conversationId, last, Number(onFromKept) === 1 ? kept : undefined, newestFirst.reverse())];
   }
 
   async get(id: string) {

@@ -14,6 +14,7 @@ export const redisBackend: BackendRegistration = {
       keyPrefix: config.REDIS_KEY_PREFIX,
       idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
       lockTtlMs: config.REDIS_LOCK_TTL_MS,
+      historyCacheBytes: config.HISTORY_CACHE_BYTES,
       logger: logger.child({ component: 'redis' }),
       // Start serving at once (/readyz says 503 until Redis answers) and connect in the background.
       waitForConnection: false,

@@ -1,0 +1,85 @@
+/**
+ * The newest messages of the conversations whose history was read lately, parsed and frozen, so
+ * that the next run of a conversation asks its store only for the messages stored since, rather
+ * than for its whole history again (200 messages by default, parsed anew on every run).
+ *
+ * This holds because a stored message never changes and never goes alone: only its whole
+ * conversation is deleted. A store that serves a read from here therefore checks, in the same
+ * step as it reads what is newer, that the newest message kept here is still stored as it was:
+ * a conversation deleted (and perhaps begun again under the same id) since fails that check, and
+ * the history is read whole again.
+ *
+ * What is kept is bounded by the size of the messages' JSON: the conversations read least
+ * recently go first.
+ */
+import { deepFreeze } from '../domain/frozen.ts';
+import type { MessageRecord } from '../domain/records.ts';
+
+/** What is kept of a conversation: its newest messages as a history read of `limit` gave them. */
+export interface KeptHistory {
+  /** Oldest first, at most `limit`, frozen. */
+  readonly messages: readonly MessageRecord[];
+  /** The read's limit: a read of more messages than this needs the older ones, and reads whole. */
+  readonly limit: number;
+  /** The newest message as it is stored (its JSON), for the store to check it still is. */
+  readonly newestJson: string;
+  /** The newest message's seq. */
+  readonly newestSeq: number;
+  /** The JSON length of each message, oldest first: what the entry counts against the bound. */
+  readonly sizes: readonly number[];
+  readonly bytes: number;
+}
+
+export class RecentMessages {
+  /** In the order of their last use, least recent first. */
+  private readonly entries = new Map<string, KeptHistory>();
+  private bytes = 0;
+
+  /** @param maxBytes the JSON size of all the messages kept, at most (0 keeps none) */
+  constructor(private readonly maxBytes: number) {}
+
+  /** What is kept of the conversation that can answer a read of `last` messages. */
+  usable(conversationId: string, last: number): KeptHistory | undefined {
+    const entry = this.entries.get(conversationId);
+    if (!entry || entry.limit < last) return undefined;
+    this.entries.delete(conversationId);
+    this.entries.set(conversationId, entry);
+    return entry;
+  }
+
+  /**
+   * The history a read of the `last` messages answers, from the messages it read (as stored,
+   * oldest first) after those kept (`since`, as `usable` gave it, or none when it read the
+   * history whole), and kept for the next read of the conversation.
+   */
+  read(conversationId: string, last: number, since: KeptHistory | undefined, jsons: readonly string[]): readonly MessageRecord[] {
+    const limit = since ? since.limit : last;
+    const fresh = jsons.map((json) => deepFreeze(JSON.parse(json) as MessageRecord));
+    const messages = [...(since?.messages ?? []), ...fresh].slice(-limit);
+    const sizes = [...(since?.sizes ?? []), ...jsons.map((json) => json.length)].slice(-limit);
+    const newestJson = jsons.at(-1) ?? since?.newestJson;
+    this.forget(conversationId);
+    const newest = messages.at(-1);
+    if (newest !== undefined && newestJson !== undefined) {
+      const bytes = sizes.reduce((sum, size) => sum + size, 0);
+      this.entries.set(conversationId, { messages, limit, newestJson, newestSeq: newest.seq, sizes, bytes });
+      this.bytes += bytes;
+      this.evict();
+    }
+    return messages.slice(-last);
+  }
+
+  forget(conversationId: string): void {
+    const entry = this.entries.get(conversationId);
+    if (!entry) return;
+    this.entries.delete(conversationId);
+    this.bytes -= entry.bytes;
+  }
+
+  private evict(): void {
+    for (const conversationId of this.entries.keys()) {
+      if (this.bytes <= this.maxBytes) return;
+      this.forget(conversationId);
+    }
+  }
+}
