@@ -83,7 +83,13 @@ describe('the live layer on a Redis Cluster', () => {
     const primaries = await connectToPrimaries(world.cluster().urls);
     try {
       const subscribed = async () => (await Promise.all(primaries.map((admin) => pubSubClients(admin)))).reduce((sum, count) => sum + count, 0);
-      await until(async () => ((await subscribed()) > 0 ? true : undefined), 'the sharded subscription');
+      // The conversation's own channel, not just any pub/sub connection (the instances have
+      // others): until b has subscribed to it, its connection may still be on its way, and one
+      // that is let in before the cut and subscribes after it would hear what follows.
+      const listened = async () =>
+        (await Promise.all(primaries.map((admin) => admin.sendCommand(['PUBSUB', 'SHARDCHANNELS', `*{${conversationId}}*`]) as Promise<string[]>))).flat()
+          .length;
+      await until(async () => ((await listened()) > 0 ? true : undefined), "the sharded subscription to the conversation's channel");
       // Drop every pub/sub connection and keep them out while events are appended (no new
       // connection is let in; those open stay): their doorbells ring for nobody, nothing follows.
       await Promise.all(
@@ -94,6 +100,7 @@ describe('the live layer on a Redis Cluster', () => {
       );
       try {
         expect(await subscribed()).toBe(0);
+        expect(await listened()).toBe(0);
         for (let i = 2; i <= 21; i += 1) await a.events.append(token(conversationId, `d${i}`));
         expect(follower.events).toHaveLength(1);
       } finally {
