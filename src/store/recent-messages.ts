@@ -48,21 +48,27 @@ export class RecentMessages {
   }
 
   /**
-   * The history a read of the `last` messages answers, from the messages it read (as stored,
-   * oldest first) after those kept (`since`, as `usable` gave it, or none when it read the
-   * history whole), and kept for the next read of the conversation.
+   * The history a read of the `last` messages answers, from the newest `count` (at least `last`)
+   * it read (as stored, oldest first) after those kept (`since`, as `usable` gave it, whose
+   * limit `count` must be, or none when it read the history whole), and kept for the next read
+   * of the conversation. Reading as many as are kept keeps what is kept whole: the newest
+   * `count` through the newest read, with no hole between what was kept and what was read.
    */
-  read(conversationId: string, last: number, since: KeptHistory | undefined, jsons: readonly string[]): readonly MessageRecord[] {
-    const limit = since ? since.limit : last;
+  read(
+    conversationId: string,
+    { last, count }: { last: number; count: number },
+    since: KeptHistory | undefined,
+    jsons: readonly string[],
+  ): readonly MessageRecord[] {
     const fresh = jsons.map((json) => deepFreeze(JSON.parse(json) as MessageRecord));
-    const messages = [...(since?.messages ?? []), ...fresh].slice(-limit);
-    const sizes = [...(since?.sizes ?? []), ...jsons.map((json) => json.length)].slice(-limit);
+    const messages = [...(since?.messages ?? []), ...fresh].slice(-count);
+    const sizes = [...(since?.sizes ?? []), ...jsons.map((json) => json.length)].slice(-count);
     const newestJson = jsons.at(-1) ?? since?.newestJson;
     this.forget(conversationId);
     const newest = messages.at(-1);
     if (newest !== undefined && newestJson !== undefined) {
       const bytes = sizes.reduce((sum, size) => sum + size, 0);
-      this.entries.set(conversationId, { messages, limit, newestJson, newestSeq: newest.seq, sizes, bytes });
+      this.entries.set(conversationId, { messages, limit: count, newestJson, newestSeq: newest.seq, sizes, bytes });
       this.bytes += bytes;
       this.evict();
     }

@@ -113,6 +113,22 @@ describe.each([
     expect(shorter.parsed).toBe(0);
   });
 
+  it('keeps no hole when a short read follows more messages than it asks for', async () => {
+    const conversationId = randomUUID();
+    const first = await store(
+      conversationId,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    await read(conversationId, HISTORY, first[19]!.id);
+    const more = await store(
+      conversationId,
+      Array.from({ length: 25 }, (_, i) => i + 21),
+    );
+    expect((await read(conversationId, 5, more[24]!.id)).history).toEqual(await whole(conversationId, 5));
+    // What was kept for the longer read is still the last 20, not the 5 after 15 older ones.
+    expect((await read(conversationId, HISTORY, more[24]!.id)).history).toEqual(await whole(conversationId, HISTORY));
+  });
+
   it('never hands out the messages of a conversation deleted since, even when it was begun again under the same id', async () => {
     const conversationId = randomUUID();
     const begin = () =>

@@ -98,12 +98,14 @@ export class RedisMessageStore implements MessageStore {
   async listLastThrough(conversationId: string, last: number, messageId: string) {
     if (last <= 0) return [];
     const kept = this.recent.usable(conversationId, last);
+    // As many as what is kept holds: read on from it, or read whole, it stays the newest of its size.
+    const count = kept?.limit ?? last;
     const [onFromKept, newestFirst] = await this.redis.eval<[number, string[]]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [
-      last,
+      count,
       kept?.newestSeq ?? '',
       kept?.newestJson ?? '',
     ]);
-    return [...this.recent.read(conversationId, last, Number(onFromKept) === 1 ? kept : undefined, newestFirst.reverse())];
+    return [...this.recent.read(conversationId, { last, count }, Number(onFromKept) === 1 ? kept : undefined, newestFirst.reverse())];
   }
 
   async get(id: string) {
