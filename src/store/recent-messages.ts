@@ -54,14 +54,9 @@ export class RecentMessages {
    * of the conversation. Reading as many as are kept keeps what is kept whole: the newest
    * `count` through the newest read, with no hole between what was kept and what was read.
    */
-  read(
-    conversationId: string,
-    { last, count }: { last: number; count: number },
-    since: KeptHistory | undefined,
-    jsons: readonly string[],
-  ): readonly MessageRecord[] {
+  read(conversationId: string, { last, count }: { last: number; count: number }, since: KeptHistory | undefined, jsons: readonly string[]): MessageRecord[] {
     const fresh = jsons.map((json) => deepFreeze(JSON.parse(json) as MessageRecord));
-    const messages = [...(since?.messages ?? []), ...fresh].slice(-count);
+    const messages: readonly MessageRecord[] = [...(since?.messages ?? []), ...fresh].slice(-count);
     const sizes = [...(since?.sizes ?? []), ...jsons.map((json) => json.length)].slice(-count);
     const newestJson = jsons.at(-1) ?? since?.newestJson;
     this.forget(conversationId);

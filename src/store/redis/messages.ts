@@ -105,7 +105,7 @@ export class RedisMessageStore implements MessageStore {
       kept?.newestSeq ?? '',
       kept?.newestJson ?? '',
     ]);
-    return [...this.recent.read(conversationId, { last, count }, Number(onFromKept) === 1 ? kept : undefined, newestFirst.reverse())];
+    return this.recent.read(conversationId, { last, count }, Number(onFromKept) === 1 ? kept : undefined, newestFirst.reverse());
   }
 
   async get(id: string) {
