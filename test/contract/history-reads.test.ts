@@ -17,6 +17,9 @@ import { BACKEND_SETTINGS, DEFAULT_RETENTION } from './worlds.ts';
 
 const HISTORY = 20;
 
+/** The seqs from `from` to `to`, both included. */
+const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 function message(conversationId: string, seq: number): MessageRecord {
   return {
     id: randomUUID(),
@@ -74,10 +77,7 @@ describe.each([
 
   it('reads only the messages stored since its last read, and answers as a read of the whole history', async () => {
     const conversationId = randomUUID();
-    const stored = await store(
-      conversationId,
-      Array.from({ length: 50 }, (_, i) => i + 1),
-    );
+    const stored = await store(conversationId, seqs(1, 50));
     const first = await read(conversationId, HISTORY, stored[49]!.id);
     expect(first.parsed).toBe(HISTORY);
     expect(first.history).toEqual(await whole(conversationId, HISTORY));
@@ -95,10 +95,7 @@ describe.each([
 
   it('answers a read through an older message, and one of more messages than it kept, from the whole history', async () => {
     const conversationId = randomUUID();
-    const stored = await store(
-      conversationId,
-      Array.from({ length: 40 }, (_, i) => i + 1),
-    );
+    const stored = await store(conversationId, seqs(1, 40));
     await read(conversationId, HISTORY, stored[39]!.id);
     // A run queued behind others reads through its own message, older than the newest kept.
     expect((await read(conversationId, HISTORY, stored[29]!.id)).history).toEqual(await whole(conversationId, HISTORY, 30));
@@ -115,15 +112,9 @@ describe.each([
 
   it('keeps no hole when a short read follows more messages than it asks for', async () => {
     const conversationId = randomUUID();
-    const first = await store(
-      conversationId,
-      Array.from({ length: 20 }, (_, i) => i + 1),
-    );
+    const first = await store(conversationId, seqs(1, 20));
     await read(conversationId, HISTORY, first[19]!.id);
-    const more = await store(
-      conversationId,
-      Array.from({ length: 25 }, (_, i) => i + 21),
-    );
+    const more = await store(conversationId, seqs(21, 45));
     expect((await read(conversationId, 5, more[24]!.id)).history).toEqual(await whole(conversationId, 5));
     // What was kept for the longer read is still the last 20, not the 5 after 15 older ones.
     expect((await read(conversationId, HISTORY, more[24]!.id)).history).toEqual(await whole(conversationId, HISTORY));
