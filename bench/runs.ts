@@ -23,7 +23,7 @@
  * per CPU-second at one conversation, after 1,000 about 24,000 (the others gain too, less).
  *
  * Usage: npx tsx bench/runs.ts [-- --tokens 50 --runs 300 --rounds 10 --warm-up 1000
- *   --conversations 500 --runs-each 4 --warm-up-each 4 --servers floor,typical,memory,redis
+ *   --conversations 500 --runs-each 8 --warm-up-each 4 --servers floor,typical,memory,redis
  *   --profile <dir>]
  */
 import { randomUUID } from 'node:crypto';
@@ -44,7 +44,7 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '10' },
     'warm-up': { type: 'string', default: '1000' },
     conversations: { type: 'string', default: '500' },
-    'runs-each': { type: 'string', default: '4' },
+    'runs-each': { type: 'string', default: '8' },
     'warm-up-each': { type: 'string', default: '4' },
     servers: { type: 'string', default: 'floor,typical,memory,redis' },
     profile: { type: 'string' },
