@@ -131,7 +131,7 @@ export const settingsSchema = z.object({
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
   AGENT_HISTORY_MESSAGES: int(200, 1).describe('Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.'),
   HISTORY_CACHE_BYTES: int(16 * 1024 * 1024, 0).describe(
-    "Total size (JSON) of the newest messages kept for the conversations read lately on the Redis store, so that a run's history read asks only for what was stored since; the least recently read go first (0: none kept).",
+    "Total size (as JSON) of the newest messages kept for the conversations read lately, so that a run's history read asks its store of record (Redis or PostgreSQL) only for what was stored since; the least recently read go first (0: none kept).",
   ),
   MAX_TEXT_LENGTH: int(8000, 1).describe('Longest message text, in characters.'),
   MAX_CONTEXT_BYTES: int(64 * 1024, 1).describe('Largest `context` of a send, in bytes of JSON.'),

@@ -195,7 +195,7 @@ export interface SettingsOptions {
    */
   agentHistoryMessages?: number;
   /**
-   * Total size (JSON) of the newest messages kept for the conversations read lately on the Redis store, so that a run's history read asks only for what was stored since; the least recently read go first (0: none kept).
+   * Total size (as JSON) of the newest messages kept for the conversations read lately, so that a run's history read asks its store of record (Redis or PostgreSQL) only for what was stored since; the least recently read go first (0: none kept).
    * @defaultValue `16777216`
    * Environment variable: `HISTORY_CACHE_BYTES`.
    */

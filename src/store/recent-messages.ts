@@ -15,17 +15,26 @@
 import { deepFreeze } from '../domain/frozen.ts';
 import type { MessageRecord } from '../domain/records.ts';
 
+/** A message as a history read found it in its store. */
+export interface ReadMessage {
+  message: MessageRecord;
+  /** About how many bytes it holds (its JSON's length): what it counts against the bound. */
+  size: number;
+  /** What tells this message from any other stored at its seq (its JSON on Redis, its id on PostgreSQL). */
+  identity: string;
+}
+
 /** What is kept of a conversation: its newest messages as a history read of `limit` gave them. */
 export interface KeptHistory {
   /** Oldest first, at most `limit`, frozen. */
   readonly messages: readonly MessageRecord[];
   /** The read's limit: a read of more messages than this needs the older ones, and reads whole. */
   readonly limit: number;
-  /** The newest message as it is stored (its JSON), for the store to check it still is. */
-  readonly newestJson: string;
+  /** The newest message's identity (see ReadMessage), for the store to check it is still stored. */
+  readonly newestIdentity: string;
   /** The newest message's seq. */
   readonly newestSeq: number;
-  /** The JSON length of each message, oldest first: what the entry counts against the bound. */
+  /** The size of each message, oldest first. */
   readonly sizes: readonly number[];
   readonly bytes: number;
 }
@@ -35,7 +44,7 @@ export class RecentMessages {
   private readonly entries = new Map<string, KeptHistory>();
   private bytes = 0;
 
-  /** @param maxBytes the JSON size of all the messages kept, at most (0 keeps none) */
+  /** @param maxBytes the size of all the messages kept, at most (0 keeps none) */
   constructor(private readonly maxBytes: number) {}
 
   /** What is kept of the conversation that can answer a read of `last` messages. */
@@ -49,21 +58,25 @@ export class RecentMessages {
 
   /**
    * The history a read of the `last` messages answers, from the newest `count` (at least `last`)
-   * it read (as stored, oldest first) after those kept (`since`, as `usable` gave it, whose
-   * limit `count` must be, or none when it read the history whole), and kept for the next read
-   * of the conversation. Reading as many as are kept keeps what is kept whole: the newest
-   * `count` through the newest read, with no hole between what was kept and what was read.
+   * it read, oldest first, after those kept (`since`, as `usable` gave it, whose limit `count`
+   * must be, or none when it read the history whole), and kept for the next read of the
+   * conversation. Reading as many as are kept keeps what is kept whole: the newest `count`
+   * through the newest read, with no hole between what was kept and what was read.
    */
-  read(conversationId: string, { last, count }: { last: number; count: number }, since: KeptHistory | undefined, jsons: readonly string[]): MessageRecord[] {
-    const fresh = jsons.map((json) => deepFreeze(JSON.parse(json) as MessageRecord));
-    const messages: readonly MessageRecord[] = [...(since?.messages ?? []), ...fresh].slice(-count);
-    const sizes = [...(since?.sizes ?? []), ...jsons.map((json) => json.length)].slice(-count);
-    const newestJson = jsons.at(-1) ?? since?.newestJson;
+  read(
+    conversationId: string,
+    { last, count }: { last: number; count: number },
+    since: KeptHistory | undefined,
+    read: readonly ReadMessage[],
+  ): MessageRecord[] {
+    const messages: readonly MessageRecord[] = [...(since?.messages ?? []), ...read.map(({ message }) => deepFreeze(message))].slice(-count);
+    const sizes = [...(since?.sizes ?? []), ...read.map(({ size }) => size)].slice(-count);
+    const newestIdentity = read.at(-1)?.identity ?? since?.newestIdentity;
     this.forget(conversationId);
     const newest = messages.at(-1);
-    if (newest !== undefined && newestJson !== undefined) {
+    if (newest !== undefined && newestIdentity !== undefined) {
       const bytes = sizes.reduce((sum, size) => sum + size, 0);
-      this.entries.set(conversationId, { messages, limit: count, newestJson, newestSeq: newest.seq, sizes, bytes });
+      this.entries.set(conversationId, { messages, limit: count, newestIdentity, newestSeq: newest.seq, sizes, bytes });
       this.bytes += bytes;
       this.evict();
     }

@@ -1,16 +1,21 @@
 /**
- * A run's history read on the Redis store: the newest messages of a conversation read lately are
- * kept, and the next read asks Redis only for what was stored since (counted in messages parsed),
+ * A run's history read on the stores of record that keep what they read (Redis, PostgreSQL): the
+ * newest messages of a conversation read lately are kept, and the next read asks the store only
+ * for what was stored since (counted in messages taken in: parsed on Redis, rows on PostgreSQL),
  * with the answer a read of the whole history gives in every case: more messages since, a read
  * through an older message, a read of more messages than were kept, and a conversation deleted
  * and begun again under the same id (whose kept messages must never be handed out again). On one
- * Redis and on a Redis Cluster, where the check and the read are in the conversation's slot.
+ * Redis, on a Redis Cluster (where the check and the read are in the conversation's slot) and on
+ * PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageRecord } from '../../src/domain/records.ts';
-import type { Backend } from '../../src/store/interfaces.ts';
+import type { ConversationStore, MessageStore } from '../../src/store/interfaces.ts';
+import { createPostgresRecordStore } from '../../src/store/postgres/index.ts';
+import { postgresPool, type Sql } from '../../src/store/postgres/sql.ts';
 import { createRedisBackend, type RedisTarget } from '../../src/store/redis/index.ts';
+import { startPostgres } from '../support/postgres-server.ts';
 import { startRedisCluster } from '../support/redis-cluster.ts';
 import { startRedis } from '../support/redis-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION } from './worlds.ts';
@@ -33,28 +38,97 @@ function message(conversationId: string, seq: number): MessageRecord {
   };
 }
 
+/** What the test needs of a store of record. */
+interface Stores {
+  messages: MessageStore;
+  conversations: ConversationStore;
+  deleteConversation(id: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Two instances on one store of record, and how many messages the reader takes in from the store
+ * while `read` runs.
+ */
+interface Opened {
+  reader: Stores;
+  writer: Stores;
+  takenIn(conversationId: string, read: () => Promise<MessageRecord[]>): Promise<{ history: MessageRecord[]; taken: number }>;
+  stop(): Promise<void>;
+}
+
+/** On Redis a message read is parsed from its JSON: the JSON.parse calls with the conversation's messages are counted. */
+async function onRedis(target: RedisTarget, stop: () => Promise<void>): Promise<Opened> {
+  const keyPrefix = `history-${randomUUID()}:`;
+  const open = () => createRedisBackend(target, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix });
+  const [reader, writer] = await Promise.all([open(), open()]);
+  return {
+    reader,
+    writer,
+    async takenIn(conversationId, read) {
+      const parse = vi.spyOn(JSON, 'parse');
+      try {
+        const history = await read();
+        const taken = parse.mock.calls.filter(([text]) => typeof text === 'string' && text.includes(`"conversationId":"${conversationId}"`)).length;
+        return { history, taken };
+      } finally {
+        parse.mockRestore();
+      }
+    },
+    stop: async () => {
+      await Promise.all([reader.close(), writer.close()]);
+      await stop();
+    },
+  };
+}
+
+/** On PostgreSQL the rows of messages the reader's history statements return are counted, on its own pool. */
+async function onPostgres(): Promise<Opened> {
+  const postgres = await startPostgres();
+  const database = await postgres.createDatabase();
+  const pool = postgresPool(database);
+  let taken = 0;
+  const counting: Sql = {
+    query: async <Row>(text: string, params?: readonly unknown[]) => {
+      const result = await pool.query<Row>(text, params);
+      if (text.includes('on_from_kept')) taken += result.rows.filter((row) => (row as { id?: unknown }).id != null).length;
+      return result;
+    },
+    transaction: (fn) => pool.transaction(fn),
+    close: () => pool.close(),
+  };
+  const options = { retention: DEFAULT_RETENTION, idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs, historyCacheBytes: BACKEND_SETTINGS.historyCacheBytes };
+  const [reader, writer] = await Promise.all([createPostgresRecordStore(counting, options), createPostgresRecordStore(database, options)]);
+  return {
+    reader,
+    writer,
+    async takenIn(_conversationId, read) {
+      taken = 0;
+      const history = await read();
+      return { history, taken };
+    },
+    stop: async () => {
+      await Promise.all([reader.close(), writer.close()]);
+      await pool.close();
+      await postgres.stop();
+    },
+  };
+}
+
 describe.each([
-  { name: 'one Redis', start: async () => startRedis().then((redis) => ({ target: redis.url as RedisTarget, stop: () => redis.stop() })) },
-  {
-    name: 'a Redis Cluster',
-    start: async () => startRedisCluster().then((cluster) => ({ target: { clusterNodes: cluster.urls } as RedisTarget, stop: () => cluster.stop() })),
-  },
-])("a run's history read on $name", ({ start }) => {
-  let redis: { target: RedisTarget; stop(): Promise<void> };
-  let reader: Backend;
-  let writer: Backend;
+  { name: 'one Redis', open: async () => startRedis().then((redis) => onRedis(redis.url, () => redis.stop())) },
+  { name: 'a Redis Cluster', open: async () => startRedisCluster().then((cluster) => onRedis({ clusterNodes: cluster.urls }, () => cluster.stop())) },
+  { name: 'PostgreSQL', open: onPostgres },
+])("a run's history read on $name", ({ open }) => {
+  let opened: Opened;
+  let reader: Stores;
+  let writer: Stores;
 
   beforeAll(async () => {
-    redis = await start();
-    const keyPrefix = `history-${randomUUID()}:`;
-    const open = () => createRedisBackend(redis.target, { ...BACKEND_SETTINGS, retention: DEFAULT_RETENTION, keyPrefix });
-    [reader, writer] = await Promise.all([open(), open()]);
+    opened = await open();
+    ({ reader, writer } = opened);
   });
-  afterEach(() => vi.restoreAllMocks());
-  afterAll(async () => {
-    await Promise.all([reader?.close(), writer?.close()]);
-    await redis?.stop();
-  });
+  afterAll(() => opened?.stop());
 
   /** Stores messages of the given seqs through the other instance, as another gateway would. */
   const store = async (conversationId: string, seqs: number[]) => {
@@ -63,16 +137,13 @@ describe.each([
     return stored;
   };
 
-  /** The reader's history read through `messageId`, and how many messages it parsed for it. */
+  /** The reader's history read through `messageId`, and how many messages it took in from the store for it. */
   const read = async (conversationId: string, last: number, messageId: string) => {
-    const parse = vi.spyOn(JSON, 'parse');
-    const history = await reader.messages.listLastThrough(conversationId, last, messageId);
-    const parsed = parse.mock.calls.filter(([text]) => typeof text === 'string' && text.includes(`"conversationId":"${conversationId}"`)).length;
-    parse.mockRestore();
+    const { history, taken: parsed } = await opened.takenIn(conversationId, () => reader.messages.listLastThrough(conversationId, last, messageId));
     return { history, parsed };
   };
 
-  /** What a read of the whole history answers (no messages kept: the store of record's ZRANGE). */
+  /** What a read of the whole history answers (nothing kept is used: `listLast` reads the store). */
   const whole = (conversationId: string, last: number, throughSeq?: number) => writer.messages.listLast(conversationId, last, throughSeq);
 
   it('reads only the messages stored since its last read, and answers as a read of the whole history', async () => {

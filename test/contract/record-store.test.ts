@@ -78,7 +78,11 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const options = (retention = DEFAULT_RETENTION, idempotencyTtlMs = BACKEND_SETTINGS.idempotencyTtlMs) => ({ retention, idempotencyTtlMs });
+const options = (retention = DEFAULT_RETENTION, idempotencyTtlMs = BACKEND_SETTINGS.idempotencyTtlMs) => ({
+  retention,
+  idempotencyTtlMs,
+  historyCacheBytes: BACKEND_SETTINGS.historyCacheBytes,
+});
 
 /** A new database, through two pools: the stores migrate it at once, as two instances starting together would. */
 const postgresRecordWorld: RecordWorld = {

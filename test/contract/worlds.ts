@@ -153,7 +153,11 @@ function postgresLiveLayerWorld(name: string, startRedisOf: () => Promise<LiveRe
       const keyPrefix = `test-${randomUUID()}:`;
       const instance = async () =>
         composeBackend(
-          await createPostgresRecordStore(database, { retention, idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs }),
+          await createPostgresRecordStore(database, {
+            retention,
+            idempotencyTtlMs: BACKEND_SETTINGS.idempotencyTtlMs,
+            historyCacheBytes: BACKEND_SETTINGS.historyCacheBytes,
+          }),
           await createRedisLiveLayer(redis!.target, { keyPrefix, lockTtlMs: BACKEND_SETTINGS.lockTtlMs, hotTail: hotTailOf(retention, retention.maxAgeMs) }),
         );
       const a = await instance();

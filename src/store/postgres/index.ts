@@ -11,6 +11,7 @@ import { Housekeeping } from './housekeeping.ts';
 import { PostgresMessageStore } from './messages.ts';
 import { migrate } from './migrations.ts';
 import { PostgresRunQueue, PostgresRunStore } from './runs.ts';
+import { RecentMessages } from '../recent-messages.ts';
 import { PostgresInputRequestStore } from './inputs.ts';
 import { PostgresSendStore } from './sends.ts';
 import { pgliteSql } from './pglite.ts';
@@ -23,6 +24,8 @@ export interface PostgresRecordStoreOptions {
   idempotencyTtlMs: number;
   /** How often events past the retention age and expired keys are deleted (default a minute). */
   sweepIntervalMs?: number;
+  /** The size of the newest messages kept for runs' history reads (HISTORY_CACHE_BYTES; default none kept). */
+  historyCacheBytes?: number;
   logger?: Logger;
 }
 
@@ -72,7 +75,7 @@ export async function createPostgresRecordStore(database: string | Sql, options:
   return {
     kind: 'postgres',
     conversations: new PostgresConversationStore(sql),
-    messages: new PostgresMessageStore(sql),
+    messages: new PostgresMessageStore(sql, new RecentMessages(options.historyCacheBytes ?? 0)),
     runs,
     runQueue: new PostgresRunQueue(sql),
     sends: new PostgresSendStore(sql, options.retention, options.idempotencyTtlMs),

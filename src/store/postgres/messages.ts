@@ -2,9 +2,13 @@ import type { MessageStore } from '../interfaces.ts';
 import type { MessageRecord, MessageRole } from '../../domain/records.ts';
 import { isoOf, numberOf } from './columns.ts';
 import type { Sql } from './sql.ts';
+import { RecentMessages } from '../recent-messages.ts';
 
 /** A message is a row of `messages`, listed per conversation by seq. */
 const COLUMNS = 'id, conversation_id, seq, role, text, agent_id, run_id, created_at';
+
+/** About what a message holds besides its text (its ids, seq and time), in bytes as its JSON would. */
+const ROW_OVERHEAD = 200;
 
 interface MessageRow {
   id: string;
@@ -18,7 +22,11 @@ interface MessageRow {
 }
 
 export class PostgresMessageStore implements MessageStore {
-  constructor(private readonly sql: Sql) {}
+  /** @param recent the newest messages of conversations read lately, which a history read then reads on from (none kept by default) */
+  constructor(
+    private readonly sql: Sql,
+    private readonly recent = new RecentMessages(0),
+  ) {}
 
   /** Adding a message again (a retried write) leaves the stored one as it is. */
   async add(message: MessageRecord) {
@@ -48,17 +56,30 @@ export class PostgresMessageStore implements MessageStore {
 
   async listLastThrough(conversationId: string, last: number, messageId: string) {
     if (last <= 0) return [];
-    // The message's seq looked up in the same statement (no such message: through the newest).
-    const { rows } = await this.sql.query<MessageRow>(
-      `SELECT * FROM (
+    const kept = this.recent.usable(conversationId, last);
+    // As many as what is kept holds: read on from it, or read whole, it stays the newest of its size.
+    const count = kept?.limit ?? last;
+    // In one statement: the seq of the message read through (no such message: the newest), and
+    // whether the newest message kept is still stored and not past it (then only the messages
+    // after it are read, see ../recent-messages.ts). One row at least, for the answer.
+    const { rows } = await this.sql.query<Partial<MessageRow> & { on_from_kept: boolean }>(
+      `WITH through AS (SELECT COALESCE((SELECT seq FROM messages WHERE id = $2), ${Number.MAX_SAFE_INTEGER}) AS seq),
+       kept AS (
+         SELECT $4::bigint IS NOT NULL AND (SELECT seq FROM through) >= $4::bigint
+           AND EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $4::bigint AND id = $5) AS on_from_kept
+       )
+       SELECT kept.on_from_kept, newest.* FROM kept LEFT JOIN (
          SELECT ${COLUMNS} FROM messages
-         WHERE conversation_id = $1
-           AND seq <= COALESCE((SELECT seq FROM messages WHERE id = $2), ${Number.MAX_SAFE_INTEGER})
+         WHERE conversation_id = $1 AND seq <= (SELECT seq FROM through)
+           AND (NOT (SELECT on_from_kept FROM kept) OR seq > $4::bigint)
          ORDER BY seq DESC LIMIT $3
-       ) AS newest ORDER BY seq`,
-      [conversationId, messageId, last],
+       ) AS newest ON true ORDER BY newest.seq`,
+      [conversationId, messageId, count, kept?.newestSeq ?? null, kept?.newestIdentity ?? null],
     );
-    return rows.map(decode);
+    const read = rows
+      .filter((row): row is MessageRow & { on_from_kept: boolean } => row.id !== null && row.id !== undefined)
+      .map((row) => ({ message: decode(row), size: ROW_OVERHEAD + row.text.length, identity: row.id }));
+    return this.recent.read(conversationId, { last, count }, rows[0]?.on_from_kept === true ? kept : undefined, read);
   }
 
   async get(id: string) {

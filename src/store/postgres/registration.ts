@@ -17,6 +17,7 @@ export const postgresBackend: BackendRegistration = {
     const record = await createPostgresRecordStore(config.DATABASE_URL!, {
       retention: retentionOf(config),
       idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+      historyCacheBytes: config.HISTORY_CACHE_BYTES,
       logger: logger.child({ component: 'postgres' }),
     });
     let live;

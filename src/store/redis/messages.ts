@@ -103,9 +103,10 @@ export class RedisMessageStore implements MessageStore {
     const [onFromKept, newestFirst] = await this.redis.eval<[number, string[]]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [
       count,
       kept?.newestSeq ?? '',
-      kept?.newestJson ?? '',
+      kept?.newestIdentity ?? '',
     ]);
-    return this.recent.read(conversationId, { last, count }, Number(onFromKept) === 1 ? kept : undefined, newestFirst.reverse());
+    const read = newestFirst.reverse().map((json) => ({ message: JSON.parse(json) as MessageRecord, size: json.length, identity: json }));
+    return this.recent.read(conversationId, { last, count }, Number(onFromKept) === 1 ? kept : undefined, read);
   }
 
   async get(id: string) {
