@@ -240,12 +240,12 @@ function scrapedHistogram(registry: Registry, { name, help, buckets }: { name: s
     aggregator: 'sum',
     get: async () => {
       let cumulative = 0;
-      const values = buckets.map((bound, index) => {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = buckets.map((bound, index) => {
         cumulative += counts[index]!;
         return { labels: { le: bound }, value: cumulative, metricName: `${name}_bucket` };
       });
       const count = cumulative + counts[buckets.length]!;
-      values.push({ labels: { le: '+Inf' as unknown as number }, value: count, metricName: `${name}_bucket` });
+      values.push({ labels: { le: '+Inf' }, value: count, metricName: `${name}_bucket` });
       return {
         name,
         help,

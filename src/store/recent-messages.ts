@@ -47,8 +47,26 @@ export class RecentMessages {
   /** @param maxBytes the size of all the messages kept, at most (0 keeps none) */
   constructor(private readonly maxBytes: number) {}
 
+  /**
+   * A run's history of the `last` newest messages, from what is kept of the conversation and
+   * what `fetch` reads of its store: the newest `count` messages, oldest first, either all of
+   * them or (`onFromKept`, when `kept` is still stored as it was) only those after `kept`. It
+   * asks for as many as are kept, not just `last`: what is kept then stays whole, the newest
+   * `count` with no hole between what was kept and what was read.
+   */
+  async history(
+    conversationId: string,
+    last: number,
+    fetch: (count: number, kept: KeptHistory | undefined) => Promise<{ onFromKept: boolean; read: readonly ReadMessage[] }>,
+  ): Promise<MessageRecord[]> {
+    const kept = this.usable(conversationId, last);
+    const count = kept?.limit ?? last;
+    const { onFromKept, read } = await fetch(count, kept);
+    return this.keep(conversationId, { last, count }, onFromKept ? kept : undefined, read);
+  }
+
   /** What is kept of the conversation that can answer a read of `last` messages. */
-  usable(conversationId: string, last: number): KeptHistory | undefined {
+  private usable(conversationId: string, last: number): KeptHistory | undefined {
     const entry = this.entries.get(conversationId);
     if (!entry || entry.limit < last) return undefined;
     this.entries.delete(conversationId);
@@ -56,14 +74,8 @@ export class RecentMessages {
     return entry;
   }
 
-  /**
-   * The history a read of the `last` messages answers, from the newest `count` (at least `last`)
-   * it read, oldest first, after those kept (`since`, as `usable` gave it, whose limit `count`
-   * must be, or none when it read the history whole), and kept for the next read of the
-   * conversation. Reading as many as are kept keeps what is kept whole: the newest `count`
-   * through the newest read, with no hole between what was kept and what was read.
-   */
-  read(
+  /** The `last` newest of what was kept (`since`) and then `read`, the newest `count` of which are kept from now. */
+  private keep(
     conversationId: string,
     { last, count }: { last: number; count: number },
     since: KeptHistory | undefined,
@@ -83,7 +95,7 @@ export class RecentMessages {
     return messages.slice(-last);
   }
 
-  forget(conversationId: string): void {
+  private forget(conversationId: string): void {
     const entry = this.entries.get(conversationId);
     if (!entry) return;
     this.entries.delete(conversationId);

@@ -56,14 +56,12 @@ export class PostgresMessageStore implements MessageStore {
 
   async listLastThrough(conversationId: string, last: number, messageId: string) {
     if (last <= 0) return [];
-    const kept = this.recent.usable(conversationId, last);
-    // As many as what is kept holds: read on from it, or read whole, it stays the newest of its size.
-    const count = kept?.limit ?? last;
-    // In one statement: the seq of the message read through (no such message: the newest), and
-    // whether the newest message kept is still stored and not past it (then only the messages
-    // after it are read, see ../recent-messages.ts). One row at least, for the answer.
-    const { rows } = await this.sql.query<Partial<MessageRow> & { on_from_kept: boolean }>(
-      `WITH through AS (SELECT COALESCE((SELECT seq FROM messages WHERE id = $2), ${Number.MAX_SAFE_INTEGER}) AS seq),
+    return this.recent.history(conversationId, last, async (count, kept) => {
+      // In one statement: the seq of the message read through (no such message: the newest), and
+      // whether the newest message kept is still stored and not past it (then only the messages
+      // after it are read, see ../recent-messages.ts). One row at least, for the answer.
+      const { rows } = await this.sql.query<Partial<MessageRow> & { on_from_kept: boolean }>(
+        `WITH through AS (SELECT COALESCE((SELECT seq FROM messages WHERE id = $2), ${Number.MAX_SAFE_INTEGER}) AS seq),
        kept AS (
          SELECT $4::bigint IS NOT NULL AND (SELECT seq FROM through) >= $4::bigint
            AND EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $4::bigint AND id = $5) AS on_from_kept
@@ -74,12 +72,13 @@ export class PostgresMessageStore implements MessageStore {
            AND (NOT (SELECT on_from_kept FROM kept) OR seq > $4::bigint)
          ORDER BY seq DESC LIMIT $3
        ) AS newest ON true ORDER BY newest.seq`,
-      [conversationId, messageId, count, kept?.newestSeq ?? null, kept?.newestIdentity ?? null],
-    );
-    const read = rows
-      .filter((row): row is MessageRow & { on_from_kept: boolean } => row.id !== null && row.id !== undefined)
-      .map((row) => ({ message: decode(row), size: ROW_OVERHEAD + row.text.length, identity: row.id }));
-    return this.recent.read(conversationId, { last, count }, rows[0]?.on_from_kept === true ? kept : undefined, read);
+        [conversationId, messageId, count, kept?.newestSeq ?? null, kept?.newestIdentity ?? null],
+      );
+      const read = rows
+        .filter((row): row is MessageRow & { on_from_kept: boolean } => row.id !== null && row.id !== undefined)
+        .map((row) => ({ message: decode(row), size: ROW_OVERHEAD + row.text.length, identity: row.id }));
+      return { onFromKept: rows[0]?.on_from_kept === true, read };
+    });
   }
 
   async get(id: string) {

@@ -97,16 +97,15 @@ export class RedisMessageStore implements MessageStore {
 
   async listLastThrough(conversationId: string, last: number, messageId: string) {
     if (last <= 0) return [];
-    const kept = this.recent.usable(conversationId, last);
-    // As many as what is kept holds: read on from it, or read whole, it stays the newest of its size.
-    const count = kept?.limit ?? last;
-    const [onFromKept, newestFirst] = await this.redis.eval<[number, string[]]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [
-      count,
-      kept?.newestSeq ?? '',
-      kept?.newestIdentity ?? '',
-    ]);
-    const read = newestFirst.reverse().map((json) => ({ message: JSON.parse(json) as MessageRecord, size: json.length, identity: json }));
-    return this.recent.read(conversationId, { last, count }, Number(onFromKept) === 1 ? kept : undefined, read);
+    return this.recent.history(conversationId, last, async (count, kept) => {
+      const [onFromKept, newestFirst] = await this.redis.eval<[number, string[]]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [
+        count,
+        kept?.newestSeq ?? '',
+        kept?.newestIdentity ?? '',
+      ]);
+      const read = newestFirst.reverse().map((json) => ({ message: JSON.parse(json) as MessageRecord, size: json.length, identity: json }));
+      return { onFromKept: Number(onFromKept) === 1, read };
+    });
   }
 
   async get(id: string) {
