@@ -1,11 +1,13 @@
 /**
  * Moves a conversation's run queue on, under the conversation's lock: runs that ended while they
  * waited take their (empty) turn, and the head run starts here when it is queued and this process
- * has a slot for it. Whoever executes a run advances its queue again when the run is over.
+ * has a slot for it. Where the backend can start the head in one atomic step while nobody holds
+ * the lock (Backend.startHead: one Redis), it does that first, the lock's steps only when it did
+ * not. Whoever executes a run advances its queue again when the run is over.
  */
 import { TERMINAL_STATUSES } from '../domain/run-states.ts';
 import type { RunRecord } from '../domain/records.ts';
-import { runQueueLock } from '../store/interfaces.ts';
+import { runQueueLock, type StartedHead } from '../store/interfaces.ts';
 import type { Executor } from './executor.ts';
 import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
 import { readReplay } from './replay.ts';
@@ -56,6 +58,8 @@ export class Scheduler {
   async advance(conversationId: string, { afterRun }: { afterRun?: AfterRun } = {}): Promise<Advance> {
     const { backend, executor, holder, leaseMs } = this.options;
     if (afterRun && !(afterRun.runsLeft ?? (await backend.runQueue.head(conversationId)) !== null)) return { outcome: 'empty' };
+    const startedAtOnce = await this.startHeadAtOnce(conversationId);
+    if (startedAtOnce) return startedAtOnce;
     return backend.locks.withLock(runQueueLock(conversationId), async (): Promise<Advance> => {
       for (;;) {
         const first = await backend.runQueue.head(conversationId);
@@ -78,9 +82,7 @@ export class Scheduler {
             if (!started) executor.unreserve();
           }
           if (!started) continue; // cancelled meanwhile: look at it again
-          this.options.onRunStatus?.('RUNNING');
-          executor.start(started, leaseEpoch, head.startedAt !== null);
-          return { outcome: 'started', runId: started.id };
+          return this.execute({ run: started, leaseEpoch, resumed: head.startedAt !== null });
         }
         if (endsInItsTurn(head)) {
           // Ended while it waited in the queue (cancelled, or failed by recovery): it takes its
@@ -99,6 +101,29 @@ export class Scheduler {
         return { outcome: 'waiting', runId: head.id };
       }
     });
+  }
+
+  /**
+   * The head run started in one step, where the backend can (see Backend.startHead) and this
+   * process has a slot for it; null when it did not start that way.
+   */
+  private async startHeadAtOnce(conversationId: string): Promise<Advance | null> {
+    const { backend, executor, holder, leaseMs } = this.options;
+    if (!backend.startHead || !executor.reserve()) return null;
+    let started: StartedHead | null = null;
+    try {
+      started = await backend.startHead(conversationId, holder, leaseMs, new Date().toISOString());
+    } finally {
+      if (!started) executor.unreserve();
+    }
+    return started && this.execute(started);
+  }
+
+  /** Executes a run just started here, in the slot reserved for it. */
+  private execute({ run, leaseEpoch, resumed }: StartedHead): Advance {
+    this.options.onRunStatus?.('RUNNING');
+    this.options.executor.start(run, leaseEpoch, resumed);
+    return { outcome: 'started', runId: run.id };
   }
 
   /** A run that ended while it waited for a person: its requests close, and tool calls reported before its pause end with it. */

@@ -157,6 +157,13 @@ export interface LockService {
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
+/** A head run `startHead` started: RUNNING, its lease held at `leaseEpoch`; `resumed` when it had started before (it paused on a person). */
+export interface StartedHead {
+  run: RunRecord;
+  leaseEpoch: number;
+  resumed: boolean;
+}
+
 /** The lock under which a conversation's run queue changes: advancing it, settling its runs, deleting it. */
 export function runQueueLock(conversationId: string): string {
   return `runs:${conversationId}`;
@@ -393,6 +400,14 @@ export interface Backend {
    * execution to workers, RUN_EXECUTION=workers); absent where state lives in one process.
    */
   intents?: IntentQueue;
+  /**
+   * Starts the conversation's head run in one atomic step, where the backend can (one Redis):
+   * when nobody holds the queue's lock (`runQueueLock`) and the head run is one the scheduler may
+   * start, takes its lease for `holder` and moves it to RUNNING (with `startedAt`, unless it
+   * started before), as the scheduler's steps under the lock would. Null when it changed
+   * nothing: the scheduler then takes those steps. Absent where they cost nothing to speak of.
+   */
+  startHead?(conversationId: string, holder: string, leaseMs: number, startedAt: string): Promise<StartedHead | null>;
   /** Deletes the conversation and everything of it, its runs' leases too; false when there was none (see RecordStore). */
   deleteConversation(id: string): Promise<boolean>;
   /**

@@ -5,6 +5,7 @@ import { RedisEventLog } from './event-log.ts';
 import { composeBackend } from '../compose.ts';
 import type { Backend, IntentQueue, LiveLayer, RecordStore } from '../interfaces.ts';
 import { deleteConversation } from './deletion.ts';
+import { RedisHeadStart } from './head-start.ts';
 import { RedisHotTail, type HotTailOptions } from './hot-tail.ts';
 import { LuaScript, RedisConnection } from './connection.ts';
 import { RedisControlChannel } from './control.ts';
@@ -93,7 +94,13 @@ export async function createRedisBackend(target: RedisTarget, options: RedisBack
     ping: () => redis.ping(),
     close: async () => events.close(),
   };
-  return { ...composeBackend(record, live, options.logger), intents: live.intents };
+  // On one Redis a head run starts in one script rather than five round trips (./head-start.ts).
+  const headStart = redis.keys.inReach ? new RedisHeadStart(redis, leases) : null;
+  return {
+    ...composeBackend(record, live, options.logger),
+    intents: live.intents,
+    ...(headStart && { startHead: headStart.start.bind(headStart) }),
+  };
 }
 
 /**

@@ -10,7 +10,8 @@ import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
  * epochs drawn after Redis lost its data (or failed over without its latest writes) are still
  * above every one drawn before: a store of record orders changes of hands by them.
  */
-const NOW = `
+/** Lua setting `now`: Redis' clock in ms, what lease expiries are scored by. */
+export const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;

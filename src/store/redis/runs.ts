@@ -146,7 +146,8 @@ export function encode(fields: Partial<RunRecord>): string[] {
   return out;
 }
 
-function decode(reply: Reply): RunRecord | null {
+/** A run from its hash's fields (null when the hash is gone). */
+export function decode(reply: Reply): RunRecord | null {
   const fields = pairs(reply);
   if (fields['id'] === undefined) return null;
   return Object.fromEntries(Object.entries(fields).map(([field, json]) => [field, JSON.parse(json)])) as unknown as RunRecord;

@@ -1,0 +1,103 @@
+/**
+ * Starting a conversation's head run in one script, on one Redis (Backend.startHead): it does
+ * what the scheduler's steps under the queue's lock do (the run's lease for the holder, RUNNING,
+ * startedAt kept for a resumed run), and nothing at all while someone holds that lock or when
+ * the head is not a run the scheduler may start. How many round trips it saves a run is counted
+ * in ./redis-round-trips.test.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runEvent } from '../../src/domain/events.ts';
+import type { RunRecord } from '../../src/domain/records.ts';
+import { runQueueLock, type Backend } from '../../src/store/interfaces.ts';
+import { createMemoryBackend } from '../../src/store/memory/index.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, redisWorld, type Instances } from './worlds.ts';
+
+const HOLDER = 'instance-a';
+const LEASE_MS = 60_000;
+
+describe('Backend.startHead on one Redis', () => {
+  const world = redisWorld();
+  let instances: Instances;
+  let backend: Backend;
+  let startHead: NonNullable<Backend['startHead']>;
+
+  beforeAll(() => world.setup());
+  afterAll(() => world.teardown());
+  afterEach(() => instances?.close());
+
+  /** Fresh state, under a key prefix of its own. */
+  async function fresh(): Promise<void> {
+    instances = await world.instances();
+    backend = instances.a;
+    if (!backend.startHead) throw new Error('the Redis backend on one Redis starts a head run in one script');
+    startHead = backend.startHead.bind(backend);
+  }
+
+  /** A run sent and queued in a conversation of its own, its lease with a sender that is gone. */
+  async function queued(overrides: Partial<RunRecord> = {}): Promise<RunRecord> {
+    const run = helloRun(randomUUID(), overrides);
+    expect((await backend.sends.commit(helloSend(run))).outcome).toBe('stored');
+    return run;
+  }
+
+  it('starts a queued head run: RUNNING since now, its lease the holder’s, its appends fenced with the epoch it answers', async () => {
+    await fresh();
+    const run = await queued();
+    const startedAt = new Date().toISOString();
+    const started = await startHead(run.conversationId, HOLDER, LEASE_MS, startedAt);
+    expect(started).not.toBeNull();
+    expect(started!.resumed).toBe(false);
+    expect(started!.run).toMatchObject({ id: run.id, status: 'RUNNING', startedAt });
+    expect(await backend.runs.get(run.id)).toEqual(started!.run);
+    expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(true);
+    expect(await backend.leases.renew(run.id, 'dead-instance', LEASE_MS)).toBe(false);
+    const event = runEvent({ type: 'AgentStarted' }, started!.run, run.agentId);
+    await expect(backend.events.append(event, started!.leaseEpoch)).resolves.toMatchObject({ type: 'AgentStarted' });
+    await expect(backend.events.append(event, started!.leaseEpoch - 1)).rejects.toThrow();
+  });
+
+  it('changes nothing while someone holds the queue’s lock', async () => {
+    await fresh();
+    const run = await queued();
+    const inside = await backend.locks.withLock(runQueueLock(run.conversationId), () =>
+      startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString()),
+    );
+    expect(inside).toBeNull();
+    expect((await backend.runs.get(run.id))!.status).toBe('QUEUED');
+    expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(false);
+    // Once the lock is let go of, the run starts.
+    expect(await startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString())).not.toBeNull();
+  });
+
+  it('changes nothing when the head run is not one the scheduler may start, or the queue is empty', async () => {
+    await fresh();
+    const run = await queued();
+    expect(await startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString())).not.toBeNull();
+    const running = await backend.runs.get(run.id);
+    // RUNNING already: started by someone, nothing to do (a second holder takes no lease).
+    expect(await startHead(run.conversationId, 'instance-b', LEASE_MS, new Date().toISOString())).toBeNull();
+    expect(await backend.runs.get(run.id)).toEqual(running);
+    expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(true);
+    // Ended while it waited (cancelled): its turn is taken the long way, with its events.
+    const cancelled = await queued();
+    await backend.runs.transition(cancelled.id, ['QUEUED'], { status: 'CANCELLED', endedIdle: true });
+    expect(await startHead(cancelled.conversationId, HOLDER, LEASE_MS, new Date().toISOString())).toBeNull();
+    expect((await backend.runs.get(cancelled.id))!.status).toBe('CANCELLED');
+    expect(await startHead(randomUUID(), HOLDER, LEASE_MS, new Date().toISOString())).toBeNull();
+  });
+
+  it('keeps when a resumed run first started, and says it resumed', async () => {
+    await fresh();
+    const firstStarted = '2026-01-02T03:04:05.000Z';
+    const run = await queued({ startedAt: firstStarted });
+    const started = await startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString());
+    expect(started!.resumed).toBe(true);
+    expect(started!.run).toMatchObject({ status: 'RUNNING', startedAt: firstStarted });
+  });
+});
+
+it('is absent where the scheduler’s steps cost no round trips (memory)', () => {
+  const backend = createMemoryBackend(DEFAULT_RETENTION, BACKEND_SETTINGS);
+  expect(backend.startHead).toBeUndefined();
+});
