@@ -61,14 +61,14 @@ export class ConversationService {
 
   /**
    * Stores the user's message, its MessageCreated event and its run in one atomic step (with
-   * the idempotency key, when there is one), then gets the run moving. A repeat of a key gets
+   * the idempotency key, when there is one, counted against the owner's rate window, refused
+   * RATE_LIMITED past it), then gets the run moving. A repeat of a key gets
    * what the first send stored, whatever became of the sender.
    */
   async send(owner: Owner, input: SendInput, where: TraceContext = ambientContext()): Promise<SendResult> {
     const { backend, runtime, limits } = this.options;
     const send = validateSend(input, limits);
     const agentId = routeMessage(this.options.agents, send.target, send.surface);
-    await this.takeRateLimit(owner);
     await runtime.admit(); // too many runs waiting overall answers RATE_LIMITED, storing nothing
     const ids = freshIds(send);
     const now = new Date().toISOString();
@@ -102,9 +102,13 @@ export class ConversationService {
       // REJECT and INTERRUPT store only into an idle conversation (INTERRUPT makes it idle first).
       maxActiveRuns: send.onActiveRun === 'ENQUEUE' ? limits.maxQueuedRunsPerConversation : 1,
     };
+    // The send counts against its owner's rate window once, with its first attempt to store it.
+    const rate = { key: `send:${ownerKey(owner)}`, limit: limits.sendRateLimit, windowMs: limits.sendRateWindowMs };
     for (let attempt = 0; attempt < INTERRUPT_ATTEMPTS; attempt += 1) {
-      const outcome = await backend.sends.commit(newSend);
+      const outcome = await backend.sends.commit(attempt === 0 ? { ...newSend, rate } : newSend);
       switch (outcome.outcome) {
+        case 'rate-limited':
+          throw new GatewayError('RATE_LIMITED', 'Too many messages; slow down.', { retryAfterMs: outcome.retryAfterMs });
         case 'stored':
           await runtime.accepted(run);
           return { conversation: outcome.conversation, message: outcome.message, run, afterSeq: outcome.event.seq - 1 };
@@ -136,14 +140,6 @@ export class ConversationService {
     if (!conversation || !message || !run) throw new Error(`send ${stored.messageId} is remembered but incomplete`);
     await this.options.runtime.nudge(run);
     return { conversation, message, run, afterSeq: message.seq - 1 };
-  }
-
-  private async takeRateLimit(owner: Owner): Promise<void> {
-    const { limits, backend } = this.options;
-    const verdict = await backend.rateLimiter.hit(`send:${ownerKey(owner)}`, limits.sendRateLimit, limits.sendRateWindowMs);
-    if (!verdict.allowed) {
-      throw new GatewayError('RATE_LIMITED', 'Too many messages; slow down.', { retryAfterMs: verdict.retryAfterMs });
-    }
   }
 
   /**

@@ -21,7 +21,7 @@
 import type { Logger } from 'pino';
 import type { StoredEvent } from '../domain/events.ts';
 import type { EventLog, RecordLog } from './event-log.ts';
-import type { Backend, EventFanout, InputRequestStore, LiveLayer, RecordStore, ResumeLease, RunFences, RunLeases, SendStore } from './interfaces.ts';
+import type { Backend, EventFanout, InputRequestStore, LiveLayer, RateLimiter, RecordStore, ResumeLease, RunFences, RunLeases, SendStore } from './interfaces.ts';
 
 /** Who holds a lease given to a run found without one: nobody, so that the next sweep claims it. */
 const NOBODY = '-';
@@ -45,6 +45,7 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
   } else {
     events = history;
   }
+  if (!record.sends.countsRate) sends = rateCountedSends(sends, live.rateLimiter);
   return {
     kind: record.kind === live.kind ? record.kind : `${record.kind}+${live.kind}`,
     conversations: record.conversations,
@@ -74,6 +75,23 @@ export function composeBackend(record: RecordStore, live: LiveLayer, logger?: Lo
     async close() {
       await record.close();
       await live.close();
+    },
+  };
+}
+
+/**
+ * Sends counted against their rate window through the live layer's rate limiter, just before
+ * the store of record, which does not count them itself, stores them.
+ */
+function rateCountedSends(sends: SendStore, rateLimiter: RateLimiter): SendStore {
+  return {
+    countsRate: true,
+    async commit({ rate, ...send }) {
+      if (rate) {
+        const verdict = await rateLimiter.hit(rate.key, rate.limit, rate.windowMs);
+        if (!verdict.allowed) return { outcome: 'rate-limited', retryAfterMs: verdict.retryAfterMs };
+      }
+      return sends.commit(send);
     },
   };
 }

@@ -85,16 +85,30 @@ export interface NewSend {
   lease: { holder: string; ttlMs: number };
   /** How many active (queued or running) runs the conversation may already have. */
   maxActiveRuns: number;
+  /**
+   * The rate window the send counts against (one hit, before anything else is looked at): a
+   * send past the window's limit is refused `rate-limited` and stores nothing.
+   */
+  rate?: SendRate;
+}
+
+/** A fixed window of sends: at most `limit` per `windowMs` under `key` (see RateLimiter). */
+export interface SendRate {
+  key: string;
+  limit: number;
+  windowMs: number;
 }
 
 /**
  * What storing a send did: `stored` it all; found the key `repeated` (and stored nothing: the
- * ids name what the first send with this key stored); or stored nothing because the
+ * ids name what the first send with this key stored); or stored nothing because the send was
+ * past its rate window's limit (`rate-limited`, with how long until the window resets), or the
  * conversation is someone else's (`not-owner`) or has `maxActiveRuns` active runs (`busy`).
  */
 export type SendOutcome =
   | { outcome: 'stored'; conversation: ConversationRecord; message: MessageRecord; event: StoredEvent }
   | { outcome: 'repeated'; stored: SendReservation }
+  | { outcome: 'rate-limited'; retryAfterMs: number }
   | { outcome: 'not-owner' }
   | { outcome: 'busy'; activeRunIds: string[] };
 
@@ -106,6 +120,12 @@ export type SendOutcome =
  */
 export interface SendStore {
   commit(send: NewSend): Promise<SendOutcome>;
+  /**
+   * Whether `commit` counts the send's `rate` itself, in its atomic step. A store of record's
+   * that does not has it counted by the composition (composeBackend), through the live layer's
+   * rate limiter, just before: the backend's own always counts it.
+   */
+  readonly countsRate?: boolean;
 }
 
 /** What answering a request did (see `InputRequestStore.answer`). */

@@ -410,6 +410,24 @@ describe.each(worlds)('the $name backend', (world) => {
       expect(await contents(a, conversationId)).toMatchObject({ lastSeq: 1, runs: [winner.run], queue: [winner.run.id] });
     });
 
+    it('counts a send against its rate window first; past the limit it stores nothing and says how long to wait', async () => {
+      const conversationId = randomUUID();
+      const rate = { key: `send:${randomUUID()}`, limit: 2, windowMs: 60_000 };
+      expect((await a.sends.commit(newSend(conversationId, { rate }))).outcome).toBe('stored');
+      expect((await b.sends.commit(newSend(conversationId, { rate }))).outcome).toBe('stored');
+      const before = await contents(a, conversationId);
+      const refused = newSend(conversationId, { rate });
+      const outcome = await a.sends.commit(refused);
+      if (outcome.outcome !== 'rate-limited') throw new Error(`not refused: ${outcome.outcome}`);
+      expect(outcome.retryAfterMs).toBeGreaterThan(0);
+      expect(outcome.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect(await contents(b, conversationId)).toEqual(before);
+      // Nor is its key remembered; and the window is the rate limiter's, with the three sends in it.
+      expect((await b.sends.commit({ ...refused, rate: undefined })).outcome).toBe('stored');
+      expect((await b.rateLimiter.hit(rate.key, 4, 60_000)).allowed).toBe(true);
+      expect((await a.rateLimiter.hit(rate.key, 4, 60_000)).allowed).toBe(false);
+    });
+
     it("stores nothing in someone else's conversation", async () => {
       const conversationId = randomUUID();
       await a.sends.commit(newSend(conversationId));

@@ -99,26 +99,28 @@ describe('Redis round trips of a send and its run', () => {
   it('a send and its run without tokens', async () => {
     const commands = await commandsOfOneRun(0);
     expect(commands).toBeGreaterThan(0);
-    // The send (its rate window, then one script) and the run: its start in one script (15
+    // The send (one script, its rate window counted in it: a command of its own before) and the
+    // run: its start in one script (15
     // while it took the queue's lock, read the head, took the lease, moved the run and let go of
     // the lock, each a command), its history, its AgentStarted and terminal event (which stores
     // the reply too: no command of its own, 20 when it had one), and its end, whose leaving the
     // queue tells that the queue is empty (16 when a look of its own did). No renewal of the
     // lease before the terminal event (its fence tells whether the run is still ours) and no
     // lock to find the queue empty after the run: 19 before.
-    expect(commands).toBeLessThanOrEqual(11);
+    expect(commands).toBeLessThanOrEqual(10);
   });
 
   it('a send and its run without tokens, in writes to Redis', async () => {
     const { commands, writes } = await oneRun(0);
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThanOrEqual(commands);
-    // The run starts in one script (five writes one after the other under the queue's lock: 10
+    // The send counts its rate window in its script (a write of its own before: 7 writes then),
+    // the run starts in one script (five writes one after the other under the queue's lock: 10
     // writes then), the history is read while AgentStarted is stored, and a completed run's end
     // (its conversation's touch, its leaving the queue and letting go of its lease) is one write,
     // whose answer tells whether runs are left in the queue: 13 writes before, one after the
     // other, then 11 while a look at the queue followed the end.
-    expect(writes).toBeLessThanOrEqual(7);
+    expect(writes).toBeLessThanOrEqual(6);
   });
 
   // Tokens go out in batches (one script each) as fast as Redis answers: at worst one per token.
@@ -144,11 +146,12 @@ function countWritesTo(port: number): { readonly count: number; stop(): void } {
 }
 
 /**
- * A send stored by the Redis store of record: one script on one Redis. On a cluster the keys
- * of the send that are not its conversation's are in other slots (docs/scaling.md, "The Redis
- * store of record on a cluster"): the run's lease and the indexes of its run and message (three
- * commands at once), the idempotency key's route, the conversation's script, and the owner's
- * list: six commands, four round trips one after the other. Counted once the scripts are known
+ * A send stored by the Redis store of record, counted against its rate window: one script on one
+ * Redis. On a cluster the keys of the send that are not its conversation's are in other slots
+ * (docs/scaling.md, "The Redis store of record on a cluster"): its rate window, the run's lease
+ * and the indexes of its run and message (three commands at once), the idempotency key's route,
+ * the conversation's script, and the owner's list: seven commands, five round trips one after
+ * the other. Counted once the scripts are known
  * where the send goes (a first send into the same conversation), as they are in a running
  * deployment, and once the backend has checked the Redis settings (which it says in its log).
  */
@@ -156,10 +159,10 @@ describe.each([
   { name: 'one Redis', commands: 1, start: async () => startRedis().then((redis) => ({ target: redis.url as RedisTarget, stop: () => redis.stop() })) },
   {
     name: 'a Redis Cluster',
-    commands: 6,
+    commands: 7,
     start: async () => startRedisCluster().then((cluster) => ({ target: { clusterNodes: cluster.urls } as RedisTarget, stop: () => cluster.stop() })),
   },
-])('Redis commands of a send with an idempotency key, on $name alone', ({ commands, start }) => {
+])('Redis commands of a send with an idempotency key and its rate window, on $name alone', ({ commands, start }) => {
   let redis: { target: RedisTarget; stop(): Promise<void> };
   let backend: Backend | undefined;
 
@@ -177,7 +180,8 @@ describe.each([
     // The test servers run without an append-only file: the check says so once it has read the settings.
     await until(async () => (lines.some((line) => String(line['msg']).includes('without appendonly')) ? true : undefined), 'the check of the settings');
     const conversationId = randomUUID();
-    const keyed = () => ({ ...helloSend(helloRun(conversationId)), idempotencyKey: `send:${randomUUID()}` });
+    const rate = { key: `send:${randomUUID()}`, limit: 100, windowMs: 60_000 };
+    const keyed = () => ({ ...helloSend(helloRun(conversationId)), idempotencyKey: `send:${randomUUID()}`, rate });
     expect((await backend.sends.commit(keyed())).outcome).toBe('stored');
     const before = redisCommandsSent();
     expect((await backend.sends.commit(keyed())).outcome).toBe('stored');

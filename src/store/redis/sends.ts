@@ -8,6 +8,7 @@ import type { SendReservation } from '../../domain/records.ts';
 import { LuaScript, pairs, type RedisConnection, type Reply } from './connection.ts';
 import { CONVERSATION_LUA, decode as decodeConversation, type RedisConversationStore } from './conversations.ts';
 import { LEASE_LUA, type RedisRunLeases } from './leases.ts';
+import { RATE_LUA } from './rate-limiter.ts';
 import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } from './runs.ts';
 
@@ -23,17 +24,25 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  *
  * KEYS: idempotency record, conversation hash, event stream, seq counter, message by id,
  * conversation's messages, run hash, conversation's runs, run queue, the conversation's
- * idempotency records, its log's epoch; then, within reach only, the owner index and
- * `acquireLease`'s four keys.
+ * idempotency records, its log's epoch; then, within reach only, the owner index,
+ * `acquireLease`'s four keys and the send's rate window (when it counts one).
  * ARGV: run prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
  * body, max events, max age ms and channel, the message JSON up to its seq, run id, lease
  * holder, lease TTL ms, owner index, the claim of the idempotency route ('' for none: see
- * `commitOnCluster`), then the run's fields (field, value, …).
- * Returns {'repeated', stored ids JSON}, {'moved'} (the claim was voided), {'not-owner'},
- * {'busy', active run id, …} or {'stored', seq, timestamp ms, conversation hash}.
+ * `commitOnCluster`), the rate window's limit ('' for none) and length in ms, then the run's
+ * fields (field, value, …).
+ * Returns {'rate-limited', ms until the window resets}, {'repeated', stored ids JSON},
+ * {'moved'} (the claim was voided), {'not-owner'}, {'busy', active run id, …} or
+ * {'stored', seq, timestamp ms, conversation hash}.
  */
-const COMMIT = new LuaScript(`${APPEND_LUA}${CONVERSATION_LUA}${MESSAGE_LUA}${RUN_LUA}${LEASE_LUA}
+const COMMIT = new LuaScript(`${APPEND_LUA}${CONVERSATION_LUA}${MESSAGE_LUA}${RUN_LUA}${LEASE_LUA}${RATE_LUA}
+-- Counted first, as it was when a round trip of its own came before the send: a send refused
+-- for another reason (a repeat, a busy conversation) counts too.
+if ARGV[21] ~= '' then
+  local count, ttl = hitWindow(KEYS[17], ARGV[22])
+  if count > tonumber(ARGV[21]) then return {'rate-limited', ttl} end
+end
 if ARGV[4] ~= '' then
   local stored = redis.call('HGET', KEYS[1], 'r')
   if stored then return {'repeated', stored} end
@@ -50,7 +59,7 @@ if not exists then createConversation(KEYS[2], ARGV[19], indexed, ARGV[5], ARGV[
 local seq, now = appendEvent(KEYS[3], KEYS[4], KEYS[11], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
 addMessage(KEYS[5], KEYS[6], ARGV[15] .. seq .. '}', seq)
 touchConversation(KEYS[2], indexed, ARGV[8], ARGV[9], ARGV[10])
-createRun(KEYS[7], KEYS[8], ARGV[16], {unpack(ARGV, 21)})
+createRun(KEYS[7], KEYS[8], ARGV[16], {unpack(ARGV, 23)})
 redis.call('RPUSH', KEYS[9], ARGV[16])
 if indexed == '1' then acquireLease(KEYS[13], KEYS[14], KEYS[15], KEYS[16], ARGV[16], ARGV[5], ARGV[17], ARGV[18], now) end
 if ARGV[4] ~= '' then
@@ -117,7 +126,13 @@ export class RedisSendStore implements SendStore {
     private readonly keyTtlMs: number,
   ) {}
 
+  /** On one Redis the send's rate window is counted in its script; on a cluster it is in another slot. */
+  get countsRate(): boolean {
+    return this.redis.keys.inReach;
+  }
+
   async commit(send: NewSend): Promise<SendOutcome> {
+    if (send.rate && !this.countsRate) throw new Error("a send's rate window is counted in its script only on one Redis");
     if (this.redis.keys.inReach) return settled(await this.commitIn(send, ''));
     return this.commitOnCluster(send);
   }
@@ -223,6 +238,7 @@ export class RedisSendStore implements SendStore {
       this.redis.conversationKey(conversation.id, 'idem'),
       events.epochKey(conversation.id),
       ...(this.redis.keys.inReach ? [ownerIndex, ...leases.keys] : []),
+      ...(send.rate ? [this.redis.keys.rateWindow(send.rate.key)] : []),
     ];
     const updatedAt = message.createdAt;
     const args = [
@@ -243,10 +259,14 @@ export class RedisSendStore implements SendStore {
       send.lease.ttlMs,
       ownerIndex,
       claim,
+      send.rate?.limit ?? '',
+      send.rate?.windowMs ?? '',
       ...encodeRun(run),
     ];
     const reply = await this.redis.eval<Reply[]>(COMMIT, keys, args);
     switch (reply[0]) {
+      case 'rate-limited':
+        return { outcome: 'rate-limited', retryAfterMs: Number(reply[1]) };
       case 'repeated':
         return { outcome: 'repeated', stored: JSON.parse(String(reply[1])) as SendReservation };
       case 'moved':
