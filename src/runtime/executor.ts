@@ -10,8 +10,12 @@ import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
+import { runEvent, type EventBody } from '../domain/events.ts';
+import { LeaseLostError } from '../store/event-log.ts';
+import type { CompletedRun, RunCompletion } from '../store/interfaces.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunPause, RunScope } from './run-scope.ts';
+import type { AppendHooks } from './run-appender.ts';
 import { readReplay, type RunReplay } from './replay.ts';
 import { moveRun } from './run-transitions.ts';
 import { RunSpans } from './run-spans.ts';
@@ -228,23 +232,24 @@ export class Executor {
         error: { code: 'REPLAY_UNAVAILABLE', message: 'What the run did before its pause could not be read back.', retryable: true },
       };
     }
+    const appends: AppendHooks = {
+      onStored: (events) => {
+        spans.stored(events);
+        this.options.onAppended?.(events);
+      },
+      onRefused: () => {
+        if (execution.leaseLost) return;
+        logger.warn({ runId: run.id }, 'another instance took over a run executing here; its append was refused and it stops');
+        execution.leaseLost = true;
+        execution.controller.abort();
+      },
+    };
     const scope = new RunScope({
       run,
       files: filesOf(run.input),
       events: backend.events,
       leaseEpoch,
-      appends: {
-        onStored: (events) => {
-          spans.stored(events);
-          this.options.onAppended?.(events);
-        },
-        onRefused: () => {
-          if (execution.leaseLost) return;
-          logger.warn({ runId: run.id }, 'another instance took over a run executing here; its append was refused and it stops');
-          execution.leaseLost = true;
-          execution.controller.abort();
-        },
-      },
+      appends,
       agents,
       tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,
@@ -289,6 +294,14 @@ export class Executor {
     }
     // Taken over: the survivor ends the run; we write nothing more.
     if (execution.leaseLost) return spans.settle('LEASE_LOST');
+    const completed = outcome.status === 'COMPLETED' ? await this.completeAtOnce(run, leaseEpoch, scope, activeMs, appends) : null;
+    if (execution.leaseLost) return spans.settle('LEASE_LOST'); // its completion was refused: taken over meanwhile
+    if (completed) {
+      this.options.onRunStatus?.('COMPLETED');
+      spans.settle('COMPLETED');
+      execution.runsLeft = completed.runsLeft;
+      return;
+    }
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
     // how it ends; the executor always appends the terminal event, after the agent has stopped.
     const { status, ...decision } = outcome;
@@ -372,26 +385,55 @@ export class Executor {
     return this.options.backend.messages.listLastThrough(run.conversationId, this.options.historyMessages, run.userMessageId);
   }
 
+  /**
+   * Completes the run in one step where the backend can (Backend.completeRun) and nothing is
+   * left to close before its end (a reported tool call, a request asked): its status, its
+   * AgentCompleted, its conversation's touch, its leaving the queue and its lease. Null when it
+   * did not: then the run ends the long way, as whoever moved its status first decided (or, its
+   * lease lost, not at all here).
+   */
+  private async completeAtOnce(run: RunRecord, leaseEpoch: number, scope: RunScope, activeMs: number, appends: AppendHooks): Promise<CompletedRun | null> {
+    const { backend, holder } = this.options;
+    if (!backend.completeRun || scope.asked || scope.hasOpenToolCalls) return null;
+    const event = runEvent(completionOf(run, scope), run, scope.replyAgentId) as RunCompletion['event'];
+    const patch = { usage: scope.usage, activeMs, finishedAt: new Date().toISOString() };
+    try {
+      const completed = await backend.completeRun({ run, patch, event, leaseEpoch, holder });
+      if (completed) appends.onStored?.([completed.event]);
+      return completed;
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      appends.onRefused?.();
+      return null;
+    }
+  }
+
   /** Appends the run's terminal event; a completed run's reply comes back, for its conversation's touch. */
   private async appendTerminal(run: RunRecord, scope: RunScope): Promise<MessageRecord | null> {
     if (run.status === 'COMPLETED') {
-      const message = {
-        id: randomUUID(),
-        conversationId: run.conversationId,
-        role: 'AGENT' as const,
-        text: scope.reply,
-        agentId: scope.replyAgentId,
-        runId: run.id,
-        seq: 0,
-        createdAt: new Date().toISOString(),
-      };
+      const completion = completionOf(run, scope);
       // The log stores the reply with its event, numbered with its seq.
-      await scope.appendEnding(scope.replyAgentId, { type: 'AgentCompleted', message, usage: scope.usage });
-      return message;
+      await scope.appendEnding(scope.replyAgentId, completion);
+      return completion.message;
     }
     await scope.appendEnding(scope.currentAgentId, terminalOf(run));
     return null;
   }
+}
+
+/** The AgentCompleted of a run its agent finished, with its reply. */
+function completionOf(run: RunRecord, scope: RunScope): EventBody & { type: 'AgentCompleted' } {
+  const message: MessageRecord = {
+    id: randomUUID(),
+    conversationId: run.conversationId,
+    role: 'AGENT',
+    text: scope.reply,
+    agentId: scope.replyAgentId,
+    runId: run.id,
+    seq: 0,
+    createdAt: new Date().toISOString(),
+  };
+  return { type: 'AgentCompleted', message, usage: scope.usage };
 }
 
 /** The attached files of a run, as the Experience plane validated them. */

@@ -4,7 +4,7 @@
  * every method is async and every read-modify-write is a single atomic call.
  */
 import type { EventLog, LogListener, RecordLog } from './event-log.ts';
-import type { StoredEvent } from '../domain/events.ts';
+import type { NewEvent, StoredEvent } from '../domain/events.ts';
 import type { ConversationRecord, InputRequestRecord, InputResponse, MessageRecord, Owner, RunRecord, RunStatus, SendReservation } from '../domain/records.ts';
 
 export interface ConversationStore {
@@ -182,6 +182,25 @@ export interface StartedHead {
   run: RunRecord;
   leaseEpoch: number;
   resumed: boolean;
+}
+
+/** A run to complete in one step (see Backend.completeRun). */
+export interface RunCompletion {
+  run: RunRecord;
+  /** What the run's record takes besides its status (usage, activeMs, finishedAt). */
+  patch: Partial<RunRecord>;
+  /** Its AgentCompleted, carrying the reply. */
+  event: NewEvent & { type: 'AgentCompleted' };
+  /** The lease it executed under, and who holds it. */
+  leaseEpoch: number;
+  holder: string;
+}
+
+/** What `completeRun` did: the run as completed, its AgentCompleted as stored, and whether runs were left in its queue when it left. */
+export interface CompletedRun {
+  run: RunRecord;
+  event: StoredEvent;
+  runsLeft: boolean;
 }
 
 /** The lock under which a conversation's run queue changes: advancing it, settling its runs, deleting it. */
@@ -428,6 +447,17 @@ export interface Backend {
    * nothing: the scheduler then takes those steps. Absent where they cost nothing to speak of.
    */
   startHead?(conversationId: string, holder: string, leaseMs: number, startedAt: string): Promise<StartedHead | null>;
+  /**
+   * Completes a run its executor finished, in one atomic step where the backend can (one
+   * Redis): while the run's lease is still at the completion's epoch and the state table lets
+   * the executor complete it, moves it to COMPLETED with `patch`, appends its AgentCompleted
+   * (with the reply it carries), touches its conversation with the reply's time, takes the run
+   * out of its queue and lets go of its lease, as the executor's steps one after the other
+   * would. Null when it changed nothing because the run's status had moved on (a cancel or the
+   * timeout came first); throws LeaseLostError, having changed nothing, when the lease had.
+   * Absent where those steps cost nothing to speak of.
+   */
+  completeRun?(completion: RunCompletion): Promise<CompletedRun | null>;
   /** Deletes the conversation and everything of it, its runs' leases too; false when there was none (see RecordStore). */
   deleteConversation(id: string): Promise<boolean>;
   /**

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDefinition } from '../../src/agents/contract.ts';
 import type { RunningServer } from '../../src/server.ts';
+import type { StoredEvent } from '../../src/domain/events.ts';
 import { createBackend } from '../../src/store/backends.ts';
 import { EventRecorder, SEND, isTerminal, tokenFor, userClient, wsClient, type AgentEvent } from '../support/clients.ts';
 import { awaitRunEnd, expectGapless, expectRunInvariants, send, type SentRun } from '../support/runs.ts';
@@ -222,17 +223,27 @@ describe("a completed run's reply", () => {
     server = await startTestServer(
       {},
       {
-        // The backend the settings ask for, with each appended AgentCompleted checked against the messages.
+        // The backend the settings ask for, with each appended AgentCompleted checked against the
+        // messages: appended to the log, or with the run's completion where that is one step.
         backend: async (config, logger) => {
           const backend = await createBackend(config, logger);
+          const check = async (event: StoredEvent) => {
+            if (event.type === 'AgentCompleted') replyStoredFirst.push((await backend.messages.get(event.message.id)) !== null);
+          };
           const appendBatch = backend.events.appendBatch.bind(backend.events);
           backend.events.appendBatch = async (events, leaseEpoch) => {
             const stored = await appendBatch(events, leaseEpoch);
-            for (const event of stored) {
-              if (event.type === 'AgentCompleted') replyStoredFirst.push((await backend.messages.get(event.message.id)) !== null);
-            }
+            for (const event of stored) await check(event);
             return stored;
           };
+          const completeRun = backend.completeRun?.bind(backend);
+          if (completeRun) {
+            backend.completeRun = async (completion) => {
+              const completed = await completeRun(completion);
+              if (completed) await check(completed.event);
+              return completed;
+            };
+          }
           return backend;
         },
       },

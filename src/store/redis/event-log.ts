@@ -26,7 +26,7 @@ import { eventsExpired, LeaseLostError, logLost, sameLog, withSeq, type EventLog
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import type { MessageRecord } from '../../domain/records.ts';
 import { bodyOf, decodeEntry, RedisEventChannel, type Announcement } from './event-channel.ts';
-import { SeqFloors } from './seq-floors.ts';
+import { SeqFloors, type SeqFloor } from './seq-floors.ts';
 import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 
 /** Conversations whose newest appended seq this process keeps (see ./seq-floors.ts): about 100 bytes each. */
@@ -114,6 +114,13 @@ end
 local function appendEvent(stream, counter, epochKey, body, maxLen, maxAgeMs, channel, keepExpiry)
   return appendEvents(stream, counter, epochKey, {body}, maxLen, maxAgeMs, channel, keepExpiry)
 end
+-- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
+-- it acquired it at; a survivor that took the run over has moved the epoch on. The epochs are
+-- the leases' on one Redis, the conversation's own fence on a cluster (./fences.ts), in the
+-- conversation's slot. An unfenced append gives the epoch ''.
+local function fencedOff(epochs, runId, leaseEpoch)
+  return leaseEpoch ~= '' and redis.call('HGET', epochs, runId) ~= leaseEpoch
+end
 `;
 
 /**
@@ -127,11 +134,8 @@ end
  * Returns {first seq, timestamp ms, epoch}, or nil when fenced off (and then it stored nothing).
  */
 const APPEND = new LuaScript(`${APPEND_LUA}${MESSAGE_LUA}
--- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
--- it acquired it at; a survivor that took the run over has moved the epoch on. Once per batch:
--- its events are all of that one run. The epochs are the leases' on one Redis, the
--- conversation's own fence on a cluster (./fences.ts), in the conversation's slot.
-if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return nil end
+-- Once per batch: its events are all of one run.
+if fencedOff(KEYS[3], ARGV[4], ARGV[5]) then return nil end
 local replies = tonumber(ARGV[9])
 local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], {unpack(ARGV, 10 + 2 * replies)}, ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8])
 -- A reply is stored with its event, numbered with its seq: whoever sees the event finds it.
@@ -187,6 +191,9 @@ const NEWEST = new LuaScript(`${EPOCH_LUA}
 return {redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1] or false, epochOf(KEYS[2], KEYS[3])}
 `);
 
+/** Where an append script put its events: the first one's seq, their timestamp (ms) and the log's epoch. */
+export type AppendedAt = [first: number, atMs: number, epoch: string];
+
 export class RedisEventLog implements EventLog {
   /** Live delivery: the append script publishes on its channels, listeners hear through it. */
   readonly channel: RedisEventChannel;
@@ -218,15 +225,14 @@ export class RedisEventLog implements EventLog {
     const keepExpiry = events.every((event) => event.type === 'AgentToken') ? '1' : '';
     const { maxEventsPerConversation, maxAgeMs } = this.retention;
     const { conversationId } = head;
-    const floor = this.floors.get(conversationId);
     const replies = repliesOf(events);
     // On a cluster a message's index by id is in another slot: written before the message (see
     // ./locator.ts). Only a run's last batch has a reply; a token batch does not wait here.
     if (replies.length > 0) await Promise.all(replies.map(({ message }) => this.messages.index(message)));
     const replyKeys =
       replies.length === 0 ? [] : [this.redis.conversationKey(conversationId, 'msgs'), ...replies.map(({ message }) => this.messages.keys(message)[0])];
-    return this.channel.track(conversationId, async () => {
-      const reply = await this.redis.eval<[number, number, string] | null>(
+    const stored = await this.appendThrough(events, async (floor) => {
+      const reply = await this.redis.eval<AppendedAt | null>(
         APPEND,
         [...this.appendKeys(conversationId), this.fenceOf(conversationId), this.epochKey(conversationId), ...replyKeys],
         [
@@ -243,16 +249,35 @@ export class RedisEventLog implements EventLog {
           ...events.map(bodyOf),
         ],
       );
-      if (reply === null) {
-        // Fenced off: no reply was stored, so its index names nothing.
-        await this.messages.forget(replies.map(({ message }) => message.id));
-        throw new LeaseLostError(head.runId);
-      }
+      if (reply !== null) return reply;
+      // Fenced off: no reply was stored, so its index names nothing.
+      await this.messages.forget(replies.map(({ message }) => message.id));
+      throw new LeaseLostError(head.runId);
+    });
+    return stored!;
+  }
+
+  /**
+   * Appends `events` (of one run, in order) through `append`: a script call that appends them as
+   * `appendEvents` does, with the floor of this process's previous append to the log, maybe
+   * among changes of its own, and answers where they went (null when it changed nothing, and
+   * then neither does this). They are numbered, delivered to this process's listeners and
+   * remembered as this log's own appends are.
+   */
+  async appendThrough(events: readonly NewEvent[], append: (floor: SeqFloor | undefined) => Promise<AppendedAt | null>): Promise<StoredEvent[] | null> {
+    const { conversationId } = events[0]!;
+    const floor = this.floors.get(conversationId);
+    let appended = false;
+    const stored = await this.channel.track(conversationId, async () => {
+      const reply = await append(floor);
+      if (reply === null) return [];
+      appended = true;
       const [first, at, epoch] = reply;
       this.floors.record(conversationId, String(epoch), Number(first) + events.length - 1);
       const timestamp = new Date(Number(at)).toISOString();
       return events.map((event, i) => withSeq(event, Number(first) + i, timestamp));
     });
+    return appended ? stored : null;
   }
 
   /** The first keys of `appendEvent`: stream, counter. */

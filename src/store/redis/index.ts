@@ -16,6 +16,7 @@ import { RedisLockService } from './locks.ts';
 import { RedisMessageStore } from './messages.ts';
 import { RedisRateLimiter } from './rate-limiter.ts';
 import { RedisRunQueue, RedisRunStore } from './runs.ts';
+import { RedisRunCompletion } from './run-completion.ts';
 import { RecentMessages } from '../recent-messages.ts';
 import { RedisSendStore } from './sends.ts';
 import { RedisInputRequestStore } from './inputs.ts';
@@ -94,12 +95,15 @@ export async function createRedisBackend(target: RedisTarget, options: RedisBack
     ping: () => redis.ping(),
     close: async () => events.close(),
   };
-  // On one Redis a head run starts in one script rather than five round trips (./head-start.ts).
+  // On one Redis a head run starts in one script rather than five round trips one after the
+  // other (./head-start.ts), and a completed run ends in one rather than three (./run-completion.ts).
   const headStart = redis.keys.inReach ? new RedisHeadStart(redis, leases) : null;
+  const completion = redis.keys.inReach ? new RedisRunCompletion(redis, stores) : null;
   return {
     ...composeBackend(record, live, options.logger),
     intents: live.intents,
     ...(headStart && { startHead: headStart.start.bind(headStart) }),
+    ...(completion && { completeRun: completion.complete.bind(completion) }),
   };
 }
 

@@ -31,10 +31,20 @@ end
 `;
 
 /**
- * Lua functions for the scripts here and for the atomic send (./sends.ts): acquiring a lease
- * (`now` in ms; returns its epoch), and handing it to `holder` (a new epoch unless it holds it).
+ * Lua functions for the scripts here, the atomic send (./sends.ts) and a run's start and
+ * completion (./head-start.ts, ./run-completion.ts): acquiring a lease (`now` in ms; returns its
+ * epoch), handing it to `holder` (a new epoch unless it holds it), and releasing it (only by
+ * `holder`, or by anyone for ''; returns the release's epoch, or 0 when it was not `holder`'s).
  */
 export const LEASE_LUA = `${DRAW_EPOCH_LUA}
+local function releaseLease(set, info, epochs, counter, runId, holder)
+  local current = redis.call('HGET', info, runId)
+  if not current or (holder ~= '' and string.match(current, '^(%S+)') ~= holder) then return 0 end
+  redis.call('ZREM', set, runId)
+  redis.call('HDEL', info, runId)
+  redis.call('HDEL', epochs, runId)
+  return drawEpoch(counter)
+end
 local function handLease(info, epochs, counter, runId, conversationId, holder)
   local current = redis.call('HGET', info, runId)
   local epoch = redis.call('HGET', epochs, runId)
@@ -65,13 +75,8 @@ return 1
 `);
 
 /** KEYS: set, info, epochs, epoch counter. ARGV: run id, holder ('' for any). Returns the release's epoch, or 0. */
-const RELEASE = new LuaScript(`${DRAW_EPOCH_LUA}
-local info = redis.call('HGET', KEYS[2], ARGV[1])
-if not info or (ARGV[2] ~= '' and string.match(info, '^(%S+)') ~= ARGV[2]) then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-return drawEpoch(KEYS[4])
+const RELEASE = new LuaScript(`${LEASE_LUA}
+return releaseLease(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
 `);
 
 /** KEYS: set, info, epochs, epoch counter. ARGV: holder, ttl ms, limit. Returns {run id, conversation id, epoch, …}. */

@@ -22,15 +22,20 @@ function luaString(text: string): string {
 }
 
 /**
- * Lua functions for the scripts here and for the atomic send (./sends.ts): creating a run
- * (`fields`: field, value, … as `encode` makes them), and its conversation's active runs (the
- * state table's ACTIVE_STATUSES).
+ * Lua functions for the scripts here, the atomic send (./sends.ts) and a run's completion
+ * (./run-completion.ts): creating a run (`fields`: field, value, … as `encode` makes them), its
+ * conversation's active runs (the state table's ACTIVE_STATUSES), and a run leaving its queue
+ * (returns how many runs are left in it).
  */
 export const RUN_LUA = `
 local ACTIVE_RUN_STATUSES = ${luaStatusSet(ACTIVE_STATUSES)}
 local function createRun(hash, conversationList, id, fields)
   redis.call('HSET', hash, unpack(fields))
   redis.call('RPUSH', conversationList, id)
+end
+local function leaveQueue(queue, id)
+  redis.call('LREM', queue, 0, id)
+  return redis.call('LLEN', queue)
 end
 local function activeRuns(queue, runPrefix)
   local active = {}
@@ -84,9 +89,8 @@ return {id, redis.call('HGETALL', ARGV[1] .. id)}
 `);
 
 /** KEYS: queue. ARGV: run id. Returns how many runs are left in the queue. */
-const REMOVE = new LuaScript(`
-redis.call('LREM', KEYS[1], 0, ARGV[1])
-return redis.call('LLEN', KEYS[1])
+const REMOVE = new LuaScript(`${RUN_LUA}
+return leaveQueue(KEYS[1], ARGV[1])
 `);
 
 export class RedisRunStore implements RunStore {
