@@ -21,7 +21,18 @@
 import type { Logger } from 'pino';
 import type { StoredEvent } from '../domain/events.ts';
 import type { EventLog, RecordLog } from './event-log.ts';
-import type { Backend, EventFanout, InputRequestStore, LiveLayer, RateLimiter, RecordStore, ResumeLease, RunFences, RunLeases, SendStore } from './interfaces.ts';
+import type {
+  Backend,
+  EventFanout,
+  InputRequestStore,
+  LiveLayer,
+  RateLimiter,
+  RecordStore,
+  ResumeLease,
+  RunFences,
+  RunLeases,
+  SendStore,
+} from './interfaces.ts';
 
 /** Who holds a lease given to a run found without one: nobody, so that the next sweep claims it. */
 const NOBODY = '-';
