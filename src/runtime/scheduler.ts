@@ -7,7 +7,7 @@
  */
 import { TERMINAL_STATUSES } from '../domain/run-states.ts';
 import type { RunRecord } from '../domain/records.ts';
-import { runQueueLock, type StartedHead } from '../store/interfaces.ts';
+import { runQueueLock, type HeadStart, type StartedHead } from '../store/interfaces.ts';
 import type { Executor } from './executor.ts';
 import { appendRunEvent, terminalOf, type RuntimeBase } from './lifecycle.ts';
 import { readReplay } from './replay.ts';
@@ -104,19 +104,27 @@ export class Scheduler {
   }
 
   /**
-   * The head run started in one step, where the backend can (see Backend.startHead) and this
-   * process has a slot for it; null when it did not start that way.
+   * Advances in one step where the backend can (see Backend.startHead) and this process has a
+   * slot: the head run started here, or what the long way would have found under the lock that
+   * nobody held (an empty queue, a head executing or waiting for a person). Null when the long
+   * way must go on: the queue was locked, or its head ended while it waited (or is gone) and
+   * takes its turn under the lock.
    */
   private async startHeadAtOnce(conversationId: string): Promise<Advance | null> {
     const { backend, executor, holder, leaseMs } = this.options;
     if (!backend.startHead || !executor.reserve()) return null;
-    let started: StartedHead | null = null;
+    let result: HeadStart | undefined;
     try {
-      started = await backend.startHead(conversationId, holder, leaseMs, new Date().toISOString());
+      result = await backend.startHead(conversationId, holder, leaseMs, new Date().toISOString());
     } finally {
-      if (!started) executor.unreserve();
+      if (result?.outcome !== 'started') executor.unreserve();
     }
-    return started && this.execute(started);
+    if (result.outcome === 'started') return this.execute(result.started);
+    if (result.outcome === 'locked') return null;
+    const { head } = result;
+    if (head === null) return { outcome: 'empty' };
+    if (head.run && head.run.status !== 'QUEUED' && !endsInItsTurn(head.run)) return { outcome: 'waiting', runId: head.runId };
+    return null;
   }
 
   /** Executes a run just started here, in the slot reserved for it. */

@@ -184,6 +184,9 @@ export interface StartedHead {
   resumed: boolean;
 }
 
+/** What `startHead` did: `started` the head run; or changed nothing, having `found` the head (null: the queue was empty), or found the queue `locked`. */
+export type HeadStart = { outcome: 'started'; started: StartedHead } | { outcome: 'found'; head: QueueHead | null } | { outcome: 'locked' };
+
 /** A run to complete in one step (see Backend.completeRun). */
 export interface RunCompletion {
   run: RunRecord;
@@ -443,10 +446,11 @@ export interface Backend {
    * Starts the conversation's head run in one atomic step, where the backend can (one Redis):
    * when nobody holds the queue's lock (`runQueueLock`) and the head run is one the scheduler may
    * start, takes its lease for `holder` and moves it to RUNNING (with `startedAt`, unless it
-   * started before), as the scheduler's steps under the lock would. Null when it changed
-   * nothing: the scheduler then takes those steps. Absent where they cost nothing to speak of.
+   * started before), as the scheduler's steps under the lock would. Otherwise it changes nothing,
+   * and answers the head it found (as `RunQueue.head` reads it, null for none) or that the queue
+   * was locked. Absent where those steps cost nothing to speak of.
    */
-  startHead?(conversationId: string, holder: string, leaseMs: number, startedAt: string): Promise<StartedHead | null>;
+  startHead?(conversationId: string, holder: string, leaseMs: number, startedAt: string): Promise<HeadStart>;
   /**
    * Completes a run its executor finished, in one atomic step where the backend can (one
    * Redis): while the run's lease is still at the completion's epoch and the state table lets

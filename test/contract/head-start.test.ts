@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runEvent } from '../../src/domain/events.ts';
 import type { RunRecord } from '../../src/domain/records.ts';
-import { runQueueLock, type Backend } from '../../src/store/interfaces.ts';
+import { runQueueLock, type Backend, type StartedHead } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, redisWorld, type Instances } from './worlds.ts';
 
@@ -41,59 +41,64 @@ describe('Backend.startHead on one Redis', () => {
     return run;
   }
 
+  /** What starting the conversation's head as `holder` did; the run as it started, when it did. */
+  const start = (conversationId: string, holder = HOLDER, startedAt = new Date().toISOString()) => startHead(conversationId, holder, LEASE_MS, startedAt);
+  async function startedOf(conversationId: string, startedAt?: string): Promise<StartedHead> {
+    const result = await start(conversationId, HOLDER, startedAt);
+    if (result.outcome !== 'started') throw new Error(`not started: ${JSON.stringify(result)}`);
+    return result.started;
+  }
+
   it('starts a queued head run: RUNNING since now, its lease the holder’s, its appends fenced with the epoch it answers', async () => {
     await fresh();
     const run = await queued();
     const startedAt = new Date().toISOString();
-    const started = await startHead(run.conversationId, HOLDER, LEASE_MS, startedAt);
-    expect(started).not.toBeNull();
-    expect(started!.resumed).toBe(false);
-    expect(started!.run).toMatchObject({ id: run.id, status: 'RUNNING', startedAt });
-    expect(await backend.runs.get(run.id)).toEqual(started!.run);
+    const started = await startedOf(run.conversationId, startedAt);
+    expect(started.resumed).toBe(false);
+    expect(started.run).toMatchObject({ id: run.id, status: 'RUNNING', startedAt });
+    expect(await backend.runs.get(run.id)).toEqual(started.run);
     expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(true);
     expect(await backend.leases.renew(run.id, 'dead-instance', LEASE_MS)).toBe(false);
-    const event = runEvent({ type: 'AgentStarted' }, started!.run, run.agentId);
-    await expect(backend.events.append(event, started!.leaseEpoch)).resolves.toMatchObject({ type: 'AgentStarted' });
-    await expect(backend.events.append(event, started!.leaseEpoch - 1)).rejects.toThrow();
+    const event = runEvent({ type: 'AgentStarted' }, started.run, run.agentId);
+    await expect(backend.events.append(event, started.leaseEpoch)).resolves.toMatchObject({ type: 'AgentStarted' });
+    await expect(backend.events.append(event, started.leaseEpoch - 1)).rejects.toThrow();
   });
 
-  it('changes nothing while someone holds the queue’s lock', async () => {
+  it('changes nothing while someone holds the queue’s lock, and says so', async () => {
     await fresh();
     const run = await queued();
-    const inside = await backend.locks.withLock(runQueueLock(run.conversationId), () =>
-      startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString()),
-    );
-    expect(inside).toBeNull();
+    const inside = await backend.locks.withLock(runQueueLock(run.conversationId), () => start(run.conversationId));
+    expect(inside).toEqual({ outcome: 'locked' });
     expect((await backend.runs.get(run.id))!.status).toBe('QUEUED');
     expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(false);
     // Once the lock is let go of, the run starts.
-    expect(await startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString())).not.toBeNull();
+    expect((await start(run.conversationId)).outcome).toBe('started');
   });
 
-  it('changes nothing when the head run is not one the scheduler may start, or the queue is empty', async () => {
+  it('changes nothing when the head run is not one the scheduler may start, and answers it as the queue’s head reads', async () => {
     await fresh();
     const run = await queued();
-    expect(await startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString())).not.toBeNull();
+    await startedOf(run.conversationId);
     const running = await backend.runs.get(run.id);
     // RUNNING already: started by someone, nothing to do (a second holder takes no lease).
-    expect(await startHead(run.conversationId, 'instance-b', LEASE_MS, new Date().toISOString())).toBeNull();
+    expect(await start(run.conversationId, 'instance-b')).toEqual({ outcome: 'found', head: { runId: run.id, run: running } });
     expect(await backend.runs.get(run.id)).toEqual(running);
     expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(true);
     // Ended while it waited (cancelled): its turn is taken the long way, with its events.
     const cancelled = await queued();
-    await backend.runs.transition(cancelled.id, ['QUEUED'], { status: 'CANCELLED', endedIdle: true });
-    expect(await startHead(cancelled.conversationId, HOLDER, LEASE_MS, new Date().toISOString())).toBeNull();
-    expect((await backend.runs.get(cancelled.id))!.status).toBe('CANCELLED');
-    expect(await startHead(randomUUID(), HOLDER, LEASE_MS, new Date().toISOString())).toBeNull();
+    const ended = await backend.runs.transition(cancelled.id, ['QUEUED'], { status: 'CANCELLED', endedIdle: true });
+    expect(await start(cancelled.conversationId)).toEqual({ outcome: 'found', head: { runId: cancelled.id, run: ended } });
+    expect(await backend.runQueue.head(cancelled.conversationId)).toEqual({ runId: cancelled.id, run: ended });
+    expect(await start(randomUUID())).toEqual({ outcome: 'found', head: null });
   });
 
   it('keeps when a resumed run first started, and says it resumed', async () => {
     await fresh();
     const firstStarted = '2026-01-02T03:04:05.000Z';
     const run = await queued({ startedAt: firstStarted });
-    const started = await startHead(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString());
-    expect(started!.resumed).toBe(true);
-    expect(started!.run).toMatchObject({ status: 'RUNNING', startedAt: firstStarted });
+    const started = await startedOf(run.conversationId);
+    expect(started.resumed).toBe(true);
+    expect(started.run).toMatchObject({ status: 'RUNNING', startedAt: firstStarted });
   });
 });
 

@@ -23,6 +23,9 @@ import type { Backend } from '../../src/store/interfaces.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, until } from './worlds.ts';
 import { startTestServer } from '../support/server.ts';
+import { awaitRunEnd, send } from '../support/runs.ts';
+import { createBackend } from '../../src/store/backends.ts';
+import { runQueueLock } from '../../src/store/interfaces.ts';
 
 const COMMANDS = 'agent_gateway_redis_commands_total';
 const TOKENS = 200;
@@ -127,6 +130,75 @@ describe('Redis round trips of a send and its run', () => {
     const bare = await commandsOfOneRun(0);
     const streamed = await commandsOfOneRun(TOKENS);
     expect((streamed - bare) / TOKENS).toBeLessThanOrEqual(1);
+  });
+});
+
+/**
+ * A run queued behind another, on one Redis: each send's look at the queue finds its answer in
+ * one script (the first run starts; the second finds it executing), and the second starts in one
+ * when the first completes. None of them takes the queue's lock, which the long way takes three
+ * times (with a read of the head each, and a release).
+ */
+describe("the queue's lock on one Redis", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+
+  it('is not taken for a run queued behind another, nor for its start when the first completes', async () => {
+    const releases: (() => void)[] = [];
+    const started: string[] = [];
+    /** Each run waits until the test lets it go on. */
+    const waiting: AgentDefinition = {
+      id: 'test.waiting',
+      kind: 'LIAISON',
+      pillar: null,
+      name: 'Waiting',
+      description: 'Waits to be let go.',
+      async run(context) {
+        started.push(context.input.text);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        await context.say('done');
+      },
+    };
+    const locks: string[] = [];
+    const server = await startTestServer(
+      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `agw-locks-${randomUUID()}:`, RUN_SWEEP_INTERVAL_MS: '3600000' },
+      {
+        agents: [waiting],
+        // The backend the settings ask for, with every lock it takes noted.
+        backend: async (config, logger) => {
+          const backend = await createBackend(config, logger);
+          const withLock = backend.locks.withLock.bind(backend.locks);
+          backend.locks.withLock = (key, fn) => {
+            locks.push(key);
+            return withLock(key, fn);
+          };
+          return backend;
+        },
+      },
+    );
+    try {
+      const token = await tokenFor('queued');
+      const target = { kind: 'LIAISON', agentId: waiting.id };
+      const first = await send(server.url, token, { text: 'first', target });
+      await until(async () => (started.length === 1 ? true : undefined), 'the first run to start');
+      const second = await send(server.url, token, { text: 'second', target, conversationId: first.conversationId });
+      releases.shift()!();
+      // The second starts once the first has completed (its turn comes after the first's end).
+      await until(async () => (started.length === 2 ? true : undefined), 'the second run to start');
+      releases.shift()!();
+      expect(await awaitRunEnd(server.url, token, second.runId)).toBe('COMPLETED');
+      const status = async (runId: string) =>
+        (await userClient(server.url, token)(`query ($id: ID!) { run(id: $id) { status } }`, { id: runId })).data.run.status;
+      expect(await status(first.runId)).toBe('COMPLETED');
+      expect(started).toEqual(['first', 'second']);
+      expect(locks.filter((key) => key === runQueueLock(first.conversationId))).toEqual([]);
+    } finally {
+      for (const release of releases) release();
+      await server.close();
+    }
   });
 });
 

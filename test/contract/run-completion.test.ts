@@ -32,9 +32,9 @@ describe('Backend.completeRun on one Redis', () => {
     backend = instances.a;
     const run = helloRun(randomUUID());
     expect((await backend.sends.commit(helloSend(run))).outcome).toBe('stored');
-    const head = await backend.startHead!(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString());
-    if (!head) throw new Error('the run did not start');
-    return head;
+    const result = await backend.startHead!(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString());
+    if (result.outcome !== 'started') throw new Error('the run did not start');
+    return result.started;
   }
 
   /** The run's completion, its reply a minute after the run was created. */
