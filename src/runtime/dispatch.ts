@@ -43,7 +43,7 @@ export class LocalDispatch implements RunDispatch {
   }
 }
 
-export interface IntentQueueDispatchOptions extends Omit<RecoveryOptions, 'executesHere' | 'moveOn'> {
+export interface IntentQueueDispatchOptions extends Omit<RecoveryOptions, 'executesHere' | 'startingHere' | 'moveOn'> {
   queue: IntentQueue;
   /** Outstanding intents at which new runs are refused. */
   maxQueuedRuns: number;
@@ -60,7 +60,9 @@ export class IntentQueueDispatch implements RunDispatch {
   constructor(private readonly options: IntentQueueDispatchOptions) {
     this.recovery = new Recovery({
       ...options,
+      // A gateway that hands runs to workers executes and starts none itself.
       executesHere: () => false,
+      startingHere: () => false,
       moveOn: (conversationId, runId) => void this.dispatch({ id: runId, conversationId }),
     });
   }

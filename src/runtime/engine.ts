@@ -63,6 +63,7 @@ export class RunEngine {
     this.recovery = new Recovery({
       ...options,
       executesHere: (runId) => this.executor.has(runId),
+      startingHere: (conversationId) => this.scheduler.isStarting(conversationId),
       // No hand-off when there is no slot here: the queued run's lease brings it back to a sweep.
       moveOn: (conversationId) => this.scheduler.kick(conversationId),
       holder: this.holder,

@@ -19,6 +19,11 @@ export interface RecoveryOptions extends RuntimeBase {
   /** Whether the run executes in this process: its lease then ran out only because we were slow. */
   executesHere(runId: string): boolean;
   /**
+   * Whether this process is starting the conversation's head run in one step (see
+   * Scheduler.isStarting): a run it started is about to execute here, under the lease it took.
+   */
+  startingHere(conversationId: string): boolean;
+  /**
    * Gets the conversation's queue moving after a sweep settled one of its runs (or found its
    * head waiting): advancing it here, or handing it to a worker.
    */
@@ -119,12 +124,16 @@ export class Recovery {
    * and let the conversation take its next run.
    */
   private async recover({ runId, conversationId }: ExpiredLease): Promise<void> {
-    const { backend, logger, executesHere, holder, leaseMs } = this.options;
+    const { backend, logger, executesHere, startingHere, holder, leaseMs } = this.options;
     if (executesHere(runId)) return; // ours, and alive: we were only slow; the claim made it ours again
     let advance = false;
     await backend.locks.withLock(runQueueLock(conversationId), async () => {
       // Whoever started the run meanwhile (advance() holds this lock) took the lease over: theirs.
-      if (executesHere(runId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
+      // A start in one step takes no lock, but none begins while we hold it: one under way here
+      // began before, and the run it may have started executes here under the lease this
+      // process holds (the one its claim gave the sweep), so the lease says nothing; the next
+      // sweep looks again.
+      if (executesHere(runId) || startingHere(conversationId) || !(await backend.leases.renew(runId, holder, leaseMs))) return;
       const run = await backend.runs.get(runId);
       // Waiting for a person holds no lease; one left over (its executor died as it paused) goes.
       if (!run || run.status === 'WAITING') return backend.leases.release(runId, holder);

@@ -45,6 +45,8 @@ export type HandOff = (intent: { runId: string; conversationId: string }) => Pro
 
 export class Scheduler {
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per conversation, how many starts in one step are under way here (see `isStarting`). */
+  private readonly starting = new Map<string, number>();
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -113,18 +115,32 @@ export class Scheduler {
   private async startHeadAtOnce(conversationId: string): Promise<Advance | null> {
     const { backend, executor, holder, leaseMs } = this.options;
     if (!backend.startHead || !executor.reserve()) return null;
+    this.starting.set(conversationId, (this.starting.get(conversationId) ?? 0) + 1);
     let result: HeadStart | undefined;
     try {
       result = await backend.startHead(conversationId, holder, leaseMs, new Date().toISOString());
+      if (result.outcome === 'started') return this.execute(result.started);
     } finally {
       if (result?.outcome !== 'started') executor.unreserve();
+      const left = this.starting.get(conversationId)! - 1;
+      if (left === 0) this.starting.delete(conversationId);
+      else this.starting.set(conversationId, left);
     }
-    if (result.outcome === 'started') return this.execute(result.started);
     if (result.outcome === 'locked') return null;
     const { head } = result;
     if (head === null) return { outcome: 'empty' };
     if (head.run && head.run.status !== 'QUEUED' && !endsInItsTurn(head.run)) return { outcome: 'waiting', runId: head.runId };
     return null;
+  }
+
+  /**
+   * Whether a start in one step of the conversation's head is under way here, from before its
+   * script is sent until the run it started is executing here. The script takes no lock; a sweep
+   * that holds the queue's lock meanwhile must not take such a run for one whose process died
+   * (see Recovery).
+   */
+  isStarting(conversationId: string): boolean {
+    return this.starting.has(conversationId);
   }
 
   /** Executes a run just started here, in the slot reserved for it. */
