@@ -237,12 +237,12 @@ export class RunScope {
     this.options.onUsage?.(usage);
   }
 
-  /** Closes the tool calls reported as running elsewhere that never reported an end. */
   /** Whether a tool call the run reported has not been reported completed. */
   get hasOpenToolCalls(): boolean {
     return this.openToolCalls.size > 0;
   }
 
+  /** Closes the tool calls reported as running elsewhere that never reported an end. */
   async closeOpenToolCalls(error: AgentErrorInfo): Promise<void> {
     for (const [toolCallId, call] of this.openToolCalls) {
       await this.appendEnding(call.agentId, {

@@ -9,8 +9,9 @@ import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
  * release draws one too). The counter never goes below Redis' clock in microseconds, so that
  * epochs drawn after Redis lost its data (or failed over without its latest writes) are still
  * above every one drawn before: a store of record orders changes of hands by them.
+ *
+ * `NOW` sets the Lua variable `now`: Redis' clock in ms, which lease expiries are scored by.
  */
-/** Lua setting `now`: Redis' clock in ms, what lease expiries are scored by. */
 export const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
