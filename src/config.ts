@@ -129,6 +129,9 @@ export const settingsSchema = z.object({
     ),
   IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000).describe('How long a settled clientMessageId is remembered.'),
   AGENT_STEP_DELAY_MS: int(40).describe('Pause of the built-in agents between steps (a realistic pace; tests set 0).'),
+  APPEND_COALESCE_MS: int(1, 0).describe(
+    'Streamed text (tokens, thinking) a run emits less than this many ms after its previous append waits until then and is stored in one append (0: only what comes while an append is in flight goes together).',
+  ),
   AGENT_HISTORY_MESSAGES: int(200, 1).describe('Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.'),
   HISTORY_CACHE_BYTES: int(16 * 1024 * 1024, 0).describe(
     "Total size (as JSON) of the newest messages kept for the conversations read lately, so that a run's history read asks its store of record (Redis or PostgreSQL) only for what was stored since; the least recently read go first (0: none kept).",

@@ -56,6 +56,7 @@ export function runtimeSettings(config: Config, backend: Backend, metrics: Metri
     sweepIntervalMs: config.RUN_SWEEP_INTERVAL_MS,
     inputTimeoutMs: config.INPUT_TIMEOUT_MS,
     stepDelayMs: config.AGENT_STEP_DELAY_MS,
+    appendCoalesceMs: config.APPEND_COALESCE_MS,
     historyMessages: config.AGENT_HISTORY_MESSAGES,
     logger: logger.child({ plane: 'runtime' }),
     onRunStatus: (status) => metrics.recordRunStatus(status),

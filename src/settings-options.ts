@@ -189,6 +189,12 @@ export interface SettingsOptions {
    */
   agentStepDelayMs?: number;
   /**
+   * Streamed text (tokens, thinking) a run emits less than this many ms after its previous append waits until then and is stored in one append (0: only what comes while an append is in flight goes together).
+   * @defaultValue `1`
+   * Environment variable: `APPEND_COALESCE_MS`.
+   */
+  appendCoalesceMs?: number;
+  /**
    * Most recent messages of its conversation that an agent sees in a run, ending with the message it answers.
    * @defaultValue `200`
    * Environment variable: `AGENT_HISTORY_MESSAGES`.

@@ -26,6 +26,8 @@ export interface ExecutorOptions extends RuntimeBase {
   tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
+  /** How long streamed text waits after a run's append for more to go with it (APPEND_COALESCE_MS; default 0). */
+  appendCoalesceMs?: number;
   historyMessages: number;
   /** Who holds the leases of the runs executing here. */
   holder: string;
@@ -250,6 +252,7 @@ export class Executor {
       events: backend.events,
       leaseEpoch,
       appends,
+      appendCoalesceMs: this.options.appendCoalesceMs,
       agents,
       tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,

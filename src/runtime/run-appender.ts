@@ -5,13 +5,20 @@
  * token thus costs its run no round trip of its own, while the order of the run's events and
  * the log's one-step numbering stay as they were.
  *
+ * Streamed text (tokens, thinking) also waits for the coalescing window: a piece emitted less than
+ * `coalesceMs` after the run's previous append was sent waits until then, and goes out with
+ * whatever came meanwhile. A model that streams fast then costs one append (a round trip to Redis,
+ * a notification, a wake-up of each follower) per window rather than per round trip, and one
+ * that streams a token every few tens of ms, or after a quiet spell, waits not at all. Anything
+ * else, someone waiting (`append`, `flush`), or a full queue sends what waits at once.
+ *
  * Emitting does not wait for the log; a run waits where it must: when the queue is full
  * (backpressure), for an event whose stored form it needs (`append`), and before it ends
  * (`flush`). A failed batch (the lease taken over, Redis unreachable) fails the appender for
  * good: the queued events are dropped, every later emit throws that failure, so nothing the run
  * emits after a lost event is ever stored, and the log never holds a hole inside a run.
  */
-import type { NewEvent, StoredEvent } from '../domain/events.ts';
+import type { EventType, NewEvent, StoredEvent } from '../domain/events.ts';
 import { LeaseLostError, type EventLog } from '../store/event-log.ts';
 
 /**
@@ -26,6 +33,19 @@ export interface AppendHooks {
   onStored?(events: readonly StoredEvent[]): void;
   /** An append was refused because the run's lease moved on (LeaseLostError). */
   onRefused?(): void;
+}
+
+/** What may wait for the coalescing window: streamed text, which comes in many small pieces. */
+const STREAMED: ReadonlySet<EventType> = new Set(['AgentToken', 'AgentThinking']);
+
+export interface RunAppenderOptions {
+  /** The lease epoch the run's appends are fenced with. */
+  leaseEpoch?: number;
+  hooks?: AppendHooks;
+  /** Events that may wait before emitting waits for room. */
+  maxQueued?: number;
+  /** How long (ms) after an append streamed text waits for more to go with it (default 0: only while an append is in flight). */
+  coalesceMs?: number;
 }
 
 /** What `emit` answers while the queue has room: one settled promise shared by every emit, not one each. */
@@ -46,13 +66,24 @@ export class RunAppender {
   private failure: { error: unknown } | null = null;
   /** Emits waiting for room in the queue. */
   private waitingForRoom: (() => void)[] = [];
+  /** When the last batch was handed to the log (performance.now()). */
+  private sentAt = -Infinity;
+  /** Set while what is queued waits for the coalescing window to end. */
+  private windowTimer: NodeJS.Timeout | null = null;
+  private readonly leaseEpoch: number | undefined;
+  private readonly hooks: AppendHooks;
+  private readonly maxQueued: number;
+  private readonly coalesceMs: number;
 
   constructor(
     private readonly log: EventLog,
-    private readonly leaseEpoch?: number,
-    private readonly hooks: AppendHooks = {},
-    private readonly maxQueued = MAX_QUEUED_EVENTS,
-  ) {}
+    options: RunAppenderOptions = {},
+  ) {
+    this.leaseEpoch = options.leaseEpoch;
+    this.hooks = options.hooks ?? {};
+    this.maxQueued = options.maxQueued ?? MAX_QUEUED_EVENTS;
+    this.coalesceMs = options.coalesceMs ?? 0;
+  }
 
   /**
    * Queues `event` after those emitted before it; waits only while the queue is full, and
@@ -102,6 +133,7 @@ export class RunAppender {
   /** As `flush`, without throwing: once it resolves, nothing of the run is in flight any more. */
   settled(): Promise<void> {
     if (!this.writing) return ROOM;
+    this.endWindow();
     if (!this.idle) {
       let resolve!: () => void;
       const promise = new Promise<void>((settle) => (resolve = settle));
@@ -113,17 +145,42 @@ export class RunAppender {
   private enqueue(queued: Queued): void {
     this.throwIfFailed();
     this.queue.push(queued);
+    if (this.windowTimer !== null && (!mayWait(queued) || this.queue.length >= this.maxQueued)) this.endWindow();
     if (this.writing) return;
     this.writing = true;
     this.writeNext();
+  }
+
+  /** Sends what waits for the coalescing window now. */
+  private endWindow(): void {
+    if (this.windowTimer === null) return;
+    clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    this.writeNext(false);
+  }
+
+  /**
+   * Holds what is queued until the coalescing window ends, when it is all streamed text and the
+   * last batch went out less than the window ago: true when it did.
+   */
+  private holdForWindow(): boolean {
+    if (this.coalesceMs === 0 || this.queue.length >= this.maxQueued) return false;
+    const remaining = this.sentAt + this.coalesceMs - performance.now();
+    if (remaining <= 0 || !this.queue.every(mayWait)) return false;
+    this.windowTimer = setTimeout(() => {
+      this.windowTimer = null;
+      this.writeNext(false);
+    }, remaining);
+    return true;
   }
 
   /**
    * Appends what is queued as one batch, then what was queued meanwhile, until the queue is empty
    * or a batch failed (kept for the emits and flushes after it). Callbacks rather than an async
    * loop: a batch costs the append's promise and the one `then` that waits for it, nothing more.
+   * Streamed text may first wait for the coalescing window (`mayWaitForWindow`).
    */
-  private writeNext(): void {
+  private writeNext(mayWaitForWindow = true): void {
     if (this.queue.length === 0 || this.failure !== null) {
       // In the same step as the last look at the queue: an event queued from now on starts a
       // writer of its own, none is left behind by one about to finish.
@@ -133,6 +190,8 @@ export class RunAppender {
       idle?.resolve();
       return;
     }
+    if (mayWaitForWindow && this.holdForWindow()) return;
+    this.sentAt = performance.now();
     const batch = this.queue;
     this.queue = [];
     this.wakeWaitingForRoom();
@@ -178,4 +237,8 @@ export class RunAppender {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure.error;
   }
+}
+
+function mayWait(queued: Queued): boolean {
+  return queued.stored === undefined && STREAMED.has(queued.event.type);
 }

@@ -37,6 +37,8 @@ export interface RunScopeOptions {
   leaseEpoch?: number;
   /** Told of the run's appends as they settle. */
   appends?: AppendHooks;
+  /** How long streamed text waits after an append for more to go with it (see RunAppender; default 0). */
+  appendCoalesceMs?: number;
   agents: AgentDirectory;
   tools: ToolRegistry;
   signal: AbortSignal;
@@ -111,7 +113,7 @@ export class RunScope {
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
     this.currentAgentId = options.run.agentId;
-    this.appender = new RunAppender(options.events, options.leaseEpoch, options.appends);
+    this.appender = new RunAppender(options.events, { leaseEpoch: options.leaseEpoch, hooks: options.appends, coalesceMs: options.appendCoalesceMs });
     this.replay = options.replay ?? new RunReplay();
     this.usage = options.run.usage ?? null;
     // Still open from before the pause: their result may come now, or they are closed at the end.

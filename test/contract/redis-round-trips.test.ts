@@ -44,27 +44,46 @@ const tokensAgent: AgentDefinition = {
   },
 };
 
+/** Streams as many deltas as its message asks ("tokens N"), one per macrotask, as a model's reply comes in. */
+const pacedTokensAgent: AgentDefinition = {
+  id: 'test.paced-tokens',
+  kind: 'LIAISON',
+  pillar: null,
+  name: 'Paced tokens',
+  description: 'Streams N word tokens, one per macrotask.',
+  async run(context) {
+    const count = Number(/tokens (\d+)/.exec(context.input.text)?.[1] ?? 0);
+    for (let index = 0; index < count; index += 1) {
+      await context.stream(`t${index} `);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  },
+};
+
 describe('Redis round trips of a send and its run', () => {
   let redis: TestRedis;
   let token: string;
 
   /** A gateway on the Redis backend alone that executes its runs itself, and sweeps for none meanwhile. */
-  const startGateway = () =>
-    startTestServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: `agw-trips-${randomUUID()}:`, RUN_SWEEP_INTERVAL_MS: '3600000' }, { agents: [tokensAgent] });
+  const startGateway = (settings: Record<string, string> = {}) =>
+    startTestServer(
+      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `agw-trips-${randomUUID()}:`, RUN_SWEEP_INTERVAL_MS: '3600000', ...settings },
+      { agents: [tokensAgent, pacedTokensAgent] },
+    );
 
   /** Runs a message of `tokens` tokens to its end on a gateway of its own; the Redis commands the gateway sent for it. */
-  async function commandsOfOneRun(tokens: number): Promise<number> {
-    return (await oneRun(tokens)).commands;
+  async function commandsOfOneRun(tokens: number, agent = tokensAgent, settings: Record<string, string> = {}): Promise<number> {
+    return (await oneRun(tokens, agent, settings)).commands;
   }
 
   /** As commandsOfOneRun, with the writes on the gateway's sockets to Redis meanwhile. */
-  async function oneRun(tokens: number): Promise<{ commands: number; writes: number }> {
-    const server = await startGateway();
+  async function oneRun(tokens: number, agent = tokensAgent, settings: Record<string, string> = {}): Promise<{ commands: number; writes: number }> {
+    const server = await startGateway(settings);
     const writes = countWritesTo(Number(new URL(redis.url).port));
     try {
       const before = await metricValue(server.url, COMMANDS);
       const writesBefore = writes.count;
-      await sendTokens(server, tokens);
+      await sendTokens(server, tokens, agent);
       await ended(server);
       // Waits for the run's executor to finish (the run counts as completed a little before its
       // terminal event is stored) and for its queue to move on: their last commands count too.
@@ -77,8 +96,8 @@ describe('Redis round trips of a send and its run', () => {
   }
 
   /** Sends as a client that wants only the run's id back (the payload's other fields may cost reads of their own). */
-  async function sendTokens(server: RunningServer, tokens: number): Promise<void> {
-    const input = { text: `tokens ${tokens}`, target: { kind: 'LIAISON', agentId: tokensAgent.id } };
+  async function sendTokens(server: RunningServer, tokens: number, agent = tokensAgent): Promise<void> {
+    const input = { text: `tokens ${tokens}`, target: { kind: 'LIAISON', agentId: agent.id } };
     const response = await userClient(server.url, token)(SEND_FOR_RUN_ID, { input });
     expect(response.errors).toBeUndefined();
   }
@@ -130,6 +149,18 @@ describe('Redis round trips of a send and its run', () => {
     const bare = await commandsOfOneRun(0);
     const streamed = await commandsOfOneRun(TOKENS);
     expect((streamed - bare) / TOKENS).toBeLessThanOrEqual(1);
+  });
+
+  // A model streaming fast: its tokens wait for the coalescing window after each of the run's
+  // appends (its AgentStarted the first), so a run whose tokens all come within one window appends
+  // them in one script at its end (the run's end does not wait for the window), however many they
+  // are. Without the window each append took what had come while the one before it was in
+  // flight: a script for every few tokens.
+  it(`a send and its run, ${TOKENS} tokens streamed one per macrotask within one coalescing window`, async () => {
+    const oneWindow = { APPEND_COALESCE_MS: '3600000' };
+    const bare = await commandsOfOneRun(0, pacedTokensAgent, oneWindow);
+    const streamed = await commandsOfOneRun(TOKENS, pacedTokensAgent, oneWindow);
+    expect(streamed - bare).toBe(1);
   });
 });
 

@@ -93,7 +93,7 @@ describe.each(worlds)('appending a run in batches on the $name backend', (world)
     const { id: runId } = helloRun(conversationId);
     await a.runs.create({ ...helloRun(conversationId), id: runId });
     const epoch = await a.leases.acquire(runId, conversationId, 'executor', 60_000);
-    const appender = new RunAppender(a.events, epoch);
+    const appender = new RunAppender(a.events, { leaseEpoch: epoch });
     for (const delta of numbered('before', 5)) await appender.emit(token(conversationId, delta, runId));
     await appender.flush();
     // The survivor takes over while (or right after) the first of these is in flight.

@@ -1,0 +1,114 @@
+/**
+ * A run's streamed text waiting for the coalescing window (RunAppender's `coalesceMs`), over the
+ * memory backend's log, with the clock in the test's hands: the first piece goes at once; what
+ * the run streams within the window after an append goes out in one batch when the window ends;
+ * anything else, someone waiting, or a full queue sends what waits at once; after a quiet spell
+ * nothing waits. Counted in batches stored (the appender's own hook, once per append).
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
+import { RunAppender, type RunAppenderOptions } from '../../src/runtime/run-appender.ts';
+import { createMemoryBackend } from '../../src/store/memory/index.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, token } from '../contract/worlds.ts';
+
+const WINDOW_MS = 5;
+
+let conversationId: string;
+let batches: string[][];
+
+/** An appender over a fresh memory backend's log, noting each batch it stores (its events' deltas or types). */
+function appender(options: RunAppenderOptions = {}): RunAppender {
+  const backend = createMemoryBackend(DEFAULT_RETENTION, BACKEND_SETTINGS);
+  const describe = (event: StoredEvent) => (event.type === 'AgentToken' ? event.delta : event.type);
+  return new RunAppender(backend.events, { coalesceMs: WINDOW_MS, ...options, hooks: { onStored: (stored) => batches.push(stored.map(describe)) } });
+}
+
+const tokens = (run: RunAppender, ...deltas: string[]) => Promise.all(deltas.map((delta) => run.emit(token(conversationId, delta))));
+/** Lets the memory log's appends (settled promises) run their course; the fake clock does not move. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+const toolCall = (): NewEvent => ({
+  type: 'ToolExecuting',
+  conversationId,
+  runId: 'run-1',
+  agentId: 'guide',
+  toolCallId: 'c1',
+  toolName: 'lookup',
+  arguments: {},
+});
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  conversationId = randomUUID();
+  batches = [];
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+it('sends the first piece at once and what is streamed within the window after it in one batch when the window ends', async () => {
+  const run = appender();
+  await tokens(run, 't1');
+  await settle();
+  expect(batches).toEqual([['t1']]);
+  await tokens(run, 't2', 't3', 't4');
+  await settle();
+  expect(batches).toEqual([['t1']]);
+  await vi.advanceTimersByTimeAsync(WINDOW_MS - 1);
+  expect(batches).toEqual([['t1']]);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(batches).toEqual([['t1'], ['t2', 't3', 't4']]);
+});
+
+it('lets nothing wait after a quiet spell longer than the window', async () => {
+  const run = appender();
+  await tokens(run, 't1');
+  await vi.advanceTimersByTimeAsync(WINDOW_MS);
+  await tokens(run, 't2');
+  await settle();
+  expect(batches).toEqual([['t1'], ['t2']]);
+});
+
+it('sends what waits at once, in order, with an event that is not streamed text', async () => {
+  const run = appender();
+  await tokens(run, 't1');
+  await settle();
+  await tokens(run, 't2', 't3');
+  await run.emit(toolCall());
+  await settle();
+  expect(batches).toEqual([['t1'], ['t2', 't3', 'ToolExecuting']]);
+});
+
+it('sends what waits at once for an append someone waits for, and for a flush', async () => {
+  const run = appender();
+  await tokens(run, 't1');
+  await settle();
+  await tokens(run, 't2');
+  const stored = await run.append(token(conversationId, 't3'));
+  expect(stored.seq).toBe(3);
+  expect(batches).toEqual([['t1'], ['t2', 't3']]);
+  await tokens(run, 't4');
+  await run.flush();
+  expect(batches).toEqual([['t1'], ['t2', 't3'], ['t4']]);
+});
+
+it('sends at once once the queue is full, rather than making the run wait for room and the window both', async () => {
+  const run = appender({ maxQueued: 3 });
+  await tokens(run, 't1');
+  await settle();
+  await tokens(run, 't2', 't3');
+  await settle();
+  expect(batches).toEqual([['t1']]);
+  await tokens(run, 't4');
+  await settle();
+  expect(batches).toEqual([['t1'], ['t2', 't3', 't4']]);
+});
+
+it('waits for no window when it has none: what comes after an append has settled goes at once', async () => {
+  const run = appender({ coalesceMs: 0 });
+  await tokens(run, 't1');
+  await settle();
+  await tokens(run, 't2');
+  await settle();
+  expect(batches).toEqual([['t1'], ['t2']]);
+});
