@@ -1,7 +1,8 @@
 /**
  * A stream's frames go out together (transport/fan-out/coalesced-writes.ts): a run that streams
  * its tokens one tick apart reaches its watcher in a write per coalescing window, not a write per
- * token, and with no window (WS_COALESCE_MS=0) in a write per tick. Writes are counted where they
+ * token, and with no window (WS_COALESCE_MS=0, and APPEND_COALESCE_MS=0 so that the run appends
+ * its tokens one by one) in a write per tick. Writes are counted where they
  * leave the process: the server's end of the TCP connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,7 +76,8 @@ describe('coalesced writes', () => {
     token = await tokenFor('coalesced-writes');
     // A window longer than the run takes on a quiet machine: its frames after the first go out together.
     windowed = await startTestServer({ WS_COALESCE_MS: '250' }, { agents: [streaming] });
-    perTick = await startTestServer({ WS_COALESCE_MS: '0' }, { agents: [streaming] });
+    // Its tokens appended one at a time too (no append window), so that each reaches the socket in a tick of its own.
+    perTick = await startTestServer({ WS_COALESCE_MS: '0', APPEND_COALESCE_MS: '0' }, { agents: [streaming] });
   });
   afterAll(() => Promise.all([windowed.close(), perTick.close()]));
 

@@ -96,12 +96,18 @@ async function untilReady(server: RunningServer, attempts = 200): Promise<void> 
   }
 }
 
-/** Resolves once the server serves exactly `count` agentEvents subscriptions (each check yields to I/O first). */
-export async function awaitActiveSubscriptions(server: RunningServer, count: number, rounds = 10_000): Promise<void> {
-  for (let round = 0; round < rounds; round += 1) {
+/**
+ * Resolves once the server serves exactly `count` agentEvents subscriptions: checked after every
+ * turn of the event loop for the first rounds, then every millisecond, for up to `timeoutMs`. A
+ * bound in turns alone was a tenth of a second on an idle loop, shorter than a subscription's first
+ * read of PostgreSQL takes while the whole suite runs.
+ */
+export async function awaitActiveSubscriptions(server: RunningServer, count: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (let round = 0; performance.now() < deadline; round += 1) {
     const { values } = await server.gateway.metrics.activeSubscriptions.get();
     if (values.reduce((sum, { value }) => sum + value, 0) === count) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => (round < 1000 ? setImmediate(resolve) : setTimeout(resolve, 1)));
   }
   throw new Error(`the server never had ${count} active subscriptions`);
 }
