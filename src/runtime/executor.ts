@@ -16,6 +16,7 @@ import type { CompletedRun, RunCompletion } from '../store/interfaces.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunPause, RunScope } from './run-scope.ts';
 import type { AppendHooks } from './run-appender.ts';
+import { AppendWindow } from './append-window.ts';
 import { readReplay, type RunReplay } from './replay.ts';
 import { moveRun } from './run-transitions.ts';
 import { RunSpans } from './run-spans.ts';
@@ -64,9 +65,12 @@ export class Executor {
   private accepting = true;
   private readonly capacity: number;
   private waiters: (() => void)[] = [];
+  /** The coalescing window the runs executing here share (none when APPEND_COALESCE_MS is 0). */
+  private readonly appendWindow: AppendWindow | undefined;
 
   constructor(private readonly options: ExecutorOptions) {
     this.capacity = options.capacity ?? Number.POSITIVE_INFINITY;
+    this.appendWindow = options.appendCoalesceMs ? new AppendWindow(options.appendCoalesceMs) : undefined;
   }
 
   /** Slots free for new runs: none once closed. */
@@ -252,7 +256,7 @@ export class Executor {
       events: backend.events,
       leaseEpoch,
       appends,
-      appendCoalesceMs: this.options.appendCoalesceMs,
+      appendWindow: this.appendWindow,
       agents,
       tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,

@@ -5,9 +5,9 @@
  * token thus costs its run no round trip of its own, while the order of the run's events and
  * the log's one-step numbering stay as they were.
  *
- * Streamed text (tokens, thinking) also waits for the coalescing window: a piece emitted less than
- * `coalesceMs` after the run's previous append was sent waits until then, and goes out with
- * whatever came meanwhile. A model that streams fast then costs one append (a round trip to Redis,
+ * Streamed text (tokens, thinking) also waits for the coalescing window (./append-window.ts): a
+ * piece emitted less than the window after the run's previous append was sent waits until then,
+ * and goes out with whatever came meanwhile. A model that streams fast then costs one append (a round trip to Redis,
  * a notification, a wake-up of each follower) per window rather than per round trip, and one
  * that streams a token every few tens of ms, or after a quiet spell, waits not at all. Anything
  * else, someone waiting (`append`, `flush`), or a full queue sends what waits at once.
@@ -20,6 +20,7 @@
  */
 import type { EventType, NewEvent, StoredEvent } from '../domain/events.ts';
 import { LeaseLostError, type EventLog } from '../store/event-log.ts';
+import type { AppendWindow } from './append-window.ts';
 
 /**
  * How many events may wait for the batch in flight before emitting waits: bounds the memory a
@@ -44,8 +45,8 @@ export interface RunAppenderOptions {
   hooks?: AppendHooks;
   /** Events that may wait before emitting waits for room. */
   maxQueued?: number;
-  /** How long (ms) after an append streamed text waits for more to go with it (default 0: only while an append is in flight). */
-  coalesceMs?: number;
+  /** The coalescing window streamed text waits for after an append (none: it waits only while an append is in flight). */
+  window?: AppendWindow;
 }
 
 /** What `emit` answers while the queue has room: one settled promise shared by every emit, not one each. */
@@ -68,12 +69,12 @@ export class RunAppender {
   private waitingForRoom: (() => void)[] = [];
   /** When the last batch was handed to the log (performance.now()). */
   private sentAt = -Infinity;
-  /** Set while what is queued waits for the coalescing window to end. */
-  private windowTimer: NodeJS.Timeout | null = null;
+  /** Whether what is queued waits for the coalescing window to end. */
+  private holding = false;
   private readonly leaseEpoch: number | undefined;
   private readonly hooks: AppendHooks;
   private readonly maxQueued: number;
-  private readonly coalesceMs: number;
+  private readonly window: AppendWindow | undefined;
 
   constructor(
     private readonly log: EventLog,
@@ -82,7 +83,7 @@ export class RunAppender {
     this.leaseEpoch = options.leaseEpoch;
     this.hooks = options.hooks ?? {};
     this.maxQueued = options.maxQueued ?? MAX_QUEUED_EVENTS;
-    this.coalesceMs = options.coalesceMs ?? 0;
+    this.window = options.window;
   }
 
   /**
@@ -145,32 +146,29 @@ export class RunAppender {
   private enqueue(queued: Queued): void {
     this.throwIfFailed();
     this.queue.push(queued);
-    if (this.windowTimer !== null && (!mayWait(queued) || this.queue.length >= this.maxQueued)) this.endWindow();
+    if (this.holding && (!mayWait(queued) || this.queue.length >= this.maxQueued)) this.endWindow();
     if (this.writing) return;
     this.writing = true;
     this.writeNext();
   }
 
-  /** Sends what waits for the coalescing window now. */
-  private endWindow(): void {
-    if (this.windowTimer === null) return;
-    clearTimeout(this.windowTimer);
-    this.windowTimer = null;
+  /** Sends what waits for the coalescing window now (the window's own call comes later, and finds nothing held). */
+  private readonly endWindow = (): void => {
+    if (!this.holding) return;
+    this.holding = false;
     this.writeNext(false);
-  }
+  };
 
   /**
    * Holds what is queued until the coalescing window ends, when it is all streamed text and the
    * last batch went out less than the window ago: true when it did.
    */
   private holdForWindow(): boolean {
-    if (this.coalesceMs === 0 || this.queue.length >= this.maxQueued) return false;
-    const remaining = this.sentAt + this.coalesceMs - performance.now();
-    if (remaining <= 0 || !this.queue.every(mayWait)) return false;
-    this.windowTimer = setTimeout(() => {
-      this.windowTimer = null;
-      this.writeNext(false);
-    }, remaining);
+    if (this.window === undefined || this.queue.length >= this.maxQueued) return false;
+    const until = this.sentAt + this.window.ms;
+    if (until <= performance.now() || !this.queue.every(mayWait)) return false;
+    this.holding = true;
+    this.window.wait(until, this.endWindow);
     return true;
   }
 

@@ -12,6 +12,7 @@ import type { EventLog } from '../store/event-log.ts';
 import type { InputRequestStore } from '../store/interfaces.ts';
 import { RunReplay } from './replay.ts';
 import { RunAppender, type AppendHooks } from './run-appender.ts';
+import type { AppendWindow } from './append-window.ts';
 import { deepFreeze } from '../domain/frozen.ts';
 import { runEvent, type ArtifactKind, type EventBody, type NewEvent, type StoredEvent } from '../domain/events.ts';
 import type { AgentErrorInfo, InputKind, InputRequestRecord, InputResponse, TokenUsage, MessageRecord, RunRecord } from '../domain/records.ts';
@@ -37,8 +38,8 @@ export interface RunScopeOptions {
   leaseEpoch?: number;
   /** Told of the run's appends as they settle. */
   appends?: AppendHooks;
-  /** How long streamed text waits after an append for more to go with it (see RunAppender; default 0). */
-  appendCoalesceMs?: number;
+  /** The coalescing window the run's streamed text waits for after an append (see RunAppender; none: no waiting). */
+  appendWindow?: AppendWindow;
   agents: AgentDirectory;
   tools: ToolRegistry;
   signal: AbortSignal;
@@ -113,7 +114,7 @@ export class RunScope {
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
     this.currentAgentId = options.run.agentId;
-    this.appender = new RunAppender(options.events, { leaseEpoch: options.leaseEpoch, hooks: options.appends, coalesceMs: options.appendCoalesceMs });
+    this.appender = new RunAppender(options.events, { leaseEpoch: options.leaseEpoch, hooks: options.appends, window: options.appendWindow });
     this.replay = options.replay ?? new RunReplay();
     this.usage = options.run.usage ?? null;
     // Still open from before the pause: their result may come now, or they are closed at the end.

@@ -1,13 +1,15 @@
 /**
- * A run's streamed text waiting for the coalescing window (RunAppender's `coalesceMs`), over the
- * memory backend's log, with the clock in the test's hands: the first piece goes at once; what
- * the run streams within the window after an append goes out in one batch when the window ends;
- * anything else, someone waiting, or a full queue sends what waits at once; after a quiet spell
- * nothing waits. Counted in batches stored (the appender's own hook, once per append).
+ * A run's streamed text waiting for the coalescing window (RunAppender over an AppendWindow), over
+ * the memory backend's log, with the clock in the test's hands: the first piece goes at once;
+ * what the run streams within the window after an append goes out in one batch when the window
+ * ends; anything else, someone waiting, or a full queue sends what waits at once; after a quiet
+ * spell nothing waits; the runs waiting at once share one timer. Counted in batches stored (the
+ * appender's own hook, once per append) and in timers set.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
+import { AppendWindow } from '../../src/runtime/append-window.ts';
 import { RunAppender, type RunAppenderOptions } from '../../src/runtime/run-appender.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { BACKEND_SETTINGS, DEFAULT_RETENTION, token } from '../contract/worlds.ts';
@@ -16,12 +18,13 @@ const WINDOW_MS = 5;
 
 let conversationId: string;
 let batches: string[][];
+let window: AppendWindow;
 
-/** An appender over a fresh memory backend's log, noting each batch it stores (its events' deltas or types). */
+/** An appender over a fresh memory backend's log and the test's window, noting each batch it stores (its events' deltas or types). */
 function appender(options: RunAppenderOptions = {}): RunAppender {
   const backend = createMemoryBackend(DEFAULT_RETENTION, BACKEND_SETTINGS);
   const describe = (event: StoredEvent) => (event.type === 'AgentToken' ? event.delta : event.type);
-  return new RunAppender(backend.events, { coalesceMs: WINDOW_MS, ...options, hooks: { onStored: (stored) => batches.push(stored.map(describe)) } });
+  return new RunAppender(backend.events, { window, ...options, hooks: { onStored: (stored) => batches.push(stored.map(describe)) } });
 }
 
 const tokens = (run: RunAppender, ...deltas: string[]) => Promise.all(deltas.map((delta) => run.emit(token(conversationId, delta))));
@@ -41,6 +44,7 @@ beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
   conversationId = randomUUID();
   batches = [];
+  window = new AppendWindow(WINDOW_MS);
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -58,6 +62,23 @@ it('sends the first piece at once and what is streamed within the window after i
   expect(batches).toEqual([['t1']]);
   await vi.advanceTimersByTimeAsync(1);
   expect(batches).toEqual([['t1'], ['t2', 't3', 't4']]);
+});
+
+it('holds the runs waiting at once with one timer, which fires at the earliest end of their windows', async () => {
+  const first = appender();
+  await tokens(first, 'a1');
+  await vi.advanceTimersByTimeAsync(2);
+  const second = appender();
+  await tokens(second, 'b1');
+  await settle();
+  await tokens(first, 'a2');
+  await tokens(second, 'b2');
+  await settle();
+  expect(vi.getTimerCount()).toBe(1);
+  // The first run's window ends 3 ms from now, the second's 5: both go out at the first's end.
+  await vi.advanceTimersByTimeAsync(WINDOW_MS - 2);
+  expect(batches).toEqual([['a1'], ['b1'], ['a2'], ['b2']]);
+  expect(vi.getTimerCount()).toBe(0);
 });
 
 it('lets nothing wait after a quiet spell longer than the window', async () => {
@@ -105,7 +126,7 @@ it('sends at once once the queue is full, rather than making the run wait for ro
 });
 
 it('waits for no window when it has none: what comes after an append has settled goes at once', async () => {
-  const run = appender({ coalesceMs: 0 });
+  const run = appender({ window: undefined });
   await tokens(run, 't1');
   await settle();
   await tokens(run, 't2');
