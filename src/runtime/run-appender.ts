@@ -7,10 +7,11 @@
  *
  * Streamed text (tokens, thinking) also waits for the coalescing window (./append-window.ts): a
  * piece emitted less than the window after the run's previous append was sent waits until then,
- * and goes out with whatever came meanwhile. A model that streams fast then costs one append (a round trip to Redis,
- * a notification, a wake-up of each follower) per window rather than per round trip, and one
- * that streams a token every few tens of ms, or after a quiet spell, waits not at all. Anything
- * else, someone waiting (`append`, `flush`), or a full queue sends what waits at once.
+ * and goes out with whatever came meanwhile. A model that streams fast then costs one append (a
+ * round trip to Redis, a notification, a wake-up of each follower) per window rather than per
+ * round trip, and one that streams a token every few tens of ms, or after a quiet spell, waits
+ * not at all. Anything else, someone waiting (`append`, `flush`), or a full queue sends what
+ * waits at once.
  *
  * Emitting does not wait for the log; a run waits where it must: when the queue is full
  * (backpressure), for an event whose stored form it needs (`append`), and before it ends
