@@ -66,13 +66,14 @@ export class RedisRunCompletion {
     const { conversationId } = run;
     const { message } = event;
     const [set, info, epochs, counter] = leases.keys;
+    const [replyKey, messagesKey] = messages.keys(message);
     const [body, maxLen, maxAgeMs, channel] = events.appendArgs(event);
     const keys = [
       ...events.appendKeys(conversationId),
       epochs,
       events.epochKey(conversationId),
-      this.redis.conversationKey(conversationId, 'msgs'),
-      messages.keys(message)[0],
+      messagesKey,
+      replyKey,
       runs.keys(run)[0],
       this.redis.conversationKey(conversationId),
       runQueue.queue(conversationId),
@@ -82,9 +83,17 @@ export class RedisRunCompletion {
     ];
     const answer: { reply?: CompletionReply } = {};
     const stored = await events.appendThrough([event], async (floor) => {
-      const args = [maxLen, maxAgeMs, channel, run.id, leaseEpoch, floor?.epoch ?? '', floor?.seq ?? 0, unnumberedJson(message), body, holder];
       const reply = await this.redis.eval<CompletionReply>(COMPLETE, keys, [
-        ...args,
+        maxLen,
+        maxAgeMs,
+        channel,
+        run.id,
+        leaseEpoch,
+        floor?.epoch ?? '',
+        floor?.seq ?? 0,
+        unnumberedJson(message),
+        body,
+        holder,
         message.createdAt,
         Date.parse(message.createdAt),
         ...encode({ ...patch, status: 'COMPLETED' }),
