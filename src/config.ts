@@ -153,7 +153,7 @@ export const settingsSchema = z.object({
   ),
   WS_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 1024).describe('Unsent bytes at which a slow WebSocket is closed with 1013 (the client resumes).'),
   WS_COALESCE_MS: int(1, 0).describe(
-    'Frames for a WebSocket that wrote less than this many ms ago wait until then and go out in one write (0: only the frames of one tick go together).',
+    "Frames for a WebSocket that wrote less than this many ms ago wait until then and go out in one write; while the server is busy (its event loop waited less than this since the socket's last write), they wait for the loop's next turn (0: only the frames of one tick go together).",
   ),
   WS_MAX_PAYLOAD_BYTES: int(256 * 1024, 1024).describe('Largest WebSocket message accepted from a client.'),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(100, 1).describe(

@@ -279,7 +279,7 @@ export interface SettingsOptions {
    */
   wsMaxBufferedBytes?: number;
   /**
-   * Frames for a WebSocket that wrote less than this many ms ago wait until then and go out in one write (0: only the frames of one tick go together).
+   * Frames for a WebSocket that wrote less than this many ms ago wait until then and go out in one write; while the server is busy (its event loop waited less than this since the socket's last write), they wait for the loop's next turn (0: only the frames of one tick go together).
    * @defaultValue `1`
    * Environment variable: `WS_COALESCE_MS`.
    */

@@ -2,8 +2,9 @@
  * A stream's frames go out together (transport/fan-out/coalesced-writes.ts): a run that streams
  * its tokens one tick apart reaches its watcher in a write per coalescing window, not a write per
  * token, and with no window (WS_COALESCE_MS=0, and APPEND_COALESCE_MS=0 so that the run appends
- * its tokens one by one) in a write per tick. Writes are counted where they
- * leave the process: the server's end of the TCP connection.
+ * its tokens one by one) in a write per tick. On a busy server, tokens a turn of the event loop
+ * apart go out two to a write; on one whose loop waits between tokens, each goes at once. Writes
+ * are counted where they leave the process: the server's end of the TCP connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
@@ -31,6 +32,46 @@ const streaming: AgentDefinition = {
   },
 };
 
+/**
+ * Streams TOKENS deltas one turn of the event loop apart, each turn busy for longer than the
+ * coalescing window (the CPU burnt here stands for the other streams a loaded server serves in
+ * the same turn): the loop never waits for input while it runs.
+ */
+const busyStreaming: AgentDefinition = {
+  ...streaming,
+  id: 'test.busy-streaming',
+  async run(context) {
+    for (let index = 0; index < TOKENS; index += 1) {
+      for (const busyUntil = performance.now() + 3; performance.now() < busyUntil;);
+      await context.stream('word ');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  },
+};
+
+/** The writes of the socket being watched so far (see watchOneRun), and the paced agent's tokens that were not written at once. */
+let watchedSocket = { writes: 0 };
+let tokensWrittenLate = 0;
+
+/**
+ * Streams TOKENS deltas 5 ms apart (the first 5 ms after its run's start), longer than the
+ * coalescing window: the loop waits for input between them. Counts the tokens whose frame was not written before the loop's next turn.
+ */
+const pacedStreaming: AgentDefinition = {
+  ...streaming,
+  id: 'test.paced-streaming',
+  async run(context) {
+    tokensWrittenLate = 0;
+    for (let index = 0; index < TOKENS; index += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const writes = watchedSocket.writes;
+      await context.stream('word ');
+      await new Promise((resolve) => setImmediate(resolve));
+      if (watchedSocket.writes === writes) tokensWrittenLate += 1;
+    }
+  },
+};
+
 /** Counts the writes of the next WebSocket the server accepts. */
 function countWritesOfNextSocket(server: RunningServer): { writes: number } {
   const counted = { writes: 0 };
@@ -45,10 +86,11 @@ function countWritesOfNextSocket(server: RunningServer): { writes: number } {
 }
 
 /** Watches a conversation, runs the streaming agent in it, and answers the writes and frames its events took. */
-async function watchOneRun(server: RunningServer, token: string): Promise<{ writes: number; frames: number }> {
+async function watchOneRun(server: RunningServer, token: string, agentId = streaming.id): Promise<{ writes: number; frames: number }> {
   const first = await send(server.url, token, { text: 'Hello' });
   await awaitRunEnd(server.url, token, first.runId);
   const counted = countWritesOfNextSocket(server);
+  watchedSocket = counted;
   const raw = new RawGraphQLSocket(server.url);
   await raw.init(token);
   // Live events only, so that none of the run's events reaches the watcher as a replayed batch.
@@ -62,7 +104,7 @@ async function watchOneRun(server: RunningServer, token: string): Promise<{ writ
     frames += 1;
     return frame.payload!.data!.agentEvents.__typename === 'AgentCompleted';
   });
-  await send(server.url, token, { text: 'Stream', conversationId: first.conversationId, target: { kind: 'LIAISON', agentId: streaming.id } });
+  await send(server.url, token, { text: 'Stream', conversationId: first.conversationId, target: { kind: 'LIAISON', agentId } });
   await ended;
   raw.close();
   return { writes: counted.writes - before, frames };
@@ -72,14 +114,16 @@ describe('coalesced writes', () => {
   let token: string;
   let windowed: RunningServer;
   let perTick: RunningServer;
+  let defaults: RunningServer;
   beforeAll(async () => {
     token = await tokenFor('coalesced-writes');
     // A window longer than the run takes on a quiet machine: its frames after the first go out together.
     windowed = await startTestServer({ WS_COALESCE_MS: '250' }, { agents: [streaming] });
     // Its tokens appended one at a time too (no append window), so that each reaches the socket in a tick of its own.
     perTick = await startTestServer({ WS_COALESCE_MS: '0', APPEND_COALESCE_MS: '0' }, { agents: [streaming] });
+    defaults = await startTestServer({}, { agents: [busyStreaming, pacedStreaming] });
   });
-  afterAll(() => Promise.all([windowed.close(), perTick.close()]));
+  afterAll(() => Promise.all([windowed.close(), perTick.close(), defaults.close()]));
 
   it('writes a stream whose tokens come a tick apart in a write per window', async () => {
     const { writes, frames } = await watchOneRun(windowed, token);
@@ -93,5 +137,22 @@ describe('coalesced writes', () => {
     const { writes, frames } = await watchOneRun(perTick, token);
     expect(frames).toBeGreaterThanOrEqual(TOKENS);
     expect(writes).toBeGreaterThanOrEqual(TOKENS);
+  });
+
+  it('writes the tokens of a busy server, a turn of the loop apart, two to a write', async () => {
+    const { writes, frames } = await watchOneRun(defaults, token, busyStreaming.id);
+    expect(frames).toBeGreaterThanOrEqual(TOKENS);
+    // Each token's frame waits for the next turn and goes out with the next token's: about 20
+    // writes for the 40 tokens (the first after a quiet spell goes at once), where the window
+    // alone, 1 ms to turns of 3 ms, writes each token on its own.
+    expect(writes).toBeLessThanOrEqual(TOKENS / 2 + 3);
+  });
+
+  it('writes each token at once when the loop waits for input between them', async () => {
+    const { writes, frames } = await watchOneRun(defaults, token, pacedStreaming.id);
+    expect(frames).toBeGreaterThanOrEqual(TOKENS);
+    expect(writes).toBeGreaterThanOrEqual(TOKENS);
+    // Each in the tick it was emitted in, before the loop turns again: a server with time to spare holds nothing.
+    expect(tokensWrittenLate).toBe(0);
   });
 });
