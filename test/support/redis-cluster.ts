@@ -90,6 +90,10 @@ export async function startRedisCluster(options: TestRedisClusterOptions = {}): 
           'no',
           '--daemonize',
           'no',
+          // A replica's first sync at once: by default its primary waits 5 s for more replicas
+          // to share the transfer, and the cluster is not ready until every replica has synced.
+          '--repl-diskless-sync-delay',
+          '0',
           ...(options.nodeTimeoutMs === undefined ? [] : ['--cluster-node-timeout', String(options.nodeTimeoutMs)]),
         ]),
       );
