@@ -49,13 +49,14 @@ const busyStreaming: AgentDefinition = {
   },
 };
 
-/** The writes of the socket being watched so far (see watchOneRun), and the paced agent's tokens that were not written at once. */
+/** The writes of the socket being watched (see watchOneRun), and the paced agent's tokens not written at once. */
 let watchedSocket = { writes: 0 };
 let tokensWrittenLate = 0;
 
 /**
  * Streams TOKENS deltas 5 ms apart (the first 5 ms after its run's start), longer than the
- * coalescing window: the loop waits for input between them. Counts the tokens whose frame was not written before the loop's next turn.
+ * coalescing window: the loop waits for input between them. Counts the tokens whose frame was
+ * not written before the loop's next turn.
  */
 const pacedStreaming: AgentDefinition = {
   ...streaming,
