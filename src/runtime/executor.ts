@@ -10,7 +10,7 @@ import type { AttachedFile } from '../domain/product.ts';
 import { AgentError } from '../agents/errors.ts';
 import { GatewayError } from '../errors.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
-import { runEvent, type EventBody } from '../domain/events.ts';
+import { runEvent, type EventBody, type NewEvent } from '../domain/events.ts';
 import { LeaseLostError } from '../store/event-log.ts';
 import type { CompletedRun, RunCompletion } from '../store/interfaces.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
@@ -269,6 +269,8 @@ export class Executor {
       onInputOpened: () => this.options.onInput?.({ type: 'opened' }),
       trace: spans.context,
     });
+    /** The run's last streamed text, handed over to be stored with its end in one step (see completeAtOnce). */
+    let held: NewEvent[] = [];
     if (outcome.status === 'COMPLETED') {
       try {
         // Read while AgentStarted is stored: on a shared store the two go out together rather
@@ -280,8 +282,10 @@ export class Executor {
         // A worker that was not given the agent the gateway routed to (their registries differ).
         if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);
         await agent.run(scope.contextFor(agent.id, await history));
-        // The run's last batches: their failure is the run's, as an append's always was.
-        await scope.flush();
+        // The run's last batches: their failure is the run's, as an append's always was. Its
+        // last streamed text, where the run can end in one step, goes with that step.
+        if (this.mayCompleteAtOnce(scope) && !signal.aborted) held = await scope.takeHeld();
+        else await scope.flush();
       } catch (error) {
         outcome = this.outcomeOf(error, signal, run, logger);
       } finally {
@@ -301,7 +305,7 @@ export class Executor {
     }
     // Taken over: the survivor ends the run; we write nothing more.
     if (execution.leaseLost) return spans.settle('LEASE_LOST');
-    const completed = outcome.status === 'COMPLETED' ? await this.completeAtOnce(run, leaseEpoch, scope, activeMs, appends) : null;
+    const completed = outcome.status === 'COMPLETED' ? await this.completeAtOnce(run, leaseEpoch, scope, activeMs, appends, held) : null;
     if (execution.leaseLost) return spans.settle('LEASE_LOST'); // its completion was refused: taken over meanwhile
     if (completed) {
       this.options.onRunStatus?.('COMPLETED');
@@ -309,6 +313,8 @@ export class Executor {
       execution.runsLeft = completed.runsLeft;
       return;
     }
+    // Stopped first (a cancel): its streamed text goes before its terminal event, the long way.
+    scope.emitHeld(held);
     // Whoever moves the run out of RUNNING first (this executor, a cancel, the timeout) decides
     // how it ends; the executor always appends the terminal event, after the agent has stopped.
     const { status, ...decision } = outcome;
@@ -399,20 +405,32 @@ export class Executor {
    * did not: then the run ends the long way, as whoever moved its status first decided (or, its
    * lease lost, not at all here).
    */
-  private async completeAtOnce(run: RunRecord, leaseEpoch: number, scope: RunScope, activeMs: number, appends: AppendHooks): Promise<CompletedRun | null> {
+  private async completeAtOnce(
+    run: RunRecord,
+    leaseEpoch: number,
+    scope: RunScope,
+    activeMs: number,
+    appends: AppendHooks,
+    streamed: readonly NewEvent[],
+  ): Promise<CompletedRun | null> {
     const { backend, holder } = this.options;
-    if (!backend.completeRun || scope.asked || scope.hasOpenToolCalls) return null;
+    if (!backend.completeRun || !this.mayCompleteAtOnce(scope)) return null;
     const event = runEvent(completionOf(run, scope), run, scope.replyAgentId) as RunCompletion['event'];
     const patch = { usage: scope.usage, activeMs, finishedAt: new Date().toISOString() };
     try {
-      const completed = await backend.completeRun({ run, patch, event, leaseEpoch, holder });
-      if (completed) appends.onStored?.([completed.event]);
+      const completed = await backend.completeRun({ run, patch, event, streamed, leaseEpoch, holder });
+      if (completed) appends.onStored?.([...completed.streamed, completed.event]);
       return completed;
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
       appends.onRefused?.();
       return null;
     }
+  }
+
+  /** Whether the backend completes runs in one step, and nothing is left to close before this one's end (a reported tool call, a request asked). */
+  private mayCompleteAtOnce(scope: RunScope): boolean {
+    return this.options.backend.completeRun !== undefined && !scope.asked && !scope.hasOpenToolCalls;
   }
 
   /** Appends the run's terminal event; a completed run's reply comes back, for its conversation's touch. */

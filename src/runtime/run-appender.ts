@@ -15,7 +15,7 @@
  *
  * Emitting does not wait for the log; a run waits where it must: when the queue is full
  * (backpressure), for an event whose stored form it needs (`append`), and before it ends
- * (`flush`). A failed batch (the lease taken over, Redis unreachable) fails the appender for
+ * (`flush`; or `takeHeld`, where the run's end stores the text still held in the same step). A failed batch (the lease taken over, Redis unreachable) fails the appender for
  * good: the queued events are dropped, every later emit throws that failure, so nothing the run
  * emits after a lost event is ever stored, and the log never holds a hole inside a run.
  */
@@ -68,6 +68,8 @@ export class RunAppender {
   private failure: { error: unknown } | null = null;
   /** Emits waiting for room in the queue. */
   private waitingForRoom: (() => void)[] = [];
+  /** Those waiting for the batch in flight to settle (`takeHeld`). */
+  private waitingForBatch: (() => void)[] = [];
   /** When the last batch was handed to the log (performance.now()). */
   private sentAt = -Infinity;
   /** Whether what is queued waits for the coalescing window to end. */
@@ -130,6 +132,24 @@ export class RunAppender {
   async flush(): Promise<void> {
     await this.settled();
     this.throwIfFailed();
+  }
+
+  /**
+   * As `flush`, except for the streamed text still waiting for the coalescing window: that is
+   * taken out of the queue and handed over rather than sent, for a caller that stores it in the
+   * same step as the run's end (Backend.completeRun). Nothing else is ever held back: what came
+   * otherwise is stored first, and a failure throws as from `flush`.
+   */
+  async takeHeld(): Promise<NewEvent[]> {
+    while (this.writing && !this.holding) await new Promise<void>((resolve) => this.waitingForBatch.push(resolve));
+    this.throwIfFailed();
+    if (!this.holding) return [];
+    // The window's own call comes later and finds nothing held; the next emit starts a writer.
+    this.holding = false;
+    this.writing = false;
+    const held = this.queue;
+    this.queue = [];
+    return held.map((queued) => queued.event);
   }
 
   /** As `flush`, without throwing: once it resolves, nothing of the run is in flight any more. */
@@ -210,6 +230,7 @@ export class RunAppender {
         } finally {
           batch.forEach((queued, i) => queued.stored?.resolve(stored[i]!));
           this.writeNext();
+          this.wakeWaitingForBatch();
         }
       },
       (error: unknown) => {
@@ -219,6 +240,7 @@ export class RunAppender {
         this.queue = [];
         this.wakeWaitingForRoom();
         this.writeNext();
+        this.wakeWaitingForBatch();
       },
     );
   }
@@ -230,6 +252,12 @@ export class RunAppender {
   private wakeWaitingForRoom(): void {
     const waiting = this.waitingForRoom;
     this.waitingForRoom = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  private wakeWaitingForBatch(): void {
+    const waiting = this.waitingForBatch;
+    this.waitingForBatch = [];
     for (const resolve of waiting) resolve();
   }
 

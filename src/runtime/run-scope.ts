@@ -209,6 +209,19 @@ export class RunScope {
     return this.appender.flush();
   }
 
+  /**
+   * As `flush`, but hands over the streamed text still waiting for the coalescing window instead
+   * of storing it, for the run's end to store in the same step (see RunAppender.takeHeld).
+   */
+  takeHeld(): Promise<NewEvent[]> {
+    return this.appender.takeHeld();
+  }
+
+  /** Emits again, in order, what `takeHeld` handed over and the run's end did not store. */
+  emitHeld(events: readonly NewEvent[]): void {
+    for (const event of events) void this.appender.emit(event).catch(() => undefined);
+  }
+
   /** Waits until nothing of the run is in flight, whether or not it was stored. */
   settled(): Promise<void> {
     return this.appender.settled();

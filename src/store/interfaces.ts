@@ -194,14 +194,17 @@ export interface RunCompletion {
   patch: Partial<RunRecord>;
   /** Its AgentCompleted, carrying the reply. */
   event: NewEvent & { type: 'AgentCompleted' };
+  /** Its last streamed text, not yet stored: stored just before the AgentCompleted, in the same step. */
+  streamed: readonly NewEvent[];
   /** The lease it executed under, and who holds it. */
   leaseEpoch: number;
   holder: string;
 }
 
-/** What `completeRun` did: the run as completed, its AgentCompleted as stored, and whether runs were left in its queue when it left. */
+/** What `completeRun` did: the run as completed, its streamed text and AgentCompleted as stored, and whether runs were left in its queue when it left. */
 export interface CompletedRun {
   run: RunRecord;
+  streamed: StoredEvent[];
   event: StoredEvent;
   runsLeft: boolean;
 }
@@ -454,8 +457,8 @@ export interface Backend {
   /**
    * Completes a run its executor finished, in one atomic step where the backend can (one
    * Redis): while the run's lease is still at the completion's epoch and the state table lets
-   * the executor complete it, moves it to COMPLETED with `patch`, appends its AgentCompleted
-   * (with the reply it carries), touches its conversation with the reply's time, takes the run
+   * the executor complete it, moves it to COMPLETED with `patch`, appends its last streamed text
+   * and its AgentCompleted (with the reply it carries), touches its conversation with the reply's time, takes the run
    * out of its queue and lets go of its lease, as the executor's steps one after the other
    * would. Null when it changed nothing because the run's status had moved on (a cancel or the
    * timeout came first); throws LeaseLostError, having changed nothing, when the lease had.

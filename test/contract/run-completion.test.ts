@@ -2,8 +2,9 @@
  * Completing a run in one script, on one Redis (Backend.completeRun): it does what the
  * executor's steps at a run's end do (COMPLETED with its usage and times, the AgentCompleted
  * with its reply, the conversation's touch, the run leaving its queue and its lease), and
- * nothing at all when the run's status or its lease moved on first. How many round trips it
- * saves a run is counted in ./redis-round-trips.test.ts.
+ * nothing at all when the run's status or its lease moved on first; the run's last streamed text
+ * goes with it, and is stored the long way when the run was stopped first. How many round trips
+ * it saves a run is counted in ./redis-round-trips.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,13 @@ import { LeaseLostError } from '../../src/store/event-log.ts';
 import type { Backend, RunCompletion, StartedHead } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
 import { BACKEND_SETTINGS, collect, DEFAULT_RETENTION, helloRun, helloSend, redisWorld, type Instances } from './worlds.ts';
+import type { AgentDefinition } from '../../src/agents/contract.ts';
+import type { RunningServer } from '../../src/server.ts';
+import { createBackend } from '../../src/store/backends.ts';
+import { tokenFor, userClient, type AgentEvent } from '../support/clients.ts';
+import { startRedis, type TestRedis } from '../support/redis-server.ts';
+import { awaitRunEnd, expectGapless, send } from '../support/runs.ts';
+import { startTestServer } from '../support/server.ts';
 
 const HOLDER = 'instance-a';
 const LEASE_MS = 60_000;
@@ -51,7 +59,7 @@ describe('Backend.completeRun on one Redis', () => {
     };
     const usage = { inputTokens: 3, outputTokens: 4, totalTokens: 7 };
     const event = runEvent({ type: 'AgentCompleted', message: reply, usage }, run, run.agentId) as RunCompletion['event'];
-    return { run, patch: { usage, activeMs: 12, finishedAt: reply.createdAt }, event, leaseEpoch, holder: HOLDER };
+    return { run, patch: { usage, activeMs: 12, finishedAt: reply.createdAt }, event, streamed: [], leaseEpoch, holder: HOLDER };
   }
 
   /** What a completion changes, to show that one that was refused changed nothing. */
@@ -87,6 +95,24 @@ describe('Backend.completeRun on one Redis', () => {
     expect(await backend.messages.listLast(conversationId, 10)).toContainEqual(reply);
   });
 
+  it("appends the run's last streamed text just before its AgentCompleted, in the same step", async () => {
+    const head = await started();
+    const completion = completionOf(head);
+    const { conversationId } = head.run;
+    const streamed = ['Hello ', 'to you'].map((delta) => runEvent({ type: 'AgentToken', delta }, head.run, head.run.agentId));
+    const heard = collect(instances.b, conversationId, 1, 3);
+    const completed = await backend.completeRun!({ ...completion, streamed });
+    expect(completed!.streamed).toMatchObject([
+      { type: 'AgentToken', delta: 'Hello ', seq: 2 },
+      { type: 'AgentToken', delta: 'to you', seq: 3 },
+    ]);
+    const reply = { ...completion.event.message, seq: 4 };
+    expect(completed!.event).toMatchObject({ type: 'AgentCompleted', seq: 4, message: reply });
+    expect(await backend.messages.get(reply.id)).toEqual(reply);
+    expect(await heard.done).toEqual([...completed!.streamed, completed!.event]);
+    expect(await backend.events.read(conversationId, 1, 10)).toEqual([...completed!.streamed, completed!.event]);
+  });
+
   it('says that runs are left in the queue when one is', async () => {
     const head = await started();
     const next = helloRun(head.run.conversationId);
@@ -98,7 +124,7 @@ describe('Backend.completeRun on one Redis', () => {
 
   it('changes nothing when the run was stopped first', async () => {
     const head = await started();
-    const completion = completionOf(head);
+    const completion = { ...completionOf(head), streamed: [runEvent({ type: 'AgentToken', delta: 'Hello' }, head.run, head.run.agentId)] };
     await backend.runs.transition(head.run.id, ['RUNNING'], { status: 'CANCELLED', cancelReason: 'Cancelled.' });
     const before = await state(head.run, completion.event.message);
     expect(await backend.completeRun!(completion)).toBeNull();
@@ -119,4 +145,75 @@ describe('Backend.completeRun on one Redis', () => {
 it('is absent where the executor’s steps cost no round trips (memory)', () => {
   const backend = createMemoryBackend(DEFAULT_RETENTION, BACKEND_SETTINGS);
   expect(backend.completeRun).toBeUndefined();
+});
+
+describe('a run stopped after its agent finished, before its one-step completion, on one Redis', () => {
+  let redis: TestRedis;
+  let server: RunningServer;
+  /** The server's records, for the agent below; and what each one-step completion was handed to store first. */
+  let backend: Backend;
+  const streamedAtCompletion: number[] = [];
+  /** The cancel the agent below made as it returned. */
+  let cancelled: Promise<unknown> = Promise.resolve();
+  /**
+   * Streams two tokens, which still wait for the append window (an hour long here) when it
+   * returns, and returns as its run moves to CANCELLED: a cancel that lands between the agent's
+   * end and the run's completion (a real cancel would stop the agent first). The move goes to
+   * Redis before the completion, on the same connection.
+   */
+  const cancelledAtTheEnd: AgentDefinition = {
+    id: 'test.cancelled-at-the-end',
+    kind: 'LIAISON',
+    pillar: null,
+    name: 'Cancelled at the end',
+    description: 'Streams two tokens, then is cancelled as it returns.',
+    async run(context) {
+      await context.stream('Hello ');
+      await context.stream('there');
+      cancelled = backend.runs.transition(context.runId, ['RUNNING'], { status: 'CANCELLED', cancelReason: 'Cancelled by the user.' });
+    },
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await startTestServer(
+      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `agw-completion-${randomUUID()}:`, APPEND_COALESCE_MS: '3600000' },
+      {
+        agents: [cancelledAtTheEnd],
+        backend: async (config, logger) => {
+          backend = await createBackend(config, logger);
+          const completeRun = backend.completeRun!.bind(backend);
+          backend.completeRun = (completion) => {
+            streamedAtCompletion.push(completion.streamed.length);
+            return completeRun(completion);
+          };
+          return backend;
+        },
+      },
+    );
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it('stores its held tokens the long way, then its AgentCancelled', async () => {
+    const token = await tokenFor('cancelled-at-the-end');
+    const sent = await send(server.url, token, { text: 'Hello', target: { kind: 'LIAISON', agentId: cancelledAtTheEnd.id } });
+    expect(await awaitRunEnd(server.url, token, sent.runId)).toBe('CANCELLED');
+    expect(await cancelled).toMatchObject({ status: 'CANCELLED' });
+    // The completion was handed both tokens, and refused them with the rest.
+    expect(streamedAtCompletion).toEqual([2]);
+    const events = (
+      await userClient(server.url, token)(
+        `query ($id: ID!) { conversation(id: $id) { events(first: 100) { __typename seq runId ... on AgentToken { delta } } } }`,
+        {
+          id: sent.conversationId,
+        },
+      )
+    ).data.conversation.events as AgentEvent[];
+    expectGapless(events);
+    expect(events.map((event) => event.__typename)).toEqual(['MessageCreated', 'AgentStarted', 'AgentToken', 'AgentToken', 'AgentCancelled']);
+    expect(events.filter((event) => event.__typename === 'AgentToken').map((event) => event.delta)).toEqual(['Hello ', 'there']);
+  });
 });

@@ -133,3 +133,28 @@ it('waits for no window when it has none: what comes after an append has settled
   await settle();
   expect(batches).toEqual([['t1'], ['t2']]);
 });
+
+it('hands over what waits for the window instead of sending it, for the run end to store in the same step', async () => {
+  const run = appender();
+  await tokens(run, 't1');
+  await settle();
+  await tokens(run, 't2', 't3');
+  const held = await run.takeHeld();
+  expect(held.map((event) => (event.type === 'AgentToken' ? event.delta : event.type))).toEqual(['t2', 't3']);
+  // Nor does the window's end send them; the next emit starts afresh.
+  await vi.advanceTimersByTimeAsync(WINDOW_MS);
+  expect(batches).toEqual([['t1']]);
+  await tokens(run, 't4');
+  await run.flush();
+  expect(batches).toEqual([['t1'], ['t4']]);
+});
+
+it('hands over nothing but what waits for the window: anything else is stored first', async () => {
+  const run = appender();
+  await tokens(run, 't1');
+  await settle();
+  await tokens(run, 't2');
+  void run.emit(toolCall());
+  expect(await run.takeHeld()).toEqual([]);
+  expect(batches).toEqual([['t1'], ['t2', 'ToolExecuting']]);
+});

@@ -3,6 +3,7 @@ import { LeaseLostError } from '../event-log.ts';
 import { allowedFrom } from '../../domain/run-states.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { CONVERSATION_LUA } from './conversations.ts';
+import { bodyOf } from './event-channel.ts';
 import { APPEND_LUA, type AppendedAt, type RedisEventLog } from './event-log.ts';
 import { LEASE_LUA, type RedisRunLeases } from './leases.ts';
 import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
@@ -13,19 +14,21 @@ import { decode, encode, luaStatusSet, RUN_LUA, type RedisRunQueue, type RedisRu
  * messages, hash and queue, and the leases are all within one script's reach (see `inReach` in
  * ./keys.ts).
  *
- * The executor's long way is three writes one after the other: the run moves to COMPLETED, its
- * AgentCompleted is appended (storing the reply), then the conversation is touched, the run
- * leaves its queue and lets go of its lease (together). The script does all of it in one
- * atomic step, after the two checks the long way makes: the append's fence (the lease still at
- * the executor's epoch) and the move's (the run's status one the executor may complete from).
- * Either failing, it changes nothing.
+ * The executor's long way is four writes one after the other: the run's last streamed text
+ * (what waited for the append window when the agent finished) is appended, the run moves to
+ * COMPLETED, its AgentCompleted is appended (storing the reply), then the conversation is
+ * touched, the run leaves its queue and lets go of its lease (together). The script does all of
+ * it in one atomic step, after the two checks the long way makes: the append's fence (the lease
+ * still at the executor's epoch) and the move's (the run's status one the executor may complete
+ * from). Either failing, it changes nothing.
  *
  * KEYS: the log's stream, counter, the lease epochs (its fence), the log's epoch, the
  * conversation's messages, the reply by id, the run, the conversation, its queue, then the
  * leases' set, holders and epoch counter.
  * ARGV: max length, max age ms, channel, run id, lease epoch, the epoch and seq of this
  * process's previous append to the log (or '' and 0), the reply's JSON up to its seq, the
- * event's body, the holder, the reply's time and its score (ms), then the run's fields to set.
+ * AgentCompleted's body, the holder, the reply's time and its score (ms), n, the bodies of the
+ * n streamed events before it, then the run's fields to set.
  * Returns nil when fenced off, {'stopped'} when the status had moved on, else {first seq,
  * timestamp ms, log epoch, runs left in the queue, the run's hash}.
  */
@@ -33,9 +36,13 @@ const COMPLETE = new LuaScript(`${APPEND_LUA}${MESSAGE_LUA}${CONVERSATION_LUA}${
 local COMPLETABLE = ${luaStatusSet(allowedFrom('executor', 'COMPLETED'))}
 if fencedOff(KEYS[3], ARGV[4], ARGV[5]) then return nil end
 if not COMPLETABLE[redis.call('HGET', KEYS[7], 'status')] then return {'stopped'} end
-redis.call('HSET', KEYS[7], unpack(ARGV, 13))
-local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], {ARGV[9]}, ARGV[1], ARGV[2], ARGV[3], '', ARGV[6], ARGV[7])
-addMessage(KEYS[6], KEYS[5], ARGV[8] .. first .. '}', first)
+local streamed = tonumber(ARGV[13])
+redis.call('HSET', KEYS[7], unpack(ARGV, 14 + streamed))
+local bodies = {unpack(ARGV, 14, 13 + streamed)}
+bodies[streamed + 1] = ARGV[9]
+local first, now, epoch = appendEvents(KEYS[1], KEYS[2], KEYS[4], bodies, ARGV[1], ARGV[2], ARGV[3], '', ARGV[6], ARGV[7])
+local replySeq = first + streamed
+addMessage(KEYS[6], KEYS[5], ARGV[8] .. replySeq .. '}', replySeq)
 touchConversation(KEYS[8], '1', ARGV[11], ARGV[12], '')
 local left = leaveQueue(KEYS[9], ARGV[4])
 releaseLease(KEYS[10], KEYS[11], KEYS[3], KEYS[12], ARGV[4], ARGV[10])
@@ -61,7 +68,7 @@ export class RedisRunCompletion {
     if (!redis.keys.inReach) throw new Error('a run completes in one script only where its conversation and the leases are within its reach (one Redis)');
   }
 
-  async complete({ run, patch, event, leaseEpoch, holder }: RunCompletion): Promise<CompletedRun | null> {
+  async complete({ run, patch, event, streamed, leaseEpoch, holder }: RunCompletion): Promise<CompletedRun | null> {
     const { events, messages, runs, runQueue, leases } = this.stores;
     const { conversationId } = run;
     const { message } = event;
@@ -82,7 +89,7 @@ export class RedisRunCompletion {
       counter,
     ];
     const answer: { reply?: CompletionReply } = {};
-    const stored = await events.appendThrough([event], async (floor) => {
+    const stored = await events.appendThrough([...streamed, event], async (floor) => {
       const reply = await this.redis.eval<CompletionReply>(COMPLETE, keys, [
         maxLen,
         maxAgeMs,
@@ -96,6 +103,8 @@ export class RedisRunCompletion {
         holder,
         message.createdAt,
         Date.parse(message.createdAt),
+        streamed.length,
+        ...streamed.map(bodyOf),
         ...encode({ ...patch, status: 'COMPLETED' }),
       ]);
       answer.reply = reply;
@@ -106,6 +115,6 @@ export class RedisRunCompletion {
     const [, , , left, hash] = answer.reply as [...AppendedAt, number, Reply];
     const completed = decode(hash);
     if (completed === null) throw new Error(`run ${run.id} vanished as it completed`);
-    return { run: completed, event: stored[0]!, runsLeft: Number(left) > 0 };
+    return { run: completed, streamed: stored.slice(0, -1), event: stored.at(-1)!, runsLeft: Number(left) > 0 };
   }
 }
