@@ -15,9 +15,10 @@
  *
  * Emitting does not wait for the log; a run waits where it must: when the queue is full
  * (backpressure), for an event whose stored form it needs (`append`), and before it ends
- * (`flush`; or `takeHeld`, where the run's end stores the text still held in the same step). A failed batch (the lease taken over, Redis unreachable) fails the appender for
- * good: the queued events are dropped, every later emit throws that failure, so nothing the run
- * emits after a lost event is ever stored, and the log never holds a hole inside a run.
+ * (`flush`; or `takeHeld`, where the run's end stores the text still held in the same step). A
+ * failed batch (the lease taken over, Redis unreachable) fails the appender for good: the
+ * queued events are dropped, every later emit throws that failure, so nothing the run emits
+ * after a lost event is ever stored, and the log never holds a hole inside a run.
  */
 import type { EventType, NewEvent, StoredEvent } from '../domain/events.ts';
 import { LeaseLostError, type EventLog } from '../store/event-log.ts';
@@ -250,15 +251,11 @@ export class RunAppender {
   }
 
   private wakeWaitingForRoom(): void {
-    const waiting = this.waitingForRoom;
-    this.waitingForRoom = [];
-    for (const resolve of waiting) resolve();
+    this.waitingForRoom = wakeAll(this.waitingForRoom);
   }
 
   private wakeWaitingForBatch(): void {
-    const waiting = this.waitingForBatch;
-    this.waitingForBatch = [];
-    for (const resolve of waiting) resolve();
+    this.waitingForBatch = wakeAll(this.waitingForBatch);
   }
 
   private throwIfFailed(): void {
@@ -268,4 +265,10 @@ export class RunAppender {
 
 function mayWait(queued: Queued): boolean {
   return queued.stored === undefined && STREAMED.has(queued.event.type);
+}
+
+/** Resolves every waiter (each goes on in a later microtask) and answers the empty list that replaces them. */
+function wakeAll(waiting: readonly (() => void)[]): (() => void)[] {
+  for (const resolve of waiting) resolve();
+  return [];
 }

@@ -217,7 +217,10 @@ export class RunScope {
     return this.appender.takeHeld();
   }
 
-  /** Emits again, in order, what `takeHeld` handed over and the run's end did not store. */
+  /**
+   * Emits again, in order, what `takeHeld` handed over and the run's end did not store. Not
+   * awaited: the terminal event that follows waits for them, and appends even if they failed.
+   */
   emitHeld(events: readonly NewEvent[]): void {
     for (const event of events) void this.appender.emit(event).catch(() => undefined);
   }

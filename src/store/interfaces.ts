@@ -458,9 +458,9 @@ export interface Backend {
    * Completes a run its executor finished, in one atomic step where the backend can (one
    * Redis): while the run's lease is still at the completion's epoch and the state table lets
    * the executor complete it, moves it to COMPLETED with `patch`, appends its last streamed text
-   * and its AgentCompleted (with the reply it carries), touches its conversation with the reply's time, takes the run
-   * out of its queue and lets go of its lease, as the executor's steps one after the other
-   * would. Null when it changed nothing because the run's status had moved on (a cancel or the
+   * and its AgentCompleted (with the reply it carries), touches its conversation with the
+   * reply's time, takes the run out of its queue and lets go of its lease, as the executor's
+   * steps one after the other would. Null when it changed nothing because the run's status had moved on (a cancel or the
    * timeout came first); throws LeaseLostError, having changed nothing, when the lease had.
    * Absent where those steps cost nothing to speak of.
    */

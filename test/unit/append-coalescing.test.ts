@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import type { NewEvent, StoredEvent } from '../../src/domain/events.ts';
+import type { NewEvent } from '../../src/domain/events.ts';
 import { AppendWindow } from '../../src/runtime/append-window.ts';
 import { RunAppender, type RunAppenderOptions } from '../../src/runtime/run-appender.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
@@ -20,11 +20,13 @@ let conversationId: string;
 let batches: string[][];
 let window: AppendWindow;
 
+/** How the batches below name an event: a token by its delta, anything else by its type. */
+const deltaOrType = (event: NewEvent) => (event.type === 'AgentToken' ? event.delta : event.type);
+
 /** An appender over a fresh memory backend's log and the test's window, noting each batch it stores (its events' deltas or types). */
 function appender(options: RunAppenderOptions = {}): RunAppender {
   const backend = createMemoryBackend(DEFAULT_RETENTION, BACKEND_SETTINGS);
-  const describe = (event: StoredEvent) => (event.type === 'AgentToken' ? event.delta : event.type);
-  return new RunAppender(backend.events, { window, ...options, hooks: { onStored: (stored) => batches.push(stored.map(describe)) } });
+  return new RunAppender(backend.events, { window, ...options, hooks: { onStored: (stored) => batches.push(stored.map(deltaOrType)) } });
 }
 
 const tokens = (run: RunAppender, ...deltas: string[]) => Promise.all(deltas.map((delta) => run.emit(token(conversationId, delta))));
@@ -140,7 +142,7 @@ it('hands over what waits for the window instead of sending it, for the run end 
   await settle();
   await tokens(run, 't2', 't3');
   const held = await run.takeHeld();
-  expect(held.map((event) => (event.type === 'AgentToken' ? event.delta : event.type))).toEqual(['t2', 't3']);
+  expect(held.map(deltaOrType)).toEqual(['t2', 't3']);
   // Nor does the window's end send them; the next emit starts afresh.
   await vi.advanceTimersByTimeAsync(WINDOW_MS);
   expect(batches).toEqual([['t1']]);
