@@ -30,6 +30,14 @@ async function until(check: () => Promise<boolean>, deadlineMs = 10_000): Promis
   }
 }
 
+/** A script that keeps Redis from answering anyone else for 200 ms. */
+const BUSY_FOR_200_MS = `
+local now = function() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+local start = now()
+repeat until now() - start > 200000
+return 1
+`;
+
 describe('the intent queue and workers on Redis', () => {
   let redis: TestRedis;
   let raw: ReturnType<typeof createClient>;
@@ -89,6 +97,20 @@ describe('the intent queue and workers on Redis', () => {
     await intents.ack(first[0]!.entryId);
     await intents.ack(second[0]!.entryId);
     expect(await intents.outstanding()).toBe(0);
+  });
+
+  it('gives the first claim time to open its connection, however short its block', async () => {
+    const {
+      backends: [backend],
+    } = await deployment();
+    const { intents } = backend!;
+    await intents.append({ runId: 'r1', conversationId: 'c1' });
+    // Redis stays busy for 200 ms (a script that loops until then), so the claim's new connection
+    // opens long after the claim's 10 ms block; a loaded machine can be that slow to connect.
+    const busy = raw.eval(BUSY_FOR_200_MS);
+    const claimed = await intents.claim('first', 1, 10);
+    await busy;
+    expect(claimed.map(({ runId }) => runId)).toEqual(['r1']);
   });
 
   it('lets another consumer take over what a consumer claimed and never acknowledged, once idle long enough', async () => {

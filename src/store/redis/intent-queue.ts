@@ -36,6 +36,7 @@ const CLAIM_GRACE_MS = 5000;
 export class RedisIntentQueue implements IntentQueue {
   private readonly stream: string;
   private blocking: BlockingLink | null = null;
+  private connectedOnce = false;
   private closed = false;
 
   constructor(private readonly redis: RedisConnection) {
@@ -98,8 +99,12 @@ export class RedisIntentQueue implements IntentQueue {
   /** A command on the blocking connection, failing fast (SERVICE_UNAVAILABLE) while it is not connected. */
   private async blockingCommand(args: (string | number)[], blockMs: number): Promise<Reply> {
     const client = this.blockingClient();
-    if (!client.isReady) await client.whenReady(blockMs);
+    // A connection still opening for the first time gets as long as a reply would: a loaded
+    // machine can take longer than a short block to connect. One that was open and is lost fails
+    // once the block is over, so that a worker soon notices Redis is away.
+    if (!client.isReady) await client.whenReady(this.connectedOnce ? blockMs : blockMs + CLAIM_GRACE_MS);
     if (!client.isReady) throw unavailable(new Error('not connected'));
+    this.connectedOnce = true;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no reply within ${blockMs + CLAIM_GRACE_MS} ms`)), blockMs + CLAIM_GRACE_MS);
