@@ -17,7 +17,7 @@ export interface EngineOptions extends RuntimeBase {
   tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
-  /** How long streamed text waits after a run's append for more to go with it (APPEND_COALESCE_MS; default 0). */
+  /** How long streamed text waits after a run's append for more to go with it (APPEND_COALESCE_MS). */
   appendCoalesceMs?: number;
   /** How many of the conversation's latest messages an agent sees (a run costs the same however long it is). */
   historyMessages: number;

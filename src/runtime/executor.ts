@@ -27,7 +27,7 @@ export interface ExecutorOptions extends RuntimeBase {
   tools: ToolRegistry;
   runTimeoutMs: number;
   stepDelayMs: number;
-  /** How long streamed text waits after a run's append for more to go with it (APPEND_COALESCE_MS; default 0). */
+  /** How long streamed text waits after a run's append for more to go with it (APPEND_COALESCE_MS). */
   appendCoalesceMs?: number;
   historyMessages: number;
   /** Who holds the leases of the runs executing here. */

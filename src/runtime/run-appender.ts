@@ -182,11 +182,12 @@ export class RunAppender {
   };
 
   /**
-   * Holds what is queued until the coalescing window ends, when it is all streamed text and the
-   * last batch went out less than the window ago: true when it did.
+   * Holds what is queued until the coalescing window ends, when it is all streamed text, the last
+   * batch went out less than the window ago, and no one waits for the writer to stop (a flush
+   * made while a batch was in flight): true when it did.
    */
   private holdForWindow(): boolean {
-    if (this.window === undefined || this.queue.length >= this.maxQueued) return false;
+    if (this.window === undefined || this.idle !== null || this.queue.length >= this.maxQueued) return false;
     const until = this.sentAt + this.window.ms;
     if (until <= performance.now() || !this.queue.every(mayWait)) return false;
     this.holding = true;

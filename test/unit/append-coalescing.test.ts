@@ -115,6 +115,19 @@ it('sends what waits at once for an append someone waits for, and for a flush', 
   expect(batches).toEqual([['t1'], ['t2', 't3'], ['t4']]);
 });
 
+it('sends at once what came behind a batch in flight when a flush waits for it, rather than holding it for the window', async () => {
+  const run = appender();
+  // Not streamed text: it goes out at once, and is in flight while the tokens come behind it.
+  void run.emit(toolCall());
+  void tokens(run, 't1', 't2');
+  let flushed = false;
+  void run.flush().then(() => (flushed = true));
+  // The fake clock does not move: the window never ends here.
+  await settle();
+  expect(batches).toEqual([['ToolExecuting'], ['t1', 't2']]);
+  expect(flushed).toBe(true);
+});
+
 it('sends at once once the queue is full, rather than making the run wait for room and the window both', async () => {
   const run = appender({ maxQueued: 3 });
   await tokens(run, 't1');
