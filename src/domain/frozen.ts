@@ -10,11 +10,16 @@ export function frozenCopy<T>(value: T): T {
   return deepFreeze(structuredClone(value));
 }
 
-/** Freezes `value` and everything it holds; a value met again (a cycle) is frozen already and not visited twice. */
+/**
+ * Freezes `value` and everything it holds. A frozen value is taken to be frozen all the way down
+ * (the stores freeze what they hand out with this function) and is not visited: a run's history
+ * of stored messages costs a look at each message. So is a value met again (a cycle).
+ */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-  }
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  // An array by its items: Object.keys would make a string of every index first.
+  if (Array.isArray(value)) for (const item of value) deepFreeze(item);
+  else for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
   return value;
 }
