@@ -9,8 +9,8 @@
  *   for the floor, the typical stack and ours on memory and on Redis;
  * and for ours, where a run's CPU goes, from three phases of the same runs: unwatched with no
  * tokens (the send and the run's lifecycle), unwatched with tokens (plus the agent's appends) and
- * watched (plus delivery), each with what it counts: write syscalls (/proc/<pid>/io) and Redis
- * commands (INFO commandstats) per run and per event.
+ * watched (plus delivery), each with what it counts: write syscalls (/proc/<pid>/io), Redis
+ * commands (INFO commandstats) and bytes allocated on the server's V8 heap, per run and per event.
  *
  * The servers run side by side and take turns, round by round (`--rounds` for one conversation;
  * one round per run of each of the many conversations, `--runs-each`), so that the machine's
@@ -203,18 +203,29 @@ class Server {
     }
   }
 
-  /** CPU seconds, write syscalls, Redis commands and (ours) Redis round trips spent by `work`. */
-  async measure(work: () => Promise<void>, redis: ReturnType<typeof createClient>) {
+  /** CPU seconds, write syscalls, Redis commands, (ours) Redis round trips and heap bytes allocated, spent by `work`. */
+  async measure(work: () => Promise<void>, redis: ReturnType<typeof createClient>): Promise<Measured> {
     const pid = this.child.process.pid!;
     const trips = () => (this.kind.ours ? roundTrips(this.httpUrl) : Promise.resolve(Number.NaN));
-    const [before, commandsBefore, tripsBefore] = await Promise.all([processCounts(pid), redisCommands(redis), trips()]);
+    const [before, commandsBefore, tripsBefore] = await Promise.all([
+      processCounts(pid),
+      redisCommands(redis),
+      trips(),
+      this.child.request('countAllocations'),
+    ]);
     await work();
-    const [after, commandsAfter, tripsAfter] = await Promise.all([processCounts(pid), redisCommands(redis), trips()]);
+    const [after, commandsAfter, tripsAfter, allocated] = await Promise.all([
+      processCounts(pid),
+      redisCommands(redis),
+      trips(),
+      this.child.request<number>('allocated'),
+    ]);
     return {
       cpu: after.cpu - before.cpu,
       writes: after.writes - before.writes,
       redisCommands: commandsAfter - commandsBefore,
       roundTrips: tripsAfter - tripsBefore,
+      allocated,
     };
   }
 }
@@ -224,14 +235,17 @@ interface Measured {
   writes: number;
   redisCommands: number;
   roundTrips: number;
+  /** Bytes allocated on the server's V8 heap. */
+  allocated: number;
 }
 
-const NOTHING: Measured = { cpu: 0, writes: 0, redisCommands: 0, roundTrips: 0 };
+const NOTHING: Measured = { cpu: 0, writes: 0, redisCommands: 0, roundTrips: 0, allocated: 0 };
 const plus = (a: Measured, b: Measured): Measured => ({
   cpu: a.cpu + b.cpu,
   writes: a.writes + b.writes,
   redisCommands: a.redisCommands + b.redisCommands,
   roundTrips: a.roundTrips + b.roundTrips,
+  allocated: a.allocated + b.allocated,
 });
 
 interface Result {
@@ -285,10 +299,13 @@ async function phase(
 
 /** Ours: the same runs with no one watching, without tokens (the send and the run's lifecycle) and with them. */
 async function split(server: Server, single: Measured, runs: number, redis: ReturnType<typeof createClient>): Promise<Record<string, number>> {
+  // All in (the send, the run and its delivery), the same way for every server.
+  const heapPerRun = round(single.allocated / runs / 1024, 1);
   if (!server.kind.ours) {
     return {
       'Redis commands per event delivered': round(single.redisCommands / (runs * PER_RUN), 2),
       'write syscalls per event delivered': round(single.writes / (runs * PER_RUN), 2),
+      'heap KB allocated per run, all in': heapPerRun,
     };
   }
   const bare = await server.measure(() => server.unwatchedRuns(`bare-${randomUUID()}`, runs, 0), redis);
@@ -306,6 +323,10 @@ async function split(server: Server, single: Measured, runs: number, redis: Retu
     'Redis commands per event delivered': round((single.redisCommands - unwatched.redisCommands) / (runs * PER_RUN), 2),
     'write syscalls per event delivered': round((single.writes - unwatched.writes) / (runs * PER_RUN), 2),
     'write syscalls per run, unwatched': round(perRun(unwatched.writes), 1),
+    'heap KB allocated per run, all in': heapPerRun,
+    'heap KB allocated per run (send + lifecycle)': round(perRun(bare.allocated) / 1024, 1),
+    'heap bytes allocated per token appended': round((unwatched.allocated - bare.allocated) / (runs * TOKENS)),
+    'heap bytes allocated per event delivered': round((single.allocated - unwatched.allocated) / (runs * PER_RUN)),
   };
 }
 

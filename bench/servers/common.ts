@@ -1,9 +1,10 @@
 /**
  * What every server under test answers besides its own job: its CPU time and memory as the OS
- * and V8 see them, and publishing events at the same pace, so that servers differ only in how
+ * and V8 see them, the bytes it allocates, and publishing events at the same pace, so that servers differ only in how
  * they deliver.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { publishedAt, wallClockMs } from '../event.ts';
@@ -48,6 +49,33 @@ WebSocket.prototype.send = function (this: WebSocket, data: Parameters<WebSocket
   return (send as (...args: unknown[]) => void).call(this, data, ...rest);
 } as WebSocket['send'];
 
+/**
+ * Bytes allocated on V8's heap over a stretch of time: what is in use at its end less what was at
+ * its start, plus what each garbage collection in between freed (V8 counts no total itself).
+ * Buffers' memory outside the heap is not counted.
+ */
+class AllocationCount {
+  private profiler: GCProfiler | null = null;
+  private usedAtStart = 0;
+
+  start(): void {
+    this.profiler?.stop();
+    this.profiler = new GCProfiler();
+    this.usedAtStart = getHeapStatistics().used_heap_size;
+    this.profiler.start();
+  }
+
+  stop(): number {
+    const usedNow = getHeapStatistics().used_heap_size;
+    const statistics = this.profiler?.stop().statistics ?? [];
+    this.profiler = null;
+    const freed = statistics.reduce((sum, { beforeGC, afterGC }) => sum + beforeGC.heapStatistics.usedHeapSize - afterGC.heapStatistics.usedHeapSize, 0);
+    return usedNow - this.usedAtStart + freed;
+  }
+}
+
+const allocations = new AllocationCount();
+
 export function serveBench(server: BenchServer): void {
   const published = new Map<string, number>();
   // The server's garbage collections in wall-clock time, to set beside late deliveries.
@@ -78,6 +106,10 @@ export function serveBench(server: BenchServer): void {
       sends = null;
       return recorded;
     },
+    /** Starts counting the bytes allocated on V8's heap, for `allocated`. */
+    countAllocations: () => allocations.start(),
+    /** The bytes allocated on V8's heap since `countAllocations`; counting stops. */
+    allocated: () => allocations.stop(),
     /** The garbage collections that started at or after `since` (wall-clock ms). */
     collections: (args: { since: number }) => collections.filter((collection) => collection.at >= args.since),
     memory: () => {
