@@ -4,11 +4,11 @@
  * they deliver.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { publishedAt, wallClockMs } from '../event.ts';
 import { serveRequests } from '../ipc.ts';
+import { AllocationCount } from '../../test/support/allocations.ts';
 
 export interface BenchServer {
   url: string;
@@ -48,31 +48,6 @@ WebSocket.prototype.send = function (this: WebSocket, data: Parameters<WebSocket
   }
   return (send as (...args: unknown[]) => void).call(this, data, ...rest);
 } as WebSocket['send'];
-
-/**
- * Bytes allocated on V8's heap over a stretch of time: what is in use at its end less what was at
- * its start, plus what each garbage collection in between freed (V8 counts no total itself).
- * Buffers' memory outside the heap is not counted.
- */
-class AllocationCount {
-  private profiler: GCProfiler | null = null;
-  private usedAtStart = 0;
-
-  start(): void {
-    this.profiler?.stop();
-    this.profiler = new GCProfiler();
-    this.usedAtStart = getHeapStatistics().used_heap_size;
-    this.profiler.start();
-  }
-
-  stop(): number {
-    const usedNow = getHeapStatistics().used_heap_size;
-    const statistics = this.profiler?.stop().statistics ?? [];
-    this.profiler = null;
-    const freed = statistics.reduce((sum, { beforeGC, afterGC }) => sum + beforeGC.heapStatistics.usedHeapSize - afterGC.heapStatistics.usedHeapSize, 0);
-    return usedNow - this.usedAtStart + freed;
-  }
-}
 
 const allocations = new AllocationCount();
 
