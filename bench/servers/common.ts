@@ -1,7 +1,7 @@
 /**
  * What every server under test answers besides its own job: its CPU time and memory as the OS
- * and V8 see them, the bytes it allocates, and publishing events at the same pace, so that servers differ only in how
- * they deliver.
+ * and V8 see them, the bytes it allocates, and publishing events at the same pace, so that
+ * servers differ only in how they deliver.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';

@@ -13,7 +13,8 @@ export function frozenCopy<T>(value: T): T {
 /**
  * Freezes `value` and everything it holds. A frozen value is taken to be frozen all the way down
  * (the stores freeze what they hand out with this function) and is not visited: a run's history
- * of stored messages costs a look at each message. So is a value met again (a cycle).
+ * of stored messages costs a look at each message. Nor is a value met again (a cycle): it is
+ * frozen by then.
  */
 export function deepFreeze<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;

@@ -460,8 +460,9 @@ export interface Backend {
    * the executor complete it, moves it to COMPLETED with `patch`, appends its last streamed text
    * and its AgentCompleted (with the reply it carries), touches its conversation with the
    * reply's time, takes the run out of its queue and lets go of its lease, as the executor's
-   * steps one after the other would. Null when it changed nothing because the run's status had moved on (a cancel or the
-   * timeout came first); throws LeaseLostError, having changed nothing, when the lease had.
+   * steps one after the other would. Null when it changed nothing because the run's status had
+   * moved on (a cancel or the timeout came first); throws LeaseLostError, having changed
+   * nothing, when the lease had.
    * Absent where those steps cost nothing to speak of.
    */
   completeRun?(completion: RunCompletion): Promise<CompletedRun | null>;
