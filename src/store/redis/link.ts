@@ -7,7 +7,7 @@
  * would be copied to every node over the cluster bus.
  */
 import { EventEmitter } from 'node:events';
-import { createClient, createCluster } from 'redis';
+import { ClientOfflineError, createClient, createCluster } from 'redis';
 import { countRedisCommand } from './command-count.ts';
 /** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
 export type Reply = string | number | null | Reply[];
@@ -154,6 +154,7 @@ export class ClusterRedisLink implements RedisLink {
    * of `connect`, before it knows which primary serves what, when a command cannot be sent yet.
    */
   private mapped = false;
+  private readonly slotMap: SlotMap;
 
   constructor(urls: readonly string[], options: LinkOptions) {
     this.cluster = createCluster({
@@ -163,9 +164,10 @@ export class ClusterRedisLink implements RedisLink {
         socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: options.reconnectStrategy },
       },
     });
+    this.slotMap = new SlotMap(this.cluster, this.events);
     this.cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'commands'));
     this.cluster.on('node-error', (error: unknown) => this.events.emit('failure', error, 'commands'));
-    this.cluster.on('node-reconnecting', () => rediscover(this.cluster, this.events));
+    this.cluster.on('node-reconnecting', () => void this.slotMap.refresh());
     // A new node client (a new primary after a failover, a first sharded subscription client)
     // may carry subscriptions that moved to it: they count as re-established.
     this.cluster.on('node-ready', () => {
@@ -196,9 +198,22 @@ export class ClusterRedisLink implements RedisLink {
     this.events.emit('commands-ready');
   }
 
-  send<T extends Reply>(key: string | undefined, args: string[]): Promise<T> {
+  /**
+   * A primary that is down refuses its commands at once (there is no offline queue), and the
+   * client goes on naming it for its slots until it looks at the cluster's map again. So a
+   * refused command has the map looked at once more and is sent again: once its replica has
+   * taken over, it lands there rather than failing until the next reconnection attempt. Being
+   * refused before it was written, it cannot be carried out twice.
+   */
+  async send<T extends Reply>(key: string | undefined, args: string[]): Promise<T> {
     countRedisCommand();
-    return this.cluster.sendCommand<T>(key, false, args);
+    try {
+      return await this.cluster.sendCommand<T>(key, false, args);
+    } catch (error) {
+      if (!(error instanceof ClientOfflineError) || !(await this.slotMap.refresh())) throw error;
+      countRedisCommand();
+      return this.cluster.sendCommand<T>(key, false, args);
+    }
   }
 
   async ping() {
@@ -234,7 +249,8 @@ export class ClusterRedisLink implements RedisLink {
     // A cluster client of its own: a blocked read holds only its own connection to that primary.
     const cluster = this.cluster.duplicate();
     cluster.on('error', (error: unknown) => this.events.emit('failure', error, 'blocking'));
-    cluster.on('node-reconnecting', () => rediscover(cluster, this.events));
+    const slotMap = new SlotMap(cluster, this.events);
+    cluster.on('node-reconnecting', () => void slotMap.refresh());
     let ready = false;
     const connected = cluster.connect().then(
       () => void (ready = true),
@@ -283,18 +299,48 @@ export class ClusterRedisLink implements RedisLink {
   }
 }
 
+/** How soon after one look at a cluster's map another may be taken. */
+const SLOT_MAP_REFRESH_INTERVAL_MS = 100;
+
 /**
- * Asks the cluster for its slots again. node-redis does so only when a node answers MOVED or
- * ASK: a primary that died would keep its slots (and its sharded subscriptions) in the client's
- * map for as long as it stays down, failing their commands after its replica has taken over. So
- * every reconnection attempt to a node asks again, until the map no longer names it; the
- * subscriptions it held are then made again on the new primary (its `node-ready`).
+ * Has a cluster client ask the cluster which primary serves which slots. node-redis asks only
+ * when a node answers MOVED or ASK: a primary that died would keep its slots (and its sharded
+ * subscriptions) in the client's map for as long as it stays down, failing their commands after
+ * its replica has taken over. So every reconnection attempt to a node and every command it
+ * refuses asks again, until the map no longer names it; the subscriptions it held are then made
+ * again on the new primary (its `node-ready`). One question at a time, and at most one per
+ * interval: while a primary is down, each of its refused commands would otherwise open a
+ * connection to ask.
  */
-function rediscover(cluster: RedisCluster, events: EventEmitter): void {
-  const live = cluster.masters.find((master) => master.client?.isReady)?.client;
-  if (!live || !cluster.isOpen) return;
-  // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
-  cluster._slots.rediscover(live).catch((error: unknown) => events.emit('failure', error, 'commands'));
+class SlotMap {
+  private asking: Promise<boolean> | undefined;
+  private askedAt = -Infinity;
+
+  constructor(
+    private readonly cluster: RedisCluster,
+    private readonly events: EventEmitter,
+  ) {}
+
+  /** Resolves true once the map is at most an interval old, false when it could not be asked for. */
+  refresh(): Promise<boolean> {
+    if (this.asking) return this.asking;
+    if (performance.now() - this.askedAt < SLOT_MAP_REFRESH_INTERVAL_MS) return Promise.resolve(true);
+    const live = this.cluster.masters.find((master) => master.client?.isReady)?.client;
+    if (!live || !this.cluster.isOpen) return Promise.resolve(false);
+    // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
+    this.asking = this.cluster._slots.rediscover(live).then(
+      () => {
+        this.askedAt = performance.now();
+        return true;
+      },
+      (error: unknown) => {
+        this.events.emit('failure', error, 'commands');
+        return false;
+      },
+    );
+    void this.asking.finally(() => (this.asking = undefined));
+    return this.asking;
+  }
 }
 
 /** Resolves once `emitter` emits `event`, or after `timeoutMs`. */
