@@ -299,7 +299,7 @@ export class ClusterRedisLink implements RedisLink {
   }
 }
 
-/** How soon after one look at a cluster's map another may be taken. */
+/** How soon after one question about a cluster's map the next may be asked. */
 const SLOT_MAP_REFRESH_INTERVAL_MS = 100;
 
 /**
@@ -313,33 +313,51 @@ const SLOT_MAP_REFRESH_INTERVAL_MS = 100;
  * connection to ask.
  */
 class SlotMap {
+  /** The question in flight (or waiting for the interval to pass). */
   private asking: Promise<boolean> | undefined;
+  /** When the last question was sent, and when the one whose answer the client holds was. */
   private askedAt = -Infinity;
+  private answeredFor = -Infinity;
 
   constructor(
     private readonly cluster: RedisCluster,
     private readonly events: EventEmitter,
   ) {}
 
-  /** Resolves true once the map is at most an interval old, false when it could not be asked for. */
-  refresh(): Promise<boolean> {
-    if (this.asking) return this.asking;
-    if (performance.now() - this.askedAt < SLOT_MAP_REFRESH_INTERVAL_MS) return Promise.resolve(true);
+  /**
+   * Resolves true once the client holds a map asked for at `since` or later (a map asked for
+   * earlier, even a moment before, may predate the failover that refused a command), false when
+   * the cluster could not be asked.
+   */
+  async refresh(since = performance.now()): Promise<boolean> {
+    while (this.answeredFor < since) {
+      if (!this.asking) {
+        const asking = this.ask();
+        this.asking = asking;
+        void asking.finally(() => {
+          if (this.asking === asking) this.asking = undefined;
+        });
+      }
+      if (!(await this.asking)) return false;
+    }
+    return true;
+  }
+
+  private async ask(): Promise<boolean> {
+    const wait = this.askedAt + SLOT_MAP_REFRESH_INTERVAL_MS - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     const live = this.cluster.masters.find((master) => master.client?.isReady)?.client;
-    if (!live || !this.cluster.isOpen) return Promise.resolve(false);
-    // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
-    this.asking = this.cluster._slots.rediscover(live).then(
-      () => {
-        this.askedAt = performance.now();
-        return true;
-      },
-      (error: unknown) => {
-        this.events.emit('failure', error, 'commands');
-        return false;
-      },
-    );
-    void this.asking.finally(() => (this.asking = undefined));
-    return this.asking;
+    if (!live || !this.cluster.isOpen) return false;
+    const askedAt = (this.askedAt = performance.now());
+    try {
+      // `_slots` is node-redis' own map of the cluster, the one way to ask it to look again.
+      await this.cluster._slots.rediscover(live);
+      this.answeredFor = askedAt;
+      return true;
+    } catch (error) {
+      this.events.emit('failure', error, 'commands');
+      return false;
+    }
   }
 }
 
