@@ -4,7 +4,7 @@
  * making its own would reject every token (and every dev token) issued by the others.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster } from '@redis/client';
 import type { Config } from '../config.ts';
 
 export function randomDevSecret(): string {

@@ -17,7 +17,6 @@
  * the remote is called again with the answers (`RunAgentInput.resume`, and the client tools'
  * results as tool messages) and goes on from there, never from the start.
  */
-import { HttpAgent, transformChunks } from '@ag-ui/client';
 import { EventType, type BaseEvent, type Interrupt, type Message, type ResumeEntry, type RunAgentInput } from '@ag-ui/core';
 import type { AgentContext, AgentDefinition, ResumedWork } from '../contract.ts';
 import { AgentError } from '../errors.ts';
@@ -37,6 +36,9 @@ export function agUiAgent(options: AgUiAgentOptions): AgentDefinition {
 }
 
 async function runRemote(options: AgUiAgentOptions, context: AgentContext): Promise<void> {
+  // Loaded on a remote agent's first run: with its dependencies (rxjs among them) it is about
+  // 300 modules, which a gateway without remote agents would load at every start for nothing.
+  const { HttpAgent, transformChunks } = await import('@ag-ui/client');
   // The trace context goes along, so that a traced remote agent continues the run's trace.
   const headers = { ...options.headers, ...traceHeaders(traceContextOf(context)) };
   const remote = new HttpAgent({ url: options.url, headers, threadId: context.conversationId, fetch: endingQuietly });

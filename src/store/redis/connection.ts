@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import { GatewayError } from '../../errors.ts';
 import { RedisKeys } from './keys.ts';
 import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink, type Reply } from './link.ts';

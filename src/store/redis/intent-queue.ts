@@ -8,7 +8,7 @@
  * a connection of their own, made on first claim: only workers claim, and a blocking read must
  * not hold up the process's other commands.
  */
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import type { ClaimedIntent, IntentQueue, QueuedIntent } from '../interfaces.ts';
 import { LuaScript, pairs, unavailable, type RedisConnection, type Reply } from './connection.ts';
 import type { BlockingLink } from './link.ts';

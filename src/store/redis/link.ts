@@ -7,7 +7,7 @@
  * would be copied to every node over the cluster bus.
  */
 import { EventEmitter } from 'node:events';
-import { ClientOfflineError, createClient, createCluster } from 'redis';
+import { ClientOfflineError, createClient, createCluster } from '@redis/client';
 import { countRedisCommand } from './command-count.ts';
 /** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
 export type Reply = string | number | null | Reply[];
