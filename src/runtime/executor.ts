@@ -12,7 +12,7 @@ import { GatewayError } from '../errors.ts';
 import type { MessageRecord, RunInput, RunRecord } from '../domain/records.ts';
 import { runEvent, type EventBody, type NewEvent } from '../domain/events.ts';
 import { LeaseLostError } from '../store/event-log.ts';
-import type { CompletedRun, RunCompletion } from '../store/interfaces.ts';
+import type { CompletedRun, OpenedRun, RunCompletion } from '../store/interfaces.ts';
 import { LIVE_STATE_LOST, terminalOf, type RuntimeBase, type StopReason } from './lifecycle.ts';
 import { RunPause, RunScope } from './run-scope.ts';
 import type { AppendHooks } from './run-appender.ts';
@@ -86,6 +86,11 @@ export class Executor {
     return this.accepting;
   }
 
+  /** How many of its conversation's newest messages a run is given as its history. */
+  get historyMessages(): number {
+    return this.options.historyMessages;
+  }
+
   /** Takes a slot for a run about to start here; false when there is none (or this is closing). */
   reserve(): boolean {
     if (this.free <= 0) return false;
@@ -152,14 +157,14 @@ export class Executor {
    * `reserve`. Its events are appended fenced with that epoch. A `resumed` run (one that paused
    * on a person) runs from its start again, with what it did before read back from its log.
    */
-  start(run: RunRecord, leaseEpoch: number, resumed = false): void {
+  start(run: RunRecord, leaseEpoch: number, resumed = false, opened?: OpenedRun): void {
     this.reserved -= 1;
-    const generation = this.options.backend.liveGeneration().catch(() => null);
+    const generation = opened ? Promise.resolve(opened.generation) : this.options.backend.liveGeneration().catch(() => null);
     const execution: Execution = { controller: new AbortController(), done: Promise.resolve(), generation, leaseLost: false };
     const heartbeat = setInterval(() => void this.heartbeat(run, execution), Math.max(1, Math.floor(this.options.leaseMs / 3)));
     heartbeat.unref();
     const spans = new RunSpans(run, this.options.agents.get(run.agentId)?.name, resumed);
-    execution.done = this.execute(run, leaseEpoch, execution, resumed, spans)
+    execution.done = this.execute(run, leaseEpoch, execution, resumed, spans, opened)
       .catch((error: unknown) => {
         // Taken over (and said so): what failed is an append refused on purpose.
         if (!execution.leaseLost) spans.logger(this.options.logger).error({ err: error, runId: run.id }, 'run execution failed');
@@ -209,7 +214,14 @@ export class Executor {
     }
   }
 
-  private async execute(run: RunRecord, leaseEpoch: number, execution: Execution, resumed: boolean, spans: RunSpans): Promise<void> {
+  private async execute(
+    run: RunRecord,
+    leaseEpoch: number,
+    execution: Execution,
+    resumed: boolean,
+    spans: RunSpans,
+    opened: OpenedRun | undefined,
+  ): Promise<void> {
     const { signal } = execution.controller;
     const { backend, agents, holder, runTimeoutMs } = this.options;
     const logger = spans.logger(this.options.logger);
@@ -257,6 +269,8 @@ export class Executor {
       leaseEpoch,
       appends,
       appendWindow: this.appendWindow,
+      // Its AgentStarted went out with its start, a round trip ago.
+      ...(opened?.agentStarted && { appendedBefore: performance.now() }),
       agents,
       tools: this.options.tools.withClientTools(run.input.clientTools),
       signal,
@@ -274,10 +288,11 @@ export class Executor {
     if (outcome.status === 'COMPLETED') {
       try {
         // Read while AgentStarted is stored: on a shared store the two go out together rather
-        // than one round trip after the other.
-        const history = this.historyFor(run);
+        // than one round trip after the other. A run opened by its start has both already.
+        const history = opened ? Promise.resolve(opened.history) : this.historyFor(run);
         history.catch(() => undefined); // awaited below, unless the append fails first
-        if (!scope.replay.started) await scope.append(run.agentId, { type: 'AgentStarted' });
+        if (opened?.agentStarted) appends.onStored!([opened.agentStarted]);
+        else if (!scope.replay.started) await scope.append(run.agentId, { type: 'AgentStarted' });
         const agent = agents.get(run.agentId);
         // A worker that was not given the agent the gateway routed to (their registries differ).
         if (!agent) throw new AgentError('UNKNOWN_AGENT', `This process has no agent "${run.agentId}".`, false);

@@ -49,6 +49,8 @@ export interface RunAppenderOptions {
   maxQueued?: number;
   /** The coalescing window streamed text waits for after an append (none: it waits only while an append is in flight). */
   window?: AppendWindow;
+  /** When the run's previous append was sent, where it was not through this appender (performance.now()). */
+  sentBefore?: number;
 }
 
 /** What `emit` answers while the queue has room: one settled promise shared by every emit, not one each. */
@@ -72,7 +74,7 @@ export class RunAppender {
   /** Those waiting for the batch in flight to settle (`takeHeld`). */
   private waitingForBatch: (() => void)[] = [];
   /** When the last batch was handed to the log (performance.now()). */
-  private sentAt = -Infinity;
+  private sentAt: number;
   /** Whether what is queued waits for the coalescing window to end. */
   private holding = false;
   private readonly leaseEpoch: number | undefined;
@@ -88,6 +90,7 @@ export class RunAppender {
     this.hooks = options.hooks ?? {};
     this.maxQueued = options.maxQueued ?? MAX_QUEUED_EVENTS;
     this.window = options.window;
+    this.sentAt = options.sentBefore ?? -Infinity;
   }
 
   /**

@@ -40,6 +40,8 @@ export interface RunScopeOptions {
   appends?: AppendHooks;
   /** The coalescing window the run's streamed text waits for after an append (see RunAppender; none: no waiting). */
   appendWindow?: AppendWindow;
+  /** When the run's previous append was sent (performance.now()), where it was not through this scope: its start's AgentStarted. */
+  appendedBefore?: number;
   agents: AgentDirectory;
   tools: ToolRegistry;
   signal: AbortSignal;
@@ -114,7 +116,12 @@ export class RunScope {
   constructor(private readonly options: RunScopeOptions) {
     this.replyAgentId = options.run.agentId;
     this.currentAgentId = options.run.agentId;
-    this.appender = new RunAppender(options.events, { leaseEpoch: options.leaseEpoch, hooks: options.appends, window: options.appendWindow });
+    this.appender = new RunAppender(options.events, {
+      leaseEpoch: options.leaseEpoch,
+      hooks: options.appends,
+      window: options.appendWindow,
+      sentBefore: options.appendedBefore,
+    });
     this.replay = options.replay ?? new RunReplay();
     this.usage = options.run.usage ?? null;
     // Still open from before the pause: their result may come now, or they are closed at the end.

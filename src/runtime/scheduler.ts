@@ -118,7 +118,7 @@ export class Scheduler {
     this.starting.set(conversationId, (this.starting.get(conversationId) ?? 0) + 1);
     let result: HeadStart | undefined;
     try {
-      result = await backend.startHead(conversationId, holder, leaseMs, new Date().toISOString());
+      result = await backend.startHead(conversationId, holder, leaseMs, new Date().toISOString(), executor.historyMessages);
       if (result.outcome === 'started') return this.execute(result.started);
     } finally {
       if (result?.outcome !== 'started') executor.unreserve();
@@ -144,9 +144,9 @@ export class Scheduler {
   }
 
   /** Executes a run just started here, in the slot reserved for it. */
-  private execute({ run, leaseEpoch, resumed }: StartedHead): Advance {
+  private execute({ run, leaseEpoch, resumed, opened }: StartedHead): Advance {
     this.options.onRunStatus?.('RUNNING');
-    this.options.executor.start(run, leaseEpoch, resumed);
+    this.options.executor.start(run, leaseEpoch, resumed, opened);
     return { outcome: 'started', runId: run.id };
   }
 

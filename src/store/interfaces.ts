@@ -182,6 +182,18 @@ export interface StartedHead {
   run: RunRecord;
   leaseEpoch: number;
   resumed: boolean;
+  /** What its start read and stored for its executor, when it was done in the same step (see Backend.startHead). */
+  opened?: OpenedRun;
+}
+
+/** What a run's executor needs before its agent runs: given by a start in one step (Backend.startHead), else read by the executor. */
+export interface OpenedRun {
+  /** Its AgentStarted, stored; null for a run that started before (a resumed run), which has its own. */
+  agentStarted: StoredEvent | null;
+  /** Its history: the conversation's newest messages through its own (as MessageStore.listLastThrough reads them). */
+  history: MessageRecord[];
+  /** The live layer's generation when it started (see Backend.liveGeneration). */
+  generation: string;
 }
 
 /** What `startHead` did: `started` the head run; or changed nothing, having `found` the head (null: the queue was empty), or found the queue `locked`. */
@@ -451,9 +463,11 @@ export interface Backend {
    * start, takes its lease for `holder` and moves it to RUNNING (with `startedAt`, unless it
    * started before), as the scheduler's steps under the lock would. Otherwise it changes nothing,
    * and answers the head it found (as `RunQueue.head` reads it, null for none) or that the queue
-   * was locked. Absent where those steps cost nothing to speak of.
+   * was locked. A run it starts it also opens, as its executor would next: it appends the run's
+   * AgentStarted (unless the run started before), and reads its history of `historyMessages`
+   * messages and the live generation. Absent where those steps cost nothing to speak of.
    */
-  startHead?(conversationId: string, holder: string, leaseMs: number, startedAt: string): Promise<HeadStart>;
+  startHead?(conversationId: string, holder: string, leaseMs: number, startedAt: string, historyMessages: number): Promise<HeadStart>;
   /**
    * Completes a run its executor finished, in one atomic step where the backend can (one
    * Redis): while the run's lease is still at the completion's epoch and the state table lets

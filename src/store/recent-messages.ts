@@ -39,6 +39,20 @@ export interface KeptHistory {
   readonly bytes: number;
 }
 
+/** A history read as planned (see RecentMessages.plan): `count` messages asked for, on from `kept` when it still holds. */
+export interface HistoryRead {
+  conversationId: string;
+  last: number;
+  count: number;
+  kept: KeptHistory | undefined;
+}
+
+/** What a store answers a planned history read: whether it read on from what was kept, and what it read, oldest first. */
+export interface HistoryReply {
+  onFromKept: boolean;
+  read: readonly ReadMessage[];
+}
+
 export class RecentMessages {
   /** In the order of their last use, least recent first. */
   private readonly entries = new Map<string, KeptHistory>();
@@ -49,20 +63,31 @@ export class RecentMessages {
 
   /**
    * A run's history of the `last` newest messages, from what is kept of the conversation and
-   * what `fetch` reads of its store: the newest `count` messages, oldest first, either all of
-   * them or (`onFromKept`, when `kept` is still stored as it was) only those after `kept`. It
-   * asks for as many as are kept, not just `last`: what is kept then stays whole, the newest
-   * `count` with no hole between what was kept and what was read.
+   * what `fetch` reads of its store (see `plan` and `settle`).
    */
   async history(
     conversationId: string,
     last: number,
-    fetch: (count: number, kept: KeptHistory | undefined) => Promise<{ onFromKept: boolean; read: readonly ReadMessage[] }>,
+    fetch: (count: number, kept: KeptHistory | undefined) => Promise<HistoryReply>,
   ): Promise<MessageRecord[]> {
+    const read = this.plan(conversationId, last);
+    return this.settle(read, await fetch(read.count, read.kept));
+  }
+
+  /**
+   * What to ask the store for a history of the `last` newest messages: the newest `count`,
+   * oldest first, either all of them or (when `kept` is still stored as it was) only those after
+   * `kept`. It asks for as many as are kept, not just `last`: what is kept then stays whole, the
+   * newest `count` with no hole between what was kept and what was read.
+   */
+  plan(conversationId: string, last: number): HistoryRead {
     const kept = this.usable(conversationId, last);
-    const count = kept?.limit ?? last;
-    const { onFromKept, read } = await fetch(count, kept);
-    return this.keep(conversationId, { last, count }, onFromKept ? kept : undefined, read);
+    return { conversationId, last, count: kept?.limit ?? last, kept };
+  }
+
+  /** The history that the store's `reply` to the read `planned` gives, kept for the next read. */
+  settle(planned: HistoryRead, { onFromKept, read }: HistoryReply): MessageRecord[] {
+    return this.keep(planned.conversationId, planned, onFromKept ? planned.kept : undefined, read);
   }
 
   /** What is kept of the conversation that can answer a read of `last` messages. */

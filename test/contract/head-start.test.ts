@@ -2,12 +2,13 @@
  * Starting a conversation's head run in one script, on one Redis (Backend.startHead): it does
  * what the scheduler's steps under the queue's lock do (the run's lease for the holder, RUNNING,
  * startedAt kept for a resumed run), and nothing at all while someone holds that lock or when
- * the head is not a run the scheduler may start. How many round trips it saves a run is counted
- * in ./redis-round-trips.test.ts.
+ * the head is not a run the scheduler may start; and it opens the run it starts, as its
+ * executor would next (its AgentStarted stored, its history and the live generation read). How
+ * many round trips it saves a run is counted in ./redis-round-trips.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runEvent } from '../../src/domain/events.ts';
+import { runEvent, type StoredEvent } from '../../src/domain/events.ts';
 import type { RunRecord } from '../../src/domain/records.ts';
 import { runQueueLock, type Backend, type StartedHead } from '../../src/store/interfaces.ts';
 import { createMemoryBackend } from '../../src/store/memory/index.ts';
@@ -15,6 +16,8 @@ import { BACKEND_SETTINGS, DEFAULT_RETENTION, helloRun, helloSend, redisWorld, t
 
 const HOLDER = 'instance-a';
 const LEASE_MS = 60_000;
+/** How many messages of history a run started here is given. */
+const HISTORY = 20;
 
 describe('Backend.startHead on one Redis', () => {
   const world = redisWorld();
@@ -42,7 +45,8 @@ describe('Backend.startHead on one Redis', () => {
   }
 
   /** What starting the conversation's head as `holder` did; the run as it started, when it did. */
-  const start = (conversationId: string, holder = HOLDER, startedAt = new Date().toISOString()) => startHead(conversationId, holder, LEASE_MS, startedAt);
+  const start = (conversationId: string, holder = HOLDER, startedAt = new Date().toISOString()) =>
+    startHead(conversationId, holder, LEASE_MS, startedAt, HISTORY);
   async function startedOf(conversationId: string, startedAt?: string): Promise<StartedHead> {
     const result = await start(conversationId, HOLDER, startedAt);
     if (result.outcome !== 'started') throw new Error(`not started: ${JSON.stringify(result)}`);
@@ -64,12 +68,39 @@ describe('Backend.startHead on one Redis', () => {
     await expect(backend.events.append(event, started.leaseEpoch - 1)).rejects.toThrow();
   });
 
+  it('opens the run it starts: its AgentStarted stored and heard here as the event it answers, its history and the live generation read', async () => {
+    await fresh();
+    const run = await queued();
+    const { conversationId } = run;
+    let subscribed!: () => void;
+    const listening = new Promise<void>((resolve) => (subscribed = resolve));
+    const heard = new Promise<StoredEvent>((resolve) => {
+      const stop = backend.events.listen(conversationId, (event) => {
+        // Once the subscription is active, the conversation's newest event is announced: its MessageCreated.
+        if (event.type !== 'AgentStarted') return subscribed();
+        stop();
+        resolve(event);
+      });
+    });
+    await listening;
+    const { opened } = await startedOf(conversationId);
+    const agentStarted = { ...runEvent({ type: 'AgentStarted' }, run, run.agentId), seq: 2 };
+    expect(opened!.agentStarted).toMatchObject(agentStarted);
+    expect(await backend.events.read(conversationId, 1, 10)).toEqual([opened!.agentStarted]);
+    // Delivered to this process's listeners as the object the start answered, not parsed again.
+    expect(await heard).toBe(opened!.agentStarted);
+    expect(opened!.history).toEqual(await backend.messages.listLastThrough(conversationId, HISTORY, run.userMessageId));
+    expect(opened!.history.map((message) => message.id)).toEqual([run.userMessageId]);
+    expect(opened!.generation).toBe(await backend.liveGeneration());
+  });
+
   it('changes nothing while someone holds the queue’s lock, and says so', async () => {
     await fresh();
     const run = await queued();
     const inside = await backend.locks.withLock(runQueueLock(run.conversationId), () => start(run.conversationId));
     expect(inside).toEqual({ outcome: 'locked' });
     expect((await backend.runs.get(run.id))!.status).toBe('QUEUED');
+    expect(await backend.events.lastSeq(run.conversationId)).toBe(1);
     expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(false);
     // Once the lock is let go of, the run starts.
     expect((await start(run.conversationId)).outcome).toBe('started');
@@ -83,6 +114,7 @@ describe('Backend.startHead on one Redis', () => {
     // RUNNING already: started by someone, nothing to do (a second holder takes no lease).
     expect(await start(run.conversationId, 'instance-b')).toEqual({ outcome: 'found', head: { runId: run.id, run: running } });
     expect(await backend.runs.get(run.id)).toEqual(running);
+    expect(await backend.events.lastSeq(run.conversationId)).toBe(2);
     expect(await backend.leases.renew(run.id, HOLDER, LEASE_MS)).toBe(true);
     // Ended while it waited (cancelled): its turn is taken the long way, with its events.
     const cancelled = await queued();
@@ -99,6 +131,10 @@ describe('Backend.startHead on one Redis', () => {
     const started = await startedOf(run.conversationId);
     expect(started.resumed).toBe(true);
     expect(started.run).toMatchObject({ status: 'RUNNING', startedAt: firstStarted });
+    // It has its AgentStarted from before: none is stored again, its history is read all the same.
+    expect(started.opened!.agentStarted).toBeNull();
+    expect(await backend.events.lastSeq(run.conversationId)).toBe(1);
+    expect(started.opened!.history.map((message) => message.id)).toEqual([run.userMessageId]);
   });
 });
 

@@ -34,13 +34,13 @@ describe('Backend.completeRun on one Redis', () => {
   afterAll(() => world.teardown());
   afterEach(() => instances?.close());
 
-  /** Fresh state under a key prefix of its own, with a run sent and started by HOLDER in a conversation of its own. */
+  /** Fresh state under a key prefix of its own, with a run sent and started by HOLDER in a conversation of its own: its MessageCreated is seq 1, its AgentStarted seq 2. */
   async function started(): Promise<StartedHead> {
     instances = await world.instances();
     backend = instances.a;
     const run = helloRun(randomUUID());
     expect((await backend.sends.commit(helloSend(run))).outcome).toBe('stored');
-    const result = await backend.startHead!(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString());
+    const result = await backend.startHead!(run.conversationId, HOLDER, LEASE_MS, new Date().toISOString(), 20);
     if (result.outcome !== 'started') throw new Error('the run did not start');
     return result.started;
   }
@@ -76,16 +76,16 @@ describe('Backend.completeRun on one Redis', () => {
     const head = await started();
     const completion = completionOf(head);
     const { conversationId } = head.run;
-    const heard = collect(instances.b, conversationId, 1, 1);
+    const heard = collect(instances.b, conversationId, 2, 1);
     const completed = await backend.completeRun!(completion);
     expect(completed).not.toBeNull();
-    const reply = { ...completion.event.message, seq: 2 };
-    expect(completed!.event).toMatchObject({ type: 'AgentCompleted', seq: 2, runId: head.run.id, message: reply, usage: completion.patch.usage });
+    const reply = { ...completion.event.message, seq: 3 };
+    expect(completed!.event).toMatchObject({ type: 'AgentCompleted', seq: 3, runId: head.run.id, message: reply, usage: completion.patch.usage });
     expect(completed!.run).toEqual({ ...head.run, ...completion.patch, status: 'COMPLETED' });
     expect(completed!.runsLeft).toBe(false);
     expect(await state(head.run, reply)).toMatchObject({
       run: completed!.run,
-      lastSeq: 2,
+      lastSeq: 3,
       reply,
       conversation: { updatedAt: reply.createdAt },
       queue: [],
@@ -100,17 +100,17 @@ describe('Backend.completeRun on one Redis', () => {
     const completion = completionOf(head);
     const { conversationId } = head.run;
     const streamed = ['Hello ', 'to you'].map((delta) => runEvent({ type: 'AgentToken', delta }, head.run, head.run.agentId));
-    const heard = collect(instances.b, conversationId, 1, 3);
+    const heard = collect(instances.b, conversationId, 2, 3);
     const completed = await backend.completeRun!({ ...completion, streamed });
     expect(completed!.streamed).toMatchObject([
-      { type: 'AgentToken', delta: 'Hello ', seq: 2 },
-      { type: 'AgentToken', delta: 'to you', seq: 3 },
+      { type: 'AgentToken', delta: 'Hello ', seq: 3 },
+      { type: 'AgentToken', delta: 'to you', seq: 4 },
     ]);
-    const reply = { ...completion.event.message, seq: 4 };
-    expect(completed!.event).toMatchObject({ type: 'AgentCompleted', seq: 4, message: reply });
+    const reply = { ...completion.event.message, seq: 5 };
+    expect(completed!.event).toMatchObject({ type: 'AgentCompleted', seq: 5, message: reply });
     expect(await backend.messages.get(reply.id)).toEqual(reply);
     expect(await heard.done).toEqual([...completed!.streamed, completed!.event]);
-    expect(await backend.events.read(conversationId, 1, 10)).toEqual([...completed!.streamed, completed!.event]);
+    expect(await backend.events.read(conversationId, 2, 10)).toEqual([...completed!.streamed, completed!.event]);
   });
 
   it('says that runs are left in the queue when one is', async () => {
@@ -129,7 +129,7 @@ describe('Backend.completeRun on one Redis', () => {
     const before = await state(head.run, completion.event.message);
     expect(await backend.completeRun!(completion)).toBeNull();
     expect(await state(head.run, completion.event.message)).toEqual(before);
-    expect(before).toMatchObject({ run: { status: 'CANCELLED' }, lastSeq: 1, reply: null, queue: [head.run.id], leased: true });
+    expect(before).toMatchObject({ run: { status: 'CANCELLED' }, lastSeq: 2, reply: null, queue: [head.run.id], leased: true });
   });
 
   it('changes nothing, and says the lease was lost, when it moved on', async () => {
@@ -138,7 +138,7 @@ describe('Backend.completeRun on one Redis', () => {
     const before = await state(head.run, completion.event.message);
     await expect(backend.completeRun!({ ...completion, leaseEpoch: head.leaseEpoch - 1 })).rejects.toBeInstanceOf(LeaseLostError);
     expect(await state(head.run, completion.event.message)).toEqual(before);
-    expect(before).toMatchObject({ run: { status: 'RUNNING' }, lastSeq: 1, reply: null, queue: [head.run.id], leased: true });
+    expect(before).toMatchObject({ run: { status: 'RUNNING' }, lastSeq: 2, reply: null, queue: [head.run.id], leased: true });
   });
 });
 

@@ -292,7 +292,12 @@ export class RedisEventLog implements EventLog {
 
   /** The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel. */
   appendArgs(event: NewEvent): [string, number, number, string] {
-    return [bodyOf(event), this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel.channel(event.conversationId)];
+    return [bodyOf(event), ...this.appendLimits(event.conversationId)];
+  }
+
+  /** The arguments of `appendEvent` after the body: max length, max age ms, channel. */
+  appendLimits(conversationId: string): [number, number, string] {
+    return [this.retention.maxEventsPerConversation, this.retention.maxAgeMs, this.channel.channel(conversationId)];
   }
 
   /**

@@ -1,13 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import type { HeadStart } from '../interfaces.ts';
 import { runQueueLock } from '../interfaces.ts';
 import { allowedFrom } from '../../domain/run-states.ts';
+import { runEvent } from '../../domain/events.ts';
+import { withSeq } from '../event-log.ts';
+import type { HistoryRead } from '../recent-messages.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
+import { bodyOf } from './event-channel.ts';
+import { APPEND_LUA, type RedisEventLog } from './event-log.ts';
+import { GENERATION_LUA } from './generation.ts';
 import { LEASE_LUA, NOW, type RedisRunLeases } from './leases.ts';
-import { decode, luaStatusSet } from './runs.ts';
+import { HISTORY_LUA, type HistoryReplyJson, type RedisMessageStore } from './messages.ts';
+import { decode, luaStatusSet, luaString } from './runs.ts';
 
 /**
  * Starting a conversation's head run in one round trip, on one Redis, where its queue, the run,
- * its lease and the queue's lock are all within one script's reach (see `inReach` in ./keys.ts).
+ * its lease, the queue's lock, its conversation's log and messages are all within one script's
+ * reach (see `inReach` in ./keys.ts).
  *
  * The scheduler's long way is five round trips one after the other: take the queue's lock, read
  * the head, take the head run's lease, move the run to RUNNING, let go of the lock. The script
@@ -17,14 +26,22 @@ import { decode, luaStatusSet } from './runs.ts';
  * the head is not a run the scheduler may start, it changes nothing and answers the head as it
  * found it, as the long way would have read it under the lock that nobody held.
  *
- * KEYS: queue, the queue's lock, then `acquireLease`'s four keys.
+ * A run it starts is also opened, as its executor would next in a round trip of its own: its
+ * AgentStarted is appended (unless it started before: a resumed run has one), and its history
+ * and the live generation are read (see Backend.startHead).
+ *
+ * KEYS: queue, the queue's lock, `acquireLease`'s four keys, then the log's stream, counter and
+ * epoch, the conversation's messages and the generation key.
  * ARGV: run prefix, holder, conversation id, lease TTL ms, startedAt (JSON), for a run that has
- * never started.
+ * never started; the message prefix, how many messages of history (0: none), the kept message's
+ * seq and JSON (see `lastThrough`); the log's max length, max age ms and channel; a fresh
+ * generation.
  * Returns {'started', lease epoch, 1 when the run had started before (a resumed run), the run's
- * hash}, {'found', head run id, its hash (empty when gone)}, {'found'} for an empty queue, or
- * {'locked'}.
+ * hash, the generation, the history (`lastThrough`'s reply, or false), then the AgentStarted's
+ * seq and timestamp ms (false for a resumed run)}, {'found', head run id, its hash (empty when
+ * gone)}, {'found'} for an empty queue, or {'locked'}.
  */
-const START_HEAD = new LuaScript(`${NOW}${LEASE_LUA}
+const START_HEAD = new LuaScript(`${NOW}${LEASE_LUA}${APPEND_LUA}${HISTORY_LUA}${GENERATION_LUA}
 local STARTABLE = ${luaStatusSet(allowedFrom('scheduler', 'RUNNING'))}
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'locked'} end
 local id = redis.call('LINDEX', KEYS[1], 0)
@@ -35,29 +52,106 @@ local startedAt = redis.call('HGET', run, 'startedAt')
 local resumed = startedAt and startedAt ~= 'null'
 local epoch = acquireLease(KEYS[3], KEYS[4], KEYS[5], KEYS[6], id, ARGV[3], ARGV[2], ARGV[4], now)
 redis.call('HSET', run, 'status', ${JSON.stringify(JSON.stringify('RUNNING'))})
-if not resumed then redis.call('HSET', run, 'startedAt', ARGV[5]) end
-return {'started', epoch, resumed and 1 or 0, redis.call('HGETALL', run)}
+local seq, at = false, false
+if not resumed then
+  redis.call('HSET', run, 'startedAt', ARGV[5])
+  seq, at = appendEvent(KEYS[7], KEYS[8], KEYS[9], ${agentStartedBody("redis.call('HGET', run, 'id')", "redis.call('HGET', run, 'agentId')")}, ARGV[10], ARGV[11], ARGV[12], '')
+end
+local generation = liveGeneration(KEYS[11], ARGV[13])
+local history = false
+if tonumber(ARGV[7]) > 0 then
+  history = lastThrough(ARGV[6] .. cjson.decode(redis.call('HGET', run, 'userMessageId')), KEYS[10], ARGV[7], ARGV[8], ARGV[9])
+end
+return {'started', epoch, resumed and 1 or 0, redis.call('HGETALL', run), generation, history, seq, at}
 `);
+
+/**
+ * A run's AgentStarted body (see `bodyOf`) as a Lua expression, from expressions of its run id
+ * and agent id as the run hash holds them (their JSON): made from the event itself, so that it
+ * is the body an append of the event would store.
+ */
+function agentStartedBody(runIdJson: string, agentIdJson: string): string {
+  const [runMark, agentMark] = ['RUN_ID_MARK', 'AGENT_ID_MARK'];
+  const body = bodyOf(runEvent({ type: 'AgentStarted' }, { conversationId: '', id: runMark }, agentMark));
+  return body
+    .split(JSON.stringify(runMark))
+    .map((part) => part.split(JSON.stringify(agentMark)).map(luaString).join(` .. ${agentIdJson} .. `))
+    .join(` .. ${runIdJson} .. `);
+}
+
+export interface RedisHeadStartStores {
+  leases: RedisRunLeases;
+  events: RedisEventLog;
+  messages: RedisMessageStore;
+}
 
 export class RedisHeadStart {
   constructor(
     private readonly redis: RedisConnection,
-    private readonly leases: RedisRunLeases,
+    private readonly stores: RedisHeadStartStores,
   ) {
-    if (!redis.keys.inReach) throw new Error("a head run starts in one script only where the queue's lock and the leases are within its reach (one Redis)");
+    if (!redis.keys.inReach)
+      throw new Error("a head run starts in one script only where the queue's lock, the leases and its conversation are within its reach (one Redis)");
   }
 
-  async start(conversationId: string, holder: string, leaseMs: number, startedAt: string): Promise<HeadStart> {
+  async start(conversationId: string, holder: string, leaseMs: number, startedAt: string, historyMessages: number): Promise<HeadStart> {
     const { keys } = this.redis;
-    const reply = await this.redis.eval<Reply[]>(
-      START_HEAD,
-      [this.redis.conversationKey(conversationId, 'queue'), keys.lock(runQueueLock(conversationId)), ...this.leases.keys],
-      [keys.recordPrefix('run', conversationId), holder, conversationId, leaseMs, JSON.stringify(startedAt)],
-    );
+    const { leases, events, messages } = this.stores;
+    const planned = historyMessages > 0 ? messages.planHistory(conversationId, historyMessages) : null;
+    const script = () =>
+      this.redis.eval<Reply[]>(
+        START_HEAD,
+        [
+          this.redis.conversationKey(conversationId, 'queue'),
+          keys.lock(runQueueLock(conversationId)),
+          ...leases.keys,
+          ...events.appendKeys(conversationId),
+          events.epochKey(conversationId),
+          this.redis.conversationKey(conversationId, 'msgs'),
+          keys.generation,
+        ],
+        [
+          keys.recordPrefix('run', conversationId),
+          holder,
+          conversationId,
+          leaseMs,
+          JSON.stringify(startedAt),
+          keys.recordPrefix('msg', conversationId),
+          ...(planned ? messages.historyArgs(planned) : [0, '', '']),
+          ...events.appendLimits(conversationId),
+          randomUUID(),
+        ],
+      );
+    let result!: HeadStart;
+    // Tracked as the log's own appends are, so that the AgentStarted's notification reaches this
+    // process's listeners as the event stored here, whether it comes before the reply or after.
+    await events.channel.track(conversationId, async () => {
+      result = this.resultOf(conversationId, await script(), planned);
+      const agentStarted = result.outcome === 'started' ? result.started.opened?.agentStarted : null;
+      return agentStarted ? [agentStarted] : [];
+    });
+    return result;
+  }
+
+  private resultOf(conversationId: string, reply: Reply[], planned: HistoryRead | null): HeadStart {
     if (reply[0] === 'locked') return { outcome: 'locked' };
     if (reply[0] === 'found') return { outcome: 'found', head: reply.length === 1 ? null : { runId: String(reply[1]), run: decode(reply[2]!) } };
-    const run = decode(reply[3]!);
+    const [, leaseEpoch, resumed, hash, generation, history, seq, at] = reply;
+    const run = decode(hash!);
     if (run === null) throw new Error(`the head run of conversation ${conversationId} vanished while it started`);
-    return { outcome: 'started', started: { run, leaseEpoch: Number(reply[1]), resumed: Number(reply[2]) === 1 } };
+    const agentStarted = seq === null ? null : withSeq(runEvent({ type: 'AgentStarted' }, run, run.agentId), Number(seq), new Date(Number(at)).toISOString());
+    return {
+      outcome: 'started',
+      started: {
+        run,
+        leaseEpoch: Number(leaseEpoch),
+        resumed: Number(resumed) === 1,
+        opened: {
+          agentStarted,
+          history: planned ? this.stores.messages.historyFrom(planned, history as HistoryReplyJson) : [],
+          generation: String(generation),
+        },
+      },
+    };
   }
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RetentionPolicy } from '../event-log.ts';
 import { RedisEventLog } from './event-log.ts';
@@ -7,7 +6,8 @@ import type { Backend, IntentQueue, LiveLayer, RecordStore } from '../interfaces
 import { deleteConversation } from './deletion.ts';
 import { RedisHeadStart } from './head-start.ts';
 import { RedisHotTail, type HotTailOptions } from './hot-tail.ts';
-import { LuaScript, RedisConnection } from './connection.ts';
+import { RedisConnection } from './connection.ts';
+import { liveGeneration } from './generation.ts';
 import { RedisControlChannel } from './control.ts';
 import { RedisConversationStore } from './conversations.ts';
 import { RedisIntentQueue } from './intent-queue.ts';
@@ -95,9 +95,10 @@ export async function createRedisBackend(target: RedisTarget, options: RedisBack
     ping: () => redis.ping(),
     close: async () => events.close(),
   };
-  // On one Redis a head run starts in one script rather than five round trips one after the
-  // other (./head-start.ts), and a completed run ends in one rather than three (./run-completion.ts).
-  const headStart = redis.keys.inReach ? new RedisHeadStart(redis, leases) : null;
+  // On one Redis a head run starts (and opens) in one script rather than six round trips one
+  // after the other (./head-start.ts), and a completed run ends in one rather than three
+  // (./run-completion.ts).
+  const headStart = redis.keys.inReach ? new RedisHeadStart(redis, stores) : null;
   const completion = redis.keys.inReach ? new RedisRunCompletion(redis, stores) : null;
   return {
     ...composeBackend(record, live, options.logger),
@@ -136,19 +137,6 @@ async function connect(target: RedisTarget, options: Pick<RedisBackendOptions, '
     await connecting;
   }
   return redis;
-}
-
-/** KEYS: the generation key. ARGV: a fresh id, which becomes the generation when there is none. */
-const GENERATION = new LuaScript(`
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
-`);
-
-/** The generation of the data in Redis: a key that is there until that data is lost. */
-async function liveGeneration(redis: RedisConnection): Promise<string> {
-  return String(await redis.eval(GENERATION, [redis.keys.generation], [randomUUID()]));
 }
 
 /** The live layer on `redis`, which it closes when it closes. */

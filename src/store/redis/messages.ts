@@ -2,7 +2,7 @@ import type { MessageStore } from '../interfaces.ts';
 import type { MessageRecord } from '../../domain/records.ts';
 import { LuaScript, type RedisConnection } from './connection.ts';
 import type { RedisLocator } from './locator.ts';
-import type { RecentMessages } from '../recent-messages.ts';
+import type { HistoryRead, RecentMessages } from '../recent-messages.ts';
 
 /**
  * A message is stored twice: by id (`msg:<id>` on one Redis, `c:{conversationId}:msg:<id>` on a
@@ -29,25 +29,35 @@ return 1
 `);
 
 /**
- * A run's history in one round trip: the last ARGV[1] messages of the set with a seq up to that
- * of the message stored by id (the newest when there is none). KEYS: by id, conversation set.
- * ARGV: how many, then the seq and JSON of the newest message the reader keeps ('' for none):
- * when it is still stored as it was and not past the message read through, only the messages
- * after it are read (see ../recent-messages.ts). Returns {1, those} or {0, the last ARGV[1]},
- * newest first.
+ * A run's history, as a Lua function for the script here and for a run's start
+ * (./head-start.ts): the last `count` messages of the conversation's set with a seq up to that
+ * of the message stored by id (the newest when there is none). `keptSeq` and `keptJson` are
+ * the seq and JSON of the newest message the reader keeps ('' for none): when it is still
+ * stored as it was and not past the message read through, only the messages after it are read
+ * (see ../recent-messages.ts). Returns {1, those} or {0, the last `count`}, newest first.
  */
-const LIST_LAST_THROUGH = new LuaScript(`
-local json = redis.call('GET', KEYS[1])
-local through = '+inf'
-if json then through = cjson.decode(json).seq end
-if ARGV[2] ~= '' and (not json or through >= tonumber(ARGV[2])) then
-  local kept = redis.call('ZRANGE', KEYS[2], ARGV[2], ARGV[2], 'BYSCORE')[1]
-  if kept == ARGV[3] then
-    return {1, redis.call('ZRANGE', KEYS[2], through, '(' .. ARGV[2], 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[1]))}
+export const HISTORY_LUA = `
+local function lastThrough(byId, conversationSet, count, keptSeq, keptJson)
+  local json = redis.call('GET', byId)
+  local through = '+inf'
+  if json then through = cjson.decode(json).seq end
+  if keptSeq ~= '' and (not json or through >= tonumber(keptSeq)) then
+    local kept = redis.call('ZRANGE', conversationSet, keptSeq, keptSeq, 'BYSCORE')[1]
+    if kept == keptJson then
+      return {1, redis.call('ZRANGE', conversationSet, through, '(' .. keptSeq, 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(count))}
+    end
   end
+  return {0, redis.call('ZRANGE', conversationSet, through, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(count))}
 end
-return {0, redis.call('ZRANGE', KEYS[2], through, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[1]))}
+`;
+
+/** KEYS: by id, conversation set. ARGV: how many, the kept message's seq and JSON (see `lastThrough`). */
+const LIST_LAST_THROUGH = new LuaScript(`${HISTORY_LUA}
+return lastThrough(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `);
+
+/** What `lastThrough` answers: whether it read on from the kept message, and the messages' JSON, newest first. */
+export type HistoryReplyJson = [onFromKept: number, newestFirst: string[]];
 
 export class RedisMessageStore implements MessageStore {
   /** @param recent the newest messages of conversations read lately, which a history read then reads on from */
@@ -97,15 +107,25 @@ export class RedisMessageStore implements MessageStore {
 
   async listLastThrough(conversationId: string, last: number, messageId: string) {
     if (last <= 0) return [];
-    return this.recent.history(conversationId, last, async (count, kept) => {
-      const [onFromKept, newestFirst] = await this.redis.eval<[number, string[]]>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), [
-        count,
-        kept?.newestSeq ?? '',
-        kept?.newestIdentity ?? '',
-      ]);
-      const read = newestFirst.reverse().map((json) => ({ message: JSON.parse(json) as MessageRecord, size: json.length, identity: json }));
-      return { onFromKept: Number(onFromKept) === 1, read };
-    });
+    const planned = this.planHistory(conversationId, last);
+    const reply = await this.redis.eval<HistoryReplyJson>(LIST_LAST_THROUGH, this.keys({ id: messageId, conversationId }), this.historyArgs(planned));
+    return this.historyFrom(planned, reply);
+  }
+
+  /** The arguments of `lastThrough` after its keys, for a history read planned with `planHistory`. */
+  historyArgs(planned: HistoryRead): [number, number | string, string] {
+    return [planned.count, planned.kept?.newestSeq ?? '', planned.kept?.newestIdentity ?? ''];
+  }
+
+  /** Plans a history read of the conversation's `last` newest messages, on from those kept here (see RecentMessages). */
+  planHistory(conversationId: string, last: number): HistoryRead {
+    return this.recent.plan(conversationId, last);
+  }
+
+  /** The history that `lastThrough` answered to the read `planned`, kept for the next read. */
+  historyFrom(planned: HistoryRead, [onFromKept, newestFirst]: HistoryReplyJson): MessageRecord[] {
+    const read = newestFirst.reverse().map((json) => ({ message: JSON.parse(json) as MessageRecord, size: json.length, identity: json }));
+    return this.recent.settle(planned, { onFromKept: Number(onFromKept) === 1, read });
   }
 
   async get(id: string) {

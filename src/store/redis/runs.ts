@@ -17,7 +17,8 @@ export function luaStatusSet(statuses: readonly string[]): string {
   return `{${statuses.map((status) => `[${luaString(JSON.stringify(status))}] = true`).join(', ')}}`;
 }
 
-function luaString(text: string): string {
+/** `text` as a Lua string literal. */
+export function luaString(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
