@@ -110,25 +110,36 @@ describe('shared execution of events across subscribers', () => {
 
   it('shares each execution between WebSocket subscribers (served without envelop) and SSE ones (served through it)', async () => {
     const token = await tokenFor('both-transports');
-    const sent = await send(server.url, token, { text: 'Hello' });
-    const variables = { conversationId: sent.conversationId, afterSeq: sent.afterSeq };
+    const first = await send(server.url, token, { text: 'Hello' });
+    await awaitRunEnd(server.url, token, first.runId);
+    const { lastSeq } = (await userClient(server.url, token)(`query ($id: ID!) { conversation(id: $id) { lastSeq } }`, { id: first.conversationId })).data
+      .conversation;
+    const variables = { conversationId: first.conversationId, afterSeq: lastSeq };
+    // The earlier tests' subscriptions are gone, so that the count below is of these three alone.
+    await awaitActiveSubscriptions(server, 0);
     const before = await executions();
+    // All three follow the conversation before its next run starts: each of its events is shared
+    // by all. (Opened while a run streamed, as they were, the first one alone had the run's first
+    // events executed for it alone and kept for nobody, and the others executed them again: 42
+    // executions for 40 events, once in a full suite.)
+    const sse = await subscribeSse<{ agentEvents: AgentEvent }>(server.url, token, PLAIN, variables);
     const overSse = (async () => {
-      const subscription = await subscribeSse<{ agentEvents: AgentEvent }>(server.url, token, PLAIN, variables);
       const events: AgentEvent[] = [];
-      for await (const { data } of subscription.results) {
+      for await (const { data } of sse.results) {
         events.push(data!.agentEvents);
         if (isTerminal(events.at(-1)!)) break;
       }
-      subscription.close();
+      sse.close();
       return events;
     })();
-    const [overWs] = await collectAll(token, [
-      { query: PLAIN, variables },
-      { query: PLAIN, variables },
-    ]);
-    expect(await overSse).toEqual(overWs);
-    expect((await executions()) - before).toBe(overWs!.length);
+    const overWs = [subscribe(token, PLAIN, variables), subscribe(token, PLAIN, variables)];
+    await awaitActiveSubscriptions(server, 3);
+    await send(server.url, token, { text: 'Hello again', conversationId: first.conversationId });
+    const [events, alike] = await Promise.all(overWs.map((subscription) => subscription.terminal));
+    await Promise.all(overWs.map((subscription) => subscription.close()));
+    expect(alike).toEqual(events);
+    expect(await overSse).toEqual(events);
+    expect((await executions()) - before).toBe(events!.length);
   });
 
   it('never shares between different selections or different selection variables', async () => {
