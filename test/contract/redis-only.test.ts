@@ -409,6 +409,24 @@ describe('the Redis backend', () => {
       expect(await b.events.lastSeq(conversationId)).toBe(6);
     });
 
+    it("numbers a run's AgentStarted, stored by its start, past the seqs a log that went back had given out", async () => {
+      const prefix = `t-${randomUUID()}:`;
+      const [a, b] = [await open(prefix), await open(prefix)];
+      const conversationId = randomUUID();
+      await a.sends.commit(helloSend(helloRun(conversationId)));
+      await appendDeltas(a, conversationId, 'two', 'three', 'four', 'five');
+      const follower = followUntilFailure(b.events, conversationId, 0);
+      await until(async () => (follower.events.length === 5 ? true : undefined), 'the events');
+      await loseLastTwo(prefix, conversationId);
+
+      // a was given 5: the AgentStarted its start stores is 6, not 4 again, and its followers learn.
+      const started = await a.startHead!(conversationId, 'instance-a', 60_000, new Date().toISOString(), 20);
+      if (started.outcome !== 'started') throw new Error(`not started: ${JSON.stringify(started)}`);
+      expect(started.started.opened!.agentStarted!.seq).toBe(6);
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+      expect(deltas(await b.events.read(conversationId, 5, 10))).toEqual(['AgentStarted']);
+    });
+
     it('starts a conversation deleted and made again by its id from seq 1, whatever its old log had given', async () => {
       const prefix = `t-${randomUUID()}:`;
       const backend = await open(prefix);

@@ -266,18 +266,28 @@ export class RedisEventLog implements EventLog {
    */
   async appendThrough(events: readonly NewEvent[], append: (floor: SeqFloor | undefined) => Promise<AppendedAt | null>): Promise<StoredEvent[] | null> {
     const { conversationId } = events[0]!;
-    const floor = this.floors.get(conversationId);
+    const floor = this.floorOf(conversationId);
     let appended = false;
     const stored = await this.channel.track(conversationId, async () => {
       const reply = await append(floor);
       if (reply === null) return [];
       appended = true;
       const [first, at, epoch] = reply;
-      this.floors.record(conversationId, String(epoch), Number(first) + events.length - 1);
+      this.recordFloor(conversationId, epoch, Number(first) + events.length - 1);
       const timestamp = new Date(Number(at)).toISOString();
       return events.map((event, i) => withSeq(event, Number(first) + i, timestamp));
     });
     return appended ? stored : null;
+  }
+
+  /** The epoch and seq of this process's previous append to the log, for a script that appends as `appendEvents` does. */
+  floorOf(conversationId: string): SeqFloor | undefined {
+    return this.floors.get(conversationId);
+  }
+
+  /** Records the last seq (and the log's epoch) a script's append gave this process, for its next append to the log. */
+  recordFloor(conversationId: string, epoch: Reply, lastSeq: number): void {
+    this.floors.record(conversationId, String(epoch), lastSeq);
   }
 
   /** The first keys of `appendEvent`: stream, counter. */

@@ -35,11 +35,12 @@ import { decode, luaStatusSet, luaString } from './runs.ts';
  * ARGV: run prefix, holder, conversation id, lease TTL ms, startedAt (JSON), for a run that has
  * never started; the message prefix, how many messages of history (0: none), the kept message's
  * seq and JSON (see `lastThrough`); the log's max length, max age ms and channel; a fresh
- * generation.
+ * generation; the epoch and seq of this process's previous append to the log (or '' and 0: see
+ * `appendEvents`).
  * Returns {'started', lease epoch, 1 when the run had started before (a resumed run), the run's
  * hash, the generation, the history (`lastThrough`'s reply, or false), then the AgentStarted's
- * seq and timestamp ms (false for a resumed run)}, {'found', head run id, its hash (empty when
- * gone)}, {'found'} for an empty queue, or {'locked'}.
+ * seq, timestamp ms and log epoch (false for a resumed run)}, {'found', head run id, its hash
+ * (empty when gone)}, {'found'} for an empty queue, or {'locked'}.
  */
 const START_HEAD = new LuaScript(`${NOW}${LEASE_LUA}${APPEND_LUA}${HISTORY_LUA}${GENERATION_LUA}
 local STARTABLE = ${luaStatusSet(allowedFrom('scheduler', 'RUNNING'))}
@@ -52,17 +53,18 @@ local startedAt = redis.call('HGET', run, 'startedAt')
 local resumed = startedAt and startedAt ~= 'null'
 local epoch = acquireLease(KEYS[3], KEYS[4], KEYS[5], KEYS[6], id, ARGV[3], ARGV[2], ARGV[4], now)
 redis.call('HSET', run, 'status', ${JSON.stringify(JSON.stringify('RUNNING'))})
-local seq, at = false, false
+local seq, at, logEpoch = false, false, false
 if not resumed then
   redis.call('HSET', run, 'startedAt', ARGV[5])
-  seq, at = appendEvent(KEYS[7], KEYS[8], KEYS[9], ${agentStartedBody("redis.call('HGET', run, 'id')", "redis.call('HGET', run, 'agentId')")}, ARGV[10], ARGV[11], ARGV[12], '')
+  local body = ${agentStartedBody("redis.call('HGET', run, 'id')", "redis.call('HGET', run, 'agentId')")}
+  seq, at, logEpoch = appendEvents(KEYS[7], KEYS[8], KEYS[9], {body}, ARGV[10], ARGV[11], ARGV[12], '', ARGV[14], ARGV[15])
 end
 local generation = liveGeneration(KEYS[11], ARGV[13])
 local history = false
 if tonumber(ARGV[7]) > 0 then
   history = lastThrough(ARGV[6] .. cjson.decode(redis.call('HGET', run, 'userMessageId')), KEYS[10], ARGV[7], ARGV[8], ARGV[9])
 end
-return {'started', epoch, resumed and 1 or 0, redis.call('HGETALL', run), generation, history, seq, at}
+return {'started', epoch, resumed and 1 or 0, redis.call('HGETALL', run), generation, history, seq, at, logEpoch}
 `);
 
 /**
@@ -98,6 +100,7 @@ export class RedisHeadStart {
     const { keys } = this.redis;
     const { leases, events, messages } = this.stores;
     const planned = historyMessages > 0 ? messages.planHistory(conversationId, historyMessages) : null;
+    const floor = events.floorOf(conversationId);
     const script = () =>
       this.redis.eval<Reply[]>(
         START_HEAD,
@@ -120,6 +123,8 @@ export class RedisHeadStart {
           ...(planned ? messages.historyArgs(planned) : [0, '', '']),
           ...events.appendLimits(conversationId),
           randomUUID(),
+          floor?.epoch ?? '',
+          floor?.seq ?? 0,
         ],
       );
     let result!: HeadStart;
@@ -136,9 +141,10 @@ export class RedisHeadStart {
   private resultOf(conversationId: string, reply: Reply[], planned: HistoryRead | null): HeadStart {
     if (reply[0] === 'locked') return { outcome: 'locked' };
     if (reply[0] === 'found') return { outcome: 'found', head: reply.length === 1 ? null : { runId: String(reply[1]), run: decode(reply[2]!) } };
-    const [, leaseEpoch, resumed, hash, generation, history, seq, at] = reply;
+    const [, leaseEpoch, resumed, hash, generation, history, seq, at, logEpoch] = reply;
     const run = decode(hash!);
     if (run === null) throw new Error(`the head run of conversation ${conversationId} vanished while it started`);
+    if (seq !== null) this.stores.events.recordFloor(conversationId, logEpoch!, Number(seq));
     const agentStarted = seq === null ? null : withSeq(runEvent({ type: 'AgentStarted' }, run, run.agentId), Number(seq), new Date(Number(at)).toISOString());
     return {
       outcome: 'started',
