@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createCluster } from 'redis';
-import type { InputRequestRecord, RunRecord } from '../../src/domain/records.ts';
+import type { RunRecord } from '../../src/domain/records.ts';
 import type { NewSend } from '../../src/store/interfaces.ts';
 import { RedisConnection } from '../../src/store/redis/connection.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
@@ -20,6 +20,7 @@ import {
   collect,
   helloRun,
   helloSend,
+  inputRequest,
   postgresClusterWorld,
   redisClusterWorld,
   token,
@@ -213,23 +214,6 @@ describe('the Redis store of record on a Redis Cluster', () => {
   const keyedSend = (conversationId: string, idempotencyKey: string): NewSend & { run: RunRecord } => ({
     ...helloSend(helloRun(conversationId), { holder: 'gateway-a', ttlMs: 60_000 }),
     idempotencyKey,
-  });
-  const inputRequest = (run: RunRecord): InputRequestRecord => ({
-    id: randomUUID(),
-    runId: run.id,
-    conversationId: run.conversationId,
-    agentId: 'guide',
-    kind: 'APPROVAL',
-    status: 'PENDING',
-    prompt: 'Run files.ingest?',
-    toolCallId: null,
-    toolName: null,
-    arguments: null,
-    options: null,
-    answerSchema: null,
-    createdAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
-    response: null,
   });
 
   beforeAll(async () => {

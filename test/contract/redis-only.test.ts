@@ -17,7 +17,7 @@ import { RedisConnection } from '../../src/store/redis/connection.ts';
 import { RedisEventChannel } from '../../src/store/redis/event-channel.ts';
 import { createRedisBackend } from '../../src/store/redis/index.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, helloSend, token, until } from './worlds.ts';
+import { BACKEND_SETTINGS, DEFAULT_RETENTION, collect, helloRun, helloSend, inputRequest, token, until } from './worlds.ts';
 
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -425,6 +425,29 @@ describe('the Redis backend', () => {
       expect(started.started.opened!.agentStarted!.seq).toBe(6);
       expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
       expect(deltas(await b.events.read(conversationId, 5, 10))).toEqual(['AgentStarted']);
+    });
+
+    it("numbers a send's MessageCreated and an answer's AgentInputReceived past the seqs a log that went back had given out", async () => {
+      const { prefix, a, conversationId, follower } = await fiveEventsFollowed();
+      await loseLastTwo(prefix, conversationId);
+      // a was given 5: the MessageCreated its send stores is 6, not 4 again.
+      const sent = await a.sends.commit(helloSend(helloRun(conversationId)));
+      if (sent.outcome !== 'stored') throw new Error(`not stored: ${sent.outcome}`);
+      expect(sent.event.seq).toBe(6);
+      expect(await follower.failure).toMatchObject({ code: 'EVENTS_EXPIRED' });
+
+      // And again for an answer to a run that waits for a person: 6 and 7 are lost, a was given 7.
+      const waiting = helloRun(conversationId, { status: 'WAITING', startedAt: new Date().toISOString() });
+      await a.runs.create(waiting);
+      const request = inputRequest(waiting);
+      await a.inputs.open(request);
+      await appendDeltas(a, conversationId, 'seven');
+      await admin.sendCommand(['XDEL', `${prefix}c:{${conversationId}}:ev`, '6-0', '7-0']);
+      await admin.set(`${prefix}c:{${conversationId}}:seq`, '5');
+      const response = { approved: true, answer: null, comment: null, respondedBy: 'alice', respondedAt: new Date().toISOString() };
+      const answered = await a.inputs.answer(request.id, response, { holder: 'answerer', ttlMs: 60_000 });
+      if (answered.outcome !== 'answered') throw new Error(`not answered: ${answered.outcome}`);
+      expect(answered.event.seq).toBe(8);
     });
 
     it('starts a conversation deleted and made again by its id from seq 1, whatever its old log had given', async () => {

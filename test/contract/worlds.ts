@@ -15,7 +15,7 @@ import { composeBackend } from '../../src/store/compose.ts';
 import { hotTailOf } from '../../src/store/registration.ts';
 import { createPostgresRecordStore } from '../../src/store/postgres/index.ts';
 import { createRedisBackend, createRedisLiveLayer, type RedisTarget } from '../../src/store/redis/index.ts';
-import type { RunRecord } from '../../src/domain/records.ts';
+import type { InputRequestRecord, RunRecord } from '../../src/domain/records.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres-server.ts';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
@@ -221,6 +221,28 @@ export function helloRun(conversationId: string, overrides: Partial<RunRecord> =
     finishedAt: null,
     error: null,
     cancelReason: null,
+    ...overrides,
+  };
+}
+
+/** A pending approval that `run` asks a person for, as told otherwise by `overrides`. */
+export function inputRequest(run: RunRecord, overrides: Partial<InputRequestRecord> = {}): InputRequestRecord {
+  return {
+    id: randomUUID(),
+    runId: run.id,
+    conversationId: run.conversationId,
+    agentId: 'guide',
+    kind: 'APPROVAL',
+    status: 'PENDING',
+    prompt: 'Run files.ingest?',
+    toolCallId: null,
+    toolName: null,
+    arguments: null,
+    options: null,
+    answerSchema: null,
+    createdAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    response: null,
     ...overrides,
   };
 }

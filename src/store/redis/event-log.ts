@@ -63,7 +63,8 @@ end
  * (store/redis/sends.ts). `appendEvents`: stream, counter, epoch key, the bodies' JSON (a
  * table), max length, max age ms, channel, '1' to leave the stream's expiry as it is, and
  * optionally the epoch and seq of the appender's previous append (see ./seq-floors.ts); returns
- * the first seq, the timestamp ms and the epoch. `appendEvent` is the same for one body.
+ * the first seq, the timestamp ms and the epoch. `appendEvent` is the same for one body (not a
+ * token: it refreshes the expiry), with the floor.
  *
  * The events get consecutive seqs and one timestamp, and the conversation's channel one
  * notification for all of them, in the event channel's form (./event-channel.ts), with the
@@ -111,8 +112,8 @@ local function appendEvents(stream, counter, epochKey, bodies, maxLen, maxAgeMs,
   redis.call('PUBLISH', channel, first .. ' ' .. now .. ' ' .. epoch .. ' ' .. table.concat(bodies, '\\n'))
   return first, now, epoch
 end
-local function appendEvent(stream, counter, epochKey, body, maxLen, maxAgeMs, channel, keepExpiry)
-  return appendEvents(stream, counter, epochKey, {body}, maxLen, maxAgeMs, channel, keepExpiry)
+local function appendEvent(stream, counter, epochKey, body, maxLen, maxAgeMs, channel, floorEpoch, floorSeq)
+  return appendEvents(stream, counter, epochKey, {body}, maxLen, maxAgeMs, channel, '', floorEpoch, floorSeq)
 end
 -- Fencing (see RunLeases): an executor appends only while the run's lease is still at the epoch
 -- it acquired it at; a survivor that took the run over has moved the epoch on. The epochs are
@@ -300,9 +301,13 @@ export class RedisEventLog implements EventLog {
     return this.redis.conversationKey(conversationId, 'epoch');
   }
 
-  /** The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel. */
-  appendArgs(event: NewEvent): [string, number, number, string] {
-    return [bodyOf(event), ...this.appendLimits(event.conversationId)];
+  /**
+   * The arguments of `appendEvent` after its keys: body JSON, max length, max age ms, channel,
+   * and the epoch and seq of this process's previous append to the log ('' and 0 for none).
+   */
+  appendArgs(event: NewEvent): [string, number, number, string, string, number] {
+    const floor = this.floorOf(event.conversationId);
+    return [bodyOf(event), ...this.appendLimits(event.conversationId), floor?.epoch ?? '', floor?.seq ?? 0];
   }
 
   /** The arguments of `appendEvent` after the body: max length, max age ms, channel. */
@@ -311,10 +316,12 @@ export class RedisEventLog implements EventLog {
   }
 
   /**
-   * The event as stored with the seq and time `appendEvent` answered. When this process listens
-   * to the conversation, it is also what its own notification will deliver.
+   * The event as stored with the seq, time and log epoch `appendEvent` answered, that seq
+   * recorded for this process's next append to the log. When this process listens to the
+   * conversation, it is also what its own notification will deliver.
    */
-  stored(event: NewEvent, seq: Reply, at: Reply): StoredEvent {
+  stored(event: NewEvent, seq: Reply, at: Reply, epoch: Reply): StoredEvent {
+    this.recordFloor(event.conversationId, epoch, Number(seq));
     return this.channel.rememberOwn([withSeq(event, Number(seq), new Date(Number(at)).toISOString())])[0]!;
   }
 

@@ -36,7 +36,7 @@ import { decode, luaStatusSet, luaString } from './runs.ts';
  * never started; the message prefix, how many messages of history (0: none), the kept message's
  * seq and JSON (see `lastThrough`); the log's max length, max age ms and channel; a fresh
  * generation; the epoch and seq of this process's previous append to the log (or '' and 0: see
- * `appendEvents`).
+ * `appendEvent`).
  * Returns {'started', lease epoch, 1 when the run had started before (a resumed run), the run's
  * hash, the generation, the history (`lastThrough`'s reply, or false), then the AgentStarted's
  * seq, timestamp ms and log epoch (false for a resumed run)}, {'found', head run id, its hash
@@ -57,7 +57,7 @@ local seq, at, logEpoch = false, false, false
 if not resumed then
   redis.call('HSET', run, 'startedAt', ARGV[5])
   local body = ${agentStartedBody("redis.call('HGET', run, 'id')", "redis.call('HGET', run, 'agentId')")}
-  seq, at, logEpoch = appendEvents(KEYS[7], KEYS[8], KEYS[9], {body}, ARGV[10], ARGV[11], ARGV[12], '', ARGV[14], ARGV[15])
+  seq, at, logEpoch = appendEvent(KEYS[7], KEYS[8], KEYS[9], body, ARGV[10], ARGV[11], ARGV[12], ARGV[14], ARGV[15])
 end
 local generation = liveGeneration(KEYS[11], ARGV[13])
 local history = false

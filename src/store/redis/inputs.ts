@@ -68,9 +68,9 @@ return redis.call('HGETALL', KEYS[1])
 /**
  * KEYS: request, pending set, run hash, event stream, seq counter, the log's epoch, then within
  * reach the due set and the four lease keys.
- * ARGV: id, response JSON, then appendEvent's body, max events, max age ms and channel, then
- * input prefix, run id, conversation id, lease holder, lease ttl ms.
- * Returns {'settled', request hash} or {'answered', seq, timestamp ms, resumed (0/1)}.
+ * ARGV: id, response JSON, then appendEvent's body, max events, max age ms, channel and floor
+ * (epoch, seq), then input prefix, run id, conversation id, lease holder, lease ttl ms.
+ * Returns {'settled', request hash} or {'answered', seq, timestamp ms, resumed (0/1), log epoch}.
  */
 const ANSWER = new LuaScript(`${APPEND_LUA}${LEASE_LUA}${STATUS_LUA}
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -80,9 +80,9 @@ end
 redis.call('HSET', KEYS[1], 'status', '${settledBy('answer')}', 'response', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if KEYS[7] then redis.call('ZREM', KEYS[7], ARGV[1]) end
-local seq, now = appendEvent(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
-local resumed = resume(KEYS[3], KEYS[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], {KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, now)
-return {'answered', seq, now, resumed}
+local seq, now, logEpoch = appendEvent(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+local resumed = resume(KEYS[3], KEYS[2], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], {KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, now)
+return {'answered', seq, now, resumed, logEpoch}
 `);
 
 /** KEYS: run hash, pending set, then within reach the four lease keys. ARGV: input prefix, run id, conversation id, holder, ttl ms. */
@@ -206,7 +206,7 @@ export class RedisInputRequestStore implements InputRequestStore {
     return {
       outcome: 'answered',
       request: { ...request, status: settledBy('answer'), response },
-      event: events.stored(event, reply[1]!, reply[2]!),
+      event: events.stored(event, reply[1]!, reply[2]!, reply[4]!),
       resumed,
     };
   }

@@ -28,40 +28,40 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  * `acquireLease`'s four keys and the send's rate window (when it counts one).
  * ARGV: run prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
- * body, max events, max age ms and channel, the message JSON up to its seq, run id, lease
+ * body, max events, max age ms, channel and floor (epoch, seq), the message JSON up to its seq, run id, lease
  * holder, lease TTL ms, owner index, the claim of the idempotency route ('' for none: see
  * `commitOnCluster`), the rate window's limit ('' for none) and length in ms, then the run's
  * fields (field, value, …).
  * Returns {'rate-limited', ms until the window resets}, {'repeated', stored ids JSON},
  * {'moved'} (the claim was voided), {'not-owner'}, {'busy', active run id, …} or
- * {'stored', seq, timestamp ms, conversation hash}.
+ * {'stored', seq, timestamp ms, conversation hash, log epoch}.
  */
 const COMMIT = new LuaScript(`${APPEND_LUA}${CONVERSATION_LUA}${MESSAGE_LUA}${RUN_LUA}${LEASE_LUA}${RATE_LUA}
 -- Counted first, as it was when a round trip of its own came before the send: a send refused
 -- for another reason (a repeat, a busy conversation) counts too.
-if ARGV[21] ~= '' then
-  local count, ttl = hitWindow(KEYS[17], ARGV[22])
-  if count > tonumber(ARGV[21]) then return {'rate-limited', ttl} end
+if ARGV[23] ~= '' then
+  local count, ttl = hitWindow(KEYS[17], ARGV[24])
+  if count > tonumber(ARGV[23]) then return {'rate-limited', ttl} end
 end
 if ARGV[4] ~= '' then
   local stored = redis.call('HGET', KEYS[1], 'r')
   if stored then return {'repeated', stored} end
-  if ARGV[20] ~= '' and redis.call('HEXISTS', KEYS[1], 'void:' .. ARGV[20]) == 1 then return {'moved'} end
+  if ARGV[22] ~= '' and redis.call('HEXISTS', KEYS[1], 'void:' .. ARGV[22]) == 1 then return {'moved'} end
 end
 local exists = redis.call('EXISTS', KEYS[2]) == 1
-if exists and redis.call('HGET', KEYS[2], 'ownerIndex') ~= ARGV[19] then return {'not-owner'} end
+if exists and redis.call('HGET', KEYS[2], 'ownerIndex') ~= ARGV[21] then return {'not-owner'} end
 local active = activeRuns(KEYS[9], ARGV[1])
 if #active >= tonumber(ARGV[2]) then return {'busy', unpack(active)} end
 
 local indexed = ''
 if #KEYS > 11 then indexed = '1' end
-if not exists then createConversation(KEYS[2], ARGV[19], indexed, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], '') end
-local seq, now = appendEvent(KEYS[3], KEYS[4], KEYS[11], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
-addMessage(KEYS[5], KEYS[6], ARGV[15] .. seq .. '}', seq)
+if not exists then createConversation(KEYS[2], ARGV[21], indexed, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], '') end
+local seq, now, logEpoch = appendEvent(KEYS[3], KEYS[4], KEYS[11], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16])
+addMessage(KEYS[5], KEYS[6], ARGV[17] .. seq .. '}', seq)
 touchConversation(KEYS[2], indexed, ARGV[8], ARGV[9], ARGV[10])
-createRun(KEYS[7], KEYS[8], ARGV[16], {unpack(ARGV, 23)})
-redis.call('RPUSH', KEYS[9], ARGV[16])
-if indexed == '1' then acquireLease(KEYS[13], KEYS[14], KEYS[15], KEYS[16], ARGV[16], ARGV[5], ARGV[17], ARGV[18], now) end
+createRun(KEYS[7], KEYS[8], ARGV[18], {unpack(ARGV, 25)})
+redis.call('RPUSH', KEYS[9], ARGV[18])
+if indexed == '1' then acquireLease(KEYS[13], KEYS[14], KEYS[15], KEYS[16], ARGV[18], ARGV[5], ARGV[19], ARGV[20], now) end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'r', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -69,7 +69,7 @@ if ARGV[4] ~= '' then
   redis.call('SADD', KEYS[10], KEYS[1])
   redis.call('PEXPIRE', KEYS[10], ARGV[3])
 end
-return {'stored', seq, now, redis.call('HGETALL', KEYS[2])}
+return {'stored', seq, now, redis.call('HGETALL', KEYS[2]), logEpoch}
 `);
 
 /**
@@ -276,7 +276,7 @@ export class RedisSendStore implements SendStore {
       case 'busy':
         return { outcome: 'busy', activeRunIds: reply.slice(1).map(String) };
       case 'stored': {
-        const appended = events.stored(event, reply[1]!, reply[2]!);
+        const appended = events.stored(event, reply[1]!, reply[2]!, reply[4]!);
         return {
           outcome: 'stored',
           conversation: decodeConversation(pairs(reply[3]!)),
