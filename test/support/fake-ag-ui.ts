@@ -5,6 +5,9 @@
  *   "fail"          RUN_ERROR with code QUOTA_EXCEEDED;  "fail quietly": RUN_ERROR without a code
  *   "status 503"    answer that HTTP error
  *   "cut"           stream a little, then break the connection
+ *   "cut when told" stream a little, then break the connection once the test calls `cut()`: the
+ *                   client surely read what came before (breaking it at once, the client may
+ *                   read the break before the text, and drop the text unread)
  *   "short"         stream a little, then end the response without RUN_FINISHED
  *   "hang"          stream a little, then hold the response open until the client goes
  *   "interrupt"     say a little, then finish with an interrupt outcome (two interrupts); called
@@ -25,15 +28,35 @@ export interface FakeAgUi {
   url: string;
   requests: RecordedRequest<RunAgentInput>[];
   nextAbort(): Promise<RecordedRequest<RunAgentInput>>;
+  /** Breaks the connection of a "cut when told" run: the one waiting now, or the next one to wait. */
+  cut(): void;
   close(): Promise<void>;
 }
 
 export async function startFakeAgUi(): Promise<FakeAgUi> {
-  const server = await startRecordingServer(respond);
-  return { ...server, url: `${server.origin}/agent` };
+  // Cuts told before a run waits for one are kept for it: the test may hear the run's text
+  // before the run here has started to wait.
+  let told = 0;
+  const waiting: (() => void)[] = [];
+  const untilTold = () =>
+    new Promise<void>((resolve) => {
+      if (told === 0) return waiting.push(resolve);
+      told -= 1;
+      resolve();
+    });
+  const server = await startRecordingServer<RunAgentInput>((input, response) => respond(input, response, untilTold));
+  return {
+    ...server,
+    url: `${server.origin}/agent`,
+    cut() {
+      const next = waiting.shift();
+      if (next) next();
+      else told += 1;
+    },
+  };
 }
 
-async function respond(input: RunAgentInput, response: ServerResponse): Promise<void> {
+async function respond(input: RunAgentInput, response: ServerResponse, untilTold: () => Promise<void>): Promise<void> {
   const last = input.messages.at(-1);
   const text = String(last?.content ?? '');
   const status = /\bstatus (\d{3})\b/.exec(text);
@@ -110,6 +133,7 @@ async function respond(input: RunAgentInput, response: ServerResponse): Promise<
   }
   if (/\b(cut|short|hang)\b/.test(text)) {
     await send(...message('This answer ', 'will not '));
+    if (/\bcut when told\b/.test(text)) await untilTold();
     if (/\bcut\b/.test(text)) response.socket?.destroy();
     if (/\bshort\b/.test(text)) response.end();
     return; // hang: held open until the client goes away

@@ -11,7 +11,7 @@ import { EventRecorder, tokenFor, userClient, wsClient } from '../support/client
 import { startFakeAgUi, type FakeAgUi } from '../support/fake-ag-ui.ts';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
-import { expectRunInvariants, followRun, send } from '../support/runs.ts';
+import { expectRunInvariants, followRun, send, seqAfterFirstToken } from '../support/runs.ts';
 import { clusterEnv, startInstance, type Instance } from '../multi/support.ts';
 import { startWorker, type WorkerInstance } from './support.ts';
 
@@ -58,7 +58,10 @@ describe('agents on gateways and workers', () => {
   });
 
   it('fails a remote run whose stream is cut off mid-run as UNAVAILABLE, retryable', async () => {
-    const sent = await send(gateway.url, token, { text: 'cut', target: { kind: 'LIAISON', agentId: 'remote.research' } });
+    const sent = await send(gateway.url, token, { text: 'cut when told', target: { kind: 'LIAISON', agentId: 'remote.research' } });
+    // Cut once the run's text is here: cut at once, the worker could read the break first and drop the text unread.
+    await seqAfterFirstToken(gateway.url, token, sent);
+    remote.cut();
     const events = await followRun(gateway.url, token, sent);
     expectRunInvariants(events, sent);
     expect(events.some((event) => event.__typename === 'AgentToken')).toBe(true);
