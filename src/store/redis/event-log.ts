@@ -26,7 +26,7 @@ import { eventsExpired, LeaseLostError, logLost, sameLog, withSeq, type EventLog
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import type { MessageRecord } from '../../domain/records.ts';
 import { bodyOf, decodeEntry, RedisEventChannel, type Announcement } from './event-channel.ts';
-import { SeqFloors, type SeqFloor } from './seq-floors.ts';
+import { floorArgs, SeqFloors, type SeqFloor } from './seq-floors.ts';
 import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 
 /** Conversations whose newest appended seq this process keeps (see ./seq-floors.ts): about 100 bytes each. */
@@ -243,8 +243,7 @@ export class RedisEventLog implements EventLog {
           head.runId,
           leaseEpoch ?? '',
           keepExpiry,
-          floor?.epoch ?? '',
-          floor?.seq ?? 0,
+          ...floorArgs(floor),
           replies.length,
           ...replies.flatMap(({ place, message }) => [place, unnumberedJson(message)]),
           ...events.map(bodyOf),
@@ -307,7 +306,7 @@ export class RedisEventLog implements EventLog {
    */
   appendArgs(event: NewEvent): [string, number, number, string, string, number] {
     const floor = this.floorOf(event.conversationId);
-    return [bodyOf(event), ...this.appendLimits(event.conversationId), floor?.epoch ?? '', floor?.seq ?? 0];
+    return [bodyOf(event), ...this.appendLimits(event.conversationId), ...floorArgs(floor)];
   }
 
   /** The arguments of `appendEvent` after the body: max length, max age ms, channel. */

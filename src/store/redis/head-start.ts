@@ -12,6 +12,7 @@ import { GENERATION_LUA } from './generation.ts';
 import { LEASE_LUA, NOW, type RedisRunLeases } from './leases.ts';
 import { HISTORY_LUA, type HistoryReplyJson, type RedisMessageStore } from './messages.ts';
 import { decode, luaStatusSet, luaString } from './runs.ts';
+import { floorArgs } from './seq-floors.ts';
 
 /**
  * Starting a conversation's head run in one round trip, on one Redis, where its queue, the run,
@@ -123,8 +124,7 @@ export class RedisHeadStart {
           ...(planned ? messages.historyArgs(planned) : [0, '', '']),
           ...events.appendLimits(conversationId),
           randomUUID(),
-          floor?.epoch ?? '',
-          floor?.seq ?? 0,
+          ...floorArgs(floor),
         ],
       );
     let result!: HeadStart;

@@ -8,6 +8,7 @@ import { APPEND_LUA, type AppendedAt, type RedisEventLog } from './event-log.ts'
 import { LEASE_LUA, type RedisRunLeases } from './leases.ts';
 import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 import { decode, encode, luaStatusSet, RUN_LUA, type RedisRunQueue, type RedisRunStore } from './runs.ts';
+import { floorArgs } from './seq-floors.ts';
 
 /**
  * Completing a run in one round trip, on one Redis, where the run, its conversation's log,
@@ -96,8 +97,7 @@ export class RedisRunCompletion {
         channel,
         run.id,
         leaseEpoch,
-        floor?.epoch ?? '',
-        floor?.seq ?? 0,
+        ...floorArgs(floor),
         unnumberedJson(message),
         body,
         holder,

@@ -28,10 +28,10 @@ import { RUN_LUA, encode as encodeRun, type RedisRunQueue, type RedisRunStore } 
  * `acquireLease`'s four keys and the send's rate window (when it counts one).
  * ARGV: run prefix, max active runs, key TTL ms, stored ids JSON ('' without a key),
  * conversation id, owner JSON, createdAt, updatedAt, updatedAt score, title, then `appendEvent`'s
- * body, max events, max age ms, channel and floor (epoch, seq), the message JSON up to its seq, run id, lease
- * holder, lease TTL ms, owner index, the claim of the idempotency route ('' for none: see
- * `commitOnCluster`), the rate window's limit ('' for none) and length in ms, then the run's
- * fields (field, value, …).
+ * body, max events, max age ms, channel and floor (epoch, seq), the message JSON up to its seq,
+ * run id, lease holder, lease TTL ms, owner index, the claim of the idempotency route ('' for
+ * none: see `commitOnCluster`), the rate window's limit ('' for none) and length in ms, then the
+ * run's fields (field, value, …).
  * Returns {'rate-limited', ms until the window resets}, {'repeated', stored ids JSON},
  * {'moved'} (the claim was voided), {'not-owner'}, {'busy', active run id, …} or
  * {'stored', seq, timestamp ms, conversation hash, log epoch}.

@@ -12,6 +12,11 @@ export interface SeqFloor {
   seq: number;
 }
 
+/** A floor as the append scripts take it: its epoch and seq, or '' and 0 when there is none. */
+export function floorArgs(floor: SeqFloor | undefined): [string, number] {
+  return [floor?.epoch ?? '', floor?.seq ?? 0];
+}
+
 export class SeqFloors {
   private readonly floors: LRUCache<string, SeqFloor>;
 
