@@ -131,11 +131,21 @@ interface ServerResult {
   postgres?: ReturnType<typeof perRun>;
 }
 
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+/** In the server: publish to each frame written to its socket, and per event to its first and its last subscriber's. */
+interface InServer extends Percentiles {
+  firstWrite: Percentiles;
+  lastWrite: Percentiles;
+}
+
 interface LatencyWindow {
   p50: number;
   p99: number;
-  /** Publish to the frame handed to the socket, in the server. */
-  server: { p50: number; p99: number };
+  server: InServer;
   /** With --latency-samples: [ms since the window's first publish, latency ms] per delivery and per send, and the server's GCs. */
   samples?: [number, number][];
   sends?: [number, number][];
@@ -151,14 +161,28 @@ interface LatencyFigures {
   /** Over every sample of every window. */
   p99AllSamples: number;
   /** Medians over the windows of the server's own part. */
-  server: { p50: number; p99: number };
+  server: InServer;
   windows: LatencyWindow[];
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 const ascending = (values: number[]) => [...values].sort((a, b) => a - b);
+const percentiles = (sorted: number[]): Percentiles => ({ p50: ms(percentile(sorted, 0.5)), p99: ms(percentile(sorted, 0.99)) });
+
+/** The latencies of each event's first and last write (events told apart by their publish time), ascending. */
+function writesPerEvent(sends: [number, number][]): { first: number[]; last: number[] } {
+  const byEvent = new Map<number, [first: number, last: number]>();
+  for (const [at, latency] of sends) {
+    const seen = byEvent.get(at);
+    if (seen) byEvent.set(at, [Math.min(seen[0], latency), Math.max(seen[1], latency)]);
+    else byEvent.set(at, [latency, latency]);
+  }
+  const each = [...byEvent.values()];
+  return { first: ascending(each.map(([first]) => first)), last: ascending(each.map(([, last]) => last)) };
+}
 const median = (values: number[]) => percentile(ascending(values), 0.5);
+const medianOf = (each: Percentiles[]): Percentiles => ({ p50: median(each.map((one) => one.p50)), p99: median(each.map((one) => one.p99)) });
 const ms = (value: number) => Number(value.toFixed(2));
 
 /** One server under test with its subscriber pools, and what can be measured on it. */
@@ -276,10 +300,10 @@ class Bench {
     const sends = await this.server.request<[number, number][]>('sends');
     const sorted = ascending(samples.map(([, latency]) => latency));
     const inServer = ascending(sends.map(([, latency]) => latency));
+    const { first, last } = writesPerEvent(sends);
     const window: LatencyWindow = {
-      p50: ms(percentile(sorted, 0.5)),
-      p99: ms(percentile(sorted, 0.99)),
-      server: { p50: ms(percentile(inServer, 0.5)), p99: ms(percentile(inServer, 0.99)) },
+      ...percentiles(sorted),
+      server: { ...percentiles(inServer), firstWrite: percentiles(first), lastWrite: percentiles(last) },
     };
     if (options['latency-samples']) {
       const relative = (pairs: [number, number][]) =>
@@ -370,7 +394,11 @@ async function measureLatency(kinds: ServerKind[], redisUrl: string): Promise<La
       p99: median(each.map((window) => window.p99)),
       p99Range: [Math.min(...each.map((window) => window.p99)), Math.max(...each.map((window) => window.p99))],
       p99AllSamples: ms(percentile(ascending(latencies[at]!), 0.99)),
-      server: { p50: median(each.map((window) => window.server.p50)), p99: median(each.map((window) => window.server.p99)) },
+      server: {
+        ...medianOf(each.map((window) => window.server)),
+        firstWrite: medianOf(each.map((window) => window.server.firstWrite)),
+        lastWrite: medianOf(each.map((window) => window.server.lastWrite)),
+      },
       windows: each,
     }));
   } finally {
@@ -457,6 +485,9 @@ const other = results.map((result) => ({
   'p99 - Redis floor p99 ms': floorGap(result.latencyMs, redisFloor?.latencyMs),
   'in server p50 ms': result.latencyMs?.server.p50 ?? null,
   'in server p99 ms': result.latencyMs?.server.p99 ?? null,
+  'first write p50 ms': result.latencyMs?.server.firstWrite.p50 ?? null,
+  'last write p50 ms': result.latencyMs?.server.lastWrite.p50 ?? null,
+  'last write p99 ms': result.latencyMs?.server.lastWrite.p99 ?? null,
   [`RSS B/conn @${options.connections}`]: result.memory?.rssBytesPerConnection ?? null,
   'heap+ext B/conn': result.memory?.heapBytesPerConnection ?? null,
   'run CPU ms, first 10': result.runCpuMs?.firstRuns ?? null,

@@ -3,6 +3,7 @@
  * and V8 see them, the bytes it allocates, and publishing events at the same pace, so that
  * servers differ only in how they deliver.
  */
+import { Socket } from 'node:net';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -34,20 +35,40 @@ const GC_KINDS: Record<number, string> = {
 };
 
 /**
- * While recording: [publish time, ms until the frame was handed to its socket] per event frame
- * sent. Every server under test writes with `ws`, so this is the server's own part of the
- * latency, the same way for each, and no subscriber process's scheduling adds to it.
+ * While recording: [publish time, ms until the frame was written to its socket] per event frame
+ * sent. Every server under test sends with `ws` onto a `net.Socket`, so this is the server's own
+ * part of the latency, measured the same way for each (a server that holds frames back to write
+ * them together is timed at the write, not at the hand-over), and no subscriber process's
+ * scheduling adds to it.
  */
 let sends: [number, number][] | null = null;
+/** Per socket: the publish times of the frames handed to it and not yet written. */
+const unwritten = new WeakMap<object, number[]>();
 const send = WebSocket.prototype.send;
 WebSocket.prototype.send = function (this: WebSocket, data: Parameters<WebSocket['send']>[0], ...rest: unknown[]) {
-  if (sends && typeof data === 'string') {
-    const now = wallClockMs();
+  const socket = (this as unknown as { _socket?: object })._socket;
+  if (sends && socket && typeof data === 'string') {
     const at = publishedAt(data);
-    if (!Number.isNaN(at)) sends.push([at, now - at]);
+    if (!Number.isNaN(at)) {
+      const pending = unwritten.get(socket);
+      if (pending) pending.push(at);
+      else unwritten.set(socket, [at]);
+    }
   }
   return (send as (...args: unknown[]) => void).call(this, data, ...rest);
 } as WebSocket['send'];
+// Node's one path for a socket's write and writev, where the bytes go to the kernel.
+const socketPrototype = Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+const writeGeneric = socketPrototype._writeGeneric;
+socketPrototype._writeGeneric = function (this: object, ...args: unknown[]) {
+  const pending = sends && unwritten.get(this);
+  if (pending?.length) {
+    const now = wallClockMs();
+    for (const at of pending) sends!.push([at, now - at]);
+    pending.length = 0;
+  }
+  return writeGeneric.apply(this, args);
+};
 
 const allocations = new AllocationCount();
 
