@@ -1,9 +1,10 @@
 /**
  * What only the Redis backend has to show: one pub/sub subscription per conversation per
- * process however many follow it, followers that lose nothing when the subscriber connection
- * drops, an outage that fails commands fast and is recovered from without loss, a stalled Redis
- * whose commands fail once unanswered for the command timeout, and a
- * log that Redis lost and that was begun again, which no follower takes for the one it followed.
+ * process however many follow it, a process's own appends heard at their reply, followers that
+ * lose nothing when the subscriber connection drops, an outage that fails commands fast and is
+ * recovered from without loss, a stalled Redis whose commands fail once unanswered for the
+ * command timeout, and a log that Redis lost and that was begun again, which no follower takes
+ * for the one it followed.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +200,50 @@ describe('the Redis backend', () => {
     });
     // Once b has resubscribed, its follower learns of what it missed.
     expect((await follower.done).map((event) => event.seq)).toEqual(seqs(1, 21));
+  });
+
+  it("tells a process's listeners of its own appends at their reply, with no notification needed", async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const a = await open(prefix);
+    const conversationId = randomUUID();
+    const heard: StoredEvent[] = [];
+    const stop = a.events.listen(conversationId, (event) => heard.push(event));
+    try {
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      // No notification reaches a now: whatever its listener hears, it heard at the reply.
+      await whileSubscriptionsDown(async () => {
+        const batch = await a.events.appendBatch([token(conversationId, 'one'), token(conversationId, 'two')]);
+        expect(heard).toEqual(batch);
+        expect(heard[0]).toBe(batch[0]);
+        const third = await a.events.append(token(conversationId, 'three'));
+        expect(heard).toHaveLength(3);
+        expect(heard[2]).toBe(third);
+      });
+    } finally {
+      stop();
+    }
+  });
+
+  it('tells its listeners of each of its own appends once, at the reply or at the notification, whichever comes first', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const [a, b] = [await open(prefix), await open(prefix)];
+    const conversationId = randomUUID();
+    const heard: StoredEvent[] = [];
+    const stop = a.events.listen(conversationId, (event) => heard.push(event));
+    try {
+      await until(async () => ((await subscribers(`${prefix}c:{${conversationId}}:bell`)) === 1 ? true : undefined), 'the subscription');
+      const own = [
+        await a.events.append(token(conversationId, 'one')),
+        ...(await a.events.appendBatch([token(conversationId, 'two'), token(conversationId, 'three')])),
+      ];
+      // b's append is heard through its notification, which comes after those of a's appends.
+      await b.events.append(token(conversationId, 'four'));
+      await until(async () => (heard.some((event) => event.seq === 4) ? true : undefined), "b's event");
+      expect(heard.map((event) => event.seq)).toEqual([1, 2, 3, 4]);
+      own.forEach((event, i) => expect(heard[i]).toBe(event));
+    } finally {
+      stop();
+    }
   });
 
   it('fails fast while Redis is down, and comes back by itself with nothing lost', async () => {

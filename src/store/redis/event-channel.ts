@@ -17,10 +17,15 @@
  * before its cursor, told again, and reads to learn which. Listeners must therefore drop seqs
  * they already have (the follower does).
  *
- * A process's own appends come back to it through pub/sub too; they are delivered as the objects
- * it appended instead of being parsed again. Redis may send a notification before the reply of
- * the command that caused it, so `track` holds notifications while one of this process's appends
- * to the conversation is unanswered, until the replies tell which of them are its own.
+ * A process's own appends reach its listeners at the append's reply, as the objects it appended,
+ * without waiting for their notification, which comes on the other connection and mostly later:
+ * a watcher on the appending process sees each event sooner, and sees it while that connection
+ * is down too; the notification, when it comes, is recognised and dropped.
+ * Where that could put an event before one it follows (another of this process's appends to the
+ * conversation still unanswered, or a notification held for them), the batch waits for its
+ * notification instead. Redis may send a notification before the reply of the command that caused
+ * it, so `track` holds notifications while one of this process's appends to the conversation is
+ * unanswered, until the replies tell which of them are its own.
  */
 import { withSeq, type LogListener } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
@@ -29,6 +34,12 @@ import type { RedisConnection, Reply } from './connection.ts';
 /** What a (re)subscription announces: the conversation's newest event, and its log's epoch where logs have one. */
 export interface Announcement {
   event: StoredEvent;
+  epoch?: string;
+}
+
+/** What an append tracked by `track` answered: its events as stored, and the log's epoch where logs have one. */
+export interface OwnAppend {
+  events: StoredEvent[];
   epoch?: string;
 }
 
@@ -42,6 +53,8 @@ interface Flight {
 
 /** Batches appended here whose own notification has not come back yet, at most this many. */
 const OWN_APPENDS_KEPT = 1024;
+/** Kept in place of a batch delivered at its reply: its notification then delivers nothing. */
+const DELIVERED: readonly StoredEvent[] = Object.freeze([]);
 
 export class RedisEventChannel {
   /**
@@ -57,7 +70,7 @@ export class RedisEventChannel {
   };
   private readonly stopHook: () => void;
   /** This process's appends to conversations it listens to, a batch by `conversationId firstSeq`; bounded. */
-  private readonly ownAppends = new Map<string, StoredEvent[]>();
+  private readonly ownAppends = new Map<string, readonly StoredEvent[]>();
   /** Per conversation listened to: this process's appends sent and answered, and the notifications held meanwhile. */
   private readonly inFlight = new Map<string, Flight>();
 
@@ -84,23 +97,27 @@ export class RedisEventChannel {
     const message = `${head.seq} ${Date.parse(head.timestamp)}  ${batch.map(bodyOf).join('\n')}`;
     await this.track(head.conversationId, async () => {
       await this.redis.publish(this.channel(head.conversationId), message);
-      return [...batch];
+      return { events: [...batch] };
     });
   }
 
   /**
    * Runs `append`, a command that stores (and publishes) events of the conversation and resolves
-   * with them as stored, so that their notification, early or late, is delivered as those objects.
+   * with them as stored: they are delivered to this process's listeners as those objects, at the
+   * reply or, early or late, at their notification.
    */
-  async track(conversationId: string, append: () => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+  async track(conversationId: string, append: () => Promise<OwnAppend>): Promise<StoredEvent[]> {
     const flight = this.listeners.has(conversationId) ? this.flightOf(conversationId) : null;
     if (flight) flight.sent += 1;
+    let own: OwnAppend | null = null;
     try {
-      return this.rememberOwn(await append());
+      own = await append();
+      return this.rememberOwn(own.events);
     } finally {
       if (flight) {
         flight.answered += 1;
         this.releaseHeld(conversationId, flight);
+        if (own) this.deliverAtReply(conversationId, own, flight);
       }
     }
   }
@@ -148,6 +165,21 @@ export class RedisEventChannel {
       if (listeners) this.deliverNow(conversationId, message, listeners);
     }
     if (flight.answered === flight.sent && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
+  }
+
+  /**
+   * Delivers a batch of this process's own at its reply, unless its notification came first (and
+   * was delivered as it was released), or something could come before it: another of this
+   * process's appends to the conversation unanswered, or a notification still held for one.
+   */
+  private deliverAtReply(conversationId: string, { events, epoch }: OwnAppend, flight: Flight): void {
+    const head = events[0];
+    if (head === undefined || flight.answered < flight.sent || flight.held.length > 0) return;
+    const key = `${conversationId} ${head.seq}`;
+    const listeners = this.listeners.get(conversationId);
+    if (!listeners || this.ownAppends.get(key) !== events) return;
+    this.ownAppends.set(key, DELIVERED);
+    for (const event of events) deliver(listeners, event, epoch, false);
   }
 
   /** Keeps a batch stored here for its own notification when this process listens to its conversation. */
@@ -248,6 +280,12 @@ function parse(conversationId: string, seq: number, at: number, body: string): S
   } catch {
     return null;
   }
+}
+
+/** A log's epoch as an append script answers it, as its listeners are told it: none where empty, as in a notification. */
+export function epochOfReply(epoch: Reply): string | undefined {
+  const text = String(epoch);
+  return text === '' ? undefined : text;
 }
 
 /**

@@ -25,7 +25,7 @@ import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
 import { eventsExpired, LeaseLostError, logLost, sameLog, withSeq, type EventLog, type LogListener, type LogView, type RetentionPolicy } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import type { MessageRecord } from '../../domain/records.ts';
-import { bodyOf, decodeEntry, RedisEventChannel, type Announcement } from './event-channel.ts';
+import { bodyOf, decodeEntry, epochOfReply, RedisEventChannel, type Announcement } from './event-channel.ts';
 import { floorArgs, SeqFloors, type SeqFloor } from './seq-floors.ts';
 import { MESSAGE_LUA, unnumberedJson, type RedisMessageStore } from './messages.ts';
 
@@ -270,12 +270,12 @@ export class RedisEventLog implements EventLog {
     let appended = false;
     const stored = await this.channel.track(conversationId, async () => {
       const reply = await append(floor);
-      if (reply === null) return [];
+      if (reply === null) return { events: [] };
       appended = true;
       const [first, at, epoch] = reply;
       this.recordFloor(conversationId, epoch, Number(first) + events.length - 1);
       const timestamp = new Date(Number(at)).toISOString();
-      return events.map((event, i) => withSeq(event, Number(first) + i, timestamp));
+      return { events: events.map((event, i) => withSeq(event, Number(first) + i, timestamp)), epoch: epochOfReply(epoch) };
     });
     return appended ? stored : null;
   }

@@ -6,7 +6,7 @@ import { runEvent } from '../../domain/events.ts';
 import { withSeq } from '../event-log.ts';
 import type { HistoryRead } from '../recent-messages.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
-import { bodyOf } from './event-channel.ts';
+import { bodyOf, epochOfReply } from './event-channel.ts';
 import { APPEND_LUA, type RedisEventLog } from './event-log.ts';
 import { GENERATION_LUA } from './generation.ts';
 import { LEASE_LUA, NOW, type RedisRunLeases } from './leases.ts';
@@ -128,12 +128,13 @@ export class RedisHeadStart {
         ],
       );
     let result!: HeadStart;
-    // Tracked as the log's own appends are, so that the AgentStarted's notification reaches this
-    // process's listeners as the event stored here, whether it comes before the reply or after.
+    // Tracked as the log's own appends are, so that the AgentStarted reaches this process's
+    // listeners as the event stored here, at the reply or at its notification.
     await events.channel.track(conversationId, async () => {
-      result = this.resultOf(conversationId, await script(), planned);
+      const reply = await script();
+      result = this.resultOf(conversationId, reply, planned);
       const agentStarted = result.outcome === 'started' ? result.started.opened?.agentStarted : null;
-      return agentStarted ? [agentStarted] : [];
+      return agentStarted ? { events: [agentStarted], epoch: epochOfReply(reply[8]!) } : { events: [] };
     });
     return result;
   }

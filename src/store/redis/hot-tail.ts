@@ -89,7 +89,7 @@ export class RedisHotTail implements EventFanout {
         [this.tailKey(conversationId)],
         [head.seq, Date.parse(head.timestamp), this.options.capacity, this.options.windowMs, this.channel.channel(conversationId), ...batch.map(bodyOf)],
       );
-      return [...batch];
+      return { events: [...batch] };
     });
   }
 
