@@ -17,6 +17,8 @@ export interface BenchServer {
   publish(conversationId: string, seq: number): unknown;
   /** Makes the conversations subscribable (ours: creates them for the bench user). */
   prepare?(conversationIds: string[]): Promise<void>;
+  /** Resolves once every event published so far is delivered as far as the server goes (ours: stored), for a memory reading. */
+  settle?(): Promise<void>;
   handlers?: Record<string, (args: any) => unknown>;
 }
 
@@ -108,7 +110,9 @@ export function serveBench(server: BenchServer): void {
     allocated: () => allocations.stop(),
     /** The garbage collections that started at or after `since` (wall-clock ms). */
     collections: (args: { since: number }) => collections.filter((collection) => collection.at >= args.since),
-    memory: () => {
+    /** What the process holds, once what was published has settled (a publish in flight is no connection's). */
+    memory: async () => {
+      await server.settle?.();
       globalThis.gc?.();
       globalThis.gc?.();
       const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();

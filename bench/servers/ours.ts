@@ -86,6 +86,10 @@ serveBench({
       await backend.conversations.createIfAbsent({ id, owner, title: null, createdAt: now, updatedAt: now });
     }
   },
+  // A publish answers once its event is queued: the appenders store it afterwards.
+  async settle() {
+    await Promise.all([...appenders.values()].map((appender) => appender.flush()));
+  },
   publish(conversationId) {
     let appender = appenders.get(conversationId);
     if (!appender) {
