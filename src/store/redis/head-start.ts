@@ -6,7 +6,7 @@ import { runEvent } from '../../domain/events.ts';
 import { withSeq } from '../event-log.ts';
 import type { HistoryRead } from '../recent-messages.ts';
 import { LuaScript, type RedisConnection, type Reply } from './connection.ts';
-import { bodyOf, epochOfReply } from './event-channel.ts';
+import { bodyOf, epochOfReply, type OwnAppend } from './event-channel.ts';
 import { APPEND_LUA, type RedisEventLog } from './event-log.ts';
 import { GENERATION_LUA } from './generation.ts';
 import { LEASE_LUA, NOW, type RedisRunLeases } from './leases.ts';
@@ -131,23 +131,27 @@ export class RedisHeadStart {
     // Tracked as the log's own appends are, so that the AgentStarted reaches this process's
     // listeners as the event stored here, at the reply or at its notification.
     await events.channel.track(conversationId, async () => {
-      const reply = await script();
-      result = this.resultOf(conversationId, reply, planned);
-      const agentStarted = result.outcome === 'started' ? result.started.opened?.agentStarted : null;
-      return agentStarted ? { events: [agentStarted], epoch: epochOfReply(reply[8]!) } : { events: [] };
+      const answered = this.resultOf(conversationId, await script(), planned);
+      result = answered.result;
+      return answered.own;
     });
     return result;
   }
 
-  private resultOf(conversationId: string, reply: Reply[], planned: HistoryRead | null): HeadStart {
-    if (reply[0] === 'locked') return { outcome: 'locked' };
-    if (reply[0] === 'found') return { outcome: 'found', head: reply.length === 1 ? null : { runId: String(reply[1]), run: decode(reply[2]!) } };
+  /** What the start answered, and the AgentStarted it stored (none for a resumed or refused start) as the log's own append. */
+  private resultOf(conversationId: string, reply: Reply[], planned: HistoryRead | null): { result: HeadStart; own: OwnAppend } {
+    const nothingStored = { events: [] };
+    if (reply[0] === 'locked') return { result: { outcome: 'locked' }, own: nothingStored };
+    if (reply[0] === 'found') {
+      const head = reply.length === 1 ? null : { runId: String(reply[1]), run: decode(reply[2]!) };
+      return { result: { outcome: 'found', head }, own: nothingStored };
+    }
     const [, leaseEpoch, resumed, hash, generation, history, seq, at, logEpoch] = reply;
     const run = decode(hash!);
     if (run === null) throw new Error(`the head run of conversation ${conversationId} vanished while it started`);
     if (seq !== null) this.stores.events.recordFloor(conversationId, logEpoch!, Number(seq));
     const agentStarted = seq === null ? null : withSeq(runEvent({ type: 'AgentStarted' }, run, run.agentId), Number(seq), new Date(Number(at)).toISOString());
-    return {
+    const result: HeadStart = {
       outcome: 'started',
       started: {
         run,
@@ -160,5 +164,6 @@ export class RedisHeadStart {
         },
       },
     };
+    return { result, own: agentStarted ? { events: [agentStarted], epoch: epochOfReply(logEpoch!) } : nothingStored };
   }
 }
