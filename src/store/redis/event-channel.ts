@@ -159,7 +159,7 @@ export class RedisEventChannel {
   private releaseHeld(conversationId: string, flight: Flight): void {
     while (flight.held.length > 0) {
       const { message, waitsFor } = flight.held[0]!;
-      if (flight.answered < waitsFor && !this.ownAppends.has(this.ownKey(conversationId, message))) break;
+      if (flight.answered < waitsFor && !this.ownAppends.has(this.notificationKey(conversationId, message))) break;
       flight.held.shift();
       const listeners = this.listeners.get(conversationId);
       if (listeners) this.deliverNow(conversationId, message, listeners);
@@ -175,7 +175,7 @@ export class RedisEventChannel {
   private deliverAtReply(conversationId: string, { events, epoch }: OwnAppend, flight: Flight): void {
     const head = events[0];
     if (head === undefined || flight.answered < flight.sent || flight.held.length > 0) return;
-    const key = `${conversationId} ${head.seq}`;
+    const key = ownKey(conversationId, head.seq);
     const listeners = this.listeners.get(conversationId);
     if (!listeners || this.ownAppends.get(key) !== events) return;
     this.ownAppends.set(key, DELIVERED);
@@ -186,7 +186,7 @@ export class RedisEventChannel {
   rememberOwn(batch: StoredEvent[]): StoredEvent[] {
     const head = batch[0];
     if (head && this.listeners.has(head.conversationId)) {
-      this.ownAppends.set(`${head.conversationId} ${head.seq}`, batch);
+      this.ownAppends.set(ownKey(head.conversationId, head.seq), batch);
       if (this.ownAppends.size > OWN_APPENDS_KEPT) this.ownAppends.delete(this.ownAppends.keys().next().value!);
     }
     return batch;
@@ -206,7 +206,7 @@ export class RedisEventChannel {
   /** Delivers a notification now, or holds it while one of our replies could make it ours. */
   private deliverMessage(conversationId: string, message: string): void {
     const flight = this.inFlight.get(conversationId);
-    if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.ownKey(conversationId, message))))) {
+    if (flight && (flight.held.length > 0 || (flight.answered < flight.sent && !this.ownAppends.has(this.notificationKey(conversationId, message))))) {
       flight.held.push({ message, waitsFor: flight.sent });
       return;
     }
@@ -214,9 +214,9 @@ export class RedisEventChannel {
     if (listeners) this.deliverNow(conversationId, message, listeners);
   }
 
-  /** `conversationId firstSeq`: the key of a notification's batch in ownAppends. */
-  private ownKey(conversationId: string, message: string): string {
-    return `${conversationId} ${message.slice(0, message.indexOf(' '))}`;
+  /** The key in ownAppends of a notification's batch (see `ownKey`). */
+  private notificationKey(conversationId: string, message: string): string {
+    return ownKey(conversationId, message.slice(0, message.indexOf(' ')));
   }
 
   /** Delivers the events of one notification, in order: this process's own appends as the objects it appended, the others parsed. */
@@ -227,10 +227,10 @@ export class RedisEventChannel {
     if (first < 0 || second < 0 || third < 0) return;
     const firstSeq = message.slice(0, first);
     const epoch = third > second + 1 ? detached(message.slice(second + 1, third)) : undefined;
-    const ownKey = `${conversationId} ${firstSeq}`;
-    const own = this.ownAppends.get(ownKey);
+    const key = ownKey(conversationId, firstSeq);
+    const own = this.ownAppends.get(key);
     if (own) {
-      this.ownAppends.delete(ownKey);
+      this.ownAppends.delete(key);
       for (const event of own) deliver(listeners, event, epoch, false);
       return;
     }
@@ -280,6 +280,11 @@ function parse(conversationId: string, seq: number, at: number, body: string): S
   } catch {
     return null;
   }
+}
+
+/** Where ownAppends keeps a batch of this process's own: `conversationId firstSeq`. */
+function ownKey(conversationId: string, firstSeq: number | string): string {
+  return `${conversationId} ${firstSeq}`;
 }
 
 /** A log's epoch as an append script answers it, as its listeners are told it: none where empty, as in a notification. */
