@@ -390,8 +390,7 @@ async function measureLatency(kinds: ServerKind[], redisUrl: string): Promise<La
       }
     }
     return windows.map((each, at) => ({
-      p50: median(each.map((window) => window.p50)),
-      p99: median(each.map((window) => window.p99)),
+      ...medianOf(each),
       p99Range: [Math.min(...each.map((window) => window.p99)), Math.max(...each.map((window) => window.p99))],
       p99AllSamples: ms(percentile(ascending(latencies[at]!), 0.99)),
       server: {
