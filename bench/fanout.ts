@@ -15,7 +15,7 @@
  * several windows that take turns with the other servers'; the figures are the medians over the
  * windows, with the floor's own spread beside them.
  *
- * Usage: npm run bench [-- --connections 10000 --runs 2000 --servers floor,redis-floor,typical,memory,redis
+ * Usage: npm run bench [-- --connections 10000 --idle-per-conversation 1 --runs 2000 --servers floor,redis-floor,typical,memory,redis
  *   --scale 1 (events per scenario) --scenarios 0,4 (which columns) --measure memory,throughput,latency,runs
  *   --latency-windows 5 --latency-subscribers 10 --latency-samples (each delivery's latency and the servers' GCs in the results)
  *   --profile <dir> (V8 CPU profiles of the servers)]
@@ -38,6 +38,7 @@ import type { GarbageCollection } from './servers/common.ts';
 const { values: options } = parseArgs({
   options: {
     connections: { type: 'string', default: '10000' },
+    'idle-per-conversation': { type: 'string', default: '1' },
     runs: { type: 'string', default: '2000' },
     servers: { type: 'string', default: 'floor,redis-floor,typical,memory,redis,postgres' },
     scale: { type: 'string', default: '1' },
@@ -86,6 +87,8 @@ const LATENCY = {
   windows: Number(options['latency-windows']),
 };
 const POOLS = 4;
+/** Connections that subscribe and leave before the memory readings, so that V8 has compiled (and optimized) their path. */
+const MEMORY_WARM_UP_CONNECTIONS = 1000;
 
 interface ServerKind {
   name: string;
@@ -125,7 +128,7 @@ interface ServerResult {
   /** Servers on Redis: the Redis processes' CPU per event delivered, in microseconds (their own count, INFO cpu). */
   redisCpuMicrosPerEvent?: Record<string, number>;
   latencyMs?: LatencyFigures;
-  memory?: { connections: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
+  memory?: { connections: number; perConversation: number; rssBytesPerConnection: number; heapBytesPerConnection: number };
   runCpuMs?: { firstRuns: number; lastRuns: number; runs: number };
   /** On PostgreSQL, over the runs measured: what PostgreSQL counted. */
   postgres?: ReturnType<typeof perRun>;
@@ -245,15 +248,27 @@ class Bench {
     return this.server.request<number>('cpu');
   }
 
-  /** What idle subscribed connections hold; first, on a fresh server, so that nothing earlier is counted. */
-  async memory(connections: number): Promise<NonNullable<ServerResult['memory']>> {
-    const ids = Array.from({ length: connections }, (_, n) => `idle-${Math.floor(n / 10)}`);
+  /**
+   * What each idle subscribed connection adds; first, on a fresh server, so that nothing earlier
+   * is counted. Before the first reading, a few connections subscribe and leave, so that the
+   * code they run is compiled (a cost paid once, not per connection), and the conversations
+   * exist and have had an event (what a store or the bench's publisher keeps per conversation is
+   * not the connection's).
+   */
+  async memory(connections: number, perConversation: number): Promise<NonNullable<ServerResult['memory']>> {
+    await this.subscribe(Array.from({ length: MEMORY_WARM_UP_CONNECTIONS }, (_, n) => `idle-warm-up-${n}`));
+    await this.closeAll();
+    const ids = Array.from({ length: connections }, (_, n) => `idle-${Math.floor(n / perConversation)}`);
+    const conversationIds = [...new Set(ids)];
+    await this.server.request('prepare', { conversationIds });
+    await this.server.request('publish', { conversationIds, count: 1 });
     const empty = await this.server.request('memory');
     await this.subscribe(ids);
     const full = await this.server.request('memory');
     await this.closeAll();
     return {
       connections,
+      perConversation,
       rssBytesPerConnection: Math.round((full.rss - empty.rss) / connections),
       heapBytesPerConnection: Math.round((full.heapUsed + full.external - empty.heapUsed - empty.external) / connections),
     };
@@ -336,9 +351,9 @@ async function measureServer(kind: ServerKind, redisUrl: string): Promise<Server
   const log = (what: string) => console.error(`${kind.name}: ${what}`);
   try {
     if (measuring('memory')) {
-      const memory = await bench.memory(Number(options.connections));
+      const memory = await bench.memory(Number(options.connections), Number(options['idle-per-conversation']));
       result.memory = memory;
-      log(`${memory.rssBytesPerConnection} B RSS per idle subscribed connection`);
+      log(`${memory.heapBytesPerConnection} B of heap and external memory (${memory.rssBytesPerConnection} B RSS) per idle subscribed connection`);
     }
     if (measuring('throughput')) {
       for (const [index, scenario] of SCENARIOS.entries()) {
@@ -487,7 +502,7 @@ const other = results.map((result) => ({
   'first write p50 ms': result.latencyMs?.server.firstWrite.p50 ?? null,
   'last write p50 ms': result.latencyMs?.server.lastWrite.p50 ?? null,
   'last write p99 ms': result.latencyMs?.server.lastWrite.p99 ?? null,
-  [`RSS B/conn @${options.connections}`]: result.memory?.rssBytesPerConnection ?? null,
+  [`RSS B/conn @${options.connections}, ${options['idle-per-conversation']} per conversation`]: result.memory?.rssBytesPerConnection ?? null,
   'heap+ext B/conn': result.memory?.heapBytesPerConnection ?? null,
   'run CPU ms, first 10': result.runCpuMs?.firstRuns ?? null,
   'run CPU ms, last 10': result.runCpuMs?.lastRuns ?? null,
