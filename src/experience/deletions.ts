@@ -7,6 +7,7 @@ import { notFound } from '../errors.ts';
 import type { EventSink, EventStream, Stoppable } from '../events/event-stream.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { ControlChannel } from '../store/interfaces.ts';
+import { ListenersByKey } from '../store/listeners-by-key.ts';
 
 /** Told that its conversation was deleted. */
 interface DeletionWatcher {
@@ -14,12 +15,12 @@ interface DeletionWatcher {
 }
 
 export class ConversationDeletions {
-  private readonly watchers = new Map<string, Set<DeletionWatcher>>();
+  private readonly watchers = new ListenersByKey<DeletionWatcher>();
 
   constructor(control: ControlChannel) {
     control.subscribe((message) => {
       if (message.type !== 'conversation-deleted') return;
-      for (const watcher of this.watchers.get(message.conversationId) ?? []) watcher.deleted();
+      for (const watcher of this.watchers.of(message.conversationId)) watcher.deleted();
     });
   }
 
@@ -30,15 +31,11 @@ export class ConversationDeletions {
 
   /** Calls `watcher` once the conversation is deleted, until `unwatch`. */
   watch(conversationId: string, watcher: DeletionWatcher): void {
-    let set = this.watchers.get(conversationId);
-    if (!set) this.watchers.set(conversationId, (set = new Set()));
-    set.add(watcher);
+    this.watchers.add(conversationId, watcher);
   }
 
   unwatch(conversationId: string, watcher: DeletionWatcher): void {
-    const set = this.watchers.get(conversationId);
-    if (!set?.delete(watcher) || set.size > 0) return;
-    this.watchers.delete(conversationId);
+    this.watchers.remove(conversationId, watcher);
   }
 }
 

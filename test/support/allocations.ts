@@ -2,9 +2,10 @@
  * Bytes allocated on V8's heap over a stretch of time: what is in use at its end less what was at
  * its start, plus what each garbage collection in between freed (V8 counts no total itself).
  * Buffers' memory outside the heap is not counted. Used by the tests that count what a path
- * allocates and by the benchmarks' servers.
+ * allocates or keeps and by the benchmarks' servers.
  */
-import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { GCProfiler, getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export class AllocationCount {
   private profiler: GCProfiler | null = null;
@@ -33,4 +34,19 @@ export function bytesAllocatedBy(work: () => void): number {
   count.start();
   work();
   return count.stop();
+}
+
+/** A full garbage collection, without starting node with --expose-gc. */
+const collectGarbage = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
+/** The bytes of V8's heap that what `make` returns keeps alive (measured around full collections), and that value. */
+export function bytesRetainedBy<T>(make: () => T): { bytes: number; kept: T } {
+  collectGarbage();
+  const before = getHeapStatistics().used_heap_size;
+  const kept = make();
+  collectGarbage();
+  return { bytes: getHeapStatistics().used_heap_size - before, kept };
 }

@@ -30,6 +30,7 @@
 import { withSeq, type LogListener } from '../event-log.ts';
 import type { NewEvent, StoredEvent } from '../../domain/events.ts';
 import type { RedisConnection, Reply } from './connection.ts';
+import { ListenersByKey } from '../listeners-by-key.ts';
 
 /** What a (re)subscription announces: the conversation's newest event, and its log's epoch where logs have one. */
 export interface Announcement {
@@ -62,7 +63,7 @@ export class RedisEventChannel {
    * held per conversation while idle: every channel is heard through `onBell`, and `inFlight`
    * has entries only while appends are unanswered.
    */
-  private readonly listeners = new Map<string, Set<LogListener>>();
+  private readonly listeners = new ListenersByKey<LogListener>();
   /** Hears the channel of every conversation listened to. */
   private readonly onBell = (message: string, channel: string): void => {
     const conversationId = this.conversationOf(channel);
@@ -123,19 +124,10 @@ export class RedisEventChannel {
   }
 
   listen(conversationId: string, listener: LogListener): () => void {
-    let listeners = this.listeners.get(conversationId);
-    if (!listeners) {
-      listeners = new Set();
-      this.listeners.set(conversationId, listeners);
-      // Decoded once, handed to every listener of the process: fan-out costs a function call.
-      this.redis.listen(this.channel(conversationId), this.onBell);
-    }
-    listeners.add(listener);
-    const owned = listeners;
+    // Decoded once, handed to every listener of the process: fan-out costs a function call.
+    if (this.listeners.add(conversationId, listener)) this.redis.listen(this.channel(conversationId), this.onBell);
     return () => {
-      if (!owned.delete(listener) || owned.size > 0 || this.listeners.get(conversationId) !== owned) return;
-      this.listeners.delete(conversationId);
-      this.redis.unlisten(this.channel(conversationId), this.onBell);
+      if (this.listeners.remove(conversationId, listener)) this.redis.unlisten(this.channel(conversationId), this.onBell);
     };
   }
 
@@ -161,8 +153,8 @@ export class RedisEventChannel {
       const { message, waitsFor } = flight.held[0]!;
       if (flight.answered < waitsFor && !this.ownAppends.has(this.notificationKey(conversationId, message))) break;
       flight.held.shift();
-      const listeners = this.listeners.get(conversationId);
-      if (listeners) this.deliverNow(conversationId, message, listeners);
+      const listeners = this.listeners.of(conversationId);
+      if (listeners.length > 0) this.deliverNow(conversationId, message, listeners);
     }
     if (flight.answered === flight.sent && flight.held.length === 0 && this.inFlight.get(conversationId) === flight) this.inFlight.delete(conversationId);
   }
@@ -176,8 +168,8 @@ export class RedisEventChannel {
     const head = events[0];
     if (head === undefined || flight.answered < flight.sent || flight.held.length > 0) return;
     const key = ownKey(conversationId, head.seq);
-    const listeners = this.listeners.get(conversationId);
-    if (!listeners || this.ownAppends.get(key) !== events) return;
+    const listeners = this.listeners.of(conversationId);
+    if (listeners.length === 0 || this.ownAppends.get(key) !== events) return;
     this.ownAppends.set(key, DELIVERED);
     for (const event of events) deliver(listeners, event, epoch, false);
   }
@@ -197,8 +189,8 @@ export class RedisEventChannel {
     const announce = async () => {
       await this.redis.whenReady();
       const newest = await this.newest(conversationId);
-      const listeners = this.listeners.get(conversationId);
-      if (newest && listeners) deliver(listeners, newest.event, newest.epoch, true);
+      const listeners = this.listeners.of(conversationId);
+      if (newest && listeners.length > 0) deliver(listeners, newest.event, newest.epoch, true);
     };
     announce().catch(() => undefined); // Redis went away again: the next resubscription retries.
   }
@@ -210,8 +202,8 @@ export class RedisEventChannel {
       flight.held.push({ message, waitsFor: flight.sent });
       return;
     }
-    const listeners = this.listeners.get(conversationId);
-    if (listeners) this.deliverNow(conversationId, message, listeners);
+    const listeners = this.listeners.of(conversationId);
+    if (listeners.length > 0) this.deliverNow(conversationId, message, listeners);
   }
 
   /** The key in ownAppends of a notification's batch (see `ownKey`). */
@@ -220,7 +212,7 @@ export class RedisEventChannel {
   }
 
   /** Delivers the events of one notification, in order: this process's own appends as the objects it appended, the others parsed. */
-  private deliverNow(conversationId: string, message: string, listeners: ReadonlySet<LogListener>): void {
+  private deliverNow(conversationId: string, message: string, listeners: readonly LogListener[]): void {
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
     const third = message.indexOf(' ', second + 1);
@@ -302,10 +294,10 @@ function detached(slice: string): string {
   return ` ${slice}`.slice(1);
 }
 
-function deliver(listeners: ReadonlySet<LogListener>, event: StoredEvent, epoch: string | undefined, again: boolean): void {
-  for (const listener of listeners) {
+function deliver(listeners: readonly LogListener[], event: StoredEvent, epoch: string | undefined, again: boolean): void {
+  for (let index = 0; index < listeners.length; index += 1) {
     try {
-      listener(event, epoch, again);
+      listeners[index]!(event, epoch, again);
     } catch {
       // A listener's failure is its own; the others still hear of the event.
     }
