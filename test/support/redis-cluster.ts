@@ -23,6 +23,11 @@ export interface TestRedisCluster {
   migrateSlotOf(key: string, to: string): Promise<string>;
   /** SIGKILL of one node (by URL): its replica takes over once the others mark it failed. */
   kill(url: string): Promise<void>;
+  /**
+   * SIGSTOP of one node (by URL): it keeps its connections and answers nothing, as a hung
+   * process does, and its replica takes over once the others mark it failed. It stays stopped.
+   */
+  freeze(url: string): void;
   /** Resolves once every node still running counts `dead` failed and says cluster_state:ok: its replica took over. */
   untilFailedOver(dead: string): Promise<void>;
   stop(): Promise<void>;
@@ -110,12 +115,20 @@ export async function startRedisCluster(options: TestRedisClusterOptions = {}): 
         child.kill('SIGKILL');
       });
     };
-    const alive = () => urls.filter((_, i) => children[i]!.exitCode === null && children[i]!.signalCode === null);
+    const frozen = new Set<string>();
+    const freeze = (url: string) => {
+      const child = children[urls.indexOf(url)];
+      if (!child) throw new Error(`${url} is no node of this cluster`);
+      child.kill('SIGSTOP');
+      frozen.add(url);
+    };
+    const alive = () => urls.filter((url, i) => children[i]!.exitCode === null && children[i]!.signalCode === null && !frozen.has(url));
     return {
       urls,
       keysPerPrimary: (prefix) => keysPerPrimary(alive(), prefix),
       migrateSlotOf: (key, to) => migrateSlotOf(alive(), key, to),
       kill,
+      freeze,
       untilFailedOver: async (dead) => void (await Promise.all(alive().map((url) => untilClusterOk(url, new URL(dead).host)))),
       stop,
     };

@@ -36,6 +36,9 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
 }
 
+/** What a command's wait ends with when its reply did not come in time. */
+const NO_REPLY = Symbol('no reply');
+
 /** Redis' replies that mean "not now" (loading its data, out of memory, read-only after a failover…). */
 const TRANSIENT_REPLY = /^(LOADING|OOM|MISCONF|READONLY|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
 
@@ -146,16 +149,22 @@ export class RedisConnection {
   async command<T extends Reply = Reply>(args: (string | number)[], key: string | undefined = args[1]?.toString()): Promise<T> {
     if (!this.link.commandsReady) throw unavailable(new Error('not connected'));
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply within ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs);
+    const timeout = new Promise<typeof NO_REPLY>((resolve) => {
+      timer = setTimeout(() => resolve(NO_REPLY), this.commandTimeoutMs);
     });
+    let reply: T | typeof NO_REPLY;
     try {
-      return await Promise.race([this.link.send<T>(key, args.map(String)), timeout]);
+      reply = await Promise.race([this.link.send<T>(key, args.map(String)), timeout]);
     } catch (error) {
       throw unavailable(error);
     } finally {
       clearTimeout(timer);
     }
+    if (reply !== NO_REPLY) return reply;
+    // Whether it was carried out is unknown, so it is not sent again; the next command is sent
+    // where its slot lives now, should the node that kept silent be a hung cluster primary.
+    await this.link.noReply();
+    throw unavailable(new Error(`no reply within ${this.commandTimeoutMs} ms`));
   }
 
   /**

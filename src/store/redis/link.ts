@@ -32,6 +32,13 @@ export interface RedisLink {
   connect(): Promise<void>;
   /** Sends one command to the node that owns `key` (any node for a command without keys). */
   send<T extends Reply>(key: string | undefined, args: string[]): Promise<T>;
+  /**
+   * Told that a command got no reply in time. A cluster's primary may be hung (a stopped process
+   * keeps its connections open and answers nothing), and then nothing else tells the client that
+   * its replica took over: the map of the slots is looked at again, so that later commands go
+   * where their slots now live. Resolves once it has been (with one Redis, at once).
+   */
+  noReply(): Promise<void>;
   /** The PING of every node that holds data (the primaries of a cluster). */
   ping(): Promise<void>;
   /** INFO `section` of one node (enough to tell how the deployment is configured). */
@@ -92,6 +99,10 @@ export class SingleRedisLink implements RedisLink {
   send<T extends Reply>(_key: string | undefined, args: string[]): Promise<T> {
     countRedisCommand();
     return this.client.sendCommand<T>(args);
+  }
+
+  async noReply() {
+    // There is no other node to go to: the command side reconnects on its own if the link drops.
   }
 
   async ping() {
@@ -216,6 +227,10 @@ export class ClusterRedisLink implements RedisLink {
     }
   }
 
+  async noReply() {
+    await this.slotMap.refresh();
+  }
+
   async ping() {
     // With no primary known yet, there is nobody to answer (and nothing would be served).
     if (!this.commandsReady || this.cluster.masters.length === 0) throw new Error('the cluster is not mapped yet');
@@ -301,6 +316,8 @@ export class ClusterRedisLink implements RedisLink {
 
 /** How soon after one question about a cluster's map the next may be asked. */
 const SLOT_MAP_REFRESH_INTERVAL_MS = 100;
+/** How long a primary has to answer a PING to be the one asked about the map. */
+const PRIMARY_ANSWER_MS = 1000;
 
 /**
  * Has a cluster client ask the cluster which primary serves which slots. node-redis asks only
@@ -346,7 +363,7 @@ class SlotMap {
   private async ask(): Promise<boolean> {
     const wait = this.askedAt + SLOT_MAP_REFRESH_INTERVAL_MS - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
-    const live = this.cluster.masters.find((master) => master.client?.isReady)?.client;
+    const live = await this.answeringPrimary();
     if (!live || !this.cluster.isOpen) return false;
     const askedAt = (this.askedAt = performance.now());
     try {
@@ -358,6 +375,29 @@ class SlotMap {
       this.events.emit('failure', error, 'commands');
       return false;
     }
+  }
+
+  /**
+   * The client of a primary that answers a PING now. A connected client is not enough: node-redis
+   * asks its map of the node it is given, with no time limit, and while that question hangs on a
+   * hung primary it answers every later one (MOVED included) with the same unending wait.
+   */
+  private async answeringPrimary(): Promise<RedisClient | undefined> {
+    for (const master of this.cluster.masters) {
+      const client = master.client;
+      if (!client?.isReady) continue;
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PRIMARY_ANSWER_MS)));
+      countRedisCommand();
+      const answered = client.sendCommand(['PING']).then(
+        () => true,
+        () => false,
+      );
+      const answers = await Promise.race([answered, silent]);
+      clearTimeout(timer);
+      if (answers) return client as RedisClient;
+    }
+    return undefined;
   }
 }
 
