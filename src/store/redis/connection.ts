@@ -253,6 +253,11 @@ export class RedisConnection {
     });
     try {
       await Promise.race([this.link.ping(), timeout]);
+    } catch (error) {
+      // As for a command with no reply: a hung cluster primary is found out here too by a
+      // process that sends it no command, only listens to its shard (see `command`).
+      void this.link.noReply();
+      throw error;
     } finally {
       clearTimeout(timer);
     }
