@@ -15,6 +15,7 @@ import { ErrorReply } from '@redis/client';
 import { GatewayError } from '../../errors.ts';
 import { RedisKeys } from './keys.ts';
 import { ClusterRedisLink, SingleRedisLink, type BlockingLink, type RedisLink, type Reply } from './link.ts';
+import { NO_REPLY, replyWithin } from './reply-within.ts';
 
 export type { Reply };
 
@@ -35,9 +36,6 @@ export interface RedisConnectionOptions {
    */
   commandTimeoutMs?: number;
 }
-
-/** What a command's wait ends with when its reply did not come in time. */
-const NO_REPLY = Symbol('no reply');
 
 /** Redis' replies that mean "not now" (loading its data, out of memory, read-only after a failover…). */
 const TRANSIENT_REPLY = /^(LOADING|OOM|MISCONF|READONLY|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
@@ -148,17 +146,11 @@ export class RedisConnection {
    */
   async command<T extends Reply = Reply>(args: (string | number)[], key: string | undefined = args[1]?.toString()): Promise<T> {
     if (!this.link.commandsReady) throw unavailable(new Error('not connected'));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<typeof NO_REPLY>((resolve) => {
-      timer = setTimeout(() => resolve(NO_REPLY), this.commandTimeoutMs);
-    });
     let reply: T | typeof NO_REPLY;
     try {
-      reply = await Promise.race([this.link.send<T>(key, args.map(String)), timeout]);
+      reply = await replyWithin(this.link.send<T>(key, args.map(String)), this.commandTimeoutMs);
     } catch (error) {
       throw unavailable(error);
-    } finally {
-      clearTimeout(timer);
     }
     if (reply !== NO_REPLY) return reply;
     // Whether it was carried out is unknown, so it is not sent again; the next command is sent
@@ -247,20 +239,11 @@ export class RedisConnection {
   async ping(timeoutMs = 1000): Promise<void> {
     if (!this.link.commandsReady) throw new Error('Redis command connection is not connected');
     if (!this.link.subscriptionsReady) throw new Error('Redis subscriber connection is not connected');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.link.ping(), timeout]);
-    } catch (error) {
-      // As for a command with no reply: a hung cluster primary is found out here too by a
-      // process that sends it no command, only listens to its shard (see `command`).
-      void this.link.noReply();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    if ((await replyWithin(this.link.ping(), timeoutMs)) !== NO_REPLY) return;
+    // As for a command with no reply: a hung cluster primary is found out here too by a process
+    // that sends it no command, only listens to its shard (see `command`).
+    void this.link.noReply();
+    throw new Error(`Redis did not answer PING within ${timeoutMs} ms`);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@
 import { ErrorReply } from '@redis/client';
 import type { ClaimedIntent, IntentQueue, QueuedIntent } from '../interfaces.ts';
 import { LuaScript, pairs, unavailable, type RedisConnection, type Reply } from './connection.ts';
+import { NO_REPLY, replyWithin } from './reply-within.ts';
 import type { BlockingLink } from './link.ts';
 
 const GROUP = 'workers';
@@ -105,17 +106,18 @@ export class RedisIntentQueue implements IntentQueue {
     if (!client.isReady) await client.whenReady(this.connectedOnce ? blockMs : blockMs + CLAIM_GRACE_MS);
     if (!client.isReady) throw unavailable(new Error('not connected'));
     this.connectedOnce = true;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply within ${blockMs + CLAIM_GRACE_MS} ms`)), blockMs + CLAIM_GRACE_MS);
-    });
+    const waitMs = blockMs + CLAIM_GRACE_MS;
+    let reply: Reply | typeof NO_REPLY;
     try {
-      return await Promise.race([client.send<Reply>(this.stream, args.map(String)), timeout]);
+      reply = await replyWithin(client.send<Reply>(this.stream, args.map(String)), waitMs);
     } catch (error) {
       throw unavailable(error);
-    } finally {
-      clearTimeout(timer);
     }
+    if (reply !== NO_REPLY) return reply;
+    // As for any command with no reply (RedisConnection.command): this connection has its own
+    // map of a cluster's slots, which must move off a hung primary too.
+    await client.noReply();
+    throw unavailable(new Error(`no reply within ${waitMs} ms`));
   }
 
   private blockingClient(): BlockingLink {

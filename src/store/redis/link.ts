@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { ClientOfflineError, createClient, createCluster } from '@redis/client';
 import { countRedisCommand } from './command-count.ts';
+import { replyWithin } from './reply-within.ts';
 /** A raw RESP2 reply: what `sendCommand` and EVAL answer. */
 export type Reply = string | number | null | Reply[];
 
@@ -59,6 +60,8 @@ export interface RedisLink {
 export interface BlockingLink {
   readonly isReady: boolean;
   send<T extends Reply>(key: string, args: string[]): Promise<T>;
+  /** As RedisLink's: its own map of a cluster's slots is looked at again. */
+  noReply(): Promise<void>;
   /** Resolves once ready, or after `timeoutMs`. */
   whenReady(timeoutMs: number): Promise<void>;
   destroy(): void;
@@ -137,6 +140,7 @@ export class SingleRedisLink implements RedisLink {
         countRedisCommand();
         return client.sendCommand<T>(args);
       },
+      noReply: async () => undefined,
       whenReady: (timeoutMs) => whenEmitted(client, 'ready', timeoutMs),
       destroy: () => {
         if (client.isOpen) client.destroy();
@@ -279,6 +283,7 @@ export class ClusterRedisLink implements RedisLink {
         countRedisCommand();
         return cluster.sendCommand<T>(key, false, args);
       },
+      noReply: async () => void (await slotMap.refresh()),
       whenReady: (timeoutMs) => Promise.race([connected, new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]),
       destroy: () => {
         if (cluster.isOpen) cluster.destroy();
@@ -386,16 +391,12 @@ class SlotMap {
     for (const master of this.cluster.masters) {
       const client = master.client;
       if (!client?.isReady) continue;
-      let timer: NodeJS.Timeout | undefined;
-      const silent = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PRIMARY_ANSWER_MS)));
       countRedisCommand();
       const answered = client.sendCommand(['PING']).then(
         () => true,
         () => false,
       );
-      const answers = await Promise.race([answered, silent]);
-      clearTimeout(timer);
-      if (answers) return client as RedisClient;
+      if ((await replyWithin(answered, PRIMARY_ANSWER_MS)) === true) return client as RedisClient;
     }
     return undefined;
   }
