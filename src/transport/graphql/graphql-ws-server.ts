@@ -17,6 +17,7 @@ import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType, handleProtocols,
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Stoppable } from '../../events/event-stream.ts';
 import { sendWithinBacklog, type WritePolicy } from '../fan-out/coalesced-writes.ts';
+import { OperationsById } from './operations-by-id.ts';
 
 /** Where a subscription's results go, each `next` already the result's JSON. */
 export interface ResultSink {
@@ -134,7 +135,7 @@ class ProtocolConnection<State> implements Connection<State> {
   private awaitingPong = false;
   /** Closed, or closing for being too slow: nothing more is sent. */
   private ended = false;
-  private readonly operations = new Map<string, Operation>();
+  private readonly operations = new OperationsById<Operation>();
   private initTimer: NodeJS.Timeout | undefined;
   private readonly screen: FrameScreen;
 
@@ -330,7 +331,7 @@ class ProtocolConnection<State> implements Connection<State> {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    const operations = [...this.operations.values()];
+    const operations = this.operations.values();
     this.operations.clear();
     for (const operation of operations) operation?.stop();
   }
